@@ -1,0 +1,161 @@
+/* engine.h — the decoding-engine interface and registry.
+ *
+ * One decoding algorithm is one const struct db_engine: a name, a parameter
+ * table (type, default, range, help), and a generate callback.  All engines
+ * are listed in db_engine_registry[] (engines/registry.c).
+ *
+ * Engines never compute metrics.  They emit step events through
+ * db_emit_*() (model forwards, tokens drafted/accepted, tokens committed);
+ * the harness (harness/metrics.c) turns the event stream into metrics, so a
+ * metric means the same thing for every engine.
+ */
+#ifndef DECOBENCH_ENGINE_H
+#define DECOBENCH_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../harness/model.h"
+#include "../harness/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- parameters ------------------------------------------------------ */
+typedef enum db_param_type {
+    DB_PARAM_INT,
+    DB_PARAM_FLOAT,
+    DB_PARAM_BOOL,
+    DB_PARAM_ENUM,    /* one of `choices` ("greedy|sample") */
+} db_param_type;
+
+typedef struct db_param_def {
+    const char *name;
+    db_param_type type;
+    const char *def;      /* default, as text ("0.8", "true", "greedy") */
+    double min, max;      /* inclusive range for INT/FLOAT */
+    const char *choices;  /* ENUM: '|'-separated */
+    const char *help;     /* one line */
+} db_param_def;
+
+#define DB_MAX_PARAMS 24
+
+/* Resolved parameter values, parallel to an engine's parameter table. */
+typedef struct db_params {
+    int n;
+    const db_param_def *defs;
+    double num[DB_MAX_PARAMS];     /* INT, FLOAT, BOOL (0/1), ENUM (choice index) */
+} db_params;
+
+/* Fill p with the defaults of table defs[0..n). */
+void   db_params_defaults(db_params *p, const db_param_def *defs, int n);
+/* Set one value from text; checks type, range and choices.  Returns 0, or -1
+ * with a message "parameter 'k': expected an integer in [1, 16], got '0'". */
+int    db_params_set(db_params *p, const char *name, const char *value, char *err, size_t errlen);
+double db_params_num(const db_params *p, const char *name);   /* aborts on a bad name (programming error) */
+int    db_params_int(const db_params *p, const char *name);
+bool   db_params_bool(const db_params *p, const char *name);
+/* ENUM: the chosen text, written to buf */
+const char *db_params_choice(const db_params *p, const char *name, char *buf, size_t len);
+/* Canonical JSON object of all values, e.g. {"k":4,"temp":0.8,"mode":"greedy"} (malloc'd). */
+char  *db_params_to_json(const db_params *p);
+const db_param_def *db_params_find(const db_param_def *defs, int n, const char *name);
+
+/* ---- events ---------------------------------------------------------- */
+typedef enum db_event_kind {
+    DB_EV_FORWARD = 1,   /* one model evaluation: role, n_tokens in the batch, timing */
+    DB_EV_DRAFT   = 2,   /* a draft proposal of n_tokens tokens (k) at this step */
+    DB_EV_VERIFY  = 3,   /* verification: n_tokens drafted, n_accepted of them accepted;
+                            accepted_mask bit i set when draft position i was accepted */
+    DB_EV_COMMIT  = 4,   /* n_tokens appended to the output after one target forward */
+    DB_EV_SAMPLE  = 5,   /* time spent choosing tokens outside forwards (sampling, masks) */
+} db_event_kind;
+
+typedef enum db_model_role {
+    DB_ROLE_TARGET = 0,
+    DB_ROLE_DRAFT  = 1,
+    DB_ROLE_NONE   = 2,
+} db_model_role;
+
+typedef struct db_event {
+    int32_t kind;        /* db_event_kind */
+    int32_t role;        /* db_model_role */
+    int32_t step;        /* engine step index (0 = prefill) */
+    int32_t n_tokens;
+    int32_t n_accepted;
+    uint32_t accepted_mask;
+    int64_t t_start_ns;  /* relative to the sample's start */
+    int64_t t_end_ns;
+} db_event;
+
+/* Event sink the harness hands an engine; append-only. */
+typedef struct db_event_log {
+    db_event *ev;
+    int n, cap;
+    int64_t t0_ns;       /* monotonic time of the sample's start */
+    bool oom;
+} db_event_log;
+
+int64_t db_now_ns(void);     /* CLOCK_MONOTONIC in ns */
+void db_event_log_init(db_event_log *log);
+void db_event_log_free(db_event_log *log);
+void db_event_log_start(db_event_log *log);   /* clears, sets t0 */
+void db_emit(db_event_log *log, const db_event *e);
+
+/* Helpers engines use.  t0/t1 are absolute db_now_ns() values. */
+void db_emit_forward(db_event_log *log, db_model_role role, int step, int n_tokens, int64_t t0, int64_t t1);
+void db_emit_draft(db_event_log *log, int step, int k, int64_t t0, int64_t t1);
+void db_emit_verify(db_event_log *log, int step, int drafted, int accepted, uint32_t accepted_mask);
+void db_emit_commit(db_event_log *log, int step, int n_tokens);
+void db_emit_sample(db_event_log *log, int step, int64_t t0, int64_t t1);
+
+/* Timed model forward: decode + FORWARD event; returns db_model_decode's value. */
+int db_forward(db_model *m, const db_batch *b, db_event_log *log, db_model_role role, int step);
+
+/* ---- generation ------------------------------------------------------ */
+typedef struct db_gen_request {
+    db_model *target;
+    db_model *draft;            /* NULL unless the engine declares needs_draft */
+    const db_token *prompt;     /* tokenized prompt, BOS included when the model adds one */
+    int n_prompt;
+    int max_new_tokens;
+    bool stop_at_eog;           /* stop at an end-of-generation token (not emitted) */
+    uint64_t seed;              /* counter-based RNG key for this sample */
+    const db_params *params;
+    db_event_log *events;
+    volatile int *cancel;       /* non-zero: stop as soon as possible, return 1 */
+} db_gen_request;
+
+typedef struct db_gen_output {
+    db_token *tokens;   /* new tokens only (malloc'd, caller frees) */
+    int n_tokens, cap;
+    char stop_reason[16]; /* "length", "eog", "cancel", "error" */
+} db_gen_output;
+
+int  db_output_push(db_gen_output *o, db_token t);
+void db_output_free(db_gen_output *o);
+
+typedef struct db_engine {
+    const char *name;              /* "ar", "spec", ... */
+    const char *summary;           /* one line for `decobench list` */
+    const db_param_def *params;
+    int n_params;
+    bool needs_draft;
+    /* Optional cross-parameter checks after values are set. */
+    int (*validate)(const db_params *p, char *err, size_t errlen);
+    /* Generate up to req->max_new_tokens after the prompt.  The KV caches of
+     * the models are empty on entry.  Returns 0, 1 when cancelled, or -1 with
+     * a one-line reason in err. */
+    int (*generate)(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen);
+} db_engine;
+
+extern const db_engine *const db_engine_registry[];
+extern const int db_engine_count;
+const db_engine *db_engine_find(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,176 @@
+/* model.h — the one interface through which decoding engines reach a model.
+ *
+ * A model is an opaque handle over a backend.  Engines build batches of
+ * (token, position, sequence ids, logits wanted), evaluate them, read back the
+ * logits rows they asked for, and manage the KV cache by sequence and position
+ * range.  Two backends implement it:
+ *
+ *   "llama"  llama.cpp (harness/model_llama.c): GGUF files, CPU or CUDA.
+ *   "exact"  an analytic n-gram model (harness/model_exact.c) whose next-token
+ *            distribution is known in closed form; tests use it as an oracle.
+ *
+ * All functions that can fail return 0 on success and a negative value on
+ * failure, with a one-line reason retrievable by db_model_last_error().
+ */
+#ifndef DECOBENCH_MODEL_H
+#define DECOBENCH_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef int32_t db_token;
+#define DB_TOKEN_NULL (-1)
+
+typedef struct db_model db_model;
+
+typedef struct db_model_params {
+    const char *backend;     /* "llama" (default) or "exact" */
+    const char *path;        /* GGUF path for "llama"; ignored by "exact" */
+    const char *exact_spec;  /* "exact" only: "vocab=64,order=2,seed=7,sharpness=3"; see model_exact.c */
+    int n_threads;           /* decode threads; <= 0: backend default (all cores) */
+    int n_threads_batch;     /* prompt-processing threads; <= 0: same as n_threads */
+    int n_gpu_layers;        /* layers offloaded when built with CUDA; 0 = CPU only */
+    int n_ctx;               /* KV-cache capacity in cells (all sequences together) */
+    int n_batch;             /* largest batch db_model_decode accepts */
+    int n_seq_max;           /* distinct sequence ids the cache may hold (>= 1) */
+    bool kv_unified;         /* one KV buffer shared by all sequences (needed for tree drafts) */
+} db_model_params;
+
+db_model_params db_model_default_params(void);
+
+/* Load a model.  On failure *out is NULL and err (if non-NULL) holds one line
+ * naming the input and the problem. */
+int  db_model_open(const db_model_params *params, db_model **out, char *err, size_t errlen);
+void db_model_close(db_model *m);
+const char *db_model_last_error(const db_model *m);
+
+/* --- description ------------------------------------------------------- */
+typedef struct db_model_info {
+    const char *backend;     /* "llama" or "exact" */
+    char desc[128];          /* e.g. "llama 17M F16" */
+    uint64_t n_params;
+    uint64_t size_bytes;     /* bytes of weights (what a decode step streams) */
+    int n_layer;
+    int n_embd;
+    int n_ctx;
+    int n_vocab;
+} db_model_info;
+
+void db_model_get_info(const db_model *m, db_model_info *info);
+int  db_model_n_vocab(const db_model *m);
+db_token db_model_bos(const db_model *m);   /* DB_TOKEN_NULL when none */
+db_token db_model_eos(const db_model *m);
+db_token db_model_mask(const db_model *m);  /* diffusion mask token, DB_TOKEN_NULL when none */
+bool db_model_is_eog(const db_model *m, db_token t);
+bool db_model_add_bos(const db_model *m);   /* does tokenize(add_special) prepend BOS */
+
+/* --- tokenizer ---------------------------------------------------------
+ * db_model_tokenize returns the number of tokens written, or, when cap is too
+ * small, minus the number needed.  add_special adds BOS as the model asks;
+ * parse_special lets "<s>"-style text become special tokens.               */
+int db_model_tokenize(const db_model *m, const char *text, size_t len, bool add_special,
+                      bool parse_special, db_token *out, int cap);
+/* Bytes of one token's piece (special tokens rendered); minus needed if cap too small. */
+int db_model_token_piece(const db_model *m, db_token t, char *buf, int cap);
+/* Detokenize a run of tokens; returns bytes written or minus needed. */
+int db_model_detokenize(const db_model *m, const db_token *toks, int n, char *buf, int cap);
+
+/* --- batches ----------------------------------------------------------- */
+typedef struct db_batch {
+    int n_tokens;
+    int capacity;
+    int n_seq_max;
+    db_token *token;
+    int32_t  *pos;
+    int32_t  *n_seq_id;
+    int32_t **seq_id;
+    int8_t   *logits;   /* 1 = return a logits row for this entry */
+} db_batch;
+
+int  db_batch_init(db_batch *b, int capacity, int n_seq_max);
+void db_batch_free(db_batch *b);
+void db_batch_clear(db_batch *b);
+/* Append one entry; returns its row index, or -1 when the batch is full. */
+int  db_batch_add(db_batch *b, db_token t, int32_t pos, const int32_t *seq_ids, int n_seq, bool logits);
+/* Shorthand for a single sequence id. */
+int  db_batch_add1(db_batch *b, db_token t, int32_t pos, int32_t seq, bool logits);
+
+/* Evaluate a batch: appends its entries to the KV cache of their sequences. */
+int db_model_decode(db_model *m, const db_batch *b);
+/* Logits row of batch entry i of the last decode (entry must have logits=1);
+ * n_vocab floats, valid until the next decode.  NULL if i had no logits.    */
+const float *db_model_logits(db_model *m, int i);
+
+/* --- KV cache ---------------------------------------------------------- */
+/* Remove positions [p0, p1) of sequence seq (seq < 0: all; p1 < 0: to the end). */
+int  db_model_seq_rm(db_model *m, int32_t seq, int32_t p0, int32_t p1);
+/* Make positions [p0, p1) of src also belong to dst. */
+int  db_model_seq_cp(db_model *m, int32_t src, int32_t dst, int32_t p0, int32_t p1);
+/* Drop every sequence but seq. */
+int  db_model_seq_keep(db_model *m, int32_t seq);
+/* Largest position held for seq, -1 when empty. */
+int32_t db_model_seq_pos_max(db_model *m, int32_t seq);
+/* Forget everything (KV cache, sampler-free state). */
+void db_model_reset(db_model *m);
+/* Causal (default) or bidirectional attention for following decodes. */
+int  db_model_set_causal(db_model *m, bool causal);
+/* Thread counts for following decodes. */
+void db_model_set_threads(db_model *m, int n_threads, int n_threads_batch);
+
+/* --- build facts ------------------------------------------------------- */
+/* llama.cpp commit decobench was built against ("" without llama.cpp). */
+const char *db_llama_commit(void);
+/* Silence (or not) llama.cpp's own logging on stderr. */
+void db_llama_set_quiet(bool quiet);
+
+/* --- backend vtable (implementations only) ------------------------------ */
+typedef struct db_model_backend {
+    const char *name;
+    int  (*open)(db_model *m, const db_model_params *p, char *err, size_t errlen);
+    void (*close)(db_model *m);
+    void (*get_info)(const db_model *m, db_model_info *info);
+    db_token (*special)(const db_model *m, int which); /* 0 bos, 1 eos, 2 mask */
+    bool (*is_eog)(const db_model *m, db_token t);
+    bool (*add_bos)(const db_model *m);
+    int  (*tokenize)(const db_model *m, const char *text, size_t len, bool add_special,
+                     bool parse_special, db_token *out, int cap);
+    int  (*token_piece)(const db_model *m, db_token t, char *buf, int cap);
+    int  (*decode)(db_model *m, const db_batch *b);
+    const float *(*logits)(db_model *m, int i);
+    int  (*seq_rm)(db_model *m, int32_t seq, int32_t p0, int32_t p1);
+    int  (*seq_cp)(db_model *m, int32_t src, int32_t dst, int32_t p0, int32_t p1);
+    int  (*seq_keep)(db_model *m, int32_t seq);
+    int32_t (*seq_pos_max)(db_model *m, int32_t seq);
+    void (*reset)(db_model *m);
+    int  (*set_causal)(db_model *m, bool causal);
+    void (*set_threads)(db_model *m, int n_threads, int n_threads_batch);
+} db_model_backend;
+
+struct db_model {
+    const db_model_backend *backend;
+    void *impl;
+    int n_vocab;
+    char error[256];
+};
+
+/* Record a one-line error on m (printf-style); returns -1 for convenience. */
+int db_model_fail(db_model *m, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+extern const db_model_backend db_backend_exact;
+#ifdef HAVE_LLAMA
+extern const db_model_backend db_backend_llama;
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif
