@@ -40,6 +40,10 @@ int db_counters_active(const db_counters *c, const char *const **names);
 int db_counters_start(db_counters *c);
 /* Stop and read: values[i] for active event i. Returns the number of values. */
 int db_counters_stop(db_counters *c, int64_t *values);
+/* Whether threads created after db_counters_open are counted too (PAPI_INHERIT
+ * accepted); false when PAPI refuses it (e.g. in a VM without a PMU) or no
+ * event is active — then only the opening thread is counted. */
+bool db_counters_inherited(const db_counters *c);
 /* PAPI version text, "unavailable" when PAPI failed to initialise. */
 const char *db_counters_papi_version(const db_counters *c);
 

@@ -69,11 +69,14 @@ void db_sampling_probs(const db_sampling *s, const float *logits, db_sampler_buf
     qsort(b->idx, (size_t)n, sizeof(int), cmp_desc);
     int keep = use_k ? s->top_k : n;
     if (use_p) {
-        /* smallest prefix whose mass reaches top_p (at least one token) */
+        /* smallest prefix whose mass, renormalised after top-k (as llama.cpp's
+         * sampler chain does), reaches top_p; at least one token */
+        double head = 0.0;
+        for (int r = 0; r < keep; r++) head += p[b->idx[r]];
         double cum = 0.0;
         int kp = 0;
         while (kp < keep) {
-            cum += p[b->idx[kp]];
+            cum += p[b->idx[kp]] / head;
             kp++;
             if (cum >= s->top_p) break;
         }

@@ -1,4 +1,4 @@
-/* suite.h — benchmark suite files (suites/*.json) and their expansion into
+/* suite.h — benchmark suite files (suites/NAME.json) and their expansion into
  * cases.
  *
  * A suite names models, datasets (JSONL prompt files), engines with parameter
@@ -65,6 +65,8 @@ typedef struct db_suite_engine {
     int n_fixed;
     db_grid_axis *axes;  /* "grid": {"k": [2,4,8]} */
     int n_axes;
+    char **datasets;     /* "datasets": names this entry runs on, in that order; */
+    int n_datasets;      /* 0 = every dataset of the suite, in suite order */
 } db_suite_engine;
 
 typedef struct db_suite {

@@ -8,6 +8,7 @@
 #ifndef DECOBENCH_TOPOLOGY_H
 #define DECOBENCH_TOPOLOGY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus

@@ -1,0 +1,100 @@
+/* ar.c — the autoregressive baseline: one target forward per new token,
+ * greedy or sampled (temperature, top-k, top-p) with the counter-based RNG.
+ *
+ * It evaluates the prompt in one batch and then one token per forward, the
+ * same schedule as llama.cpp's llama-simple, so greedy outputs can be
+ * compared token for token.
+ */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../harness/sample.h"
+#include "../harness/util.h"
+
+static const db_param_def ar_params[] = {
+    { "mode",  DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy argmax or sampling" },
+    { "temp",  DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature (mode=sample)" },
+    { "top_k", DB_PARAM_INT,   "0", 0, 1000000, NULL, "keep the k most likely tokens; 0 = all" },
+    { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "nucleus: smallest set with this much mass; 1 = all" },
+};
+
+static int ar_validate(const db_params *p, char *err, size_t errlen) {
+    if (db_params_int(p, "mode") == 1 && db_params_num(p, "temp") <= 0.0)
+        return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample (use mode=greedy for argmax)");
+    if (db_params_num(p, "top_p") <= 0.0)
+        return db_errf(err, errlen, "parameter 'top_p': must be > 0");
+    return 0;
+}
+
+/* Sampling settings shared with engines that fall back to plain decoding. */
+static db_sampling ar_sampling(const db_params *p) {
+    db_sampling s;
+    s.greedy = db_params_int(p, "mode") == 0;
+    s.temperature = (float)db_params_num(p, "temp");
+    s.top_k = db_params_int(p, "top_k");
+    s.top_p = (float)db_params_num(p, "top_p");
+    return s;
+}
+
+static int ar_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
+    db_model *m = req->target;
+    const int n_vocab = db_model_n_vocab(m);
+    db_sampling s = ar_sampling(req->params);
+    db_rng rng = db_rng_make(req->seed, 0);
+    db_sampler_buf sb;
+    db_batch b;
+    int rc = 0;
+
+    if (req->n_prompt < 1) return db_errf(err, errlen, "empty prompt");
+    if (db_sampler_buf_init(&sb, n_vocab) != 0) return db_errf(err, errlen, "out of memory");
+    if (db_batch_init(&b, req->n_prompt, 1) != 0) {
+        db_sampler_buf_free(&sb);
+        return db_errf(err, errlen, "out of memory");
+    }
+    for (int i = 0; i < req->n_prompt; i++)
+        db_batch_add1(&b, req->prompt[i], i, 0, i == req->n_prompt - 1);
+
+    int32_t pos = req->n_prompt;
+    snprintf(out->stop_reason, sizeof out->stop_reason, "length");
+    for (int step = 0; out->n_tokens < req->max_new_tokens; step++) {
+        if (req->cancel && *req->cancel) {
+            snprintf(out->stop_reason, sizeof out->stop_reason, "cancel");
+            rc = 1;
+            break;
+        }
+        if (db_forward(m, &b, req->events, DB_ROLE_TARGET, step) != 0) {
+            rc = db_errf(err, errlen, "forward at position %d: %s", pos, db_model_last_error(m));
+            snprintf(out->stop_reason, sizeof out->stop_reason, "error");
+            break;
+        }
+        int64_t t0 = db_now_ns();
+        db_token t = db_sample_token(&s, db_model_logits(m, b.n_tokens - 1), &sb, &rng);
+        db_emit_sample(req->events, step, t0, db_now_ns());
+        if (req->stop_at_eog && db_model_is_eog(m, t)) {
+            snprintf(out->stop_reason, sizeof out->stop_reason, "eog");
+            break;
+        }
+        if (db_output_push(out, t) != 0) {
+            rc = db_errf(err, errlen, "out of memory");
+            break;
+        }
+        db_emit_commit(req->events, step, 1);
+        db_batch_clear(&b);
+        db_batch_add1(&b, t, pos++, 0, true);
+    }
+    db_batch_free(&b);
+    db_sampler_buf_free(&sb);
+    return rc;
+}
+
+const db_engine db_engine_ar = {
+    .name = "ar",
+    .summary = "autoregressive baseline: one target forward per token (greedy or sampled)",
+    .params = ar_params,
+    .n_params = (int)(sizeof ar_params / sizeof ar_params[0]),
+    .needs_draft = false,
+    .validate = ar_validate,
+    .generate = ar_generate,
+};

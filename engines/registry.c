@@ -1,0 +1,12 @@
+/* registry.c — the one table listing every decoding engine.  To add an
+ * engine: define its const db_engine in engines/NAME.c, declare it here,
+ * and add it to db_engine_registry[]. */
+#include "engine.h"
+
+extern const db_engine db_engine_ar;
+
+const db_engine *const db_engine_registry[] = {
+    &db_engine_ar,
+};
+
+const int db_engine_count = (int)(sizeof db_engine_registry / sizeof db_engine_registry[0]);

@@ -1,0 +1,136 @@
+/* cmd_report.c — `decobench report`: the results table of one run from the
+ * results database, as Markdown, CSV, LaTeX or JSON, to stdout or a file.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "store.h"
+#include "util.h"
+#include "../reports/report.h"
+
+static void usage(FILE *f) {
+    fputs("usage: decobench report [--db FILE] [--run ID] [--format md|csv|latex|json]\n"
+          "                        [--seed N] [-o FILE] [--help]\n"
+          "\n"
+          "Print the results table of one run: per case tokens/s (median, 95% bootstrap CI),\n"
+          "speedup against the baseline (paired per prompt), #MAT, TTFT, latency, counters.\n"
+          "\n"
+          "  --db FILE       results database (default " DB_DEFAULT_DB ")\n"
+          "  --run ID        run id (default: the latest run)\n"
+          "  --format FMT    md (default), csv, latex or json\n"
+          "  --seed N        bootstrap seed (default 1)\n"
+          "  -o, --output F  write to F (atomically) instead of stdout\n"
+          "  -h, --help      show this help\n", f);
+}
+
+static int parse_u64(const char *s, uint64_t *v) {
+    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno || *end) return -1;
+    *v = x;
+    return 0;
+}
+
+int cmd_report(int argc, char **argv) {
+    static const struct option opts[] = {
+        { "db", required_argument, NULL, 'd' },
+        { "run", required_argument, NULL, 'r' },
+        { "format", required_argument, NULL, 'f' },
+        { "seed", required_argument, NULL, 's' },
+        { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *db_path = DB_DEFAULT_DB, *out_path = NULL;
+    db_report_opts o = { 0, "md", DB_REPORT_DEFAULT_SEED };
+    uint64_t v;
+    int c;
+    optind = 0;   /* glibc: full re-initialisation */
+    opterr = 0;   /* one error line of our own */
+    while ((c = getopt_long(argc, argv, "+:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db_path = optarg; break;
+        case 'r':
+            if (parse_u64(optarg, &v) != 0 || v == 0 || v > INT64_MAX) {
+                fprintf(stderr, "decobench report: --run: expected a positive run id, got '%s'\n", optarg);
+                return 2;
+            }
+            o.run_id = (int64_t)v;
+            break;
+        case 'f':
+            if (!db_report_format_ok(optarg)) {
+                fprintf(stderr, "decobench report: --format: expected md, csv, latex or json, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o.format = optarg;
+            break;
+        case 's':
+            if (parse_u64(optarg, &v) != 0) {
+                fprintf(stderr, "decobench report: --seed: expected a non-negative integer, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o.seed = v;
+            break;
+        case 'o': out_path = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case ':':
+            fprintf(stderr, "decobench report: %s: option needs a value (see --help)\n", argv[optind - 1]);
+            return 2;
+        default:
+            if (optopt) fprintf(stderr, "decobench report: -%c: unknown option (see --help)\n", optopt);
+            else fprintf(stderr, "decobench report: %s: unknown option (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "decobench report: %s: unexpected argument\n", argv[optind]);
+        return 2;
+    }
+    if (!db_file_exists(db_path)) {
+        fprintf(stderr, "decobench report: %s: no such results database\n", db_path);
+        return 2;
+    }
+    char err[512];
+    db_store *st = NULL;
+    if (db_store_open_readonly(db_path, &st, err, sizeof err) != 0) {
+        fprintf(stderr, "decobench report: %s\n", err);
+        return 2;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem) {
+        fprintf(stderr, "decobench report: out of memory\n");
+        db_store_close(st);
+        return 1;
+    }
+    int rc = db_report_table(st, &o, mem, err, sizeof err);
+    fclose(mem);
+    db_store_close(st);
+    if (rc != 0) {
+        fprintf(stderr, "decobench report: %s: %s\n", db_path, err);
+        free(buf);
+        return 2;
+    }
+    int status = 0;
+    if (out_path) {
+        if (db_write_file_atomic(out_path, buf, len, err, sizeof err) != 0) {
+            fprintf(stderr, "decobench report: %s\n", err);
+            status = 1;
+        }
+    } else if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+        fprintf(stderr, "decobench report: stdout: write error\n");
+        status = 1;
+    }
+    free(buf);
+    return status;
+}

@@ -1,0 +1,60 @@
+/* model_exact.h — the analytic "exact" backend's closed form.
+ *
+ * Vocabulary: V tokens; 0 = "<s>" (BOS), 1 = "</s>" (EOS), 2 = "<mask>",
+ * 3..V-1 = words "w3".."w{V-1}".  The next-token logits after a context are
+ *
+ *     logit[v] = sharpness · z(seed, h(last `order` tokens), v)   (+ eos_bias for v = EOS)
+ *
+ * with z a standard normal drawn by Philox from (seed, context hash, v), and
+ * BOS and MASK never generated (logit −∞, written as −1e30).  With
+ * `positional`, the context hash also includes the position.  In
+ * bidirectional (non-causal) mode the row at position p gives a fully
+ * factorised distribution for position p itself: z(seed, hash(p), v).
+ *
+ * Spec text: "vocab=64,order=2,seed=7,sharpness=2.5,eos_bias=-4,positional=0".
+ * Tests compute the exact distribution with db_exact_logits() and compare it
+ * with what engines sample through the db_model interface.
+ */
+#ifndef DECOBENCH_MODEL_EXACT_H
+#define DECOBENCH_MODEL_EXACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct db_exact_spec {
+    int vocab;          /* >= 4 */
+    int order;          /* tokens of context, 0..8 */
+    uint64_t seed;
+    double sharpness;   /* logit scale */
+    double eos_bias;    /* added to EOS's logit; -1e30 = never stop */
+    bool positional;    /* context hash includes the position */
+} db_exact_spec;
+
+#define DB_EXACT_BOS 0
+#define DB_EXACT_EOS 1
+#define DB_EXACT_MASK 2
+#define DB_EXACT_NEG_INF (-1e30f)
+
+/* Parse a spec string; unset fields keep defaults (vocab 32, order 1, seed 1,
+ * sharpness 2, eos_bias -1e30, positional 0).  Returns 0 or -1 + err. */
+int db_exact_spec_parse(const char *text, db_exact_spec *spec, char *err, size_t errlen);
+
+/* Causal next-token logits for the token at position `pos`, given the
+ * `n_ctx` tokens before it (ctx[n_ctx-1] at pos-1).  Only the last `order`
+ * are used; positions before 0 count as absent. */
+void db_exact_logits(const db_exact_spec *spec, const db_token *ctx, int n_ctx, int32_t pos, float *out);
+
+/* Non-causal (factorised) logits for position pos. */
+void db_exact_logits_bidir(const db_exact_spec *spec, int32_t pos, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,390 @@
+/* runner.c — executes a suite (see runner.h).
+ *
+ * Order of work: machine probe, thread pinning and counter setup happen
+ * before any model is loaded (so decode threads inherit pinning and
+ * counters); the run row is written; then each case runs its warmup
+ * generations (unrecorded) followed by repetitions × prompts measured
+ * samples, and is committed as one transaction.  A SIGINT lets the current
+ * sample stop early; that case is discarded and the run is marked
+ * interrupted, while every case already committed stays.
+ */
+#include "runner.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "counters.h"
+#include "metrics.h"
+#include "model.h"
+#include "store.h"
+#include "topology.h"
+#include "util.h"
+#include "harness/version.h"
+
+typedef struct loaded_model {
+    db_model *m;
+    char sha256[65];
+    db_model_info info;
+} loaded_model;
+
+typedef struct runner {
+    const db_suite *s;
+    const db_run_options *o;
+    loaded_model *models;
+    db_counters *counters;
+    db_store *st;
+    int64_t run_id;
+    int threads;
+    /* progress */
+    int total_samples, done_samples;
+    int64_t t_start_ns;
+} runner;
+
+static int load_model(runner *r, int idx, char *err, size_t errlen) {
+    loaded_model *lm = &r->models[idx];
+    if (lm->m) return 0;
+    const db_suite_model *sm = &r->s->models[idx];
+    db_model_params p = db_model_default_params();
+    p.backend = sm->backend ? sm->backend : "llama";
+    p.path = sm->path;
+    p.exact_spec = sm->exact_spec;
+    p.n_threads = r->threads;
+    p.n_threads_batch = r->threads;
+    p.n_gpu_layers = sm->n_gpu_layers;
+    p.n_ctx = sm->n_ctx > 0 ? sm->n_ctx : 4096;
+    p.n_batch = p.n_ctx;
+    p.n_seq_max = 1;
+    char merr[512];
+    if (db_model_open(&p, &lm->m, merr, sizeof merr) != 0)
+        return db_errf(err, errlen, "model '%s': %s", sm->name, merr);
+    db_model_get_info(lm->m, &lm->info);
+    lm->sha256[0] = 0;
+    if (strcmp(p.backend, "exact") != 0 && sm->path) {
+        if (sm->sha256) snprintf(lm->sha256, sizeof lm->sha256, "%s", sm->sha256);
+        else if (db_sha256_file(sm->path, lm->sha256, merr, sizeof merr) != 0)
+            return db_errf(err, errlen, "model '%s': %s", sm->name, merr);
+    }
+    return 0;
+}
+
+static void progress(runner *r, int case_idx, int n_cases, const char *label, bool final) {
+    if (!r->o->progress) return;
+    double elapsed = (double)(db_now_ns() - r->t_start_ns) / 1e9;
+    double eta = r->done_samples > 0
+                     ? elapsed / r->done_samples * (r->total_samples - r->done_samples) : NAN;
+    char eta_s[32] = "--:--";
+    if (!isnan(eta)) snprintf(eta_s, sizeof eta_s, "%d:%02d", (int)eta / 60, (int)eta % 60);
+    fprintf(stderr, "\r\033[Kcase %d/%d  sample %d/%d  %-28.28s  elapsed %d:%02d  ETA %s%s",
+            case_idx + 1, n_cases, r->done_samples, r->total_samples, label,
+            (int)elapsed / 60, (int)elapsed % 60, eta_s, final ? "\n" : "");
+    fflush(stderr);
+}
+
+typedef struct sample_buf {
+    db_sample_record *rec;
+    int n, cap;
+} sample_buf;
+
+static void sample_buf_free(sample_buf *b) {
+    for (int i = 0; i < b->n; i++) {
+        db_sample_record *s = &b->rec[i];
+        free((void *)s->output_tokens);
+        free((void *)s->output_text);
+        free((void *)s->counter_values);
+        free((void *)s->events);
+    }
+    free(b->rec);
+    memset(b, 0, sizeof *b);
+}
+
+/* One generation; when rec is NULL it is a warmup and nothing is kept.
+ * Returns 0, 1 when cancelled, -1 on error (err set). */
+static int run_one(runner *r, const db_case *c, const db_prompt *pr, uint64_t seed,
+                   db_event_log *log, db_sample_record *rec, char *err, size_t errlen) {
+    const db_suite *s = r->s;
+    db_model *target = r->models[c->target_model].m;
+    db_model *draft = c->draft_model >= 0 ? r->models[c->draft_model].m : NULL;
+    db_model_reset(target);
+    if (draft) db_model_reset(draft);
+
+    size_t len = strlen(pr->text);
+    int cap = (int)len + 8;
+    db_token *toks = malloc(sizeof *toks * (size_t)cap);
+    if (!toks) return db_errf(err, errlen, "out of memory");
+    int n = db_model_tokenize(target, pr->text, len, true, true, toks, cap);
+    if (n < 0) {
+        cap = -n;
+        db_token *t2 = realloc(toks, sizeof *toks * (size_t)cap);
+        if (!t2) { free(toks); return db_errf(err, errlen, "out of memory"); }
+        toks = t2;
+        n = db_model_tokenize(target, pr->text, len, true, true, toks, cap);
+    }
+    const db_model_info *ti = &r->models[c->target_model].info;
+    if (n + s->max_new_tokens > ti->n_ctx) {
+        free(toks);
+        return db_errf(err, errlen, "prompt '%s': %d tokens + max_new_tokens %d exceed the context of %d (set n_ctx on the model)",
+                       pr->id, n, s->max_new_tokens, ti->n_ctx);
+    }
+
+    db_gen_request req = {
+        .target = target, .draft = draft, .prompt = toks, .n_prompt = n,
+        .max_new_tokens = s->max_new_tokens, .stop_at_eog = s->stop_at_eog, .seed = seed,
+        .params = &c->params, .events = log, .cancel = r->o->interrupted,
+    };
+    db_gen_output out;
+    memset(&out, 0, sizeof out);
+    int64_t values[DB_MAX_COUNTERS];
+    const char *const *cnames = NULL;
+    int n_active = db_counters_active(r->counters, &cnames);
+
+    db_event_log_start(log);
+    if (rec) db_counters_start(r->counters);
+    int64_t t0 = db_now_ns();
+    log->t0_ns = t0;
+    int rc = c->se->def->generate(&req, &out, err, errlen);
+    int64_t t1 = db_now_ns();
+    int n_values = rec ? db_counters_stop(r->counters, values) : 0;
+
+    if (rc == 0 && log->oom) rc = db_errf(err, errlen, "out of memory recording step events");
+    if (rc == 0 && rec) {
+        memset(rec, 0, sizeof *rec);
+        db_metrics_from_events(log, n, t1 - t0, &rec->m);
+        rec->peak_rss_kib = db_peak_rss_kib();
+        rec->stop_reason = out.stop_reason[0] ? out.stop_reason : "length";
+        /* keep copies: the log and output buffers are reused */
+        rec->output_tokens = out.tokens;
+        rec->n_output_tokens = out.n_tokens;
+        out.tokens = NULL;
+        int tl = db_model_detokenize(target, rec->output_tokens, rec->n_output_tokens, NULL, 0);
+        if (tl < 0) tl = -tl;
+        char *text = malloc((size_t)tl + 1);
+        if (text) {
+            db_model_detokenize(target, rec->output_tokens, rec->n_output_tokens, text, tl);
+            text[tl] = 0;
+        }
+        rec->output_text = text;
+        if (n_values > 0 && n_values == n_active) {
+            int64_t *v = malloc(sizeof *v * (size_t)n_values);
+            if (v) memcpy(v, values, sizeof *v * (size_t)n_values);
+            rec->counter_values = v;
+            rec->counter_names = cnames;
+            rec->n_counters = v ? n_values : 0;
+        }
+        db_event *ev = malloc(sizeof *ev * (size_t)(log->n > 0 ? log->n : 1));
+        if (ev) memcpy(ev, log->ev, sizeof *ev * (size_t)log->n);
+        rec->events = ev;
+        rec->n_events = ev ? log->n : 0;
+        rec->seed = seed;
+        if (!text || !ev) rc = db_errf(err, errlen, "out of memory");
+    }
+    free(out.tokens);
+    free(toks);
+    return rc;
+}
+
+static int write_case(runner *r, const db_case *c, const char *status, int n_prompts, int64_t started,
+                      const db_sample_record *recs, int n_recs) {
+    const db_suite *s = r->s;
+    const loaded_model *tm = &r->models[c->target_model];
+    const loaded_model *dm = c->draft_model >= 0 ? &r->models[c->draft_model] : NULL;
+    const db_suite_model *tsm = &s->models[c->target_model];
+    const db_suite_model *dsm = c->draft_model >= 0 ? &s->models[c->draft_model] : NULL;
+    db_case_record cr = {
+        .idx = c->index, .engine = c->se->def->name, .label = c->label, .params_json = c->params_json,
+        .model_name = tsm->name, .model_path = tsm->path ? tsm->path : tsm->exact_spec,
+        .model_sha256 = tm->sha256, .model_desc = tm->info.desc,
+        .model_params = tm->info.n_params, .model_bytes = tm->info.size_bytes,
+        .draft_name = dsm ? dsm->name : NULL,
+        .draft_path = dsm ? (dsm->path ? dsm->path : dsm->exact_spec) : NULL,
+        .draft_sha256 = dm ? dm->sha256 : NULL,
+        .dataset = s->datasets[c->dataset].name, .n_prompts = n_prompts, .status = status,
+        .started_at_ms = started, .finished_at_ms = db_unix_ms(),
+    };
+    int64_t case_id;
+    return db_store_case(r->st, r->run_id, &cr, recs, n_recs, &case_id);
+}
+
+/* Run one case; returns 0 done, 1 interrupted, -1 case failed (recorded as
+ * such; err set), -2 the results database failed (err set). */
+static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t errlen) {
+    const db_suite *s = r->s;
+    const db_suite_dataset *ds = &s->datasets[c->dataset];
+    int n_prompts = ds->n_prompts;
+    if (r->o->limit_prompts > 0 && n_prompts > r->o->limit_prompts) n_prompts = r->o->limit_prompts;
+    int64_t started = db_unix_ms();
+    int rc = 0;
+
+    if (load_model(r, c->target_model, err, errlen) != 0) return -1;
+    if (c->draft_model >= 0 && load_model(r, c->draft_model, err, errlen) != 0) return -1;
+
+    db_event_log log;
+    db_event_log_init(&log);
+    sample_buf sb = { 0 };
+    char serr[512] = "";
+
+    for (int w = 0; w < s->warmup && rc == 0 && n_prompts > 0; w++) {
+        rc = run_one(r, c, &ds->prompts[w % n_prompts], s->seeds[0], &log, NULL, serr, sizeof serr);
+        if (rc < 0) db_errf(err, errlen, "%s", serr);
+    }
+    for (int rep = 0; rep < s->repetitions && rc == 0; rep++) {
+        for (int i = 0; i < n_prompts && rc == 0; i++) {
+            if (r->o->interrupted && *r->o->interrupted) { rc = 1; break; }
+            if (sb.n == sb.cap) {
+                int cap = sb.cap ? sb.cap * 2 : 64;
+                db_sample_record *nr = realloc(sb.rec, sizeof *nr * (size_t)cap);
+                if (!nr) { rc = db_errf(err, errlen, "out of memory"); break; }
+                sb.rec = nr;
+                sb.cap = cap;
+            }
+            db_sample_record *rec = &sb.rec[sb.n];
+            uint64_t seed = s->seeds[rep % s->n_seeds];
+            rc = run_one(r, c, &ds->prompts[i], seed, &log, rec, serr, sizeof serr);
+            if (rc < 0) { db_errf(err, errlen, "%s", serr); break; }
+            if (rc == 1) break;   /* cancelled mid-sample: discarded */
+            rec->prompt_idx = i;
+            rec->prompt_id = ds->prompts[i].id;
+            rec->category = ds->prompts[i].category;
+            rec->rep = rep;
+            sb.n++;
+            r->done_samples++;
+            progress(r, c->index, n_cases, c->label, false);
+        }
+    }
+    db_event_log_free(&log);
+
+    if (rc == 0) {
+        if (write_case(r, c, "completed", n_prompts, started, sb.rec, sb.n) != 0) {
+            db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
+            rc = -2;
+        }
+    } else if (rc < 0) {
+        /* keep a record of the failure; the run goes on with the next case */
+        char status[600];
+        snprintf(status, sizeof status, "failed: %s", err);
+        if (write_case(r, c, status, n_prompts, started, NULL, 0) != 0) {
+            db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
+            rc = -2;
+        }
+    }
+    sample_buf_free(&sb);
+    return rc;
+}
+
+int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum, char *err, size_t errlen) {
+    runner r;
+    memset(&r, 0, sizeof r);
+    memset(sum, 0, sizeof *sum);
+    sum->status = "failed";
+    r.s = s;
+    r.o = o;
+    int rc = 0;
+
+    db_case *cases = NULL;
+    int n_cases = 0;
+    if (db_suite_expand(s, &cases, &n_cases, err, errlen) != 0) return -1;
+    sum->n_cases = n_cases;
+
+    db_machine mach;
+    memset(&mach, 0, sizeof mach);
+    char e2[512];
+    if (db_machine_probe(&mach, e2, sizeof e2) != 0) {
+        db_cases_free(cases, n_cases);
+        return db_errf(err, errlen, "machine probe: %s", e2);
+    }
+    r.threads = s->threads > 0 ? s->threads : db_physical_cores();
+    if (db_pin_threads(s->pin ? s->pin : "none", r.threads, e2, sizeof e2) != 0) {
+        db_machine_free(&mach);
+        db_cases_free(cases, n_cases);
+        return db_errf(err, errlen, "%s: pin: %s", s->path, e2);
+    }
+    /* counters before models, so decode threads created at load inherit them */
+    r.counters = db_counters_open((const char *const *)s->papi_events, s->n_papi_events);
+    r.models = calloc((size_t)(s->n_models > 0 ? s->n_models : 1), sizeof *r.models);
+    if (!r.models) {
+        rc = db_errf(err, errlen, "out of memory");
+        goto done;
+    }
+    /* every model a case uses is loaded (and checked) before anything is written */
+    for (int i = 0; i < n_cases; i++) {
+        if (load_model(&r, cases[i].target_model, err, errlen) != 0 ||
+            (cases[i].draft_model >= 0 && load_model(&r, cases[i].draft_model, err, errlen) != 0)) {
+            rc = -1;
+            goto done;
+        }
+    }
+    if (db_store_open(o->db_path, &r.st, e2, sizeof e2) != 0) {
+        rc = db_errf(err, errlen, "%s", e2);
+        goto done;
+    }
+
+    int64_t machine_id = 0;
+    const db_counter_status *cst = NULL;
+    int n_cst = db_counters_status(r.counters, &cst);
+    db_run_record rr = {
+        .suite_name = s->name, .suite_path = s->path, .config_json = s->json, .argv = o->argv_text,
+        .decobench_rev = DB_REVISION, .llama_commit = db_llama_commit(), .compiler = DB_COMPILER,
+        .build_flags = DB_BUILD_FLAGS, .papi_version = db_counters_papi_version(r.counters),
+        .threads = r.threads, .counters = cst, .n_counters = n_cst,
+    };
+    if (db_store_machine(r.st, &mach, &machine_id) != 0 ||
+        (rr.machine_id = machine_id, db_store_run_begin(r.st, &rr, &r.run_id) != 0)) {
+        rc = db_errf(err, errlen, "%s: %s", o->db_path, db_store_errmsg(r.st));
+        goto done;
+    }
+    sum->run_id = r.run_id;
+
+    for (int i = 0; i < n_cases; i++) {
+        const db_suite_dataset *ds = &s->datasets[cases[i].dataset];
+        int np = ds->n_prompts;
+        if (o->limit_prompts > 0 && np > o->limit_prompts) np = o->limit_prompts;
+        r.total_samples += np * s->repetitions;
+    }
+    r.t_start_ns = db_now_ns();
+    const char *status = "completed";
+    for (int i = 0; i < n_cases; i++) {
+        char cerr[600] = "";
+        progress(&r, i, n_cases, cases[i].label, false);
+        int crc = run_case(&r, &cases[i], n_cases, cerr, sizeof cerr);
+        if (crc == 1 || (o->interrupted && *o->interrupted)) {
+            status = "interrupted";
+            break;
+        }
+        if (crc < 0) {
+            /* a store failure stops the run; an engine/model failure fails the case */
+            if (crc == -2) {
+                rc = db_errf(err, errlen, "%s", cerr);
+                status = "failed";
+                break;
+            }
+            sum->n_cases_failed++;
+            if (o->progress) fprintf(stderr, "\n");
+            fprintf(stderr, "decobench run: case %d (%s, %s): %s\n", i + 1, cases[i].label,
+                    s->datasets[cases[i].dataset].name, cerr);
+            continue;
+        }
+        sum->n_cases_done++;
+        if (o->verbose && !o->progress)
+            fprintf(stderr, "decobench run: case %d/%d %s on %s done\n", i + 1, n_cases, cases[i].label,
+                    s->datasets[cases[i].dataset].name);
+    }
+    if (o->progress) progress(&r, n_cases - 1, n_cases, "done", true);
+    if (strcmp(status, "completed") == 0 && sum->n_cases_failed > 0) status = "failed";
+    if (db_store_run_finish(r.st, r.run_id, status) != 0 && rc == 0)
+        rc = db_errf(err, errlen, "%s: %s", o->db_path, db_store_errmsg(r.st));
+    sum->status = status;
+    sum->n_samples = r.done_samples;
+    if (rc == 0 && strcmp(status, "interrupted") == 0) rc = 1;
+
+done:
+    for (int i = 0; r.models && i < s->n_models; i++) db_model_close(r.models[i].m);
+    free(r.models);
+    if (r.counters) db_counters_close(r.counters);
+    if (r.st) db_store_close(r.st);
+    db_machine_free(&mach);
+    db_cases_free(cases, n_cases);
+    return rc;
+}

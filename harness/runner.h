@@ -1,0 +1,42 @@
+/* runner.h — executes a loaded suite: expands its matrix, loads models,
+ * runs warmup and measured generations, measures counters, and writes each
+ * finished case to the results database in its own transaction. */
+#ifndef DECOBENCH_RUNNER_H
+#define DECOBENCH_RUNNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "suite.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct db_run_options {
+    const char *db_path;       /* results database (created if needed) */
+    const char *argv_text;     /* command line, stored with the run */
+    bool progress;             /* progress line on stderr */
+    bool verbose;              /* one line per finished case on stderr */
+    int limit_prompts;         /* > 0: at most this many prompts per dataset */
+    volatile int *interrupted; /* set by a SIGINT handler */
+} db_run_options;
+
+typedef struct db_run_summary {
+    int64_t run_id;
+    int n_cases, n_cases_done, n_cases_failed;
+    int n_samples;
+    const char *status;        /* "completed", "interrupted", "failed" */
+} db_run_summary;
+
+/* Run every case.  Returns 0 when the run completed (possibly with failed
+ * cases, counted in the summary), 1 when interrupted, -1 on an error that
+ * stopped the run (err says which input and what). */
+int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *summary,
+                 char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

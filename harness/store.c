@@ -1,0 +1,541 @@
+/* store.c — the SQLite results database (see store.h; schema in docs/schema.md).
+ *
+ * Times are stored as INTEGER unix-epoch milliseconds (started_at,
+ * finished_at, first_seen); step event times as INTEGER microseconds from
+ * the sample's start.  Non-finite doubles (e.g. acceptance_rate with nothing
+ * drafted) are stored as NULL.
+ */
+#include "store.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct db_store {
+    sqlite3 *db;
+    char *path;
+    bool readonly;
+    char err[512];
+};
+
+static const char *const schema_sql =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE machine(\n"
+    "  id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL UNIQUE, hostname TEXT, cpu_model TEXT,\n"
+    "  arch TEXT, os TEXT, packages INTEGER, cores INTEGER, pus INTEGER, numa_nodes INTEGER,\n"
+    "  memory_bytes INTEGER, l1d_bytes INTEGER, l2_bytes INTEGER, l3_bytes INTEGER,\n"
+    "  topology_json TEXT, first_seen INTEGER NOT NULL);\n"
+    "CREATE TABLE run(\n"
+    "  id INTEGER PRIMARY KEY, machine_id INTEGER REFERENCES machine(id),\n"
+    "  suite_name TEXT, suite_path TEXT, config_json TEXT, argv TEXT, decobench_rev TEXT,\n"
+    "  llama_commit TEXT, compiler TEXT, build_flags TEXT, papi_version TEXT, threads INTEGER,\n"
+    "  started_at INTEGER NOT NULL, finished_at INTEGER, status TEXT NOT NULL);\n"
+    "CREATE TABLE run_counter(\n"
+    "  run_id INTEGER NOT NULL REFERENCES run(id), name TEXT NOT NULL, available INTEGER NOT NULL,\n"
+    "  fallback INTEGER NOT NULL, reason TEXT, PRIMARY KEY(run_id, name));\n"
+    "CREATE TABLE \"case\"(\n"
+    "  id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES run(id), idx INTEGER NOT NULL,\n"
+    "  engine TEXT NOT NULL, label TEXT NOT NULL, params_json TEXT, model_name TEXT,\n"
+    "  model_path TEXT, model_sha256 TEXT, model_desc TEXT, model_params INTEGER,\n"
+    "  model_bytes INTEGER, draft_name TEXT, draft_path TEXT, draft_sha256 TEXT, dataset TEXT,\n"
+    "  n_prompts INTEGER, status TEXT, started_at INTEGER, finished_at INTEGER);\n"
+    "CREATE TABLE sample(\n"
+    "  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES \"case\"(id),\n"
+    "  prompt_idx INTEGER NOT NULL, prompt_id TEXT, category TEXT, rep INTEGER NOT NULL,\n"
+    "  seed INTEGER, n_prompt_tokens INTEGER, new_tokens INTEGER, ttft_ms REAL,\n"
+    "  latency_ms REAL, tokens_per_s REAL, tpot_ms REAL, target_forwards INTEGER,\n"
+    "  draft_forwards INTEGER, target_tokens_evaluated INTEGER, n_commits INTEGER, mat REAL,\n"
+    "  drafted INTEGER, accepted INTEGER, acceptance_rate REAL, accept_at_json TEXT,\n"
+    "  draft_time_ms REAL, forward_time_ms REAL, sample_time_ms REAL, peak_rss_kib INTEGER,\n"
+    "  stop_reason TEXT, output_tokens_json TEXT, output_text TEXT);\n"
+    "CREATE TABLE sample_counter(\n"
+    "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value INTEGER,\n"
+    "  PRIMARY KEY(sample_id, name));\n"
+    "CREATE TABLE step_event(\n"
+    "  sample_id INTEGER NOT NULL REFERENCES sample(id), seq INTEGER NOT NULL,\n"
+    "  kind INTEGER NOT NULL, role INTEGER NOT NULL, step INTEGER, n_tokens INTEGER,\n"
+    "  n_accepted INTEGER, accepted_mask INTEGER, t_start_us INTEGER, t_end_us INTEGER,\n"
+    "  PRIMARY KEY(sample_id, seq));\n"
+    "CREATE INDEX case_run_id ON \"case\"(run_id);\n"
+    "CREATE INDEX sample_case_id ON sample(case_id);\n"
+    "CREATE INDEX run_machine_id ON run(machine_id);\n";
+
+static int st_err(db_store *st, const char *what) {
+    snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+    return -1;
+}
+
+const char *db_store_errmsg(const db_store *st) {
+    return st ? st->err : "no store";
+}
+
+struct sqlite3 *db_store_handle(db_store *st) {
+    return st ? st->db : NULL;
+}
+
+void db_store_close(db_store *st) {
+    if (!st) return;
+    if (st->db) sqlite3_close(st->db);
+    free(st->path);
+    free(st);
+}
+
+/* Counts the tables and notes whether `meta` is one; -1 on error (e.g. not a database). */
+static int table_count(sqlite3 *db, int *n_tables, int *has_meta) {
+    sqlite3_stmt *s = NULL;
+    *n_tables = 0;
+    *has_meta = 0;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type='table'", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *n = (const char *)sqlite3_column_text(s, 0);
+        (*n_tables)++;
+        if (n && strcmp(n, "meta") == 0) *has_meta = 1;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Checks that an existing DB is ours; *empty set when it has no tables. */
+static int check_decobench(sqlite3 *db, const char *path, bool *empty, char *err, size_t errlen) {
+    int n_tables = 0, has_meta = 0;
+    if (table_count(db, &n_tables, &has_meta) != 0) {
+        int code = sqlite3_errcode(db);
+        if (code == SQLITE_NOTADB)
+            return db_errf(err, errlen, "%s: not a SQLite database", path);
+        return db_errf(err, errlen, "%s: cannot read: %s", path, sqlite3_errmsg(db));
+    }
+    *empty = n_tables == 0;
+    if (*empty) return 0;
+    if (!has_meta)
+        return db_errf(err, errlen, "%s: not a decobench results database (foreign SQLite tables)", path);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL) != SQLITE_OK)
+        return db_errf(err, errlen, "%s: not a decobench results database (%s)", path, sqlite3_errmsg(db));
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return db_errf(err, errlen, "%s: not a decobench results database (no schema_version)", path);
+    }
+    int version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version != DB_STORE_SCHEMA_VERSION)
+        return db_errf(err, errlen, "%s: results database has schema version %d, this decobench reads %d",
+                       path, version, DB_STORE_SCHEMA_VERSION);
+    return 0;
+}
+
+static int open_common(const char *path, bool readonly, db_store **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (!path || !*path) return db_errf(err, errlen, "(empty path): no results database path given");
+    db_store *st = calloc(1, sizeof *st);
+    if (!st || !(st->path = db_strdup(path))) {
+        free(st);
+        return db_errf(err, errlen, "%s: out of memory", path);
+    }
+    st->readonly = readonly;
+    int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        db_errf(err, errlen, "%s: cannot open results database: %s", path,
+                st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        db_store_close(st);
+        return -1;
+    }
+    sqlite3_busy_timeout(st->db, 10000);
+    bool empty = false;
+    if (check_decobench(st->db, path, &empty, err, errlen) != 0) {
+        db_store_close(st);
+        return -1;
+    }
+    if (readonly) {
+        if (empty) {
+            db_errf(err, errlen, "%s: not a decobench results database (empty)", path);
+            db_store_close(st);
+            return -1;
+        }
+        sqlite3_exec(st->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+        *out = st;
+        return 0;
+    }
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK) {
+        db_errf(err, errlen, "%s: cannot configure results database: %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        db_store_close(st);
+        return -1;
+    }
+    if (empty) {
+        /* create the schema atomically; re-check inside the transaction in
+         * case another process created it meanwhile */
+        if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) goto fail_msg;
+        if (check_decobench(st->db, path, &empty, err, errlen) != 0) {
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            db_store_close(st);
+            return -1;
+        }
+        if (empty) {
+            char ver[64];
+            snprintf(ver, sizeof ver, "INSERT INTO meta(key, value) VALUES('schema_version', '%d');",
+                     DB_STORE_SCHEMA_VERSION);
+            if (sqlite3_exec(st->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK ||
+                sqlite3_exec(st->db, ver, NULL, NULL, &msg) != SQLITE_OK) {
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                goto fail_msg;
+            }
+        }
+        if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            goto fail_msg;
+        }
+    }
+    *out = st;
+    return 0;
+fail_msg:
+    db_errf(err, errlen, "%s: cannot create results database: %s", path,
+            msg ? msg : sqlite3_errmsg(st->db));
+    sqlite3_free(msg);
+    db_store_close(st);
+    return -1;
+}
+
+int db_store_open(const char *path, db_store **out, char *err, size_t errlen) {
+    return open_common(path, false, out, err, errlen);
+}
+
+int db_store_open_readonly(const char *path, db_store **out, char *err, size_t errlen) {
+    return open_common(path, true, out, err, errlen);
+}
+
+/* ---- binding helpers ---------------------------------------------------- */
+
+static int bind_text(sqlite3_stmt *s, int i, const char *v) {
+    return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+}
+
+static int bind_real(sqlite3_stmt *s, int i, double v) {
+    return isfinite(v) ? sqlite3_bind_double(s, i, v) : sqlite3_bind_null(s, i);
+}
+
+static int exec(db_store *st, const char *sql) {
+    if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) return st_err(st, sql);
+    return 0;
+}
+
+static int prepare(db_store *st, const char *sql, sqlite3_stmt **s) {
+    if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK) return st_err(st, "prepare");
+    return 0;
+}
+
+/* step a statement that returns no rows; reset it for reuse */
+static int step_done(db_store *st, sqlite3_stmt *s, const char *what) {
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) {
+        st_err(st, what);
+        sqlite3_reset(s);
+        return -1;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return 0;
+}
+
+static int check_writable(db_store *st) {
+    if (st->readonly) {
+        snprintf(st->err, sizeof st->err, "%s: results database opened read-only", st->path);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- machine / run ------------------------------------------------------ */
+
+int db_store_machine(db_store *st, const db_machine *m, int64_t *machine_id) {
+    if (check_writable(st) != 0) return -1;
+    sqlite3_stmt *s = NULL;
+    if (prepare(st, "SELECT id FROM machine WHERE fingerprint=?", &s) != 0) return -1;
+    sqlite3_bind_text(s, 1, m->fingerprint, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *machine_id = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        return 0;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return st_err(st, "look up machine");
+    if (prepare(st,
+                "INSERT INTO machine(fingerprint, hostname, cpu_model, arch, os, packages, cores, pus,"
+                " numa_nodes, memory_bytes, l1d_bytes, l2_bytes, l3_bytes, topology_json, first_seen)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s) != 0)
+        return -1;
+    bind_text(s, 1, m->fingerprint);
+    bind_text(s, 2, m->hostname);
+    bind_text(s, 3, m->cpu_model);
+    bind_text(s, 4, m->arch);
+    bind_text(s, 5, m->os);
+    sqlite3_bind_int(s, 6, m->packages);
+    sqlite3_bind_int(s, 7, m->cores);
+    sqlite3_bind_int(s, 8, m->pus);
+    sqlite3_bind_int(s, 9, m->numa_nodes);
+    sqlite3_bind_int64(s, 10, (sqlite3_int64)m->memory_bytes);
+    sqlite3_bind_int64(s, 11, (sqlite3_int64)m->l1d_bytes);
+    sqlite3_bind_int64(s, 12, (sqlite3_int64)m->l2_bytes);
+    sqlite3_bind_int64(s, 13, (sqlite3_int64)m->l3_bytes);
+    bind_text(s, 14, m->topology_json);
+    sqlite3_bind_int64(s, 15, db_unix_ms());
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return st_err(st, "insert machine");
+    *machine_id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int db_store_run_begin(db_store *st, const db_run_record *r, int64_t *run_id) {
+    if (check_writable(st) != 0) return -1;
+    sqlite3_stmt *s = NULL, *c = NULL;
+    if (exec(st, "BEGIN IMMEDIATE") != 0) return -1;
+    if (prepare(st,
+                "INSERT INTO run(machine_id, suite_name, suite_path, config_json, argv, decobench_rev,"
+                " llama_commit, compiler, build_flags, papi_version, threads, started_at, status)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,'running')", &s) != 0)
+        goto fail;
+    if (r->machine_id > 0) sqlite3_bind_int64(s, 1, r->machine_id);
+    else sqlite3_bind_null(s, 1);
+    bind_text(s, 2, r->suite_name);
+    bind_text(s, 3, r->suite_path);
+    bind_text(s, 4, r->config_json);
+    bind_text(s, 5, r->argv);
+    bind_text(s, 6, r->decobench_rev);
+    bind_text(s, 7, r->llama_commit);
+    bind_text(s, 8, r->compiler);
+    bind_text(s, 9, r->build_flags);
+    bind_text(s, 10, r->papi_version);
+    sqlite3_bind_int(s, 11, r->threads);
+    sqlite3_bind_int64(s, 12, db_unix_ms());
+    if (step_done(st, s, "insert run") != 0) goto fail;
+    int64_t id = sqlite3_last_insert_rowid(st->db);
+    if (r->n_counters > 0) {
+        if (prepare(st, "INSERT INTO run_counter(run_id, name, available, fallback, reason)"
+                        " VALUES(?,?,?,?,?)", &c) != 0)
+            goto fail;
+        for (int i = 0; i < r->n_counters; i++) {
+            const db_counter_status *cs = &r->counters[i];
+            sqlite3_bind_int64(c, 1, id);
+            bind_text(c, 2, cs->name);
+            sqlite3_bind_int(c, 3, cs->available ? 1 : 0);
+            sqlite3_bind_int(c, 4, cs->fallback ? 1 : 0);
+            bind_text(c, 5, cs->reason);
+            if (step_done(st, c, "insert run_counter") != 0) goto fail;
+        }
+    }
+    sqlite3_finalize(s);
+    sqlite3_finalize(c);
+    s = c = NULL;
+    if (exec(st, "COMMIT") != 0) goto fail;
+    *run_id = id;
+    return 0;
+fail:
+    sqlite3_finalize(s);
+    sqlite3_finalize(c);
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int db_store_run_finish(db_store *st, int64_t run_id, const char *status) {
+    if (check_writable(st) != 0) return -1;
+    sqlite3_stmt *s = NULL;
+    if (prepare(st, "UPDATE run SET finished_at=?, status=? WHERE id=?", &s) != 0) return -1;
+    sqlite3_bind_int64(s, 1, db_unix_ms());
+    bind_text(s, 2, status ? status : "completed");
+    sqlite3_bind_int64(s, 3, run_id);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return st_err(st, "finish run");
+    if (sqlite3_changes(st->db) != 1) {
+        snprintf(st->err, sizeof st->err, "%s: finish run: no run with id %lld", st->path,
+                 (long long)run_id);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- case + samples ----------------------------------------------------- */
+
+/* shortest "%.Ng" that reads back as the same double */
+static int append_double(db_str *b, double v) {
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return db_str_append(b, buf);
+}
+
+static char *tokens_json(const int32_t *t, int n) {
+    db_str b;
+    db_str_init(&b);
+    int rc = db_str_append(&b, "[");
+    for (int i = 0; i < n && rc == 0; i++) rc = db_str_printf(&b, i ? ",%d" : "%d", (int)t[i]);
+    if (rc == 0) rc = db_str_append(&b, "]");
+    if (rc != 0) {
+        db_str_free(&b);
+        return NULL;
+    }
+    return db_str_take(&b);
+}
+
+static char *accept_at_json(const db_sample_metrics *m) {
+    int last = -1;
+    for (int i = 0; i < DB_MAX_DRAFT_POS; i++)
+        if (m->drafted_at[i] > 0) last = i;
+    db_str b;
+    db_str_init(&b);
+    int rc = db_str_append(&b, "[");
+    for (int i = 0; i <= last && rc == 0; i++) {
+        if (i) rc = db_str_append(&b, ",");
+        if (rc) break;
+        if (m->drafted_at[i] > 0) rc = append_double(&b, (double)m->accepted_at[i] / m->drafted_at[i]);
+        else rc = db_str_append(&b, "null");
+    }
+    if (rc == 0) rc = db_str_append(&b, "]");
+    if (rc != 0) {
+        db_str_free(&b);
+        return NULL;
+    }
+    return db_str_take(&b);
+}
+
+static int insert_sample(db_store *st, sqlite3_stmt *s, sqlite3_stmt *sc, sqlite3_stmt *se,
+                         int64_t case_id, const db_sample_record *r) {
+    const db_sample_metrics *m = &r->m;
+    char *toks = tokens_json(r->output_tokens, r->output_tokens ? r->n_output_tokens : 0);
+    char *acc = accept_at_json(m);
+    if (!toks || !acc) {
+        free(toks);
+        free(acc);
+        snprintf(st->err, sizeof st->err, "%s: out of memory", st->path);
+        return -1;
+    }
+    int k = 1;
+    sqlite3_bind_int64(s, k++, case_id);
+    sqlite3_bind_int(s, k++, r->prompt_idx);
+    bind_text(s, k++, r->prompt_id);
+    bind_text(s, k++, r->category);
+    sqlite3_bind_int(s, k++, r->rep);
+    sqlite3_bind_int64(s, k++, (sqlite3_int64)r->seed);
+    sqlite3_bind_int(s, k++, m->n_prompt_tokens);
+    sqlite3_bind_int(s, k++, m->new_tokens);
+    bind_real(s, k++, m->ttft_ms);
+    bind_real(s, k++, m->latency_ms);
+    bind_real(s, k++, m->tokens_per_s);
+    bind_real(s, k++, m->tpot_ms);
+    sqlite3_bind_int(s, k++, m->target_forwards);
+    sqlite3_bind_int(s, k++, m->draft_forwards);
+    sqlite3_bind_int(s, k++, m->target_tokens_evaluated);
+    sqlite3_bind_int(s, k++, m->n_commits);
+    bind_real(s, k++, m->mat);
+    sqlite3_bind_int(s, k++, m->drafted);
+    sqlite3_bind_int(s, k++, m->accepted);
+    bind_real(s, k++, m->acceptance_rate);
+    sqlite3_bind_text(s, k++, acc, -1, SQLITE_TRANSIENT);
+    bind_real(s, k++, m->draft_time_ms);
+    bind_real(s, k++, m->forward_time_ms);
+    bind_real(s, k++, m->sample_time_ms);
+    sqlite3_bind_int64(s, k++, r->peak_rss_kib);
+    bind_text(s, k++, r->stop_reason);
+    sqlite3_bind_text(s, k++, toks, -1, SQLITE_TRANSIENT);
+    bind_text(s, k++, r->output_text);
+    free(toks);
+    free(acc);
+    if (step_done(st, s, "insert sample") != 0) return -1;
+    int64_t sid = sqlite3_last_insert_rowid(st->db);
+    for (int i = 0; i < r->n_counters; i++) {
+        sqlite3_bind_int64(sc, 1, sid);
+        bind_text(sc, 2, r->counter_names[i]);
+        sqlite3_bind_int64(sc, 3, r->counter_values[i]);
+        if (step_done(st, sc, "insert sample_counter") != 0) return -1;
+    }
+    for (int i = 0; i < r->n_events; i++) {
+        const db_event *e = &r->events[i];
+        sqlite3_bind_int64(se, 1, sid);
+        sqlite3_bind_int(se, 2, i);
+        sqlite3_bind_int(se, 3, e->kind);
+        sqlite3_bind_int(se, 4, e->role);
+        sqlite3_bind_int(se, 5, e->step);
+        sqlite3_bind_int(se, 6, e->n_tokens);
+        sqlite3_bind_int(se, 7, e->n_accepted);
+        sqlite3_bind_int64(se, 8, (sqlite3_int64)e->accepted_mask);
+        sqlite3_bind_int64(se, 9, e->t_start_ns / 1000);
+        sqlite3_bind_int64(se, 10, e->t_end_ns / 1000);
+        if (step_done(st, se, "insert step_event") != 0) return -1;
+    }
+    return 0;
+}
+
+int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
+                  const db_sample_record *samples, int n_samples, int64_t *case_id) {
+    if (check_writable(st) != 0) return -1;
+    sqlite3_stmt *s = NULL, *ss = NULL, *sc = NULL, *se = NULL;
+    if (exec(st, "BEGIN IMMEDIATE") != 0) return -1;
+    if (prepare(st,
+                "INSERT INTO \"case\"(run_id, idx, engine, label, params_json, model_name, model_path,"
+                " model_sha256, model_desc, model_params, model_bytes, draft_name, draft_path,"
+                " draft_sha256, dataset, n_prompts, status, started_at, finished_at)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s) != 0 ||
+        prepare(st,
+                "INSERT INTO sample(case_id, prompt_idx, prompt_id, category, rep, seed,"
+                " n_prompt_tokens, new_tokens, ttft_ms, latency_ms, tokens_per_s, tpot_ms,"
+                " target_forwards, draft_forwards, target_tokens_evaluated, n_commits, mat, drafted,"
+                " accepted, acceptance_rate, accept_at_json, draft_time_ms, forward_time_ms,"
+                " sample_time_ms, peak_rss_kib, stop_reason, output_tokens_json, output_text)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &ss) != 0 ||
+        prepare(st, "INSERT INTO sample_counter(sample_id, name, value) VALUES(?,?,?)", &sc) != 0 ||
+        prepare(st,
+                "INSERT INTO step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,"
+                " accepted_mask, t_start_us, t_end_us) VALUES(?,?,?,?,?,?,?,?,?,?)", &se) != 0)
+        goto fail;
+    int k = 1;
+    sqlite3_bind_int64(s, k++, run_id);
+    sqlite3_bind_int(s, k++, c->idx);
+    bind_text(s, k++, c->engine);
+    bind_text(s, k++, c->label);
+    bind_text(s, k++, c->params_json);
+    bind_text(s, k++, c->model_name);
+    bind_text(s, k++, c->model_path);
+    bind_text(s, k++, c->model_sha256);
+    bind_text(s, k++, c->model_desc);
+    sqlite3_bind_int64(s, k++, (sqlite3_int64)c->model_params);
+    sqlite3_bind_int64(s, k++, (sqlite3_int64)c->model_bytes);
+    bind_text(s, k++, c->draft_name);
+    bind_text(s, k++, c->draft_path);
+    bind_text(s, k++, c->draft_sha256);
+    bind_text(s, k++, c->dataset);
+    sqlite3_bind_int(s, k++, c->n_prompts);
+    bind_text(s, k++, c->status);
+    sqlite3_bind_int64(s, k++, c->started_at_ms);
+    sqlite3_bind_int64(s, k++, c->finished_at_ms);
+    if (step_done(st, s, "insert case") != 0) goto fail;
+    int64_t cid = sqlite3_last_insert_rowid(st->db);
+    for (int i = 0; i < n_samples; i++)
+        if (insert_sample(st, ss, sc, se, cid, &samples[i]) != 0) goto fail;
+    sqlite3_finalize(s);
+    sqlite3_finalize(ss);
+    sqlite3_finalize(sc);
+    sqlite3_finalize(se);
+    s = ss = sc = se = NULL;
+    if (exec(st, "COMMIT") != 0) goto fail;
+    if (case_id) *case_id = cid;
+    return 0;
+fail:
+    sqlite3_finalize(s);
+    sqlite3_finalize(ss);
+    sqlite3_finalize(sc);
+    sqlite3_finalize(se);
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# setup.sh — everything decobench needs on a fresh Debian 12 machine:
+# Debian packages, the pinned llama.cpp (scripts/build-llama.sh), and an
+# optimised build in build/ (./decobench links to it).
+#
+#   scripts/setup.sh            set up and build
+#   scripts/setup.sh --test     also build with ASan/UBSan in build-san/ and
+#                               run every test (ends "N passed, N failed")
+#   scripts/setup.sh --no-deps  skip the apt-get step
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+run_tests=0 deps=1
+for a in "$@"; do
+  case "$a" in
+    --test) run_tests=1 ;;
+    --no-deps) deps=0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown argument '$a'" >&2; exit 2 ;;
+  esac
+done
+jobs="$(nproc 2>/dev/null || echo 2)"
+
+packages="build-essential autoconf automake libtool pkg-config cmake git npm ca-certificates
+  libsqlite3-dev sqlite3 libcurl4-openssl-dev libpapi-dev libhwloc-dev libcjson-dev libssl-dev"
+if [ "$deps" = 1 ]; then
+  missing=""
+  for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    echo "setup.sh: installing$missing"
+    sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $missing >/dev/null
+  fi
+fi
+
+if [ ! -f .deps/llama/LLAMA_COMMIT ]; then
+  echo "setup.sh: building llama.cpp (about 10 minutes on 2 cores)"
+  scripts/build-llama.sh --jobs "$jobs"
+fi
+
+if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
+  autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+fi
+
+build_tree() {  # build_tree DIR [configure args]
+  local dir="$1"; shift
+  mkdir -p "$dir"
+  if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ]; then
+    (cd "$dir" && "$root/configure" -q "$@")
+  fi
+  make -s -C "$dir" -j "$jobs" >/dev/null
+}
+
+build_tree build
+ln -sf build/decobench decobench
+ln -sf build/decobench-mkmodel decobench-mkmodel
+echo "setup.sh: built ./decobench ($(./decobench --version))"
+
+if [ "$run_tests" = 1 ]; then
+  build_tree build-san --enable-sanitizers CFLAGS="-O1 -g"
+  make -s -C build-san -j "$jobs" tests/unit_tests >/dev/null
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  DB_SRCDIR="$root" DB_BUILDDIR="$root/build-san" DB_LLAMA_BINDIR="$root/.deps/llama/bin" \
+    bash tests/run-tests.sh
+fi

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# e2e.sh — end-to-end tests of the decobench CLI: a real run on a small GGUF
+# followed by report, bad-input handling (one error line, exit 2, nothing
+# written), SIGINT during a run, list and --help.  Ends with "N passed, N failed".
+set -u
+src="${DB_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}"
+build="${DB_BUILDDIR:-$src}"
+bin="$build/decobench"
+mkmodel="$build/decobench-mkmodel"
+tmp="$(mktemp -d /tmp/decobench-e2e.XXXXXX)"
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+ok()   { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; failed=$((failed + 1)); }
+
+# a small random GGUF (the bundled trained models replace it once S2 lands)
+"$mkmodel" --out "$tmp/tiny.gguf" --n-embd 64 --n-layer 2 --seed 7 >/dev/null 2>&1 \
+  || { fail "mkmodel writes a model"; echo "$passed passed, $failed failed"; exit 1; }
+cat > "$tmp/prompts.jsonl" <<'JSONL'
+{"id": "p1", "category": "prose", "prompt": "The old house stood at the end of the road"}
+{"id": "p2", "category": "prose", "prompt": "In the beginning there was"}
+{"id": "p3", "category": "code", "prompt": "def main():"}
+JSONL
+write_suite() {  # write_suite FILE MODEL_PATH [extra engine entries]
+  cat > "$1" <<JSON
+{
+  "name": "e2e",
+  "description": "end-to-end test suite",
+  "models": { "target": { "path": "$2" } },
+  "datasets": { "mixed": { "path": "prompts.jsonl", "category": "prose" } },
+  "engines": [
+    { "engine": "ar", "label": "ar-greedy", "params": { "mode": "greedy" } },
+    { "engine": "ar", "label": "ar-sample", "params": { "mode": "sample", "top_k": 40 }, "grid": { "temp": [0.7, 1.0] } }
+  ],
+  "baseline": "ar-greedy",
+  "max_new_tokens": 12, "repetitions": 2, "warmup": 1, "seeds": [1, 2], "threads": 1
+}
+JSON
+}
+
+# ---- a full run, then report --------------------------------------------
+write_suite "$tmp/suite.json" "tiny.gguf"
+if "$bin" run "$tmp/suite.json" --db "$tmp/r.db" --no-progress >"$tmp/run.out" 2>"$tmp/run.err"; then
+  ok "run completes (exit 0)"
+else
+  fail "run completes (exit 0)" "$(tail -3 "$tmp/run.err")"
+fi
+n_cases=$(sqlite3 "$tmp/r.db" 'select count(*) from "case" where status = "completed"' 2>/dev/null)
+n_samples=$(sqlite3 "$tmp/r.db" 'select count(*) from sample' 2>/dev/null)
+status=$(sqlite3 "$tmp/r.db" 'select status from run' 2>/dev/null)
+# 3 cases (greedy, sample temp 0.7, sample temp 1.0) x 3 prompts x 2 repetitions
+if [ "$n_cases" = 3 ] && [ "$n_samples" = 18 ] && [ "$status" = completed ]; then
+  ok "database holds 3 cases, 18 samples, run completed"
+else
+  fail "database holds 3 cases, 18 samples, run completed" "cases=$n_cases samples=$n_samples status=$status"
+fi
+bad=$(sqlite3 "$tmp/r.db" 'select count(*) from sample where new_tokens < 1 or new_tokens > 12 or latency_ms <= 0 or tokens_per_s <= 0 or target_forwards <> new_tokens or abs(mat - 1.0) > 1e-9 or length(output_text) = 0' 2>/dev/null)
+[ "$bad" = 0 ] && ok "every ar sample: 1..12 tokens, one forward per token, MAT 1.00" \
+  || fail "every ar sample: 1..12 tokens, one forward per token, MAT 1.00" "bad rows: $bad"
+# greedy is deterministic: both repetitions of a prompt give the same tokens
+diff=$(sqlite3 "$tmp/r.db" 'select count(*) from sample a join sample b on a.case_id = b.case_id and a.prompt_idx = b.prompt_idx and a.rep = 0 and b.rep = 1 join "case" c on c.id = a.case_id where c.label = "ar-greedy" and a.output_tokens_json <> b.output_tokens_json' 2>/dev/null)
+[ "$diff" = 0 ] && ok "greedy repetitions give identical tokens" || fail "greedy repetitions give identical tokens" "differing: $diff"
+events=$(sqlite3 "$tmp/r.db" 'select count(*) from step_event' 2>/dev/null)
+[ "${events:-0}" -gt 0 ] && ok "step events stored ($events)" || fail "step events stored"
+machine=$(sqlite3 "$tmp/r.db" 'select cores > 0 and length(fingerprint) = 64 from machine' 2>/dev/null)
+[ "$machine" = 1 ] && ok "machine topology stored" || fail "machine topology stored" "$machine"
+commit=$(sqlite3 "$tmp/r.db" 'select llama_commit from run' 2>/dev/null)
+[ "${#commit}" = 40 ] && ok "llama.cpp commit recorded" || fail "llama.cpp commit recorded" "'$commit'"
+grep -q "ar-greedy" "$tmp/run.out" && grep -q "ar-sample temp=0.7" "$tmp/run.out" \
+  && ok "run prints the table" || fail "run prints the table" "$(head -5 "$tmp/run.out")"
+
+if "$bin" report --db "$tmp/r.db" --format csv >"$tmp/rep.csv" 2>"$tmp/rep.err"; then
+  rows=$(($(wc -l <"$tmp/rep.csv") - 1))
+  [ "$rows" = 3 ] && ok "report csv has 3 rows" || fail "report csv has 3 rows" "$(cat "$tmp/rep.csv")"
+else
+  fail "report csv" "$(cat "$tmp/rep.err")"
+fi
+"$bin" report --db "$tmp/r.db" --format latex >"$tmp/rep.tex" 2>&1 && grep -q 'toprule' "$tmp/rep.tex" \
+  && ok "report latex (booktabs)" || fail "report latex (booktabs)" "$(head -3 "$tmp/rep.tex")"
+"$bin" report --db "$tmp/r.db" --run 999 >/dev/null 2>"$tmp/e"; rc=$?
+[ $rc -ne 0 ] && [ "$(wc -l <"$tmp/e")" = 1 ] && ok "report of an unknown run: one error line, non-zero" \
+  || fail "report of an unknown run" "rc=$rc $(cat "$tmp/e")"
+
+# a second run appends to the same database
+"$bin" run "$tmp/suite.json" --db "$tmp/r.db" --no-progress --limit 1 --format none >/dev/null 2>&1
+runs=$(sqlite3 "$tmp/r.db" 'select count(*) from run' 2>/dev/null)
+[ "$runs" = 2 ] && ok "second run appends (2 runs)" || fail "second run appends" "runs=$runs"
+
+# ---- bad input: one line, exit 2, nothing written -------------------------
+expect_error() {  # expect_error NAME PATTERN -- ARGS...
+  local name="$1" pattern="$2"; shift 3
+  rm -f "$tmp/bad.db"
+  "$bin" "$@" >"$tmp/o" 2>"$tmp/e"; local rc=$?
+  local lines; lines=$(wc -l <"$tmp/e")
+  if [ $rc = 2 ] && [ "$lines" = 1 ] && grep -q -- "$pattern" "$tmp/e" && [ ! -e "$tmp/bad.db" ]; then
+    ok "$name"
+  else
+    fail "$name" "rc=$rc lines=$lines db_written=$([ -e "$tmp/bad.db" ] && echo yes || echo no)" "$(head -3 "$tmp/e")"
+  fi
+}
+expect_error "missing suite file" "nosuch.json" -- run "$tmp/nosuch.json" --db "$tmp/bad.db"
+printf '{ "name": "x", \n "models": { ,\n' > "$tmp/malformed.json"
+expect_error "malformed suite JSON names line" "malformed.json" -- run "$tmp/malformed.json" --db "$tmp/bad.db"
+write_suite "$tmp/missing-model.json" "absent.gguf"
+expect_error "missing model file" "absent.gguf" -- run "$tmp/missing-model.json" --db "$tmp/bad.db"
+echo "this is not a model" > "$tmp/notgguf.gguf"
+write_suite "$tmp/notgguf.json" "notgguf.gguf"
+expect_error "file that is not GGUF" "not a GGUF file" -- run "$tmp/notgguf.json" --db "$tmp/bad.db"
+sed 's/"engine": "ar", "label": "ar-greedy"/"engine": "warp", "label": "ar-greedy"/' "$tmp/suite.json" > "$tmp/badengine.json"
+expect_error "unknown engine" "warp" -- run "$tmp/badengine.json" --db "$tmp/bad.db"
+sed 's/"top_k": 40/"top_kk": 40/' "$tmp/suite.json" > "$tmp/badparam.json"
+expect_error "unknown parameter" "top_kk" -- run "$tmp/badparam.json" --db "$tmp/bad.db"
+sed 's/"temp": \[0.7, 1.0\]/"temp": [0.7, 99]/' "$tmp/suite.json" > "$tmp/badrange.json"
+expect_error "out-of-range parameter" "temp" -- run "$tmp/badrange.json" --db "$tmp/bad.db"
+sed 's/"max_new_tokens": 12/"max_new_tokens": "twelve"/' "$tmp/suite.json" > "$tmp/badtype.json"
+expect_error "wrong type names the JSON path" "max_new_tokens" -- run "$tmp/badtype.json" --db "$tmp/bad.db"
+sed 's/"warmup": 1/"warmup": 1, "warmpu": 2/' "$tmp/suite.json" > "$tmp/badkey.json"
+expect_error "unknown key names the JSON path" "warmpu" -- run "$tmp/badkey.json" --db "$tmp/bad.db"
+expect_error "unwritable database path" "/nonexistent-dir/x.db" -- run "$tmp/suite.json" --db /nonexistent-dir/x.db
+expect_error "report on a missing database" "nosuch.db" -- report --db "$tmp/nosuch.db"
+echo "plain text" > "$tmp/text.db"
+"$bin" run "$tmp/suite.json" --db "$tmp/text.db" --no-progress >/dev/null 2>"$tmp/e"; rc=$?
+[ $rc = 2 ] && [ "$(cat "$tmp/text.db")" = "plain text" ] && ok "a non-database --db file is refused and left intact" \
+  || fail "a non-database --db file is refused and left intact" "rc=$rc $(cat "$tmp/e")"
+expect_error "bad option" "--frobnicate" -- run --frobnicate
+expect_error "unknown command" "frobnicate" -- frobnicate
+
+# ---- SIGINT: completed cases stay, run marked interrupted --------------------
+# the first case is short, the second long (2000 prompts): interrupt during the second
+for i in $(seq 1 2000); do echo "{\"prompt\": \"The story number $i begins\"}"; done > "$tmp/big.jsonl"
+cat > "$tmp/long.json" <<JSON
+{
+  "name": "long", "models": { "target": { "path": "tiny.gguf" } },
+  "datasets": { "small": { "path": "prompts.jsonl" }, "big": { "path": "big.jsonl" } },
+  "engines": [ { "engine": "ar", "label": "first", "datasets": ["small"] },
+               { "engine": "ar", "label": "second", "datasets": ["big"] } ],
+  "max_new_tokens": 32, "repetitions": 1, "warmup": 0, "threads": 1
+}
+JSON
+"$bin" run "$tmp/long.json" --db "$tmp/int.db" --no-progress --format none >/dev/null 2>"$tmp/int.err" &
+pid=$!
+for _ in $(seq 1 600); do
+  c=$(sqlite3 "$tmp/int.db" 'select count(*) from "case"' 2>/dev/null || echo 0)
+  [ "${c:-0}" -ge 1 ] && break
+  sleep 0.1
+done
+kill -INT $pid 2>/dev/null
+wait $pid; rc=$?
+st=$(sqlite3 "$tmp/int.db" 'select status from run' 2>/dev/null)
+nc=$(sqlite3 "$tmp/int.db" 'select count(*) from "case"' 2>/dev/null)
+if [ $rc = 130 ] && [ "$st" = interrupted ] && [ "$nc" = 1 ]; then
+  ok "SIGINT: exit 130, run interrupted, the completed case kept"
+elif [ "$st" = completed ]; then
+  fail "SIGINT: run finished before the signal arrived (test too short)" "rc=$rc"
+else
+  fail "SIGINT: exit 130, run interrupted, the completed case kept" "rc=$rc status=$st cases=$nc" "$(tail -2 "$tmp/int.err")"
+fi
+
+# ---- list and help ---------------------------------------------------------
+(cd "$src" && "$bin" list engines) >"$tmp/list" 2>&1 && grep -q "^  ar " "$tmp/list" && grep -q "top_p" "$tmp/list" \
+  && ok "list shows engines with parameters" || fail "list shows engines with parameters" "$(head -3 "$tmp/list")"
+for cmd in run report list; do
+  "$bin" "$cmd" --help >"$tmp/h" 2>&1 && grep -q "usage: decobench $cmd" "$tmp/h" \
+    && ok "$cmd --help" || fail "$cmd --help" "$(head -2 "$tmp/h")"
+done
+"$bin" --version | grep -q "llama.cpp" && ok "--version names the llama.cpp commit" || fail "--version"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# run-tests.sh — runs all of decobench's tests: the C unit tests
+# (tests/unit_tests) and the end-to-end CLI tests (tests/e2e.sh), and ends
+# with one line "N passed, N failed" summing both.
+#
+# Environment: DB_SRCDIR (source tree), DB_BUILDDIR (build tree with the
+# decobench binaries), DB_LLAMA_BINDIR (llama.cpp reference tools).
+set -u
+src="${DB_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}"
+build="${DB_BUILDDIR:-$src}"
+export DB_SRCDIR="$src" DB_BUILDDIR="$build"
+export DB_LLAMA_BINDIR="${DB_LLAMA_BINDIR:-$src/.deps/llama/bin}"
+tmp="$(mktemp -d /tmp/decobench-tests.XXXXXX)"
+trap 'rm -rf "$tmp"' EXIT
+export DB_TEST_TMPDIR="$tmp/unit"
+
+passed=0 failed=0 skipped=0
+count() {  # parse "N passed, N failed[, N skipped]" from a log
+  local line
+  line="$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n1)"
+  if [ -z "$line" ]; then
+    echo "run-tests.sh: $2 printed no summary line (crashed?)"
+    failed=$((failed + 1))
+    return
+  fi
+  local p f s
+  p="$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')"
+  f="$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')"
+  s="$(echo "$line" | sed -nE 's/.*, ([0-9]+) skipped.*/\1/p')"
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
+}
+
+echo "== unit tests"
+"$build/tests/unit_tests" 2>&1 | tee "$tmp/unit.log"
+count "$tmp/unit.log" unit_tests
+
+echo "== end-to-end tests"
+bash "$src/tests/e2e.sh" 2>&1 | tee "$tmp/e2e.log"
+count "$tmp/e2e.log" e2e.sh
+
+echo
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

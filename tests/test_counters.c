@@ -1,0 +1,220 @@
+/* test_counters.c — tests of PAPI counters (harness/counters.c), thread
+ * inheritance of counters, peak RSS, and the hwloc machine probe and
+ * pinning (harness/topology.c).
+ */
+#include "test.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../harness/counters.h"
+#include "../harness/topology.h"
+
+static volatile double sink;
+
+static void *spin(void *arg) {
+    long iters = arg ? *(const long *)arg : 50000000L;
+    double x = 0;
+    for (long i = 0; i < iters; i++) x += (double)i * 0.5;
+    sink = x;
+    return NULL;
+}
+
+static int64_t thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int index_of(const char *const *names, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0) return i;
+    return -1;
+}
+
+static void test_counters_open(void) {
+    const char *ev[] = { "PAPI_TOT_INS", "PAPI_TOT_CYC", "perf::TASK-CLOCK", "NO_SUCH_EVENT_XYZ" };
+    db_counters *c = db_counters_open(ev, 4);
+    CHECK(c != NULL);
+    if (!c) return;
+    const db_counter_status *st = NULL;
+    int ns = db_counters_status(c, &st);
+    CHECK(ns >= 4);
+    for (int i = 0; i < ns && i < 4; i++) CHECK_STR_EQ(st[i].name, ev[i]);
+    /* the bogus event is unavailable with a reason; requested ones are not fallbacks */
+    CHECK(ns >= 4 && !st[3].available);
+    CHECK(ns >= 4 && st[3].reason[0] != 0);
+    for (int i = 0; i < ns; i++) {
+        if (i < 4) CHECK(!st[i].fallback);
+        if (!st[i].available) CHECK_MSG(st[i].reason[0], "%s unavailable without a reason", st[i].name);
+        else CHECK_MSG(!st[i].reason[0], "%s available with reason %s", st[i].name, st[i].reason);
+    }
+    const char *const *names = NULL;
+    int na = db_counters_active(c, &names);
+    if (strcmp(db_counters_papi_version(c), "unavailable") == 0) {
+        CHECK_INT_EQ(na, 0);
+        db_counters_close(c);
+        db_test_skip("PAPI unavailable here");
+        return;
+    }
+    /* software events work even in a VM without a PMU */
+    CHECK_MSG(na >= 1, "no counter available (PAPI %s)", db_counters_papi_version(c));
+    CHECK(index_of(names, na, "perf::TASK-CLOCK") >= 0);
+    /* fallbacks were added (the bogus event is missing), not duplicated */
+    int tc = 0;
+    for (int i = 0; i < ns; i++) tc += strcmp(st[i].name, "perf::TASK-CLOCK") == 0;
+    CHECK_INT_EQ(tc, 1);
+    int fb = 0;
+    for (int i = 0; i < ns; i++) fb += st[i].fallback;
+    CHECK(fb >= 1);
+    for (int i = 0; i < ns; i++) if (st[i].fallback) CHECK(st[i].available);
+
+    /* values grow with work */
+    int64_t v1[DB_MAX_COUNTERS] = { 0 }, v2[DB_MAX_COUNTERS] = { 0 };
+    long small = 100000, big = 40000000;
+    CHECK(db_counters_start(c) == 0);
+    spin(&small);
+    CHECK_INT_EQ(db_counters_stop(c, v1), na);
+    CHECK(db_counters_start(c) == 0);
+    spin(&big);
+    CHECK_INT_EQ(db_counters_stop(c, v2), na);
+    int t = index_of(names, na, "perf::TASK-CLOCK");
+    if (t >= 0) {
+        CHECK(v1[t] > 0);
+        CHECK_MSG(v2[t] > v1[t] * 5, "TASK-CLOCK %lld vs %lld", (long long)v2[t], (long long)v1[t]);
+    }
+    /* stop without start is harmless */
+    CHECK_INT_EQ(db_counters_stop(c, v1), 0);
+    db_counters_close(c);
+}
+
+static void test_counters_unusable(void) {
+    /* nothing requested, or only unknown events: never fails, start/stop no-ops */
+    db_counters *c = db_counters_open(NULL, 0);
+    CHECK(c != NULL);
+    CHECK_INT_EQ(db_counters_active(c, NULL), 0);
+    CHECK(db_counters_start(c) == 0);
+    int64_t v[DB_MAX_COUNTERS];
+    CHECK_INT_EQ(db_counters_stop(c, v), 0);
+    db_counters_close(c);
+    db_counters_close(NULL);
+
+    const char *ev[] = { "NOT_AN_EVENT", "perf::ALSO-NOT" };
+    c = db_counters_open(ev, 2);
+    CHECK(c != NULL);
+    const db_counter_status *st = NULL;
+    int ns = db_counters_status(c, &st);
+    CHECK(ns >= 2);
+    for (int i = 0; i < 2 && i < ns; i++) {
+        CHECK(!st[i].available);
+        CHECK(st[i].reason[0] != 0);
+    }
+    db_counters_close(c);
+}
+
+/* PAPI_INHERIT: a thread created after open is counted when inheritance
+ * works; where PAPI refuses it (VM without a PMU), only the main thread is. */
+static void test_counters_inherit(void) {
+    const char *ev[] = { "perf::TASK-CLOCK" };
+    db_counters *c = db_counters_open(ev, 1);
+    const char *const *names = NULL;
+    if (db_counters_active(c, &names) != 1) {
+        db_counters_close(c);
+        db_test_skip("perf::TASK-CLOCK unavailable");
+        return;
+    }
+    long iters = 60000000;
+    int64_t v[DB_MAX_COUNTERS] = { 0 };
+    CHECK(db_counters_start(c) == 0);
+    int64_t t0 = thread_cpu_ns();
+    pthread_t th;
+    int made = pthread_create(&th, NULL, spin, &iters) == 0;
+    CHECK(made);
+    spin(&iters);
+    if (made) pthread_join(th, NULL);
+    int64_t own = thread_cpu_ns() - t0;
+    CHECK_INT_EQ(db_counters_stop(c, v), 1);
+    double ratio = own > 0 ? (double)v[0] / (double)own : 0;
+    if (db_counters_inherited(c))
+        CHECK_MSG(ratio > 1.4, "inherited TASK-CLOCK %lld ns vs main thread %lld ns", (long long)v[0], (long long)own);
+    else
+        CHECK_MSG(ratio > 0.7 && ratio < 1.3, "TASK-CLOCK %lld ns vs main thread %lld ns", (long long)v[0],
+                  (long long)own);
+    printf("    (PAPI_INHERIT %s: TASK-CLOCK / main-thread CPU = %.2f)\n",
+           db_counters_inherited(c) ? "works" : "refused", ratio);
+    db_counters_close(c);
+}
+
+static void test_peak_rss(void) {
+    int64_t a = db_peak_rss_kib();
+    CHECK(a > 0);
+    size_t n = 32u << 20;
+    char *p = malloc(n);
+    CHECK(p != NULL);
+    if (p) {
+        memset(p, 1, n);
+        sink = p[n / 2];
+    }
+    int64_t b = db_peak_rss_kib();
+    free(p);
+    CHECK(b >= a);
+}
+
+static void test_machine_probe(void) {
+    db_machine m1, m2;
+    char err[256];
+    CHECK_MSG(db_machine_probe(&m1, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(db_machine_probe(&m2, err, sizeof err) == 0, "%s", err);
+    CHECK(m1.cores >= 1);
+    CHECK(m1.pus >= m1.cores);
+    CHECK(m1.packages >= 1);
+    CHECK(m1.numa_nodes >= 1);
+    CHECK(m1.memory_bytes > 0);
+    CHECK(m1.hostname[0] != 0);
+    CHECK(m1.cpu_model[0] != 0);
+    CHECK(m1.arch[0] != 0);
+    CHECK(m1.os[0] != 0);
+    CHECK_INT_EQ(strlen(m1.fingerprint), 64);
+    CHECK(strspn(m1.fingerprint, "0123456789abcdef") == 64);
+    CHECK_STR_EQ(m1.fingerprint, m2.fingerprint);
+    CHECK(m1.topology_json && m1.topology_json[0] == '{');
+    CHECK_CONTAINS(m1.topology_json, "\"cores_pus\"");
+    CHECK_CONTAINS(m1.topology_json, "\"caches\"");
+    CHECK_INT_EQ(db_physical_cores(), m1.cores);
+    db_machine_free(&m1);
+    db_machine_free(&m2);
+    CHECK(m1.topology_json == NULL);
+}
+
+static void test_pinning(void) {
+    char err[256] = "";
+    CHECK(db_pin_threads("none", 0, err, sizeof err) == 0);
+    CHECK(db_pin_threads("none", 4, err, sizeof err) == 0);
+    CHECK(db_pin_threads("spread", 2, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "pin mode 'spread'");
+    CHECK(strchr(err, '\n') == NULL);
+    /* real pinning, then undo it: bind to all PUs again */
+    int pus = 0;
+    db_machine m;
+    if (db_machine_probe(&m, err, sizeof err) == 0) {
+        pus = m.pus;
+        db_machine_free(&m);
+    }
+    if (db_pin_threads("cores", 1, err, sizeof err) != 0) {
+        db_test_skip(err);   /* binding may be forbidden in some containers */
+        return;
+    }
+    CHECK_MSG(db_pin_threads("compact", pus, err, sizeof err) == 0, "%s", err);
+}
+
+void suite_counters(void) {
+    RUN(test_counters_open);
+    RUN(test_counters_unusable);
+    RUN(test_counters_inherit);
+    RUN(test_peak_rss);
+    RUN(test_machine_probe);
+    RUN(test_pinning);
+}

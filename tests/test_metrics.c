@@ -1,0 +1,75 @@
+/* test_metrics.c — events to metrics: #MAT, acceptance per position, TTFT,
+ * forwards per role and time shares on a hand-built event log. */
+#include "test.h"
+
+#include "harness/metrics.h"
+
+static void add(db_event_log *log, int kind, int role, int n, int acc, uint32_t mask, int64_t t0_ms, int64_t t1_ms) {
+    db_event e = { kind, role, 0, n, acc, mask, t0_ms * 1000000, t1_ms * 1000000 };
+    db_emit(log, &e);
+}
+
+static void speculative_log(void) {
+    db_event_log log;
+    db_event_log_init(&log);
+    db_event_log_start(&log);
+    /* prefill: target forward 0-10ms, commit 1 token at 11ms */
+    add(&log, DB_EV_FORWARD, DB_ROLE_TARGET, 5, 0, 0, 0, 10);
+    add(&log, DB_EV_COMMIT, DB_ROLE_TARGET, 1, 0, 0, 11, 11);
+    /* step 1: draft 4 (4 draft forwards of 1ms), verify, 2 accepted (+bonus) */
+    for (int i = 0; i < 4; i++) add(&log, DB_EV_FORWARD, DB_ROLE_DRAFT, 1, 0, 0, 12 + i, 13 + i);
+    add(&log, DB_EV_FORWARD, DB_ROLE_TARGET, 5, 0, 0, 16, 26);
+    add(&log, DB_EV_VERIFY, DB_ROLE_TARGET, 4, 2, 0x3, 26, 26);
+    add(&log, DB_EV_COMMIT, DB_ROLE_TARGET, 3, 0, 0, 26, 26);
+    /* step 2: draft 2, all accepted + bonus */
+    add(&log, DB_EV_FORWARD, DB_ROLE_DRAFT, 1, 0, 0, 27, 28);
+    add(&log, DB_EV_FORWARD, DB_ROLE_DRAFT, 1, 0, 0, 28, 29);
+    add(&log, DB_EV_FORWARD, DB_ROLE_TARGET, 3, 0, 0, 30, 40);
+    add(&log, DB_EV_VERIFY, DB_ROLE_TARGET, 2, 2, 0x3, 40, 40);
+    add(&log, DB_EV_COMMIT, DB_ROLE_TARGET, 3, 0, 0, 40, 40);
+    db_sample_metrics m;
+    db_metrics_from_events(&log, 5, 50 * 1000000LL, &m);
+    CHECK_INT_EQ(m.new_tokens, 7);
+    CHECK_INT_EQ(m.target_forwards, 3);
+    CHECK_INT_EQ(m.draft_forwards, 6);
+    CHECK_INT_EQ(m.target_tokens_evaluated, 13);
+    CHECK_INT_EQ(m.n_commits, 3);
+    CHECK_NEAR(m.mat, 7.0 / 3.0, 1e-12);
+    CHECK_INT_EQ(m.drafted, 6);
+    CHECK_INT_EQ(m.accepted, 4);
+    CHECK_NEAR(m.acceptance_rate, 4.0 / 6.0, 1e-12);
+    CHECK_INT_EQ(m.drafted_at[0], 2);
+    CHECK_INT_EQ(m.accepted_at[0], 2);
+    CHECK_INT_EQ(m.drafted_at[2], 1);
+    CHECK_INT_EQ(m.accepted_at[2], 0);
+    CHECK_NEAR(m.ttft_ms, 11.0, 1e-9);
+    CHECK_NEAR(m.latency_ms, 50.0, 1e-9);
+    CHECK_NEAR(m.tokens_per_s, 7 / 0.05, 1e-6);
+    CHECK_NEAR(m.tpot_ms, (50.0 - 11.0) / 6, 1e-9);
+    CHECK_NEAR(m.draft_time_ms, 6.0, 1e-9);
+    CHECK_NEAR(m.forward_time_ms, 36.0, 1e-9);
+    db_event_log_free(&log);
+}
+
+static void autoregressive_log_has_mat_one(void) {
+    db_event_log log;
+    db_event_log_init(&log);
+    db_event_log_start(&log);
+    for (int i = 0; i < 10; i++) {
+        add(&log, DB_EV_FORWARD, DB_ROLE_TARGET, i == 0 ? 7 : 1, 0, 0, 2 * i, 2 * i + 1);
+        add(&log, DB_EV_COMMIT, DB_ROLE_TARGET, 1, 0, 0, 2 * i + 1, 2 * i + 1);
+    }
+    db_sample_metrics m;
+    db_metrics_from_events(&log, 7, 20 * 1000000LL, &m);
+    CHECK_NEAR(m.mat, 1.0, 0);
+    CHECK_INT_EQ(m.new_tokens, 10);
+    CHECK_INT_EQ(m.target_forwards, 10);
+    CHECK(isnan(m.acceptance_rate));
+    CHECK_NEAR(m.ttft_ms, 1.0, 1e-9);
+    db_event_log_free(&log);
+}
+
+void suite_metrics(void) {
+    RUN(speculative_log);
+    RUN(autoregressive_log_has_mat_one);
+}

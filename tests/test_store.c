@@ -1,0 +1,319 @@
+/* test_store.c — tests of harness/store.c: schema creation, a full round trip
+ * of machine/run/case/samples/counters/events read back with SQL, refusal of
+ * non-database and foreign SQLite files, transactions, read-only opening. */
+#include "test.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../harness/store.h"
+#include "../harness/util.h"
+
+static char *tmp_path(const char *name) {
+    char *p = db_path_join(db_test_tmpdir(), name);
+    unlink(p);
+    char side[1024];
+    snprintf(side, sizeof side, "%s-wal", p);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", p);
+    unlink(side);
+    return p;
+}
+
+/* one value of a query as text (NULL -> "(null)"), malloc'd */
+static char *q1(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_strdup(sqlite3_errmsg(db));
+    char *r = NULL;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        r = db_strdup(sqlite3_column_type(s, 0) == SQLITE_NULL ? "(null)" : (const char *)sqlite3_column_text(s, 0));
+    else r = db_strdup("(no row)");
+    sqlite3_finalize(s);
+    return r;
+}
+
+#define CHECK_Q(db, sql, expect) do { char *_v = q1(db, sql); CHECK_STR_EQ(_v, expect); free(_v); } while (0)
+
+static double qd(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *s = NULL;
+    double v = NAN;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+        sqlite3_column_type(s, 0) != SQLITE_NULL)
+        v = sqlite3_column_double(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void fill_machine(db_machine *m, const char *fp) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->hostname, sizeof m->hostname, "host1");
+    snprintf(m->cpu_model, sizeof m->cpu_model, "Test CPU @ 3.0GHz");
+    snprintf(m->arch, sizeof m->arch, "x86_64");
+    snprintf(m->os, sizeof m->os, "Linux 6.1");
+    m->packages = 1;
+    m->cores = 4;
+    m->pus = 8;
+    m->numa_nodes = 1;
+    m->memory_bytes = 17179869184ull;
+    m->l1d_bytes = 49152;
+    m->l2_bytes = 1310720;
+    m->l3_bytes = 12582912;
+    snprintf(m->fingerprint, sizeof m->fingerprint, "%s", fp);
+    m->topology_json = (char *)"{\"cores\":4}";
+}
+
+static void test_store_roundtrip(void) {
+    char *path = tmp_path("roundtrip.db");
+    char err[512] = "";
+    db_store *st = NULL;
+    int64_t t_before = db_unix_ms();
+    CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
+    if (!st) { printf("    %s\n", err); free(path); return; }
+    sqlite3 *db = db_store_handle(st);
+    CHECK_Q(db, "PRAGMA journal_mode", "wal");
+    CHECK_Q(db, "PRAGMA foreign_keys", "1");
+    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "1");
+    CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN ('case_run_id','sample_case_id')", "2");
+
+    db_machine m;
+    fill_machine(&m, "abc123");
+    int64_t mid = 0, mid2 = 0;
+    CHECK_INT_EQ(db_store_machine(st, &m, &mid), 0);
+    CHECK_INT_EQ(db_store_machine(st, &m, &mid2), 0);
+    CHECK(mid > 0 && mid == mid2);
+    CHECK_Q(db, "SELECT COUNT(*) FROM machine", "1");
+    CHECK_Q(db, "SELECT fingerprint||'|'||hostname||'|'||cpu_model||'|'||arch||'|'||os||'|'||packages||'|'||"
+                "cores||'|'||pus||'|'||numa_nodes||'|'||memory_bytes||'|'||l1d_bytes||'|'||l2_bytes||'|'||"
+                "l3_bytes||'|'||topology_json FROM machine",
+            "abc123|host1|Test CPU @ 3.0GHz|x86_64|Linux 6.1|1|4|8|1|17179869184|49152|1310720|12582912|{\"cores\":4}");
+    CHECK(qd(db, "SELECT first_seen FROM machine") >= (double)t_before);
+
+    db_counter_status cs[2];
+    memset(cs, 0, sizeof cs);
+    snprintf(cs[0].name, sizeof cs[0].name, "PAPI_TOT_CYC");
+    snprintf(cs[0].reason, sizeof cs[0].reason, "no PMU");
+    snprintf(cs[1].name, sizeof cs[1].name, "perf::TASK-CLOCK");
+    cs[1].available = true;
+    cs[1].fallback = true;
+    db_run_record rr = { mid, "smoke", "suites/smoke.json", "{\"baseline\":\"ar\"}", "decobench run",
+                         "rev1", "llama42", "gcc 12", "-O2", "7.1.0", 4, cs, 2 };
+    int64_t run_id = 0;
+    CHECK_INT_EQ(db_store_run_begin(st, &rr, &run_id), 0);
+    CHECK(run_id > 0);
+    CHECK_Q(db, "SELECT machine_id||'|'||suite_name||'|'||suite_path||'|'||config_json||'|'||argv||'|'||"
+                "decobench_rev||'|'||llama_commit||'|'||compiler||'|'||build_flags||'|'||papi_version||'|'||"
+                "threads||'|'||status||'|'||(finished_at IS NULL) FROM run",
+            "1|smoke|suites/smoke.json|{\"baseline\":\"ar\"}|decobench run|rev1|llama42|gcc 12|-O2|7.1.0|4|running|1");
+    CHECK(qd(db, "SELECT started_at FROM run") >= (double)t_before);
+    CHECK_Q(db, "SELECT group_concat(name||':'||available||':'||fallback||':'||reason, ';') FROM "
+                "(SELECT * FROM run_counter ORDER BY name)",
+            "PAPI_TOT_CYC:0:0:no PMU;perf::TASK-CLOCK:1:1:");
+
+    db_case_record cr = { 0, "spec", "spec k=4", "{\"k\":4}", "target", "/m/t.gguf", "aa11", "tiny llama",
+                          1000000, 2000000, "draft", "/m/d.gguf", "bb22", "mt", 2, "completed",
+                          1700000000000, 1700000005000 };
+    db_sample_record s[2];
+    memset(s, 0, sizeof s);
+    const int32_t toks0[] = { 5, 6, 7 };
+    const char *cn[] = { "perf::TASK-CLOCK", "PAPI_TOT_INS" };
+    const int64_t cv0[] = { 1234567, 9876543210 }, cv1[] = { 7, 8 };
+    db_event ev[3] = {
+        { DB_EV_FORWARD, DB_ROLE_TARGET, 0, 5, 0, 0, 1000, 251999 },
+        { DB_EV_VERIFY, DB_ROLE_TARGET, 1, 4, 2, 0x3, 300000, 300000 },
+        { DB_EV_COMMIT, DB_ROLE_NONE, 1, 3, 0, 0, 300000, 300000 },
+    };
+    s[0].prompt_idx = 0;
+    s[0].prompt_id = "p0";
+    s[0].category = "writing";
+    s[0].rep = 0;
+    s[0].seed = 1234;
+    db_sample_metrics *mm = &s[0].m;
+    mm->n_prompt_tokens = 5;
+    mm->new_tokens = 3;
+    mm->ttft_ms = 252.0;
+    mm->latency_ms = 300.5;
+    mm->tokens_per_s = 3 / 0.3005;
+    mm->tpot_ms = 24.25;
+    mm->target_forwards = 2;
+    mm->draft_forwards = 4;
+    mm->target_tokens_evaluated = 10;
+    mm->n_commits = 2;
+    mm->mat = 1.5;
+    mm->drafted = 6;
+    mm->accepted = 3;
+    mm->acceptance_rate = 0.5;
+    mm->drafted_at[0] = 3; mm->accepted_at[0] = 2;
+    mm->drafted_at[1] = 0;
+    mm->drafted_at[2] = 3; mm->accepted_at[2] = 1;
+    mm->draft_time_ms = 10.25;
+    mm->forward_time_ms = 280.125;
+    mm->sample_time_ms = 1.5;
+    s[0].peak_rss_kib = 123456;
+    s[0].stop_reason = "length";
+    s[0].output_tokens = toks0;
+    s[0].n_output_tokens = 3;
+    s[0].output_text = "a \"quoted\"\nline";
+    s[0].counter_names = cn;
+    s[0].counter_values = cv0;
+    s[0].n_counters = 2;
+    s[0].events = ev;
+    s[0].n_events = 3;
+    s[1] = s[0];
+    s[1].prompt_idx = 1;
+    s[1].prompt_id = "p1";
+    s[1].rep = 1;
+    s[1].seed = UINT64_MAX;               /* stored as -1 (two's complement) */
+    memset(&s[1].m, 0, sizeof s[1].m);
+    s[1].m.acceptance_rate = NAN;         /* nothing drafted -> NULL */
+    s[1].m.tpot_ms = NAN;
+    s[1].output_tokens = NULL;
+    s[1].n_output_tokens = 0;
+    s[1].output_text = "";
+    s[1].counter_values = cv1;
+    s[1].n_events = 0;
+    int64_t case_id = 0;
+    CHECK_INT_EQ(db_store_case(st, run_id, &cr, s, 2, &case_id), 0);
+    CHECK(case_id > 0);
+    CHECK_Q(db, "SELECT run_id||'|'||idx||'|'||engine||'|'||label||'|'||params_json||'|'||model_name||'|'||"
+                "model_path||'|'||model_sha256||'|'||model_desc||'|'||model_params||'|'||model_bytes||'|'||"
+                "draft_name||'|'||draft_path||'|'||draft_sha256||'|'||dataset||'|'||n_prompts||'|'||status||'|'||"
+                "started_at||'|'||finished_at FROM \"case\"",
+            "1|0|spec|spec k=4|{\"k\":4}|target|/m/t.gguf|aa11|tiny llama|1000000|2000000|draft|/m/d.gguf|bb22|"
+            "mt|2|completed|1700000000000|1700000005000");
+    CHECK_Q(db, "SELECT COUNT(*) FROM sample", "2");
+    CHECK_Q(db, "SELECT case_id||'|'||prompt_idx||'|'||prompt_id||'|'||category||'|'||rep||'|'||seed||'|'||"
+                "n_prompt_tokens||'|'||new_tokens||'|'||ttft_ms||'|'||latency_ms||'|'||tpot_ms||'|'||"
+                "target_forwards||'|'||draft_forwards||'|'||target_tokens_evaluated||'|'||n_commits||'|'||"
+                "mat||'|'||drafted||'|'||accepted||'|'||acceptance_rate||'|'||accept_at_json||'|'||"
+                "draft_time_ms||'|'||forward_time_ms||'|'||sample_time_ms||'|'||peak_rss_kib||'|'||"
+                "stop_reason||'|'||output_tokens_json FROM sample WHERE prompt_idx=0",
+            "1|0|p0|writing|0|1234|5|3|252.0|300.5|24.25|2|4|10|2|1.5|6|3|0.5|"
+            "[0.6666666666666666,null,0.3333333333333333]|10.25|280.125|1.5|123456|length|[5,6,7]");
+    CHECK_NEAR(qd(db, "SELECT tokens_per_s FROM sample WHERE prompt_idx=0"), 3 / 0.3005, 0);
+    CHECK_Q(db, "SELECT output_text FROM sample WHERE prompt_idx=0", "a \"quoted\"\nline");
+    CHECK_Q(db, "SELECT seed||'|'||rep||'|'||(acceptance_rate IS NULL)||'|'||(tpot_ms IS NULL)||'|'||"
+                "accept_at_json||'|'||output_tokens_json||'|'||output_text FROM sample WHERE prompt_idx=1",
+            "-1|1|1|1|[]|[]|");
+    CHECK_Q(db, "SELECT group_concat(v, ';') FROM (SELECT s.prompt_idx||':'||c.name||'='||c.value AS v "
+                "FROM sample_counter c JOIN sample s ON s.id=c.sample_id ORDER BY s.prompt_idx, c.name)",
+            "0:PAPI_TOT_INS=9876543210;0:perf::TASK-CLOCK=1234567;1:PAPI_TOT_INS=8;1:perf::TASK-CLOCK=7");
+    CHECK_Q(db, "SELECT group_concat(v, ';') FROM (SELECT seq||','||kind||','||role||','||step||','||n_tokens||','||"
+                "n_accepted||','||accepted_mask||','||t_start_us||','||t_end_us AS v FROM step_event e "
+                "JOIN sample s ON s.id=e.sample_id WHERE s.prompt_idx=0 ORDER BY seq)",
+            "0,1,0,0,5,0,0,1,251;1,3,0,1,4,2,3,300,300;2,4,2,1,3,0,0,300,300");
+    CHECK_Q(db, "SELECT COUNT(*) FROM step_event", "3");
+
+    CHECK_INT_EQ(db_store_run_finish(st, run_id, "completed"), 0);
+    CHECK_Q(db, "SELECT status||'|'||(finished_at >= started_at) FROM run", "completed|1");
+    CHECK_INT_EQ(db_store_run_finish(st, 999, "completed"), -1);
+    CHECK_CONTAINS(db_store_errmsg(st), "no run with id 999");
+
+    /* a failing sample rolls the whole case back (duplicate counter name) */
+    const char *dup[] = { "X", "X" };
+    db_sample_record bad = s[0];
+    bad.counter_names = dup;
+    CHECK_INT_EQ(db_store_case(st, run_id, &cr, &bad, 1, &case_id), -1);
+    CHECK_CONTAINS(db_store_errmsg(st), path);
+    CHECK_Q(db, "SELECT COUNT(*) FROM \"case\"", "1");
+    CHECK_Q(db, "SELECT COUNT(*) FROM sample", "2");
+    CHECK_Q(db, "SELECT COUNT(*) FROM step_event", "3");
+    /* and the store remains usable */
+    CHECK_INT_EQ(db_store_case(st, run_id, &cr, s, 1, &case_id), 0);
+    CHECK_Q(db, "SELECT COUNT(*) FROM \"case\"", "2");
+    db_store_close(st);
+
+    /* reopening keeps the data; read-only refuses writes */
+    CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
+    if (st) {
+        CHECK_Q(db_store_handle(st), "SELECT COUNT(*) FROM sample", "3");
+        db_store_close(st);
+    }
+    st = NULL;
+    CHECK_INT_EQ(db_store_open_readonly(path, &st, err, sizeof err), 0);
+    if (st) {
+        CHECK_Q(db_store_handle(st), "SELECT COUNT(*) FROM run", "1");
+        CHECK_INT_EQ(db_store_run_finish(st, run_id, "failed"), -1);
+        CHECK_CONTAINS(db_store_errmsg(st), "read-only");
+        db_store_close(st);
+    }
+    free(path);
+}
+
+static void test_store_open_errors(void) {
+    char err[512];
+    db_store *st = NULL;
+    /* a text file */
+    char *p = tmp_path("not-a-db.txt");
+    FILE *f = fopen(p, "w");
+    CHECK(f != NULL);
+    if (f) {
+        for (int i = 0; i < 200; i++) fputs("this is not a database\n", f);
+        fclose(f);
+    }
+    err[0] = 0;
+    CHECK_INT_EQ(db_store_open(p, &st, err, sizeof err), -1);
+    CHECK(st == NULL);
+    CHECK_CONTAINS(err, p);
+    CHECK_CONTAINS(err, "not a SQLite database");
+    CHECK(strchr(err, '\n') == NULL);
+    err[0] = 0;
+    CHECK_INT_EQ(db_store_open_readonly(p, &st, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "not a SQLite database");
+    free(p);
+
+    /* a foreign SQLite database: refused, and left without new tables */
+    p = tmp_path("foreign.db");
+    sqlite3 *db = NULL;
+    CHECK_INT_EQ(sqlite3_open(p, &db), SQLITE_OK);
+    CHECK_INT_EQ(sqlite3_exec(db, "CREATE TABLE foo(x); INSERT INTO foo VALUES(1);", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    err[0] = 0;
+    CHECK_INT_EQ(db_store_open(p, &st, err, sizeof err), -1);
+    CHECK_CONTAINS(err, p);
+    CHECK_CONTAINS(err, "not a decobench results database");
+    db = NULL;
+    CHECK_INT_EQ(sqlite3_open(p, &db), SQLITE_OK);
+    char *v = q1(db, "SELECT group_concat(name) FROM sqlite_master");
+    CHECK_STR_EQ(v, "foo");
+    free(v);
+    /* a foreign DB with its own "meta" table is still foreign */
+    sqlite3_exec(db, "CREATE TABLE meta(key, value)", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK_INT_EQ(db_store_open(p, &st, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "not a decobench results database");
+    free(p);
+
+    /* a newer schema version */
+    p = tmp_path("future.db");
+    CHECK_INT_EQ(db_store_open(p, &st, err, sizeof err), 0);
+    if (st) {
+        sqlite3_exec(db_store_handle(st), "UPDATE meta SET value='99' WHERE key='schema_version'", NULL, NULL, NULL);
+        db_store_close(st);
+    }
+    st = NULL;
+    CHECK_INT_EQ(db_store_open(p, &st, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "schema version 99");
+    free(p);
+
+    /* cannot be created */
+    err[0] = 0;
+    CHECK_INT_EQ(db_store_open("/nonexistent-dir/x/results.db", &st, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "/nonexistent-dir/x/results.db");
+    CHECK(db_file_exists("/nonexistent-dir/x/results.db") == false);
+    /* read-only open of a missing file does not create it */
+    p = tmp_path("missing.db");
+    err[0] = 0;
+    CHECK_INT_EQ(db_store_open_readonly(p, &st, err, sizeof err), -1);
+    CHECK_CONTAINS(err, p);
+    CHECK(!db_file_exists(p));
+    free(p);
+}
+
+void suite_store(void) {
+    RUN(test_store_roundtrip);
+    RUN(test_store_open_errors);
+}

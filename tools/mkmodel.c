@@ -1,0 +1,393 @@
+/* mkmodel.c — decobench-mkmodel: write a randomly initialised
+ * llama-architecture GGUF (for tests and for benchmarking without downloads).
+ *
+ * Weights are N(0, init_std^2) from the counter-based RNG (harness/rng.h), one
+ * stream per tensor, so the same options give a byte-identical file.  The
+ * tokenizer is a built-in SentencePiece-style vocabulary (or one read from a
+ * TSV file).  The GGUF writing itself lives in tools/gguf_writer.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ggml.h"
+#include "harness/rng.h"
+#include "tools/gguf_writer.h"
+
+#define PROG "decobench-mkmodel"
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "Usage: " PROG " --out FILE [options]\n"
+        "Write a randomly initialised llama-architecture GGUF model.\n"
+        "\n"
+        "  --out FILE         output path (required)\n"
+        "  --n-embd N         embedding width (default 64)\n"
+        "  --n-layer N        transformer blocks (default 2)\n"
+        "  --n-head N         attention heads (default 4)\n"
+        "  --n-head-kv N      key/value heads (default: n-head)\n"
+        "  --n-ff N           feed-forward width (default 4*n-embd rounded up to a multiple of 32)\n"
+        "  --n-ctx N          training context length written to the file (default 512)\n"
+        "  --seed N           RNG seed (default 42); same seed, same file\n"
+        "  --init-std X       standard deviation of the weights (default 0.02)\n"
+        "  --type f32|f16     storage type of the 2-D weights (default f32)\n"
+        "  --vocab FILE       vocabulary as TSV lines \"piece<TAB>score<TAB>type\"\n"
+        "                     (type: 1 normal, 2 unknown, 3 control, 6 byte);\n"
+        "                     default: built-in SentencePiece-style vocabulary with\n"
+        "                     <unk>, <s>, </s>, 256 byte tokens and ~500 pieces\n"
+        "  --no-causal        mark attention bidirectional (llama.attention.causal=false)\n"
+        "  --mask-token       add a \"<|mask|>\" control token (tokenizer.ggml.mask_token_id)\n"
+        "  --name NAME        general.name (default \"decobench-random\")\n"
+        "  -h, --help         this help\n");
+}
+
+/* ---- growable vocabulary ---- */
+typedef struct vocab_buf {
+    char **piece;
+    float *score;
+    int32_t *type;
+    int n, cap;
+} vocab_buf;
+
+static int vb_find(const vocab_buf *v, const char *s) {
+    for (int i = 0; i < v->n; i++)
+        if (strcmp(v->piece[i], s) == 0) return i;
+    return -1;
+}
+
+static int vb_add(vocab_buf *v, const char *s, float score, int32_t type) {
+    if (v->n == v->cap) {
+        int nc = v->cap ? v->cap * 2 : 1024;
+        char **p = realloc(v->piece, sizeof *p * (size_t)nc);
+        if (!p) return -1;
+        v->piece = p;
+        float *sc = realloc(v->score, sizeof *sc * (size_t)nc);
+        if (!sc) return -1;
+        v->score = sc;
+        int32_t *ty = realloc(v->type, sizeof *ty * (size_t)nc);
+        if (!ty) return -1;
+        v->type = ty;
+        v->cap = nc;
+    }
+    v->piece[v->n] = strdup(s);
+    if (!v->piece[v->n]) return -1;
+    v->score[v->n] = score;
+    v->type[v->n] = type;
+    return v->n++;
+}
+
+static void vb_free(vocab_buf *v) {
+    for (int i = 0; i < v->n; i++) free(v->piece[i]);
+    free(v->piece);
+    free(v->score);
+    free(v->type);
+}
+
+/* Add a normal piece (and, for "▁word", every prefix so SPM merges can reach
+ * it) unless already present; scores decrease with insertion order. */
+#define SPM_SPACE "\xe2\x96\x81"
+static int add_normal(vocab_buf *v, const char *s, int *next_score) {
+    size_t len = strlen(s);
+    size_t start = strncmp(s, SPM_SPACE, 3) == 0 ? 3 : 0;
+    char buf[64];
+    for (size_t l = start ? (len > 3 ? 4 : 3) : 1; l <= len; l++) {
+        if (l >= sizeof buf) return -1;
+        memcpy(buf, s, l);
+        buf[l] = 0;
+        if (vb_find(v, buf) >= 0) continue;
+        if (vb_add(v, buf, (float)-(*next_score)++, DB_TOKTYPE_NORMAL) < 0) return -1;
+    }
+    return 0;
+}
+
+static const char *const k_words[] = {
+    "the", "of", "and", "to", "a", "in", "is", "it", "you", "that", "he", "was", "for", "on", "are",
+    "with", "as", "I", "his", "they", "be", "at", "one", "have", "this", "from", "or", "had", "by",
+    "not", "word", "but", "what", "some", "we", "can", "out", "other", "were", "all", "there", "when",
+    "up", "use", "your", "how", "said", "an", "each", "she", "which", "do", "their", "time", "if",
+    "will", "way", "about", "many", "then", "them", "write", "would", "like", "so", "these", "her",
+    "long", "make", "thing", "see", "him", "two", "has", "look", "more", "day", "could", "go", "come",
+    "did", "number", "sound", "no", "most", "people", "my", "over", "know", "water", "than", "call",
+    "first", "who", "may", "down", "side", "been", "now", "find", "any", "new", "work", "part", "take",
+    "get", "place", "made", "live", "where", "after", "back", "little", "only", "round", "man", "year",
+    "came", "show", "every", "good", "me", "give", "our", "under", "name", "very", "through", "just",
+    "form", "sentence", "great", "think", "say", "help", "low", "line", "differ", "turn", "cause",
+    "much", "mean", "before", "move", "right", "boy", "old", "too", "same", "tell", "does", "set",
+    "three", "want", "air", "well", "also", "play", "small", "end", "put", "home", "read", "hand",
+    "port", "large", "spell", "add", "even", "land", "here", "must", "big", "high", "such", "follow",
+    "act", "why", "ask", "men", "change", "went", "light", "kind", "off", "need", "house", "picture",
+    "try", "us", "again", "animal", "point", "mother", "world", "near", "build", "self", "earth",
+    "father", "Hello", "The", "It", "In", "This", "A", "Once", "upon", "story", "model", "token",
+};
+
+static int build_default_vocab(vocab_buf *v) {
+    if (vb_add(v, "<unk>", 0, DB_TOKTYPE_UNKNOWN) < 0) return -1;
+    if (vb_add(v, "<s>", 0, DB_TOKTYPE_CONTROL) < 0) return -1;
+    if (vb_add(v, "</s>", 0, DB_TOKTYPE_CONTROL) < 0) return -1;
+    for (int b = 0; b < 256; b++) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "<0x%02X>", b);
+        if (vb_add(v, buf, 0, DB_TOKTYPE_BYTE) < 0) return -1;
+    }
+    int sc = 1;
+    char buf[64];
+    if (add_normal(v, SPM_SPACE, &sc) < 0) return -1;
+    for (size_t i = 0; i < sizeof k_words / sizeof k_words[0]; i++) {
+        snprintf(buf, sizeof buf, SPM_SPACE "%s", k_words[i]);
+        if (add_normal(v, buf, &sc) < 0) return -1;
+    }
+    for (char c = 'a'; c <= 'z'; c++) {
+        char s1[2] = { c, 0 }, s2[2] = { (char)(c - 'a' + 'A'), 0 };
+        if (add_normal(v, s1, &sc) < 0 || add_normal(v, s2, &sc) < 0) return -1;
+        snprintf(buf, sizeof buf, SPM_SPACE "%c", c);
+        if (add_normal(v, buf, &sc) < 0) return -1;
+        snprintf(buf, sizeof buf, SPM_SPACE "%c", c - 'a' + 'A');
+        if (add_normal(v, buf, &sc) < 0) return -1;
+    }
+    for (char c = '0'; c <= '9'; c++) {
+        char s1[2] = { c, 0 };
+        if (add_normal(v, s1, &sc) < 0) return -1;
+    }
+    static const char *const punct[] = { ".", ",", "!", "?", "'", "\"", "-", ":", ";", "(", ")", "/",
+                                         SPM_SPACE "(", SPM_SPACE "\"", SPM_SPACE "-", "...", "'s" };
+    for (size_t i = 0; i < sizeof punct / sizeof punct[0]; i++)
+        if (add_normal(v, punct[i], &sc) < 0) return -1;
+    return 0;
+}
+
+/* TSV: piece<TAB>score<TAB>type per line; empty lines skipped. */
+static int read_vocab_tsv(const char *path, vocab_buf *v) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t n;
+    int lineno = 0, rc = 0;
+    while ((n = getline(&line, &lcap, f)) >= 0) {
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        if (n == 0) continue;
+        char *t1 = strchr(line, '\t');
+        char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (!t1 || !t2 || t1 == line) {
+            fprintf(stderr, PROG ": %s:%d: expected \"piece<TAB>score<TAB>type\"\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        *t1 = 0;
+        *t2 = 0;
+        char *end;
+        errno = 0;
+        float score = strtof(t1 + 1, &end);
+        if (end == t1 + 1 || *end || errno) {
+            fprintf(stderr, PROG ": %s:%d: score '%s' is not a number\n", path, lineno, t1 + 1);
+            rc = -1;
+            break;
+        }
+        long type = strtol(t2 + 1, &end, 10);
+        if (end == t2 + 1 || *end || type < 1 || type > 6) {
+            fprintf(stderr, PROG ": %s:%d: token type '%s' is not one of 1..6\n", path, lineno, t2 + 1);
+            rc = -1;
+            break;
+        }
+        if (vb_add(v, line, score, (int32_t)type) < 0) {
+            fprintf(stderr, PROG ": out of memory\n");
+            rc = -1;
+            break;
+        }
+    }
+    free(line);
+    fclose(f);
+    if (rc == 0 && v->n == 0) {
+        fprintf(stderr, PROG ": %s: no tokens\n", path);
+        rc = -1;
+    }
+    return rc;
+}
+
+static int find_control(const vocab_buf *v, const char *const *names) {
+    for (int k = 0; names[k]; k++) {
+        int i = vb_find(v, names[k]);
+        if (i >= 0) return i;
+    }
+    return -1;
+}
+
+/* ---- random weights ---- */
+typedef struct init_ctx {
+    uint64_t seed;
+    double std;
+} init_ctx;
+
+static int fill_random(void *user, int index, const char *name, int64_t ne0, int64_t ne1, float *dst) {
+    const init_ctx *c = user;
+    const int64_t n = ne0 * ne1;
+    if (strstr(name, "_norm.")) {
+        for (int64_t i = 0; i < n; i++) dst[i] = 1.0f;
+        return 0;
+    }
+    db_rng r = db_rng_make(c->seed, (uint64_t)index + 1);
+    for (int64_t i = 0; i < n; i++) dst[i] = (float)(c->std * db_rng_normal(&r));
+    return 0;
+}
+
+/* ggml's own log lines would duplicate our one-line errors */
+static void log_drop(enum ggml_log_level level, const char *text, void *user) {
+    (void)level;
+    (void)text;
+    (void)user;
+}
+
+/* ---- options ---- */
+static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (end == s || *end || errno || x < lo || x > hi) {
+        fprintf(stderr, PROG ": %s: expected an integer in [%d, %d], got '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    enum { O_OUT = 256, O_EMBD, O_LAYER, O_HEAD, O_HEADKV, O_FF, O_CTX, O_SEED, O_STD, O_TYPE,
+           O_VOCAB, O_NOCAUSAL, O_MASK, O_NAME };
+    static const struct option longopts[] = {
+        { "out", required_argument, 0, O_OUT }, { "n-embd", required_argument, 0, O_EMBD },
+        { "n-layer", required_argument, 0, O_LAYER }, { "n-head", required_argument, 0, O_HEAD },
+        { "n-head-kv", required_argument, 0, O_HEADKV }, { "n-ff", required_argument, 0, O_FF },
+        { "n-ctx", required_argument, 0, O_CTX }, { "seed", required_argument, 0, O_SEED },
+        { "init-std", required_argument, 0, O_STD }, { "type", required_argument, 0, O_TYPE },
+        { "vocab", required_argument, 0, O_VOCAB }, { "no-causal", no_argument, 0, O_NOCAUSAL },
+        { "mask-token", no_argument, 0, O_MASK }, { "name", required_argument, 0, O_NAME },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *out = NULL, *vocab_path = NULL, *name = "decobench-random";
+    int n_embd = 64, n_layer = 2, n_head = 4, n_head_kv = 0, n_ff = 0, n_ctx = 512;
+    unsigned long long seed = 42;
+    double init_std = 0.02;
+    bool f16 = false, causal = true, mask = false;
+
+    ggml_log_set(log_drop, NULL);
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case O_OUT: out = optarg; break;
+        case O_EMBD: rc = parse_int("--n-embd", optarg, 2, 1 << 16, &n_embd); break;
+        case O_LAYER: rc = parse_int("--n-layer", optarg, 1, 1024, &n_layer); break;
+        case O_HEAD: rc = parse_int("--n-head", optarg, 1, 1024, &n_head); break;
+        case O_HEADKV: rc = parse_int("--n-head-kv", optarg, 1, 1024, &n_head_kv); break;
+        case O_FF: rc = parse_int("--n-ff", optarg, 1, 1 << 20, &n_ff); break;
+        case O_CTX: rc = parse_int("--n-ctx", optarg, 1, 1 << 24, &n_ctx); break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            seed = strtoull(optarg, &end, 10);
+            if (end == optarg || *end || errno || optarg[0] == '-') {
+                fprintf(stderr, PROG ": --seed: expected a non-negative integer, got '%s'\n", optarg);
+                rc = -1;
+            }
+            break;
+        }
+        case O_STD: {
+            char *end;
+            errno = 0;
+            init_std = strtod(optarg, &end);
+            if (end == optarg || *end || errno || !(init_std >= 0) || init_std > 100) {
+                fprintf(stderr, PROG ": --init-std: expected a number in [0, 100], got '%s'\n", optarg);
+                rc = -1;
+            }
+            break;
+        }
+        case O_TYPE:
+            if (strcmp(optarg, "f32") == 0) f16 = false;
+            else if (strcmp(optarg, "f16") == 0) f16 = true;
+            else { fprintf(stderr, PROG ": --type: expected f32 or f16, got '%s'\n", optarg); rc = -1; }
+            break;
+        case O_VOCAB: vocab_path = optarg; break;
+        case O_NOCAUSAL: causal = false; break;
+        case O_MASK: mask = true; break;
+        case O_NAME: name = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default:
+            if (optopt && optopt < 256) fprintf(stderr, PROG ": unknown option '-%c' (see --help)\n", optopt);
+            else if (optopt) fprintf(stderr, PROG ": option '%s' needs a value (see --help)\n", argv[optind - 1]);
+            else fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+        if (rc) return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!out) {
+        fprintf(stderr, PROG ": --out FILE is required (see --help)\n");
+        return 2;
+    }
+    if (n_head_kv == 0) n_head_kv = n_head;
+    if (n_ff == 0) n_ff = (4 * n_embd + 31) / 32 * 32;
+
+    db_gguf_hparams hp = {
+        .name = name, .n_embd = n_embd, .n_layer = n_layer, .n_head = n_head, .n_head_kv = n_head_kv,
+        .n_ff = n_ff, .n_ctx = n_ctx, .rms_eps = 1e-5f, .rope_freq_base = 10000.0f,
+        .causal = causal, .f16 = f16,
+    };
+    char err[512];
+    if (db_gguf_check_hparams(&hp, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 2;
+    }
+
+    vocab_buf vb = { 0 };
+    int rc = 1;
+    if (vocab_path) {
+        if (read_vocab_tsv(vocab_path, &vb) != 0) goto done;
+    } else if (build_default_vocab(&vb) != 0) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto done;
+    }
+    int mask_id = -1;
+    if (mask) {
+        mask_id = vb_find(&vb, "<|mask|>");
+        if (mask_id < 0) mask_id = vb_add(&vb, "<|mask|>", 0, DB_TOKTYPE_CONTROL);
+        if (mask_id < 0) { fprintf(stderr, PROG ": out of memory\n"); goto done; }
+    }
+    static const char *const bos_names[] = { "<s>", "<bos>", "<|begin_of_text|>", "<|bos|>", NULL };
+    static const char *const eos_names[] = { "</s>", "<eos>", "<|end_of_text|>", "<|endoftext|>", "<|eos|>", NULL };
+    int unk = -1;
+    for (int i = 0; i < vb.n && unk < 0; i++)
+        if (vb.type[i] == DB_TOKTYPE_UNKNOWN) unk = i;
+
+    db_gguf_vocab voc = {
+        .n = vb.n, .piece = (const char *const *)vb.piece, .score = vb.score, .type = vb.type,
+        .model = "llama", .pre = NULL, .merges = NULL, .n_merges = 0,
+        .bos = find_control(&vb, bos_names), .eos = find_control(&vb, eos_names), .unk = unk,
+        .pad = -1, .mask = mask_id, .add_bos = true, .add_eos = false,
+    };
+    init_ctx ic = { .seed = seed, .std = init_std };
+    db_gguf_stats st;
+    if (db_gguf_write_llama(out, &hp, &voc, fill_random, &ic, &st, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto done;
+    }
+    printf("%s: llama, %d layers, n_embd %d, %d heads (%d kv), n_ff %d, vocab %d, %s\n",
+           out, n_layer, n_embd, n_head, n_head_kv, n_ff, vb.n, f16 ? "f16" : "f32");
+    printf("parameters: %llu\nfile size: %llu bytes\n", (unsigned long long)st.n_params,
+           (unsigned long long)st.file_bytes);
+    rc = 0;
+done:
+    vb_free(&vb);
+    return rc;
+}
