@@ -21,11 +21,17 @@ for a in "$@"; do
 done
 jobs="$(nproc 2>/dev/null || echo 2)"
 
-packages="build-essential autoconf automake libtool pkg-config cmake git npm ca-certificates
-  libsqlite3-dev sqlite3 libcurl4-openssl-dev libpapi-dev libhwloc-dev libcjson-dev libssl-dev"
+# libraries are checked with dpkg; tools by presence on PATH (node/npm may
+# come from elsewhere than Debian, and Debian's npm would conflict with them)
+lib_packages="libsqlite3-dev libcurl4-openssl-dev libpapi-dev libhwloc-dev libcjson-dev libssl-dev"
+tool_packages="gcc:build-essential g++:build-essential make:build-essential autoreconf:autoconf
+  automake:automake libtoolize:libtool pkg-config:pkg-config cmake:cmake git:git npm:npm sqlite3:sqlite3"
 if [ "$deps" = 1 ]; then
   missing=""
-  for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  for p in $lib_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  for tp in $tool_packages; do
+    command -v "${tp%%:*}" >/dev/null 2>&1 || case " $missing " in *" ${tp#*:} "*) ;; *) missing="$missing ${tp#*:}" ;; esac
+  done
   if [ -n "$missing" ]; then
     echo "setup.sh: installing$missing"
     sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
