@@ -24,6 +24,12 @@
  *  - hosts with a PMU: the option is accepted and the test expects
  *    TASK-CLOCK to exceed the main thread's time.
  * db_counters_inherited() tells which case applies, so runs can record it.
+ *
+ * Because inheritance is not always available, three process-wide counters
+ * from getrusage(RUSAGE_SELF) are always appended after the PAPI events:
+ * rusage::CPU-TIME-US (user + system CPU of all threads), rusage::MINOR-FAULTS
+ * and rusage::CONTEXT-SWITCHES (voluntary + involuntary).  They cover the
+ * decode thread pool whatever the PMU or perf settings.
  */
 #include "counters.h"
 
@@ -42,9 +48,16 @@ struct db_counters {
     db_counter_status status[DB_MAX_COUNTERS];
     int n_status;
     char active_names[DB_MAX_COUNTERS][64];
-    const char *active_ptrs[DB_MAX_COUNTERS];
-    int n_active;
+    const char *active_ptrs[DB_MAX_COUNTERS + 3];
+    int n_active;                  /* PAPI events in the event set */
+    struct rusage ru_start;
+    int started;                   /* between start and stop */
 };
+
+static const char *const rusage_events[] = {
+    "rusage::CPU-TIME-US", "rusage::MINOR-FAULTS", "rusage::CONTEXT-SWITCHES",
+};
+#define N_RUSAGE 3
 
 static const char *const fallback_events[] = {
     "perf::TASK-CLOCK", "perf::PAGE-FAULTS", "perf::CONTEXT-SWITCHES",
@@ -238,26 +251,45 @@ int db_counters_active(const db_counters *c, const char *const **names) {
         if (names) *names = NULL;
         return 0;
     }
+    db_counters *mc = (db_counters *)c;
+    for (int i = 0; i < N_RUSAGE; i++) mc->active_ptrs[c->n_active + i] = rusage_events[i];
     if (names) *names = c->active_ptrs;
-    return c->n_active;
+    return c->n_active + N_RUSAGE;
 }
 
 int db_counters_start(db_counters *c) {
-    if (!c || c->eventset == PAPI_NULL || c->n_active == 0) return 0;
-    if (c->running) return 0;
+    if (!c) return 0;
+    getrusage(RUSAGE_SELF, &c->ru_start);
+    c->started = 1;
+    if (c->eventset == PAPI_NULL || c->n_active == 0 || c->running) return 0;
     if (PAPI_start(c->eventset) != PAPI_OK) return -1;
     c->running = 1;
     return 0;
 }
 
+static int64_t tv_us(struct timeval tv) { return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec; }
+
 int db_counters_stop(db_counters *c, int64_t *values) {
-    if (!c || c->eventset == PAPI_NULL || c->n_active == 0 || !c->running) return 0;
-    long long v[DB_MAX_COUNTERS];
-    c->running = 0;
-    if (PAPI_stop(c->eventset, v) != PAPI_OK) return 0;
-    for (int i = 0; i < c->n_active; i++)
-        if (values) values[i] = (int64_t)v[i];
-    return c->n_active;
+    if (!c || !c->started) return 0;
+    c->started = 0;
+    int64_t v[DB_MAX_COUNTERS + N_RUSAGE];
+    if (c->eventset != PAPI_NULL && c->n_active > 0 && c->running) {
+        long long pv[DB_MAX_COUNTERS];
+        c->running = 0;
+        if (PAPI_stop(c->eventset, pv) != PAPI_OK) return 0;
+        for (int i = 0; i < c->n_active; i++) v[i] = (int64_t)pv[i];
+    } else if (c->n_active > 0) {
+        return 0;   /* PAPI events active but not started: no consistent reading */
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const struct rusage *r0 = &c->ru_start;
+    v[c->n_active + 0] = tv_us(ru.ru_utime) + tv_us(ru.ru_stime) - tv_us(r0->ru_utime) - tv_us(r0->ru_stime);
+    v[c->n_active + 1] = (int64_t)(ru.ru_minflt - r0->ru_minflt);
+    v[c->n_active + 2] = (int64_t)(ru.ru_nvcsw + ru.ru_nivcsw - r0->ru_nvcsw - r0->ru_nivcsw);
+    int n = c->n_active + N_RUSAGE;
+    if (values) memcpy(values, v, sizeof v[0] * (size_t)n);
+    return n;
 }
 
 bool db_counters_inherited(const db_counters *c) {

@@ -35,10 +35,14 @@ db_counters *db_counters_open(const char *const *events, int n_events);
 void db_counters_close(db_counters *c);
 /* Every requested (and fallback) event with its availability. */
 int db_counters_status(const db_counters *c, const db_counter_status **out);
-/* Names of the events actually counted, in value order. */
+/* Names of the events actually counted, in value order: the available PAPI
+ * events, then rusage::CPU-TIME-US, rusage::MINOR-FAULTS and
+ * rusage::CONTEXT-SWITCHES (process-wide, all threads). At most
+ * DB_MAX_COUNTERS + 3 names. */
 int db_counters_active(const db_counters *c, const char *const **names);
 int db_counters_start(db_counters *c);
-/* Stop and read: values[i] for active event i. Returns the number of values. */
+/* Stop and read: values[i] for active event i (room for DB_MAX_COUNTERS + 3).
+ * Returns the number of values. */
 int db_counters_stop(db_counters *c, int64_t *values);
 /* Whether threads created after db_counters_open are counted too (PAPI_INHERIT
  * accepted); false when PAPI refuses it (e.g. in a VM without a PMU) or no

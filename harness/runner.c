@@ -137,7 +137,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, uint64_t se
     };
     db_gen_output out;
     memset(&out, 0, sizeof out);
-    int64_t values[DB_MAX_COUNTERS];
+    int64_t values[DB_MAX_COUNTERS + 3];
     const char *const *cnames = NULL;
     int n_active = db_counters_active(r->counters, &cnames);
 

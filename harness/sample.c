@@ -30,14 +30,44 @@ db_token db_argmax(const float *logits, int n_vocab) {
     return best;
 }
 
-static const float *g_sort_keys; /* qsort has no context argument in C11 */
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
 
-static int cmp_desc(const void *a, const void *b) {
-    int ia = *(const int *)a, ib = *(const int *)b;
-    float fa = g_sort_keys[ia], fb = g_sort_keys[ib];
-    if (fa > fb) return -1;
-    if (fa < fb) return 1;
-    return (ia > ib) - (ia < ib);
+/* Is token a ranked before token b (higher probability, then lower id)? */
+static inline int ranks_before(const float *p, int a, int b) {
+    return p[a] > p[b] || (p[a] == p[b] && a < b);
+}
+
+static void sift_down(const float *p, int *h, int n, int i) {
+    /* min-heap on rank: the root is the worst of the kept tokens */
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && ranks_before(p, h[w], h[l])) w = l;
+        if (r < n && ranks_before(p, h[w], h[r])) w = r;
+        if (w == i) return;
+        int t = h[i]; h[i] = h[w]; h[w] = t;
+        i = w;
+    }
+}
+
+/* The m best tokens by probability into idx[0..m), best first: O(n log m)
+ * instead of sorting the whole vocabulary. */
+static void select_top(const float *p, int n, int m, int *idx) {
+    for (int i = 0; i < m; i++) idx[i] = i;
+    for (int i = m / 2 - 1; i >= 0; i--) sift_down(p, idx, m, i);
+    for (int i = m; i < n; i++) {
+        if (ranks_before(p, i, idx[0])) {
+            idx[0] = i;
+            sift_down(p, idx, m, 0);
+        }
+    }
+    /* heap sort: repeatedly move the worst to the end */
+    for (int end = m - 1; end > 0; end--) {
+        int t = idx[0]; idx[0] = idx[end]; idx[end] = t;
+        sift_down(p, idx, end, 0);
+    }
 }
 
 void db_sampling_probs(const db_sampling *s, const float *logits, db_sampler_buf *b) {
@@ -63,29 +93,45 @@ void db_sampling_probs(const db_sampling *s, const float *logits, db_sampler_buf
     const bool use_p = s->top_p > 0.0f && s->top_p < 1.0f;
     if (!use_k && !use_p) return;
 
-    /* order ids by probability (ties: lower id first), keep the head */
-    for (int i = 0; i < n; i++) b->idx[i] = i;
-    g_sort_keys = p;
-    qsort(b->idx, (size_t)n, sizeof(int), cmp_desc);
+    /* rank the head of the distribution: top-k exactly, or for top-p alone a
+     * growing head until it holds the nucleus */
     int keep = use_k ? s->top_k : n;
+    int m = use_k ? keep : (n < 64 ? n : 64);
+    for (;;) {
+        select_top(p, n, m, b->idx);
+        if (!use_p || use_k || m == n) break;
+        double mass = 0.0;
+        for (int r = 0; r < m; r++) mass += p[b->idx[r]];
+        if (mass >= s->top_p) break;
+        m = m * 4 < n ? m * 4 : n;
+    }
     if (use_p) {
         /* smallest prefix whose mass, renormalised after top-k (as llama.cpp's
          * sampler chain does), reaches top_p; at least one token */
         double head = 0.0;
-        for (int r = 0; r < keep; r++) head += p[b->idx[r]];
+        if (use_k) for (int r = 0; r < keep; r++) head += p[b->idx[r]];
+        else head = 1.0;
         double cum = 0.0;
         int kp = 0;
-        while (kp < keep) {
+        while (kp < m) {
             cum += p[b->idx[kp]] / head;
             kp++;
             if (cum >= s->top_p) break;
         }
         keep = kp;
     }
+    /* zero everything outside the kept head, renormalise the head */
     double kept = 0.0;
     for (int r = 0; r < keep; r++) kept += p[b->idx[r]];
-    for (int r = keep; r < n; r++) p[b->idx[r]] = 0.0f;
-    for (int r = 0; r < keep; r++) p[b->idx[r]] = (float)(p[b->idx[r]] / kept);
+    qsort(b->idx, (size_t)keep, sizeof(int), cmp_int);
+    for (int i = 0, r = 0; i < n; i++) {
+        if (r < keep && b->idx[r] == i) {
+            p[i] = (float)(p[i] / kept);
+            r++;
+        } else {
+            p[i] = 0.0f;
+        }
+    }
 }
 
 db_token db_draw(const float *prob, int n_vocab, double u) {

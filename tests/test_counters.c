@@ -73,7 +73,7 @@ static void test_counters_open(void) {
     for (int i = 0; i < ns; i++) if (st[i].fallback) CHECK(st[i].available);
 
     /* values grow with work */
-    int64_t v1[DB_MAX_COUNTERS] = { 0 }, v2[DB_MAX_COUNTERS] = { 0 };
+    int64_t v1[DB_MAX_COUNTERS + 3] = { 0 }, v2[DB_MAX_COUNTERS + 3] = { 0 };
     long small = 100000, big = 40000000;
     CHECK(db_counters_start(c) == 0);
     spin(&small);
@@ -95,10 +95,12 @@ static void test_counters_unusable(void) {
     /* nothing requested, or only unknown events: never fails, start/stop no-ops */
     db_counters *c = db_counters_open(NULL, 0);
     CHECK(c != NULL);
-    CHECK_INT_EQ(db_counters_active(c, NULL), 0);
+    /* only the three process-wide rusage counters */
+    CHECK_INT_EQ(db_counters_active(c, NULL), 3);
     CHECK(db_counters_start(c) == 0);
-    int64_t v[DB_MAX_COUNTERS];
-    CHECK_INT_EQ(db_counters_stop(c, v), 0);
+    int64_t v[DB_MAX_COUNTERS + 3];
+    CHECK_INT_EQ(db_counters_stop(c, v), 3);
+    CHECK(v[0] >= 0 && v[1] >= 0 && v[2] >= 0);
     db_counters_close(c);
     db_counters_close(NULL);
 
@@ -121,13 +123,13 @@ static void test_counters_inherit(void) {
     const char *ev[] = { "perf::TASK-CLOCK" };
     db_counters *c = db_counters_open(ev, 1);
     const char *const *names = NULL;
-    if (db_counters_active(c, &names) != 1) {
+    if (db_counters_active(c, &names) != 1 + 3) {
         db_counters_close(c);
         db_test_skip("perf::TASK-CLOCK unavailable");
         return;
     }
     long iters = 60000000;
-    int64_t v[DB_MAX_COUNTERS] = { 0 };
+    int64_t v[DB_MAX_COUNTERS + 3] = { 0 };
     CHECK(db_counters_start(c) == 0);
     int64_t t0 = thread_cpu_ns();
     pthread_t th;
@@ -136,7 +138,11 @@ static void test_counters_inherit(void) {
     spin(&iters);
     if (made) pthread_join(th, NULL);
     int64_t own = thread_cpu_ns() - t0;
-    CHECK_INT_EQ(db_counters_stop(c, v), 1);
+    CHECK_INT_EQ(db_counters_stop(c, v), 1 + 3);
+    /* the process-wide rusage CPU time covers both spinning threads */
+    CHECK_STR_EQ(names[1], "rusage::CPU-TIME-US");
+    CHECK_MSG((double)v[1] * 1000.0 > 1.5 * (double)own, "rusage CPU %lld us vs main thread %lld ns",
+              (long long)v[1], (long long)own);
     double ratio = own > 0 ? (double)v[0] / (double)own : 0;
     if (db_counters_inherited(c))
         CHECK_MSG(ratio > 1.4, "inherited TASK-CLOCK %lld ns vs main thread %lld ns", (long long)v[0], (long long)own);

@@ -75,7 +75,59 @@ static void draw_inverse_cdf(void) {
     CHECK_INT_EQ(db_draw(p, 4, 0.9999999), 3);
 }
 
+/* reference: full sort by (prob desc, id asc), top-k, then top-p on the renormalised head */
+static void reference(const float *l, int n, double temp, int k, double top_p, double *out) {
+    double mx = -1e300, z = 0;
+    for (int i = 0; i < n; i++) if (l[i] > mx) mx = l[i];
+    for (int i = 0; i < n; i++) { out[i] = exp((l[i] - mx) / temp); z += out[i]; }
+    for (int i = 0; i < n; i++) out[i] /= z;
+    int *o = malloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) o[i] = i;
+    for (int i = 1; i < n; i++) {           /* insertion sort, stable by id */
+        int t = o[i], j = i - 1;
+        while (j >= 0 && (float)out[o[j]] < (float)out[t]) { o[j + 1] = o[j]; j--; }
+        o[j + 1] = t;
+    }
+    int keep = k > 0 && k < n ? k : n;
+    double head = 0, cum = 0;
+    for (int r = 0; r < keep; r++) head += out[o[r]];
+    int kp = keep;
+    if (top_p < 1.0) {
+        kp = 0;
+        while (kp < keep) { cum += out[o[kp]] / head; kp++; if (cum >= top_p) break; }
+    }
+    double kept = 0;
+    for (int r = 0; r < kp; r++) kept += out[o[r]];
+    for (int r = kp; r < n; r++) out[o[r]] = 0;
+    for (int r = 0; r < kp; r++) out[o[r]] /= kept;
+    free(o);
+}
+
+static void truncation_matches_full_sort(void) {
+    enum { N = 300 };
+    float l[N];
+    double want[N];
+    db_sampler_buf b;
+    db_sampler_buf_init(&b, N);
+    db_rng r = db_rng_make(77, 0);
+    int bad = 0;
+    for (int trial = 0; trial < 400; trial++) {
+        for (int i = 0; i < N; i++) l[i] = (float)(3.0 * db_rng_normal(&r));
+        if (trial % 7 == 0) l[5] = l[9];    /* ties */
+        db_sampling s = { .greedy = false, .temperature = (float)(0.3 + db_rng_uniform(&r)),
+                          .top_k = (int)db_rng_below(&r, 3) == 0 ? 0 : 1 + (int)db_rng_below(&r, N),
+                          .top_p = db_rng_below(&r, 3) == 0 ? 1.0f : (float)(0.05 + 0.94 * db_rng_uniform(&r)) };
+        db_sampling_probs(&s, l, &b);
+        reference(l, N, s.temperature, s.top_k, s.top_p, want);
+        for (int i = 0; i < N; i++)
+            if (fabs(b.prob[i] - want[i]) > 1e-5) { bad++; break; }
+    }
+    CHECK_INT_EQ(bad, 0);
+    db_sampler_buf_free(&b);
+}
+
 void suite_sample(void) {
+    RUN(truncation_matches_full_sort);
     RUN(greedy_ties_pick_lowest_id);
     RUN(temperature_softmax);
     RUN(top_k_and_top_p);
