@@ -4,9 +4,13 @@
 #include "engine.h"
 
 extern const db_engine db_engine_ar;
+extern const db_engine db_engine_spec;
+extern const db_engine db_engine_pld;
 
 const db_engine *const db_engine_registry[] = {
     &db_engine_ar,
+    &db_engine_spec,
+    &db_engine_pld,
 };
 
 const int db_engine_count = (int)(sizeof db_engine_registry / sizeof db_engine_registry[0]);

@@ -38,6 +38,8 @@ int db_exact_spec_parse(const char *text, db_exact_spec *s, char *err, size_t er
     s->sharpness = 2.0;
     s->eos_bias = -1e30;
     s->positional = false;
+    s->noise = 0.0;
+    s->noise_seed = 2;
     if (!text) return 0;
     char *copy = db_strdup(text);
     if (!copy) return db_errf(err, errlen, "out of memory");
@@ -69,8 +71,14 @@ int db_exact_spec_parse(const char *text, db_exact_spec *s, char *err, size_t er
             s->eos_bias = v;
         } else if (strcmp(key, "positional") == 0) {
             s->positional = v != 0;
+        } else if (strcmp(key, "noise") == 0) {
+            if (!(v >= 0 && v <= 100)) { rc = db_errf(err, errlen, "exact spec '%s': noise must be in [0, 100]", text); break; }
+            s->noise = v;
+        } else if (strcmp(key, "noise_seed") == 0) {
+            if (v < 0 || v != floor(v)) { rc = db_errf(err, errlen, "exact spec '%s': noise_seed must be a non-negative integer", text); break; }
+            s->noise_seed = (uint64_t)strtoull(val, NULL, 10);
         } else {
-            rc = db_errf(err, errlen, "exact spec '%s': unknown key '%s' (vocab, order, seed, sharpness, eos_bias, positional)", text, key);
+            rc = db_errf(err, errlen, "exact spec '%s': unknown key '%s' (vocab, order, seed, sharpness, eos_bias, positional, noise, noise_seed)", text, key);
             break;
         }
     }
@@ -90,9 +98,15 @@ static uint64_t context_hash(const db_exact_spec *s, const db_token *ctx, int n_
 
 static void fill_logits(const db_exact_spec *s, uint64_t h, float *out) {
     db_rng r = db_rng_make(s->seed, h);
+    db_rng rn = db_rng_make(s->noise_seed ^ 0x6e6f697365ull, h);
     for (int v = 0; v < s->vocab; v++) {
         r.counter = (uint64_t)v * 2;   /* two uniforms per token: independent of vocab order */
-        out[v] = (float)(s->sharpness * db_rng_normal(&r));
+        double z = db_rng_normal(&r);
+        if (s->noise > 0.0) {
+            rn.counter = (uint64_t)v * 2;
+            z += s->noise * db_rng_normal(&rn);
+        }
+        out[v] = (float)(s->sharpness * z);
     }
     out[DB_EXACT_BOS] = DB_EXACT_NEG_INF;
     out[DB_EXACT_MASK] = DB_EXACT_NEG_INF;

@@ -3,15 +3,19 @@
  * Vocabulary: V tokens; 0 = "<s>" (BOS), 1 = "</s>" (EOS), 2 = "<mask>",
  * 3..V-1 = words "w3".."w{V-1}".  The next-token logits after a context are
  *
- *     logit[v] = sharpness · z(seed, h(last `order` tokens), v)   (+ eos_bias for v = EOS)
+ *     logit[v] = sharpness · (z(seed, h, v) + noise · z(noise_seed, h, v))   (+ eos_bias for v = EOS)
  *
+ * where h hashes the last `order` tokens,
  * with z a standard normal drawn by Philox from (seed, context hash, v), and
  * BOS and MASK never generated (logit −∞, written as −1e30).  With
  * `positional`, the context hash also includes the position.  In
  * bidirectional (non-causal) mode the row at position p gives a fully
  * factorised distribution for position p itself: z(seed, hash(p), v).
  *
- * Spec text: "vocab=64,order=2,seed=7,sharpness=2.5,eos_bias=-4,positional=0".
+ * Two models with the same seed and different noise are correlated (a
+ * realistic draft for a target): the noise term perturbs their agreement.
+ *
+ * Spec text: "vocab=64,order=2,seed=7,sharpness=2.5,eos_bias=-4,positional=0,noise=0.5,noise_seed=2".
  * Tests compute the exact distribution with db_exact_logits() and compare it
  * with what engines sample through the db_model interface.
  */
@@ -35,6 +39,8 @@ typedef struct db_exact_spec {
     double sharpness;   /* logit scale */
     double eos_bias;    /* added to EOS's logit; -1e30 = never stop */
     bool positional;    /* context hash includes the position */
+    double noise;       /* weight of the second normal term (0 = none) */
+    uint64_t noise_seed;
 } db_exact_spec;
 
 #define DB_EXACT_BOS 0
@@ -43,7 +49,7 @@ typedef struct db_exact_spec {
 #define DB_EXACT_NEG_INF (-1e30f)
 
 /* Parse a spec string; unset fields keep defaults (vocab 32, order 1, seed 1,
- * sharpness 2, eos_bias -1e30, positional 0).  Returns 0 or -1 + err. */
+ * sharpness 2, eos_bias -1e30, positional 0, noise 0, noise_seed 2).  Returns 0 or -1 + err. */
 int db_exact_spec_parse(const char *text, db_exact_spec *spec, char *err, size_t errlen);
 
 /* Causal next-token logits for the token at position `pos`, given the

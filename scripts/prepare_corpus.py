@@ -16,7 +16,8 @@
 #                    libpython3.11-stdlib/-minimal): no test/tests/idle_test
 #                    directories, no file > 100 KB, no generated tables
 #                    (codec maps, _sysconfigdata); capped at ~5 MB by taking
-#                    every k-th file in path order.
+#                    every k-th file in path order (k = total / 5 MB, may be
+#                    fractional: files round(j*k)).
 #       Documents are split by id: held-out iff int(sha256(id)[:16], 16) % 20
 #       == 0 (~5 %), else train.  Writes {train,heldout}/{prose,scripture,
 #       code}.jsonl and brown_heldout_tagged.jsonl (tagged held-out Brown
@@ -25,7 +26,7 @@
 #   datasets --corpus .deps/corpus --data data
 #       From the held-out split only, writes the committed test data:
 #       data/heldout/{prose,scripture,code}.txt (whole held-out documents,
-#       blank-line separated, ~150 KB each), data/prompts/{prose,scripture,
+#       blank-line separated, ~150 KB each, none over 60 KB), data/prompts/{prose,scripture,
 #       code}.jsonl (60 held-out prefixes with their true continuation as
 #       "reference"; a candidate whose prompt occurs in any train document is
 #       skipped) and data/constraints/brown_keywords.jsonl (100 keyword sets).
@@ -65,7 +66,7 @@ def read_jsonl(path):
 # ---------------------------------------------------------------- Brown
 
 OPEN_QUOTES = {"``": '"', "`": "'"}
-CLOSE_QUOTES = {"''": '"', "'": "'"}
+CLOSE_QUOTES = {"''": '"'}
 NO_SPACE_BEFORE = {",", ".", ";", ":", "?", "!", ")", "]", "}", "%",
                    "'s", "'S", "n't", "'ll", "'re", "'ve", "'d", "'m"}
 NO_SPACE_AFTER = {"(", "[", "{", "$"}
@@ -79,24 +80,29 @@ def split_tagged(tok):
 
 
 def detok(words):
+    """Joins Brown tokens: `` and '' become ", ` and ' single quotes (Brown
+    writes both ends of a single-quoted span as '), no space before
+    punctuation, doubled sentence ends ("? ?", "Jr. .") collapsed."""
     out = ""
     glue = True  # no space before the next token
+    single_open = False
+    prev = None
     for w in words:
+        if w == "'":
+            w = "`" if not single_open else "''1"
+            single_open = not single_open
         if w in OPEN_QUOTES:
             out += ("" if glue else " ") + OPEN_QUOTES[w]
             glue = True
-            continue
-        if w in CLOSE_QUOTES:
-            out += CLOSE_QUOTES[w]
+        elif w in CLOSE_QUOTES or w == "''1":
+            out += CLOSE_QUOTES.get(w, "'")
             glue = False
-            continue
-        if w in NO_SPACE_BEFORE or glue:
-            out += w
+        elif w in ".?!;" and prev is not None and (w == prev or (w == "." and prev.endswith("."))):
+            pass
         else:
-            out += " " + w
-        glue = w in NO_SPACE_AFTER
-    # fix leftovers such as ' ?' after closing quotes
-    out = re.sub(r" ([,.;:?!])", r"\1", out)
+            out += w if (w in NO_SPACE_BEFORE or glue) else " " + w
+            glue = w in NO_SPACE_AFTER
+        prev = w
     return out.strip()
 
 
@@ -204,9 +210,12 @@ def code_docs(root):
             cands.append((rel, text))
     cands.sort()
     total = sum(len(t.encode("utf-8")) for _, t in cands)
-    k = max(1, -(-total // CODE_CAP))
-    chosen = cands[::k]
-    return [{"id": "py311/" + rel, "text": t} for rel, t in chosen], len(cands), k
+    # every k-th file in path order, k = total / CODE_CAP (fractional):
+    # file round(j * k) for j = 0, 1, ...
+    k = max(1.0, total / CODE_CAP)
+    idx = sorted({round(j * k) for j in range(int(len(cands) / k) + 1)} - {len(cands)})
+    chosen = [cands[i] for i in idx if i < len(cands)]
+    return [{"id": "py311/" + rel, "text": t} for rel, t in chosen], len(cands), round(k, 6)
 
 
 # ---------------------------------------------------------------- corpus
@@ -265,11 +274,15 @@ def round_robin(lists, n):
 
 
 def heldout_sample(docs, target=150_000):
+    """Whole held-out documents in id order, blank-line separated, until
+    target bytes; documents over 60 KB (e.g. big data tables) are skipped."""
     parts, size = [], 0
     for d in docs:
         if size >= target:
             break
         t = d["text"].strip("\n") + "\n"
+        if len(t.encode("utf-8")) > 60_000:
+            continue
         parts.append(t)
         size += len(t.encode("utf-8")) + 1
     return "\n".join(parts)
@@ -332,7 +345,7 @@ def code_candidates(doc, ref_words=60):
             continue
         ref = body[:sp[ref_words - 1][1]].lstrip("\n")
         out.append((doc["id"], start, text[start:cut], ref))
-    return out[::4]
+    return out
 
 
 def cmd_datasets(a):

@@ -152,6 +152,7 @@ int db_gguf_write_llama(const char *path, const db_gguf_hparams *hp, const db_gg
     if (v->mask >= 0) gguf_set_val_u32(g, "tokenizer.ggml.mask_token_id", (uint32_t)v->mask);
     gguf_set_val_bool(g, "tokenizer.ggml.add_bos_token", v->add_bos);
     gguf_set_val_bool(g, "tokenizer.ggml.add_eos_token", v->add_eos);
+    if (v->no_space_prefix) gguf_set_val_bool(g, "tokenizer.ggml.add_space_prefix", false);
 
     /* tensors */
     for (int i = 0; i < n_t; i++) {

@@ -37,6 +37,9 @@ typedef struct db_gguf_vocab {
     int n_merges;
     int32_t bos, eos, unk, pad, mask;  /* ids, -1: not written */
     bool add_bos, add_eos;
+    bool no_space_prefix;     /* true: write tokenizer.ggml.add_space_prefix = false, so
+                                 SPM tokenize -> detokenize returns the input bytes
+                                 (false: key not written, llama.cpp's default applies) */
 } db_gguf_vocab;
 
 typedef struct db_gguf_hparams {

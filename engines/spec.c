@@ -1,0 +1,165 @@
+/* spec.c — draft-model speculative decoding (Leviathan et al. 2023, Chen et
+ * al. 2023).  The draft proposes up to k tokens autoregressively; the target
+ * verifies them all in one forward (k+1 logits rows); rejected positions are
+ * removed from both KV caches.  Greedy or lossless stochastic verification
+ * (engines/specdec.c).
+ *
+ * Draft length: fixed k; optionally cut short when the draft's top
+ * probability falls below p_min (llama.cpp's speculative default is 0.75);
+ * or chosen per step by a UCB1 bandit over k ∈ {1..k} (as in BanditSpec,
+ * Hou et al. 2025) whose reward is committed tokens per second of step time.
+ * DRAFT events record the k used at every step.
+ */
+#include "engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "specdec.h"
+#include "../harness/util.h"
+
+#define SPEC_COMMON_PARAMS \
+    { "mode",  DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy (exact match) or stochastic lossless verification" }, \
+    { "temp",  DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature (mode=sample)" }, \
+    { "top_k", DB_PARAM_INT,   "0", 0, 1000000, NULL, "top-k of the sampling distribution; 0 = all" }, \
+    { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "top-p of the sampling distribution; 1 = all" }
+
+static const db_param_def spec_params[] = {
+    SPEC_COMMON_PARAMS,
+    { "k",        DB_PARAM_INT,   "4", 1, 16, NULL, "draft tokens per step (the largest arm with adaptive=ucb)" },
+    { "p_min",    DB_PARAM_FLOAT, "0", 0.0, 1.0, NULL, "stop drafting when the draft's top probability is below this; 0 = never" },
+    { "adaptive", DB_PARAM_ENUM,  "off", 0, 0, "off|ucb", "choose k per step with a UCB1 bandit over 1..k" },
+    { "ucb_c",    DB_PARAM_FLOAT, "0.5", 0.0, 10.0, NULL, "UCB exploration constant" },
+};
+
+static int spec_validate(const db_params *p, char *err, size_t errlen) {
+    if (db_params_int(p, "mode") == 1 && db_params_num(p, "temp") <= 0.0)
+        return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample");
+    if (db_params_num(p, "top_p") <= 0.0) return db_errf(err, errlen, "parameter 'top_p': must be > 0");
+    return 0;
+}
+
+typedef struct bandit {
+    int n_arms;
+    int pulls[17];
+    double mean[17];
+    double best_rate;   /* running max of tokens/s, to scale rewards into [0, 1] */
+    int t;
+} bandit;
+
+static int bandit_choose(bandit *b, double c) {
+    for (int a = 1; a <= b->n_arms; a++)
+        if (b->pulls[a] == 0) return a;
+    int best = 1;
+    double best_v = -1e300;
+    for (int a = 1; a <= b->n_arms; a++) {
+        double v = b->mean[a] + c * sqrt(2.0 * log((double)b->t) / b->pulls[a]);
+        if (v > best_v) { best_v = v; best = a; }
+    }
+    return best;
+}
+
+static void bandit_update(bandit *b, int arm, double tokens_per_s) {
+    if (tokens_per_s > b->best_rate) b->best_rate = tokens_per_s;
+    double r = b->best_rate > 0 ? tokens_per_s / b->best_rate : 0;
+    b->pulls[arm]++;
+    b->t++;
+    b->mean[arm] += (r - b->mean[arm]) / b->pulls[arm];
+}
+
+/* softmax probability of token t (temperature 1): the draft's confidence */
+static double softmax_at(const float *logits, int n, db_token t) {
+    double z = 0.0;
+    for (int i = 0; i < n; i++) z += exp((double)logits[i] - logits[t]);
+    return 1.0 / z;
+}
+
+static int spec_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
+    if (!req->draft) return db_errf(err, errlen, "spec needs a draft model");
+    const db_params *P = req->params;
+    const int k_max = db_params_int(P, "k");
+    const double p_min = db_params_num(P, "p_min");
+    const bool ucb = db_params_int(P, "adaptive") == 1;
+    const double ucb_c = db_params_num(P, "ucb_c");
+    if (db_model_n_vocab(req->draft) != db_model_n_vocab(req->target))
+        return db_errf(err, errlen, "draft vocabulary (%d) differs from the target's (%d)",
+                       db_model_n_vocab(req->draft), db_model_n_vocab(req->target));
+
+    db_spec s;
+    if (db_spec_begin(&s, req, out, k_max, err, errlen) != 0) return -1;
+    const int V = s.n_vocab;
+    db_kv_mirror dk;
+    float *q_rows = malloc(sizeof(float) * (size_t)k_max * (size_t)V);
+    db_token draft[16];
+    db_rng rng_draft = db_rng_make(req->seed, 1);
+    bandit bd;
+    memset(&bd, 0, sizeof bd);
+    bd.n_arms = k_max;
+    int rc = 0;
+    if (!q_rows || db_kv_mirror_init(&dk, req->draft, req->n_prompt + req->max_new_tokens + k_max + 8, DB_ROLE_DRAFT) != 0) {
+        free(q_rows);
+        db_spec_end(&s);
+        return db_errf(err, errlen, "out of memory");
+    }
+    const bool greedy = s.sampling.greedy || s.sampling.temperature <= 0.0f;
+
+    while (!s.done) {
+        int k = ucb ? bandit_choose(&bd, ucb_c) : k_max;
+        int arm = k;
+        if (k > db_spec_remaining(&s) - 1) k = db_spec_remaining(&s) - 1;
+        int64_t t_step = db_now_ns();
+
+        /* draft up to k tokens */
+        int n_draft = 0;
+        if (k > 0) {
+            int64_t t0 = db_now_ns();
+            const float *logits;
+            if (db_kv_sync(&s, &dk, &logits, err, errlen) != 0) { rc = -1; break; }
+            for (int i = 0; i < k; i++) {
+                float *q = q_rows + (size_t)i * (size_t)V;
+                db_token d;
+                double top = 1.0;
+                if (greedy) {
+                    d = db_argmax(logits, V);
+                    if (p_min > 0) top = softmax_at(logits, V, d);
+                } else {
+                    db_sampling_probs(&s.sampling, logits, &s.buf);
+                    memcpy(q, s.buf.prob, sizeof(float) * (size_t)V);
+                    d = db_draw(q, V, db_rng_uniform(&rng_draft));
+                    top = q[db_argmax(q, V)];
+                }
+                if (p_min > 0 && top < p_min) break;
+                draft[n_draft++] = d;
+                if (i + 1 < k && db_kv_push(&s, &dk, d, &logits, err, errlen) != 0) { rc = -1; break; }
+            }
+            if (rc) break;
+            db_emit_draft(req->events, s.step, n_draft, t0, db_now_ns());
+        }
+        int acc = 0;
+        int before = out->n_tokens;
+        int v = db_spec_verify(&s, draft, n_draft, greedy ? NULL : q_rows, &acc, err, errlen);
+        if (v < 0) { rc = -1; break; }
+        if (ucb && k > 0) {
+            double dt = (double)(db_now_ns() - t_step) / 1e9;
+            bandit_update(&bd, arm, dt > 0 ? (out->n_tokens - before) / dt : 0);
+        }
+        if (v == 1) break;
+    }
+    if (rc == 0 && strcmp(out->stop_reason, "cancel") == 0) rc = 1;
+    db_kv_mirror_free(&dk);
+    free(q_rows);
+    db_spec_end(&s);
+    return rc;
+}
+
+const db_engine db_engine_spec = {
+    .name = "spec",
+    .summary = "draft-model speculative decoding: k draft tokens verified in one target forward (greedy or lossless sampling)",
+    .params = spec_params,
+    .n_params = (int)(sizeof spec_params / sizeof spec_params[0]),
+    .needs_draft = true,
+    .validate = spec_validate,
+    .generate = spec_generate,
+};

@@ -1,0 +1,82 @@
+/* specdec.h — shared machinery of the speculative engines (spec, spec-tree's
+ * chain fallback, pld, lookahead, self-spec): the committed token sequence,
+ * bookkeeping of what each model's KV cache holds, and lossless verification
+ * of a linear draft in ONE target forward.
+ *
+ * Verification follows Leviathan et al. 2023 / Chen et al. 2023.  With
+ * greedy sampling a draft token is accepted when it equals the target's
+ * argmax; otherwise draft token d_i is accepted with probability
+ * min(1, p_i(d_i) / q_i(d_i)) and on rejection the token is drawn from
+ * normalize(max(0, p_i − q_i)); when all k are accepted a bonus token is
+ * drawn from p_{k+1}.  p and q are the *sampling* distributions (after
+ * temperature, top-k, top-p), so the output is distributed exactly as the
+ * autoregressive sampler's.  A deterministic drafter (prompt lookup,
+ * lookahead) passes q = NULL, meaning q_i is one-hot on d_i.
+ */
+#ifndef DECOBENCH_SPECDEC_H
+#define DECOBENCH_SPECDEC_H
+
+#include "engine.h"
+#include "../harness/sample.h"
+
+typedef struct db_spec {
+    const db_gen_request *req;
+    db_gen_output *out;
+    int n_vocab;
+    db_sampling sampling;
+    db_token *seq;        /* prompt + committed output */
+    int n_seq, cap_seq;
+    int target_past;      /* positions [0, target_past) are in the target's KV (seq 0) */
+    db_sampler_buf buf;   /* scratch for p */
+    float *p_rows;        /* (k_max+1) × n_vocab target sampling distributions */
+    float *resid;         /* n_vocab scratch */
+    int k_max;
+    db_batch batch;       /* target batch */
+    db_rng rng;           /* target-side draws (acceptance, residual, bonus) */
+    int step;
+    bool done;            /* length reached, EOG or cancel */
+} db_spec;
+
+/* Sampling settings from the common parameters mode/temp/top_k/top_p. */
+db_sampling db_spec_sampling(const db_params *p);
+
+/* Set up and run the target prefill (one forward over the prompt, commit the
+ * first token).  k_max bounds drafts.  Returns 0 or -1 + err. */
+int  db_spec_begin(db_spec *s, const db_gen_request *req, db_gen_output *out, int k_max,
+                   char *err, size_t errlen);
+void db_spec_end(db_spec *s);
+
+/* Tokens committed after the prompt so far, and how many more are allowed. */
+int  db_spec_remaining(const db_spec *s);
+db_token db_spec_last(const db_spec *s);
+
+/* Verify draft[0..k) (k may be 0: a plain autoregressive step) in one target
+ * forward; q_rows: k × n_vocab draft sampling distributions, or NULL for a
+ * deterministic drafter.  Commits the accepted tokens plus the correction or
+ * bonus token, rolls the target's KV back past the rejected ones, emits
+ * VERIFY and COMMIT.  *n_accepted gets the number of draft tokens accepted.
+ * Returns 0, 1 when generation is over (length/EOG/cancel), -1 + err. */
+int  db_spec_verify(db_spec *s, const db_token *draft, int k, const float *q_rows,
+                    int *n_accepted, char *err, size_t errlen);
+
+/* What a helper model (the draft) holds in its KV cache (seq 0), token by
+ * position, so it can be rolled back to the longest prefix that agrees with
+ * the committed sequence. */
+typedef struct db_kv_mirror {
+    db_model *m;
+    db_token *tok;
+    int n, cap;
+    db_batch batch;
+    db_model_role role;
+} db_kv_mirror;
+
+int  db_kv_mirror_init(db_kv_mirror *k, db_model *m, int capacity, db_model_role role);
+void db_kv_mirror_free(db_kv_mirror *k);
+/* Drop KV positions that disagree with the committed sequence, then evaluate
+ * the committed tokens the model has not seen, with logits for the last one.
+ * Returns 0 and the logits row in *logits, or -1 + err. */
+int  db_kv_sync(db_spec *s, db_kv_mirror *k, const float **logits, char *err, size_t errlen);
+/* Evaluate one more (draft) token at the next position; logits in *logits. */
+int  db_kv_push(db_spec *s, db_kv_mirror *k, db_token t, const float **logits, char *err, size_t errlen);
+
+#endif

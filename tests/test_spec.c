@@ -1,0 +1,364 @@
+/* test_spec.c — speculative engines are lossless: greedy outputs are
+ * token-identical to `ar` (exact backend, many prompts and k; llama.cpp
+ * models with full and partial acceptance), stochastic outputs follow the
+ * target's analytic distribution (chi-square over the joint of 4 tokens,
+ * >= 100k tokens), a deliberately broken verifier is rejected by the same
+ * test, and the target's KV cache after decoding equals a fresh evaluation.
+ */
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "engines/engine.h"
+#include "engines/specdec.h"
+#include "harness/model_exact.h"
+#include "harness/sample.h"
+#include "harness/stats.h"
+
+int db_pld_lookup(const db_token *seq, int n_seq, int ngram_min, int ngram_max, int k, db_token *draft);
+
+static db_model *open_model(const char *backend, const char *spec_or_path) {
+    db_model_params p = db_model_default_params();
+    p.backend = backend;
+    if (strcmp(backend, "exact") == 0) p.exact_spec = spec_or_path;
+    else p.path = spec_or_path;
+    p.n_ctx = 512;
+    p.n_batch = 512;
+    p.n_threads = 1;
+    db_model *m = NULL;
+    char err[512];
+    if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open %s: %s", spec_or_path, err);
+    return m;
+}
+
+typedef struct gen_stats { int drafted, accepted, commits, tokens; } gen_stats;
+
+static int run_engine(const char *name, db_model *target, db_model *draft, const char *const *kv, int n_kv,
+                      const db_token *prompt, int n_prompt, int max_new, uint64_t seed, db_gen_output *out,
+                      gen_stats *st) {
+    const db_engine *e = db_engine_find(name);
+    if (!e) { db_test_fail(__FILE__, __LINE__, "no engine %s", name); return -1; }
+    db_params p;
+    db_params_defaults(&p, e->params, e->n_params);
+    char err[512];
+    for (int i = 0; i < n_kv; i += 2)
+        if (db_params_set(&p, kv[i], kv[i + 1], err, sizeof err) != 0) {
+            db_test_fail(__FILE__, __LINE__, "%s: %s", name, err);
+            return -1;
+        }
+    db_event_log log;
+    db_event_log_init(&log);
+    db_event_log_start(&log);
+    db_model_reset(target);
+    if (draft) db_model_reset(draft);
+    db_gen_request req = { .target = target, .draft = draft, .prompt = prompt, .n_prompt = n_prompt,
+                           .max_new_tokens = max_new, .stop_at_eog = true, .seed = seed, .params = &p, .events = &log };
+    memset(out, 0, sizeof *out);
+    int rc = e->generate(&req, out, err, sizeof err);
+    if (rc != 0) db_test_fail(__FILE__, __LINE__, "%s generate: %s", name, err);
+    if (st) {
+        memset(st, 0, sizeof *st);
+        for (int i = 0; i < log.n; i++) {
+            if (log.ev[i].kind == DB_EV_VERIFY) { st->drafted += log.ev[i].n_tokens; st->accepted += log.ev[i].n_accepted; }
+            if (log.ev[i].kind == DB_EV_COMMIT) { st->commits++; st->tokens += log.ev[i].n_tokens; }
+        }
+    }
+    db_event_log_free(&log);
+    return rc;
+}
+
+static int same_tokens(const db_gen_output *a, const db_gen_output *b) {
+    return a->n_tokens == b->n_tokens && memcmp(a->tokens, b->tokens, sizeof(db_token) * (size_t)a->n_tokens) == 0;
+}
+
+#define TARGET "vocab=40,order=2,seed=21,sharpness=2.5"
+#define DRAFT  "vocab=40,order=2,seed=21,sharpness=2.5,noise=0.35"
+
+static void greedy_identical_to_ar_exact(void) {
+    db_model *t = open_model("exact", TARGET), *d = open_model("exact", DRAFT);
+    if (!t || !d) return;
+    const char *configs[][8] = {
+        { "k", "1" }, { "k", "2" }, { "k", "4" }, { "k", "8" }, { "k", "16" },
+        { "k", "5", "p_min", "0.4" }, { "k", "6", "adaptive", "ucb" },
+    };
+    const int nkv[] = { 2, 2, 2, 2, 2, 4, 4 };
+    db_rng r = db_rng_make(3, 0);
+    int mismatches = 0, cases = 0;
+    gen_stats total = { 0 };
+    for (int prompt_i = 0; prompt_i < 25; prompt_i++) {
+        db_token prompt[12] = { DB_EXACT_BOS };
+        int n = 2 + (int)db_rng_below(&r, 10);
+        for (int i = 1; i < n; i++) prompt[i] = 3 + (db_token)db_rng_below(&r, 37);
+        db_gen_output ref;
+        run_engine("ar", t, NULL, NULL, 0, prompt, n, 48, 1, &ref, NULL);
+        for (size_t c = 0; c < sizeof nkv / sizeof nkv[0]; c++) {
+            db_gen_output o;
+            gen_stats st;
+            run_engine("spec", t, d, configs[c], nkv[c], prompt, n, 48, 1, &o, &st);
+            mismatches += !same_tokens(&o, &ref);
+            total.drafted += st.drafted;
+            total.accepted += st.accepted;
+            cases++;
+            db_output_free(&o);
+        }
+        const char *pld_cfg[][6] = { { "k", "1" }, { "k", "4", "ngram_max", "2" }, { "k", "10", "ngram_min", "2", "ngram_max", "4" } };
+        const int pld_n[] = { 2, 4, 6 };
+        for (int c = 0; c < 3; c++) {
+            db_gen_output o;
+            run_engine("pld", t, NULL, pld_cfg[c], pld_n[c], prompt, n, 48, 1, &o, NULL);
+            mismatches += !same_tokens(&o, &ref);
+            cases++;
+            db_output_free(&o);
+        }
+        db_output_free(&ref);
+    }
+    CHECK_MSG(mismatches == 0, "%d of %d configurations differ from ar", mismatches, cases);
+    /* the noisy draft agrees often but not always: the test exercises rejection */
+    double rate = total.drafted ? (double)total.accepted / total.drafted : 0;
+    CHECK_MSG(rate > 0.2 && rate < 0.95, "acceptance rate %.3f", rate);
+    printf("    greedy: %d configurations identical to ar; spec acceptance %.3f\n", cases, rate);
+    db_model_close(t);
+    db_model_close(d);
+}
+
+/* ---- stochastic losslessness ---- */
+#define SV 9   /* vocab: BOS, EOS, MASK + 6 words */
+#define S_TARGET "vocab=9,order=1,seed=5,sharpness=1.3"
+#define S_DRAFT  "vocab=9,order=1,seed=5,sharpness=1.3,noise=0.9"
+
+static void reference_probs(const float *logits, int n, double temp, int top_k, double *p) {
+    double mx = -1e300, z = 0;
+    for (int i = 0; i < n; i++) if (logits[i] > mx) mx = logits[i];
+    for (int i = 0; i < n; i++) { p[i] = logits[i] < -1e29f ? 0 : exp((logits[i] - mx) / temp); z += p[i]; }
+    for (int i = 0; i < n; i++) p[i] /= z;
+    if (top_k > 0) {
+        for (int i = 0; i < n; i++) {
+            int better = 0;
+            for (int j = 0; j < n; j++) better += p[j] > p[i] || (p[j] == p[i] && j < i);
+            if (better >= top_k) p[i] = 0;
+        }
+        double s = 0;
+        for (int i = 0; i < n; i++) s += p[i];
+        for (int i = 0; i < n; i++) p[i] /= s;
+    }
+}
+
+/* joint distribution of 4 generated tokens after prompt [BOS, 4] */
+static void joint4(double temp, int top_k, double *joint) {
+    db_exact_spec spec;
+    db_exact_spec_parse(S_TARGET, &spec, NULL, 0);
+    float l[SV];
+    double p[4][SV];
+    db_token ctx[6] = { DB_EXACT_BOS, 4 };
+    db_exact_logits(&spec, ctx, 2, 2, l);
+    reference_probs(l, SV, temp, top_k, p[0]);
+    for (int a = 0; a < SV; a++) {
+        ctx[2] = a;
+        db_exact_logits(&spec, ctx, 3, 3, l);
+        reference_probs(l, SV, temp, top_k, p[1]);
+        for (int b = 0; b < SV; b++) {
+            ctx[3] = b;
+            db_exact_logits(&spec, ctx, 4, 4, l);
+            reference_probs(l, SV, temp, top_k, p[2]);
+            for (int c = 0; c < SV; c++) {
+                ctx[4] = c;
+                db_exact_logits(&spec, ctx, 5, 5, l);
+                reference_probs(l, SV, temp, top_k, p[3]);
+                for (int d = 0; d < SV; d++)
+                    joint[((a * SV + b) * SV + c) * SV + d] = p[0][a] * p[1][b] * p[2][c] * p[3][d];
+            }
+        }
+    }
+}
+
+static double chi_p(const uint64_t *counts, const double *joint, int *df) {
+    double p;
+    db_chi_square(counts, joint, SV * SV * SV * SV, 5.0, df, &p);
+    return p;
+}
+
+static void stochastic_spec_samples_target(void) {
+    db_model *t = open_model("exact", S_TARGET), *d = open_model("exact", S_DRAFT);
+    if (!t || !d) return;
+    const int cells = SV * SV * SV * SV;
+    uint64_t *counts = calloc((size_t)cells, sizeof *counts);
+    double *joint = malloc(sizeof(double) * (size_t)cells);
+    struct { const char *engine; const char *kv[8]; int n_kv; double temp; int top_k; int n; } cfg[] = {
+        { "spec", { "mode", "sample", "k", "3" }, 4, 1.0, 0, 30000 },
+        { "spec", { "mode", "sample", "k", "2", "temp", "0.8", "top_k", "4" }, 8, 0.8, 4, 30000 },
+        { "spec", { "mode", "sample", "k", "4", "adaptive", "ucb" }, 6, 1.0, 0, 25000 },
+        { "pld",  { "mode", "sample", "k", "3", "ngram_min", "1" }, 6, 1.0, 0, 25000 },
+    };
+    db_token prompt[2] = { DB_EXACT_BOS, 4 };
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        memset(counts, 0, sizeof *counts * (size_t)cells);
+        long drafted = 0, accepted = 0;
+        for (int s = 0; s < cfg[c].n; s++) {
+            db_gen_output o;
+            gen_stats st;
+            if (run_engine(cfg[c].engine, t, d, cfg[c].kv, cfg[c].n_kv, prompt, 2, 4, 1000 + (uint64_t)s, &o, &st) != 0) break;
+            if (o.n_tokens == 4) counts[((o.tokens[0] * SV + o.tokens[1]) * SV + o.tokens[2]) * SV + o.tokens[3]]++;
+            else db_test_fail(__FILE__, __LINE__, "sample %d: %d tokens", s, o.n_tokens);
+            drafted += st.drafted;
+            accepted += st.accepted;
+            db_output_free(&o);
+        }
+        joint4(cfg[c].temp, cfg[c].top_k, joint);
+        int df;
+        double p = chi_p(counts, joint, &df);
+        printf("    %s %s k=%s: %d samples (%d tokens), acceptance %.3f, chi2 df %d, p = %.4f\n", cfg[c].engine,
+               cfg[c].kv[1], cfg[c].kv[3], cfg[c].n, cfg[c].n * 4, drafted ? (double)accepted / drafted : 0, df, p);
+        CHECK_MSG(p > 1e-4, "%s config %zu: p = %g", cfg[c].engine, c, p);
+        CHECK(drafted > 0 && accepted > 0 && accepted < drafted);
+    }
+    free(counts);
+    free(joint);
+    db_model_close(t);
+    db_model_close(d);
+}
+
+/* A broken verifier that accepts (almost) every draft token: drafts are
+ * sampled from the draft's q, but verification is told q(d) = 1e-9, so
+ * min(1, p/q) = 1.  (Telling it q is one-hot on d would still be lossless.)
+ * The same chi-square test must reject it. */
+static void broken_verifier_is_detected(void) {
+    db_model *t = open_model("exact", S_TARGET), *d = open_model("exact", S_DRAFT);
+    if (!t || !d) return;
+    const int cells = SV * SV * SV * SV;
+    uint64_t *counts = calloc((size_t)cells, sizeof *counts);
+    double *joint = malloc(sizeof(double) * (size_t)cells);
+    const db_engine *e = db_engine_find("spec");
+    db_params P;
+    db_params_defaults(&P, e->params, e->n_params);
+    db_params_set(&P, "mode", "sample", NULL, 0);
+    db_token prompt[2] = { DB_EXACT_BOS, 4 };
+    char err[256];
+    float fake_q[3 * SV];
+    for (int i = 0; i < 3 * SV; i++) fake_q[i] = 1e-9f;
+    for (int s = 0; s < 30000; s++) {
+        db_event_log log;
+        db_event_log_init(&log);
+        db_event_log_start(&log);
+        db_model_reset(t);
+        db_model_reset(d);
+        db_gen_request req = { .target = t, .draft = d, .prompt = prompt, .n_prompt = 2, .max_new_tokens = 4,
+                               .seed = 5000 + (uint64_t)s, .params = &P, .events = &log };
+        db_gen_output o;
+        memset(&o, 0, sizeof o);
+        db_spec sp;
+        if (db_spec_begin(&sp, &req, &o, 3, err, sizeof err) != 0) { db_test_fail(__FILE__, __LINE__, "%s", err); break; }
+        db_kv_mirror dk;
+        db_kv_mirror_init(&dk, d, 64, DB_ROLE_DRAFT);
+        db_rng rd = db_rng_make(req.seed, 1);
+        while (!sp.done) {
+            const float *logits;
+            db_token draft[3];
+            int k = db_spec_remaining(&sp) - 1 < 3 ? db_spec_remaining(&sp) - 1 : 3;
+            if (k > 0 && db_kv_sync(&sp, &dk, &logits, err, sizeof err) != 0) break;
+            for (int i = 0; i < k; i++) {
+                db_sampling_probs(&sp.sampling, logits, &sp.buf);
+                draft[i] = db_draw(sp.buf.prob, SV, db_rng_uniform(&rd));
+                if (i + 1 < k) db_kv_push(&sp, &dk, draft[i], &logits, err, sizeof err);
+            }
+            int acc;
+            if (db_spec_verify(&sp, draft, k, fake_q /* the bug */, &acc, err, sizeof err) != 0) break;
+        }
+        if (o.n_tokens == 4) counts[((o.tokens[0] * SV + o.tokens[1]) * SV + o.tokens[2]) * SV + o.tokens[3]]++;
+        db_kv_mirror_free(&dk);
+        db_spec_end(&sp);
+        db_output_free(&o);
+        db_event_log_free(&log);
+    }
+    joint4(1.0, 0, joint);
+    int df;
+    double p = chi_p(counts, joint, &df);
+    printf("    broken verifier: chi2 df %d, p = %.3g (must be rejected)\n", df, p);
+    CHECK_MSG(p < 1e-6, "broken verifier not detected: p = %g", p);
+    free(counts);
+    free(joint);
+    db_model_close(t);
+    db_model_close(d);
+}
+
+static void pld_lookup_finds_latest_longest(void) {
+    db_token seq[] = { 5, 6, 7, 8, 9, 5, 6, 7, 10, 11, 6, 7 };
+    db_token d[4];
+    /* last 2-gram "6 7" occurs at 6 and 1; the most recent (6) continues 10 11 6 7 */
+    CHECK_INT_EQ(db_pld_lookup(seq, 12, 1, 2, 4, d), 4);
+    CHECK_INT_EQ(d[0], 10);
+    CHECK_INT_EQ(d[1], 11);
+    /* 3-gram "11 6 7" never occurred before: falls back to the 2-gram */
+    CHECK_INT_EQ(db_pld_lookup(seq, 12, 1, 3, 2, d), 2);
+    CHECK_INT_EQ(d[0], 10);
+    db_token none[] = { 1, 2, 3, 4 };
+    CHECK_INT_EQ(db_pld_lookup(none, 4, 1, 3, 4, d), 0);
+}
+
+/* llama.cpp: spec with the target as its own draft (everything accepted)
+ * and with an unrelated draft (mostly rejected) equals ar greedy; after
+ * decoding, the target's KV cache gives the same next-token logits as a
+ * fresh evaluation of prompt + output. */
+static void llama_greedy_identity_and_kv(void) {
+#ifndef HAVE_LLAMA
+    db_test_skip("built without llama.cpp");
+#else
+    char a[600], b[600], cmd[1600];
+    snprintf(a, sizeof a, "%s/spec-a.gguf", db_test_tmpdir());
+    snprintf(b, sizeof b, "%s/spec-b.gguf", db_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s/decobench-mkmodel --out %s --n-embd 64 --n-layer 2 --seed 11 --init-std 0.05 >/dev/null 2>&1 && "
+             "%s/decobench-mkmodel --out %s --n-embd 48 --n-layer 1 --seed 12 --init-std 0.05 >/dev/null 2>&1",
+             db_test_builddir(), a, db_test_builddir(), b);
+    if (system(cmd) != 0) { db_test_fail(__FILE__, __LINE__, "mkmodel failed: %s", cmd); return; }
+    db_llama_set_quiet(true);
+    db_model *t = open_model("llama", a), *self = open_model("llama", a), *other = open_model("llama", b);
+    db_model *fresh = open_model("llama", a);
+    if (!t || !self || !other || !fresh) return;
+    const char *texts[] = { "The quick brown fox", "In the beginning", "def main():\n    return" };
+    int mism = 0;
+    for (int i = 0; i < 3; i++) {
+        db_token prompt[64];
+        int n = db_model_tokenize(t, texts[i], strlen(texts[i]), true, true, prompt, 64);
+        db_gen_output ref, o1, o2, o3;
+        gen_stats s1, s2;
+        run_engine("ar", t, NULL, NULL, 0, prompt, n, 40, 1, &ref, NULL);
+        const char *kv[] = { "k", "5" };
+        run_engine("spec", t, self, kv, 2, prompt, n, 40, 1, &o1, &s1);
+        run_engine("spec", t, other, kv, 2, prompt, n, 40, 1, &o2, &s2);
+        run_engine("pld", t, NULL, kv, 2, prompt, n, 40, 1, &o3, NULL);
+        mism += !same_tokens(&o1, &ref) + !same_tokens(&o2, &ref) + !same_tokens(&o3, &ref);
+        CHECK_MSG(s1.drafted > 0 && s1.accepted == s1.drafted, "self-draft accepted %d of %d", s1.accepted, s1.drafted);
+        CHECK_MSG(s2.accepted < s2.drafted, "unrelated draft accepted %d of %d", s2.accepted, s2.drafted);
+        /* KV after spec (o2 run left t with prompt + output minus the last token) */
+        db_batch bt, bf;
+        db_batch_init(&bt, 1, 1);
+        db_batch_init(&bf, n + o2.n_tokens, 1);
+        int last_pos = n + o2.n_tokens - 1;
+        db_batch_add1(&bt, o2.tokens[o2.n_tokens - 1], last_pos, 0, true);
+        CHECK_INT_EQ(db_model_seq_pos_max(t, 0), last_pos - 1);
+        CHECK_INT_EQ(db_model_decode(t, &bt), 0);
+        db_model_reset(fresh);
+        for (int j = 0; j < n; j++) db_batch_add1(&bf, prompt[j], j, 0, false);
+        for (int j = 0; j < o2.n_tokens; j++) db_batch_add1(&bf, o2.tokens[j], n + j, 0, j == o2.n_tokens - 1);
+        CHECK_INT_EQ(db_model_decode(fresh, &bf), 0);
+        const float *l1 = db_model_logits(t, 0), *l2 = db_model_logits(fresh, bf.n_tokens - 1);
+        double md = 0;
+        for (int v = 0; v < db_model_n_vocab(t); v++) md = fmax(md, fabs(l1[v] - l2[v]));
+        CHECK_MSG(md < 1e-3, "logits after spec differ from a fresh evaluation by %g", md);
+        db_batch_free(&bt);
+        db_batch_free(&bf);
+        db_output_free(&ref); db_output_free(&o1); db_output_free(&o2); db_output_free(&o3);
+    }
+    CHECK_INT_EQ(mism, 0);
+    db_model_close(t); db_model_close(self); db_model_close(other); db_model_close(fresh);
+#endif
+}
+
+void suite_spec(void) {
+    RUN(pld_lookup_finds_latest_longest);
+    RUN(greedy_identical_to_ar_exact);
+    RUN(stochastic_spec_samples_target);
+    RUN(broken_verifier_is_detected);
+    RUN(llama_greedy_identity_and_kv);
+}
