@@ -143,6 +143,13 @@ typedef struct db_engine {
     const db_param_def *params;
     int n_params;
     bool needs_draft;
+    /* Optional: sequence ids the engine uses in the target / draft KV cache
+     * (tree drafts, lookahead); NULL means 1. */
+    int (*n_seq_max)(const db_params *p);
+    /* Optional: the engine builds its own draft from the target (self-spec):
+     * write it to draft_path (created once, then reused).  Returns 0 or -1 + err. */
+    int (*derive_draft)(const db_params *p, const char *target_path, char *draft_path, size_t len,
+                        char *err, size_t errlen);
     /* Optional cross-parameter checks after values are set. */
     int (*validate)(const db_params *p, char *err, size_t errlen);
     /* Generate up to req->max_new_tokens after the prompt.  The KV caches of

@@ -6,11 +6,15 @@
 extern const db_engine db_engine_ar;
 extern const db_engine db_engine_spec;
 extern const db_engine db_engine_pld;
+extern const db_engine db_engine_spec_tree;
+extern const db_engine db_engine_self_spec;
 
 const db_engine *const db_engine_registry[] = {
     &db_engine_ar,
     &db_engine_spec,
+    &db_engine_spec_tree,
     &db_engine_pld,
+    &db_engine_self_spec,
 };
 
 const int db_engine_count = (int)(sizeof db_engine_registry / sizeof db_engine_registry[0]);

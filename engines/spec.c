@@ -26,15 +26,18 @@
     { "top_k", DB_PARAM_INT,   "0", 0, 1000000, NULL, "top-k of the sampling distribution; 0 = all" }, \
     { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "top-p of the sampling distribution; 1 = all" }
 
+#define SPEC_DRAFT_PARAMS \
+    { "k",        DB_PARAM_INT,   "4", 1, 16, NULL, "draft tokens per step (the largest arm with adaptive=ucb)" }, \
+    { "p_min",    DB_PARAM_FLOAT, "0", 0.0, 1.0, NULL, "stop drafting when the draft's top probability is below this; 0 = never" }, \
+    { "adaptive", DB_PARAM_ENUM,  "off", 0, 0, "off|ucb", "choose k per step with a UCB1 bandit over 1..k" }, \
+    { "ucb_c",    DB_PARAM_FLOAT, "0.5", 0.0, 10.0, NULL, "UCB exploration constant" }
+
 static const db_param_def spec_params[] = {
     SPEC_COMMON_PARAMS,
-    { "k",        DB_PARAM_INT,   "4", 1, 16, NULL, "draft tokens per step (the largest arm with adaptive=ucb)" },
-    { "p_min",    DB_PARAM_FLOAT, "0", 0.0, 1.0, NULL, "stop drafting when the draft's top probability is below this; 0 = never" },
-    { "adaptive", DB_PARAM_ENUM,  "off", 0, 0, "off|ucb", "choose k per step with a UCB1 bandit over 1..k" },
-    { "ucb_c",    DB_PARAM_FLOAT, "0.5", 0.0, 10.0, NULL, "UCB exploration constant" },
+    SPEC_DRAFT_PARAMS,
 };
 
-static int spec_validate(const db_params *p, char *err, size_t errlen) {
+int db_spec_validate(const db_params *p, char *err, size_t errlen) {
     if (db_params_int(p, "mode") == 1 && db_params_num(p, "temp") <= 0.0)
         return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample");
     if (db_params_num(p, "top_p") <= 0.0) return db_errf(err, errlen, "parameter 'top_p': must be > 0");
@@ -76,7 +79,7 @@ static double softmax_at(const float *logits, int n, db_token t) {
     return 1.0 / z;
 }
 
-static int spec_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
+int db_spec_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
     if (!req->draft) return db_errf(err, errlen, "spec needs a draft model");
     const db_params *P = req->params;
     const int k_max = db_params_int(P, "k");
@@ -160,6 +163,110 @@ const db_engine db_engine_spec = {
     .params = spec_params,
     .n_params = (int)(sizeof spec_params / sizeof spec_params[0]),
     .needs_draft = true,
-    .validate = spec_validate,
-    .generate = spec_generate,
+    .validate = db_spec_validate,
+    .generate = db_spec_generate,
+};
+
+/* ---- self-speculative decoding -------------------------------------------
+ * The draft is the target's own first `layers` transformer blocks followed
+ * by its final norm and output head (the LayerSkip / SWIFT family without a
+ * trained early-exit head).  decobench writes that model as a GGUF next to
+ * the target (or under $XDG_CACHE_HOME/decobench when the model's folder is
+ * read-only) and reuses it while the target's size and mtime are unchanged.
+ */
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ggml.h>
+#include <gguf.h>
+
+static const db_param_def self_params[] = {
+    SPEC_COMMON_PARAMS,
+    SPEC_DRAFT_PARAMS,
+    { "layers",   DB_PARAM_INT,   "1", 1, 1024, NULL, "transformer blocks kept in the draft (fewer than the target has)" },
+};
+
+static int self_derive(const db_params *p, const char *target, char *out, size_t len, char *err, size_t errlen) {
+    const int L = db_params_int(p, "layers");
+    struct stat st;
+    if (stat(target, &st) != 0) return db_errf(err, errlen, "%s: %s", target, strerror(errno));
+    char stamp[96];
+    snprintf(stamp, sizeof stamp, "%lld-%lld", (long long)st.st_size, (long long)st.st_mtime);
+    snprintf(out, len, "%s.self-L%d.gguf", target, L);
+    char dir_probe[4096];
+    snprintf(dir_probe, sizeof dir_probe, "%s", target);
+    char *slash = strrchr(dir_probe, '/');
+    if (slash) *slash = 0; else snprintf(dir_probe, sizeof dir_probe, ".");
+    if (access(dir_probe, W_OK) != 0) {
+        const char *cache = getenv("XDG_CACHE_HOME");
+        const char *home = getenv("HOME");
+        char cdir[3000];
+        if (cache && *cache) snprintf(cdir, sizeof cdir, "%s/decobench", cache);
+        else snprintf(cdir, sizeof cdir, "%s/.cache/decobench", home ? home : "/tmp");
+        mkdir(cdir, 0755);
+        const char *base = strrchr(target, '/');
+        snprintf(out, len, "%s/%s.self-L%d.gguf", cdir, base ? base + 1 : target, L);
+    }
+
+    /* reuse when it was derived from this very file */
+    struct gguf_init_params meta = { true, NULL };
+    struct gguf_context *old = access(out, R_OK) == 0 ? gguf_init_from_file(out, meta) : NULL;
+    if (old) {
+        int64_t kid = gguf_find_key(old, "decobench.self_spec.source");
+        int ok = kid >= 0 && gguf_get_kv_type(old, kid) == GGUF_TYPE_STRING && strcmp(gguf_get_val_str(old, kid), stamp) == 0;
+        gguf_free(old);
+        if (ok) return 0;
+    }
+
+    struct ggml_context *tctx = NULL;
+    struct gguf_init_params full = { false, &tctx };
+    struct gguf_context *src = gguf_init_from_file(target, full);
+    if (!src) return db_errf(err, errlen, "%s: not a readable GGUF file", target);
+    int rc = 0;
+    int64_t aid = gguf_find_key(src, "general.architecture");
+    char key[160];
+    if (aid < 0 || gguf_get_kv_type(src, aid) != GGUF_TYPE_STRING) {
+        rc = db_errf(err, errlen, "%s: no general.architecture", target);
+    } else {
+        snprintf(key, sizeof key, "%s.block_count", gguf_get_val_str(src, aid));
+        int64_t bid = gguf_find_key(src, key);
+        uint32_t n_layer = bid >= 0 && gguf_get_kv_type(src, bid) == GGUF_TYPE_UINT32 ? gguf_get_val_u32(src, bid) : 0;
+        if (n_layer == 0) rc = db_errf(err, errlen, "%s: no %s", target, key);
+        else if ((uint32_t)L >= n_layer)
+            rc = db_errf(err, errlen, "parameter 'layers': %d, but the target has only %u blocks", L, n_layer);
+    }
+    if (rc == 0) {
+        struct gguf_context *dst = gguf_init_empty();
+        gguf_set_kv(dst, src);
+        gguf_set_val_u32(dst, key, (uint32_t)L);
+        gguf_set_val_str(dst, "decobench.self_spec.source", stamp);
+        for (int64_t i = 0; i < gguf_get_n_tensors(src); i++) {
+            const char *name = gguf_get_tensor_name(src, i);
+            int blk = -1;
+            if (sscanf(name, "blk.%d.", &blk) == 1 && blk >= L) continue;
+            gguf_add_tensor(dst, ggml_get_tensor(tctx, name));
+        }
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp%d", out, (int)getpid());
+        if (!gguf_write_to_file(dst, tmp, false) || rename(tmp, out) != 0) {
+            unlink(tmp);
+            rc = db_errf(err, errlen, "%s: cannot write the derived draft", out);
+        }
+        gguf_free(dst);
+    }
+    gguf_free(src);
+    ggml_free(tctx);
+    return rc;
+}
+
+const db_engine db_engine_self_spec = {
+    .name = "self-spec",
+    .summary = "self-speculative decoding: the draft is the target's first `layers` blocks plus its output head",
+    .params = self_params,
+    .n_params = (int)(sizeof self_params / sizeof self_params[0]),
+    .needs_draft = false,
+    .derive_draft = self_derive,
+    .validate = db_spec_validate,
+    .generate = db_spec_generate,
 };

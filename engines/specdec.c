@@ -177,19 +177,24 @@ int db_spec_verify(db_spec *s, const db_token *draft, int k, const float *q_rows
         break;
     }
     db_emit_sample(req->events, s->step, t0, db_now_ns());
-    if (k > 0) db_emit_verify(req->events, s->step, k, a, a >= 32 ? 0xFFFFFFFFu : (1u << a) - 1u);
 
     /* keep the pending token(s) and the accepted draft in the target's KV */
     if (db_model_seq_rm(req->target, 0, base + a, -1) != 0)
         return db_errf(err, errlen, "target KV rollback: %s", db_model_last_error(req->target));
-    s->target_past = base + a;
+    *n_accepted = a;
+    return db_spec_accept(s, draft, a, extra, k, err, errlen);
+}
 
-    db_token committed[64];
+int db_spec_accept(db_spec *s, const db_token *accepted, int a, db_token extra, int drafted,
+                   char *err, size_t errlen) {
+    if (drafted > 0)
+        db_emit_verify(s->req->events, s->step, drafted, a, a >= 32 ? 0xFFFFFFFFu : (1u << a) - 1u);
+    s->target_past = s->n_seq + a;
+    db_token committed[72];
     int n = 0;
-    for (int i = 0; i < a && n < 63; i++) committed[n++] = draft[i];
+    for (int i = 0; i < a && n < 70; i++) committed[n++] = accepted[i];
     committed[n++] = extra;
     if (commit(s, committed, n, err, errlen) < 0) return -1;
-    *n_accepted = a;
     s->step++;
     return s->done ? 1 : 0;
 }

@@ -59,6 +59,13 @@ db_token db_spec_last(const db_spec *s);
 int  db_spec_verify(db_spec *s, const db_token *draft, int k, const float *q_rows,
                     int *n_accepted, char *err, size_t errlen);
 
+/* Commit a verified step: the a accepted draft tokens and the correction or
+ * bonus token `extra`; emits VERIFY (when drafted > 0) and COMMIT.  The
+ * caller has already trimmed the target's KV (seq 0) to n_seq + a positions.
+ * Returns 0, 1 when generation is over, -1 + err. */
+int  db_spec_accept(db_spec *s, const db_token *accepted, int a, db_token extra, int drafted,
+                    char *err, size_t errlen);
+
 /* What a helper model (the draft) holds in its KV cache (seq 0), token by
  * position, so it can be rolled back to the longest prefix that agrees with
  * the committed sequence. */

@@ -29,12 +29,18 @@ typedef struct loaded_model {
     db_model *m;
     char sha256[65];
     db_model_info info;
+    int n_seq;            /* sequence ids the engines using it need */
+    /* derived drafts (self-spec) only: */
+    char *path;
+    char *name;
 } loaded_model;
 
 typedef struct runner {
     const db_suite *s;
     const db_run_options *o;
-    loaded_model *models;
+    loaded_model *models;     /* suite models, then derived drafts */
+    int n_loaded;
+    int *case_draft;          /* per case: index into models of its draft, -1 */
     db_counters *counters;
     db_store *st;
     int64_t run_id;
@@ -57,7 +63,7 @@ static int load_model(runner *r, int idx, char *err, size_t errlen) {
     p.n_gpu_layers = sm->n_gpu_layers;
     p.n_ctx = sm->n_ctx > 0 ? sm->n_ctx : 4096;
     p.n_batch = p.n_ctx;
-    p.n_seq_max = 1;
+    p.n_seq_max = lm->n_seq > 0 ? lm->n_seq : 1;
     char merr[512];
     if (db_model_open(&p, &lm->m, merr, sizeof merr) != 0)
         return db_errf(err, errlen, "model '%s': %s", sm->name, merr);
@@ -68,6 +74,47 @@ static int load_model(runner *r, int idx, char *err, size_t errlen) {
         else if (db_sha256_file(sm->path, lm->sha256, merr, sizeof merr) != 0)
             return db_errf(err, errlen, "model '%s': %s", sm->name, merr);
     }
+    return 0;
+}
+
+/* Build (or reuse) the draft an engine derives from its target, e.g.
+ * self-spec's layer-truncated model, and load it once per distinct file. */
+static int derive_draft(runner *r, const db_case *c, char *err, size_t errlen) {
+    const db_suite_model *tsm = &r->s->models[c->target_model];
+    if (!tsm->path || (tsm->backend && strcmp(tsm->backend, "llama") != 0))
+        return db_errf(err, errlen, "engine '%s' (%s) derives its draft from a GGUF target; model '%s' is not one",
+                       c->se->def->name, c->label, tsm->name);
+    char path[4096], e2[512];
+    if (c->se->def->derive_draft(&c->params, tsm->path, path, sizeof path, e2, sizeof e2) != 0)
+        return db_errf(err, errlen, "%s: deriving the draft of '%s': %s", c->label, tsm->name, e2);
+    for (int i = r->s->n_models; i < r->n_loaded; i++)
+        if (r->models[i].path && strcmp(r->models[i].path, path) == 0) {
+            r->case_draft[c->index] = i;
+            return 0;
+        }
+    loaded_model *lm = &r->models[r->n_loaded];
+    memset(lm, 0, sizeof *lm);
+    lm->n_seq = c->se->def->n_seq_max ? c->se->def->n_seq_max(&c->params) : 1;
+    lm->path = db_strdup(path);
+    size_t nl = strlen(tsm->name) + 32;
+    lm->name = malloc(nl);
+    if (!lm->path || !lm->name) return db_errf(err, errlen, "out of memory");
+    snprintf(lm->name, nl, "%s:derived", tsm->name);
+    db_model_params p = db_model_default_params();
+    p.path = path;
+    p.n_threads = p.n_threads_batch = r->threads;
+    p.n_gpu_layers = tsm->n_gpu_layers;
+    p.n_ctx = tsm->n_ctx > 0 ? tsm->n_ctx : 4096;
+    p.n_batch = p.n_ctx;
+    p.n_seq_max = lm->n_seq;
+    if (db_model_open(&p, &lm->m, e2, sizeof e2) != 0) {
+        free(lm->path); free(lm->name);
+        memset(lm, 0, sizeof *lm);
+        return db_errf(err, errlen, "derived draft of '%s': %s", tsm->name, e2);
+    }
+    db_model_get_info(lm->m, &lm->info);
+    if (db_sha256_file(path, lm->sha256, e2, sizeof e2) != 0) lm->sha256[0] = 0;
+    r->case_draft[c->index] = r->n_loaded++;
     return 0;
 }
 
@@ -107,7 +154,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, uint64_t se
                    db_event_log *log, db_sample_record *rec, char *err, size_t errlen) {
     const db_suite *s = r->s;
     db_model *target = r->models[c->target_model].m;
-    db_model *draft = c->draft_model >= 0 ? r->models[c->draft_model].m : NULL;
+    db_model *draft = r->case_draft[c->index] >= 0 ? r->models[r->case_draft[c->index]].m : NULL;
     db_model_reset(target);
     if (draft) db_model_reset(draft);
 
@@ -190,7 +237,8 @@ static int write_case(runner *r, const db_case *c, const char *status, int n_pro
                       const db_sample_record *recs, int n_recs) {
     const db_suite *s = r->s;
     const loaded_model *tm = &r->models[c->target_model];
-    const loaded_model *dm = c->draft_model >= 0 ? &r->models[c->draft_model] : NULL;
+    const int di = r->case_draft[c->index];
+    const loaded_model *dm = di >= 0 ? &r->models[di] : NULL;
     const db_suite_model *tsm = &s->models[c->target_model];
     const db_suite_model *dsm = c->draft_model >= 0 ? &s->models[c->draft_model] : NULL;
     db_case_record cr = {
@@ -198,8 +246,8 @@ static int write_case(runner *r, const db_case *c, const char *status, int n_pro
         .model_name = tsm->name, .model_path = tsm->path ? tsm->path : tsm->exact_spec,
         .model_sha256 = tm->sha256, .model_desc = tm->info.desc,
         .model_params = tm->info.n_params, .model_bytes = tm->info.size_bytes,
-        .draft_name = dsm ? dsm->name : NULL,
-        .draft_path = dsm ? (dsm->path ? dsm->path : dsm->exact_spec) : NULL,
+        .draft_name = dsm ? dsm->name : dm ? dm->name : NULL,
+        .draft_path = dsm ? (dsm->path ? dsm->path : dsm->exact_spec) : dm ? dm->path : NULL,
         .draft_sha256 = dm ? dm->sha256 : NULL,
         .dataset = s->datasets[c->dataset].name, .n_prompts = n_prompts, .status = status,
         .started_at_ms = started, .finished_at_ms = db_unix_ms(),
@@ -219,7 +267,6 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
     int rc = 0;
 
     if (load_model(r, c->target_model, err, errlen) != 0) return -1;
-    if (c->draft_model >= 0 && load_model(r, c->draft_model, err, errlen) != 0) return -1;
 
     db_event_log log;
     db_event_log_init(&log);
@@ -303,15 +350,33 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     }
     /* counters before models, so decode threads created at load inherit them */
     r.counters = db_counters_open((const char *const *)s->papi_events, s->n_papi_events);
-    r.models = calloc((size_t)(s->n_models > 0 ? s->n_models : 1), sizeof *r.models);
-    if (!r.models) {
+    /* suite models, plus room for one derived draft per case */
+    r.models = calloc((size_t)(s->n_models + n_cases + 1), sizeof *r.models);
+    r.case_draft = malloc(sizeof *r.case_draft * (size_t)(n_cases + 1));
+    if (!r.models || !r.case_draft) {
         rc = db_errf(err, errlen, "out of memory");
         goto done;
+    }
+    r.n_loaded = s->n_models;
+    /* sequence ids each model needs: the most any case using it asks for */
+    for (int i = 0; i < n_cases; i++) {
+        const db_engine *e = cases[i].se->def;
+        int ns = e->n_seq_max ? e->n_seq_max(&cases[i].params) : 1;
+        loaded_model *t = &r.models[cases[i].target_model];
+        if (ns > t->n_seq) t->n_seq = ns;
+        r.case_draft[i] = cases[i].draft_model;
+        if (cases[i].draft_model >= 0 && ns > r.models[cases[i].draft_model].n_seq)
+            r.models[cases[i].draft_model].n_seq = ns;
     }
     /* every model a case uses is loaded (and checked) before anything is written */
     for (int i = 0; i < n_cases; i++) {
         if (load_model(&r, cases[i].target_model, err, errlen) != 0 ||
             (cases[i].draft_model >= 0 && load_model(&r, cases[i].draft_model, err, errlen) != 0)) {
+            rc = -1;
+            goto done;
+        }
+        const db_engine *e = cases[i].se->def;
+        if (e->derive_draft && derive_draft(&r, &cases[i], err, errlen) != 0) {
             rc = -1;
             goto done;
         }
@@ -380,8 +445,13 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     if (rc == 0 && strcmp(status, "interrupted") == 0) rc = 1;
 
 done:
-    for (int i = 0; r.models && i < s->n_models; i++) db_model_close(r.models[i].m);
+    for (int i = 0; r.models && i < r.n_loaded; i++) {
+        db_model_close(r.models[i].m);
+        free(r.models[i].path);
+        free(r.models[i].name);
+    }
     free(r.models);
+    free(r.case_draft);
     if (r.counters) db_counters_close(r.counters);
     if (r.st) db_store_close(r.st);
     db_machine_free(&mach);

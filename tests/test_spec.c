@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "engines/engine.h"
@@ -27,6 +28,7 @@ static db_model *open_model(const char *backend, const char *spec_or_path) {
     p.n_ctx = 512;
     p.n_batch = 512;
     p.n_threads = 1;
+    p.n_seq_max = 8;     /* spec-tree branches */
     db_model *m = NULL;
     char err[512];
     if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open %s: %s", spec_or_path, err);
@@ -86,6 +88,7 @@ static void greedy_identical_to_ar_exact(void) {
     const int nkv[] = { 2, 2, 2, 2, 2, 4, 4 };
     db_rng r = db_rng_make(3, 0);
     int mismatches = 0, cases = 0;
+    long tree_acc = 0, tree_commits = 0;
     gen_stats total = { 0 };
     for (int prompt_i = 0; prompt_i < 25; prompt_i++) {
         db_token prompt[12] = { DB_EXACT_BOS };
@@ -100,6 +103,19 @@ static void greedy_identical_to_ar_exact(void) {
             mismatches += !same_tokens(&o, &ref);
             total.drafted += st.drafted;
             total.accepted += st.accepted;
+            cases++;
+            db_output_free(&o);
+        }
+        const char *tree_cfg[][8] = { { "k", "4", "branches", "3" }, { "k", "6", "branches", "8", "p_split", "0.02" },
+                                      { "k", "2", "branches", "2", "p_split", "0.3" } };
+        const int tree_n[] = { 4, 6, 6 };
+        for (int c = 0; c < 3; c++) {
+            db_gen_output o;
+            gen_stats st;
+            run_engine("spec-tree", t, d, tree_cfg[c], tree_n[c], prompt, n, 48, 1, &o, &st);
+            mismatches += !same_tokens(&o, &ref);
+            tree_acc += st.tokens;
+            tree_commits += st.commits;
             cases++;
             db_output_free(&o);
         }
@@ -118,7 +134,9 @@ static void greedy_identical_to_ar_exact(void) {
     /* the noisy draft agrees often but not always: the test exercises rejection */
     double rate = total.drafted ? (double)total.accepted / total.drafted : 0;
     CHECK_MSG(rate > 0.2 && rate < 0.95, "acceptance rate %.3f", rate);
-    printf("    greedy: %d configurations identical to ar; spec acceptance %.3f\n", cases, rate);
+    printf("    greedy: %d configurations identical to ar; spec acceptance %.3f; spec-tree MAT %.2f\n", cases, rate,
+           tree_commits ? (double)tree_acc / tree_commits : 0);
+    CHECK(tree_commits > 0 && (double)tree_acc / tree_commits > 1.2);
     db_model_close(t);
     db_model_close(d);
 }
@@ -190,6 +208,8 @@ static void stochastic_spec_samples_target(void) {
         { "spec", { "mode", "sample", "k", "2", "temp", "0.8", "top_k", "4" }, 8, 0.8, 4, 30000 },
         { "spec", { "mode", "sample", "k", "4", "adaptive", "ucb" }, 6, 1.0, 0, 25000 },
         { "pld",  { "mode", "sample", "k", "3", "ngram_min", "1" }, 6, 1.0, 0, 25000 },
+        { "spec-tree", { "mode", "sample", "k", "3", "branches", "4", "p_split", "0.05" }, 8, 1.0, 0, 30000 },
+        { "spec-tree", { "mode", "sample", "k", "2", "temp", "0.7", "branches", "3" }, 8, 0.7, 0, 25000 },
     };
     db_token prompt[2] = { DB_EXACT_BOS, 4 };
     for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
@@ -328,6 +348,15 @@ static void llama_greedy_identity_and_kv(void) {
         run_engine("spec", t, other, kv, 2, prompt, n, 40, 1, &o2, &s2);
         run_engine("pld", t, NULL, kv, 2, prompt, n, 40, 1, &o3, NULL);
         mism += !same_tokens(&o1, &ref) + !same_tokens(&o2, &ref) + !same_tokens(&o3, &ref);
+        const char *tkv[] = { "k", "4", "branches", "4", "p_split", "0.001" };
+        db_gen_output o4, o5;
+        gen_stats s4;
+        run_engine("spec-tree", t, self, tkv, 6, prompt, n, 40, 1, &o4, &s4);
+        run_engine("spec-tree", t, other, tkv, 6, prompt, n, 40, 1, &o5, NULL);
+        mism += !same_tokens(&o4, &ref) + !same_tokens(&o5, &ref);
+        CHECK_MSG(s4.commits > 0 && s4.tokens > 2 * s4.commits, "self-draft tree MAT %d/%d", s4.tokens, s4.commits);
+        db_output_free(&o4);
+        db_output_free(&o5);
         CHECK_MSG(s1.drafted > 0 && s1.accepted == s1.drafted, "self-draft accepted %d of %d", s1.accepted, s1.drafted);
         CHECK_MSG(s2.accepted < s2.drafted, "unrelated draft accepted %d of %d", s2.accepted, s2.drafted);
         /* KV after spec (o2 run left t with prompt + output minus the last token) */
@@ -355,10 +384,65 @@ static void llama_greedy_identity_and_kv(void) {
 #endif
 }
 
+/* self-spec: the derived draft keeps the first L blocks and the head; it
+ * loads, has L layers, is reused while the target is unchanged, and the
+ * engine's greedy output equals ar's. */
+static void self_spec_derives_draft(void) {
+#ifndef HAVE_LLAMA
+    db_test_skip("built without llama.cpp");
+#else
+    char a[600], cmd[1600], dpath[4096], err[512];
+    snprintf(a, sizeof a, "%s/self-a.gguf", db_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s/decobench-mkmodel --out %s --n-embd 64 --n-layer 4 --seed 5 --init-std 0.05 >/dev/null 2>&1",
+             db_test_builddir(), a);
+    if (system(cmd) != 0) { db_test_fail(__FILE__, __LINE__, "mkmodel failed"); return; }
+    const db_engine *e = db_engine_find("self-spec");
+    CHECK(e && e->derive_draft);
+    if (!e || !e->derive_draft) return;
+    db_params p;
+    db_params_defaults(&p, e->params, e->n_params);
+    db_params_set(&p, "layers", "2", NULL, 0);
+    CHECK_INT_EQ(e->derive_draft(&p, a, dpath, sizeof dpath, err, sizeof err), 0);
+    struct stat st1, st2;
+    CHECK_INT_EQ(stat(dpath, &st1), 0);
+    CHECK_INT_EQ(e->derive_draft(&p, a, dpath, sizeof dpath, err, sizeof err), 0);   /* reused */
+    CHECK_INT_EQ(stat(dpath, &st2), 0);
+    CHECK(st1.st_mtime == st2.st_mtime && st1.st_ino == st2.st_ino);
+    db_params_set(&p, "layers", "4", NULL, 0);
+    CHECK_INT_EQ(e->derive_draft(&p, a, dpath, sizeof dpath, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "only 4 blocks");
+    db_params_set(&p, "layers", "2", NULL, 0);
+    e->derive_draft(&p, a, dpath, sizeof dpath, err, sizeof err);
+    db_llama_set_quiet(true);
+    db_model *t = open_model("llama", a), *d = open_model("llama", dpath);
+    if (!t || !d) return;
+    db_model_info ti, di;
+    db_model_get_info(t, &ti);
+    db_model_get_info(d, &di);
+    CHECK_INT_EQ(ti.n_layer, 4);
+    CHECK_INT_EQ(di.n_layer, 2);
+    CHECK(di.n_params < ti.n_params);
+    db_token prompt[64];
+    int n = db_model_tokenize(t, "Once upon a time", 16, true, true, prompt, 64);
+    db_gen_output ref, o;
+    gen_stats st;
+    run_engine("ar", t, NULL, NULL, 0, prompt, n, 32, 1, &ref, NULL);
+    const char *kv[] = { "k", "3", "layers", "2" };
+    run_engine("self-spec", t, d, kv, 4, prompt, n, 32, 1, &o, &st);
+    CHECK(same_tokens(&o, &ref));
+    CHECK(st.drafted > 0);
+    db_output_free(&ref);
+    db_output_free(&o);
+    db_model_close(t);
+    db_model_close(d);
+#endif
+}
+
 void suite_spec(void) {
     RUN(pld_lookup_finds_latest_longest);
     RUN(greedy_identical_to_ar_exact);
     RUN(stochastic_spec_samples_target);
     RUN(broken_verifier_is_detected);
     RUN(llama_greedy_identity_and_kv);
+    RUN(self_spec_derives_draft);
 }
