@@ -310,8 +310,8 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
         }
     } else if (rc < 0) {
         /* keep a record of the failure; the run goes on with the next case */
-        char status[600];
-        snprintf(status, sizeof status, "failed: %s", err);
+        char status[700];
+        snprintf(status, sizeof status, "failed: %.600s", err);
         if (write_case(r, c, status, n_prompts, started, NULL, 0) != 0) {
             db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
             rc = -2;

@@ -171,6 +171,7 @@ static void stops_at_end_of_generation(void) {
         db_output_free(&out);
     }
     CHECK_INT_EQ(stopped, 20);
+    db_model_close(m);
 }
 
 void suite_engine_ar(void) {

@@ -97,5 +97,6 @@ int main(int argc, char **argv) {
     }
     if (n_skipped) printf("%d passed, %d failed, %d skipped\n", n_passed, n_failed, n_skipped);
     else printf("%d passed, %d failed\n", n_passed, n_failed);
+    fflush(stdout);   /* LeakSanitizer exits without flushing stdio */
     return n_failed ? 1 : 0;
 }
