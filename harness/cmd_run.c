@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 #include "model.h"
 #include "runner.h"
@@ -23,11 +25,107 @@ static void on_sigint(int sig) {
     interrupted = 1;
 }
 
+/* RFC 7386 JSON merge patch: objects merge recursively, null deletes,
+ * anything else replaces. */
+static void merge_patch(cJSON *target, const cJSON *patch) {
+    for (const cJSON *p = patch->child; p; p = p->next) {
+        if (cJSON_IsNull(p)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(target, p->string);
+        } else if (cJSON_IsObject(p)) {
+            cJSON *t = cJSON_GetObjectItemCaseSensitive(target, p->string);
+            if (!cJSON_IsObject(t)) {
+                cJSON_DeleteItemFromObjectCaseSensitive(target, p->string);
+                t = cJSON_AddObjectToObject(target, p->string);
+            }
+            if (t) merge_patch(t, p);
+        } else {
+            cJSON *dup = cJSON_Duplicate(p, 1);
+            if (dup && !cJSON_ReplaceItemInObjectCaseSensitive(target, p->string, dup)) cJSON_AddItemToObject(target, p->string, dup);
+        }
+    }
+}
+
+/* Paths given on the command line or in an override file are relative to
+ * the current directory, while the suite resolves relative paths from its
+ * own folder: make them absolute first. */
+static char *absolute(const char *path) {
+    if (path[0] == '/') return db_strdup(path);
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) return db_strdup(path);
+    return db_path_join(cwd, path);
+}
+
+static void absolutise_paths(cJSON *section) {
+    for (cJSON *e = section ? section->child : NULL; e; e = e->next) {
+        cJSON *pth = cJSON_GetObjectItemCaseSensitive(e, "path");
+        if (cJSON_IsString(pth)) {
+            char *a = absolute(pth->valuestring);
+            if (a) cJSON_ReplaceItemInObjectCaseSensitive(e, "path", cJSON_CreateString(a));
+            free(a);
+        }
+    }
+}
+
+static int load_with_overrides(const char *suite_path, const char *override_path, const char *const *models,
+                               int n_models, db_suite **out, char *err, size_t errlen) {
+    char *text = db_read_file(suite_path, NULL, err, errlen);
+    if (!text) return -1;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root) return db_suite_load(suite_path, out, err, errlen);   /* reports line and column */
+    int rc = -1;
+    if (override_path) {
+        char *ot = db_read_file(override_path, NULL, err, errlen);
+        if (!ot) goto out;
+        cJSON *patch = cJSON_Parse(ot);
+        free(ot);
+        if (!patch || !cJSON_IsObject(patch)) {
+            db_errf(err, errlen, "%s: --override: %s", override_path, patch ? "expected a JSON object" : "malformed JSON");
+            cJSON_Delete(patch);
+            goto out;
+        }
+        absolutise_paths(cJSON_GetObjectItemCaseSensitive(patch, "models"));
+        absolutise_paths(cJSON_GetObjectItemCaseSensitive(patch, "datasets"));
+        merge_patch(root, patch);
+        cJSON_Delete(patch);
+    }
+    for (int i = 0; i < n_models; i++) {
+        const char *eq = strchr(models[i], '=');
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - models[i]), models[i]);
+        cJSON *ms = cJSON_GetObjectItemCaseSensitive(root, "models");
+        cJSON *m = cJSON_IsObject(ms) ? cJSON_GetObjectItemCaseSensitive(ms, name) : NULL;
+        if (!cJSON_IsObject(m)) {
+            db_errf(err, errlen, "--model %s: the suite %s has no model named '%s'", models[i], suite_path, name);
+            goto out;
+        }
+        char *a = absolute(eq + 1);
+        if (!a) goto out;
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "path");
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "sha256");   /* the hash named the suite's file */
+        cJSON_AddStringToObject(m, "path", a);
+        free(a);
+    }
+    char *merged = cJSON_PrintUnformatted(root);
+    char *dir = db_dirname(suite_path);
+    if (merged && dir) rc = db_suite_parse(merged, suite_path, dir, out, err, errlen);
+    else db_errf(err, errlen, "out of memory");
+    free(merged);
+    free(dir);
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
 static void run_usage(FILE *f) {
     fprintf(f,
         "usage: decobench run [SUITE] [options]\n\n"
         "Runs every case of SUITE (default " DB_DEFAULT_SUITE ") and stores the results.\n\n"
         "  --db FILE          results database (default " DB_DEFAULT_DB "; created if needed)\n"
+        "  --model NAME=PATH  use the GGUF file PATH for the suite's model NAME (repeatable)\n"
+        "  --override FILE    JSON merge patch (RFC 7386) applied to the suite, e.g.\n"
+        "                     {\"models\": {\"target\": {\"path\": \"/models/llama.gguf\"}}, \"max_new_tokens\": 256};\n"
+        "                     relative paths in it are taken from the current directory\n"
         "  --limit N          use at most N prompts of each dataset\n"
         "  --format FMT       table printed at the end: md (default), csv, latex, json, none\n"
         "  --no-progress      no progress line (default: shown when stderr is a terminal)\n"
@@ -40,6 +138,8 @@ static void run_usage(FILE *f) {
 int cmd_run(int argc, char **argv) {
     static const struct option opts[] = {
         { "db", required_argument, NULL, 'd' },
+        { "model", required_argument, NULL, 'm' },
+        { "override", required_argument, NULL, 'o' },
         { "limit", required_argument, NULL, 'l' },
         { "format", required_argument, NULL, 'f' },
         { "no-progress", no_argument, NULL, 'P' },
@@ -49,6 +149,8 @@ int cmd_run(int argc, char **argv) {
     };
     const char *db_path = DB_DEFAULT_DB, *format = "md";
     int limit = 0, progress = isatty(2), verbose = 0, c;
+    const char *models[32], *override_path = NULL;
+    int n_models = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -65,6 +167,14 @@ int cmd_run(int argc, char **argv) {
             break;
         }
         case 'f': format = optarg; break;
+        case 'm':
+            if (!strchr(optarg, '=') || optarg[0] == '=' || n_models == 32) {
+                fprintf(stderr, "decobench run: --model: expected NAME=PATH, got '%s'\n", optarg);
+                return 2;
+            }
+            models[n_models++] = optarg;
+            break;
+        case 'o': override_path = optarg; break;
         case 'P': progress = 0; break;
         case 'v': verbose = 1; break;
         case 'h': run_usage(stdout); return 0;
@@ -86,7 +196,10 @@ int cmd_run(int argc, char **argv) {
     db_llama_set_quiet(!verbose);
     char err[1024];
     db_suite *suite = NULL;
-    if (db_suite_load(suite_path, &suite, err, sizeof err) != 0) {
+    int lrc = n_models || override_path
+                  ? load_with_overrides(suite_path, override_path, models, n_models, &suite, err, sizeof err)
+                  : db_suite_load(suite_path, &suite, err, sizeof err);
+    if (lrc != 0) {
         fprintf(stderr, "decobench run: %s\n", err);
         return 2;
     }

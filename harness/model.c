@@ -185,3 +185,12 @@ int db_model_set_causal(db_model *m, bool causal) { return m->backend->set_causa
 void db_model_set_threads(db_model *m, int n_threads, int n_threads_batch) {
     if (m->backend->set_threads) m->backend->set_threads(m, n_threads, n_threads_batch);
 }
+
+int db_model_chat_format(db_model *m, const char *const *roles, const char *const *contents, int n,
+                         bool add_assistant, char *buf, int cap) {
+    if (!m->backend->chat_format) {
+        db_model_fail(m, "the %s backend has no chat template", m->backend->name);
+        return INT32_MIN;
+    }
+    return m->backend->chat_format(m, roles, contents, n, add_assistant, buf, cap);
+}

@@ -80,6 +80,13 @@ int db_model_token_piece(const db_model *m, db_token t, char *buf, int cap);
 /* Detokenize a run of tokens; returns bytes written or minus needed. */
 int db_model_detokenize(const db_model *m, const db_token *toks, int n, char *buf, int cap);
 
+/* Format a conversation with the model's chat template (roles "system",
+ * "user", "assistant"); add_assistant opens the assistant's turn.  Returns the
+ * bytes written, minus the bytes needed when cap is too small, or INT32_MIN
+ * when the model has no usable chat template (db_model_last_error says why). */
+int db_model_chat_format(db_model *m, const char *const *roles, const char *const *contents, int n,
+                         bool add_assistant, char *buf, int cap);
+
 /* --- batches ----------------------------------------------------------- */
 typedef struct db_batch {
     int n_tokens;
@@ -149,6 +156,9 @@ typedef struct db_model_backend {
     void (*reset)(db_model *m);
     int  (*set_causal)(db_model *m, bool causal);
     void (*set_threads)(db_model *m, int n_threads, int n_threads_batch);
+    /* optional; NULL: no chat template */
+    int  (*chat_format)(db_model *m, const char *const *roles, const char *const *contents, int n,
+                        bool add_assistant, char *buf, int cap);
 } db_model_backend;
 
 struct db_model {

@@ -236,6 +236,31 @@ static int llama_decode_(db_model *m, const db_batch *b) {
     return 0;
 }
 
+static int llama_chat_format_(db_model *m, const char *const *roles, const char *const *contents, int n,
+                              bool add_assistant, char *buf, int cap) {
+    const char *tmpl = llama_model_chat_template(IMPL(m)->model, NULL);
+    if (!tmpl) {
+        db_model_fail(m, "the model has no chat template (tokenizer.chat_template)");
+        return INT32_MIN;
+    }
+    struct llama_chat_message *msgs = malloc(sizeof *msgs * (size_t)(n > 0 ? n : 1));
+    if (!msgs) {
+        db_model_fail(m, "out of memory");
+        return INT32_MIN;
+    }
+    for (int i = 0; i < n; i++) {
+        msgs[i].role = roles[i];
+        msgs[i].content = contents[i];
+    }
+    int32_t r = llama_chat_apply_template(tmpl, msgs, (size_t)n, add_assistant, buf, cap);
+    free(msgs);
+    if (r < 0) {
+        db_model_fail(m, "llama.cpp does not support the model's chat template");
+        return INT32_MIN;
+    }
+    return r > cap ? -r : r;
+}
+
 static const float *llama_logits_(db_model *m, int i) {
     llama_impl *L = IMPL(m);
     if (i < 0 || i >= L->n_rows || !L->had_logits[i]) return NULL;
@@ -306,6 +331,7 @@ const db_model_backend db_backend_llama = {
     .reset = llama_reset_,
     .set_causal = llama_set_causal_,
     .set_threads = llama_set_threads_,
+    .chat_format = llama_chat_format_,
 };
 
 #else /* !HAVE_LLAMA */

@@ -11,6 +11,7 @@
 #include "runner.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,9 +149,50 @@ static void sample_buf_free(sample_buf *b) {
     memset(b, 0, sizeof *b);
 }
 
+/* The text generation starts from: the prompt itself, or for chat datasets
+ * the conversation so far (user turns 0..turn, the engine's own earlier
+ * answers) in the model's chat template with the assistant's turn opened. */
+static int turn_text(runner *r, const db_case *c, const db_suite_dataset *ds, const db_prompt *pr, int turn,
+                     const char *const *answers, char **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (!ds->chat) {
+        *out = db_strdup(pr->text);
+        return *out ? 0 : db_errf(err, errlen, "out of memory");
+    }
+    const char *roles[130], *contents[130];
+    int n = 0;
+    for (int t = 0; t <= turn && n < 128; t++) {
+        roles[n] = "user";
+        contents[n++] = pr->turns[t];
+        if (t < turn) {
+            roles[n] = "assistant";
+            contents[n++] = answers[t];
+        }
+    }
+    db_model *m = r->models[c->target_model].m;
+    int cap = 4096, len;
+    for (;;) {
+        char *buf = malloc((size_t)cap + 1);
+        if (!buf) return db_errf(err, errlen, "out of memory");
+        len = db_model_chat_format(m, roles, contents, n, true, buf, cap);
+        if (len == INT32_MIN) {
+            free(buf);
+            return db_errf(err, errlen, "dataset '%s' has \"chat\": true, but model '%s': %s", ds->name,
+                           r->s->models[c->target_model].name, db_model_last_error(m));
+        }
+        if (len >= 0) {
+            buf[len] = 0;
+            *out = buf;
+            return 0;
+        }
+        free(buf);
+        cap = -len;
+    }
+}
+
 /* One generation; when rec is NULL it is a warmup and nothing is kept.
  * Returns 0, 1 when cancelled, -1 on error (err set). */
-static int run_one(runner *r, const db_case *c, const db_prompt *pr, uint64_t seed,
+static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char *text, uint64_t seed,
                    db_event_log *log, db_sample_record *rec, char *err, size_t errlen) {
     const db_suite *s = r->s;
     db_model *target = r->models[c->target_model].m;
@@ -158,17 +200,17 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, uint64_t se
     db_model_reset(target);
     if (draft) db_model_reset(draft);
 
-    size_t len = strlen(pr->text);
+    size_t len = strlen(text);
     int cap = (int)len + 8;
     db_token *toks = malloc(sizeof *toks * (size_t)cap);
     if (!toks) return db_errf(err, errlen, "out of memory");
-    int n = db_model_tokenize(target, pr->text, len, true, true, toks, cap);
+    int n = db_model_tokenize(target, text, len, true, true, toks, cap);
     if (n < 0) {
         cap = -n;
         db_token *t2 = realloc(toks, sizeof *toks * (size_t)cap);
         if (!t2) { free(toks); return db_errf(err, errlen, "out of memory"); }
         toks = t2;
-        n = db_model_tokenize(target, pr->text, len, true, true, toks, cap);
+        n = db_model_tokenize(target, text, len, true, true, toks, cap);
     }
     const db_model_info *ti = &r->models[c->target_model].info;
     if (n + s->max_new_tokens > ti->n_ctx) {
@@ -208,12 +250,12 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, uint64_t se
         out.tokens = NULL;
         int tl = db_model_detokenize(target, rec->output_tokens, rec->n_output_tokens, NULL, 0);
         if (tl < 0) tl = -tl;
-        char *text = malloc((size_t)tl + 1);
-        if (text) {
-            db_model_detokenize(target, rec->output_tokens, rec->n_output_tokens, text, tl);
-            text[tl] = 0;
+        char *out_text = malloc((size_t)tl + 1);
+        if (out_text) {
+            db_model_detokenize(target, rec->output_tokens, rec->n_output_tokens, out_text, tl);
+            out_text[tl] = 0;
         }
-        rec->output_text = text;
+        rec->output_text = out_text;
         if (n_values > 0 && n_values == n_active) {
             int64_t *v = malloc(sizeof *v * (size_t)n_values);
             if (v) memcpy(v, values, sizeof *v * (size_t)n_values);
@@ -226,7 +268,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, uint64_t se
         rec->events = ev;
         rec->n_events = ev ? log->n : 0;
         rec->seed = seed;
-        if (!text || !ev) rc = db_errf(err, errlen, "out of memory");
+        if (!out_text || !ev) rc = db_errf(err, errlen, "out of memory");
     }
     free(out.tokens);
     free(toks);
@@ -274,31 +316,45 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
     char serr[512] = "";
 
     for (int w = 0; w < s->warmup && rc == 0 && n_prompts > 0; w++) {
-        rc = run_one(r, c, &ds->prompts[w % n_prompts], s->seeds[0], &log, NULL, serr, sizeof serr);
+        const db_prompt *pr = &ds->prompts[w % n_prompts];
+        char *text = NULL;
+        rc = turn_text(r, c, ds, pr, 0, NULL, &text, serr, sizeof serr);
+        if (rc == 0) rc = run_one(r, c, pr, text, s->seeds[0], &log, NULL, serr, sizeof serr);
+        free(text);
         if (rc < 0) db_errf(err, errlen, "%s", serr);
     }
     for (int rep = 0; rep < s->repetitions && rc == 0; rep++) {
         for (int i = 0; i < n_prompts && rc == 0; i++) {
-            if (r->o->interrupted && *r->o->interrupted) { rc = 1; break; }
-            if (sb.n == sb.cap) {
-                int cap = sb.cap ? sb.cap * 2 : 64;
-                db_sample_record *nr = realloc(sb.rec, sizeof *nr * (size_t)cap);
-                if (!nr) { rc = db_errf(err, errlen, "out of memory"); break; }
-                sb.rec = nr;
-                sb.cap = cap;
+            const db_prompt *pr = &ds->prompts[i];
+            const int n_turns = ds->chat ? pr->n_turns : 1;
+            const char *answers[64];
+            for (int t = 0; t < n_turns && t < 64 && rc == 0; t++) {
+                if (r->o->interrupted && *r->o->interrupted) { rc = 1; break; }
+                if (sb.n == sb.cap) {
+                    int cap = sb.cap ? sb.cap * 2 : 64;
+                    db_sample_record *nr = realloc(sb.rec, sizeof *nr * (size_t)cap);
+                    if (!nr) { rc = db_errf(err, errlen, "out of memory"); break; }
+                    sb.rec = nr;
+                    sb.cap = cap;
+                }
+                db_sample_record *rec = &sb.rec[sb.n];
+                uint64_t seed = s->seeds[rep % s->n_seeds];
+                char *text = NULL;
+                rc = turn_text(r, c, ds, pr, t, answers, &text, serr, sizeof serr);
+                if (rc == 0) rc = run_one(r, c, pr, text, seed, &log, rec, serr, sizeof serr);
+                free(text);
+                if (rc < 0) { db_errf(err, errlen, "%s", serr); break; }
+                if (rc == 1) break;   /* cancelled mid-sample: discarded */
+                rec->prompt_idx = i;
+                rec->prompt_id = pr->id;
+                rec->category = pr->category;
+                rec->rep = rep;
+                rec->turn = t;
+                answers[t] = rec->output_text ? rec->output_text : "";
+                sb.n++;
+                r->done_samples++;
+                progress(r, c->index, n_cases, c->label, false);
             }
-            db_sample_record *rec = &sb.rec[sb.n];
-            uint64_t seed = s->seeds[rep % s->n_seeds];
-            rc = run_one(r, c, &ds->prompts[i], seed, &log, rec, serr, sizeof serr);
-            if (rc < 0) { db_errf(err, errlen, "%s", serr); break; }
-            if (rc == 1) break;   /* cancelled mid-sample: discarded */
-            rec->prompt_idx = i;
-            rec->prompt_id = ds->prompts[i].id;
-            rec->category = ds->prompts[i].category;
-            rec->rep = rep;
-            sb.n++;
-            r->done_samples++;
-            progress(r, c->index, n_cases, c->label, false);
         }
     }
     db_event_log_free(&log);
@@ -406,7 +462,7 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
         const db_suite_dataset *ds = &s->datasets[cases[i].dataset];
         int np = ds->n_prompts;
         if (o->limit_prompts > 0 && np > o->limit_prompts) np = o->limit_prompts;
-        r.total_samples += np * s->repetitions;
+        for (int p = 0; p < np; p++) r.total_samples += (ds->chat ? ds->prompts[p].n_turns : 1) * s->repetitions;
     }
     r.t_start_ns = db_now_ns();
     const char *status = "completed";

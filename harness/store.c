@@ -46,7 +46,7 @@ static const char *const schema_sql =
     "CREATE TABLE sample(\n"
     "  id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES \"case\"(id),\n"
     "  prompt_idx INTEGER NOT NULL, prompt_id TEXT, category TEXT, rep INTEGER NOT NULL,\n"
-    "  seed INTEGER, n_prompt_tokens INTEGER, new_tokens INTEGER, ttft_ms REAL,\n"
+    "  turn INTEGER NOT NULL DEFAULT 0, seed INTEGER, n_prompt_tokens INTEGER, new_tokens INTEGER, ttft_ms REAL,\n"
     "  latency_ms REAL, tokens_per_s REAL, tpot_ms REAL, target_forwards INTEGER,\n"
     "  draft_forwards INTEGER, target_tokens_evaluated INTEGER, n_commits INTEGER, mat REAL,\n"
     "  drafted INTEGER, accepted INTEGER, acceptance_rate REAL, accept_at_json TEXT,\n"
@@ -427,6 +427,7 @@ static int insert_sample(db_store *st, sqlite3_stmt *s, sqlite3_stmt *sc, sqlite
     bind_text(s, k++, r->prompt_id);
     bind_text(s, k++, r->category);
     sqlite3_bind_int(s, k++, r->rep);
+    sqlite3_bind_int(s, k++, r->turn);
     sqlite3_bind_int64(s, k++, (sqlite3_int64)r->seed);
     sqlite3_bind_int(s, k++, m->n_prompt_tokens);
     sqlite3_bind_int(s, k++, m->new_tokens);
@@ -488,12 +489,12 @@ int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
                 " draft_sha256, dataset, n_prompts, status, started_at, finished_at)"
                 " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s) != 0 ||
         prepare(st,
-                "INSERT INTO sample(case_id, prompt_idx, prompt_id, category, rep, seed,"
+                "INSERT INTO sample(case_id, prompt_idx, prompt_id, category, rep, turn, seed,"
                 " n_prompt_tokens, new_tokens, ttft_ms, latency_ms, tokens_per_s, tpot_ms,"
                 " target_forwards, draft_forwards, target_tokens_evaluated, n_commits, mat, drafted,"
                 " accepted, acceptance_rate, accept_at_json, draft_time_ms, forward_time_ms,"
                 " sample_time_ms, peak_rss_kib, stop_reason, output_tokens_json, output_text)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &ss) != 0 ||
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &ss) != 0 ||
         prepare(st, "INSERT INTO sample_counter(sample_id, name, value) VALUES(?,?,?)", &sc) != 0 ||
         prepare(st,
                 "INSERT INTO step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,"

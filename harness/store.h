@@ -16,7 +16,7 @@
  *          model_path, model_sha256, model_desc, model_params, model_bytes,
  *          draft_name, draft_path, draft_sha256, dataset, n_prompts, status,
  *          started_at, finished_at)
- *   sample(id, case_id, prompt_idx, prompt_id, category, rep, seed,
+ *   sample(id, case_id, prompt_idx, prompt_id, category, rep, turn, seed,
  *          n_prompt_tokens, new_tokens, ttft_ms, latency_ms, tokens_per_s,
  *          tpot_ms, target_forwards, draft_forwards, target_tokens_evaluated,
  *          n_commits, mat, drafted, accepted, acceptance_rate,
@@ -85,6 +85,7 @@ typedef struct db_sample_record {
     int prompt_idx;
     const char *prompt_id, *category;
     int rep;
+    int turn;             /* 0-based turn of a multi-turn (chat) prompt */
     uint64_t seed;
     db_sample_metrics m;
     int64_t peak_rss_kib;

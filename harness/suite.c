@@ -284,6 +284,8 @@ void db_prompts_free(db_prompt *p, int n) {
         free(p[i].category);
         free(p[i].text);
         free(p[i].reference);
+        for (int t = 0; t < p[i].n_turns; t++) free(p[i].turns[t]);
+        free(p[i].turns);
     }
     free(p);
 }
@@ -318,6 +320,7 @@ static int parse_prompt_line(const char *path, int lineno, const char *line, siz
     free(copy);
     int rc = -1;
     const char *text = NULL, *ref = NULL, *cat = NULL;
+    const cJSON *turns_arr = NULL;
     if (!cJSON_IsObject(o)) {
         db_errf(err, errlen, "%s:%d: expected a JSON object, got %s", path, lineno, type_name(o));
         goto out;
@@ -343,7 +346,13 @@ static int parse_prompt_line(const char *path, int lineno, const char *line, siz
                 db_errf(err, errlen, "%s:%d: \"turns\": expected an array starting with a string", path, lineno);
                 goto out;
             }
+            for (const cJSON *t = turns->child; t; t = t->next)
+                if (!cJSON_IsString(t) || !t->valuestring[0]) {
+                    db_errf(err, errlen, "%s:%d: \"turns\": every turn must be a non-empty string", path, lineno);
+                    goto out;
+                }
             text = turns->child->valuestring;
+            turns_arr = turns;
         }
     }
     if (!text) {
@@ -389,7 +398,19 @@ static int parse_prompt_line(const char *path, int lineno, const char *line, siz
     p->category = db_strdup(cat);
     p->text = db_strdup(text);
     p->reference = ref ? db_strdup(ref) : NULL;
-    if (!p->id || !p->category || !p->text || (ref && !p->reference)) {
+    p->n_turns = turns_arr ? cJSON_GetArraySize(turns_arr) : 1;
+    p->turns = calloc((size_t)p->n_turns, sizeof *p->turns);
+    if (p->turns) {
+        if (!turns_arr) p->turns[0] = db_strdup(text);
+        else {
+            int t = 0;
+            for (const cJSON *tj = turns_arr->child; tj; tj = tj->next) p->turns[t++] = db_strdup(tj->valuestring);
+        }
+    }
+    for (int t = 0; p->turns && t < p->n_turns; t++)
+        if (!p->turns[t]) { free(p->turns); p->turns = NULL; break; }
+    if (!p->turns) p->n_turns = 0;
+    if (!p->id || !p->category || !p->text || (ref && !p->reference) || !p->turns) {
         db_errf(err, errlen, "%s:%d: out of memory", path, lineno);
         goto out;
     }
@@ -583,7 +604,7 @@ static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
 }
 
 static int parse_datasets(ctx *c, db_suite *s, const cJSON *datasets, cJSON *out) {
-    static const char *const keys[] = { "path", "category", "limit", NULL };
+    static const char *const keys[] = { "path", "category", "limit", "chat", NULL };
     if (check_keys(c, datasets, "$.datasets", NULL) != 0) return -1;
     int n = cJSON_GetArraySize(datasets);
     if (n == 0) return fail(c, "$.datasets", "at least one dataset is required");
@@ -601,6 +622,8 @@ static int parse_datasets(ctx *c, db_suite *s, const cJSON *datasets, cJSON *out
         if (get_string(c, dj, "path", path, true, &rel) != 0) return -1;
         if (get_string(c, dj, "category", path, false, &cat) != 0) return -1;
         if (get_int(c, dj, "limit", path, 0, 100000000, &d->limit) != 0) return -1;
+        d->chat = false;
+        if (get_bool(c, dj, "chat", path, &d->chat) != 0) return -1;
         if (!(d->category = db_strdup(cat ? cat : d->name))) return fail(c, path, "out of memory");
         child_path(p, sizeof p, path, "path");
         if (resolve_path(c, p, rel, &d->path) != 0) return -1;
@@ -612,6 +635,7 @@ static int parse_datasets(ctx *c, db_suite *s, const cJSON *datasets, cJSON *out
         cJSON_AddStringToObject(o, "path", d->path);
         cJSON_AddStringToObject(o, "category", d->category);
         cJSON_AddNumberToObject(o, "limit", d->limit);
+        cJSON_AddBoolToObject(o, "chat", d->chat);
     }
     return 0;
 }

@@ -37,6 +37,8 @@ typedef struct db_prompt {
     char *id;            /* "id" / "question_id" field, else the line number */
     char *category;      /* "category" field, else the dataset's category */
     char *text;          /* "prompt" / "text" / first of "turns" */
+    char **turns;        /* every user turn ("turns"), turns[0] == text; n_turns >= 1 */
+    int n_turns;
     char *reference;     /* optional "reference" field (quality metrics) */
 } db_prompt;
 
@@ -45,6 +47,7 @@ typedef struct db_suite_dataset {
     char *path;          /* JSONL file, resolved like model paths */
     char *category;      /* default category for its prompts */
     int limit;           /* use the first `limit` prompts; 0 = all */
+    bool chat;           /* format with the model's chat template; run every turn (multi-turn) */
     db_prompt *prompts;  /* loaded by db_suite_load */
     int n_prompts;
 } db_suite_dataset;

@@ -87,6 +87,52 @@ fi
 runs=$(sqlite3 "$tmp/r.db" 'select count(*) from run' 2>/dev/null)
 [ "$runs" = 2 ] && ok "second run appends (2 runs)" || fail "second run appends" "runs=$runs"
 
+# ---- the speculative family through the runner --------------------------------
+cat > "$tmp/spec.json" <<JSON
+{
+  "name": "spec-e2e",
+  "models": { "target": { "path": "tiny.gguf" }, "draft": { "path": "tiny.gguf" } },
+  "datasets": { "mixed": { "path": "prompts.jsonl" } },
+  "engines": [
+    { "engine": "ar", "label": "ar" },
+    { "engine": "spec", "label": "spec", "draft": "draft", "grid": { "k": [2, 5] } },
+    { "engine": "spec-tree", "label": "tree", "draft": "draft", "params": { "branches": 3, "p_split": 0.001 } },
+    { "engine": "pld", "label": "pld" },
+    { "engine": "lookahead", "label": "lookahead", "params": { "W": 4, "N": 3, "G": 4 } },
+    { "engine": "self-spec", "label": "self-spec", "params": { "layers": 1 } }
+  ],
+  "baseline": "ar", "max_new_tokens": 24, "repetitions": 1, "warmup": 0, "threads": 1
+}
+JSON
+if "$bin" run "$tmp/spec.json" --db "$tmp/spec.db" --no-progress >"$tmp/spec.out" 2>"$tmp/spec.err"; then
+  ok "speculative suite runs (spec, spec-tree, pld, lookahead, self-spec)"
+else
+  fail "speculative suite runs" "$(tail -3 "$tmp/spec.err")"
+fi
+# greedy: every engine's tokens equal ar's on every prompt
+differ=$(sqlite3 "$tmp/spec.db" 'select count(*) from sample s join "case" c on c.id = s.case_id join sample b on b.prompt_idx = s.prompt_idx join "case" bc on bc.id = b.case_id and bc.label = "ar" where c.label <> "ar" and s.output_tokens_json <> b.output_tokens_json' 2>/dev/null)
+total=$(sqlite3 "$tmp/spec.db" 'select count(*) from sample s join "case" c on c.id = s.case_id where c.label <> "ar"' 2>/dev/null)
+[ "$differ" = 0 ] && [ "${total:-0}" = 18 ] && ok "greedy outputs of 6 speculative configurations identical to ar (18 samples)" \
+  || fail "greedy outputs identical to ar" "differing=$differ of $total"
+mat=$(sqlite3 "$tmp/spec.db" 'select round(sum(s.new_tokens) * 1.0 / sum(s.n_commits), 2) from sample s join "case" c on c.id = s.case_id where c.label = "spec k=5"' 2>/dev/null)
+awk "BEGIN{exit !($mat > 3.0)}" && ok "self-draft spec k=5 accepts everything (#MAT $mat)" || fail "self-draft spec #MAT" "$mat"
+dd=$(sqlite3 "$tmp/spec.db" 'select draft_name from "case" where label = "self-spec"' 2>/dev/null)
+[ "$dd" = "target:derived" ] && ls "$tmp"/tiny.gguf.self-L1.gguf >/dev/null 2>&1 && ok "self-spec derived its draft next to the model" \
+  || fail "self-spec derived draft" "draft_name=$dd"
+
+# ---- model paths from the command line or an override file ------------------
+cp "$tmp/tiny.gguf" "$tmp/other.gguf"
+mkdir -p "$tmp/elsewhere"
+write_suite "$tmp/elsewhere/placeholder.json" "not-there.gguf"
+cp "$tmp/prompts.jsonl" "$tmp/elsewhere/"
+(cd "$tmp" && "$bin" run elsewhere/placeholder.json --model target=other.gguf --db "$tmp/ov.db" --no-progress --limit 1 --format none >/dev/null 2>"$tmp/ov.err")
+p=$(sqlite3 "$tmp/ov.db" 'select distinct model_path from "case"' 2>/dev/null)
+[ "$p" = "$tmp/other.gguf" ] && ok "--model NAME=PATH replaces a suite's model path" || fail "--model NAME=PATH" "path=$p $(cat "$tmp/ov.err")"
+echo '{"models": {"target": {"path": "other.gguf"}}, "max_new_tokens": 3}' > "$tmp/override.json"
+(cd "$tmp" && "$bin" run elsewhere/placeholder.json --override override.json --db "$tmp/ov2.db" --no-progress --limit 1 --format none >/dev/null 2>&1)
+mx=$(sqlite3 "$tmp/ov2.db" 'select max(new_tokens) from sample' 2>/dev/null)
+[ "$mx" = 3 ] && ok "--override FILE merges into the suite" || fail "--override FILE" "max new tokens $mx"
+
 # ---- bad input: one line, exit 2, nothing written -------------------------
 expect_error() {  # expect_error NAME PATTERN -- ARGS...
   local name="$1" pattern="$2"; shift 3
@@ -125,6 +171,10 @@ echo "plain text" > "$tmp/text.db"
   || fail "a non-database --db file is refused and left intact" "rc=$rc $(cat "$tmp/e")"
 expect_error "bad option" "--frobnicate" -- run --frobnicate
 expect_error "unknown command" "frobnicate" -- frobnicate
+expect_error "--model for a model the suite lacks" "no model named 'drafty'" -- run "$tmp/suite.json" --model drafty=x.gguf --db "$tmp/bad.db"
+expect_error "--override with a missing file" "nosuch-override.json" -- run "$tmp/suite.json" --override "$tmp/nosuch-override.json" --db "$tmp/bad.db"
+echo '[1, 2]' > "$tmp/arr.json"
+expect_error "--override that is not an object" "expected a JSON object" -- run "$tmp/suite.json" --override "$tmp/arr.json" --db "$tmp/bad.db"
 
 # ---- SIGINT: completed cases stay, run marked interrupted --------------------
 # the first case is short, the second long (2000 prompts): interrupt during the second
