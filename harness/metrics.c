@@ -12,6 +12,7 @@ void db_metrics_from_events(const db_event_log *log, int n_prompt_tokens, int64_
     m->latency_ms = (double)latency_ns / 1e6;
     m->ttft_ms = NAN;
     int64_t draft_ns = 0, fwd_ns = 0, sample_ns = 0;
+    int decode_tokens = 0;
     for (int i = 0; i < log->n; i++) {
         const db_event *e = &log->ev[i];
         switch (e->kind) {
@@ -36,7 +37,10 @@ void db_metrics_from_events(const db_event_log *log, int n_prompt_tokens, int64_
         case DB_EV_COMMIT:
             if (e->n_tokens > 0 && isnan(m->ttft_ms)) m->ttft_ms = (double)e->t_start_ns / 1e6;
             m->new_tokens += e->n_tokens;
-            m->n_commits++;
+            if (e->step > 0) {          /* the prefill's first token is not a decoding step */
+                m->n_commits++;
+                decode_tokens += e->n_tokens;
+            }
             break;
         case DB_EV_SAMPLE:
             sample_ns += e->t_end_ns - e->t_start_ns;
@@ -48,7 +52,7 @@ void db_metrics_from_events(const db_event_log *log, int n_prompt_tokens, int64_
     m->tokens_per_s = latency_ns > 0 ? m->new_tokens / ((double)latency_ns / 1e9) : NAN;
     m->tpot_ms = m->new_tokens > 1 && !isnan(m->ttft_ms)
                      ? (m->latency_ms - m->ttft_ms) / (m->new_tokens - 1) : NAN;
-    m->mat = m->n_commits > 0 ? (double)m->new_tokens / m->n_commits : NAN;
+    m->mat = m->n_commits > 0 ? (double)decode_tokens / m->n_commits : NAN;
     m->acceptance_rate = m->drafted > 0 ? (double)m->accepted / m->drafted : NAN;
     m->draft_time_ms = (double)draft_ns / 1e6;
     m->forward_time_ms = (double)fwd_ns / 1e6;

@@ -9,7 +9,8 @@
  *   tpot_ms         (latency − ttft) / (new_tokens − 1)   (time per output token after the first)
  *   target_forwards / draft_forwards   FORWARD events per role
  *   mat             mean accepted tokens per target forward, bonus included
- *                   (Spec-Bench #MAT): Σ COMMIT n_tokens / #COMMIT events; 1.00 for `ar`
+ *                   (Spec-Bench #MAT): over the decoding steps (COMMIT events
+ *                   after the prefill, step > 0), Σ n_tokens / #events; 1.00 for `ar`
  *   drafted, accepted, acceptance_rate = accepted / drafted (VERIFY events)
  *   accept_at[i]    acceptance rate at draft position i (VERIFY masks)
  *   draft_time_share  Σ draft FORWARD time / latency
@@ -36,7 +37,7 @@ typedef struct db_sample_metrics {
     int target_forwards;
     int draft_forwards;
     int target_tokens_evaluated;  /* Σ batch sizes of target forwards */
-    int n_commits;                /* target forwards that committed tokens */
+    int n_commits;                /* decoding steps (after the prefill) that committed tokens */
     double mat;
     int drafted;
     int accepted;

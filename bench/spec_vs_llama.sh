@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# spec_vs_llama.sh — decobench's speculative engines against llama.cpp's own
+# tools, built from the same llama.cpp source, on the same models, prompts,
+# draft length and threads, interleaved round by round:
+#
+#   decobench spec       vs llama-speculative-simple (--spec-type draft-simple)
+#   decobench lookahead  vs llama-lookahead (W=15, N=5, G=15, hard-coded there)
+#   decobench pld        vs llama-lookup
+#
+# Prints, per pair, median decode tokens/s of each side and their ratio, the
+# mean accepted tokens per target forward (#MAT) of each side, and the share
+# of decobench's wall time spent outside model forwards.  Greedy decoding
+# throughout, so both sides produce the same tokens.
+#
+# Usage: bench/spec_vs_llama.sh [--rounds 3] [--prompts 8] [--n 128] [--k 4]
+#          [--threads 2] [--target data/models/target.gguf] [--draft data/models/draft.gguf]
+#          [--prompt-file data/prompts/prose.jsonl]
+# Run it on an otherwise idle machine: concurrent load distorts both sides.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+rounds=3 n_prompts=8 n_new=128 k=4 threads=2
+target=data/models/target.gguf draft=data/models/draft.gguf prompt_file=data/prompts/prose.jsonl
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds="$2"; shift 2 ;;
+    --prompts) n_prompts="$2"; shift 2 ;;
+    --n) n_new="$2"; shift 2 ;;
+    --k) k="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --target) target="$2"; shift 2 ;;
+    --draft) draft="$2"; shift 2 ;;
+    --prompt-file) prompt_file="$2"; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "spec_vs_llama.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+bin="$root/decobench"; [ -x "$bin" ] || bin="$root/build/decobench"
+lb="$root/.deps/llama/bin"
+for f in "$bin" "$lb/llama-speculative-simple" "$lb/llama-lookahead" "$lb/llama-lookup" "$target" "$draft" "$prompt_file"; do
+  [ -e "$f" ] || { echo "spec_vs_llama.sh: $f: not found (run scripts/setup.sh; make models)" >&2; exit 1; }
+done
+target="$(realpath "$target")"; draft="$(realpath "$draft")"
+tmp="$(mktemp -d /tmp/decobench-bench.XXXXXX)"
+trap 'rm -rf "$tmp"' EXIT
+
+head -n "$n_prompts" "$prompt_file" > "$tmp/prompts.jsonl"
+python3 - "$tmp/prompts.jsonl" "$tmp" <<'PY'
+import json, sys
+for i, line in enumerate(open(sys.argv[1])):
+    o = json.loads(line)
+    open(f"{sys.argv[2]}/p{i}.txt", "w").write(o.get("prompt") or o.get("text") or o["turns"][0])
+PY
+cat > "$tmp/suite.json" <<JSON
+{
+  "name": "bench-spec-vs-llama",
+  "models": { "target": { "path": "$target", "n_ctx": 2048 }, "draft": { "path": "$draft", "n_ctx": 2048 } },
+  "datasets": { "bench": { "path": "$tmp/prompts.jsonl", "category": "bench" } },
+  "engines": [
+    { "engine": "ar", "label": "ar" },
+    { "engine": "spec", "label": "spec", "draft": "draft", "params": { "k": $k } },
+    { "engine": "lookahead", "label": "lookahead", "params": { "W": 15, "N": 5, "G": 15 } },
+    { "engine": "pld", "label": "pld", "params": { "k": $k, "ngram_min": 1, "ngram_max": 4 } }
+  ],
+  "baseline": "ar", "max_new_tokens": $n_new, "repetitions": 1, "warmup": 1, "threads": $threads,
+  "stop_at_eog": false
+}
+JSON
+
+common=(-m "$target" -n "$n_new" --temp 0 -t "$threads" -tb "$threads" -c 2048 --ignore-eos)
+: > "$tmp/llama.tsv"
+for r in $(seq 1 "$rounds"); do
+  echo "round $r/$rounds: decobench" >&2
+  "$bin" run "$tmp/suite.json" --db "$tmp/bench.db" --no-progress --format none >/dev/null 2>"$tmp/run.err" \
+    || { cat "$tmp/run.err" >&2; exit 1; }
+  echo "round $r/$rounds: llama.cpp tools" >&2
+  for ((i = 0; i < n_prompts; i++)); do
+    p="$(cat "$tmp/p$i.txt")"
+    for tool in spec lookahead lookup; do
+      case $tool in
+        spec) "$lb/llama-speculative-simple" "${common[@]}" -md "$draft" --spec-type draft-simple \
+                --spec-draft-n-max "$k" --spec-draft-n-min 0 --spec-draft-p-min 0 -td "$threads" -p "$p" >"$tmp/out" 2>&1 || true ;;
+        lookahead) "$lb/llama-lookahead" "${common[@]}" -p "$p" >"$tmp/out" 2>&1 || true ;;
+        lookup) "$lb/llama-lookup" "${common[@]}" --spec-draft-n-max "$k" -p "$p" >"$tmp/out" 2>&1 || true ;;
+      esac
+      # decoded N tokens in T seconds, speed: S t/s ; n_accept ; n_predict
+      awk -v tool="$tool" -v r="$r" -v i="$i" '
+        /decoded .* tokens in .* seconds, speed:/ { for (f = 1; f <= NF; f++) if ($f == "speed:") tps = $(f + 1) }
+        /n_predict *=/ { np = $NF } /n_accept *=/ { na = $NF }
+        END { if (tps != "") printf "%s\t%s\t%s\t%s\t%s\t%s\n", tool, r, i, tps, np, na }' "$tmp/out" >> "$tmp/llama.tsv"
+    done
+  done
+done
+
+# decobench decode speed: tokens after the first / time after the first token,
+# the same span llama.cpp's "decoded ... speed" measures
+sqlite3 -separator $'\t' "$tmp/bench.db" "
+  select c.label, (s.new_tokens - 1) * 1000.0 / (s.latency_ms - s.ttft_ms), s.new_tokens, s.n_commits,
+         s.forward_time_ms, s.latency_ms
+  from sample s join \"case\" c on c.id = s.case_id" > "$tmp/deco.tsv"
+
+python3 - "$tmp/deco.tsv" "$tmp/llama.tsv" "$n_prompts" "$rounds" "$k" "$threads" "$n_new" <<'PY'
+import statistics as st, sys
+deco, llama = {}, {}
+for line in open(sys.argv[1]):
+    label, tps, new, commits, fwd, lat = line.rstrip("\n").split("\t")
+    d = deco.setdefault(label, {"tps": [], "new": 0, "commits": 0, "fwd": 0.0, "lat": 0.0})
+    d["tps"].append(float(tps)); d["new"] += int(new); d["commits"] += int(commits)
+    d["fwd"] += float(fwd); d["lat"] += float(lat)
+for line in open(sys.argv[2]):
+    tool, r, i, tps, npred, nacc = line.rstrip("\n").split("\t")
+    l = llama.setdefault(tool, {"tps": [], "pred": 0, "acc": 0, "steps": 0})
+    l["tps"].append(float(tps))
+    if npred and nacc:
+        l["pred"] += int(npred); l["acc"] += int(nacc); l["steps"] += int(npred) - int(nacc)
+print(f"prompts {sys.argv[3]} x rounds {sys.argv[4]}, k = {sys.argv[5]}, threads {sys.argv[6]}, {sys.argv[7]} new tokens, greedy\n")
+print("| decobench | llama.cpp | decobench tok/s | llama.cpp tok/s | ratio | decobench #MAT | llama.cpp #MAT | decobench time outside forwards |")
+print("|---|---|--:|--:|--:|--:|--:|--:|")
+for ours, theirs, tool in (("spec", "llama-speculative-simple", "spec"), ("lookahead", "llama-lookahead", "lookahead"), ("pld", "llama-lookup", "lookup")):
+    d, l = deco.get(ours), llama.get(tool)
+    if not d or not l or not l["tps"]:
+        print(f"| {ours} | {theirs} | - | - | - | - | - | - |"); continue
+    dm, lm = st.median(d["tps"]), st.median(l["tps"])
+    mat_d = d["new"] / d["commits"]
+    mat_l = f'{l["pred"] / l["steps"]:.2f}' if l["steps"] > 0 else "-"
+    print(f"| {ours} | {theirs} | {dm:.1f} | {lm:.1f} | {dm / lm:.2f}x | {mat_d:.2f} | {mat_l} | {100 * (1 - d['fwd'] / d['lat']):.1f}% |")
+a = deco.get("ar")
+if a:
+    print(f"\nar (decobench) median decode tok/s: {st.median(a['tps']):.1f}; time outside forwards {100 * (1 - a['fwd'] / a['lat']):.1f}%")
+PY
