@@ -1,5 +1,6 @@
 /* cmd_report.c — `decobench report`: the results table of one run from the
- * results database, as Markdown, CSV, LaTeX or JSON, to stdout or a file.
+ * results database (or, with --by category, its Spec-Bench style pivot), as
+ * Markdown, CSV, LaTeX or JSON, to stdout or a file.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,14 +16,21 @@
 
 static void usage(FILE *f) {
     fputs("usage: decobench report [--db FILE] [--run ID] [--format md|csv|latex|json]\n"
-          "                        [--seed N] [-o FILE] [--help]\n"
+          "                        [--by category] [--seed N] [-o FILE] [--help]\n"
           "\n"
           "Print the results table of one run: per case tokens/s (median, 95% bootstrap CI),\n"
-          "speedup against the baseline (paired per prompt), #MAT, TTFT, latency, counters.\n"
+          "speedup against the baseline (paired per prompt), #MAT, TTFT, latency, counters;\n"
+          "when a case drafted tokens also acceptance rate, mean draft length, acceptance\n"
+          "per draft position, draft/target cost ratio, draft time share and the speedup\n"
+          "predicted from them (Leviathan et al.).\n"
           "\n"
           "  --db FILE       results database (default " DB_DEFAULT_DB ")\n"
           "  --run ID        run id (default: the latest run)\n"
           "  --format FMT    md (default), csv, latex or json\n"
+          "  --by category   Spec-Bench layout instead: one row per case, one column per\n"
+          "                  prompt category (MT-bench's 8 merged into multi-turn, then\n"
+          "                  translation, summarization, qa, math_reasoning, rag, others,\n"
+          "                  overall), cells \"speedup× / #MAT\"\n"
           "  --seed N        bootstrap seed (default 1)\n"
           "  -o, --output F  write to F (atomically) instead of stdout\n"
           "  -h, --help      show this help\n", f);
@@ -44,12 +52,13 @@ int cmd_report(int argc, char **argv) {
         { "run", required_argument, NULL, 'r' },
         { "format", required_argument, NULL, 'f' },
         { "seed", required_argument, NULL, 's' },
+        { "by", required_argument, NULL, 'b' },
         { "output", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *db_path = DB_DEFAULT_DB, *out_path = NULL;
-    db_report_opts o = { 0, "md", DB_REPORT_DEFAULT_SEED };
+    db_report_opts o = { 0, "md", DB_REPORT_DEFAULT_SEED, NULL };
     uint64_t v;
     int c;
     optind = 0;   /* glibc: full re-initialisation */
@@ -79,6 +88,13 @@ int cmd_report(int argc, char **argv) {
                 return 2;
             }
             o.seed = v;
+            break;
+        case 'b':
+            if (!db_report_by_ok(optarg)) {
+                fprintf(stderr, "decobench report: --by: expected category, got '%s'\n", optarg);
+                return 2;
+            }
+            o.by = optarg;
             break;
         case 'o': out_path = optarg; break;
         case 'h': usage(stdout); return 0;

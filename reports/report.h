@@ -5,9 +5,29 @@
  * label, dataset, model, n samples, tokens/s median with a 95% percentile
  * bootstrap CI (B = DB_REPORT_BOOTSTRAP, seeded), speedup against the run's
  * baseline case on the same dataset and model (median of per-sample ratios
- * paired by prompt_idx and rep, with a bootstrap CI), #MAT
- * (Σ new_tokens / Σ n_commits), TTFT p50/p90, latency p50, and the median of
- * every counter recorded for the run's samples.
+ * paired by prompt_idx, rep and turn, with a bootstrap CI), #MAT
+ * (Σ mat·n_commits / Σ n_commits: tokens per decoding step, pooled),
+ * TTFT p50/p90, latency p50, and the median of every counter recorded for
+ * the run's samples.
+ *
+ * Speculative columns (md/LaTeX only when some case of the run drafted
+ * tokens; CSV/JSON always, empty/null where nothing was drafted):
+ * acceptance rate α = Σ accepted / Σ drafted; mean draft length
+ * k̄ = Σ drafted / #VERIFY events; draft time share = Σ draft_time_ms /
+ * Σ latency_ms; draft/target cost ratio
+ * c = (Σ draft_time / Σ draft_forwards) / ((Σ forward_time − Σ draft_time) /
+ * Σ target_forwards) (0 for model-free drafting: no draft forwards and no
+ * draft time); predicted speedup db_report_predicted_speedup(α, k̄, c); and
+ * the acceptance rate per draft position i from the VERIFY events
+ * (verifications whose accepted_mask has bit i / verifications that drafted
+ * more than i tokens).
+ *
+ * With by = "category" the report is instead a Spec-Bench style pivot: one
+ * row per case, one column per sample category (the 8 MT-bench categories
+ * merged into "multi-turn", then translation, summarization, qa,
+ * math_reasoning, rag, then other categories alphabetically, then
+ * "overall"; only columns with samples), each cell the paired speedup
+ * against the baseline over that category's samples and their #MAT.
  *
  * The baseline is the first case whose label equals (or else starts with)
  * the "baseline" key of the run's config_json; without that key, the first
@@ -33,10 +53,20 @@ typedef struct db_report_opts {
     int64_t run_id;        /* 0 = latest run */
     const char *format;    /* "md" (default when NULL), "csv", "latex", "json" */
     uint64_t seed;         /* bootstrap seed */
+    const char *by;        /* NULL: per-case table; "category": pivot by sample category */
 } db_report_opts;
 
 /* 1 if name is a format db_report_table knows. */
 int db_report_format_ok(const char *name);
+
+/* 1 if name is a grouping db_report_table knows ("category"). */
+int db_report_by_ok(const char *name);
+
+/* Leviathan et al. (2023) expected speedup of speculative decoding from the
+ * acceptance rate a, draft length k and draft/target cost ratio c:
+ * (1 − a^(k+1)) / ((1 − a)(k·c + 1)), and (k + 1)/(k·c + 1) at a = 1.
+ * NaN for non-finite or out-of-range arguments. */
+double db_report_predicted_speedup(double a, double k, double c);
 
 /* Write the table of one run to out.  Returns 0, or -1 with one line in err
  * ("no runs in database", "no run with id 7", SQL errors). */

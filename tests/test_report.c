@@ -1,10 +1,13 @@
 /* test_report.c — golden tests of the results table (reports/table.c) and of
  * `decobench report` (harness/cmd_report.c) on a small DB built here:
- * a 2-case run (ar baseline, spec) with 3 samples each, expected output
- * derived by hand. */
+ * a 2-case run (ar baseline, spec) with 3 samples each, and a speculative
+ * run (ar, spec, pld) with VERIFY events and prompt categories for the
+ * speculative columns and the --by category pivot; expected output derived
+ * by hand. */
 #include "test.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,7 @@ static int add_case(db_store *st, int64_t run_id, int idx, const char *engine, c
         s[i].seed = 1;
         s[i].m.new_tokens = 10;
         s[i].m.n_commits = fx[i].commits;
+        s[i].m.mat = 10.0 / fx[i].commits;
         s[i].m.tokens_per_s = fx[i].tps;
         s[i].m.ttft_ms = fx[i].ttft;
         s[i].m.latency_ms = fx[i].lat;
@@ -104,7 +108,7 @@ static char *report(db_store *st, int64_t run, const char *fmt, int *rc, char *e
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    db_report_opts o = { run, fmt, 1 };
+    db_report_opts o = { run, fmt, 1, NULL };
     *rc = db_report_table(st, &o, f, err, errlen);
     fclose(f);
     return buf;
@@ -121,9 +125,10 @@ static const char *GOLDEN_MD =
 
 static const char *GOLDEN_CSV =
     "run_id,label,dataset,model,n,tokens_per_s,tokens_per_s_lo,tokens_per_s_hi,speedup,speedup_lo,"
-    "speedup_hi,mat,ttft_p50_ms,ttft_p90_ms,latency_p50_ms,PAPI_TOT_INS,perf::PAGE-FAULTS\r\n"
-    "1,ar,mt,tiny,3,11,10,12,1,1,1,1,60,68,1100,200,6\r\n"
-    "1,spec k=4,mt,tiny,3,22,20,30,2,2,2.5,2.3076923076923075,42,43.6,450,1200,8\r\n";
+    "speedup_hi,mat,ttft_p50_ms,ttft_p90_ms,latency_p50_ms,drafted,accepted,verify_steps,acceptance_rate,"
+    "mean_draft_len,draft_time_share,draft_cost_ratio,predicted_speedup,PAPI_TOT_INS,perf::PAGE-FAULTS\r\n"
+    "1,ar,mt,tiny,3,11,10,12,1,1,1,1,60,68,1100,,,,,,,,,200,6\r\n"
+    "1,spec k=4,mt,tiny,3,22,20,30,2,2,2.5,2.3076923076923075,42,43.6,450,,,,,,,,,1200,8\r\n";
 
 static const char *GOLDEN_TEX =
     "% decobench run 1 -- suite: smoke -- machine: Test CPU, 4 cores -- llama.cpp: abc1234\n"
@@ -209,7 +214,7 @@ static void test_report_escaping_and_latest(void) {
      * other than itself -> it is its own baseline */
     char *s = report(st, 0, "csv", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
-    CHECK_CONTAINS(s, "\r\n4,\"a_b & \"\"c\"\", 50% {x}\",d$#,tiny,1,10,10,10,1,1,1,1,50,50,1000,100,5\r\n");
+    CHECK_CONTAINS(s, "\r\n4,\"a_b & \"\"c\"\", 50% {x}\",d$#,tiny,1,10,10,10,1,1,1,1,50,50,1000,,,,,,,,,100,5\r\n");
     free(s);
     s = report(st, 0, "latex", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
@@ -243,6 +248,336 @@ static void test_report_escaping_and_latest(void) {
         db_store_close(st);
     }
     free(empty);
+    free(path);
+}
+
+/* ---- speculative columns and the category pivot -------------------------- */
+
+/* One speculative fixture run (baseline "ar"), 6 prompts whose categories
+ * cover the MT-bench merge (writing, Coding -> multi-turn), fixed Spec-Bench
+ * columns (translation, math_reasoning; no summarization/qa/rag) and two
+ * other categories (zeta, alpha -> sorted after them):
+ *
+ *   prompt  category        ar tps  spec tps (ratio)  spec new/commits
+ *   0       writing         10      20 (2.0)          10/4
+ *   1       Coding          10      15 (1.5)          10/5
+ *   2       translation     10      30 (3.0)          12/4
+ *   3       math_reasoning  10      12 (1.2)          10/5
+ *   4       zeta            10      25 (2.5)          10/8
+ *   5       alpha           10      10 (1.0)          10/10
+ *   0 turn 1  writing       20      50 (2.5)          10/5
+ *
+ * (decode-step tokens/commits: the stored mat; new_tokens is one more, the
+ * prefill's token, which #MAT must not count).  Second turns pair with the
+ * baseline's second turn: pairing prompt 0's turns crosswise would give 5.0.
+ * multi-turn: ratios 2.0 1.5 2.5 -> 2.00, MAT 30/14 = 2.14; overall: median
+ * of 1.0 1.2 1.5 2.0 2.5 2.5 3.0 = 2.00, MAT 72/41 = 1.76.
+ *
+ * "spec k=4": 2 VERIFY events per sample, each drafting 4, masks
+ * 1111 1111 | 0111 0111 | 0011 0011 | 0011 0011 | 0001 0001 | 0000 0000 |
+ * 1111 0000: Σ drafted 56, Σ accepted 28 -> α = 0.5; 14 verifications ->
+ * k̄ = 4; per position accepted 11, 9, 5, 3 of 14 -> 0.79/0.64/0.36/0.21.
+ * Per sample 8 draft forwards in 8 ms, 3 target forwards, forward time
+ * 38 ms -> c = (56/56) / ((266 − 56)/21) = 0.1; latency 100 ms -> draft
+ * share 56/700 = 8.0%; predicted speedup (1 − 0.5^5)/(0.5·1.4) = 1.3839.
+ * A COMMIT event per sample (n_tokens 99) must not count as a verification.
+ *
+ * "pld": prompts 0 and 2 only, tps 11 and 13 (ratios 1.1, 1.3), new/commits
+ * 10/8 and 10/5; VERIFY (2 drafted, mask 01), (1, 1) and (3, 000): Σ drafted 6,
+ * Σ accepted 2 -> α = 1/3, k̄ = 2, per position 2/3, 0/2, 0/1; no draft
+ * forwards or draft time -> c = 0, predicted (1 − 1/27)/(2/3) = 1.4444. */
+typedef struct { int prompt, turn; const char *cat; double tps; int newt, commits; const uint32_t *masks; int nv, kv; } sx;
+
+static int add_spec_case(db_store *st, int64_t run_id, int idx, const char *engine, const char *label,
+                         const sx *fx, int n, bool draft_model) {
+    db_case_record c = { idx, engine, label, "{}", "tiny", "/m/tiny.gguf", "00", "tiny", 1, 1,
+                         NULL, NULL, NULL, "mt", 6, "completed", 1700000000000, 1700000001000 };
+    db_sample_record s[7];
+    db_event ev[7][4];
+    memset(s, 0, sizeof s);
+    memset(ev, 0, sizeof ev);
+    for (int i = 0; i < n; i++) {
+        s[i].prompt_idx = fx[i].prompt;
+        s[i].turn = fx[i].turn;
+        s[i].prompt_id = "p";
+        s[i].category = fx[i].cat;
+        s[i].seed = 1;
+        s[i].m.new_tokens = fx[i].newt;
+        s[i].m.n_commits = fx[i].commits;
+        s[i].m.mat = (double)fx[i].newt / fx[i].commits;   /* new_tokens + 1 holds the prefill's token */
+        s[i].m.new_tokens = fx[i].newt + 1;
+        s[i].m.tokens_per_s = fx[i].tps;
+        s[i].m.ttft_ms = fx[i].nv ? 40 : 50;
+        s[i].m.latency_ms = fx[i].nv ? 100 : 1000;
+        s[i].stop_reason = "length";
+        int ne = 0;
+        for (int v = 0; v < fx[i].nv; v++) {
+            /* kv > 0: every verification drafts kv; kv == 0: drafted = masks[2v], mask = masks[2v+1] */
+            int d = fx[i].kv ? fx[i].kv : (int)fx[i].masks[2 * v];
+            uint32_t mask = fx[i].kv ? fx[i].masks[v] : fx[i].masks[2 * v + 1];
+            int acc = 0;
+            for (int b = 0; b < d; b++) acc += (int)((mask >> b) & 1u);
+            ev[i][ne++] = (db_event){ .kind = DB_EV_VERIFY, .role = DB_ROLE_NONE, .step = v + 1,
+                                      .n_tokens = d, .n_accepted = acc, .accepted_mask = mask };
+            s[i].m.drafted += d;
+            s[i].m.accepted += acc;
+        }
+        if (fx[i].nv) ev[i][ne++] = (db_event){ .kind = DB_EV_COMMIT, .role = DB_ROLE_TARGET, .n_tokens = 99 };
+        s[i].m.acceptance_rate = s[i].m.drafted ? (double)s[i].m.accepted / s[i].m.drafted : NAN;
+        s[i].m.target_forwards = fx[i].nv ? 3 : fx[i].newt;
+        s[i].m.draft_forwards = draft_model ? 8 : 0;
+        s[i].m.draft_time_ms = draft_model ? 8 : 0;
+        s[i].m.forward_time_ms = draft_model ? 38 : 30;
+        s[i].events = ev[i];
+        s[i].n_events = ne;
+    }
+    int64_t cid;
+    return db_store_case(st, run_id, &c, s, n, &cid);
+}
+
+static const uint32_t M_SPEC[7][2] = { { 15, 15 }, { 7, 7 }, { 3, 3 }, { 3, 3 }, { 1, 1 }, { 0, 0 }, { 15, 0 } };
+static const uint32_t M_PLD0[4] = { 2, 1, 1, 1 }, M_PLD1[2] = { 3, 0 };
+static const char *const CATS[6] = { "writing", "Coding", "translation", "math_reasoning", "zeta", "alpha" };
+
+static char *build_spec_db(void) {
+    char *path = db_path_join(db_test_tmpdir(), "report-spec.db");
+    char side[1024];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+    char err[512];
+    db_store *st = NULL;
+    if (db_store_open(path, &st, err, sizeof err) != 0) {
+        printf("    %s\n", err);
+        free(path);
+        return NULL;
+    }
+    db_machine m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.cpu_model, sizeof m.cpu_model, "Test CPU");
+    snprintf(m.fingerprint, sizeof m.fingerprint, "fp");
+    m.cores = 4;
+    int64_t mid = 0;
+    int rc = db_store_machine(st, &m, &mid);
+    int64_t run = add_run(st, mid, "{\"baseline\":\"ar\"}");
+    sx ar[7], sp[7], pld[2];
+    const double tps[6] = { 20, 15, 30, 12, 25, 10 };
+    const int newt[6] = { 10, 10, 12, 10, 10, 10 }, com[6] = { 4, 5, 4, 5, 8, 10 };
+    for (int i = 0; i < 6; i++) {
+        ar[i] = (sx){ i, 0, CATS[i], 10, 10, 10, NULL, 0, 0 };
+        sp[i] = (sx){ i, 0, CATS[i], tps[i], newt[i], com[i], M_SPEC[i], 2, 4 };
+    }
+    /* the second turn of prompt 0: paired with ar's second turn (20), not its first (10) */
+    ar[6] = (sx){ 0, 1, CATS[0], 20, 10, 10, NULL, 0, 0 };
+    sp[6] = (sx){ 0, 1, CATS[0], 50, 10, 5, M_SPEC[6], 2, 4 };
+    pld[0] = (sx){ 0, 0, CATS[0], 11, 10, 8, M_PLD0, 2, 0 };
+    pld[1] = (sx){ 2, 0, CATS[2], 13, 10, 5, M_PLD1, 1, 0 };
+    rc |= add_spec_case(st, run, 0, "ar", "ar", ar, 7, false);
+    rc |= add_spec_case(st, run, 1, "spec", "spec k=4", sp, 7, true);
+    rc |= add_spec_case(st, run, 2, "pld", "pld", pld, 2, false);
+    rc |= db_store_run_finish(st, run, "completed");
+    db_store_close(st);
+    CHECK_INT_EQ(rc, 0);
+    return path;
+}
+
+static char *report_by(db_store *st, const char *fmt, const char *by, int *rc, char *err, size_t errlen) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    db_report_opts o = { 1, fmt, 1, by };
+    *rc = db_report_table(st, &o, f, err, errlen);
+    fclose(f);
+    return buf;
+}
+
+static void test_predicted_speedup(void) {
+    CHECK_NEAR(db_report_predicted_speedup(0.5, 4, 0.1), 0.96875 / 0.7, 1e-12);   /* 1.3839 */
+    CHECK_NEAR(db_report_predicted_speedup(1.0, 4, 0.1), 5 / 1.4, 1e-12);         /* α = 1 limit */
+    CHECK_NEAR(db_report_predicted_speedup(0.0, 4, 0.5), 1 / 3.0, 1e-12);         /* all rejected */
+    CHECK_NEAR(db_report_predicted_speedup(0.8, 3, 0), (1 - 0.4096) / 0.2, 1e-12); /* free drafts */
+    CHECK(isnan(db_report_predicted_speedup(1.5, 4, 0.1)));
+    CHECK(isnan(db_report_predicted_speedup(NAN, 4, 0.1)));
+    CHECK(isnan(db_report_predicted_speedup(0.5, 4, NAN)));
+}
+
+static const char *SPEC_MD_HEAD =
+    "**decobench run 1** — suite: smoke — machine: Test CPU, 4 cores — llama.cpp: abc1234\n"
+    "\n"
+    "| label | dataset | model | n | tok/s [95% CI] | speedup [95% CI] | pred. speedup | #MAT | α | k̄ "
+    "| α@1..k | c | draft time | TTFT p50 (ms) | TTFT p90 (ms) | latency p50 (ms) |\n"
+    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+    "| ar | mt | tiny | 7 | 10.0 [10.0, 10.0] | 1.00 | - | 1.00 | - | - | - | - | - | 50.0 | 50.0 | 1000.0 |\n"
+    "| spec k=4 | mt | tiny | 7 | 20.0 [";
+
+static void test_report_spec_columns(void) {
+    char *path = build_spec_db();
+    if (!path) return;
+    char err[512] = "";
+    db_store *st = NULL;
+    CHECK_INT_EQ(db_store_open_readonly(path, &st, err, sizeof err), 0);
+    if (!st) { free(path); return; }
+    int rc;
+    char *s = report_by(st, "md", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK(s && strncmp(s, SPEC_MD_HEAD, strlen(SPEC_MD_HEAD)) == 0);
+    CHECK_CONTAINS(s, "| 2.00 [");
+    CHECK_CONTAINS(s, "| 1.38 | 1.76 | 0.50 | 4.00 | 0.79/0.64/0.36/0.21 | 0.100 | 8.0% | 40.0 | 40.0 | 100.0 |\n");
+    CHECK_CONTAINS(s, "| pld | mt | tiny | 2 | 12.0 [11.0, 13.0] | 1.20 [1.10, 1.30] | 1.44 | 1.54 | 0.33 | 2.00 "
+                      "| 0.67/0.00/0.00 | 0.000 | 0.0% | 40.0 | 40.0 | 100.0 |\n");
+    free(s);
+    s = report_by(st, "latex", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "\\begin{tabular}{lllrrrrrrrrrrrrr}\n");
+    CHECK_CONTAINS(s, "Speedup [95\\% CI] & Pred.\\ speedup & \\#MAT & $\\alpha$ & $\\bar{k}$ & $\\alpha_{1..k}$ & $c$ "
+                      "& Draft time & TTFT p50 (ms)");
+    CHECK_CONTAINS(s, "\nar & mt & tiny & 7 & 10.0 {[}10.0, 10.0{]} & 1.00 & -- & 1.00 & -- & -- & -- & -- & -- & 50.0 &");
+    CHECK_CONTAINS(s, " & 1.38 & 1.76 & 0.50 & 4.00 & 0.79/0.64/0.36/0.21 & 0.100 & 8.0\\% & 40.0 & 40.0 & 100.0 \\\\\n");
+    free(s);
+    s = report_by(st, "csv", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "latency_p50_ms,drafted,accepted,verify_steps,acceptance_rate,mean_draft_len,draft_time_share,"
+                      "draft_cost_ratio,predicted_speedup,accept_at_1,accept_at_2,accept_at_3,accept_at_4\r\n");
+    CHECK_CONTAINS(s, "\r\n1,ar,mt,tiny,7,10,10,10,1,1,1,1,50,50,1000,,,,,,,,,,,,\r\n");
+    CHECK_CONTAINS(s, ",40,40,100,56,28,14,0.5,4,0.08,0.1,1.38392857142857");   /* last digit: rounding */
+    CHECK_CONTAINS(s, ",0.7857142857142857,0.6428571428571429,0.35714285714285715,0.21428571428571427\r\n");
+    CHECK_CONTAINS(s, ",40,40,100,6,2,3,0.3333333333333333,2,0,0,1.4444444444444444,0.6666666666666666,0,0,\r\n");
+    free(s);
+    s = report_by(st, "json", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    cJSON *j = cJSON_Parse(s);
+    CHECK(j != NULL);
+    if (j) {
+        const cJSON *rows = cJSON_GetObjectItem(j, "rows");
+        const cJSON *r0 = cJSON_GetArrayItem(rows, 0), *r1 = cJSON_GetArrayItem(rows, 1),
+                    *r2 = cJSON_GetArrayItem(rows, 2);
+        CHECK(cJSON_IsNull(cJSON_GetObjectItem(r0, "acceptance_rate")));
+        CHECK(cJSON_IsNull(cJSON_GetObjectItem(r0, "predicted_speedup")));
+        CHECK(cJSON_IsNull(cJSON_GetObjectItem(r0, "accept_at")));
+        CHECK_NEAR(cJSON_GetObjectItem(r1, "acceptance_rate")->valuedouble, 0.5, 0);
+        CHECK_NEAR(cJSON_GetObjectItem(r1, "mean_draft_len")->valuedouble, 4, 0);
+        CHECK_NEAR(cJSON_GetObjectItem(r1, "draft_cost_ratio")->valuedouble, 0.1, 1e-15);
+        CHECK_NEAR(cJSON_GetObjectItem(r1, "draft_time_share")->valuedouble, 0.08, 1e-15);
+        CHECK_NEAR(cJSON_GetObjectItem(r1, "predicted_speedup")->valuedouble, 0.96875 / 0.7, 1e-12);
+        CHECK_NEAR(cJSON_GetObjectItem(r1, "verify_steps")->valuedouble, 14, 0);
+        CHECK_NEAR(cJSON_GetObjectItem(r1, "mat")->valuedouble, 72 / 41.0, 1e-15);
+        const cJSON *aa = cJSON_GetObjectItem(r1, "accept_at");
+        CHECK_INT_EQ(cJSON_GetArraySize(aa), 4);
+        const double want[4] = { 11 / 14.0, 9 / 14.0, 5 / 14.0, 3 / 14.0 };
+        for (int k = 0; k < 4; k++) CHECK_NEAR(cJSON_GetArrayItem(aa, k)->valuedouble, want[k], 1e-15);
+        aa = cJSON_GetObjectItem(r2, "accept_at");
+        CHECK_INT_EQ(cJSON_GetArraySize(aa), 3);
+        CHECK_NEAR(cJSON_GetArrayItem(aa, 0)->valuedouble, 2 / 3.0, 1e-15);
+        CHECK_NEAR(cJSON_GetObjectItem(r2, "draft_cost_ratio")->valuedouble, 0, 0);
+        CHECK_NEAR(cJSON_GetObjectItem(r2, "predicted_speedup")->valuedouble, 26 / 18.0, 1e-12);
+        cJSON_Delete(j);
+    }
+    free(s);
+    db_store_close(st);
+    free(path);
+}
+
+static const char *PIVOT_MD =
+    "**decobench run 1** — suite: smoke — machine: Test CPU, 4 cores — llama.cpp: abc1234 — by category\n"
+    "\n"
+    "| label | multi-turn | translation | math_reasoning | alpha | zeta | overall |\n"
+    "|---|--:|--:|--:|--:|--:|--:|\n"
+    "| ar | 1.00× / 1.00 | 1.00× / 1.00 | 1.00× / 1.00 | 1.00× / 1.00 | 1.00× / 1.00 | 1.00× / 1.00 |\n"
+    "| spec k=4 | 2.00× / 2.14 | 3.00× / 3.00 | 1.20× / 2.00 | 1.00× / 1.00 | 2.50× / 1.25 | 2.00× / 1.76 |\n"
+    "| pld | 1.10× / 1.25 | 1.30× / 2.00 | - | - | - | 1.20× / 1.54 |\n"
+    "\n"
+    "Cell: speedup (median of per-prompt tokens/s ratios against ar) / #MAT.\n";
+
+static const char *PIVOT_TEX =
+    "% decobench run 1 -- suite: smoke -- machine: Test CPU, 4 cores -- llama.cpp: abc1234 -- by category\n"
+    "% cell: speedup against ar / \\#MAT\n"
+    "% requires \\usepackage{booktabs}\n"
+    "\\begin{tabular}{lrrrrrr}\n"
+    "\\toprule\n"
+    "Label & multi-turn & translation & math\\_reasoning & alpha & zeta & overall \\\\\n"
+    "\\midrule\n"
+    "ar & 1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 & "
+    "1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 \\\\\n"
+    "spec k=4 & 2.00$\\times$ / 2.14 & 3.00$\\times$ / 3.00 & 1.20$\\times$ / 2.00 & 1.00$\\times$ / 1.00 & "
+    "2.50$\\times$ / 1.25 & 2.00$\\times$ / 1.76 \\\\\n"
+    "pld & 1.10$\\times$ / 1.25 & 1.30$\\times$ / 2.00 & -- & -- & -- & 1.20$\\times$ / 1.54 \\\\\n"
+    "\\bottomrule\n"
+    "\\end{tabular}\n";
+
+static void test_report_by_category(void) {
+    char *path = build_spec_db();
+    if (!path) return;
+    char err[512] = "";
+    db_store *st = NULL;
+    CHECK_INT_EQ(db_store_open_readonly(path, &st, err, sizeof err), 0);
+    if (!st) { free(path); return; }
+    int rc;
+    char *s = report_by(st, "md", "category", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_STR_EQ(s, PIVOT_MD);
+    free(s);
+    s = report_by(st, "latex", "category", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_STR_EQ(s, PIVOT_TEX);
+    free(s);
+    s = report_by(st, "csv", "category", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "run_id,label,dataset,model,category,n,speedup,speedup_lo,speedup_hi,mat\r\n"
+                      "1,ar,mt,tiny,multi-turn,3,1,1,1,1\r\n1,ar,mt,tiny,translation,1,1,1,1,1\r\n");
+    CHECK_CONTAINS(s, "\r\n1,spec k=4,mt,tiny,multi-turn,3,2,1.5,2.5,2.142857142857143\r\n"
+                      "1,spec k=4,mt,tiny,translation,1,3,3,3,3\r\n"
+                      "1,spec k=4,mt,tiny,math_reasoning,1,1.2,1.2,1.2,2\r\n"
+                      "1,spec k=4,mt,tiny,alpha,1,1,1,1,1\r\n"
+                      "1,spec k=4,mt,tiny,zeta,1,2.5,2.5,2.5,1.25\r\n"
+                      "1,spec k=4,mt,tiny,overall,7,2,");
+    CHECK_CONTAINS(s, "\r\n1,pld,mt,tiny,multi-turn,1,1.1,1.1,1.1,1.25\r\n"
+                      "1,pld,mt,tiny,translation,1,1.3,1.3,1.3,2\r\n"
+                      "1,pld,mt,tiny,overall,2,1.2000000000000002,1.1,1.3,1.5384615384615385\r\n");
+    CHECK(s && !strstr(s, "pld,mt,tiny,math_reasoning"));
+    free(s);
+    s = report_by(st, "json", "category", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    cJSON *j = cJSON_Parse(s);
+    CHECK(j != NULL);
+    if (j) {
+        CHECK_STR_EQ(cJSON_GetObjectItem(j, "by")->valuestring, "category");
+        const cJSON *cols = cJSON_GetObjectItem(j, "columns");
+        const char *want[] = { "multi-turn", "translation", "math_reasoning", "alpha", "zeta", "overall" };
+        CHECK_INT_EQ(cJSON_GetArraySize(cols), 6);
+        for (int k = 0; k < 6 && k < cJSON_GetArraySize(cols); k++)
+            CHECK_STR_EQ(cJSON_GetArrayItem(cols, k)->valuestring, want[k]);
+        const cJSON *rows = cJSON_GetObjectItem(j, "rows");
+        const cJSON *c1 = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 1), "cells");
+        const cJSON *mt = cJSON_GetObjectItem(c1, "multi-turn");
+        CHECK_NEAR(cJSON_GetObjectItem(mt, "n")->valuedouble, 3, 0);
+        CHECK_NEAR(cJSON_GetObjectItem(mt, "speedup")->valuedouble, 2.0, 0);
+        CHECK_NEAR(cJSON_GetObjectItem(mt, "mat")->valuedouble, 30 / 14.0, 1e-15);
+        const cJSON *c2 = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 2), "cells");
+        CHECK(cJSON_IsNull(cJSON_GetObjectItem(c2, "alpha")));
+        CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "is_baseline")));
+        cJSON_Delete(j);
+    }
+    free(s);
+    s = report_by(st, "md", "engine", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "unknown grouping 'engine'");
+    free(s);
+    /* the golden 2-case DB has one category "c": one extra column and overall */
+    db_store_close(st);
+    free(path);
+    path = build_db();
+    if (!path) return;
+    CHECK_INT_EQ(db_store_open_readonly(path, &st, err, sizeof err), 0);
+    if (st) {
+        s = report_by(st, "md", "category", &rc, err, sizeof err);
+        CHECK_INT_EQ(rc, 0);
+        CHECK_CONTAINS(s, "| label | c | overall |\n|---|--:|--:|\n| ar | 1.00× / 1.00 | 1.00× / 1.00 |\n"
+                          "| spec k=4 | 2.00× / 2.31 | 2.00× / 2.31 |\n");
+        free(s);
+        db_store_close(st);
+    }
     free(path);
 }
 
@@ -282,7 +617,17 @@ static void test_cmd_report(void) {
     CHECK_INT_EQ(run_cmd(5, a6), 2);
     const char *a7[] = { "report", "--db", path, "extra" };
     CHECK_INT_EQ(run_cmd(4, a7), 2);
+    const char *a8[] = { "report", "--db", path, "--by", "prompt" };
+    CHECK_INT_EQ(run_cmd(5, a8), 2);
     free(missing);
+    free(path);
+    path = build_spec_db();
+    if (!path) { free(out); return; }
+    const char *a9[] = { "report", "--db", path, "--by", "category", "-o", out };
+    CHECK_INT_EQ(run_cmd(7, a9), 0);
+    s = db_read_file(out, NULL, err, sizeof err);
+    CHECK_STR_EQ(s, PIVOT_MD);
+    free(s);
     free(out);
     free(path);
 }
@@ -291,4 +636,7 @@ void suite_report(void) {
     RUN(test_report_golden);
     RUN(test_report_escaping_and_latest);
     RUN(test_cmd_report);
+    RUN(test_predicted_speedup);
+    RUN(test_report_spec_columns);
+    RUN(test_report_by_category);
 }
