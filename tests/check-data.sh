@@ -9,8 +9,10 @@
 #   - every data/ subfolder has a README.md that names a license;
 #   - data/schemas/index.jsonl entries point at existing files;
 #   - data/heldout/*.txt are valid UTF-8, 100–200 KB;
-#   - when .deps/corpus exists (scripts/fetch-corpora.sh): no held-out prompt
-#     or held-out sample document occurs in the train split.
+#   - when .deps/corpus exists (scripts/fetch-corpora.sh): no prompt of
+#     data/prompts/{prose,scripture,code}.jsonl occurs in the train split, the
+#     splits share no document id, and data/heldout/<c>.txt consists of whole
+#     held-out documents.
 # Prints "ok - ..." / "FAIL - ..." lines and ends with "N passed, N failed".
 set -u
 src="${DB_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}"
@@ -134,11 +136,17 @@ for l in open(os.path.join(src, "data", "prompts", cat + ".jsonl"), encoding="ut
     r = json.loads(l)
     if r["prompt"] in blob:
         bad.append(r["id"])
+ho = [json.loads(l) for l in open(os.path.join(corpus, "heldout", cat + ".jsonl"), encoding="utf-8")]
+tr_ids = {json.loads(l)["id"] for l in open(os.path.join(corpus, "train", cat + ".jsonl"), encoding="utf-8")}
+both = [d["id"] for d in ho if d["id"] in tr_ids]
+# data/heldout/<cat>.txt must be whole held-out documents joined by blank lines
 held = open(os.path.join(src, "data", "heldout", cat + ".txt"), encoding="utf-8").read()
-docs = [d for d in held.split("\n\n") if len(d) > 200]
-leaked = [d[:60] for d in docs if d in blob]
-if bad or leaked:
-    sys.exit("prompts in train: %s; heldout paragraphs in train: %d" % (bad[:10], len(leaked)))
+texts = [d["text"].strip("\n") + "\n" for d in ho]
+inc = [t for t in texts if t in held]
+sample_ok = "\n".join(inc) == held
+if bad or both or not sample_ok:
+    sys.exit("prompts in train: %s; ids in both splits: %s; heldout sample made of held-out docs: %s"
+             % (bad[:10], both[:10], sample_ok))
 ' "$src" "$corpus" "$1"
 }
 
@@ -177,7 +185,7 @@ done
 # held-out prompts must not come from the train split
 if [ -d "$corpus/train" ]; then
   for c in prose scripture code; do
-    check "held-out $c prompts/sample not in train split" not_in_train "$c"
+    check "held-out $c: prompts not in train split, sample from held-out docs" not_in_train "$c"
   done
 else
   echo "skip - held-out vs train checks (no $corpus; run scripts/fetch-corpora.sh)"

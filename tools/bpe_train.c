@@ -279,7 +279,7 @@ static int read_corpus(const char *path, uint64_t seed, uint64_t fileidx, size_t
         char *td = doc[i - 1]; doc[i - 1] = doc[k]; doc[k] = td;
         size_t tl = len[i - 1]; len[i - 1] = len[k]; len[k] = tl;
     }
-    size_t taken = 0;
+    size_t taken = 0, ntaken = 0;
     for (size_t i = 0; i < n; i++) {
         if (rc == 0 && taken < cap_bytes) {
             if (out->n == out->cap) {
@@ -290,6 +290,7 @@ static int read_corpus(const char *path, uint64_t seed, uint64_t fileidx, size_t
             out->doc[out->n] = doc[i];
             out->len[out->n++] = len[i];
             taken += len[i];
+            ntaken++;
             out->bytes += len[i];
         } else {
             free(doc[i]);
@@ -298,7 +299,7 @@ static int read_corpus(const char *path, uint64_t seed, uint64_t fileidx, size_t
     free(doc);
     free(len);
     if (rc == 0) fprintf(stderr, PROG ": %s: %zu of %zu documents, %zu bytes\n", path,
-                         taken ? out->n : 0, n, taken);
+                         ntaken, n, taken);
     return rc;
 }
 

@@ -1,0 +1,96 @@
+#!/bin/sh
+# train-models.sh — rebuild the bundled models: one shared BPE vocabulary from
+# the training corpora, then the target, draft and masked-diffusion models
+# (decobench-train, llama.cpp's training API), then data/models/MANIFEST.json.
+#
+# Every step is resumable: rerun after an interruption and finished steps are
+# skipped, an interrupted model continues from its checkpoint
+# ($WORK/NAME.gguf.ckpt.gguf + .state.json).  Planned wall time on 2 cores:
+# about 45 + 10 + 20 minutes (each model also has a --max-minutes stop).
+#
+# Environment: DB_BUILDDIR (binaries; default build), DB_CORPUS (default
+# .deps/corpus, from scripts/fetch-corpora.sh), DB_MODELS_OUT (default
+# data/models), DB_TRAIN_WORK (checkpoints and reports; default .deps/train),
+# DB_TRAIN_SCALE (multiplies token and time budgets, e.g. 0.01 for a smoke
+# run), DB_TRAIN_THREADS (default 2).  Needs jq and sha256sum.
+set -eu
+
+SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+BUILDDIR=${DB_BUILDDIR:-$SRCDIR/build}
+CORPUS=${DB_CORPUS:-$SRCDIR/.deps/corpus}
+OUT=${DB_MODELS_OUT:-$SRCDIR/data/models}
+WORK=${DB_TRAIN_WORK:-$SRCDIR/.deps/train}
+SCALE=${DB_TRAIN_SCALE:-1}
+THREADS=${DB_TRAIN_THREADS:-2}
+BPE=$BUILDDIR/decobench-bpe
+TRAIN=$BUILDDIR/decobench-train
+
+die() { echo "train-models.sh: $*" >&2; exit 1; }
+for b in "$BPE" "$TRAIN"; do [ -x "$b" ] || die "$b: not built (run make first)"; done
+command -v jq >/dev/null || die "jq: not installed (apt-get install jq)"
+for split in train heldout; do
+  for c in prose scripture code; do
+    [ -s "$CORPUS/$split/$c.jsonl" ] || die "$CORPUS/$split/$c.jsonl: missing (run scripts/fetch-corpora.sh)"
+  done
+done
+mkdir -p "$OUT" "$WORK"
+
+# scale a number by $SCALE (integer result, at least 1)
+scaled() { awk -v x="$1" -v s="$SCALE" 'BEGIN { v = int(x * s + 0.5); if (v < 1) v = 1; print v }'; }
+scaledf() { awk -v x="$1" -v s="$SCALE" 'BEGIN { printf "%.3f\n", x * s }'; }
+
+TR="--train $CORPUS/train/prose.jsonl --train $CORPUS/train/scripture.jsonl --train $CORPUS/train/code.jsonl"
+HO="--heldout $CORPUS/heldout/prose.jsonl --heldout $CORPUS/heldout/scripture.jsonl --heldout $CORPUS/heldout/code.jsonl"
+VOCAB=$OUT/vocab.tsv
+
+# 1. the shared vocabulary (4096 tokens incl. <|mask|> and 256 byte tokens)
+if [ ! -s "$VOCAB" ]; then
+  "$BPE" --out "$VOCAB" --vocab-size 4096 --max-bytes 24000000 --seed 1 \
+    "$CORPUS/train/prose.jsonl" "$CORPUS/train/scripture.jsonl" "$CORPUS/train/code.jsonl"
+fi
+
+# 2. models: train NAME TOKENS MINUTES [decobench-train options]
+train() {
+  name=$1 tokens=$(scaled "$2") minutes=$(scaledf "$3"); shift 3
+  if [ -s "$WORK/$name.gguf.json" ] && [ -s "$OUT/$name.gguf" ]; then
+    echo "train-models.sh: $name: done ($WORK/$name.gguf.json)"; return 0
+  fi
+  echo "train-models.sh: $name: $tokens tokens, at most $minutes minutes"
+  rc=0
+  "$TRAIN" --out "$WORK/$name.gguf" --vocab "$VOCAB" $TR $HO --name "decobench-$name" \
+    --max-tokens "$tokens" --max-minutes "$minutes" --threads "$THREADS" \
+    --ckpt-every 200 --eval-every 2000 --train-bytes 8000000 --eval-tokens 49152 --seed 1 \
+    --out-type auto "$@" > "$WORK/$name.log.csv" || rc=$?
+  [ "$rc" -eq 0 ] || die "$name: decobench-train exited $rc (see $WORK/$name.log.csv; rerun to resume)"
+  cp "$WORK/$name.gguf" "$OUT/$name.gguf.tmp" && mv "$OUT/$name.gguf.tmp" "$OUT/$name.gguf"
+}
+
+train target    2000000 45 --n-embd 384 --n-layer 4 --n-head 6 --n-ff 1024 --lr 4e-4 --lr-min 4e-5 --warmup 200
+train draft     2000000 10 --n-embd 128 --n-layer 2 --n-head 4 --n-ff 352  --lr 6e-4 --lr-min 6e-5 --warmup 200
+train diffusion 1100000 20 --n-embd 192 --n-layer 6 --n-head 4 --n-ff 512  --lr 4e-4 --lr-min 4e-5 --warmup 200 --diffusion
+
+# 3. the manifest
+commit=$(cat "$SRCDIR/.deps/llama/LLAMA_COMMIT" 2>/dev/null || echo unknown)
+models=""
+for name in target draft diffusion; do
+  sha=$(sha256sum "$OUT/$name.gguf" | cut -d' ' -f1)
+  size=$(wc -c < "$OUT/$name.gguf")
+  entry=$(jq --arg name "$name" --arg file "$name.gguf" --arg sha "$sha" --argjson size "$size" \
+    '{name: $name, file: $file, sha256: $sha, bytes: $size} + del(.file)
+     | .corpus_mix |= map(.file |= sub(".*/"; ""))' "$WORK/$name.gguf.json")
+  models="$models$entry"
+done
+echo "$models" | jq -s --arg commit "$commit" --slurpfile tgt "$WORK/target.gguf.json" '{
+  generated_by: "scripts/train-models.sh (make models)",
+  llama_cpp_commit: $commit,
+  tokenizer: {file: "vocab.tsv", type: "llama.cpp SPM (tokenizer.ggml.model=llama), BPE merges as scores, byte fallback",
+              vocab_size: .[0].vocab_size, add_space_prefix: false, mask_token: "<|mask|>"},
+  unigram_baseline: {heldout_loss: $tgt[0].unigram_loss, heldout_perplexity: $tgt[0].unigram_perplexity,
+                     method: "add-one smoothed unigram from the training token counts, scored on the target held-out windows (same tokenizer)"},
+  notes: ["training: llama.cpp llama_opt_epoch, AdamW (beta2 0.999), warmup + cosine, one 256-token window per step",
+          "token_embd.weight is not trained by llama.cpp (stays at its random N(0,1) initialisation)",
+          "diffusion: llama architecture with llama.attention.causal=false; trained on <|mask|>-corrupted windows (t ~ U(0.05,1)) with loss on all positions; held-out loss is masked-only at 50% masking"],
+  models: .
+}' > "$OUT/MANIFEST.json.tmp"
+mv "$OUT/MANIFEST.json.tmp" "$OUT/MANIFEST.json"
+echo "train-models.sh: wrote $OUT/MANIFEST.json"
