@@ -6,7 +6,8 @@
 # Every step is resumable: rerun after an interruption and finished steps are
 # skipped, an interrupted model continues from its checkpoint
 # ($WORK/NAME.gguf.ckpt.gguf + .state.json).  Planned wall time on 2 cores:
-# about 45 + 10 + 20 minutes (each model also has a --max-minutes stop).
+# about 40 + 8 + 15 minutes of training (each model stops at its
+# --max-minutes budget or its token budget, whichever comes first).
 #
 # Environment: DB_BUILDDIR (binaries; default build), DB_CORPUS (default
 # .deps/corpus, from scripts/fetch-corpora.sh), DB_MODELS_OUT (default
@@ -65,9 +66,9 @@ train() {
   cp "$WORK/$name.gguf" "$OUT/$name.gguf.tmp" && mv "$OUT/$name.gguf.tmp" "$OUT/$name.gguf"
 }
 
-train target    2000000 45 --n-embd 384 --n-layer 4 --n-head 6 --n-ff 1024 --lr 4e-4 --lr-min 4e-5 --warmup 200
-train draft     2000000 10 --n-embd 128 --n-layer 2 --n-head 4 --n-ff 352  --lr 6e-4 --lr-min 6e-5 --warmup 200
-train diffusion 1100000 20 --n-embd 192 --n-layer 6 --n-head 4 --n-ff 512  --lr 4e-4 --lr-min 4e-5 --warmup 200 --diffusion
+train target    3000000 40 --n-embd 384 --n-layer 4 --n-head 6 --n-ff 1024 --lr 1e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95 --embd-init cooccur
+train draft     3000000 8  --n-embd 128 --n-layer 2 --n-head 4 --n-ff 352  --lr 3e-4 --lr-min 3e-5 --warmup 200 --beta2 0.95 --embd-init cooccur
+train diffusion 2000000 15 --n-embd 192 --n-layer 6 --n-head 4 --n-ff 512  --lr 1e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95 --embd-init cooccur --diffusion
 
 # 3. the manifest
 commit=$(cat "$SRCDIR/.deps/llama/LLAMA_COMMIT" 2>/dev/null || echo unknown)

@@ -76,6 +76,10 @@ static void usage(FILE *f) {
         "  --n-embd N (256) --n-layer N (8) --n-head N (4) --n-head-kv N (= n-head)\n"
         "  --n-ff N (704) --n-ctx N (256; llama.cpp pads contexts to multiples of 256)\n"
         "  --init-std X (0.02)  --seed N (1)\n"
+        "  --out-norm X        initial gain of output_norm.weight (default 1.0)\n"
+        "  --embd-init random|cooccur  token_embd.weight: N(0, embd-std^2) (default), or a random\n"
+        "                      projection of each token's next/previous-token log counts in the\n"
+        "                      training split, rows at RMS embd-std (llama.cpp keeps it frozen)\n"
         "  --embd-std X        token_embd.weight init std (default 1.0: llama.cpp does not\n"
         "                      train it, and tiny frozen embeddings make training unstable)\n"
         "  --diffusion         masked-diffusion model: bidirectional attention\n"
@@ -109,7 +113,8 @@ typedef struct opts {
     const char *train[MAX_FILES], *heldout[MAX_FILES];
     int n_train, n_heldout;
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
-    double init_std, embd_std;
+    double init_std, embd_std, out_norm;
+    bool embd_cooccur;
     uint64_t seed;
     bool diffusion;
     double max_tokens, max_minutes, lr, lr_min, wd, beta2;
@@ -514,14 +519,22 @@ static int state_read(const char *path, state *s) {
 /* ---------------------------------------------------------------- random init */
 typedef struct init_ctx {
     uint64_t seed;
-    double std, embd_std;
+    double std, embd_std, out_norm;
+    const float *embd;       /* n_vocab × n_embd token embedding, or NULL: random */
 } init_ctx;
 
 static int fill_random(void *user, int index, const char *name, int64_t ne0, int64_t ne1, float *dst) {
     const init_ctx *c = user;
     const int64_t n = ne0 * ne1;
     if (strstr(name, "_norm.")) {
-        for (int64_t i = 0; i < n; i++) dst[i] = 1.0f;
+        /* the final norm's gain scales every logit: a small start keeps
+         * Adam's fixed-size steps on output.weight from overshooting */
+        float g = strcmp(name, "output_norm.weight") == 0 ? (float)c->out_norm : 1.0f;
+        for (int64_t i = 0; i < n; i++) dst[i] = g;
+        return 0;
+    }
+    if (c->embd && strcmp(name, "token_embd.weight") == 0) {
+        memcpy(dst, c->embd, sizeof *dst * (size_t)n);
         return 0;
     }
     double std = strcmp(name, "token_embd.weight") == 0 ? c->embd_std : c->std;
@@ -530,6 +543,70 @@ static int fill_random(void *user, int index, const char *name, int64_t ne0, int
     db_rng r = db_rng_make(c->seed, (uint64_t)index + 1);
     for (int64_t i = 0; i < n; i++) dst[i] = (float)(std * db_rng_normal(&r));
     return 0;
+}
+
+/* ---------------------------------------------------------------- embeddings
+ * llama.cpp's training leaves token_embd.weight frozen (llama_opt_init
+ * FIXME), so its initial value is all the input layer ever is.  Instead of
+ * noise, --embd-init cooccur gives each token a random projection
+ * (random indexing, Kanerva et al. 2000; Johnson–Lindenstrauss) of its
+ * log co-occurrence counts with the next and the previous token in the
+ * training stream: tokens used alike get similar embeddings, and bigram
+ * statistics are linearly readable.  Rows are centred and scaled to RMS
+ * embd_std.  Only training-split statistics are used. */
+static float *cooccur_embedding(const llama_token *tok, size_t n, int V, int d, uint64_t seed, double rms) {
+    float *cnt = calloc((size_t)V * (size_t)V * 2, sizeof *cnt);   /* [a][b] next, then [a][b] previous */
+    float *R = malloc(sizeof *R * (size_t)V * 2 * (size_t)d);       /* projection rows for the 2V features */
+    float *E = calloc((size_t)V * (size_t)d, sizeof *E);
+    if (!cnt || !R || !E) { free(cnt); free(R); free(E); return NULL; }
+    float *next = cnt, *prev = cnt + (size_t)V * V;
+    for (size_t i = 0; i + 1 < n; i++) {
+        next[(size_t)tok[i] * V + tok[i + 1]] += 1.0f;
+        prev[(size_t)tok[i + 1] * V + tok[i]] += 1.0f;
+    }
+    db_rng r = db_rng_make(seed ^ 0xE3BDull, 7);
+    for (size_t i = 0; i < (size_t)V * 2 * (size_t)d; i++) R[i] = (float)db_rng_normal(&r);
+    for (int a = 0; a < V; a++) {
+        float *e = E + (size_t)a * d;
+        for (int half = 0; half < 2; half++) {
+            const float *row = (half ? prev : next) + (size_t)a * V;
+            for (int b = 0; b < V; b++) {
+                if (row[b] <= 0.0f) continue;
+                const float w = logf(1.0f + row[b]);
+                const float *rb = R + ((size_t)half * V + b) * d;
+                for (int j = 0; j < d; j++) e[j] += w * rb[j];
+            }
+        }
+    }
+    /* centre (remove the direction all frequent tokens share), then RMS-normalise rows;
+     * tokens never seen keep a random row */
+    double *mean = calloc((size_t)d, sizeof *mean);
+    int seen = 0;
+    for (int a = 0; a < V; a++) {
+        double ss = 0;
+        for (int j = 0; j < d; j++) ss += (double)E[(size_t)a * d + j] * E[(size_t)a * d + j];
+        if (ss == 0) continue;
+        seen++;
+        for (int j = 0; j < d; j++) mean[j] += E[(size_t)a * d + j];
+    }
+    for (int a = 0; a < V; a++) {
+        float *e = E + (size_t)a * d;
+        double ss = 0;
+        for (int j = 0; j < d; j++) ss += (double)e[j] * e[j];
+        if (ss == 0) {
+            for (int j = 0; j < d; j++) e[j] = (float)(rms * db_rng_normal(&r));
+            continue;
+        }
+        for (int j = 0; j < d; j++) e[j] -= (float)(mean[j] / (seen ? seen : 1));
+        ss = 0;
+        for (int j = 0; j < d; j++) ss += (double)e[j] * e[j];
+        const double scale = ss > 0 ? rms / sqrt(ss / d) : 0;
+        for (int j = 0; j < d; j++) e[j] = (float)(e[j] * scale);
+    }
+    free(mean);
+    free(cnt);
+    free(R);
+    return E;
 }
 
 /* ---------------------------------------------------------------- evaluation */
@@ -630,7 +707,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 static int parse_opts(int argc, char **argv, opts *o) {
     enum { O_OUT = 256, O_VOCAB, O_TRAIN, O_HELD, O_REPORT, O_NAME, O_EMBD, O_LAYER, O_HEAD, O_HEADKV,
            O_FF, O_CTX, O_STD, O_SEED, O_DIFF, O_MAXTOK, O_MAXMIN, O_LR, O_LRMIN, O_WARM, O_WD, O_CKPT,
-           O_EVAL, O_THREADS, O_TBYTES, O_ETOK, O_OTYPE, O_VERBOSE, O_BETA2, O_ONLY, O_ESTD };
+           O_EVAL, O_THREADS, O_TBYTES, O_ETOK, O_OTYPE, O_VERBOSE, O_BETA2, O_ONLY, O_ESTD, O_ONORM, O_EINIT };
     static const struct option lo[] = {
         { "out", 1, 0, O_OUT }, { "vocab", 1, 0, O_VOCAB }, { "train", 1, 0, O_TRAIN },
         { "heldout", 1, 0, O_HELD }, { "report", 1, 0, O_REPORT }, { "name", 1, 0, O_NAME },
@@ -641,10 +718,10 @@ static int parse_opts(int argc, char **argv, opts *o) {
         { "lr-min", 1, 0, O_LRMIN }, { "warmup", 1, 0, O_WARM }, { "wd", 1, 0, O_WD },
         { "ckpt-every", 1, 0, O_CKPT }, { "eval-every", 1, 0, O_EVAL }, { "threads", 1, 0, O_THREADS },
         { "train-bytes", 1, 0, O_TBYTES }, { "eval-tokens", 1, 0, O_ETOK }, { "out-type", 1, 0, O_OTYPE },
-        { "verbose", 0, 0, O_VERBOSE }, { "beta2", 1, 0, O_BETA2 }, { "train-only", 1, 0, O_ONLY }, { "embd-std", 1, 0, O_ESTD }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+        { "verbose", 0, 0, O_VERBOSE }, { "beta2", 1, 0, O_BETA2 }, { "train-only", 1, 0, O_ONLY }, { "embd-std", 1, 0, O_ESTD }, { "out-norm", 1, 0, O_ONORM }, { "embd-init", 1, 0, O_EINIT }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     *o = (opts){ .name = "decobench", .n_embd = 256, .n_layer = 8, .n_head = 4, .n_ff = 704, .n_ctx = 256,
-                 .init_std = 0.02, .embd_std = 1.0, .seed = 1, .max_tokens = 1e6, .max_minutes = 0, .lr = 1e-3, .lr_min = 1e-4,
+                 .init_std = 0.02, .embd_std = 1.0, .out_norm = 1.0, .seed = 1, .max_tokens = 1e6, .max_minutes = 0, .lr = 1e-3, .lr_min = 1e-4,
                  .wd = 0.1, .beta2 = 0.999, .warmup = 100, .ckpt_every = 200, .eval_every = 500, .threads = 2,
                  .train_bytes = 5e7, .eval_tokens = 65536, .out_type = "auto" };
     opterr = 0;
@@ -696,6 +773,12 @@ static int parse_opts(int argc, char **argv, opts *o) {
         case O_VERBOSE: g_verbose = true; break;
         case O_ONLY: o->train_only = optarg; break;
         case O_ESTD: rc = parse_dbl("--embd-std", optarg, 0, 100, &o->embd_std); break;
+        case O_ONORM: rc = parse_dbl("--out-norm", optarg, 0.001, 100, &o->out_norm); break;
+        case O_EINIT:
+            if (strcmp(optarg, "cooccur") == 0) o->embd_cooccur = true;
+            else if (strcmp(optarg, "random") == 0) o->embd_cooccur = false;
+            else { fprintf(stderr, PROG ": --embd-init: expected random or cooccur, got '%s'\n", optarg); rc = -1; }
+            break;
         case 'h': usage(stdout); exit(0);
         default:
             if (optopt) fprintf(stderr, PROG ": option '%s' needs a value (see --help)\n", argv[optind - 1]);
@@ -740,6 +823,41 @@ static int write_output(const char *ckpt, const char *out, const char *type, int
 }
 
 /* ---------------------------------------------------------------- main */
+/* Load a GGUF with writable weights and a training context over its n_ctx. */
+static int load_for_training(const char *ckpt, int n_vocab, const char *vocab_path, int threads,
+                             struct llama_model **model_out, struct llama_context **ctx_out) {
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    mp.load_mode = LLAMA_LOAD_MODE_NONE;   /* writable weights */
+    mp.progress_callback = quiet_progress;
+    struct llama_model *model = llama_model_load_from_file(ckpt, mp);
+    if (!model) { fprintf(stderr, PROG ": %s: cannot load model\n", ckpt); return -1; }
+    const struct llama_vocab *lv = llama_model_get_vocab(model);
+    if (llama_vocab_n_tokens(lv) != n_vocab) {
+        fprintf(stderr, PROG ": %s: vocabulary has %d tokens, %s has %d\n", ckpt, llama_vocab_n_tokens(lv), vocab_path, n_vocab);
+        llama_model_free(model);
+        return -1;
+    }
+    const int n_ctx = (int)llama_model_n_ctx_train(model);
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)n_ctx;
+    cp.n_threads = cp.n_threads_batch = threads;
+    cp.type_k = cp.type_v = GGML_TYPE_F32;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.no_perf = true;
+    struct llama_context *ctx = llama_init_from_model(model, cp);
+    if (!ctx) { fprintf(stderr, PROG ": %s: cannot create a training context\n", ckpt); llama_model_free(model); return -1; }
+    if ((int)llama_n_ctx(ctx) != n_ctx) {
+        fprintf(stderr, PROG ": %s: context %u differs from the model's %d\n", ckpt, llama_n_ctx(ctx), n_ctx);
+        llama_free(ctx);
+        llama_model_free(model);
+        return -1;
+    }
+    *model_out = model;
+    *ctx_out = ctx;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     opts o;
     int prc = parse_opts(argc, argv, &o);
@@ -762,15 +880,16 @@ int main(int argc, char **argv) {
         if (state_read(state_path, &st) != 0) return 1;
         fprintf(stderr, PROG ": resuming %s at step %lld (%lld tokens, %.1f s)\n", ckpt, (long long)st.step,
                 (long long)st.tokens_seen, st.elapsed_s);
-    } else {
-        db_gguf_hparams hp = { .name = o.name, .n_embd = o.n_embd, .n_layer = o.n_layer, .n_head = o.n_head,
-                               .n_head_kv = o.n_head_kv, .n_ff = o.n_ff, .n_ctx = o.n_ctx, .rms_eps = 1e-5f,
-                               .rope_freq_base = 10000.0f, .causal = !o.diffusion, .f16 = false };
-        db_gguf_vocab gv = { .n = voc.n, .piece = (const char *const *)voc.piece, .score = voc.score,
-                             .type = voc.type, .model = "llama", .bos = voc.bos, .eos = voc.eos, .unk = voc.unk,
-                             .pad = -1, .mask = voc.mask, .add_bos = true, .add_eos = false,
-                             .no_space_prefix = true };
-        init_ctx ic = { .seed = o.seed, .std = o.init_std, .embd_std = o.embd_std };
+    }
+    db_gguf_hparams hp = { .name = o.name, .n_embd = o.n_embd, .n_layer = o.n_layer, .n_head = o.n_head,
+                           .n_head_kv = o.n_head_kv, .n_ff = o.n_ff, .n_ctx = o.n_ctx, .rms_eps = 1e-5f,
+                           .rope_freq_base = 10000.0f, .causal = !o.diffusion, .f16 = false };
+    db_gguf_vocab gv = { .n = voc.n, .piece = (const char *const *)voc.piece, .score = voc.score,
+                         .type = voc.type, .model = "llama", .bos = voc.bos, .eos = voc.eos, .unk = voc.unk,
+                         .pad = -1, .mask = voc.mask, .add_bos = true, .add_eos = false,
+                         .no_space_prefix = true };
+    init_ctx ic = { .seed = o.seed, .std = o.init_std, .embd_std = o.embd_std, .out_norm = o.out_norm, .embd = NULL };
+    if (!resume) {
         db_gguf_stats gs;
         char err[512];
         if (db_gguf_write_llama(ckpt, &hp, &gv, fill_random, &ic, &gs, err, sizeof err) != 0) {
@@ -780,30 +899,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, PROG ": new model %s: %llu parameters\n", ckpt, (unsigned long long)gs.n_params);
     }
 
-    struct llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = 0;
-    mp.load_mode = LLAMA_LOAD_MODE_NONE;   /* writable weights */
-    mp.progress_callback = quiet_progress;
-    struct llama_model *model = llama_model_load_from_file(ckpt, mp);
-    if (!model) { fprintf(stderr, PROG ": %s: cannot load model\n", ckpt); return 1; }
+    struct llama_model *model = NULL;
+    struct llama_context *ctx = NULL;
+    if (load_for_training(ckpt, voc.n, o.vocab, o.threads, &model, &ctx) != 0) return 1;
     const struct llama_vocab *lv = llama_model_get_vocab(model);
-    if (llama_vocab_n_tokens(lv) != voc.n) {
-        fprintf(stderr, PROG ": %s: vocabulary has %d tokens, %s has %d\n", ckpt, llama_vocab_n_tokens(lv), o.vocab, voc.n);
-        return 1;
-    }
     const int n_ctx = (int)llama_model_n_ctx_train(model);
-    struct llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)n_ctx;
-    cp.n_threads = cp.n_threads_batch = o.threads;
-    cp.type_k = cp.type_v = GGML_TYPE_F32;
-    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    cp.no_perf = true;
-    struct llama_context *ctx = llama_init_from_model(model, cp);
-    if (!ctx) { fprintf(stderr, PROG ": %s: cannot create a training context\n", ckpt); return 1; }
-    if ((int)llama_n_ctx(ctx) != n_ctx) {
-        fprintf(stderr, PROG ": %s: context %u differs from the model's %d\n", ckpt, llama_n_ctx(ctx), n_ctx);
-        return 1;
-    }
 
     /* corpora */
     double t_tok = now_s();
@@ -836,22 +936,48 @@ int main(int argc, char **argv) {
             train.n ? (double)train.bytes / (double)train.n : 0.0);
     if (n_hwin == 0) { fprintf(stderr, PROG ": held-out corpora: fewer than %d tokens\n", n_ctx + 1); return 1; }
 
-    /* unigram baseline: add-one smoothed training counts, on the same held-out tokens */
-    double uni_loss;
+    /* unigram baseline: add-one smoothed training counts, on the same held-out
+     * tokens; its accuracy is that of always guessing the most frequent token */
+    double uni_loss, uni_acc;
     {
         double *cnt = calloc((size_t)voc.n, sizeof *cnt);
         if (!cnt) { fprintf(stderr, PROG ": out of memory\n"); return 1; }
         for (size_t i = 0; i < train.n; i++) cnt[train.tok[i]] += 1;
         double tot = (double)train.n + voc.n, nll = 0;
-        int64_t n = 0;
+        int64_t n = 0, hits = 0;
+        int top = 0;
+        for (int v = 1; v < voc.n; v++) if (cnt[v] > cnt[top]) top = v;
         for (int w = 0; w < n_hwin; w++)
             for (int i = 0; i < n_ctx; i++) {
                 llama_token t = o.diffusion ? hwin[w][i] : hwin[w][i + 1];
                 nll -= log((cnt[t] + 1) / tot);
+                hits += t == top;
                 n++;
             }
         uni_loss = nll / (double)n;
+        uni_acc = (double)hits / (double)n;
         free(cnt);
+    }
+
+    if (!resume && o.embd_cooccur) {
+        /* replace the random input embedding by training-split co-occurrence
+         * projections, rewrite the fresh checkpoint and reload it */
+        double t_e = now_s();
+        float *E = cooccur_embedding(train.tok, train.n, voc.n, o.n_embd, o.seed, o.embd_std);
+        if (!E) { fprintf(stderr, PROG ": out of memory building the embedding\n"); return 1; }
+        llama_free(ctx);
+        llama_model_free(model);
+        ic.embd = E;
+        db_gguf_stats gs;
+        char err[512];
+        if (db_gguf_write_llama(ckpt, &hp, &gv, fill_random, &ic, &gs, err, sizeof err) != 0) {
+            fprintf(stderr, PROG ": %s\n", err);
+            return 1;
+        }
+        free(E);
+        ic.embd = NULL;
+        if (load_for_training(ckpt, voc.n, o.vocab, o.threads, &model, &ctx) != 0) return 1;
+        fprintf(stderr, PROG ": co-occurrence input embedding (%d x %d) in %.1f s\n", voc.n, o.n_embd, now_s() - t_e);
     }
 
     windows W = { .tok = train.tok, .n_tok = train.n, .n_win = ((int64_t)train.n - 1) / n_ctx, .n_ctx = n_ctx };
@@ -998,6 +1124,7 @@ int main(int argc, char **argv) {
     cJSON_AddNumberToObject(j, "heldout_loss_f32", e32.loss);
     cJSON_AddNumberToObject(j, "unigram_loss", uni_loss);
     cJSON_AddNumberToObject(j, "unigram_perplexity", exp(uni_loss));
+    cJSON_AddNumberToObject(j, "unigram_accuracy", uni_acc);
     cJSON_AddStringToObject(j, "heldout_metric", o.diffusion
         ? "masked positions only, 50% of each 256-token window masked (fixed seed), nats/token"
         : "next-token NLL over held-out windows, nats/token");

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# model_quality.sh — the quality checks the bundled models must pass (S2),
+# measured, printed as Markdown for the README:
+#   * held-out perplexity of target and draft against the unigram baseline,
+#     and the diffusion model's 50%-mask fill accuracy against the unigram
+#     baseline's (from data/models/MANIFEST.json, written by the trainer);
+#   * draft/target agreement for speculative decoding: decobench `spec`,
+#     k = 4, greedy, on held-out prose prompts — mean accepted tokens per
+#     target forward (#MAT) — cross-checked with llama.cpp's
+#     llama-speculative-simple on the same prompts;
+#   * greedy continuations of held-out prompts (prose, scripture, code).
+# Usage: bench/model_quality.sh [--prompts 20] [--n 64]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+n_prompts=20 n_new=64
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prompts) n_prompts="$2"; shift 2 ;;
+    --n) n_new="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "model_quality.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+bin="$root/decobench"; [ -x "$bin" ] || bin="$root/build/decobench"
+m="$root/data/models"
+for f in "$m/MANIFEST.json" "$m/target.gguf" "$m/draft.gguf" "$bin"; do
+  [ -e "$f" ] || { echo "model_quality.sh: $f: not found" >&2; exit 1; }
+done
+tmp="$(mktemp -d /tmp/decobench-quality.XXXXXX)"
+trap 'rm -rf "$tmp"' EXIT
+
+echo "### Held-out quality (data/models/MANIFEST.json)"
+echo
+echo "| model | parameters | tokens seen | held-out loss (nats) | held-out perplexity | unigram perplexity | held-out accuracy | unigram accuracy |"
+echo "|---|--:|--:|--:|--:|--:|--:|--:|"
+jq -r '.models[] | "| \(.name) | \(.parameters // .n_params // "-") | \(.tokens_seen) | \(.heldout_loss * 1000 | round / 1000) | \(.heldout_perplexity * 10 | round / 10) | \(.unigram_perplexity * 10 | round / 10) | \(.heldout_accuracy * 1000 | round / 1000) | \(if .unigram_accuracy then (.unigram_accuracy * 1000 | round / 1000) else "-" end) |"' "$m/MANIFEST.json"
+echo
+echo "(diffusion: loss and accuracy on the masked half of each held-out window; the unigram baseline guesses the most frequent token)"
+echo
+
+cat > "$tmp/q.json" <<JSON
+{
+  "name": "model-quality",
+  "models": { "target": { "path": "$m/target.gguf", "n_ctx": 1024 }, "draft": { "path": "$m/draft.gguf", "n_ctx": 1024 } },
+  "datasets": {
+    "prose": { "path": "$root/data/prompts/prose.jsonl", "limit": $n_prompts },
+    "prose3": { "path": "$root/data/prompts/prose.jsonl", "limit": 2 },
+    "scripture3": { "path": "$root/data/prompts/scripture.jsonl", "limit": 2 },
+    "code3": { "path": "$root/data/prompts/code.jsonl", "limit": 2 }
+  },
+  "engines": [
+    { "engine": "ar", "label": "ar", "datasets": ["prose", "prose3", "scripture3", "code3"] },
+    { "engine": "spec", "label": "spec", "draft": "draft", "params": { "k": 4 }, "datasets": ["prose"] }
+  ],
+  "baseline": "ar", "max_new_tokens": $n_new, "repetitions": 1, "warmup": 1, "threads": 2
+}
+JSON
+"$bin" run "$tmp/q.json" --db "$tmp/q.db" --no-progress --format none >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+mat=$(sqlite3 "$tmp/q.db" "select printf('%.2f', sum(s.mat * s.n_commits) / sum(s.n_commits)) from sample s join \"case\" c on c.id = s.case_id where c.label = 'spec'")
+acc=$(sqlite3 "$tmp/q.db" "select printf('%.3f', sum(s.accepted) * 1.0 / sum(s.drafted)) from sample s join \"case\" c on c.id = s.case_id where c.label = 'spec'")
+same=$(sqlite3 "$tmp/q.db" "select count(*) from sample s join \"case\" c on c.id = s.case_id and c.label = 'spec' join sample b on b.prompt_idx = s.prompt_idx join \"case\" bc on bc.id = b.case_id and bc.label = 'ar' and bc.dataset = 'prose' where s.output_tokens_json = b.output_tokens_json")
+
+# llama.cpp cross-check on the same prompts
+lb="$root/.deps/llama/bin"
+lpred=0 lacc=0
+for i in $(seq 1 "$n_prompts"); do
+  p="$(sed -n "${i}p" "$root/data/prompts/prose.jsonl" | jq -r .prompt)"
+  "$lb/llama-speculative-simple" -m "$m/target.gguf" -md "$m/draft.gguf" --spec-type draft-simple \
+    --spec-draft-n-max 4 --spec-draft-n-min 0 --spec-draft-p-min 0 --temp 0 -n "$n_new" -t 2 -td 2 -c 1024 \
+    -p "$p" >"$tmp/ls.out" 2>&1 || true
+  np=$(awk '/n_predict *=/ {print $NF}' "$tmp/ls.out" | tail -1); na=$(awk '/n_accept *=/ {print $NF}' "$tmp/ls.out" | tail -1)
+  [ -n "$np" ] && [ -n "$na" ] && { lpred=$((lpred + np)); lacc=$((lacc + na)); }
+done
+lmat=$(awk -v p="$lpred" -v a="$lacc" 'BEGIN { if (p > a) printf "%.2f", p / (p - a); else print "-" }')
+
+echo "### Draft/target agreement (greedy, k = 4, $n_prompts held-out prose prompts, $n_new new tokens)"
+echo
+echo "| measured with | mean accepted tokens per target forward (#MAT) | acceptance rate |"
+echo "|---|--:|--:|"
+echo "| decobench \`spec\` | $mat | $acc |"
+echo "| llama.cpp \`llama-speculative-simple\` | $lmat | $(awk -v p="$lpred" -v a="$lacc" -v k=4 'BEGIN { s = p - a; if (s > 0) printf "%.3f", a / (s * k); else print "-" }') |"
+echo
+echo "decobench's speculative output equals its autoregressive output on $same of $n_prompts prompts (greedy: must be all)."
+echo
+echo "### Greedy continuations of held-out prompts (target, $n_new tokens)"
+echo
+sqlite3 -json "$tmp/q.db" "select c.dataset as ds, s.prompt_id as id, s.output_text as text from sample s join \"case\" c on c.id = s.case_id where c.label = 'ar' and c.dataset like '%3' order by c.idx, s.prompt_idx" > "$tmp/cont.json"
+n=$(jq length "$tmp/cont.json")
+for ((j = 0; j < n; j++)); do
+  ds="$(jq -r ".[$j].ds" "$tmp/cont.json")"; id="$(jq -r ".[$j].id" "$tmp/cont.json")"
+  f="$root/data/prompts/${ds%3}.jsonl"
+  echo "**${ds%3} ($id)** — prompt, then ⟦the model's continuation⟧"
+  echo
+  echo '```'
+  jq -rj --arg id "$id" 'select(.id == $id) | .prompt' "$f"
+  jq -r ".[$j].text" "$tmp/cont.json" | awk 'BEGIN { printf "⟦" } { if (NR > 1) printf "\n"; printf "%s", $0 } END { print "⟧" }'
+  echo '```'
+  echo
+done
