@@ -25,7 +25,8 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 # come from elsewhere than Debian, and Debian's npm would conflict with them)
 lib_packages="libsqlite3-dev libcurl4-openssl-dev libpapi-dev libhwloc-dev libcjson-dev libssl-dev"
 tool_packages="gcc:build-essential g++:build-essential make:build-essential autoreconf:autoconf
-  automake:automake libtoolize:libtool pkg-config:pkg-config cmake:cmake git:git npm:npm sqlite3:sqlite3"
+  automake:automake libtoolize:libtool pkg-config:pkg-config cmake:cmake git:git npm:npm sqlite3:sqlite3
+  python3:python3 jq:jq"
 if [ "$deps" = 1 ]; then
   missing=""
   for p in $lib_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

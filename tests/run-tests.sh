@@ -34,6 +34,10 @@ echo "== unit tests"
 "$build/tests/unit_tests" 2>&1 | tee "$tmp/unit.log"
 count "$tmp/unit.log" unit_tests
 
+echo "== data checks"
+bash "$src/tests/check-data.sh" 2>&1 | tee "$tmp/data.log"
+count "$tmp/data.log" check-data.sh
+
 echo "== end-to-end tests"
 bash "$src/tests/e2e.sh" 2>&1 | tee "$tmp/e2e.log"
 count "$tmp/e2e.log" e2e.sh
