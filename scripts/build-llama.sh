@@ -44,7 +44,11 @@ fi
 commit="$(git -C "$src" rev-parse HEAD)"
 
 if [ "$cuda" = ON ] && ! command -v nvcc >/dev/null; then
-  echo "build-llama.sh: --cuda given but nvcc not found on PATH" >&2; exit 1
+  if [ -x /usr/local/cuda/bin/nvcc ]; then
+    export PATH="/usr/local/cuda/bin:$PATH"
+  else
+    echo "build-llama.sh: --cuda given but nvcc is neither on PATH nor in /usr/local/cuda/bin" >&2; exit 1
+  fi
 fi
 
 cmake -S "$src" -B "$build" \
@@ -55,6 +59,7 @@ cmake -S "$src" -B "$build" \
   -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON \
   -DLLAMA_OPENSSL=OFF -DLLAMA_TOOLS_INSTALL=ON \
   -DGGML_CUDA="$cuda" -DGGML_OPENMP=ON \
+  -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHITECTURES:-native}" \
   -DCMAKE_INSTALL_PREFIX="$prefix" >"$work/cmake-configure.log" 2>&1 \
   || { tail -30 "$work/cmake-configure.log" >&2; exit 1; }
 
