@@ -5,6 +5,7 @@
 # decobench's tests and benchmarks compare against, into a local prefix.
 #
 # Usage: scripts/build-llama.sh [--prefix DIR] [--cuda] [--jobs N]
+# (CUDA_ARCHITECTURES=90 in the environment limits the CUDA targets built)
 # Default prefix: .deps/llama (what ./configure looks for first).
 set -euo pipefail
 
@@ -59,7 +60,7 @@ cmake -S "$src" -B "$build" \
   -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON \
   -DLLAMA_OPENSSL=OFF -DLLAMA_TOOLS_INSTALL=ON \
   -DGGML_CUDA="$cuda" -DGGML_OPENMP=ON \
-  -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHITECTURES:-native}" \
+  ${CUDA_ARCHITECTURES:+-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCHITECTURES} \
   -DCMAKE_INSTALL_PREFIX="$prefix" >"$work/cmake-configure.log" 2>&1 \
   || { tail -30 "$work/cmake-configure.log" >&2; exit 1; }
 
