@@ -120,6 +120,31 @@ dd=$(sqlite3 "$tmp/spec.db" 'select draft_name from "case" where label = "self-s
 [ "$dd" = "target:derived" ] && ls "$tmp"/tiny.gguf.self-L1.gguf >/dev/null 2>&1 && ok "self-spec derived its draft next to the model" \
   || fail "self-spec derived draft" "draft_name=$dd"
 
+# ---- chat datasets: every turn, in the model's chat template ------------------
+"$mkmodel" --out "$tmp/chat.gguf" --n-embd 64 --n-layer 2 --seed 9 --chat-template chatml >/dev/null 2>&1
+cat > "$tmp/turns.jsonl" <<'JSONL'
+{"question_id": 1, "category": "writing", "turns": ["Write a line about the sea.", "Now make it rhyme."]}
+{"question_id": 2, "category": "qa", "turns": ["What is a river?"]}
+JSONL
+cat > "$tmp/chat.json" <<JSON
+{
+  "name": "chat", "models": { "target": { "path": "chat.gguf" } },
+  "datasets": { "mt": { "path": "turns.jsonl", "chat": true } },
+  "engines": [ { "engine": "ar", "label": "ar" } ],
+  "max_new_tokens": 8, "repetitions": 1, "warmup": 0, "threads": 1
+}
+JSON
+"$bin" run "$tmp/chat.json" --db "$tmp/chat.db" --no-progress --format none >/dev/null 2>"$tmp/chat.err"
+turns=$(sqlite3 "$tmp/chat.db" 'select group_concat(prompt_id || ":" || turn, ",") from (select prompt_id, turn from sample order by prompt_idx, turn)' 2>/dev/null)
+grow=$(sqlite3 "$tmp/chat.db" 'select count(*) from sample a join sample b on a.prompt_idx = b.prompt_idx and a.turn = 0 and b.turn = 1 where b.n_prompt_tokens > a.n_prompt_tokens + a.new_tokens' 2>/dev/null)
+[ "$turns" = "1:0,1:1,2:0" ] && [ "$grow" = 1 ] && ok "chat dataset: every turn runs, turn 2 sees turn 1 and its answer" \
+  || fail "chat dataset turns" "turns=$turns grow=$grow $(tail -2 "$tmp/chat.err")"
+sed 's/"chat.gguf"/"tiny.gguf"/' "$tmp/chat.json" > "$tmp/chat-notmpl.json"
+"$bin" run "$tmp/chat-notmpl.json" --db "$tmp/chat2.db" --no-progress --format none >/dev/null 2>"$tmp/chat2.err"; rc=$?
+st=$(sqlite3 "$tmp/chat2.db" 'select status from "case"' 2>/dev/null)
+[ $rc = 1 ] && case "$st" in *"no chat template"*) true ;; *) false ;; esac && ok "chat dataset on a model without a template: case failed with the reason" \
+  || fail "chat without template" "rc=$rc status=$st"
+
 # ---- model paths from the command line or an override file ------------------
 cp "$tmp/tiny.gguf" "$tmp/other.gguf"
 mkdir -p "$tmp/elsewhere"

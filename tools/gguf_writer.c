@@ -153,6 +153,7 @@ int db_gguf_write_llama(const char *path, const db_gguf_hparams *hp, const db_gg
     gguf_set_val_bool(g, "tokenizer.ggml.add_bos_token", v->add_bos);
     gguf_set_val_bool(g, "tokenizer.ggml.add_eos_token", v->add_eos);
     if (v->no_space_prefix) gguf_set_val_bool(g, "tokenizer.ggml.add_space_prefix", false);
+    if (v->chat_template) gguf_set_val_str(g, "tokenizer.chat_template", v->chat_template);
 
     /* tensors */
     for (int i = 0; i < n_t; i++) {

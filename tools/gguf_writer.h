@@ -40,6 +40,8 @@ typedef struct db_gguf_vocab {
     bool no_space_prefix;     /* true: write tokenizer.ggml.add_space_prefix = false, so
                                  SPM tokenize -> detokenize returns the input bytes
                                  (false: key not written, llama.cpp's default applies) */
+    const char *chat_template; /* tokenizer.chat_template (Jinja text or a llama.cpp template
+                                  name such as "chatml"); NULL: none */
 } db_gguf_vocab;
 
 typedef struct db_gguf_hparams {

@@ -41,6 +41,8 @@ static void usage(FILE *f) {
         "                     <unk>, <s>, </s>, 256 byte tokens and ~500 pieces\n"
         "  --no-causal        mark attention bidirectional (llama.attention.causal=false)\n"
         "  --mask-token       add a \"<|mask|>\" control token (tokenizer.ggml.mask_token_id)\n"
+        "  --chat-template T  write tokenizer.chat_template (Jinja text or a name llama.cpp\n"
+        "                     knows, e.g. chatml)\n"
         "  --name NAME        general.name (default \"decobench-random\")\n"
         "  -h, --help         this help\n");
 }
@@ -260,7 +262,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 
 int main(int argc, char **argv) {
     enum { O_OUT = 256, O_EMBD, O_LAYER, O_HEAD, O_HEADKV, O_FF, O_CTX, O_SEED, O_STD, O_TYPE,
-           O_VOCAB, O_NOCAUSAL, O_MASK, O_NAME };
+           O_VOCAB, O_NOCAUSAL, O_MASK, O_NAME, O_CHAT };
     static const struct option longopts[] = {
         { "out", required_argument, 0, O_OUT }, { "n-embd", required_argument, 0, O_EMBD },
         { "n-layer", required_argument, 0, O_LAYER }, { "n-head", required_argument, 0, O_HEAD },
@@ -269,9 +271,10 @@ int main(int argc, char **argv) {
         { "init-std", required_argument, 0, O_STD }, { "type", required_argument, 0, O_TYPE },
         { "vocab", required_argument, 0, O_VOCAB }, { "no-causal", no_argument, 0, O_NOCAUSAL },
         { "mask-token", no_argument, 0, O_MASK }, { "name", required_argument, 0, O_NAME },
+        { "chat-template", required_argument, 0, O_CHAT },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
-    const char *out = NULL, *vocab_path = NULL, *name = "decobench-random";
+    const char *out = NULL, *vocab_path = NULL, *name = "decobench-random", *chat_template = NULL;
     int n_embd = 64, n_layer = 2, n_head = 4, n_head_kv = 0, n_ff = 0, n_ctx = 512;
     unsigned long long seed = 42;
     double init_std = 0.02;
@@ -319,6 +322,7 @@ int main(int argc, char **argv) {
         case O_NOCAUSAL: causal = false; break;
         case O_MASK: mask = true; break;
         case O_NAME: name = optarg; break;
+        case O_CHAT: chat_template = optarg; break;
         case 'h': usage(stdout); return 0;
         default:
             if (optopt && optopt < 256) fprintf(stderr, PROG ": unknown option '-%c' (see --help)\n", optopt);
@@ -375,6 +379,7 @@ int main(int argc, char **argv) {
         .model = "llama", .pre = NULL, .merges = NULL, .n_merges = 0,
         .bos = find_control(&vb, bos_names), .eos = find_control(&vb, eos_names), .unk = unk,
         .pad = -1, .mask = mask_id, .add_bos = true, .add_eos = false,
+        .chat_template = chat_template,
     };
     init_ctx ic = { .seed = seed, .std = init_std };
     db_gguf_stats st;
