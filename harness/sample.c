@@ -78,16 +78,19 @@ void db_sampling_probs(const db_sampling *s, const float *logits, db_sampler_buf
         p[db_argmax(logits, n)] = 1.0f;
         return;
     }
-    const double inv_t = 1.0 / s->temperature;
+    /* single-precision exponentials (the bulk of the per-token cost on
+     * large vocabularies), double-precision sum */
+    const float inv_t = 1.0f / s->temperature;
     float mx = logits[0];
     for (int i = 1; i < n; i++) if (logits[i] > mx) mx = logits[i];
     double sum = 0.0;
     for (int i = 0; i < n; i++) {
-        double e = exp(((double)logits[i] - mx) * inv_t);
-        p[i] = (float)e;
+        float e = expf((logits[i] - mx) * inv_t);
+        p[i] = e;
         sum += e;
     }
-    for (int i = 0; i < n; i++) p[i] = (float)(p[i] / sum);
+    const float inv_sum = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) p[i] *= inv_sum;
 
     const bool use_k = s->top_k > 0 && s->top_k < n;
     const bool use_p = s->top_p > 0.0f && s->top_p < 1.0f;
