@@ -49,26 +49,6 @@ static void usage(FILE *f) {
           "Exit status: 0 no regression, 1 a regression, 2 bad usage or input.\n", f);
 }
 
-static int parse_u64(const char *s, uint64_t *v) {
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *v = x;
-    return 0;
-}
-
-static int parse_double(const char *s, double *v) {
-    if (!s || !*s) return -1;
-    char *end;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (errno || *end || !isfinite(x)) return -1;
-    *v = x;
-    return 0;
-}
-
 typedef struct run_ref {
     const char *path;    /* NULL: the default database of its side */
     char *owned;         /* path storage for FILE:ID */
@@ -80,7 +60,7 @@ static int parse_ref(const char *arg, run_ref *r, char *err, size_t errlen) {
     uint64_t v;
     memset(r, 0, sizeof *r);
     if (strcmp(arg, "latest") == 0) return 0;
-    if (parse_u64(arg, &v) == 0) {
+    if (db_parse_u64(arg, &v) == 0) {
         if (v == 0 || v > INT64_MAX) return db_errf(err, errlen, "%s: expected a positive run id", arg);
         r->id = (int64_t)v;
         return 0;
@@ -90,7 +70,7 @@ static int parse_ref(const char *arg, run_ref *r, char *err, size_t errlen) {
         return 0;
     }
     const char *colon = strrchr(arg, ':');
-    if (colon && colon > arg && parse_u64(colon + 1, &v) == 0 && v > 0 && v <= INT64_MAX) {
+    if (colon && colon > arg && db_parse_u64(colon + 1, &v) == 0 && v > 0 && v <= INT64_MAX) {
         r->owned = db_strndup(arg, (size_t)(colon - arg));
         if (!r->owned) return db_errf(err, errlen, "out of memory");
         if (!db_file_exists(r->owned)) {
@@ -160,28 +140,28 @@ int cmd_compare(int argc, char **argv) {
             break;
         }
         case 'e':
-            if (parse_double(optarg, &x) != 0 || x < 0 || x >= 1) {
+            if (db_parse_double(optarg, &x) != 0 || x < 0 || x >= 1) {
                 fprintf(stderr, "decobench compare: --min-effect: expected a number in [0, 1), got '%s'\n", optarg);
                 return 2;
             }
             o.min_effect = x;
             break;
         case 'a':
-            if (parse_double(optarg, &x) != 0 || x <= 0 || x >= 1) {
+            if (db_parse_double(optarg, &x) != 0 || x <= 0 || x >= 1) {
                 fprintf(stderr, "decobench compare: --alpha: expected a number in (0, 1), got '%s'\n", optarg);
                 return 2;
             }
             o.alpha = x;
             break;
         case 's':
-            if (parse_u64(optarg, &v) != 0) {
+            if (db_parse_u64(optarg, &v) != 0) {
                 fprintf(stderr, "decobench compare: --seed: expected a non-negative integer, got '%s'\n", optarg);
                 return 2;
             }
             o.seed = v;
             break;
         case 'b':
-            if (parse_u64(optarg, &v) != 0 || v < 10 || v > 1000000) {
+            if (db_parse_u64(optarg, &v) != 0 || v < 10 || v > 1000000) {
                 fprintf(stderr, "decobench compare: --bootstrap: expected an integer 10..1000000, got '%s'\n",
                         optarg);
                 return 2;
@@ -269,14 +249,8 @@ int cmd_compare(int argc, char **argv) {
         status = 1;
         goto out;
     }
-    if (out_path) {
-        if (db_write_file_atomic(out_path, buf, len, err, sizeof err) != 0) {
-            fprintf(stderr, "decobench compare: %s\n", err);
-            status = 1;
-            goto out;
-        }
-    } else if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-        fprintf(stderr, "decobench compare: stdout: write error\n");
+    if (db_deliver_output(out_path, buf, len, err, sizeof err) != 0) {
+        fprintf(stderr, "decobench compare: %s\n", err);
         status = 1;
         goto out;
     }

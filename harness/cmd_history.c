@@ -39,16 +39,6 @@ static void usage(FILE *f) {
           "  -h, --help         show this help\n", f);
 }
 
-static int parse_u64(const char *s, uint64_t *v) {
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *v = x;
-    return 0;
-}
-
 int cmd_history(int argc, char **argv) {
     static const struct option opts[] = {
         { "db", required_argument, NULL, 'd' },
@@ -100,7 +90,7 @@ int cmd_history(int argc, char **argv) {
             break;
         }
         case 'p':
-            if (parse_u64(optarg, &v) != 0 || v < 1 || v > 1000000) {
+            if (db_parse_u64(optarg, &v) != 0 || v < 1 || v > 1000000) {
                 fprintf(stderr, "decobench history: --permutations: expected an integer 1..1000000, got '%s'\n",
                         optarg);
                 return 2;
@@ -108,7 +98,7 @@ int cmd_history(int argc, char **argv) {
             o.n_perm = (int)v;
             break;
         case 'g':
-            if (parse_u64(optarg, &v) != 0 || v < 1 || v > 100000) {
+            if (db_parse_u64(optarg, &v) != 0 || v < 1 || v > 100000) {
                 fprintf(stderr, "decobench history: --min-segment: expected an integer 1..100000, got '%s'\n",
                         optarg);
                 return 2;
@@ -116,7 +106,7 @@ int cmd_history(int argc, char **argv) {
             o.min_segment = (int)v;
             break;
         case 's':
-            if (parse_u64(optarg, &v) != 0) {
+            if (db_parse_u64(optarg, &v) != 0) {
                 fprintf(stderr, "decobench history: --seed: expected a non-negative integer, got '%s'\n", optarg);
                 return 2;
             }
@@ -168,13 +158,8 @@ int cmd_history(int argc, char **argv) {
         return 2;
     }
     int status = 0;
-    if (out_path) {
-        if (db_write_file_atomic(out_path, buf, len, err, sizeof err) != 0) {
-            fprintf(stderr, "decobench history: %s\n", err);
-            status = 1;
-        }
-    } else if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-        fprintf(stderr, "decobench history: stdout: write error\n");
+    if (db_deliver_output(out_path, buf, len, err, sizeof err) != 0) {
+        fprintf(stderr, "decobench history: %s\n", err);
         status = 1;
     }
     free(buf);

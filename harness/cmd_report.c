@@ -36,16 +36,6 @@ static void usage(FILE *f) {
           "  -h, --help      show this help\n", f);
 }
 
-static int parse_u64(const char *s, uint64_t *v) {
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *v = x;
-    return 0;
-}
-
 int cmd_report(int argc, char **argv) {
     static const struct option opts[] = {
         { "db", required_argument, NULL, 'd' },
@@ -67,7 +57,7 @@ int cmd_report(int argc, char **argv) {
         switch (c) {
         case 'd': db_path = optarg; break;
         case 'r':
-            if (parse_u64(optarg, &v) != 0 || v == 0 || v > INT64_MAX) {
+            if (db_parse_u64(optarg, &v) != 0 || v == 0 || v > INT64_MAX) {
                 fprintf(stderr, "decobench report: --run: expected a positive run id, got '%s'\n", optarg);
                 return 2;
             }
@@ -82,7 +72,7 @@ int cmd_report(int argc, char **argv) {
             o.format = optarg;
             break;
         case 's':
-            if (parse_u64(optarg, &v) != 0) {
+            if (db_parse_u64(optarg, &v) != 0) {
                 fprintf(stderr, "decobench report: --seed: expected a non-negative integer, got '%s'\n",
                         optarg);
                 return 2;
@@ -138,13 +128,8 @@ int cmd_report(int argc, char **argv) {
         return 2;
     }
     int status = 0;
-    if (out_path) {
-        if (db_write_file_atomic(out_path, buf, len, err, sizeof err) != 0) {
-            fprintf(stderr, "decobench report: %s\n", err);
-            status = 1;
-        }
-    } else if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-        fprintf(stderr, "decobench report: stdout: write error\n");
+    if (db_deliver_output(out_path, buf, len, err, sizeof err) != 0) {
+        fprintf(stderr, "decobench report: %s\n", err);
         status = 1;
     }
     free(buf);

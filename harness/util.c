@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,33 @@ char *db_str_take(db_str *b) {
     char *s = b->s;
     db_str_init(b);
     return s;
+}
+
+int db_parse_u64(const char *s, uint64_t *v) {
+    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno || *end) return -1;
+    *v = x;
+    return 0;
+}
+
+int db_parse_double(const char *s, double *v) {
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (errno || *end || !isfinite(x)) return -1;
+    *v = x;
+    return 0;
+}
+
+int db_deliver_output(const char *path, const char *buf, size_t len, char *err, size_t errlen) {
+    if (path) return db_write_file_atomic(path, buf, len, err, errlen);
+    if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0)
+        return db_errf(err, errlen, "stdout: write error");
+    return 0;
 }
 
 int64_t db_unix_ms(void) {

@@ -52,6 +52,14 @@ int  db_str_json_string(db_str *b, const char *s, size_t n);
 /* Take ownership of the buffer (never NULL on success). */
 char *db_str_take(db_str *b);
 
+/* Whole-string numbers for command-line options: 0, or -1 when s is not one
+ * (db_parse_u64 refuses signs; db_parse_double refuses inf/nan). */
+int db_parse_u64(const char *s, uint64_t *v);
+int db_parse_double(const char *s, double *v);
+/* Deliver a command's finished output: atomically to path, or to stdout
+ * when path is NULL.  Returns 0, or -1 with one line in err. */
+int db_deliver_output(const char *path, const char *buf, size_t len, char *err, size_t errlen);
+
 int64_t db_unix_ms(void);      /* wall clock, ms since the epoch */
 /* ISO-8601 UTC time for a unix-ms value, into buf (>= 25 bytes). */
 void db_iso8601(int64_t unix_ms, char *buf, size_t len);
