@@ -4,6 +4,7 @@
  * docs/regression.md.
  */
 #include "compare.h"
+#include "format.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -622,17 +623,6 @@ static void fmt_p(char *buf, size_t len, double p) {
     else snprintf(buf, len, "%.3f", p);
 }
 
-static void fmt_full(char *buf, size_t len, double v) {
-    if (!isfinite(v)) {
-        snprintf(buf, len, "%s", "");
-        return;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
-
 static void run_desc(char *buf, size_t len, int64_t id, const char *rev, int64_t started) {
     char t[40];
     db_iso8601(started, t, sizeof t);
@@ -693,55 +683,35 @@ static void write_md(const db_compare_result *r, FILE *out) {
     if (r->n_only_new) fputc('\n', out);
 }
 
-static void csv_field(FILE *out, const char *s, int first) {
-    if (!first) fputc(',', out);
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
-static void csv_num(FILE *out, double v) {
-    char buf[40];
-    fmt_full(buf, sizeof buf, v);
-    csv_field(out, buf, 0);
-}
-
 static void write_csv(const db_compare_result *r, FILE *out) {
     static const char *const heads[] = { "base_run", "new_run", "label", "dataset", "model", "metric",
                                          "n_base", "n_new", "base", "new", "change", "change_lo",
                                          "change_hi", "p", "verdict", "note" };
-    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) csv_field(out, heads[i], i == 0);
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) db_csv_field(out, heads[i], i == 0);
     fputs("\r\n", out);
     for (int i = 0; i < r->n_rows; i++) {
         const db_compare_row *x = &r->rows[i];
         char buf[40];
         snprintf(buf, sizeof buf, "%lld", (long long)r->base_run);
-        csv_field(out, buf, 1);
+        db_csv_field(out, buf, 1);
         snprintf(buf, sizeof buf, "%lld", (long long)r->new_run);
-        csv_field(out, buf, 0);
-        csv_field(out, x->label, 0);
-        csv_field(out, x->dataset, 0);
-        csv_field(out, x->model, 0);
-        csv_field(out, x->metric, 0);
+        db_csv_field(out, buf, 0);
+        db_csv_field(out, x->label, 0);
+        db_csv_field(out, x->dataset, 0);
+        db_csv_field(out, x->model, 0);
+        db_csv_field(out, x->metric, 0);
         snprintf(buf, sizeof buf, "%d", x->n_base);
-        csv_field(out, buf, 0);
+        db_csv_field(out, buf, 0);
         snprintf(buf, sizeof buf, "%d", x->n_new);
-        csv_field(out, buf, 0);
-        csv_num(out, x->base);
-        csv_num(out, x->new_);
-        csv_num(out, x->change);
-        csv_num(out, x->lo);
-        csv_num(out, x->hi);
-        csv_num(out, x->p);
-        csv_field(out, db_verdict_name(x->verdict), 0);
-        csv_field(out, x->note ? x->note : "", 0);
+        db_csv_field(out, buf, 0);
+        db_csv_num(out, x->base);
+        db_csv_num(out, x->new_);
+        db_csv_num(out, x->change);
+        db_csv_num(out, x->lo);
+        db_csv_num(out, x->hi);
+        db_csv_num(out, x->p);
+        db_csv_field(out, db_verdict_name(x->verdict), 0);
+        db_csv_field(out, x->note ? x->note : "", 0);
         fputs("\r\n", out);
     }
 }
@@ -1245,19 +1215,19 @@ int db_history(db_store *st, const db_history_opts *o, FILE *out, int *n_changes
                         fprintf(out, " **shift %s** (p %.3g) |\n", sh, pv);
                     } else fputs("  |\n", out);
                 } else {
-                    csv_field(out, h->label, 1);
-                    csv_field(out, h->dataset, 0);
-                    csv_field(out, h->model, 0);
+                    db_csv_field(out, h->label, 1);
+                    db_csv_field(out, h->dataset, 0);
+                    db_csv_field(out, h->model, 0);
                     snprintf(v, sizeof v, "%lld", (long long)rn->id);
-                    csv_field(out, v, 0);
-                    csv_field(out, rn->rev, 0);
-                    csv_field(out, t, 0);
+                    db_csv_field(out, v, 0);
+                    db_csv_field(out, rn->rev, 0);
+                    db_csv_field(out, t, 0);
                     snprintf(v, sizeof v, "%d", pt->n);
-                    csv_field(out, v, 0);
-                    csv_num(out, pt->v);
-                    csv_field(out, is_cp ? "1" : "0", 0);
-                    csv_num(out, shift);
-                    csv_num(out, pv);
+                    db_csv_field(out, v, 0);
+                    db_csv_num(out, pt->v);
+                    db_csv_field(out, is_cp ? "1" : "0", 0);
+                    db_csv_num(out, shift);
+                    db_csv_num(out, pv);
                     fputs("\r\n", out);
                 }
             }

@@ -3,6 +3,7 @@
  * (booktabs) or JSON.
  */
 #include "report.h"
+#include "format.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -458,17 +459,6 @@ static void fmt_fixed(char *buf, size_t len, double v, int decimals) {
 }
 
 /* shortest text that reads back as v; "" for non-finite */
-static void fmt_full(char *buf, size_t len, double v) {
-    if (!isfinite(v)) {
-        snprintf(buf, len, "%s", "");
-        return;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
-
 static void fmt_ci_sig3(char *buf, size_t len, double med, double lo, double hi) {
     char a[32], b[32], c[32];
     fmt_sig3(a, sizeof a, med);
@@ -600,26 +590,6 @@ static void write_md(const table *t, FILE *out) {
 
 /* ---- CSV (RFC 4180: CRLF, quoted when needed) ----------------------------- */
 
-static void csv_field(FILE *out, const char *s, int first) {
-    if (!first) fputc(',', out);
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
-static void csv_num(FILE *out, double v) {
-    char buf[40];
-    fmt_full(buf, sizeof buf, v);
-    csv_field(out, buf, 0);
-}
-
 static void write_csv(const table *t, FILE *out) {
     const char *heads[] = { "run_id", "label", "dataset", "model", "n", "tokens_per_s",
                             "tokens_per_s_lo", "tokens_per_s_hi", "speedup", "speedup_lo",
@@ -627,47 +597,47 @@ static void write_csv(const table *t, FILE *out) {
                             "drafted", "accepted", "verify_steps", "acceptance_rate", "mean_draft_len",
                             "draft_time_share", "draft_cost_ratio", "predicted_speedup" };
     const int nh = (int)(sizeof heads / sizeof heads[0]);
-    for (int i = 0; i < nh; i++) csv_field(out, heads[i], i == 0);
+    for (int i = 0; i < nh; i++) db_csv_field(out, heads[i], i == 0);
     for (int k = 0; k < t->max_pos; k++) {
         char h[32];
         snprintf(h, sizeof h, "accept_at_%d", k + 1);
-        csv_field(out, h, 0);
+        db_csv_field(out, h, 0);
     }
-    for (int c = 0; c < t->n_counters; c++) csv_field(out, t->counters[c], 0);
+    for (int c = 0; c < t->n_counters; c++) db_csv_field(out, t->counters[c], 0);
     fputs("\r\n", out);
     for (int i = 0; i < t->n_rows; i++) {
         const row *r = &t->rows[i];
         char buf[32];
         snprintf(buf, sizeof buf, "%lld", (long long)t->run_id);
-        csv_field(out, buf, 1);
-        csv_field(out, r->label, 0);
-        csv_field(out, r->dataset, 0);
-        csv_field(out, r->model, 0);
+        db_csv_field(out, buf, 1);
+        db_csv_field(out, r->label, 0);
+        db_csv_field(out, r->dataset, 0);
+        db_csv_field(out, r->model, 0);
         snprintf(buf, sizeof buf, "%d", r->n);
-        csv_field(out, buf, 0);
-        csv_num(out, r->tps_med);
-        csv_num(out, r->tps_lo);
-        csv_num(out, r->tps_hi);
-        csv_num(out, r->sp_med);
-        csv_num(out, r->sp_lo);
-        csv_num(out, r->sp_hi);
-        csv_num(out, r->mat);
-        csv_num(out, r->ttft50);
-        csv_num(out, r->ttft90);
-        csv_num(out, r->lat50);
+        db_csv_field(out, buf, 0);
+        db_csv_num(out, r->tps_med);
+        db_csv_num(out, r->tps_lo);
+        db_csv_num(out, r->tps_hi);
+        db_csv_num(out, r->sp_med);
+        db_csv_num(out, r->sp_lo);
+        db_csv_num(out, r->sp_hi);
+        db_csv_num(out, r->mat);
+        db_csv_num(out, r->ttft50);
+        db_csv_num(out, r->ttft90);
+        db_csv_num(out, r->lat50);
         bool sp = r->sum_drafted > 0;
         for (int k = 0; k < 3; k++) {
             int64_t x = k == 0 ? r->sum_drafted : k == 1 ? r->sum_accepted : r->n_verify;
             snprintf(buf, sizeof buf, "%lld", (long long)x);
-            csv_field(out, sp ? buf : "", 0);
+            db_csv_field(out, sp ? buf : "", 0);
         }
-        csv_num(out, r->alpha);
-        csv_num(out, r->kbar);
-        csv_num(out, r->dshare);
-        csv_num(out, r->cost);
-        csv_num(out, r->pred);
-        for (int k = 0; k < t->max_pos; k++) csv_num(out, k < r->n_pos ? r->acc_at[k] : NAN);
-        for (int c = 0; c < t->n_counters; c++) csv_num(out, r->cnt_med[c]);
+        db_csv_num(out, r->alpha);
+        db_csv_num(out, r->kbar);
+        db_csv_num(out, r->dshare);
+        db_csv_num(out, r->cost);
+        db_csv_num(out, r->pred);
+        for (int k = 0; k < t->max_pos; k++) db_csv_num(out, k < r->n_pos ? r->acc_at[k] : NAN);
+        for (int c = 0; c < t->n_counters; c++) db_csv_num(out, r->cnt_med[c]);
         fputs("\r\n", out);
     }
 }
@@ -1026,7 +996,7 @@ static void pivot_md(const table *t, const pivot *p, FILE *out) {
 static void pivot_csv(const table *t, const pivot *p, FILE *out) {
     const char *heads[] = { "run_id", "label", "dataset", "model", "category", "n", "speedup",
                             "speedup_lo", "speedup_hi", "mat" };
-    for (int i = 0; i < (int)(sizeof heads / sizeof heads[0]); i++) csv_field(out, heads[i], i == 0);
+    for (int i = 0; i < (int)(sizeof heads / sizeof heads[0]); i++) db_csv_field(out, heads[i], i == 0);
     fputs("\r\n", out);
     for (int i = 0; i < t->n_rows; i++) {
         const row *r = &t->rows[i];
@@ -1035,17 +1005,17 @@ static void pivot_csv(const table *t, const pivot *p, FILE *out) {
             if (x->n == 0) continue;
             char buf[32];
             snprintf(buf, sizeof buf, "%lld", (long long)t->run_id);
-            csv_field(out, buf, 1);
-            csv_field(out, r->label, 0);
-            csv_field(out, r->dataset, 0);
-            csv_field(out, r->model, 0);
-            csv_field(out, p->cols[c], 0);
+            db_csv_field(out, buf, 1);
+            db_csv_field(out, r->label, 0);
+            db_csv_field(out, r->dataset, 0);
+            db_csv_field(out, r->model, 0);
+            db_csv_field(out, p->cols[c], 0);
             snprintf(buf, sizeof buf, "%d", x->n);
-            csv_field(out, buf, 0);
-            csv_num(out, x->sp);
-            csv_num(out, x->lo);
-            csv_num(out, x->hi);
-            csv_num(out, x->mat);
+            db_csv_field(out, buf, 0);
+            db_csv_num(out, x->sp);
+            db_csv_num(out, x->lo);
+            db_csv_num(out, x->hi);
+            db_csv_num(out, x->mat);
             fputs("\r\n", out);
         }
     }
