@@ -116,19 +116,6 @@ static double median_inplace(double *x, size_t n) {
     return 0.5 * (lo + hi);
 }
 
-static char *col_dup(sqlite3_stmt *s, int i) {
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return db_strdup(t ? (const char *)t : "");
-}
-
-static double col_real(sqlite3_stmt *s, int i) {
-    return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
-}
-
-static int sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen) {
-    return db_errf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
-}
-
 static uint64_t hash_str(uint64_t h, const char *s) {
     for (; s && *s; s++) h = db_mix64(h ^ (unsigned char)*s);
     return db_mix64(h ^ 0xff);
@@ -178,17 +165,17 @@ static int resolve_run(sqlite3 *db, int64_t want, side *sd, char *err, size_t er
     sqlite3_stmt *s = NULL;
     const char *sql = want > 0 ? "SELECT id, decobench_rev, started_at FROM run WHERE id = ?"
                                : "SELECT id, decobench_rev, started_at FROM run ORDER BY id DESC LIMIT 1";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return sql_fail(db, "read run", err, errlen);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read run", err, errlen);
     if (want > 0) sqlite3_bind_int64(s, 1, want);
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(s);
-        if (rc != SQLITE_DONE) return sql_fail(db, "read run", err, errlen);
+        if (rc != SQLITE_DONE) return db_sql_fail(db, "read run", err, errlen);
         if (want > 0) return db_errf(err, errlen, "no run with id %lld", (long long)want);
         return db_errf(err, errlen, "no runs in database");
     }
     sd->run_id = sqlite3_column_int64(s, 0);
-    sd->rev = col_dup(s, 1);
+    sd->rev = db_sql_text(s, 1);
     sd->started = sqlite3_column_int64(s, 2);
     sqlite3_finalize(s);
     return sd->rev ? 0 : db_errf(err, errlen, "out of memory");
@@ -207,7 +194,7 @@ static int load_samples(sqlite3 *db, int64_t case_id, ccase *c, char *err, size_
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(db, sql[0], -1, &s, NULL) != SQLITE_OK &&
         sqlite3_prepare_v2(db, sql[1], -1, &s, NULL) != SQLITE_OK)
-        return sql_fail(db, "read samples", err, errlen);
+        return db_sql_fail(db, "read samples", err, errlen);
     sqlite3_bind_int64(s, 1, case_id);
     int rc, cap = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -226,11 +213,11 @@ static int load_samples(sqlite3 *db, int64_t case_id, ccase *c, char *err, size_
         x->rep = sqlite3_column_int(s, 1);
         x->turn = sqlite3_column_int(s, 2);
         x->commits = sqlite3_column_int(s, 3);
-        x->toks = col_dup(s, 4);
+        x->toks = db_sql_text(s, 4);
         for (int m = 0; m < N_METRICS; m++) x->v[m] = NAN;
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
             const metric_def *d = metric_by_name(cols[k]);
-            x->v[d - METRICS] = col_real(s, 5 + (int)k);
+            x->v[d - METRICS] = db_sql_real(s, 5 + (int)k);
         }
         if (!x->toks) {
             sqlite3_finalize(s);
@@ -238,7 +225,7 @@ static int load_samples(sqlite3 *db, int64_t case_id, ccase *c, char *err, size_
         }
     }
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : sql_fail(db, "read samples", err, errlen);
+    return rc == SQLITE_DONE ? 0 : db_sql_fail(db, "read samples", err, errlen);
 }
 
 static int load_side(sqlite3 *db, int64_t want, side *sd, char *err, size_t errlen) {
@@ -247,7 +234,7 @@ static int load_side(sqlite3 *db, int64_t want, side *sd, char *err, size_t errl
     if (sqlite3_prepare_v2(db,
                            "SELECT id, label, dataset, model_name, model_sha256, params_json FROM \"case\""
                            " WHERE run_id = ? ORDER BY idx, id", -1, &s, NULL) != SQLITE_OK)
-        return sql_fail(db, "read cases", err, errlen);
+        return db_sql_fail(db, "read cases", err, errlen);
     sqlite3_bind_int64(s, 1, sd->run_id);
     int rc;
     int64_t *ids = NULL;
@@ -264,11 +251,11 @@ static int load_side(sqlite3 *db, int64_t want, side *sd, char *err, size_t errl
         ccase *c = &sd->c[sd->n];
         memset(c, 0, sizeof *c);
         ids[sd->n++] = sqlite3_column_int64(s, 0);
-        c->label = col_dup(s, 1);
-        c->dataset = col_dup(s, 2);
-        c->model_name = col_dup(s, 3);
-        c->model_sha = col_dup(s, 4);
-        c->params = col_dup(s, 5);
+        c->label = db_sql_text(s, 1);
+        c->dataset = db_sql_text(s, 2);
+        c->model_name = db_sql_text(s, 3);
+        c->model_sha = db_sql_text(s, 4);
+        c->params = db_sql_text(s, 5);
         if (!c->label || !c->dataset || !c->model_name || !c->model_sha || !c->params) {
             sqlite3_finalize(s);
             free(ids);
@@ -278,7 +265,7 @@ static int load_side(sqlite3 *db, int64_t want, side *sd, char *err, size_t errl
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         free(ids);
-        return sql_fail(db, "read cases", err, errlen);
+        return db_sql_fail(db, "read cases", err, errlen);
     }
     for (int i = 0; i < sd->n; i++)
         if (load_samples(db, ids[i], &sd->c[i], err, errlen) != 0) {
@@ -575,20 +562,6 @@ out:
 
 /* ---- writing the comparison --------------------------------------------- */
 
-static void md_text(FILE *out, const char *s) {
-    for (; *s; s++) {
-        if (*s == '|') fputs("\\|", out);
-        else if (*s == '\n' || *s == '\r') fputc(' ', out);
-        else fputc(*s, out);
-    }
-}
-
-static void md_cell(FILE *out, const char *s) {
-    fputc(' ', out);
-    md_text(out, s);
-    fputs(" |", out);
-}
-
 static void fmt_val(char *buf, size_t len, double v, const metric_def *md) {
     double a = fabs(v);
     if (!isfinite(v)) snprintf(buf, len, "-");
@@ -634,9 +607,9 @@ static void write_md(const db_compare_result *r, FILE *out) {
     run_desc(b, sizeof b, r->base_run, r->base_rev, r->base_started);
     run_desc(n, sizeof n, r->new_run, r->new_rev, r->new_started);
     fputs("**decobench compare** — base: ", out);
-    md_text(out, b);
+    db_md_text(out, b);
     fputs(" — new: ", out);
-    md_text(out, n);
+    db_md_text(out, n);
     fprintf(out, " — alpha %g, min effect %g%%\n\n", r->alpha, 100 * r->min_effect);
     fprintf(out, "| label | dataset | model | metric | n base/new | base | new | change [%g%% CI] | p | verdict |\n",
             100 * (1 - r->alpha));
@@ -646,25 +619,25 @@ static void write_md(const db_compare_result *r, FILE *out) {
         const metric_def *md = metric_by_name(x->metric);
         char buf[160];
         fputs("|", out);
-        md_cell(out, x->label);
-        md_cell(out, x->dataset);
-        md_cell(out, x->model);
-        md_cell(out, md->title);
+        db_md_cell(out, x->label);
+        db_md_cell(out, x->dataset);
+        db_md_cell(out, x->model);
+        db_md_cell(out, md->title);
         snprintf(buf, sizeof buf, "%d/%d", x->n_base, x->n_new);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         fmt_val(buf, sizeof buf, x->base, md);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         fmt_val(buf, sizeof buf, x->new_, md);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         fmt_change(buf, sizeof buf, x);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         fmt_p(buf, sizeof buf, x->p);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         const char *v = db_verdict_name(x->verdict);
         if (x->verdict == DB_VERDICT_REGRESSED) snprintf(buf, sizeof buf, "**%s**", v);
         else snprintf(buf, sizeof buf, "%s", v);
         if (x->note) snprintf(buf + strlen(buf), sizeof buf - strlen(buf), " (%s)", x->note);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         fputc('\n', out);
     }
     fprintf(out, "\n%s%d regressed%s, %d improved, %d noisy, %d unchanged\n",
@@ -673,12 +646,12 @@ static void write_md(const db_compare_result *r, FILE *out) {
             r->n_verdict[DB_VERDICT_NOISY], r->n_verdict[DB_VERDICT_UNCHANGED]);
     for (int i = 0; i < r->n_only_base; i++) {
         fputs(i ? "; " : "\nonly in base (not compared): ", out);
-        md_text(out, r->only_base[i]);
+        db_md_text(out, r->only_base[i]);
     }
     if (r->n_only_base) fputc('\n', out);
     for (int i = 0; i < r->n_only_new; i++) {
         fputs(i ? "; " : "\nonly in new (not compared): ", out);
-        md_text(out, r->only_new[i]);
+        db_md_text(out, r->only_new[i]);
     }
     if (r->n_only_new) fputc('\n', out);
 }
@@ -965,12 +938,12 @@ static int case_value(sqlite3 *db, int64_t case_id, const metric_def *md, double
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT %s, n_commits FROM sample WHERE case_id = ?", md->column);
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return sql_fail(db, "read samples", err, errlen);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read samples", err, errlen);
     sqlite3_bind_int64(s, 1, case_id);
     double *x = NULL, num = 0, den = 0, sum = 0;
     int cnt = 0, cap = 0, rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        double y = col_real(s, 0);
+        double y = db_sql_real(s, 0);
         if (!isfinite(y)) continue;
         if (cnt == cap) {
             cap = cap ? 2 * cap : 32;
@@ -993,7 +966,7 @@ static int case_value(sqlite3 *db, int64_t case_id, const metric_def *md, double
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         free(x);
-        return sql_fail(db, "read samples", err, errlen);
+        return db_sql_fail(db, "read samples", err, errlen);
     }
     *n = cnt;
     if (md->kind == K_MAT) *v = den > 0 ? num / den : cnt ? sum / cnt : NAN;
@@ -1025,13 +998,13 @@ static int load_history(sqlite3 *db, const db_history_opts *o, const metric_def 
     *se_out = NULL;
     *nr_out = *ns_out = 0;
     if (sqlite3_prepare_v2(db, "SELECT id, decobench_rev, started_at FROM run", -1, &s, NULL) != SQLITE_OK)
-        return sql_fail(db, "read runs", err, errlen);
+        return db_sql_fail(db, "read runs", err, errlen);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         hrun *n = realloc(runs, (size_t)(nr + 1) * sizeof *n);
         if (!n) goto oom;
         runs = n;
         runs[nr].id = sqlite3_column_int64(s, 0);
-        runs[nr].rev = col_dup(s, 1);
+        runs[nr].rev = db_sql_text(s, 1);
         runs[nr].started = sqlite3_column_int64(s, 2);
         if (!runs[nr++].rev) goto oom;
     }
@@ -1039,7 +1012,7 @@ static int load_history(sqlite3 *db, const db_history_opts *o, const metric_def 
     s = NULL;
     if (rc != SQLITE_DONE) {
         history_free(runs, nr, se, ns);
-        return sql_fail(db, "read runs", err, errlen);
+        return db_sql_fail(db, "read runs", err, errlen);
     }
     if (nr == 0) {
         history_free(runs, nr, se, ns);
@@ -1059,7 +1032,7 @@ static int load_history(sqlite3 *db, const db_history_opts *o, const metric_def 
                                  " ORDER BY idx, id";
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
         history_free(runs, nr, se, ns);
-        return sql_fail(db, "read cases", err, errlen);
+        return db_sql_fail(db, "read cases", err, errlen);
     }
     if (o->label) sqlite3_bind_text(s, 1, o->label, -1, SQLITE_TRANSIENT);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1107,7 +1080,7 @@ static int load_history(sqlite3 *db, const db_history_opts *o, const metric_def 
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         history_free(runs, nr, se, ns);
-        return sql_fail(db, "read cases", err, errlen);
+        return db_sql_fail(db, "read cases", err, errlen);
     }
     if (ns == 0) {
         history_free(runs, nr, se, ns);
@@ -1176,11 +1149,11 @@ int db_history(db_store *st, const db_history_opts *o, FILE *out, int *n_changes
             total += ncp;
             if (md_out) {
                 fputs("\n### ", out);
-                md_text(out, h->label);
+                db_md_text(out, h->label);
                 fputs(" — ", out);
-                md_text(out, h->dataset);
+                db_md_text(out, h->dataset);
                 fputs(" — ", out);
-                md_text(out, h->model);
+                db_md_text(out, h->model);
                 fprintf(out, "\n\n| run | revision | started (UTC) | n | %s | change point |\n"
                              "|--:|---|---|--:|--:|---|\n", md->title);
             }
@@ -1208,7 +1181,7 @@ int db_history(db_store *st, const db_history_opts *o, FILE *out, int *n_changes
                 if (md_out) {
                     fmt_val(v, sizeof v, pt->v, md);
                     fprintf(out, "| %lld |", (long long)rn->id);
-                    md_cell(out, rn->rev);
+                    db_md_cell(out, rn->rev);
                     fprintf(out, " %s | %d | %s |", t, pt->n, v);
                     if (is_cp) {
                         fmt_pct(sh, sizeof sh, shift);
@@ -1267,7 +1240,7 @@ static int table_cols(sqlite3 *db, const char *table, char ***cols, int *n) {
         char **nc = realloc(*cols, (size_t)(*n + 1) * sizeof *nc);
         if (!nc) break;
         *cols = nc;
-        if (!(nc[*n] = col_dup(s, 1))) break;
+        if (!(nc[*n] = db_sql_text(s, 1))) break;
         (*n)++;
     }
     sqlite3_finalize(s);

@@ -6,11 +6,23 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <sqlite3.h>
+
 /* Shortest %g (15–17 digits) that reads back as exactly v; "" for NaN/inf. */
 void db_fmt_full(char *buf, size_t len, double v);
 /* One RFC 4180 field (quoted when it holds , " CR or LF), preceded by a comma unless first. */
 void db_csv_field(FILE *out, const char *s, int first);
 /* A number as a CSV field (never first), full precision, empty for NaN. */
 void db_csv_num(FILE *out, double v);
+
+/* Column i as a malloc'd string ("" for NULL) / a double (NaN for NULL). */
+char  *db_sql_text(sqlite3_stmt *s, int i);
+double db_sql_real(sqlite3_stmt *s, int i);
+/* One-line error "WHAT: sqlite message"; returns -1. */
+int    db_sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen);
+
+/* Markdown table text: '|' escaped, line breaks as spaces; a cell adds " " and " |". */
+void db_md_text(FILE *out, const char *s);
+void db_md_cell(FILE *out, const char *s);
 
 #endif

@@ -57,15 +57,6 @@ typedef struct table {
     int max_pos;                 /* max n_pos over rows */
 } table;
 
-static char *col_text(sqlite3_stmt *s, int i) {
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return db_strdup(t ? (const char *)t : "");
-}
-
-static double col_real(sqlite3_stmt *s, int i) {
-    return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
-}
-
 static void table_free(table *t) {
     free(t->suite);
     free(t->config_json);
@@ -98,16 +89,12 @@ static void table_free(table *t) {
     free(t->rows);
 }
 
-static int sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen) {
-    return db_errf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
-}
-
 /* ---- loading ------------------------------------------------------------ */
 
 static int load_run(sqlite3 *db, int64_t want, table *t, char *err, size_t errlen) {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM run", -1, &s, NULL) != SQLITE_OK)
-        return sql_fail(db, "read runs", err, errlen);
+        return db_sql_fail(db, "read runs", err, errlen);
     int64_t nruns = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
     if (nruns == 0) return db_errf(err, errlen, "no runs in database");
@@ -116,21 +103,21 @@ static int load_run(sqlite3 *db, int64_t want, table *t, char *err, size_t errle
         " FROM run r LEFT JOIN machine m ON m.id = r.machine_id";
     char q[512];
     snprintf(q, sizeof q, "%s %s", sql, want > 0 ? "WHERE r.id = ?" : "ORDER BY r.id DESC LIMIT 1");
-    if (sqlite3_prepare_v2(db, q, -1, &s, NULL) != SQLITE_OK) return sql_fail(db, "read run", err, errlen);
+    if (sqlite3_prepare_v2(db, q, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read run", err, errlen);
     if (want > 0) sqlite3_bind_int64(s, 1, want);
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(s);
         if (rc == SQLITE_DONE) return db_errf(err, errlen, "no run with id %lld", (long long)want);
-        return sql_fail(db, "read run", err, errlen);
+        return db_sql_fail(db, "read run", err, errlen);
     }
     t->run_id = sqlite3_column_int64(s, 0);
-    t->suite = col_text(s, 1);
-    t->config_json = col_text(s, 2);
-    t->llama_commit = col_text(s, 3);
-    t->cpu_model = col_text(s, 4);
+    t->suite = db_sql_text(s, 1);
+    t->config_json = db_sql_text(s, 2);
+    t->llama_commit = db_sql_text(s, 3);
+    t->cpu_model = db_sql_text(s, 4);
     t->cores = sqlite3_column_int(s, 5);
-    t->status = col_text(s, 6);
+    t->status = db_sql_text(s, 6);
     sqlite3_finalize(s);
     return 0;
 }
@@ -141,18 +128,18 @@ static int load_counters(sqlite3 *db, table *t, char *err, size_t errlen) {
         "SELECT sc.name FROM sample_counter sc JOIN sample s ON s.id = sc.sample_id"
         " JOIN \"case\" c ON c.id = s.case_id WHERE c.run_id = ?"
         " GROUP BY sc.name ORDER BY MIN(sc.rowid)";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return sql_fail(db, "read counters", err, errlen);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read counters", err, errlen);
     sqlite3_bind_int64(s, 1, t->run_id);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         char **c = realloc(t->counters, (size_t)(t->n_counters + 1) * sizeof *c);
         if (!c) break;
         t->counters = c;
-        t->counters[t->n_counters++] = col_text(s, 0);
+        t->counters[t->n_counters++] = db_sql_text(s, 0);
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return rc == SQLITE_ROW ? db_errf(err, errlen, "out of memory")
-                                                   : sql_fail(db, "read counters", err, errlen);
+                                                   : db_sql_fail(db, "read counters", err, errlen);
     return 0;
 }
 
@@ -165,7 +152,7 @@ static int counter_index(const table *t, const char *name) {
 static int load_samples(sqlite3 *db, table *t, row *r, char *err, size_t errlen) {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM sample WHERE case_id = ?", -1, &s, NULL) != SQLITE_OK)
-        return sql_fail(db, "read samples", err, errlen);
+        return db_sql_fail(db, "read samples", err, errlen);
     sqlite3_bind_int64(s, 1, r->case_id);
     int n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
     sqlite3_finalize(s);
@@ -200,7 +187,7 @@ static int load_samples(sqlite3 *db, table *t, row *r, char *err, size_t errlen)
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK &&
         sqlite3_prepare_v2(db, sql_noturn, -1, &s, NULL) != SQLITE_OK) {
         free(ids);
-        return sql_fail(db, "read samples", err, errlen);
+        return db_sql_fail(db, "read samples", err, errlen);
     }
     sqlite3_bind_int64(s, 1, r->case_id);
     int rc;
@@ -209,23 +196,23 @@ static int load_samples(sqlite3 *db, table *t, row *r, char *err, size_t errlen)
         ids[i] = sqlite3_column_int64(s, 0);
         r->prompt_idx[i] = sqlite3_column_int(s, 1);
         r->rep[i] = sqlite3_column_int(s, 2);
-        r->tps[i] = col_real(s, 3);
-        r->ttft[i] = col_real(s, 4);
-        r->lat[i] = col_real(s, 5);
+        r->tps[i] = db_sql_real(s, 3);
+        r->ttft[i] = db_sql_real(s, 4);
+        r->lat[i] = db_sql_real(s, 5);
         /* #MAT counts decoding steps only: the tokens of those steps are
          * mat × n_commits (new_tokens also holds the prefill's token) */
-        double mat = col_real(s, 6);
+        double mat = db_sql_real(s, 6);
         r->commits[i] = sqlite3_column_int64(s, 7);
         r->newt[i] = isfinite(mat) && r->commits[i] > 0 ? llround(mat * (double)r->commits[i]) : 0;
         r->turn[i] = sqlite3_column_int(s, 15);
         r->sum_new += r->newt[i];
         r->sum_commits += r->commits[i];
-        r->cat[i] = col_text(s, 8);
+        r->cat[i] = db_sql_text(s, 8);
         r->sum_drafted += sqlite3_column_int64(s, 9);
         r->sum_accepted += sqlite3_column_int64(s, 10);
         r->sum_dfwd += sqlite3_column_int64(s, 11);
         r->sum_tfwd += sqlite3_column_int64(s, 12);
-        double dt = col_real(s, 13), ft = col_real(s, 14);
+        double dt = db_sql_real(s, 13), ft = db_sql_real(s, 14);
         if (isfinite(dt)) r->sum_dtime += dt;
         if (isfinite(ft)) r->sum_ftime += ft;
         if (isfinite(r->lat[i])) r->sum_lat += r->lat[i];
@@ -236,7 +223,7 @@ static int load_samples(sqlite3 *db, table *t, row *r, char *err, size_t errlen)
           " WHERE s.case_id = ? AND e.kind = 3";
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
         free(ids);
-        return sql_fail(db, "read verify events", err, errlen);
+        return db_sql_fail(db, "read verify events", err, errlen);
     }
     sqlite3_bind_int64(s, 1, r->case_id);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -253,14 +240,14 @@ static int load_samples(sqlite3 *db, table *t, row *r, char *err, size_t errlen)
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         free(ids);
-        return sql_fail(db, "read verify events", err, errlen);
+        return db_sql_fail(db, "read verify events", err, errlen);
     }
     if (t->n_counters > 0 && r->n > 0) {
         sql = "SELECT sc.sample_id, sc.name, sc.value FROM sample_counter sc"
               " JOIN sample s ON s.id = sc.sample_id WHERE s.case_id = ?";
         if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
             free(ids);
-            return sql_fail(db, "read sample counters", err, errlen);
+            return db_sql_fail(db, "read sample counters", err, errlen);
         }
         sqlite3_bind_int64(s, 1, r->case_id);
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -273,7 +260,7 @@ static int load_samples(sqlite3 *db, table *t, row *r, char *err, size_t errlen)
                 if (ids[mid] == sid) { at = mid; break; }
                 if (ids[mid] < sid) lo = mid + 1; else hi = mid - 1;
             }
-            if (ci >= 0 && at >= 0) r->cnt[(size_t)at * nc + (size_t)ci] = col_real(s, 2);
+            if (ci >= 0 && at >= 0) r->cnt[(size_t)at * nc + (size_t)ci] = db_sql_real(s, 2);
         }
         sqlite3_finalize(s);
     }
@@ -285,7 +272,7 @@ static int load_cases(sqlite3 *db, table *t, char *err, size_t errlen) {
     sqlite3_stmt *s = NULL;
     const char *sql = "SELECT id, engine, label, dataset, model_name FROM \"case\""
                       " WHERE run_id = ? ORDER BY idx, id";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return sql_fail(db, "read cases", err, errlen);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read cases", err, errlen);
     sqlite3_bind_int64(s, 1, t->run_id);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -298,14 +285,14 @@ static int load_cases(sqlite3 *db, table *t, char *err, size_t errlen) {
         row *r = &t->rows[t->n_rows++];
         memset(r, 0, sizeof *r);
         r->case_id = sqlite3_column_int64(s, 0);
-        r->engine = col_text(s, 1);
-        r->label = col_text(s, 2);
-        r->dataset = col_text(s, 3);
-        r->model = col_text(s, 4);
+        r->engine = db_sql_text(s, 1);
+        r->label = db_sql_text(s, 2);
+        r->dataset = db_sql_text(s, 3);
+        r->model = db_sql_text(s, 4);
         r->baseline = -1;
     }
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return sql_fail(db, "read cases", err, errlen);
+    if (rc != SQLITE_DONE) return db_sql_fail(db, "read cases", err, errlen);
     for (int i = 0; i < t->n_rows; i++)
         if (load_samples(db, t, &t->rows[i], err, errlen) != 0) return -1;
     return 0;
@@ -503,16 +490,6 @@ static void fmt_percent(char *buf, size_t len, double v, const char *pct) {
 
 /* ---- Markdown ------------------------------------------------------------ */
 
-static void md_cell(FILE *out, const char *s) {
-    fputs(" ", out);
-    for (; *s; s++) {
-        if (*s == '|') fputs("\\|", out);
-        else if (*s == '\n' || *s == '\r') fputc(' ', out);
-        else fputc(*s, out);
-    }
-    fputs(" |", out);
-}
-
 static void title_parts(const table *t, char *machine, size_t len) {
     if (t->cpu_model[0] && t->cores > 0) snprintf(machine, len, "%s, %d cores", t->cpu_model, t->cores);
     else if (t->cpu_model[0]) snprintf(machine, len, "%s", t->cpu_model);
@@ -537,52 +514,52 @@ static void write_md(const table *t, FILE *out) {
     for (int i = 0; i < nh; i++) {
         bool sp = i == 6 || (i >= 8 && i <= 12);
         if (sp && !t->spec) continue;
-        md_cell(out, heads[i]);
+        db_md_cell(out, heads[i]);
         shown++;
     }
-    for (int c = 0; c < t->n_counters; c++) md_cell(out, t->counters[c]);
+    for (int c = 0; c < t->n_counters; c++) db_md_cell(out, t->counters[c]);
     fputs("\n|", out);
     for (int i = 0; i < shown + t->n_counters; i++) fputs(i < 3 ? "---|" : "--:|", out);
     fputc('\n', out);
     for (int i = 0; i < t->n_rows; i++) {
         const row *r = &t->rows[i];
         fputc('|', out);
-        md_cell(out, r->label);
-        md_cell(out, r->dataset);
-        md_cell(out, r->model);
+        db_md_cell(out, r->label);
+        db_md_cell(out, r->dataset);
+        db_md_cell(out, r->model);
         snprintf(buf, sizeof buf, "%d", r->n);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         fmt_ci_sig3(buf, sizeof buf, r->tps_med, r->tps_lo, r->tps_hi);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         fmt_speedup(buf, sizeof buf, r, r->baseline == i);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         if (t->spec) {
             fmt_fixed(buf, sizeof buf, r->pred, 2);
-            md_cell(out, buf);
+            db_md_cell(out, buf);
         }
         fmt_fixed(buf, sizeof buf, r->mat, 2);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         if (t->spec) {
             fmt_fixed(buf, sizeof buf, r->alpha, 2);
-            md_cell(out, buf);
+            db_md_cell(out, buf);
             fmt_fixed(buf, sizeof buf, r->kbar, 2);
-            md_cell(out, buf);
+            db_md_cell(out, buf);
             fmt_acc_at(buf, sizeof buf, r);
-            md_cell(out, buf);
+            db_md_cell(out, buf);
             fmt_fixed(buf, sizeof buf, r->cost, 3);
-            md_cell(out, buf);
+            db_md_cell(out, buf);
             fmt_percent(buf, sizeof buf, r->dshare, "%");
-            md_cell(out, buf);
+            db_md_cell(out, buf);
         }
         fmt_fixed(buf, sizeof buf, r->ttft50, 1);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         fmt_fixed(buf, sizeof buf, r->ttft90, 1);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         fmt_fixed(buf, sizeof buf, r->lat50, 1);
-        md_cell(out, buf);
+        db_md_cell(out, buf);
         for (int c = 0; c < t->n_counters; c++) {
             fmt_counter(buf, sizeof buf, r->cnt_med[c]);
-            md_cell(out, buf);
+            db_md_cell(out, buf);
         }
         fputc('\n', out);
     }
@@ -966,26 +943,26 @@ static void pivot_md(const table *t, const pivot *p, FILE *out) {
     if (strcmp(t->status, "completed") != 0) fprintf(out, " — status: %s", t->status);
     fputs("\n\n|", out);
     int lead = p->multi ? 3 : 1;
-    md_cell(out, "label");
+    db_md_cell(out, "label");
     if (p->multi) {
-        md_cell(out, "dataset");
-        md_cell(out, "model");
+        db_md_cell(out, "dataset");
+        db_md_cell(out, "model");
     }
-    for (int c = 0; c < p->n_cols; c++) md_cell(out, p->cols[c]);
+    for (int c = 0; c < p->n_cols; c++) db_md_cell(out, p->cols[c]);
     fputs("\n|", out);
     for (int i = 0; i < lead + p->n_cols; i++) fputs(i < lead ? "---|" : "--:|", out);
     fputc('\n', out);
     for (int i = 0; i < t->n_rows; i++) {
         const row *r = &t->rows[i];
         fputc('|', out);
-        md_cell(out, r->label);
+        db_md_cell(out, r->label);
         if (p->multi) {
-            md_cell(out, r->dataset);
-            md_cell(out, r->model);
+            db_md_cell(out, r->dataset);
+            db_md_cell(out, r->model);
         }
         for (int c = 0; c < p->n_cols; c++) {
             fmt_cell(buf, sizeof buf, cell_at(t, p, i, c), "×", "-");
-            md_cell(out, buf);
+            db_md_cell(out, buf);
         }
         fputc('\n', out);
     }
