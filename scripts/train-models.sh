@@ -53,7 +53,11 @@ fi
 # 2. models: train NAME TOKENS MINUTES [decobench-train options]
 train() {
   name=$1 tokens=$(scaled "$2") minutes=$(scaledf "$3"); shift 3
-  if [ -s "$WORK/$name.gguf.json" ] && [ -s "$OUT/$name.gguf" ]; then
+  # done when its report exists and the state reached this call's budgets
+  # (a later call with larger budgets is a second stage: it resumes)
+  if [ -s "$WORK/$name.gguf.json" ] && [ -s "$OUT/$name.gguf" ] &&
+     jq -e --argjson t "$tokens" --argjson m "$minutes" \
+       '.done and (.tokens_seen + 256 > $t or .elapsed_s >= $m * 60)' "$WORK/$name.gguf.state.json" >/dev/null 2>&1; then
     echo "train-models.sh: $name: done ($WORK/$name.gguf.json)"; return 0
   fi
   echo "train-models.sh: $name: $tokens tokens, at most $minutes minutes"
@@ -69,6 +73,12 @@ train() {
 train target    3000000 40 --n-embd 384 --n-layer 4 --n-head 6 --n-ff 1024 --lr 1e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95 --embd-init cooccur
 train draft     3000000 8  --n-embd 128 --n-layer 2 --n-head 4 --n-ff 352  --lr 3e-4 --lr-min 3e-5 --warmup 200 --beta2 0.95 --embd-init cooccur
 train diffusion 2000000 15 --n-embd 192 --n-layer 6 --n-head 4 --n-ff 512  --lr 1e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95 --embd-init cooccur --diffusion
+
+# second stages: each model resumed with larger budgets (warm restart of the
+# cosine; see decobench-train --help).  The target learns slowly at the
+# learning rate stage 1 needs to stay stable from scratch (1e-4), so stage 2
+# raises the peak.
+train target    6000000 80 --lr 2e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95
 
 # 3. the manifest
 commit=$(cat "$SRCDIR/.deps/llama/LLAMA_COMMIT" 2>/dev/null || echo unknown)

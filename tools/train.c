@@ -88,6 +88,9 @@ static void usage(FILE *f) {
         "  --max-tokens N      token budget (default 1000000); sets the cosine length\n"
         "  --max-minutes X     wall-clock budget over all resumed runs (default: none);\n"
         "                      the cosine then follows whichever budget is nearer its end\n"
+        "                      (rerunning a finished model with larger budgets continues\n"
+        "                      it: a second stage, the cosine warm-restarted where the\n"
+        "                      new budgets put it)\n"
         "  --lr X (1e-3) --lr-min X (1e-4) --warmup N steps (100) --wd X (0.1)\n"
         "  --beta2 X           AdamW second-moment decay (default 0.999; beta1 0.9)\n"
         "  --train-only LIST   train only tensors whose names contain one of these\n"
@@ -102,7 +105,8 @@ static void usage(FILE *f) {
         "                      within 0.5%% of F32, else f16; default auto)\n"
         "  -h, --help          this help\n"
         "Notes: one optimizer step is one window of n_ctx tokens; AdamW moments restart\n"
-        "on resume; token_embd.weight is not trained by llama.cpp (stays random);\n"
+        "on resume (the learning rate then warms up again over --warmup steps);\n"
+        "token_embd.weight is not trained by llama.cpp (keeps its --embd-init value);\n"
         "--diffusion's training loss covers unmasked positions too (llama_opt has no\n"
         "ignore index); its reported held-out loss is masked-only at 50%% masking.\n");
 }
@@ -312,6 +316,7 @@ typedef struct sched {
     int warmup;
     double lr, lr_min, wd, beta2;
     double time_frac;      /* elapsed / --max-minutes (0 without a time budget) */
+    int64_t resume_step;   /* step this process started at (AdamW moments restart there) */
 } sched;
 
 static double lr_at(const sched *s, int64_t step) {
@@ -320,7 +325,11 @@ static double lr_at(const sched *s, int64_t step) {
     double p = span > 0 ? (double)(step - s->warmup) / span : 1.0;
     if (s->time_frac > p) p = s->time_frac;   /* whichever budget is nearer its end */
     if (p > 1) p = 1;
-    return s->lr_min + 0.5 * (s->lr - s->lr_min) * (1.0 + cos(M_PI * p));
+    double lr = s->lr_min + 0.5 * (s->lr - s->lr_min) * (1.0 + cos(M_PI * p));
+    /* a resumed run starts with fresh AdamW moments: warm up again */
+    if (s->resume_step > 0 && step - s->resume_step < s->warmup)
+        lr *= (double)(step - s->resume_step + 1) / (double)s->warmup;
+    return lr;
 }
 
 static struct ggml_opt_optimizer_params get_opt_pars(void *ud) {
@@ -984,7 +993,14 @@ int main(int argc, char **argv) {
     if (W.n_win < 1) { fprintf(stderr, PROG ": training corpora: fewer than %d tokens\n", n_ctx + 1); return 1; }
 
     sched sc = { .step = st.step, .total_steps = (int64_t)ceil(o.max_tokens / n_ctx), .warmup = o.warmup,
-                 .lr = o.lr, .lr_min = o.lr_min, .wd = o.wd, .beta2 = o.beta2 };
+                 .lr = o.lr, .lr_min = o.lr_min, .wd = o.wd, .beta2 = o.beta2, .resume_step = st.step };
+    /* A finished run given larger budgets continues (a second training stage:
+     * the cosine resumes at the point the new budgets put it, a warm restart). */
+    if (resume && st.done && st.step < sc.total_steps &&
+        (o.max_minutes <= 0 || st.elapsed_s < o.max_minutes * 60)) {
+        fprintf(stderr, PROG ": budgets raised: continuing past step %lld\n", (long long)st.step);
+        st.done = false;
+    }
     g_sched = &sc;
     struct llama_opt_params op = {
         .n_ctx_train = 0, .param_filter = param_filter, .param_filter_ud = (void *)o.train_only,
