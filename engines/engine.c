@@ -211,6 +211,14 @@ void db_emit_sample(db_event_log *log, int step, int64_t t0, int64_t t1) {
     emit(log, DB_EV_SAMPLE, DB_ROLE_NONE, step, 0, 0, 0, t0, t1);
 }
 
+void db_emit_constraint(db_event_log *log, int step, int n_evaluated, int n_allowed, int64_t t0, int64_t t1) {
+    emit(log, DB_EV_CONSTRAINT, DB_ROLE_NONE, step, n_evaluated, n_allowed, 0, t0, t1);
+}
+
+void db_emit_compile(db_event_log *log, int64_t t0, int64_t t1) {
+    emit(log, DB_EV_COMPILE, DB_ROLE_NONE, 0, 0, 0, 0, t0, t1);
+}
+
 int db_forward(db_model *m, const db_batch *b, db_event_log *log, db_model_role role, int step) {
     int64_t t0 = db_now_ns();
     int rc = db_model_decode(m, b);
@@ -229,6 +237,18 @@ int db_output_push(db_gen_output *o, db_token t) {
         o->cap = cap;
     }
     o->tokens[o->n_tokens++] = t;
+    return 0;
+}
+
+int db_output_stat(db_gen_output *o, const char *name, double value) {
+    for (int i = 0; i < o->n_stats; i++)
+        if (strcmp(o->stat_name[i], name) == 0) {
+            o->stat_value[i] = value;
+            return 0;
+        }
+    if (o->n_stats == DB_MAX_OUTPUT_STATS) return -1;
+    o->stat_name[o->n_stats] = name;
+    o->stat_value[o->n_stats++] = value;
     return 0;
 }
 

@@ -70,7 +70,12 @@ typedef enum db_event_kind {
     DB_EV_VERIFY  = 3,   /* verification: n_tokens drafted, n_accepted of them accepted;
                             accepted_mask bit i set when draft position i was accepted */
     DB_EV_COMMIT  = 4,   /* n_tokens appended to the output after one target forward */
-    DB_EV_SAMPLE  = 5,   /* time spent choosing tokens outside forwards (sampling, masks) */
+    DB_EV_SAMPLE  = 5,   /* time spent choosing tokens outside forwards (sampling) */
+    DB_EV_CONSTRAINT = 6,/* one constraint application at a step (a vocabulary mask or a
+                            single-token check): n_tokens = tokens evaluated against the
+                            constraint, n_accepted = of them allowed; its time is mask time */
+    DB_EV_COMPILE = 7,   /* constraint compilation (grammar/schema/regex -> automaton);
+                            counted in TTFT since it happens inside generate() */
 } db_event_kind;
 
 typedef enum db_model_role {
@@ -110,6 +115,8 @@ void db_emit_draft(db_event_log *log, int step, int k, int64_t t0, int64_t t1);
 void db_emit_verify(db_event_log *log, int step, int drafted, int accepted, uint32_t accepted_mask);
 void db_emit_commit(db_event_log *log, int step, int n_tokens);
 void db_emit_sample(db_event_log *log, int step, int64_t t0, int64_t t1);
+void db_emit_constraint(db_event_log *log, int step, int n_evaluated, int n_allowed, int64_t t0, int64_t t1);
+void db_emit_compile(db_event_log *log, int64_t t0, int64_t t1);
 
 /* Timed model forward: decode + FORWARD event; returns db_model_decode's value. */
 int db_forward(db_model *m, const db_batch *b, db_event_log *log, db_model_role role, int step);
@@ -124,17 +131,30 @@ typedef struct db_gen_request {
     bool stop_at_eog;           /* stop at an end-of-generation token (not emitted) */
     uint64_t seed;              /* counter-based RNG key for this sample */
     const db_params *params;
+    /* The prompt's constraint: its dataset item's "constraint" object as JSON
+     * text (keys "grammar", "json_schema", "regex", "keywords"; see
+     * docs/suite-format.md), or NULL.  Engines take the keys they implement. */
+    const char *constraint_json;
     db_event_log *events;
     volatile int *cancel;       /* non-zero: stop as soon as possible, return 1 */
 } db_gen_request;
 
+#define DB_MAX_OUTPUT_STATS 16
 typedef struct db_gen_output {
     db_token *tokens;   /* new tokens only (malloc'd, caller frees) */
     int n_tokens, cap;
     char stop_reason[16]; /* "length", "eog", "cancel", "error" */
+    /* Outcomes only the engine knows (not timings: those come from events),
+     * e.g. "lattice_paths", "importance_log_weight", "search_score"; stored
+     * per sample in the sample_metric table.  Names: static strings. */
+    const char *stat_name[DB_MAX_OUTPUT_STATS];
+    double stat_value[DB_MAX_OUTPUT_STATS];
+    int n_stats;
 } db_gen_output;
 
 int  db_output_push(db_gen_output *o, db_token t);
+/* Record (or overwrite) one named outcome; -1 when the table is full. */
+int  db_output_stat(db_gen_output *o, const char *name, double value);
 void db_output_free(db_gen_output *o);
 
 typedef struct db_engine {

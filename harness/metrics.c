@@ -1,8 +1,10 @@
 /* metrics.c — step events to per-sample metrics (definitions in metrics.h
  * and docs/metrics.md).  The only code that interprets events. */
 #include "metrics.h"
+#include "stats.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void db_metrics_from_events(const db_event_log *log, int n_prompt_tokens, int64_t latency_ns,
@@ -11,7 +13,8 @@ void db_metrics_from_events(const db_event_log *log, int n_prompt_tokens, int64_
     m->n_prompt_tokens = n_prompt_tokens;
     m->latency_ms = (double)latency_ns / 1e6;
     m->ttft_ms = NAN;
-    int64_t draft_ns = 0, fwd_ns = 0, sample_ns = 0;
+    int64_t draft_ns = 0, fwd_ns = 0, sample_ns = 0, constraint_ns = 0, compile_ns = 0;
+    int n_compile = 0;
     int decode_tokens = 0;
     for (int i = 0; i < log->n; i++) {
         const db_event *e = &log->ev[i];
@@ -45,6 +48,15 @@ void db_metrics_from_events(const db_event_log *log, int n_prompt_tokens, int64_
         case DB_EV_SAMPLE:
             sample_ns += e->t_end_ns - e->t_start_ns;
             break;
+        case DB_EV_CONSTRAINT:
+            m->constraint_steps++;
+            m->constraint_evals += e->n_tokens;
+            constraint_ns += e->t_end_ns - e->t_start_ns;
+            break;
+        case DB_EV_COMPILE:
+            compile_ns += e->t_end_ns - e->t_start_ns;
+            n_compile++;
+            break;
         default:
             break;
         }
@@ -57,4 +69,21 @@ void db_metrics_from_events(const db_event_log *log, int n_prompt_tokens, int64_
     m->draft_time_ms = (double)draft_ns / 1e6;
     m->forward_time_ms = (double)fwd_ns / 1e6;
     m->sample_time_ms = (double)sample_ns / 1e6;
+    m->constraint_time_ms = (double)constraint_ns / 1e6;
+    m->compile_ms = n_compile ? (double)compile_ns / 1e6 : NAN;
+    m->constraint_evals_per_token = m->constraint_steps && m->new_tokens > 0
+                                        ? (double)m->constraint_evals / m->new_tokens : NAN;
+    m->mask_p50_us = m->mask_p99_us = NAN;
+    if (m->constraint_steps > 0) {
+        double *d = malloc(sizeof *d * (size_t)m->constraint_steps);
+        if (d) {
+            int k = 0;
+            for (int i = 0; i < log->n; i++)
+                if (log->ev[i].kind == DB_EV_CONSTRAINT)
+                    d[k++] = (double)(log->ev[i].t_end_ns - log->ev[i].t_start_ns) / 1e3;
+            m->mask_p50_us = db_quantile(d, (size_t)k, 0.50);
+            m->mask_p99_us = db_quantile(d, (size_t)k, 0.99);
+            free(d);
+        }
+    }
 }

@@ -15,6 +15,11 @@
  *   accept_at[i]    acceptance rate at draft position i (VERIFY masks)
  *   draft_time_share  Σ draft FORWARD time / latency
  *   forward_time_share Σ all FORWARD time / latency (1 − harness/engine overhead)
+ *   constraint_evals  Σ n_tokens over CONSTRAINT events (tokens checked against
+ *                   the constraint); per token: constraint_evals / new_tokens
+ *   mask_p50_us / mask_p99_us  quantiles of CONSTRAINT event durations (one
+ *                   mask computation or token check each), microseconds
+ *   compile_ms      Σ COMPILE event time (inside TTFT)
  */
 #ifndef DECOBENCH_METRICS_H
 #define DECOBENCH_METRICS_H
@@ -47,6 +52,12 @@ typedef struct db_sample_metrics {
     double draft_time_ms;
     double forward_time_ms;
     double sample_time_ms;
+    int constraint_steps;         /* CONSTRAINT events (NaN-free: 0 when none) */
+    int64_t constraint_evals;
+    double constraint_evals_per_token;  /* NaN when no constraint or no tokens */
+    double constraint_time_ms;
+    double mask_p50_us, mask_p99_us;     /* NaN when no CONSTRAINT events */
+    double compile_ms;                   /* NaN when no COMPILE events */
 } db_sample_metrics;
 
 /* Compute metrics from an event log; latency_ns is generate()'s wall time. */

@@ -21,6 +21,7 @@
 #include "counters.h"
 #include "metrics.h"
 #include "model.h"
+#include "quality.h"
 #include "store.h"
 #include "topology.h"
 #include "util.h"
@@ -144,6 +145,8 @@ static void sample_buf_free(sample_buf *b) {
         free((void *)s->output_text);
         free((void *)s->counter_values);
         free((void *)s->events);
+        free((void *)s->metric_names);
+        free((void *)s->metric_values);
     }
     free(b->rec);
     memset(b, 0, sizeof *b);
@@ -190,6 +193,41 @@ static int turn_text(runner *r, const db_case *c, const db_suite_dataset *ds, co
     }
 }
 
+/* The named per-sample metrics (sample_metric rows): constraint work from
+ * the events, the engine's own outcomes, and the output's compliance with
+ * the prompt's constraint (harness/quality.c). */
+static int sample_metrics(db_sample_record *rec, const db_gen_output *out, const char *constraint_json,
+                          char *err, size_t errlen) {
+    const db_sample_metrics *m = &rec->m;
+    db_quality q;
+    if (db_quality_check(constraint_json, rec->output_text, &q, err, errlen) != 0) return -1;
+    const int cap = 6 + DB_MAX_OUTPUT_STATS + DB_QUALITY_MAX;
+    const char **names = malloc(sizeof *names * cap);
+    double *values = malloc(sizeof *values * cap);
+    if (!names || !values) {
+        free(names);
+        free(values);
+        return db_errf(err, errlen, "out of memory");
+    }
+    int n = 0;
+#define PUT(nm, v) do { names[n] = (nm); values[n++] = (v); } while (0)
+    if (m->constraint_steps > 0) {
+        PUT("constraint_evals", (double)m->constraint_evals);
+        PUT("constraint_evals_per_token", m->constraint_evals_per_token);
+        PUT("constraint_time_ms", m->constraint_time_ms);
+        PUT("mask_p50_us", m->mask_p50_us);
+        PUT("mask_p99_us", m->mask_p99_us);
+    }
+    if (!isnan(m->compile_ms)) PUT("compile_ms", m->compile_ms);
+    for (int i = 0; i < out->n_stats; i++) PUT(out->stat_name[i], out->stat_value[i]);
+    for (int i = 0; i < q.n; i++) PUT(q.name[i], q.value[i]);
+#undef PUT
+    rec->metric_names = names;
+    rec->metric_values = values;
+    rec->n_metrics = n;
+    return 0;
+}
+
 /* One generation; when rec is NULL it is a warmup and nothing is kept.
  * Returns 0, 1 when cancelled, -1 on error (err set). */
 static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char *text, uint64_t seed,
@@ -222,7 +260,8 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
     db_gen_request req = {
         .target = target, .draft = draft, .prompt = toks, .n_prompt = n,
         .max_new_tokens = s->max_new_tokens, .stop_at_eog = s->stop_at_eog, .seed = seed,
-        .params = &c->params, .events = log, .cancel = r->o->interrupted,
+        .params = &c->params, .constraint_json = pr->constraint_json, .events = log,
+        .cancel = r->o->interrupted,
     };
     db_gen_output out;
     memset(&out, 0, sizeof out);
@@ -269,6 +308,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
         rec->n_events = ev ? log->n : 0;
         rec->seed = seed;
         if (!out_text || !ev) rc = db_errf(err, errlen, "out of memory");
+        if (rc == 0) rc = sample_metrics(rec, &out, pr->constraint_json, err, errlen);
     }
     free(out.tokens);
     free(toks);

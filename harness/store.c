@@ -55,6 +55,9 @@ static const char *const schema_sql =
     "CREATE TABLE sample_counter(\n"
     "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value INTEGER,\n"
     "  PRIMARY KEY(sample_id, name));\n"
+    "CREATE TABLE sample_metric(\n"
+    "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value REAL,\n"
+    "  PRIMARY KEY(sample_id, name));\n"
     "CREATE TABLE step_event(\n"
     "  sample_id INTEGER NOT NULL REFERENCES sample(id), seq INTEGER NOT NULL,\n"
     "  kind INTEGER NOT NULL, role INTEGER NOT NULL, step INTEGER, n_tokens INTEGER,\n"
@@ -102,7 +105,15 @@ static int table_count(sqlite3 *db, int *n_tables, int *has_meta) {
 }
 
 /* Checks that an existing DB is ours; *empty set when it has no tables. */
-static int check_decobench(sqlite3 *db, const char *path, bool *empty, char *err, size_t errlen) {
+/* Schema upgrades: migrations[v] takes a version-v database to v + 1; "%s"
+ * is "" or "TEMP " (read-only connections get the new tables as TEMP). */
+static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
+    [1] = "CREATE %sTABLE sample_metric(\n"
+          "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value REAL,\n"
+          "  PRIMARY KEY(sample_id, name));\n",
+};
+
+static int check_decobench(sqlite3 *db, const char *path, bool *empty, int *version_out, char *err, size_t errlen) {
     int n_tables = 0, has_meta = 0;
     if (table_count(db, &n_tables, &has_meta) != 0) {
         int code = sqlite3_errcode(db);
@@ -124,10 +135,49 @@ static int check_decobench(sqlite3 *db, const char *path, bool *empty, char *err
     }
     int version = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
-    if (version != DB_STORE_SCHEMA_VERSION)
-        return db_errf(err, errlen, "%s: results database has schema version %d, this decobench reads %d",
+    if (version < 1 || version > DB_STORE_SCHEMA_VERSION)
+        return db_errf(err, errlen, "%s: results database has schema version %d, this decobench reads 1 to %d",
                        path, version, DB_STORE_SCHEMA_VERSION);
+    if (version_out) *version_out = version;
     return 0;
+}
+
+/* Bring an older database up to DB_STORE_SCHEMA_VERSION: in place when
+ * writable (one transaction), else as TEMP tables of this connection so
+ * readers see the current schema (older runs simply have no such rows). */
+static int upgrade_schema(db_store *st, int version, char *err, size_t errlen) {
+    if (version >= DB_STORE_SCHEMA_VERSION) return 0;
+    char *msg = NULL;
+    if (!st->readonly) {
+        if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) goto fail;
+        /* another process may have upgraded it meanwhile */
+        bool empty = false;
+        if (check_decobench(st->db, st->path, &empty, &version, err, errlen) != 0) {
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        if (version >= DB_STORE_SCHEMA_VERSION) return sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    }
+    for (int v = version; v < DB_STORE_SCHEMA_VERSION; v++) {
+        char *sql = sqlite3_mprintf(migrations[v], st->readonly ? "TEMP " : "");
+        if (!sql) goto fail;
+        int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+        sqlite3_free(sql);
+        if (rc != SQLITE_OK) goto fail;
+    }
+    if (!st->readonly) {
+        char ver[96];
+        snprintf(ver, sizeof ver, "UPDATE meta SET value='%d' WHERE key='schema_version'; COMMIT;",
+                 DB_STORE_SCHEMA_VERSION);
+        if (sqlite3_exec(st->db, ver, NULL, NULL, &msg) != SQLITE_OK) goto fail;
+    }
+    return 0;
+fail:
+    if (!st->readonly) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    db_errf(err, errlen, "%s: cannot upgrade results database from schema version %d: %s", st->path, version,
+            msg ? msg : sqlite3_errmsg(st->db));
+    sqlite3_free(msg);
+    return -1;
 }
 
 static int open_common(const char *path, bool readonly, db_store **out, char *err, size_t errlen) {
@@ -149,7 +199,8 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
     }
     sqlite3_busy_timeout(st->db, 10000);
     bool empty = false;
-    if (check_decobench(st->db, path, &empty, err, errlen) != 0) {
+    int version = DB_STORE_SCHEMA_VERSION;
+    if (check_decobench(st->db, path, &empty, &version, err, errlen) != 0) {
         db_store_close(st);
         return -1;
     }
@@ -160,6 +211,10 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
             return -1;
         }
         sqlite3_exec(st->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+        if (upgrade_schema(st, version, err, errlen) != 0) {
+            db_store_close(st);
+            return -1;
+        }
         *out = st;
         return 0;
     }
@@ -174,7 +229,7 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
         /* create the schema atomically; re-check inside the transaction in
          * case another process created it meanwhile */
         if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) goto fail_msg;
-        if (check_decobench(st->db, path, &empty, err, errlen) != 0) {
+        if (check_decobench(st->db, path, &empty, &version, err, errlen) != 0) {
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
             db_store_close(st);
             return -1;
@@ -193,6 +248,9 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
             goto fail_msg;
         }
+    } else if (upgrade_schema(st, version, err, errlen) != 0) {
+        db_store_close(st);
+        return -1;
     }
     *out = st;
     return 0;
@@ -410,7 +468,7 @@ static char *accept_at_json(const db_sample_metrics *m) {
     return db_str_take(&b);
 }
 
-static int insert_sample(db_store *st, sqlite3_stmt *s, sqlite3_stmt *sc, sqlite3_stmt *se,
+static int insert_sample(db_store *st, sqlite3_stmt *s, sqlite3_stmt *sc, sqlite3_stmt *sm, sqlite3_stmt *se,
                          int64_t case_id, const db_sample_record *r) {
     const db_sample_metrics *m = &r->m;
     char *toks = tokens_json(r->output_tokens, r->output_tokens ? r->n_output_tokens : 0);
@@ -461,6 +519,12 @@ static int insert_sample(db_store *st, sqlite3_stmt *s, sqlite3_stmt *sc, sqlite
         sqlite3_bind_int64(sc, 3, r->counter_values[i]);
         if (step_done(st, sc, "insert sample_counter") != 0) return -1;
     }
+    for (int i = 0; i < r->n_metrics; i++) {
+        sqlite3_bind_int64(sm, 1, sid);
+        bind_text(sm, 2, r->metric_names[i]);
+        bind_real(sm, 3, r->metric_values[i]);
+        if (step_done(st, sm, "insert sample_metric") != 0) return -1;
+    }
     for (int i = 0; i < r->n_events; i++) {
         const db_event *e = &r->events[i];
         sqlite3_bind_int64(se, 1, sid);
@@ -481,7 +545,7 @@ static int insert_sample(db_store *st, sqlite3_stmt *s, sqlite3_stmt *sc, sqlite
 int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
                   const db_sample_record *samples, int n_samples, int64_t *case_id) {
     if (check_writable(st) != 0) return -1;
-    sqlite3_stmt *s = NULL, *ss = NULL, *sc = NULL, *se = NULL;
+    sqlite3_stmt *s = NULL, *ss = NULL, *sc = NULL, *sm = NULL, *se = NULL;
     if (exec(st, "BEGIN IMMEDIATE") != 0) return -1;
     if (prepare(st,
                 "INSERT INTO \"case\"(run_id, idx, engine, label, params_json, model_name, model_path,"
@@ -496,6 +560,7 @@ int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
                 " sample_time_ms, peak_rss_kib, stop_reason, output_tokens_json, output_text)"
                 " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &ss) != 0 ||
         prepare(st, "INSERT INTO sample_counter(sample_id, name, value) VALUES(?,?,?)", &sc) != 0 ||
+        prepare(st, "INSERT INTO sample_metric(sample_id, name, value) VALUES(?,?,?)", &sm) != 0 ||
         prepare(st,
                 "INSERT INTO step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,"
                 " accepted_mask, t_start_us, t_end_us) VALUES(?,?,?,?,?,?,?,?,?,?)", &se) != 0)
@@ -523,12 +588,13 @@ int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
     if (step_done(st, s, "insert case") != 0) goto fail;
     int64_t cid = sqlite3_last_insert_rowid(st->db);
     for (int i = 0; i < n_samples; i++)
-        if (insert_sample(st, ss, sc, se, cid, &samples[i]) != 0) goto fail;
+        if (insert_sample(st, ss, sc, sm, se, cid, &samples[i]) != 0) goto fail;
     sqlite3_finalize(s);
     sqlite3_finalize(ss);
     sqlite3_finalize(sc);
+    sqlite3_finalize(sm);
     sqlite3_finalize(se);
-    s = ss = sc = se = NULL;
+    s = ss = sc = sm = se = NULL;
     if (exec(st, "COMMIT") != 0) goto fail;
     if (case_id) *case_id = cid;
     return 0;
@@ -536,6 +602,7 @@ fail:
     sqlite3_finalize(s);
     sqlite3_finalize(ss);
     sqlite3_finalize(sc);
+    sqlite3_finalize(sm);
     sqlite3_finalize(se);
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;

@@ -40,7 +40,7 @@
 extern "C" {
 #endif
 
-#define DB_STORE_SCHEMA_VERSION 1
+#define DB_STORE_SCHEMA_VERSION 2
 
 typedef struct db_store db_store;
 
@@ -94,6 +94,9 @@ typedef struct db_sample_record {
     const char *output_text;
     const char *const *counter_names; const int64_t *counter_values; int n_counters;
     const db_event *events; int n_events;
+    /* named per-sample metrics beyond the fixed columns (sample_metric rows):
+     * constraint work, quality checks, engine-reported outcomes */
+    const char *const *metric_names; const double *metric_values; int n_metrics;
 } db_sample_record;
 
 /* Write one case and all its samples in a single transaction. */

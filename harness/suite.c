@@ -284,6 +284,7 @@ void db_prompts_free(db_prompt *p, int n) {
         free(p[i].category);
         free(p[i].text);
         free(p[i].reference);
+        free(p[i].constraint_json);
         for (int t = 0; t < p[i].n_turns; t++) free(p[i].turns[t]);
         free(p[i].turns);
     }
@@ -393,6 +394,27 @@ static int parse_prompt_line(const char *path, int lineno, const char *line, siz
     if (text_field(o, "reference", &ref) != 0) {
         db_errf(err, errlen, "%s:%d: \"reference\": expected a string or an array of strings", path, lineno);
         goto out;
+    }
+    const cJSON *cons = cJSON_GetObjectItemCaseSensitive(o, "constraint");
+    if (cons) {
+        if (!cJSON_IsObject(cons)) {
+            db_errf(err, errlen, "%s:%d: \"constraint\": expected an object, got %s", path, lineno, type_name(cons));
+            goto out;
+        }
+        static const char *const known[] = { "grammar", "json_schema", "regex", "keywords" };
+        for (const cJSON *k = cons->child; k; k = k->next) {
+            size_t i = 0;
+            while (i < sizeof known / sizeof *known && strcmp(known[i], k->string) != 0) i++;
+            if (i == sizeof known / sizeof *known) {
+                db_errf(err, errlen, "%s:%d: \"constraint\": unknown key \"%s\" (grammar, json_schema, regex, keywords)",
+                        path, lineno, k->string);
+                goto out;
+            }
+        }
+        if (!(p->constraint_json = cJSON_PrintUnformatted(cons))) {
+            db_errf(err, errlen, "%s:%d: out of memory", path, lineno);
+            goto out;
+        }
     }
     p->id = db_strdup(id);
     p->category = db_strdup(cat);

@@ -40,6 +40,7 @@ typedef struct db_prompt {
     char **turns;        /* every user turn ("turns"), turns[0] == text; n_turns >= 1 */
     int n_turns;
     char *reference;     /* optional "reference" field (quality metrics) */
+    char *constraint_json; /* optional "constraint" object, as compact JSON text */
 } db_prompt;
 
 typedef struct db_suite_dataset {

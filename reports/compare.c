@@ -1340,7 +1340,7 @@ static int sel_col(const copier *c, const char *name) {
     return -1;
 }
 
-enum { C_MACHINE, C_RUN, C_RUNCNT, C_CASE, C_SAMPLE, C_SMPCNT, C_EVENT, C_N };
+enum { C_MACHINE, C_RUN, C_RUNCNT, C_CASE, C_SAMPLE, C_SMPCNT, C_SMPMET, C_EVENT, C_N };
 
 typedef struct merger {
     sqlite3 *src, *dst;
@@ -1562,6 +1562,8 @@ int db_merge(db_store *dst, db_store *src, db_merge_stats *stats, char *err, siz
         copier_init(&m.c[C_SAMPLE], m.src, m.dst, "sample", "case_id", "WHERE case_id = ? ORDER BY id", 0, err,
                     errlen) != 0 ||
         copier_init(&m.c[C_SMPCNT], m.src, m.dst, "sample_counter", "sample_id",
+                    "WHERE sample_id = ? ORDER BY rowid", 0, err, errlen) != 0 ||
+        copier_init(&m.c[C_SMPMET], m.src, m.dst, "sample_metric", "sample_id",
                     "WHERE sample_id = ? ORDER BY rowid", 0, err, errlen) != 0 ||
         copier_init(&m.c[C_EVENT], m.src, m.dst, "step_event", "sample_id", "WHERE sample_id = ? ORDER BY seq", 0,
                     err, errlen) != 0)

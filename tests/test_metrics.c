@@ -72,10 +72,46 @@ static void autoregressive_log_has_mat_one(void) {
     CHECK_INT_EQ(m.target_forwards, 10);
     CHECK(isnan(m.acceptance_rate));
     CHECK_NEAR(m.ttft_ms, 1.0, 1e-9);
+    CHECK_INT_EQ(m.constraint_steps, 0);
+    CHECK(isnan(m.mask_p50_us) && isnan(m.compile_ms) && isnan(m.constraint_evals_per_token));
+    db_event_log_free(&log);
+}
+
+/* constrained decoding: a compile, then per step a mask over the vocabulary
+ * (or a single-token check) before the commit */
+static void constrained_log(void) {
+    db_event_log log;
+    db_event_log_init(&log);
+    db_event_log_start(&log);
+    cur_step = 0;
+    add(&log, DB_EV_COMPILE, DB_ROLE_NONE, 0, 0, 0, 0, 3);
+    static const int evaluated[4] = { 100, 1, 100, 1 }, dur_us[4] = { 40, 2, 60, 4 };
+    int64_t t = 4000;   /* microseconds */
+    for (int i = 0; i < 4; i++) {
+        cur_step = i;
+        add(&log, DB_EV_FORWARD, DB_ROLE_TARGET, i == 0 ? 5 : 1, 0, 0, t / 1000, t / 1000 + 1);
+        t += 1000;
+        db_event e = { DB_EV_CONSTRAINT, DB_ROLE_NONE, i, evaluated[i], 7, 0, t * 1000, (t + dur_us[i]) * 1000 };
+        db_emit(&log, &e);
+        t += 100;
+        add(&log, DB_EV_COMMIT, DB_ROLE_TARGET, 1, 0, 0, t / 1000, t / 1000);
+    }
+    db_sample_metrics m;
+    db_metrics_from_events(&log, 5, 20 * 1000000LL, &m);
+    CHECK_INT_EQ(m.new_tokens, 4);
+    CHECK_INT_EQ(m.constraint_steps, 4);
+    CHECK_INT_EQ(m.constraint_evals, 202);
+    CHECK_NEAR(m.constraint_evals_per_token, 50.5, 1e-12);
+    CHECK_NEAR(m.compile_ms, 3.0, 1e-9);
+    CHECK_NEAR(m.constraint_time_ms, 0.106, 1e-9);
+    CHECK_NEAR(m.mask_p50_us, 22.0, 1e-9);              /* type-7 median of 2,4,40,60 */
+    CHECK_NEAR(m.mask_p99_us, 40 + 0.97 * 20, 1e-9);    /* h = 0.99*3 = 2.97 */
+    CHECK_NEAR(m.ttft_ms, 5.0, 1e-9);                   /* first commit at 5 ms: compile counts in TTFT */
     db_event_log_free(&log);
 }
 
 void suite_metrics(void) {
     RUN(speculative_log);
     RUN(autoregressive_log_has_mat_one);
+    RUN(constrained_log);
 }

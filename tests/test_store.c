@@ -76,7 +76,7 @@ static void test_store_roundtrip(void) {
     sqlite3 *db = db_store_handle(st);
     CHECK_Q(db, "PRAGMA journal_mode", "wal");
     CHECK_Q(db, "PRAGMA foreign_keys", "1");
-    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "1");
+    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "2");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN ('case_run_id','sample_case_id')", "2");
 
     db_machine m;
@@ -162,7 +162,13 @@ static void test_store_roundtrip(void) {
     s[0].n_counters = 2;
     s[0].events = ev;
     s[0].n_events = 3;
+    const char *mn[] = { "schema_valid", "mask_p50_us" };
+    const double mv[] = { 1, 12.5 };
+    s[0].metric_names = mn;
+    s[0].metric_values = mv;
+    s[0].n_metrics = 2;
     s[1] = s[0];
+    s[1].n_metrics = 0;
     s[1].prompt_idx = 1;
     s[1].prompt_id = "p1";
     s[1].rep = 1;
@@ -195,6 +201,10 @@ static void test_store_roundtrip(void) {
             "[0.6666666666666666,null,0.3333333333333333]|10.25|280.125|1.5|123456|length|[5,6,7]");
     CHECK_NEAR(qd(db, "SELECT tokens_per_s FROM sample WHERE prompt_idx=0"), 3 / 0.3005, 0);
     CHECK_Q(db, "SELECT output_text FROM sample WHERE prompt_idx=0", "a \"quoted\"\nline");
+    CHECK_Q(db, "SELECT group_concat(m.name||'='||m.value, ';') FROM (SELECT * FROM sample_metric ORDER BY name) m"
+                " JOIN sample s ON s.id = m.sample_id WHERE s.prompt_idx = 0",
+            "mask_p50_us=12.5;schema_valid=1.0");
+    CHECK_Q(db, "SELECT COUNT(*) FROM sample_metric", "2");
     CHECK_Q(db, "SELECT seed||'|'||rep||'|'||(acceptance_rate IS NULL)||'|'||(tpot_ms IS NULL)||'|'||"
                 "accept_at_json||'|'||output_tokens_json||'|'||output_text FROM sample WHERE prompt_idx=1",
             "-1|1|1|1|[]|[]|");
@@ -313,7 +323,52 @@ static void test_store_open_errors(void) {
     free(p);
 }
 
+/* A version-1 database (before sample_metric) opens: read-only with the new
+ * tables as TEMP (queries work, nothing written), writable upgraded in place. */
+static void test_store_upgrade_v1(void) {
+    char *path = tmp_path("v1.db");
+    char err[512] = "";
+    db_store *st = NULL;
+    CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
+    if (!st) { free(path); return; }
+    sqlite3 *db = db_store_handle(st);
+    CHECK_INT_EQ(sqlite3_exec(db, "DROP TABLE sample_metric; UPDATE meta SET value='1' WHERE key='schema_version'",
+                              NULL, NULL, NULL), SQLITE_OK);
+    db_store_close(st);
+
+    st = NULL;
+    CHECK_INT_EQ(db_store_open_readonly(path, &st, err, sizeof err), 0);
+    if (st) {
+        db = db_store_handle(st);
+        CHECK_Q(db, "SELECT COUNT(*) FROM sample_metric", "0");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "1");
+        CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='sample_metric'", "0");
+        db_store_close(st);
+    }
+    st = NULL;
+    CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
+    if (st) {
+        db = db_store_handle(st);
+        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "2");
+        CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='sample_metric'", "1");
+        db_store_close(st);
+    }
+    /* a future version is refused with its number */
+    st = NULL;
+    CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
+    if (st) {
+        sqlite3_exec(db_store_handle(st), "UPDATE meta SET value='99' WHERE key='schema_version'", NULL, NULL, NULL);
+        db_store_close(st);
+    }
+    st = NULL;
+    err[0] = 0;
+    CHECK_INT_EQ(db_store_open_readonly(path, &st, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "schema version 99");
+    free(path);
+}
+
 void suite_store(void) {
     RUN(test_store_roundtrip);
+    RUN(test_store_upgrade_v1);
     RUN(test_store_open_errors);
 }
