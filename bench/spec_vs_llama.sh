@@ -60,7 +60,8 @@ cat > "$tmp/suite.json" <<JSON
     { "engine": "ar", "label": "ar" },
     { "engine": "spec", "label": "spec", "draft": "draft", "params": { "k": $k } },
     { "engine": "lookahead", "label": "lookahead", "params": { "W": 15, "N": 5, "G": 15 } },
-    { "engine": "pld", "label": "pld", "params": { "k": $k, "ngram_min": 1, "ngram_max": 4 } }
+    { "engine": "pld", "label": "pld", "params": { "k": $k, "ngram_min": 1, "ngram_max": 4 } },
+    { "engine": "pld", "label": "pld-cache", "params": { "k": $k, "ngram_min": 1, "ngram_max": 4, "lookup": "cache" } }
   ],
   "baseline": "ar", "max_new_tokens": $n_new, "repetitions": 1, "warmup": 1, "threads": $threads,
   "stop_at_eog": false
@@ -116,7 +117,7 @@ for line in open(sys.argv[2]):
 print(f"prompts {sys.argv[3]} x rounds {sys.argv[4]}, k = {sys.argv[5]}, threads {sys.argv[6]}, {sys.argv[7]} new tokens, greedy\n")
 print("| decobench | llama.cpp | decobench tok/s | llama.cpp tok/s | ratio | decobench #MAT | llama.cpp #MAT | decobench time outside forwards |")
 print("|---|---|--:|--:|--:|--:|--:|--:|")
-for ours, theirs, tool in (("spec", "llama-speculative-simple", "spec"), ("lookahead", "llama-lookahead", "lookahead"), ("pld", "llama-lookup", "lookup")):
+for ours, theirs, tool in (("spec", "llama-speculative-simple", "spec"), ("lookahead", "llama-lookahead", "lookahead"), ("pld", "llama-lookup", "lookup"), ("pld-cache", "llama-lookup", "lookup")):
     d, l = deco.get(ours), llama.get(tool)
     if not d or not l or not l["tps"]:
         print(f"| {ours} | {theirs} | - | - | - | - | - | - |"); continue

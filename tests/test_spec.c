@@ -18,7 +18,7 @@
 #include "harness/sample.h"
 #include "harness/stats.h"
 
-int db_pld_lookup(const db_token *seq, int n_seq, int ngram_min, int ngram_max, int k, db_token *draft);
+#include "engines/pld.h"
 
 static db_model *open_model(const char *backend, const char *spec_or_path) {
     db_model_params p = db_model_default_params();
@@ -129,9 +129,10 @@ static void greedy_identical_to_ar_exact(void) {
             cases++;
             db_output_free(&o);
         }
-        const char *pld_cfg[][6] = { { "k", "1" }, { "k", "4", "ngram_max", "2" }, { "k", "10", "ngram_min", "2", "ngram_max", "4" } };
-        const int pld_n[] = { 2, 4, 6 };
-        for (int c = 0; c < 3; c++) {
+        const char *pld_cfg[][6] = { { "k", "1" }, { "k", "4", "ngram_max", "2" }, { "k", "10", "ngram_min", "2", "ngram_max", "4" },
+                                     { "k", "4", "lookup", "cache", "ngram_max", "4" }, { "k", "8", "lookup", "cache", "ngram_min", "2" } };
+        const int pld_n[] = { 2, 4, 6, 6, 6 };
+        for (int c = 0; c < 5; c++) {
             db_gen_output o;
             run_engine("pld", t, NULL, pld_cfg[c], pld_n[c], prompt, n, 48, 1, &o, NULL);
             mismatches += !same_tokens(&o, &ref);
@@ -220,6 +221,7 @@ static void stochastic_spec_samples_target(void) {
         { "spec", { "mode", "sample", "k", "2", "temp", "0.8", "top_k", "4" }, 8, 0.8, 4, 30000 },
         { "spec", { "mode", "sample", "k", "4", "adaptive", "ucb" }, 6, 1.0, 0, 25000 },
         { "pld",  { "mode", "sample", "k", "3", "ngram_min", "1" }, 6, 1.0, 0, 25000 },
+        { "pld",  { "mode", "sample", "k", "4", "lookup", "cache" }, 6, 1.0, 0, 25000 },
         { "spec-tree", { "mode", "sample", "k", "3", "branches", "4", "p_split", "0.05" }, 8, 1.0, 0, 30000 },
         { "spec-tree", { "mode", "sample", "k", "2", "temp", "0.7", "branches", "3" }, 8, 0.7, 0, 25000 },
         { "lookahead", { "mode", "sample", "W", "4", "N", "3", "G", "4" }, 8, 1.0, 0, 25000 },
@@ -327,6 +329,50 @@ static void pld_lookup_finds_latest_longest(void) {
     CHECK_INT_EQ(d[0], 10);
     db_token none[] = { 1, 2, 3, 4 };
     CHECK_INT_EQ(db_pld_lookup(none, 4, 1, 3, 4, d), 0);
+}
+
+/* llama-lookup's cache: majority continuation with per-size thresholds,
+ * longest n-gram first, the draft feeding its own n-grams. */
+static void ngram_cache_drafts_by_counts(void) {
+    /* "1 2" is followed by 3 twice and 4 once; "2 3" by 1 once */
+    db_token seq[] = { 1, 2, 3, 1, 2, 4, 1, 2, 3, 1, 2 };
+    const int n = (int)(sizeof seq / sizeof seq[0]);
+    db_ngram_cache *c = db_ngram_cache_new(1, 4);
+    CHECK(c != NULL);
+    if (!c) return;
+    /* incremental updates count the same as one update */
+    CHECK_INT_EQ(db_ngram_cache_update(c, seq, 5), 0);
+    CHECK_INT_EQ(db_ngram_cache_update(c, seq, n), 0);
+    db_token d[8];
+    /* 4-gram "3 1 2"+..: "2 3 1 2" seen once followed by 4?  seq[1..4] = 2 3 1 2 -> 4; one sample passes
+     * size-4 thresholds (1 sample, 100%) */
+    int m = db_ngram_cache_draft(c, seq, n, 1, d);
+    CHECK_INT_EQ(m, 1);
+    CHECK_INT_EQ(d[0], 4);
+    /* only 1- and 2-grams: "1 2" -> {3:2, 4:1}: 2 samples, 66% >= 50% -> 3; then "2 3" -> {1:2} -> 1;
+     * then "3 1" -> {2:2} -> 2 */
+    db_ngram_cache *c2 = db_ngram_cache_new(1, 2);
+    CHECK_INT_EQ(db_ngram_cache_update(c2, seq, n), 0);
+    m = db_ngram_cache_draft(c2, seq, n, 3, d);
+    CHECK_INT_EQ(m, 3);
+    CHECK_INT_EQ(d[0], 3);
+    CHECK_INT_EQ(d[1], 1);
+    CHECK_INT_EQ(d[2], 2);
+    /* a 1-gram needs 2 samples and a 66% majority: "9" seen once -> no draft */
+    db_token s2[] = { 9, 8, 7, 9 };
+    db_ngram_cache *c3 = db_ngram_cache_new(1, 1);
+    CHECK_INT_EQ(db_ngram_cache_update(c3, s2, 4), 0);
+    CHECK_INT_EQ(db_ngram_cache_draft(c3, s2, 4, 4, d), 0);
+    /* 50/50 between two continuations fails the 66% bar for 1-grams */
+    db_token s3[] = { 9, 1, 9, 2, 9 };
+    db_ngram_cache *c4 = db_ngram_cache_new(1, 1);
+    CHECK_INT_EQ(db_ngram_cache_update(c4, s3, 5), 0);
+    CHECK_INT_EQ(db_ngram_cache_draft(c4, s3, 5, 4, d), 0);
+    CHECK(db_ngram_cache_new(0, 2) == NULL && db_ngram_cache_new(1, 5) == NULL);
+    db_ngram_cache_free(c);
+    db_ngram_cache_free(c2);
+    db_ngram_cache_free(c3);
+    db_ngram_cache_free(c4);
 }
 
 /* llama.cpp: spec with the target as its own draft (everything accepted)
@@ -461,6 +507,7 @@ static void self_spec_derives_draft(void) {
 
 void suite_spec(void) {
     RUN(pld_lookup_finds_latest_longest);
+    RUN(ngram_cache_drafts_by_counts);
     RUN(greedy_identical_to_ar_exact);
     RUN(stochastic_spec_samples_target);
     RUN(broken_verifier_is_detected);
