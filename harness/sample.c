@@ -149,8 +149,55 @@ db_token db_draw(const float *prob, int n_vocab, double u) {
     return last >= 0 ? last : 0; /* rounding: u above the float sum */
 }
 
+/* Top-k sampling without the full-vocabulary softmax: rank the k best
+ * logits (the same order as probabilities), exponentiate only those, apply
+ * top-p inside them and draw in token-id order, as db_sampling_probs +
+ * db_draw do (the distribution is the same: both renormalise over the kept
+ * tokens; only float rounding differs). */
+static db_token sample_top_k(const db_sampling *s, const float *logits, db_sampler_buf *b, double u) {
+    const int k = s->top_k;
+    int *idx = b->idx;
+    float *e = b->prob;                 /* e[r]: weight of the r-th best token */
+    select_top(logits, b->n_vocab, k, idx);
+    const float inv_t = 1.0f / s->temperature, mx = logits[idx[0]];
+    double sum = 0.0;
+    for (int r = 0; r < k; r++) {
+        e[r] = expf((logits[idx[r]] - mx) * inv_t);
+        sum += e[r];
+    }
+    int keep = k;
+    if (s->top_p > 0.0f && s->top_p < 1.0f) {
+        double cum = 0.0;
+        int kp = 0;
+        while (kp < k) {
+            cum += e[kp] / sum;
+            kp++;
+            if (cum >= s->top_p) break;
+        }
+        keep = kp;
+    }
+    double kept = 0.0;
+    for (int r = 0; r < keep; r++) kept += e[r];
+    /* draw in token-id order over the kept tokens (insertion sort: keep is small) */
+    for (int i = 1; i < keep; i++) {
+        int t = idx[i];
+        float w = e[i];
+        int j = i - 1;
+        while (j >= 0 && idx[j] > t) { idx[j + 1] = idx[j]; e[j + 1] = e[j]; j--; }
+        idx[j + 1] = t;
+        e[j + 1] = w;
+    }
+    double cum = 0.0;
+    for (int r = 0; r < keep; r++) {
+        cum += (float)(e[r] / kept);
+        if (u < cum) return idx[r];
+    }
+    return idx[keep - 1];
+}
+
 db_token db_sample_token(const db_sampling *s, const float *logits, db_sampler_buf *b, db_rng *rng) {
     if (s->greedy || s->temperature <= 0.0f) return db_argmax(logits, b->n_vocab);
+    if (s->top_k > 0 && s->top_k < b->n_vocab) return sample_top_k(s, logits, b, db_rng_uniform(rng));
     db_sampling_probs(s, logits, b);
     return db_draw(b->prob, b->n_vocab, db_rng_uniform(rng));
 }

@@ -44,7 +44,9 @@ void db_sampling_probs(const db_sampling *s, const float *logits, db_sampler_buf
 /* Draw one token from b->prob with uniform u in [0,1) (inverse CDF in id order). */
 db_token db_draw(const float *prob, int n_vocab, double u);
 
-/* Convenience: probs + draw (or argmax when greedy; no random draw consumed). */
+/* Convenience: probs + draw (or argmax when greedy; no random draw consumed).
+ * With top-k it ranks and exponentiates only the k best logits (same
+ * distribution, no full softmax); b->prob is scratch afterwards. */
 db_token db_sample_token(const db_sampling *s, const float *logits, db_sampler_buf *b, db_rng *rng);
 
 #ifdef __cplusplus

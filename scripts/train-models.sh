@@ -74,11 +74,55 @@ train target    3000000 40 --n-embd 384 --n-layer 4 --n-head 6 --n-ff 1024 --lr 
 train draft     3000000 8  --n-embd 128 --n-layer 2 --n-head 4 --n-ff 352  --lr 3e-4 --lr-min 3e-5 --warmup 200 --beta2 0.95 --embd-init cooccur
 train diffusion 2000000 15 --n-embd 192 --n-layer 6 --n-head 4 --n-ff 512  --lr 1e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95 --embd-init cooccur --diffusion
 
+# sequence-level distillation data for the draft (Kim & Rush 2016; the
+# on-policy data of DistillSpec, Zhou et al. 2023): the trained target's own
+# continuations, greedy and sampled (temperature 0.8), of 800 snippets of the
+# TRAINING split (never held-out text), written as a training corpus.
+distill() {
+  out=$WORK/distill.jsonl
+  [ -s "$out" ] && { echo "train-models.sh: distill: done ($out)"; return 0; }
+  n=$(scaled 800); per=$(( (n + 2) / 3 ))
+  echo "train-models.sh: distill: target continuations of $n training snippets"
+  for c in prose scripture code; do
+    # 200-character pieces at every 3000th character of each document, trimmed to
+    # whole words; $per of them spread evenly over the corpus
+    jq -c --argjson per "$per" -n '[inputs | .text as $t | range(0; ($t | length); 3000) as $o
+        | $t[$o:$o + 200] | select(length > 100) | (if $o > 0 then sub("^[^ \n]*[ \n]"; "") else . end)
+        | sub("[ \n][^ \n]*$"; "")] | . as $a | range(0; $per) | {prompt: $a[(. * ($a | length) / $per) | floor]}' \
+      "$CORPUS/train/$c.jsonl"
+  done > "$WORK/distill-prompts.jsonl"
+  cat > "$WORK/distill-suite.json" <<JSON
+{
+  "name": "distill",
+  "models": { "target": { "path": "$OUT/target.gguf", "n_ctx": 512 } },
+  "datasets": { "train-snippets": { "path": "$WORK/distill-prompts.jsonl" } },
+  "engines": [
+    { "engine": "ar", "label": "greedy" },
+    { "engine": "ar", "label": "sampled", "params": { "mode": "sample", "temp": 0.8 } }
+  ],
+  "max_new_tokens": 128, "repetitions": 1, "warmup": 0, "seeds": [7], "threads": $THREADS, "stop_at_eog": true
+}
+JSON
+  rm -f "$WORK/distill.db" "$WORK/distill.db-wal" "$WORK/distill.db-shm"
+  "$BUILDDIR/decobench" run "$WORK/distill-suite.json" --db "$WORK/distill.db" --no-progress --format none \
+    || die "distill: decobench run failed"
+  sqlite3 -json "$WORK/distill.db" "SELECT s.prompt_idx AS i, c.label AS l, s.output_text AS o FROM sample s
+      JOIN \"case\" c ON c.id = s.case_id ORDER BY c.idx, s.prompt_idx" |
+    jq -c --slurpfile p "$WORK/distill-prompts.jsonl" '.[] | {id: "distill/\(.l)/\(.i)", text: ($p[.i].prompt + .o)}' \
+    > "$out.tmp" && mv "$out.tmp" "$out"
+}
+
 # second stages: each model resumed with larger budgets (warm restart of the
 # cosine; see decobench-train --help).  The target learns slowly at the
 # learning rate stage 1 needs to stay stable from scratch (1e-4), so stage 2
 # raises the peak.
 train target    6000000 80 --lr 2e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95
+distill
+TR_DRAFT2="$TR --train $WORK/distill.jsonl"
+TR_SAVE=$TR; TR=$TR_DRAFT2
+train draft     6000000 20 --lr 2e-4 --lr-min 2e-5 --warmup 200 --beta2 0.95
+TR=$TR_SAVE
+train diffusion 4000000 35 --lr 3e-4 --lr-min 2e-5 --warmup 200 --beta2 0.95
 
 # 3. the manifest
 commit=$(cat "$SRCDIR/.deps/llama/LLAMA_COMMIT" 2>/dev/null || echo unknown)
@@ -98,8 +142,9 @@ echo "$models" | jq -s --arg commit "$commit" --slurpfile tgt "$WORK/target.gguf
               vocab_size: .[0].vocab_size, add_space_prefix: false, mask_token: "<|mask|>"},
   unigram_baseline: {heldout_loss: $tgt[0].unigram_loss, heldout_perplexity: $tgt[0].unigram_perplexity,
                      method: "add-one smoothed unigram from the training token counts, scored on the target held-out windows (same tokenizer)"},
-  notes: ["training: llama.cpp llama_opt_epoch, AdamW (beta2 0.999), warmup + cosine, one 256-token window per step",
-          "token_embd.weight is not trained by llama.cpp (stays at its random N(0,1) initialisation)",
+  notes: ["training: llama.cpp llama_opt_epoch, AdamW (beta1 0.9, beta2 0.95, weight decay 0.1), warmup + cosine over min(token, time) budgets, one 256-token window per step; exact options per model in scripts/train-models.sh",
+          "second stages: a finished model resumed with larger budgets (cosine warm-restarted where the new budgets put it, re-warmup since AdamW moments restart); tokens_seen and wall_time_s cover all stages",
+          "token_embd.weight is not trained by llama.cpp (llama_opt_init); decobench-train initialises it from random projections of next/previous-token co-occurrence counts of the training split (--embd-init cooccur)",
           "diffusion: llama architecture with llama.attention.causal=false; trained on <|mask|>-corrupted windows (t ~ U(0.05,1)) with loss on all positions; held-out loss is masked-only at 50% masking"],
   models: .
 }' > "$OUT/MANIFEST.json.tmp"

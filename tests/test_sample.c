@@ -126,7 +126,38 @@ static void truncation_matches_full_sort(void) {
     db_sampler_buf_free(&b);
 }
 
+/* The top-k fast path of db_sample_token draws the same token as
+ * db_sampling_probs + db_draw with the same uniform. */
+static void top_k_fast_path_matches_full(void) {
+    const int n = 512, trials = 20000;
+    float *l = malloc(sizeof *l * n);
+    db_sampler_buf b1, b2;
+    CHECK_INT_EQ(db_sampler_buf_init(&b1, n), 0);
+    CHECK_INT_EQ(db_sampler_buf_init(&b2, n), 0);
+    db_rng g = db_rng_make(99, 0);
+    int same = 0;
+    for (int t = 0; t < trials; t++) {
+        for (int i = 0; i < n; i++) l[i] = (float)(3.0 * db_rng_normal(&g));
+        if (t % 7 == 0) l[5] = l[9];               /* ties */
+        db_sampling s = { .greedy = false, .temperature = (float)(0.3 + 1.5 * db_rng_uniform(&g)),
+                          .top_k = 1 + (int)(db_rng_uniform(&g) * 60), .top_p = t % 2 ? 0.9f : 1.0f };
+        uint64_t key = 1000 + (uint64_t)t;
+        db_rng r1 = db_rng_make(key, 0), r2 = db_rng_make(key, 0);
+        db_token fast = db_sample_token(&s, l, &b1, &r1);
+        db_sampling_probs(&s, l, &b2);
+        db_token full = db_draw(b2.prob, n, db_rng_uniform(&r2));
+        same += fast == full;
+    }
+    /* rounding differs (exp over the kept tokens only), so a draw within ~1e-7
+     * of a CDF boundary may differ: allow at most 2 in 20000 */
+    CHECK_MSG(same >= trials - 2, "fast top-k path: %d of %d draws identical", same, trials);
+    db_sampler_buf_free(&b1);
+    db_sampler_buf_free(&b2);
+    free(l);
+}
+
 void suite_sample(void) {
+    RUN(top_k_fast_path_matches_full);
     RUN(truncation_matches_full_sort);
     RUN(greedy_ties_pick_lowest_id);
     RUN(temperature_softmax);
