@@ -4,8 +4,10 @@
 # draft length and threads, interleaved round by round:
 #
 #   decobench spec       vs llama-speculative-simple (--spec-type draft-simple)
+#   decobench spec-tree  vs llama-speculative (-np 3 branches, p_split 0.1)
 #   decobench lookahead  vs llama-lookahead (W=15, N=5, G=15, hard-coded there)
-#   decobench pld        vs llama-lookup
+#   decobench pld        vs llama-lookup (pld: most recent match; pld-cache:
+#                        the same n-gram count cache as llama-lookup)
 #
 # Prints, per pair, median decode tokens/s of each side and their ratio, the
 # mean accepted tokens per target forward (#MAT) of each side, and the share
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
 done
 bin="$root/decobench"; [ -x "$bin" ] || bin="$root/build/decobench"
 lb="$root/.deps/llama/bin"
-for f in "$bin" "$lb/llama-speculative-simple" "$lb/llama-lookahead" "$lb/llama-lookup" "$target" "$draft" "$prompt_file"; do
+for f in "$bin" "$lb/llama-speculative-simple" "$lb/llama-speculative" "$lb/llama-lookahead" "$lb/llama-lookup" "$target" "$draft" "$prompt_file"; do
   [ -e "$f" ] || { echo "spec_vs_llama.sh: $f: not found (run scripts/setup.sh; make models)" >&2; exit 1; }
 done
 target="$(realpath "$target")"; draft="$(realpath "$draft")"
@@ -59,6 +61,7 @@ cat > "$tmp/suite.json" <<JSON
   "engines": [
     { "engine": "ar", "label": "ar" },
     { "engine": "spec", "label": "spec", "draft": "draft", "params": { "k": $k } },
+    { "engine": "spec-tree", "label": "spec-tree", "draft": "draft", "params": { "k": $k, "branches": 3, "p_split": 0.1 } },
     { "engine": "lookahead", "label": "lookahead", "params": { "W": 15, "N": 5, "G": 15 } },
     { "engine": "pld", "label": "pld", "params": { "k": $k, "ngram_min": 1, "ngram_max": 4 } },
     { "engine": "pld", "label": "pld-cache", "params": { "k": $k, "ngram_min": 1, "ngram_max": 4, "lookup": "cache" } }
@@ -77,9 +80,11 @@ for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds: llama.cpp tools" >&2
   for ((i = 0; i < n_prompts; i++)); do
     p="$(cat "$tmp/p$i.txt")"
-    for tool in spec lookahead lookup; do
+    for tool in spec tree lookahead lookup; do
       case $tool in
         spec) "$lb/llama-speculative-simple" "${common[@]}" -md "$draft" --spec-type draft-simple \
+                --spec-draft-n-max "$k" --spec-draft-n-min 0 --spec-draft-p-min 0 -td "$threads" -p "$p" >"$tmp/out" 2>&1 || true ;;
+        tree) "$lb/llama-speculative" "${common[@]}" -md "$draft" -np 3 --spec-draft-p-split 0.1 \
                 --spec-draft-n-max "$k" --spec-draft-n-min 0 --spec-draft-p-min 0 -td "$threads" -p "$p" >"$tmp/out" 2>&1 || true ;;
         lookahead) "$lb/llama-lookahead" "${common[@]}" -p "$p" >"$tmp/out" 2>&1 || true ;;
         lookup) "$lb/llama-lookup" "${common[@]}" --spec-draft-n-max "$k" -p "$p" >"$tmp/out" 2>&1 || true ;;
@@ -117,7 +122,7 @@ for line in open(sys.argv[2]):
 print(f"prompts {sys.argv[3]} x rounds {sys.argv[4]}, k = {sys.argv[5]}, threads {sys.argv[6]}, {sys.argv[7]} new tokens, greedy\n")
 print("| decobench | llama.cpp | decobench tok/s | llama.cpp tok/s | ratio | decobench #MAT | llama.cpp #MAT | decobench time outside forwards |")
 print("|---|---|--:|--:|--:|--:|--:|--:|")
-for ours, theirs, tool in (("spec", "llama-speculative-simple", "spec"), ("lookahead", "llama-lookahead", "lookahead"), ("pld", "llama-lookup", "lookup"), ("pld-cache", "llama-lookup", "lookup")):
+for ours, theirs, tool in (("spec", "llama-speculative-simple", "spec"), ("spec-tree", "llama-speculative -np 3", "tree"), ("lookahead", "llama-lookahead", "lookahead"), ("pld", "llama-lookup", "lookup"), ("pld-cache", "llama-lookup", "lookup")):
     d, l = deco.get(ours), llama.get(tool)
     if not d or not l or not l["tps"]:
         print(f"| {ours} | {theirs} | - | - | - | - | - | - |"); continue
