@@ -64,6 +64,17 @@ static const char *const schema_sql =
     "CREATE INDEX sample_case_id ON sample(case_id);\n"
     "CREATE INDEX run_machine_id ON run(machine_id);\n";
 
+/* version 2: the machine's measured memory bandwidth and peak FP32 rate
+ * (`decobench probe`) */
+static const char *const machine_probe_sql =
+    "CREATE TABLE machine_probe(\n"
+    "  machine_id INTEGER NOT NULL REFERENCES machine(id), measured_at INTEGER NOT NULL,\n"
+    "  bandwidth_gbs REAL, gflops REAL, gflops_per_thread REAL, threads INTEGER, method TEXT,\n"
+    "  PRIMARY KEY(machine_id, measured_at));\n";
+
+/* upgrades of an existing database: UPGRADES[v - 1] takes version v to v + 1 */
+static const char *const *const UPGRADES[] = { &machine_probe_sql };
+
 static int st_err(db_store *st, const char *what) {
     snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
     return -1;
@@ -101,9 +112,11 @@ static int table_count(sqlite3 *db, int *n_tables, int *has_meta) {
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Checks that an existing DB is ours; *empty set when it has no tables. */
-static int check_decobench(sqlite3 *db, const char *path, bool *empty, char *err, size_t errlen) {
+/* Checks that an existing DB is ours; *empty set when it has no tables,
+ * *version to its schema version (1 .. DB_STORE_SCHEMA_VERSION). */
+static int check_decobench(sqlite3 *db, const char *path, bool *empty, int *version, char *err, size_t errlen) {
     int n_tables = 0, has_meta = 0;
+    *version = 0;
     if (table_count(db, &n_tables, &has_meta) != 0) {
         int code = sqlite3_errcode(db);
         if (code == SQLITE_NOTADB)
@@ -122,12 +135,39 @@ static int check_decobench(sqlite3 *db, const char *path, bool *empty, char *err
         sqlite3_finalize(s);
         return db_errf(err, errlen, "%s: not a decobench results database (no schema_version)", path);
     }
-    int version = sqlite3_column_int(s, 0);
+    *version = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
-    if (version != DB_STORE_SCHEMA_VERSION)
-        return db_errf(err, errlen, "%s: results database has schema version %d, this decobench reads %d",
-                       path, version, DB_STORE_SCHEMA_VERSION);
+    if (*version < 1 || *version > DB_STORE_SCHEMA_VERSION)
+        return db_errf(err, errlen, "%s: results database has schema version %d, this decobench reads 1 to %d",
+                       path, *version, DB_STORE_SCHEMA_VERSION);
     return 0;
+}
+
+/* Brings an older database to DB_STORE_SCHEMA_VERSION in one transaction
+ * (re-reading the version inside it, in case another process upgraded it). */
+static int upgrade_schema(sqlite3 *db, const char *path, char *err, size_t errlen) {
+    char *msg = NULL;
+    bool empty = false;
+    int version = 0;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) goto fail;
+    if (check_decobench(db, path, &empty, &version, err, errlen) != 0) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    for (int v = version; v < DB_STORE_SCHEMA_VERSION; v++)
+        if (sqlite3_exec(db, *UPGRADES[v - 1], NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
+    char ver[96];
+    snprintf(ver, sizeof ver, "UPDATE meta SET value = '%d' WHERE key = 'schema_version'", DB_STORE_SCHEMA_VERSION);
+    if (sqlite3_exec(db, ver, NULL, NULL, &msg) != SQLITE_OK || sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+        goto fail_rollback;
+    return 0;
+fail_rollback:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+fail:
+    db_errf(err, errlen, "%s: cannot upgrade results database from schema version %d: %s", path, version,
+            msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
 }
 
 static int open_common(const char *path, bool readonly, db_store **out, char *err, size_t errlen) {
@@ -149,7 +189,8 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
     }
     sqlite3_busy_timeout(st->db, 10000);
     bool empty = false;
-    if (check_decobench(st->db, path, &empty, err, errlen) != 0) {
+    int version = 0;
+    if (check_decobench(st->db, path, &empty, &version, err, errlen) != 0) {
         db_store_close(st);
         return -1;
     }
@@ -174,7 +215,7 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
         /* create the schema atomically; re-check inside the transaction in
          * case another process created it meanwhile */
         if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) goto fail_msg;
-        if (check_decobench(st->db, path, &empty, err, errlen) != 0) {
+        if (check_decobench(st->db, path, &empty, &version, err, errlen) != 0) {
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
             db_store_close(st);
             return -1;
@@ -184,6 +225,7 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
             snprintf(ver, sizeof ver, "INSERT INTO meta(key, value) VALUES('schema_version', '%d');",
                      DB_STORE_SCHEMA_VERSION);
             if (sqlite3_exec(st->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK ||
+                sqlite3_exec(st->db, machine_probe_sql, NULL, NULL, &msg) != SQLITE_OK ||
                 sqlite3_exec(st->db, ver, NULL, NULL, &msg) != SQLITE_OK) {
                 sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
                 goto fail_msg;
@@ -193,6 +235,9 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
             goto fail_msg;
         }
+    } else if (version < DB_STORE_SCHEMA_VERSION && upgrade_schema(st->db, path, err, errlen) != 0) {
+        db_store_close(st);
+        return -1;
     }
     *out = st;
     return 0;
@@ -361,6 +406,26 @@ int db_store_run_finish(db_store *st, int64_t run_id, const char *status) {
                  (long long)run_id);
         return -1;
     }
+    return 0;
+}
+
+int db_store_probe(db_store *st, int64_t machine_id, const db_probe_record *p) {
+    if (check_writable(st) != 0) return -1;
+    sqlite3_stmt *s = NULL;
+    if (prepare(st,
+                "INSERT OR REPLACE INTO machine_probe(machine_id, measured_at, bandwidth_gbs, gflops,"
+                " gflops_per_thread, threads, method) VALUES(?,?,?,?,?,?,?)", &s) != 0)
+        return -1;
+    sqlite3_bind_int64(s, 1, machine_id);
+    sqlite3_bind_int64(s, 2, p->measured_at_ms > 0 ? p->measured_at_ms : db_unix_ms());
+    bind_real(s, 3, p->bandwidth_gbs);
+    bind_real(s, 4, p->gflops);
+    bind_real(s, 5, p->gflops_per_thread);
+    sqlite3_bind_int(s, 6, p->threads);
+    bind_text(s, 7, p->method);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return st_err(st, "insert machine_probe");
     return 0;
 }
 
