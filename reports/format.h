@@ -25,4 +25,10 @@ int    db_sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen);
 void db_md_text(FILE *out, const char *s);
 void db_md_cell(FILE *out, const char *s);
 
+/* HTML text or attribute value: & < > " ' as character references; bytes
+ * that are not valid UTF-8 and control characters other than tab and line
+ * breaks as U+FFFD, so any stored text is safe inside elements and quoted
+ * attributes. */
+void db_html_text(FILE *out, const char *s);
+
 #endif
