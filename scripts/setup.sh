@@ -29,7 +29,7 @@ tool_packages="gcc:build-essential g++:build-essential make:build-essential auto
   automake:automake libtoolize:libtool pkg-config:pkg-config cmake:cmake git:git npm:npm sqlite3:sqlite3
   python3:python3 jq:jq"
 # --test also needs a browser for tests/html-check.sh
-[ "$run_tests" = 1 ] && tool_packages="$tool_packages chromium:chromium"
+if [ "$run_tests" = 1 ]; then tool_packages="$tool_packages chromium:chromium"; fi
 if [ "$deps" = 1 ]; then
   missing=""
   for p in $lib_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
