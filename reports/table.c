@@ -1,6 +1,7 @@
 /* table.c — the paper-style results table of one run (see report.h), read
  * from the results database and written as Markdown, CSV (RFC 4180), LaTeX
- * (booktabs) or JSON.
+ * (booktabs) or JSON; its loaded and computed form (table_data.h) also
+ * feeds the HTML and hardware reports, which db_report_table dispatches to.
  */
 #include "report.h"
 #include "format.h"
