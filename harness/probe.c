@@ -169,7 +169,7 @@ static int measure_bandwidth(int threads, int reps, uint64_t bytes, double *gbs,
     memset(&j, 0, sizeof j);
     j.threads = threads;
     j.reps = reps;
-    j.n = (size_t)(bytes / sizeof(double));
+    j.n = (size_t)(bytes / 64 * 8);   /* whole cache lines: aligned_alloc wants a multiple of 64 bytes */
     if (j.n < (size_t)threads) return db_errf(err, errlen, "probe: arrays of %llu bytes are too small",
                                               (unsigned long long)bytes);
     j.a = aligned_alloc(64, j.n * sizeof(double));

@@ -1460,22 +1460,10 @@ fail:
     return -1;
 }
 
-static bool has_table(sqlite3 *db, const char *name) {
-    sqlite3_stmt *s = NULL;
-    bool found = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        found = sqlite3_step(s) == SQLITE_ROW;
-    }
-    sqlite3_finalize(s);
-    return found;
-}
-
 /* the machines' probe results (schema version 2; absent in older sources),
  * INSERT OR IGNORE: a probe already present stays */
 static int merge_probes(merger *m, char *err, size_t errlen) {
-    if (!has_table(m->src, "machine_probe") || !has_table(m->dst, "machine_probe")) return 0;
+    if (!db_sql_has_table(m->src, "machine_probe") || !db_sql_has_table(m->dst, "machine_probe")) return 0;
     copier c;
     if (copier_init(&c, m->src, m->dst, "machine_probe", "machine_id", "ORDER BY rowid", 1, err, errlen) != 0)
         return -1;

@@ -47,6 +47,18 @@ double db_sql_real(sqlite3_stmt *s, int i) {
     return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
 }
 
+bool db_sql_has_table(sqlite3 *db, const char *name) {
+    sqlite3_stmt *s = NULL;
+    bool found = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &s, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(s) == SQLITE_ROW;
+    }
+    sqlite3_finalize(s);
+    return found;
+}
+
 int db_sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen) {
     return db_errf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
 }
@@ -63,6 +75,24 @@ void db_md_cell(FILE *out, const char *s) {
     fputc(' ', out);
     db_md_text(out, s);
     fputs(" |", out);
+}
+
+void db_tex_text(FILE *out, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': case '%': case '$': case '#': case '_': case '{': case '}':
+            fputc('\\', out);
+            fputc(*s, out);
+            break;
+        case '~': fputs("\\textasciitilde{}", out); break;
+        case '^': fputs("\\textasciicircum{}", out); break;
+        case '\\': fputs("\\textbackslash{}", out); break;
+        case '[': fputs("{[}", out); break;
+        case ']': fputs("{]}", out); break;
+        case '\n': case '\r': fputc(' ', out); break;
+        default: fputc(*s, out);
+        }
+    }
 }
 
 /* length of the valid UTF-8 sequence at s (1..4), 0 when invalid */

@@ -87,18 +87,6 @@ static hw_cell *cell(const hw_report *h, int k, int m) {
     return &h->cells[(size_t)k * (size_t)h->nm + (size_t)m];
 }
 
-static bool has_table(sqlite3 *db, const char *name) {
-    sqlite3_stmt *s = NULL;
-    bool found = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        found = sqlite3_step(s) == SQLITE_ROW;
-    }
-    sqlite3_finalize(s);
-    return found;
-}
-
 /* ---- choosing runs ------------------------------------------------------------ */
 
 static int pick_runs(sqlite3 *db, int64_t want, hw_report *h, char *err, size_t errlen) {
@@ -143,7 +131,7 @@ static int pick_runs(sqlite3 *db, int64_t want, hw_report *h, char *err, size_t 
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return db_sql_fail(db, "read runs", err, errlen);
-    if (!has_table(db, "machine_probe")) return 0;
+    if (!db_sql_has_table(db, "machine_probe")) return 0;
     if (sqlite3_prepare_v2(db, "SELECT bandwidth_gbs, gflops FROM machine_probe WHERE machine_id = ?"
                                " ORDER BY measured_at DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
         return db_sql_fail(db, "read machine_probe", err, errlen);
@@ -372,24 +360,6 @@ static const char *FOOTNOTE =
 
 /* ---- writers ------------------------------------------------------------------- */
 
-static void tex(FILE *out, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': case '%': case '$': case '#': case '_': case '{': case '}':
-            fputc('\\', out);
-            fputc(*s, out);
-            break;
-        case '~': fputs("\\textasciitilde{}", out); break;
-        case '^': fputs("\\textasciicircum{}", out); break;
-        case '\\': fputs("\\textbackslash{}", out); break;
-        case '[': fputs("{[}", out); break;
-        case ']': fputs("{]}", out); break;
-        case '\n': case '\r': fputc(' ', out); break;
-        default: fputc(*s, out);
-        }
-    }
-}
-
 static void write_md(const hw_report *h, FILE *out) {
     char buf[256];
     fputs("**decobench hardware report** — suite: ", out);
@@ -453,21 +423,21 @@ static void write_latex(const hw_report *h, FILE *out) {
     for (int i = 0; i < h->nm; i++) {
         machine_title(&h->m[i], buf, sizeof buf);
         fputs(" & ", out);
-        tex(out, buf);
+        db_tex_text(out, buf);
     }
     fputs(" \\\\\n\\midrule\n", out);
     for (int k = 0; k < h->nk; k++)
         for (int met = 0; met < MET_COUNTER0 + h->n_counters; met++) {
             if (!metric_applies(h, k, met)) continue;
-            tex(out, h->keys[3 * k]);
+            db_tex_text(out, h->keys[3 * k]);
             fputs(" & ", out);
-            tex(out, metric_name(h, met));
+            db_tex_text(out, metric_name(h, met));
             for (int i = 0; i < h->nm; i++) {
                 cell_text(h, k, i, met, buf, sizeof buf, "\x01");
                 fputs(" & ", out);
                 char *dag = strchr(buf, '\x01');
                 if (dag) *dag = '\0';
-                tex(out, strcmp(buf, "-") ? buf : "--");
+                db_tex_text(out, strcmp(buf, "-") ? buf : "--");
                 if (dag) fputs("$^\\dagger$", out);
             }
             fputs(" \\\\\n", out);

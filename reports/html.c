@@ -68,18 +68,6 @@ static void report_free(report *r) {
     db_table_free(&r->t);
 }
 
-static bool has_table(sqlite3 *db, const char *name) {
-    sqlite3_stmt *s = NULL;
-    bool found = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        found = sqlite3_step(s) == SQLITE_ROW;
-    }
-    sqlite3_finalize(s);
-    return found;
-}
-
 /* ---- loading what the table does not hold -------------------------------- */
 
 static void parse_params(case_extra *x) {
@@ -100,7 +88,7 @@ static void parse_params(case_extra *x) {
 }
 
 static int load_quality_names(sqlite3 *db, report *r) {
-    if (!has_table(db, "sample_metric")) return 0;
+    if (!db_sql_has_table(db, "sample_metric")) return 0;
     sqlite3_stmt *s = NULL;
     const char *sql = "SELECT DISTINCT m.name FROM sample_metric m JOIN sample s ON s.id = m.sample_id"
                       " JOIN \"case\" c ON c.id = s.case_id WHERE c.run_id = ? AND m.value IS NOT NULL"
@@ -683,7 +671,7 @@ static void write_machine(FILE *out, sqlite3 *db, const report *r) {
         fputs("<p>No machine recorded for this run.</p>\n", out);
         return;
     }
-    if (!has_table(db, "machine_probe") ||
+    if (!db_sql_has_table(db, "machine_probe") ||
         kv_table(out, db,
                  "SELECT bandwidth_gbs AS \"memory bandwidth (GB/s)\", gflops AS \"FP32 peak, all threads (GFLOP/s)\","
                  " gflops_per_thread AS \"FP32 peak, one thread (GFLOP/s)\", threads, method, measured_at"

@@ -587,24 +587,6 @@ static void write_csv(const table *t, FILE *out) {
 
 /* ---- LaTeX (booktabs) ------------------------------------------------------ */
 
-static void tex_escape(FILE *out, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': case '%': case '$': case '#': case '_': case '{': case '}':
-            fputc('\\', out);
-            fputc(*s, out);
-            break;
-        case '~': fputs("\\textasciitilde{}", out); break;
-        case '^': fputs("\\textasciicircum{}", out); break;
-        case '\\': fputs("\\textbackslash{}", out); break;
-        case '[': fputs("{[}", out); break;      /* never an optional argument of \\ */
-        case ']': fputs("{]}", out); break;
-        case '\n': case '\r': fputc(' ', out); break;
-        default: fputc(*s, out);
-        }
-    }
-}
-
 static void write_latex(const table *t, FILE *out) {
     char machine[256], buf[128];
     title_parts(t, machine, sizeof machine);
@@ -620,16 +602,16 @@ static void write_latex(const table *t, FILE *out) {
     fputs(" & TTFT p50 (ms) & TTFT p90 (ms) & Latency p50 (ms)", out);
     for (int c = 0; c < t->n_counters; c++) {
         fputs(" & ", out);
-        tex_escape(out, t->counters[c]);
+        db_tex_text(out, t->counters[c]);
     }
     fputs(" \\\\\n\\midrule\n", out);
     for (int i = 0; i < t->n_rows; i++) {
         const row *r = &t->rows[i];
-        tex_escape(out, r->label);
+        db_tex_text(out, r->label);
         fputs(" & ", out);
-        tex_escape(out, r->dataset);
+        db_tex_text(out, r->dataset);
         fputs(" & ", out);
-        tex_escape(out, r->model);
+        db_tex_text(out, r->model);
         fprintf(out, " & %d & ", r->n);
         char a[32], lo[32], hi[32];
         fmt_sig3(a, sizeof a, r->tps_med);
@@ -977,17 +959,17 @@ static void pivot_latex(const table *t, const pivot *p, FILE *out) {
     if (p->multi) fputs(" & Dataset & Model", out);
     for (int c = 0; c < p->n_cols; c++) {
         fputs(" & ", out);
-        tex_escape(out, p->cols[c]);
+        db_tex_text(out, p->cols[c]);
     }
     fputs(" \\\\\n\\midrule\n", out);
     for (int i = 0; i < t->n_rows; i++) {
         const row *r = &t->rows[i];
-        tex_escape(out, r->label);
+        db_tex_text(out, r->label);
         if (p->multi) {
             fputs(" & ", out);
-            tex_escape(out, r->dataset);
+            db_tex_text(out, r->dataset);
             fputs(" & ", out);
-            tex_escape(out, r->model);
+            db_tex_text(out, r->model);
         }
         for (int c = 0; c < p->n_cols; c++) {
             fmt_cell(buf, sizeof buf, cell_at(t, p, i, c), "$\\times$", "--");
