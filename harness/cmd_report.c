@@ -1,6 +1,8 @@
 /* cmd_report.c — `decobench report`: the results table of one run from the
- * results database (or, with --by category, its Spec-Bench style pivot), as
- * Markdown, CSV, LaTeX or JSON, to stdout or a file.
+ * results database (or, with --by category, its Spec-Bench style pivot;
+ * with --by machine, its suite across machines), as Markdown, CSV, LaTeX or
+ * JSON, or the whole run as one self-contained HTML page with charts, to
+ * stdout or a file.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,8 +17,8 @@
 #include "../reports/report.h"
 
 static void usage(FILE *f) {
-    fputs("usage: decobench report [--db FILE] [--run ID] [--format md|csv|latex|json]\n"
-          "                        [--by category] [--seed N] [-o FILE] [--help]\n"
+    fputs("usage: decobench report [--db FILE] [--run ID] [--format md|csv|latex|json|html]\n"
+          "                        [--by category|machine] [--seed N] [-o FILE] [--help]\n"
           "\n"
           "Print the results table of one run: per case tokens/s (median, 95% bootstrap CI),\n"
           "speedup against the baseline (paired per prompt), #MAT, TTFT, latency, counters;\n"
@@ -26,11 +28,17 @@ static void usage(FILE *f) {
           "\n"
           "  --db FILE       results database (default " DB_DEFAULT_DB ")\n"
           "  --run ID        run id (default: the latest run)\n"
-          "  --format FMT    md (default), csv, latex or json\n"
+          "  --format FMT    md (default), csv, latex, json, or html: one self-contained page\n"
+          "                  with the table, SVG charts (speedup, acceptance, #MAT vs k, latency\n"
+          "                  CDFs, quality vs budget), machine and configuration\n"
           "  --by category   Spec-Bench layout instead: one row per case, one column per\n"
           "                  prompt category (MT-bench's 8 merged into multi-turn, then\n"
           "                  translation, summarization, qa, math_reasoning, rag, others,\n"
           "                  overall), cells \"speedup× / #MAT\"\n"
+          "  --by machine    the run's suite on every machine of the database (its latest\n"
+          "                  completed run there): machines as columns; tok/s, speedup, #MAT\n"
+          "                  (marked when it differs between machines), counters, roofline\n"
+          "                  fraction of autoregressive cases (needs decobench probe)\n"
           "  --seed N        bootstrap seed (default 1)\n"
           "  -o, --output F  write to F (atomically) instead of stdout\n"
           "  -h, --help      show this help\n", f);
@@ -65,7 +73,7 @@ int cmd_report(int argc, char **argv) {
             break;
         case 'f':
             if (!db_report_format_ok(optarg)) {
-                fprintf(stderr, "decobench report: --format: expected md, csv, latex or json, got '%s'\n",
+                fprintf(stderr, "decobench report: --format: expected md, csv, latex, json or html, got '%s'\n",
                         optarg);
                 return 2;
             }
@@ -81,7 +89,7 @@ int cmd_report(int argc, char **argv) {
             break;
         case 'b':
             if (!db_report_by_ok(optarg)) {
-                fprintf(stderr, "decobench report: --by: expected category, got '%s'\n", optarg);
+                fprintf(stderr, "decobench report: --by: expected category or machine, got '%s'\n", optarg);
                 return 2;
             }
             o.by = optarg;
@@ -99,6 +107,10 @@ int cmd_report(int argc, char **argv) {
     }
     if (optind < argc) {
         fprintf(stderr, "decobench report: %s: unexpected argument\n", argv[optind]);
+        return 2;
+    }
+    if (o.by && !strcmp(o.format, "html")) {
+        fprintf(stderr, "decobench report: --format html: the whole report of a run; it takes no --by\n");
         return 2;
     }
     if (!db_file_exists(db_path)) {

@@ -16,11 +16,12 @@ typedef struct command {
 
 static const command commands[] = {
     { "run",    cmd_run,    "run a benchmark suite and store the results (default: " DB_DEFAULT_SUITE ")" },
-    { "report", cmd_report, "print a paper-style table of a run (md, csv, latex, json)" },
+    { "report", cmd_report, "print a paper-style table of a run (md, csv, latex, json, html)" },
     { "list",   cmd_list,   "list engines with their parameters, suites and models" },
     { "compare", cmd_compare, "compare two runs per case and metric; exit 1 on a regression (md, csv, junit)" },
     { "history", cmd_history, "a metric's per-run series with change points marked" },
     { "merge",  cmd_merge,  "merge results databases without duplicates" },
+    { "probe",  cmd_probe,  "measure memory bandwidth and peak FP32 rate; store them with the machine" },
 };
 
 static void usage(FILE *f) {

@@ -63,9 +63,14 @@ static const char *const schema_sql =
     "  kind INTEGER NOT NULL, role INTEGER NOT NULL, step INTEGER, n_tokens INTEGER,\n"
     "  n_accepted INTEGER, accepted_mask INTEGER, t_start_us INTEGER, t_end_us INTEGER,\n"
     "  PRIMARY KEY(sample_id, seq));\n"
+    "CREATE TABLE machine_probe(\n"
+    "  machine_id INTEGER NOT NULL REFERENCES machine(id), measured_at INTEGER NOT NULL,\n"
+    "  bandwidth_gbs REAL, gflops REAL, gflops_per_thread REAL, threads INTEGER, method TEXT,\n"
+    "  PRIMARY KEY(machine_id, measured_at));\n"
     "CREATE INDEX case_run_id ON \"case\"(run_id);\n"
     "CREATE INDEX sample_case_id ON sample(case_id);\n"
     "CREATE INDEX run_machine_id ON run(machine_id);\n";
+
 
 static int st_err(db_store *st, const char *what) {
     snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
@@ -104,17 +109,23 @@ static int table_count(sqlite3 *db, int *n_tables, int *has_meta) {
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Checks that an existing DB is ours; *empty set when it has no tables. */
-/* Schema upgrades: migrations[v] takes a version-v database to v + 1; "%s"
- * is "" or "TEMP " (read-only connections get the new tables as TEMP). */
+/* Schema upgrades: migrations[v] takes a version-v database to v + 1; each
+ * "%s" is "" or "TEMP " (read-only connections get the new tables as TEMP).
+ * Version 2: named per-sample metrics; the machine's measured memory
+ * bandwidth and peak FP32 rate (`decobench probe`). */
 static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
     [1] = "CREATE %sTABLE sample_metric(\n"
           "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value REAL,\n"
-          "  PRIMARY KEY(sample_id, name));\n",
+          "  PRIMARY KEY(sample_id, name));\n"
+          "CREATE %sTABLE machine_probe(\n"
+          "  machine_id INTEGER NOT NULL REFERENCES machine(id), measured_at INTEGER NOT NULL,\n"
+          "  bandwidth_gbs REAL, gflops REAL, gflops_per_thread REAL, threads INTEGER, method TEXT,\n"
+          "  PRIMARY KEY(machine_id, measured_at));\n",
 };
 
-static int check_decobench(sqlite3 *db, const char *path, bool *empty, int *version_out, char *err, size_t errlen) {
+static int check_decobench(sqlite3 *db, const char *path, bool *empty, int *version, char *err, size_t errlen) {
     int n_tables = 0, has_meta = 0;
+    *version = 0;
     if (table_count(db, &n_tables, &has_meta) != 0) {
         int code = sqlite3_errcode(db);
         if (code == SQLITE_NOTADB)
@@ -133,12 +144,11 @@ static int check_decobench(sqlite3 *db, const char *path, bool *empty, int *vers
         sqlite3_finalize(s);
         return db_errf(err, errlen, "%s: not a decobench results database (no schema_version)", path);
     }
-    int version = sqlite3_column_int(s, 0);
+    *version = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
-    if (version < 1 || version > DB_STORE_SCHEMA_VERSION)
+    if (*version < 1 || *version > DB_STORE_SCHEMA_VERSION)
         return db_errf(err, errlen, "%s: results database has schema version %d, this decobench reads 1 to %d",
-                       path, version, DB_STORE_SCHEMA_VERSION);
-    if (version_out) *version_out = version;
+                       path, *version, DB_STORE_SCHEMA_VERSION);
     return 0;
 }
 
@@ -159,7 +169,8 @@ static int upgrade_schema(db_store *st, int version, char *err, size_t errlen) {
         if (version >= DB_STORE_SCHEMA_VERSION) return sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
     }
     for (int v = version; v < DB_STORE_SCHEMA_VERSION; v++) {
-        char *sql = sqlite3_mprintf(migrations[v], st->readonly ? "TEMP " : "");
+        const char *temp = st->readonly ? "TEMP " : "";
+        char *sql = sqlite3_mprintf(migrations[v], temp, temp);
         if (!sql) goto fail;
         int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
         sqlite3_free(sql);
@@ -419,6 +430,26 @@ int db_store_run_finish(db_store *st, int64_t run_id, const char *status) {
                  (long long)run_id);
         return -1;
     }
+    return 0;
+}
+
+int db_store_probe(db_store *st, int64_t machine_id, const db_probe_record *p) {
+    if (check_writable(st) != 0) return -1;
+    sqlite3_stmt *s = NULL;
+    if (prepare(st,
+                "INSERT OR REPLACE INTO machine_probe(machine_id, measured_at, bandwidth_gbs, gflops,"
+                " gflops_per_thread, threads, method) VALUES(?,?,?,?,?,?,?)", &s) != 0)
+        return -1;
+    sqlite3_bind_int64(s, 1, machine_id);
+    sqlite3_bind_int64(s, 2, p->measured_at_ms > 0 ? p->measured_at_ms : db_unix_ms());
+    bind_real(s, 3, p->bandwidth_gbs);
+    bind_real(s, 4, p->gflops);
+    bind_real(s, 5, p->gflops_per_thread);
+    sqlite3_bind_int(s, 6, p->threads);
+    bind_text(s, 7, p->method);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return st_err(st, "insert machine_probe");
     return 0;
 }
 

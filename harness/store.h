@@ -25,6 +25,12 @@
  *   sample_counter(sample_id, name, value)
  *   step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,
  *              accepted_mask, t_start_us, t_end_us)
+ *   machine_probe(machine_id, measured_at, bandwidth_gbs, gflops,
+ *                 gflops_per_thread, threads, method)        (version 2)
+ *
+ * Opening a database of an older schema version read-write upgrades it in
+ * place (one transaction); read-only opens accept every version from 1, so
+ * readers of tables added later must check that they exist.
  */
 #ifndef DECOBENCH_STORE_H
 #define DECOBENCH_STORE_H
@@ -55,6 +61,19 @@ struct sqlite3 *db_store_handle(db_store *st);   /* for reports' queries */
 
 /* Insert the machine unless its fingerprint is known; returns its id. */
 int db_store_machine(db_store *st, const db_machine *m, int64_t *machine_id);
+
+/* One `decobench probe` measurement of a machine (see harness/probe.h). */
+typedef struct db_probe_record {
+    int64_t measured_at_ms;          /* unix ms; 0 = now */
+    double bandwidth_gbs;            /* STREAM triad, all threads, GB/s (10^9 bytes) */
+    double gflops;                   /* FP32 FMA peak, all threads, GFLOP/s */
+    double gflops_per_thread;        /* the same on one thread */
+    int threads;
+    const char *method;              /* how it was measured, one line */
+} db_probe_record;
+
+/* Store a probe result for a machine (replacing one with the same time). */
+int db_store_probe(db_store *st, int64_t machine_id, const db_probe_record *p);
 
 typedef struct db_run_record {
     int64_t machine_id;

@@ -43,7 +43,9 @@
  * same source again adds nothing; a run already present gains the cases it
  * lacks (identified by idx, label, dataset, model_sha256, started_at).
  * Cases, samples, counters and step events are copied with new ids, one
- * transaction per run.
+ * transaction per run; the machines' probe results (machine_probe, when the
+ * source has them) are copied too, a probe already present (same machine
+ * and measured_at) kept.
  */
 #ifndef DECOBENCH_COMPARE_H
 #define DECOBENCH_COMPARE_H

@@ -47,6 +47,18 @@ double db_sql_real(sqlite3_stmt *s, int i) {
     return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
 }
 
+bool db_sql_has_table(sqlite3 *db, const char *name) {
+    sqlite3_stmt *s = NULL;
+    bool found = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &s, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(s) == SQLITE_ROW;
+    }
+    sqlite3_finalize(s);
+    return found;
+}
+
 int db_sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen) {
     return db_errf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
 }
@@ -63,4 +75,64 @@ void db_md_cell(FILE *out, const char *s) {
     fputc(' ', out);
     db_md_text(out, s);
     fputs(" |", out);
+}
+
+void db_tex_text(FILE *out, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': case '%': case '$': case '#': case '_': case '{': case '}':
+            fputc('\\', out);
+            fputc(*s, out);
+            break;
+        case '~': fputs("\\textasciitilde{}", out); break;
+        case '^': fputs("\\textasciicircum{}", out); break;
+        case '\\': fputs("\\textbackslash{}", out); break;
+        case '[': fputs("{[}", out); break;
+        case ']': fputs("{]}", out); break;
+        case '\n': case '\r': fputc(' ', out); break;
+        default: fputc(*s, out);
+        }
+    }
+}
+
+/* length of the valid UTF-8 sequence at s (1..4), 0 when invalid */
+static int utf8_len(const unsigned char *s) {
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    int n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (n == 0) return 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && s[1] < 0xA0) return 0;   /* overlong */
+    if (c == 0xED && s[1] > 0x9F) return 0;   /* surrogates */
+    if (c == 0xF0 && s[1] < 0x90) return 0;   /* overlong */
+    if (c == 0xF4 && s[1] > 0x8F) return 0;   /* above U+10FFFF */
+    return n;
+}
+
+void db_html_text(FILE *out, const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        switch (*p) {
+        case '&': fputs("&amp;", out); p++; continue;
+        case '<': fputs("&lt;", out); p++; continue;
+        case '>': fputs("&gt;", out); p++; continue;
+        case '"': fputs("&quot;", out); p++; continue;
+        case '\'': fputs("&#39;", out); p++; continue;
+        default: break;
+        }
+        if ((*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') || *p == 0x7F) {
+            fputs("\xEF\xBF\xBD", out);
+            p++;
+            continue;
+        }
+        int n = utf8_len(p);
+        if (n == 0) {
+            fputs("\xEF\xBF\xBD", out);
+            p++;
+            continue;
+        }
+        fwrite(p, 1, (size_t)n, out);
+        p += n;
+    }
 }

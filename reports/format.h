@@ -3,6 +3,7 @@
 #ifndef DECOBENCH_FORMAT_H
 #define DECOBENCH_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -18,11 +19,23 @@ void db_csv_num(FILE *out, double v);
 /* Column i as a malloc'd string ("" for NULL) / a double (NaN for NULL). */
 char  *db_sql_text(sqlite3_stmt *s, int i);
 double db_sql_real(sqlite3_stmt *s, int i);
+/* Whether the database has a table of that name (tables added by later
+ * schema versions may be absent from older databases). */
+bool   db_sql_has_table(sqlite3 *db, const char *name);
 /* One-line error "WHAT: sqlite message"; returns -1. */
 int    db_sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen);
 
 /* Markdown table text: '|' escaped, line breaks as spaces; a cell adds " " and " |". */
 void db_md_text(FILE *out, const char *s);
 void db_md_cell(FILE *out, const char *s);
+
+/* LaTeX text: specials escaped, [ ] braced (never an optional argument), line breaks as spaces. */
+void db_tex_text(FILE *out, const char *s);
+
+/* HTML text or attribute value: & < > " ' as character references; bytes
+ * that are not valid UTF-8 and control characters other than tab and line
+ * breaks as U+FFFD, so any stored text is safe inside elements and quoted
+ * attributes. */
+void db_html_text(FILE *out, const char *s);
 
 #endif

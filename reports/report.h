@@ -32,6 +32,11 @@
  * The baseline is the first case whose label equals (or else starts with)
  * the "baseline" key of the run's config_json; without that key, the first
  * case whose engine is "ar".
+ *
+ * With by = "machine" the report is the run's suite across the machines of
+ * the database (reports/hardware.c; md, csv, latex, json), and format
+ * "html" is the whole run as one self-contained page with inline SVG charts
+ * (reports/html.c; no grouping).  docs/metrics.md describes both.
  */
 #ifndef DECOBENCH_REPORT_H
 #define DECOBENCH_REPORT_H
@@ -51,15 +56,16 @@ extern "C" {
 
 typedef struct db_report_opts {
     int64_t run_id;        /* 0 = latest run */
-    const char *format;    /* "md" (default when NULL), "csv", "latex", "json" */
+    const char *format;    /* "md" (default when NULL), "csv", "latex", "json", "html" */
     uint64_t seed;         /* bootstrap seed */
-    const char *by;        /* NULL: per-case table; "category": pivot by sample category */
+    const char *by;        /* NULL: per-case table; "category": pivot by sample category;
+                            * "machine": the suite across machines */
 } db_report_opts;
 
 /* 1 if name is a format db_report_table knows. */
 int db_report_format_ok(const char *name);
 
-/* 1 if name is a grouping db_report_table knows ("category"). */
+/* 1 if name is a grouping db_report_table knows ("category", "machine"). */
 int db_report_by_ok(const char *name);
 
 /* Leviathan et al. (2023) expected speedup of speculative decoding from the

@@ -1,9 +1,11 @@
 /* table.c — the paper-style results table of one run (see report.h), read
  * from the results database and written as Markdown, CSV (RFC 4180), LaTeX
- * (booktabs) or JSON.
+ * (booktabs) or JSON; its loaded and computed form (table_data.h) also
+ * feeds the HTML and hardware reports, which db_report_table dispatches to.
  */
 #include "report.h"
 #include "format.h"
+#include "table_data.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -16,46 +18,10 @@
 #include "../harness/stats.h"
 #include "../harness/util.h"
 
-#define MAX_POS 32                /* draft positions tracked (accepted_mask bits) */
+#define MAX_POS DB_TABLE_MAX_POS
 
-typedef struct row {
-    int64_t case_id;
-    char *engine, *label, *dataset, *model;
-    int n;                       /* samples */
-    int *prompt_idx, *rep, *turn;
-    double *tps, *ttft, *lat;    /* NaN where NULL */
-    int64_t *newt, *commits;     /* per sample: decode-step tokens (mat × n_commits), n_commits */
-    char **cat;                  /* per sample category ("" when NULL) */
-    int64_t sum_new, sum_commits;
-    double *cnt;                 /* n × n_counters, NaN where missing */
-    /* speculative sums over samples and VERIFY events */
-    int64_t sum_drafted, sum_accepted, sum_dfwd, sum_tfwd, n_verify;
-    double sum_dtime, sum_ftime, sum_lat;
-    int n_pos;                   /* 1 + last draft position verified */
-    int64_t drafted_at[MAX_POS], accepted_at[MAX_POS];
-    /* results */
-    int baseline;                /* row index of its baseline, -1 none */
-    double tps_med, tps_lo, tps_hi;
-    double sp_med, sp_lo, sp_hi;
-    double mat, ttft50, ttft90, lat50;
-    double *cnt_med;             /* n_counters */
-    double alpha, kbar, dshare, cost, pred;   /* NaN when not applicable */
-    double acc_at[MAX_POS];      /* n_pos of them */
-    bool best;                   /* best tokens/s within its dataset+model */
-} row;
-
-typedef struct table {
-    int64_t run_id;
-    char *suite, *config_json, *llama_commit, *cpu_model, *status;
-    int cores;
-    char *baseline_key;          /* config "baseline", or label of the first "ar" case */
-    char **counters;
-    int n_counters;
-    row *rows;
-    int n_rows;
-    bool spec;                   /* some case drafted tokens */
-    int max_pos;                 /* max n_pos over rows */
-} table;
+typedef db_table_row row;
+typedef db_table table;
 
 static void table_free(table *t) {
     free(t->suite);
@@ -621,24 +587,6 @@ static void write_csv(const table *t, FILE *out) {
 
 /* ---- LaTeX (booktabs) ------------------------------------------------------ */
 
-static void tex_escape(FILE *out, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': case '%': case '$': case '#': case '_': case '{': case '}':
-            fputc('\\', out);
-            fputc(*s, out);
-            break;
-        case '~': fputs("\\textasciitilde{}", out); break;
-        case '^': fputs("\\textasciicircum{}", out); break;
-        case '\\': fputs("\\textbackslash{}", out); break;
-        case '[': fputs("{[}", out); break;      /* never an optional argument of \\ */
-        case ']': fputs("{]}", out); break;
-        case '\n': case '\r': fputc(' ', out); break;
-        default: fputc(*s, out);
-        }
-    }
-}
-
 static void write_latex(const table *t, FILE *out) {
     char machine[256], buf[128];
     title_parts(t, machine, sizeof machine);
@@ -654,16 +602,16 @@ static void write_latex(const table *t, FILE *out) {
     fputs(" & TTFT p50 (ms) & TTFT p90 (ms) & Latency p50 (ms)", out);
     for (int c = 0; c < t->n_counters; c++) {
         fputs(" & ", out);
-        tex_escape(out, t->counters[c]);
+        db_tex_text(out, t->counters[c]);
     }
     fputs(" \\\\\n\\midrule\n", out);
     for (int i = 0; i < t->n_rows; i++) {
         const row *r = &t->rows[i];
-        tex_escape(out, r->label);
+        db_tex_text(out, r->label);
         fputs(" & ", out);
-        tex_escape(out, r->dataset);
+        db_tex_text(out, r->dataset);
         fputs(" & ", out);
-        tex_escape(out, r->model);
+        db_tex_text(out, r->model);
         fprintf(out, " & %d & ", r->n);
         char a[32], lo[32], hi[32];
         fmt_sig3(a, sizeof a, r->tps_med);
@@ -1011,17 +959,17 @@ static void pivot_latex(const table *t, const pivot *p, FILE *out) {
     if (p->multi) fputs(" & Dataset & Model", out);
     for (int c = 0; c < p->n_cols; c++) {
         fputs(" & ", out);
-        tex_escape(out, p->cols[c]);
+        db_tex_text(out, p->cols[c]);
     }
     fputs(" \\\\\n\\midrule\n", out);
     for (int i = 0; i < t->n_rows; i++) {
         const row *r = &t->rows[i];
-        tex_escape(out, r->label);
+        db_tex_text(out, r->label);
         if (p->multi) {
             fputs(" & ", out);
-            tex_escape(out, r->dataset);
+            db_tex_text(out, r->dataset);
             fputs(" & ", out);
-            tex_escape(out, r->model);
+            db_tex_text(out, r->model);
         }
         for (int c = 0; c < p->n_cols; c++) {
             fmt_cell(buf, sizeof buf, cell_at(t, p, i, c), "$\\times$", "--");
@@ -1100,35 +1048,63 @@ static int write_pivot(const table *t, const char *fmt, uint64_t seed, FILE *out
     return rc;
 }
 
+/* ---- for the other writers (table_data.h) ----------------------------------- */
+
+int db_table_load(sqlite3 *db, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen) {
+    memset(t, 0, sizeof *t);
+    if (load_run(db, run_id, t, err, errlen) != 0 || load_counters(db, t, err, errlen) != 0 ||
+        load_cases(db, t, err, errlen) != 0)
+        return -1;
+    pick_baselines(t);
+    return compute(t, seed, err, errlen);
+}
+
+void db_table_free(db_table *t) {
+    table_free(t);
+    memset(t, 0, sizeof *t);
+}
+
+void db_table_fmt_sig3(char *buf, size_t len, double v) { fmt_sig3(buf, len, v); }
+void db_table_fmt_fixed(char *buf, size_t len, double v, int decimals) { fmt_fixed(buf, len, v, decimals); }
+void db_table_fmt_ci(char *buf, size_t len, double med, double lo, double hi) { fmt_ci_sig3(buf, len, med, lo, hi); }
+void db_table_fmt_speedup(char *buf, size_t len, const db_table_row *r, int is_baseline) {
+    fmt_speedup(buf, len, r, is_baseline);
+}
+void db_table_fmt_counter(char *buf, size_t len, double v) { fmt_counter(buf, len, v); }
+void db_table_fmt_acc_at(char *buf, size_t len, const db_table_row *r) { fmt_acc_at(buf, len, r); }
+void db_table_fmt_percent(char *buf, size_t len, double v) { fmt_percent(buf, len, v, "%"); }
+void db_table_machine_title(const db_table *t, char *buf, size_t len) { title_parts(t, buf, len); }
+
 /* ---- entry ------------------------------------------------------------------ */
 
 int db_report_format_ok(const char *name) {
     return name && (!strcmp(name, "md") || !strcmp(name, "csv") || !strcmp(name, "latex") ||
-                    !strcmp(name, "json"));
+                    !strcmp(name, "json") || !strcmp(name, "html"));
 }
 
 int db_report_by_ok(const char *name) {
-    return name && !strcmp(name, "category");
+    return name && (!strcmp(name, "category") || !strcmp(name, "machine"));
 }
 
 int db_report_table(db_store *st, const db_report_opts *o, FILE *out, char *err, size_t errlen) {
     const char *fmt = o && o->format ? o->format : "md";
     const char *by = o ? o->by : NULL;
     if (!db_report_format_ok(fmt))
-        return db_errf(err, errlen, "unknown format '%s' (expected md, csv, latex or json)", fmt);
+        return db_errf(err, errlen, "unknown format '%s' (expected md, csv, latex, json or html)", fmt);
     if (by && !db_report_by_ok(by))
-        return db_errf(err, errlen, "unknown grouping '%s' (expected category)", by);
+        return db_errf(err, errlen, "unknown grouping '%s' (expected category or machine)", by);
+    if (by && !strcmp(fmt, "html"))
+        return db_errf(err, errlen, "format html is the whole report of a run: it takes no --by %s", by);
     sqlite3 *db = db_store_handle(st);
     if (!db) return db_errf(err, errlen, "no results database");
+    uint64_t seed = o ? o->seed : DB_REPORT_DEFAULT_SEED;
+    int64_t run_id = o ? o->run_id : 0;
+    if (by && !strcmp(by, "machine")) return db_report_hardware(db, run_id, fmt, seed, out, err, errlen);
+    if (!strcmp(fmt, "html")) return db_report_html(db, run_id, seed, out, err, errlen);
     table t;
     memset(&t, 0, sizeof t);
     int rc = -1;
-    if (load_run(db, o ? o->run_id : 0, &t, err, errlen) != 0) goto done;
-    if (load_counters(db, &t, err, errlen) != 0) goto done;
-    if (load_cases(db, &t, err, errlen) != 0) goto done;
-    pick_baselines(&t);
-    uint64_t seed = o ? o->seed : DB_REPORT_DEFAULT_SEED;
-    if (compute(&t, seed, err, errlen) != 0) goto done;
+    if (db_table_load(db, run_id, seed, &t, err, errlen) != 0) goto done;
     if (by) {
         if (write_pivot(&t, fmt, seed, out, err, errlen) != 0) goto done;
     } else if (!strcmp(fmt, "md")) write_md(&t, out);

@@ -4,7 +4,8 @@
 # optimised build in build/ (./decobench links to it).
 #
 #   scripts/setup.sh            set up and build
-#   scripts/setup.sh --test     also build with ASan/UBSan in build-san/ and
+#   scripts/setup.sh --test     also install chromium (the HTML report's browser
+#                               test), build with ASan/UBSan in build-san/ and
 #                               run every test (ends "N passed, N failed")
 #   scripts/setup.sh --no-deps  skip the apt-get step
 set -euo pipefail
@@ -27,6 +28,8 @@ lib_packages="libsqlite3-dev libcurl4-openssl-dev libpapi-dev libhwloc-dev libcj
 tool_packages="gcc:build-essential g++:build-essential make:build-essential autoreconf:autoconf
   automake:automake libtoolize:libtool pkg-config:pkg-config cmake:cmake git:git npm:npm sqlite3:sqlite3
   python3:python3 jq:jq"
+# --test also needs a browser for tests/html-check.sh
+if [ "$run_tests" = 1 ]; then tool_packages="$tool_packages chromium:chromium"; fi
 if [ "$deps" = 1 ]; then
   missing=""
   for p in $lib_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -82,6 +82,25 @@ fi
 [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/e")" = 1 ] && ok "report of an unknown run: one error line, non-zero" \
   || fail "report of an unknown run" "rc=$rc $(cat "$tmp/e")"
 
+# ---- hardware report and probe on the run's database -------------------------
+"$bin" report --db "$tmp/r.db" --by machine >"$tmp/hw.md" 2>"$tmp/hw.err" \
+  && grep -q '| ar-greedy | roofline (weight GB/s / STREAM GB/s) | n/a — run decobench probe (' "$tmp/hw.md" \
+  && ok "report --by machine: roofline n/a before a probe" || fail "report --by machine before a probe" "$(cat "$tmp/hw.err")" "$(grep roofline "$tmp/hw.md" | head -2)"
+if "$bin" probe --db "$tmp/r.db" --threads 1 --reps 1 --array-mib 8 >"$tmp/probe.out" 2>"$tmp/probe.err"; then
+  prow=$(sqlite3 "$tmp/r.db" 'select count(*) from machine_probe p join machine m on m.id = p.machine_id where p.bandwidth_gbs > 0 and p.gflops > 0 and p.threads = 1' 2>/dev/null)
+  [ "$prow" = 1 ] && grep -q "memory bandwidth: " "$tmp/probe.out" && ok "probe prints and stores bandwidth and GFLOP/s for the run's machine" \
+    || fail "probe stores a row for the run's machine" "rows=$prow" "$(cat "$tmp/probe.out")"
+else
+  fail "probe" "$(cat "$tmp/probe.err")"
+fi
+"$bin" report --db "$tmp/r.db" --by machine --format json >"$tmp/hw.json" 2>"$tmp/hw.err"
+frac=$(jq -r '.cases[] | select(.label == "ar-greedy") | .machines[0].roofline_fraction' "$tmp/hw.json" 2>/dev/null)
+awk "BEGIN{exit !(\"$frac\" != \"\" && \"$frac\" != \"null\" && $frac > 0)}" 2>/dev/null \
+  && ok "report --by machine: roofline fraction after the probe ($frac)" \
+  || fail "report --by machine: roofline fraction after the probe" "'$frac'" "$(head -c 300 "$tmp/hw.json")"
+"$bin" probe --db "$tmp/r.db" --threads 0 >/dev/null 2>"$tmp/e"; rc=$?
+[ $rc = 2 ] && [ "$(wc -l <"$tmp/e")" = 1 ] && ok "probe --threads 0: one error line, exit 2" || fail "probe --threads 0" "rc=$rc $(cat "$tmp/e")"
+
 # a second run appends to the same database
 "$bin" run "$tmp/suite.json" --db "$tmp/r.db" --no-progress --limit 1 --format none >/dev/null 2>&1
 runs=$(sqlite3 "$tmp/r.db" 'select count(*) from run' 2>/dev/null)
@@ -235,7 +254,7 @@ fi
 # ---- list and help ---------------------------------------------------------
 (cd "$src" && "$bin" list engines) >"$tmp/list" 2>&1 && grep -q "^  ar " "$tmp/list" && grep -q "top_p" "$tmp/list" \
   && ok "list shows engines with parameters" || fail "list shows engines with parameters" "$(head -3 "$tmp/list")"
-for cmd in run report list; do
+for cmd in run report list probe; do
   "$bin" "$cmd" --help >"$tmp/h" 2>&1 && grep -q "usage: decobench $cmd" "$tmp/h" \
     && ok "$cmd --help" || fail "$cmd --help" "$(head -2 "$tmp/h")"
 done

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run-tests.sh — runs all of decobench's tests: the C unit tests
-# (tests/unit_tests) and the end-to-end CLI tests (tests/e2e.sh), and ends
-# with one line "N passed, N failed" summing both.
+# (tests/unit_tests), the data checks, the end-to-end CLI tests
+# (tests/e2e.sh) and the HTML report in a headless browser
+# (tests/html-check.sh; skipped without chromium), and ends with one line
+# "N passed, N failed[, N skipped]" summing them.
 #
 # Environment: DB_SRCDIR (source tree), DB_BUILDDIR (build tree with the
 # decobench binaries), DB_LLAMA_BINDIR (llama.cpp reference tools).
@@ -41,6 +43,10 @@ count "$tmp/data.log" check-data.sh
 echo "== end-to-end tests"
 bash "$src/tests/e2e.sh" 2>&1 | tee "$tmp/e2e.log"
 count "$tmp/e2e.log" e2e.sh
+
+echo "== HTML report in a browser"
+bash "$src/tests/html-check.sh" 2>&1 | tee "$tmp/html.log"
+count "$tmp/html.log" html-check.sh
 
 echo
 if [ "$skipped" -gt 0 ]; then

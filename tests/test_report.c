@@ -230,9 +230,9 @@ static void test_report_escaping_and_latest(void) {
     CHECK_INT_EQ(rc, -1);
     CHECK_STR_EQ(err, "no run with id 99");
     free(s);
-    s = report(st, 1, "html", &rc, err, sizeof err);
+    s = report(st, 1, "xml", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, -1);
-    CHECK_CONTAINS(err, "unknown format 'html'");
+    CHECK_CONTAINS(err, "unknown format 'xml'");
     free(s);
     db_store_close(st);
 
@@ -609,8 +609,10 @@ static void test_cmd_report(void) {
     const char *a3[] = { "report", "--db", missing };
     CHECK_INT_EQ(run_cmd(3, a3), 2);
     CHECK(!db_file_exists(missing));
-    const char *a4[] = { "report", "--db", path, "--format", "html" };
+    const char *a4[] = { "report", "--db", path, "--format", "xml" };
     CHECK_INT_EQ(run_cmd(5, a4), 2);
+    const char *a4b[] = { "report", "--db", path, "--format", "html", "--by", "category" };
+    CHECK_INT_EQ(run_cmd(7, a4b), 2);
     const char *a5[] = { "report", "--db", path, "--run", "abc" };
     CHECK_INT_EQ(run_cmd(5, a5), 2);
     const char *a6[] = { "report", "--db", path, "--run", "77" };

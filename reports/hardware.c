@@ -1,0 +1,593 @@
+/* hardware.c — `decobench report --by machine`: one suite across machines.
+ *
+ * The suite is the selected run's (--run, else the latest run); for every
+ * machine the run of that suite used is the selected run on its own
+ * machine, else the machine's latest completed run of the suite, else its
+ * latest.  Columns are machines (by machine id), rows are cases (label,
+ * dataset, model, in run order) × metrics:
+ *
+ *   tok/s and speedup with their 95% bootstrap CIs and the counters'
+ *     medians, as in the per-case table (table_data.h);
+ *   #MAT, marked † when it differs from the first machine with the same
+ *     configuration (label, dataset, model and params_json) beyond sampling
+ *     noise: the 95% percentile bootstrap CI (B = DB_REPORT_BOOTSTRAP,
+ *     samples resampled on each side independently, seeded) of the
+ *     difference of the pooled #MAT excludes 0 (differences within 1e-9
+ *     relative never count).  #MAT is a property of the algorithm and the
+ *     models, not of the hardware; a mark means numerics changed decoding;
+ *   roofline fraction of autoregressive cases (engine "ar"): achieved
+ *     weight bandwidth model_bytes × Σ target_forwards / Σ forward_time
+ *     over the case's samples, divided by the machine's latest measured
+ *     STREAM bandwidth (machine_probe, `decobench probe`); "n/a — run
+ *     decobench probe" without one.
+ */
+#include "report.h"
+#include "format.h"
+#include "table_data.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness/rng.h"
+#include "../harness/util.h"
+
+#define MAT_NOISE 1e-9
+#define NO_PROBE "n/a \xE2\x80\x94 run decobench probe"
+
+typedef struct hw_machine {
+    int64_t machine_id, run_id;
+    char *hostname, *cpu_model;
+    int cores;
+    double bandwidth_gbs, gflops;    /* NaN without a probe */
+    db_table t;
+    bool loaded;
+} hw_machine;
+
+typedef struct hw_cell {
+    const db_table_row *row;         /* NULL: the machine's run lacks the case */
+    int row_index;
+    char *params_json;
+    double model_bytes;
+    double achieved_gbs, roofline;   /* NaN where not applicable */
+    bool mat_differs;
+    int mat_ref;                     /* machine index compared with, -1 */
+} hw_cell;
+
+typedef struct hw_report {
+    char *suite;
+    hw_machine *m;
+    int nm;
+    char **keys;                     /* per case key: label, dataset, model (3 strings each) */
+    int nk;
+    hw_cell *cells;                  /* nk × nm */
+    char **counters;
+    int n_counters;
+    bool any_flag, any_missing_probe;
+} hw_report;
+
+static void hw_free(hw_report *h) {
+    free(h->suite);
+    for (int i = 0; i < h->nm; i++) {
+        free(h->m[i].hostname);
+        free(h->m[i].cpu_model);
+        db_table_free(&h->m[i].t);
+    }
+    free(h->m);
+    for (int i = 0; i < 3 * h->nk; i++) free(h->keys[i]);
+    free(h->keys);
+    for (int i = 0; h->cells && i < h->nk * h->nm; i++) free(h->cells[i].params_json);
+    free(h->cells);
+    free(h->counters);   /* names owned by the tables */
+}
+
+static hw_cell *cell(const hw_report *h, int k, int m) {
+    return &h->cells[(size_t)k * (size_t)h->nm + (size_t)m];
+}
+
+/* ---- choosing runs ------------------------------------------------------------ */
+
+static int pick_runs(sqlite3 *db, int64_t want, hw_report *h, char *err, size_t errlen) {
+    sqlite3_stmt *s = NULL;
+    const char *sql = want > 0 ? "SELECT id, suite_name FROM run WHERE id = ?"
+                               : "SELECT id, suite_name FROM run ORDER BY id DESC LIMIT 1";
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read run", err, errlen);
+    if (want > 0) sqlite3_bind_int64(s, 1, want);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return want > 0 ? db_errf(err, errlen, "no run with id %lld", (long long)want)
+                        : db_errf(err, errlen, "no runs in database");
+    }
+    int64_t sel = sqlite3_column_int64(s, 0);
+    h->suite = db_sql_text(s, 1);
+    sqlite3_finalize(s);
+    /* per machine the first of: the selected run, completed runs newest first, the others newest first */
+    sql = "SELECT r.id, COALESCE(r.machine_id, 0), m.hostname, m.cpu_model, m.cores FROM run r"
+          " LEFT JOIN machine m ON m.id = r.machine_id WHERE r.suite_name IS ?"
+          " ORDER BY COALESCE(r.machine_id, 0), (r.id = ?) DESC, (r.status = 'completed') DESC, r.id DESC";
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read runs", err, errlen);
+    sqlite3_bind_text(s, 1, h->suite, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, sel);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t mid = sqlite3_column_int64(s, 1);
+        if (h->nm > 0 && h->m[h->nm - 1].machine_id == mid) continue;
+        hw_machine *a = realloc(h->m, (size_t)(h->nm + 1) * sizeof *a);
+        if (!a) {
+            sqlite3_finalize(s);
+            return db_errf(err, errlen, "out of memory");
+        }
+        h->m = a;
+        hw_machine *m = &h->m[h->nm++];
+        memset(m, 0, sizeof *m);
+        m->run_id = sqlite3_column_int64(s, 0);
+        m->machine_id = mid;
+        m->hostname = db_sql_text(s, 2);
+        m->cpu_model = db_sql_text(s, 3);
+        m->cores = sqlite3_column_int(s, 4);
+        m->bandwidth_gbs = m->gflops = NAN;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return db_sql_fail(db, "read runs", err, errlen);
+    if (!db_sql_has_table(db, "machine_probe")) return 0;
+    if (sqlite3_prepare_v2(db, "SELECT bandwidth_gbs, gflops FROM machine_probe WHERE machine_id = ?"
+                               " ORDER BY measured_at DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+        return db_sql_fail(db, "read machine_probe", err, errlen);
+    for (int i = 0; i < h->nm; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, h->m[i].machine_id);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            h->m[i].bandwidth_gbs = db_sql_real(s, 0);
+            h->m[i].gflops = db_sql_real(s, 1);
+        }
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* ---- building the grid -------------------------------------------------------- */
+
+static int key_index(const hw_report *h, const db_table_row *r) {
+    for (int k = 0; k < h->nk; k++)
+        if (!strcmp(h->keys[3 * k], r->label) && !strcmp(h->keys[3 * k + 1], r->dataset) &&
+            !strcmp(h->keys[3 * k + 2], r->model))
+            return k;
+    return -1;
+}
+
+static int counter_known(const hw_report *h, const char *name) {
+    for (int c = 0; c < h->n_counters; c++)
+        if (!strcmp(h->counters[c], name)) return c;
+    return -1;
+}
+
+/* pooled #MAT of resampled samples */
+static double pooled_mat(const db_table_row *r, db_rng *g) {
+    int64_t sn = 0, sc = 0;
+    for (int i = 0; i < r->n; i++) {
+        int j = g ? (int)db_rng_below(g, (uint64_t)r->n) : i;
+        sn += r->newt[j];
+        sc += r->commits[j];
+    }
+    return sc > 0 ? (double)sn / (double)sc : NAN;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* 1 when the pooled #MAT of b differs from a's beyond sampling noise */
+static int mat_differs(const db_table_row *a, const db_table_row *b, uint64_t seed) {
+    if (a->n == 0 || b->n == 0 || !isfinite(a->mat) || !isfinite(b->mat)) return 0;
+    if (fabs(a->mat - b->mat) <= MAT_NOISE * fmax(fabs(a->mat), fabs(b->mat))) return 0;
+    double *d = malloc(DB_REPORT_BOOTSTRAP * sizeof *d);
+    if (!d) return -1;
+    db_rng g = db_rng_make(seed, 0x6d6174);   /* "mat" */
+    int n = 0;
+    for (int i = 0; i < DB_REPORT_BOOTSTRAP; i++) {
+        double x = pooled_mat(a, &g), y = pooled_mat(b, &g);
+        if (isfinite(x) && isfinite(y)) d[n++] = y - x;
+    }
+    int differs = 0;
+    if (n > 0) {
+        qsort(d, (size_t)n, sizeof *d, cmp_double);
+        double lo = d[(int)floor(0.025 * (n - 1))], hi = d[(int)ceil(0.975 * (n - 1))];
+        differs = lo > 0 || hi < 0;
+    }
+    free(d);
+    return differs;
+}
+
+static int build(sqlite3 *db, hw_report *h, uint64_t seed, char *err, size_t errlen) {
+    for (int i = 0; i < h->nm; i++) {
+        if (db_table_load(db, h->m[i].run_id, seed, &h->m[i].t, err, errlen) != 0) return -1;
+        const db_table *t = &h->m[i].t;
+        for (int r = 0; r < t->n_rows; r++) {
+            if (key_index(h, &t->rows[r]) >= 0) continue;
+            char **k = realloc(h->keys, (size_t)(h->nk + 1) * 3 * sizeof *k);
+            if (!k) return db_errf(err, errlen, "out of memory");
+            h->keys = k;
+            k[3 * h->nk] = db_strdup(t->rows[r].label);
+            k[3 * h->nk + 1] = db_strdup(t->rows[r].dataset);
+            k[3 * h->nk + 2] = db_strdup(t->rows[r].model);
+            h->nk++;
+        }
+        for (int c = 0; c < t->n_counters; c++) {
+            if (counter_known(h, t->counters[c]) >= 0) continue;
+            char **cn = realloc(h->counters, (size_t)(h->n_counters + 1) * sizeof *cn);
+            if (!cn) return db_errf(err, errlen, "out of memory");
+            h->counters = cn;
+            h->counters[h->n_counters++] = t->counters[c];
+        }
+        if (!isfinite(h->m[i].bandwidth_gbs)) h->any_missing_probe = true;
+    }
+    h->cells = calloc((size_t)(h->nk > 0 ? h->nk : 1) * (size_t)(h->nm > 0 ? h->nm : 1), sizeof *h->cells);
+    if (!h->cells) return db_errf(err, errlen, "out of memory");
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT params_json, model_bytes FROM \"case\" WHERE id = ?", -1, &s, NULL) !=
+        SQLITE_OK)
+        return db_sql_fail(db, "read cases", err, errlen);
+    for (int k = 0; k < h->nk; k++)
+        for (int i = 0; i < h->nm; i++) {
+            hw_cell *c = cell(h, k, i);
+            c->achieved_gbs = c->roofline = c->model_bytes = NAN;
+            c->mat_ref = -1;
+            c->row_index = -1;
+            const db_table *t = &h->m[i].t;
+            for (int r = 0; r < t->n_rows && !c->row; r++)
+                if (key_index(h, &t->rows[r]) == k) {
+                    c->row = &t->rows[r];
+                    c->row_index = r;
+                }
+            if (!c->row) continue;
+            sqlite3_reset(s);
+            sqlite3_bind_int64(s, 1, c->row->case_id);
+            if (sqlite3_step(s) == SQLITE_ROW) {
+                c->params_json = db_sql_text(s, 0);
+                c->model_bytes = db_sql_real(s, 1);
+            } else c->params_json = db_strdup("");
+            const db_table_row *r = c->row;
+            if (!strcmp(r->engine, "ar") && isfinite(c->model_bytes) && c->model_bytes > 0 && r->sum_tfwd > 0 &&
+                r->sum_ftime > 0) {
+                c->achieved_gbs = c->model_bytes * (double)r->sum_tfwd / (r->sum_ftime / 1000.0) / 1e9;
+                if (isfinite(h->m[i].bandwidth_gbs) && h->m[i].bandwidth_gbs > 0)
+                    c->roofline = c->achieved_gbs / h->m[i].bandwidth_gbs;
+            }
+        }
+    sqlite3_finalize(s);
+    /* #MAT against the first machine with the same configuration */
+    for (int k = 0; k < h->nk; k++)
+        for (int i = 0; i < h->nm; i++) {
+            hw_cell *c = cell(h, k, i);
+            if (!c->row) continue;
+            for (int j = 0; j < i; j++) {
+                hw_cell *ref = cell(h, k, j);
+                if (!ref->row || strcmp(ref->params_json, c->params_json) != 0) continue;
+                c->mat_ref = j;
+                int d = mat_differs(ref->row, c->row, seed ^ db_mix64((uint64_t)(k * 131 + i)));
+                if (d < 0) return db_errf(err, errlen, "out of memory");
+                c->mat_differs = d;
+                if (d) h->any_flag = true;
+                break;
+            }
+        }
+    return 0;
+}
+
+/* ---- text cells --------------------------------------------------------------- */
+
+enum { MET_TPS, MET_SPEEDUP, MET_MAT, MET_ROOF, MET_COUNTER0 };
+
+static const char *metric_name(const hw_report *h, int met) {
+    switch (met) {
+    case MET_TPS: return "tok/s [95% CI]";
+    case MET_SPEEDUP: return "speedup [95% CI]";
+    case MET_MAT: return "#MAT";
+    case MET_ROOF: return "roofline (weight GB/s / STREAM GB/s)";
+    default: return h->counters[met - MET_COUNTER0];
+    }
+}
+
+/* whether metric met has a row for case k (roofline: only autoregressive cases) */
+static bool metric_applies(const hw_report *h, int k, int met) {
+    if (met != MET_ROOF) return true;
+    for (int i = 0; i < h->nm; i++)
+        if (cell(h, k, i)->row && !strcmp(cell(h, k, i)->row->engine, "ar")) return true;
+    return false;
+}
+
+static void cell_text(const hw_report *h, int k, int i, int met, char *buf, size_t len, const char *dagger) {
+    const hw_cell *c = cell(h, k, i);
+    const db_table_row *r = c->row;
+    if (!r) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    char a[64], b[64], cc[64];
+    switch (met) {
+    case MET_TPS: db_table_fmt_ci(buf, len, r->tps_med, r->tps_lo, r->tps_hi); break;
+    case MET_SPEEDUP: db_table_fmt_speedup(buf, len, r, r->baseline == c->row_index); break;
+    case MET_MAT:
+        db_table_fmt_fixed(a, sizeof a, r->mat, 2);
+        snprintf(buf, len, "%s%s", a, c->mat_differs ? dagger : "");
+        break;
+    case MET_ROOF:
+        if (strcmp(r->engine, "ar") != 0 || !isfinite(c->achieved_gbs)) snprintf(buf, len, "-");
+        else if (!isfinite(c->roofline)) {
+            db_table_fmt_sig3(a, sizeof a, c->achieved_gbs);
+            snprintf(buf, len, "%s (%s GB/s)", NO_PROBE, a);
+        } else {
+            db_table_fmt_sig3(a, sizeof a, c->achieved_gbs);
+            db_table_fmt_sig3(b, sizeof b, h->m[i].bandwidth_gbs);
+            db_table_fmt_fixed(cc, sizeof cc, c->roofline, 2);
+            snprintf(buf, len, "%s (%s / %s GB/s)", cc, a, b);
+        }
+        break;
+    default: {
+        const db_table *t = &h->m[i].t;
+        const char *name = h->counters[met - MET_COUNTER0];
+        double v = NAN;
+        for (int x = 0; x < t->n_counters; x++)
+            if (!strcmp(t->counters[x], name)) v = r->cnt_med[x];
+        db_table_fmt_counter(buf, len, v);
+    }
+    }
+}
+
+static void machine_title(const hw_machine *m, char *buf, size_t len) {
+    if (m->machine_id == 0) snprintf(buf, len, "unknown machine");
+    else snprintf(buf, len, "#%lld %s", (long long)m->machine_id, m->hostname[0] ? m->hostname : "?");
+}
+
+static void machine_desc(const hw_machine *m, char *buf, size_t len) {
+    char bw[64], fl[64];
+    db_table_fmt_sig3(bw, sizeof bw, m->bandwidth_gbs);
+    db_table_fmt_sig3(fl, sizeof fl, m->gflops);
+    if (isfinite(m->bandwidth_gbs))
+        snprintf(buf, len, "%s, %d cores; run %lld; STREAM %s GB/s, FP32 peak %s GFLOP/s",
+                 m->cpu_model[0] ? m->cpu_model : "unknown CPU", m->cores, (long long)m->run_id, bw, fl);
+    else
+        snprintf(buf, len, "%s, %d cores; run %lld; bandwidth %s", m->cpu_model[0] ? m->cpu_model : "unknown CPU",
+                 m->cores, (long long)m->run_id, NO_PROBE);
+}
+
+static const char *FOOTNOTE =
+    "#MAT differs from the first machine with the same configuration beyond sampling noise (95% bootstrap CI of"
+    " the difference excludes 0); #MAT should not depend on hardware, so decoding took other paths (numerics).";
+
+/* ---- writers ------------------------------------------------------------------- */
+
+static void write_md(const hw_report *h, FILE *out) {
+    char buf[256];
+    fputs("**decobench hardware report** — suite: ", out);
+    db_md_text(out, h->suite[0] ? h->suite : "?");
+    fprintf(out, " — %d machine%s\n\n", h->nm, h->nm == 1 ? "" : "s");
+    for (int i = 0; i < h->nm; i++) {
+        machine_title(&h->m[i], buf, sizeof buf);
+        fputs("- ", out);
+        db_md_text(out, buf);
+        fputs(": ", out);
+        machine_desc(&h->m[i], buf, sizeof buf);
+        db_md_text(out, buf);
+        fputc('\n', out);
+    }
+    fputs("\n|", out);
+    db_md_cell(out, "case");
+    db_md_cell(out, "metric");
+    for (int i = 0; i < h->nm; i++) {
+        machine_title(&h->m[i], buf, sizeof buf);
+        db_md_cell(out, buf);
+    }
+    fputs("\n|---|---|", out);
+    for (int i = 0; i < h->nm; i++) fputs("--:|", out);
+    fputc('\n', out);
+    bool multi = false;
+    for (int k = 1; k < h->nk; k++)
+        if (strcmp(h->keys[3 * k + 1], h->keys[1]) || strcmp(h->keys[3 * k + 2], h->keys[2])) multi = true;
+    for (int k = 0; k < h->nk; k++)
+        for (int met = 0; met < MET_COUNTER0 + h->n_counters; met++) {
+            if (!metric_applies(h, k, met)) continue;
+            fputc('|', out);
+            if (multi) snprintf(buf, sizeof buf, "%s · %s · %s", h->keys[3 * k], h->keys[3 * k + 1], h->keys[3 * k + 2]);
+            else snprintf(buf, sizeof buf, "%s", h->keys[3 * k]);
+            db_md_cell(out, buf);
+            db_md_cell(out, metric_name(h, met));
+            for (int i = 0; i < h->nm; i++) {
+                cell_text(h, k, i, met, buf, sizeof buf, " †");
+                db_md_cell(out, buf);
+            }
+            fputc('\n', out);
+        }
+    if (h->any_flag) fprintf(out, "\n† %s\n", FOOTNOTE);
+    fputs("\nRoofline: autoregressive cases' weight bytes per second (model bytes × target forwards / forward"
+          " time) over the machine's STREAM triad bandwidth (decobench probe).\n", out);
+}
+
+static void write_latex(const hw_report *h, FILE *out) {
+    char buf[256];
+    fputs("% decobench hardware report -- suite: ", out);
+    fputs(h->suite, out);
+    fputc('\n', out);
+    for (int i = 0; i < h->nm; i++) {
+        machine_title(&h->m[i], buf, sizeof buf);
+        fprintf(out, "%% %s: ", buf);
+        machine_desc(&h->m[i], buf, sizeof buf);
+        fprintf(out, "%s\n", buf);
+    }
+    fputs("% requires \\usepackage{booktabs}\n\\begin{tabular}{ll", out);
+    for (int i = 0; i < h->nm; i++) fputc('r', out);
+    fputs("}\n\\toprule\nCase & Metric", out);
+    for (int i = 0; i < h->nm; i++) {
+        machine_title(&h->m[i], buf, sizeof buf);
+        fputs(" & ", out);
+        db_tex_text(out, buf);
+    }
+    fputs(" \\\\\n\\midrule\n", out);
+    for (int k = 0; k < h->nk; k++)
+        for (int met = 0; met < MET_COUNTER0 + h->n_counters; met++) {
+            if (!metric_applies(h, k, met)) continue;
+            db_tex_text(out, h->keys[3 * k]);
+            fputs(" & ", out);
+            db_tex_text(out, metric_name(h, met));
+            for (int i = 0; i < h->nm; i++) {
+                cell_text(h, k, i, met, buf, sizeof buf, "\x01");
+                fputs(" & ", out);
+                char *dag = strchr(buf, '\x01');
+                if (dag) *dag = '\0';
+                db_tex_text(out, strcmp(buf, "-") ? buf : "--");
+                if (dag) fputs("$^\\dagger$", out);
+            }
+            fputs(" \\\\\n", out);
+        }
+    fputs("\\bottomrule\n\\end{tabular}\n", out);
+    if (h->any_flag) fprintf(out, "%% dagger: %s\n", FOOTNOTE);
+}
+
+static void csv_int(FILE *out, int64_t v) {
+    char b[32];
+    snprintf(b, sizeof b, "%lld", (long long)v);
+    db_csv_field(out, b, 0);
+}
+
+static void write_csv(const hw_report *h, FILE *out) {
+    const char *heads[] = { "machine_id", "run_id", "hostname", "cpu_model", "label", "dataset", "model", "metric",
+                            "value", "lo", "hi", "mat_differs" };
+    for (int i = 0; i < (int)(sizeof heads / sizeof heads[0]); i++) db_csv_field(out, heads[i], i == 0);
+    fputs("\r\n", out);
+    for (int k = 0; k < h->nk; k++)
+        for (int i = 0; i < h->nm; i++) {
+            const hw_cell *c = cell(h, k, i);
+            const db_table_row *r = c->row;
+            if (!r) continue;
+            for (int met = 0; met < MET_COUNTER0 + h->n_counters; met++) {
+                double v = NAN, lo = NAN, hi = NAN;
+                const char *name = NULL;
+                switch (met) {
+                case MET_TPS: name = "tokens_per_s", v = r->tps_med, lo = r->tps_lo, hi = r->tps_hi; break;
+                case MET_SPEEDUP: name = "speedup", v = r->sp_med, lo = r->sp_lo, hi = r->sp_hi; break;
+                case MET_MAT: name = "mat", v = r->mat; break;
+                case MET_ROOF:
+                    if (!isfinite(c->achieved_gbs)) continue;
+                    /* two lines: the achieved bandwidth and the fraction */
+                    name = "roofline_fraction", v = c->roofline;
+                    break;
+                default: {
+                    name = h->counters[met - MET_COUNTER0];
+                    const db_table *t = &h->m[i].t;
+                    bool have = false;
+                    for (int x = 0; x < t->n_counters; x++)
+                        if (!strcmp(t->counters[x], name)) v = r->cnt_med[x], have = true;
+                    if (!have) continue;
+                }
+                }
+                for (int line = 0; line < (met == MET_ROOF ? 2 : 1); line++) {
+                    csv_int(out, h->m[i].machine_id);
+                    csv_int(out, h->m[i].run_id);
+                    db_csv_field(out, h->m[i].hostname, 0);
+                    db_csv_field(out, h->m[i].cpu_model, 0);
+                    db_csv_field(out, h->keys[3 * k], 0);
+                    db_csv_field(out, h->keys[3 * k + 1], 0);
+                    db_csv_field(out, h->keys[3 * k + 2], 0);
+                    db_csv_field(out, line ? "weight_gbs" : name, 0);
+                    db_csv_num(out, line ? c->achieved_gbs : v);
+                    db_csv_num(out, line ? NAN : lo);
+                    db_csv_num(out, line ? NAN : hi);
+                    db_csv_field(out, met == MET_MAT ? (c->mat_differs ? "1" : "0") : "", 0);
+                    fputs("\r\n", out);
+                }
+            }
+        }
+}
+
+static cJSON *jnum(double v) {
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+static cJSON *jci(double lo, double hi) {
+    return isfinite(lo) && isfinite(hi) ? cJSON_CreateDoubleArray((double[]){ lo, hi }, 2) : cJSON_CreateNull();
+}
+
+static int write_json(const hw_report *h, FILE *out, char *err, size_t errlen) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return db_errf(err, errlen, "out of memory");
+    cJSON_AddStringToObject(root, "suite", h->suite);
+    cJSON_AddStringToObject(root, "by", "machine");
+    cJSON *ms = cJSON_AddArrayToObject(root, "machines");
+    for (int i = 0; i < h->nm && ms; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddItemToArray(ms, o);
+        cJSON_AddNumberToObject(o, "machine_id", (double)h->m[i].machine_id);
+        cJSON_AddNumberToObject(o, "run_id", (double)h->m[i].run_id);
+        cJSON_AddStringToObject(o, "hostname", h->m[i].hostname);
+        cJSON_AddStringToObject(o, "cpu_model", h->m[i].cpu_model);
+        cJSON_AddNumberToObject(o, "cores", h->m[i].cores);
+        cJSON_AddItemToObject(o, "bandwidth_gbs", jnum(h->m[i].bandwidth_gbs));
+        cJSON_AddItemToObject(o, "gflops", jnum(h->m[i].gflops));
+    }
+    cJSON *cases = cJSON_AddArrayToObject(root, "cases");
+    for (int k = 0; k < h->nk && cases; k++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddItemToArray(cases, o);
+        cJSON_AddStringToObject(o, "label", h->keys[3 * k]);
+        cJSON_AddStringToObject(o, "dataset", h->keys[3 * k + 1]);
+        cJSON_AddStringToObject(o, "model", h->keys[3 * k + 2]);
+        cJSON *cells = cJSON_AddArrayToObject(o, "machines");
+        for (int i = 0; i < h->nm && cells; i++) {
+            const hw_cell *c = cell(h, k, i);
+            const db_table_row *r = c->row;
+            if (!r) {
+                cJSON_AddItemToArray(cells, cJSON_CreateNull());
+                continue;
+            }
+            cJSON *e = cJSON_CreateObject();
+            if (!e) break;
+            cJSON_AddItemToArray(cells, e);
+            cJSON_AddNumberToObject(e, "machine_id", (double)h->m[i].machine_id);
+            cJSON_AddStringToObject(e, "engine", r->engine);
+            cJSON_AddNumberToObject(e, "n", r->n);
+            cJSON_AddItemToObject(e, "tokens_per_s", jnum(r->tps_med));
+            cJSON_AddItemToObject(e, "tokens_per_s_ci", jci(r->tps_lo, r->tps_hi));
+            cJSON_AddItemToObject(e, "speedup", jnum(r->sp_med));
+            cJSON_AddItemToObject(e, "speedup_ci", jci(r->sp_lo, r->sp_hi));
+            cJSON_AddItemToObject(e, "mat", jnum(r->mat));
+            cJSON_AddBoolToObject(e, "mat_differs", c->mat_differs);
+            cJSON_AddItemToObject(e, "weight_gbs", jnum(c->achieved_gbs));
+            cJSON_AddItemToObject(e, "roofline_fraction", jnum(c->roofline));
+            cJSON *cc = cJSON_AddObjectToObject(e, "counters");
+            const db_table *t = &h->m[i].t;
+            for (int x = 0; x < t->n_counters && cc; x++) cJSON_AddItemToObject(cc, t->counters[x], jnum(r->cnt_med[x]));
+        }
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return db_errf(err, errlen, "out of memory");
+    fputs(text, out);
+    fputc('\n', out);
+    free(text);
+    return 0;
+}
+
+int db_report_hardware(sqlite3 *db, int64_t run_id, const char *fmt, uint64_t seed, FILE *out, char *err,
+                       size_t errlen) {
+    hw_report h;
+    memset(&h, 0, sizeof h);
+    int rc = -1;
+    if (pick_runs(db, run_id, &h, err, errlen) != 0 || build(db, &h, seed, err, errlen) != 0) goto done;
+    if (!strcmp(fmt, "md")) write_md(&h, out);
+    else if (!strcmp(fmt, "csv")) write_csv(&h, out);
+    else if (!strcmp(fmt, "latex")) write_latex(&h, out);
+    else if (write_json(&h, out, err, errlen) != 0) goto done;
+    if (ferror(out)) {
+        db_errf(err, errlen, "write error");
+        goto done;
+    }
+    rc = 0;
+done:
+    hw_free(&h);
+    return rc;
+}

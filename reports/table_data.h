@@ -1,0 +1,80 @@
+/* table_data.h — the results table of one run as reports/table.c loads and
+ * computes it (report.h describes every number), for the writers built on
+ * it: the HTML report (reports/html.c) and the hardware report
+ * (reports/hardware.c).  Internal to reports/. */
+#ifndef DECOBENCH_TABLE_DATA_H
+#define DECOBENCH_TABLE_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+#define DB_TABLE_MAX_POS 32          /* draft positions tracked (accepted_mask bits) */
+
+typedef struct db_table_row {
+    int64_t case_id;
+    char *engine, *label, *dataset, *model;
+    int n;                       /* samples */
+    int *prompt_idx, *rep, *turn;
+    double *tps, *ttft, *lat;    /* NaN where NULL */
+    int64_t *newt, *commits;     /* per sample: decode-step tokens (mat × n_commits), n_commits */
+    char **cat;                  /* per sample category ("" when NULL) */
+    int64_t sum_new, sum_commits;
+    double *cnt;                 /* n × n_counters, NaN where missing */
+    /* speculative sums over samples and VERIFY events */
+    int64_t sum_drafted, sum_accepted, sum_dfwd, sum_tfwd, n_verify;
+    double sum_dtime, sum_ftime, sum_lat;
+    int n_pos;                   /* 1 + last draft position verified */
+    int64_t drafted_at[DB_TABLE_MAX_POS], accepted_at[DB_TABLE_MAX_POS];
+    /* results */
+    int baseline;                /* row index of its baseline, -1 none */
+    double tps_med, tps_lo, tps_hi;
+    double sp_med, sp_lo, sp_hi;
+    double mat, ttft50, ttft90, lat50;
+    double *cnt_med;             /* n_counters */
+    double alpha, kbar, dshare, cost, pred;   /* NaN when not applicable */
+    double acc_at[DB_TABLE_MAX_POS];          /* n_pos of them */
+    bool best;                   /* best tokens/s within its dataset+model */
+} db_table_row;
+
+typedef struct db_table {
+    int64_t run_id;
+    char *suite, *config_json, *llama_commit, *cpu_model, *status;
+    int cores;
+    char *baseline_key;          /* config "baseline", or label of the first "ar" case */
+    char **counters;
+    int n_counters;
+    db_table_row *rows;
+    int n_rows;
+    bool spec;                   /* some case drafted tokens */
+    int max_pos;                 /* max n_pos over rows */
+} db_table;
+
+/* Load run run_id (0: the latest) and compute every row (bootstrap seeded
+ * with seed).  Returns 0, or -1 with one line in err; free with
+ * db_table_free either way. */
+int  db_table_load(sqlite3 *db, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen);
+void db_table_free(db_table *t);
+
+/* The cell texts of the Markdown table ("-" where not applicable). */
+void db_table_fmt_sig3(char *buf, size_t len, double v);                 /* about 3 significant digits */
+void db_table_fmt_fixed(char *buf, size_t len, double v, int decimals);
+void db_table_fmt_ci(char *buf, size_t len, double med, double lo, double hi);   /* "12.3 [11.0, 13.1]" */
+void db_table_fmt_speedup(char *buf, size_t len, const db_table_row *r, int is_baseline);
+void db_table_fmt_counter(char *buf, size_t len, double v);
+void db_table_fmt_acc_at(char *buf, size_t len, const db_table_row *r);  /* "0.81/0.66/0.52" */
+void db_table_fmt_percent(char *buf, size_t len, double v);              /* "12.5%" */
+/* "CPU model, N cores" / "CPU model" / "unknown" */
+void db_table_machine_title(const db_table *t, char *buf, size_t len);
+
+/* The writers reached through db_report_table (report.h): the
+ * self-contained HTML report of one run (html.c) and the machines-as-columns
+ * report of its suite (hardware.c; fmt md, csv, latex or json). */
+int db_report_html(sqlite3 *db, int64_t run_id, uint64_t seed, FILE *out, char *err, size_t errlen);
+int db_report_hardware(sqlite3 *db, int64_t run_id, const char *fmt, uint64_t seed, FILE *out, char *err,
+                       size_t errlen);
+
+#endif
