@@ -18,7 +18,7 @@
 
 static void usage(FILE *f) {
     fputs("usage: decobench report [--db FILE] [--run ID] [--format md|csv|latex|json|html]\n"
-          "                        [--by category|machine] [--seed N] [-o FILE] [--help]\n"
+          "                        [--by category|machine] [--seed N] [--metrics NAMES] [-o FILE] [--help]\n"
           "\n"
           "Print the results table of one run: per case tokens/s (median, 95% bootstrap CI),\n"
           "speedup against the baseline (paired per prompt), #MAT, TTFT, latency, counters;\n"
@@ -40,6 +40,9 @@ static void usage(FILE *f) {
           "                  (marked when it differs between machines), counters, roofline\n"
           "                  fraction of autoregressive cases (needs decobench probe)\n"
           "  --seed N        bootstrap seed (default 1)\n"
+          "  --metrics NAMES also a table of per-sample metrics (comma-separated, e.g.\n"
+          "                  keywords_all,keyword_coverage,constraint_success): per case\n"
+          "                  the mean over its samples; md or csv\n"
           "  -o, --output F  write to F (atomically) instead of stdout\n"
           "  -h, --help      show this help\n", f);
 }
@@ -52,10 +55,11 @@ int cmd_report(int argc, char **argv) {
         { "seed", required_argument, NULL, 's' },
         { "by", required_argument, NULL, 'b' },
         { "output", required_argument, NULL, 'o' },
+        { "metrics", required_argument, NULL, 'm' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *db_path = DB_DEFAULT_DB, *out_path = NULL;
+    const char *db_path = DB_DEFAULT_DB, *out_path = NULL, *metrics = NULL;
     db_report_opts o = { 0, "md", DB_REPORT_DEFAULT_SEED, NULL };
     uint64_t v;
     int c;
@@ -95,6 +99,7 @@ int cmd_report(int argc, char **argv) {
             o.by = optarg;
             break;
         case 'o': out_path = optarg; break;
+        case 'm': metrics = optarg; break;
         case 'h': usage(stdout); return 0;
         case ':':
             fprintf(stderr, "decobench report: %s: option needs a value (see --help)\n", argv[optind - 1]);
@@ -132,6 +137,7 @@ int cmd_report(int argc, char **argv) {
         return 1;
     }
     int rc = db_report_table(st, &o, mem, err, sizeof err);
+    if (rc == 0 && metrics) rc = db_report_sample_metrics(st, o.run_id, metrics, o.format, mem, err, sizeof err);
     fclose(mem);
     db_store_close(st);
     if (rc != 0) {

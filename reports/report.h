@@ -78,6 +78,13 @@ double db_report_predicted_speedup(double a, double k, double c);
  * ("no runs in database", "no run with id 7", SQL errors). */
 int db_report_table(db_store *st, const db_report_opts *o, FILE *out, char *err, size_t errlen);
 
+/* Per case of one run (run_id 0: the latest), the mean of each named
+ * per-sample metric (sample_metric table; comma-separated names, e.g.
+ * "keywords_all,keyword_coverage"), as a Markdown or CSV table
+ * (reports/sample_metrics.c).  Returns 0, or -1 with one line in err. */
+int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv, const char *format, FILE *out,
+                             char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -65,7 +65,7 @@ train() {
   "$TRAIN" --out "$WORK/$name.gguf" --vocab "$VOCAB" $TR $HO --name "decobench-$name" \
     --max-tokens "$tokens" --max-minutes "$minutes" --threads "$THREADS" \
     --ckpt-every 200 --eval-every 2000 --train-bytes 8000000 --eval-tokens 49152 --seed 1 \
-    --out-type auto "$@" > "$WORK/$name.log.csv" || rc=$?
+    --out-type auto "$@" >> "$WORK/$name.log.csv" || rc=$?
   [ "$rc" -eq 0 ] || die "$name: decobench-train exited $rc (see $WORK/$name.log.csv; rerun to resume)"
   cp "$WORK/$name.gguf" "$OUT/$name.gguf.tmp" && mv "$OUT/$name.gguf.tmp" "$OUT/$name.gguf"
 }

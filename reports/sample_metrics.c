@@ -1,0 +1,162 @@
+/* sample_metrics.c — `decobench report --metrics NAME,...`: per case, the
+ * mean of named per-sample metrics (table sample_metric: constraint
+ * compliance such as keywords_all, keyword_coverage, schema_valid, and
+ * engine outcomes such as constraint_success, search_score), as Markdown or
+ * CSV.  Kept apart from the main table (reports/table.c). */
+#include "report.h"
+#include "format.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness/util.h"
+
+#define MAX_METRICS 16
+
+/* Split "a,b,c" into at most MAX_METRICS names (pointers into copy). */
+static int split_names(char *copy, char **names, char *err, size_t errlen) {
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!*t) continue;
+        if (n == MAX_METRICS) return db_errf(err, errlen, "--metrics: at most %d names", MAX_METRICS);
+        names[n++] = t;
+    }
+    if (n == 0) return db_errf(err, errlen, "--metrics: expected NAME[,NAME...]");
+    return n;
+}
+
+int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv, const char *format, FILE *out,
+                             char *err, size_t errlen) {
+    const char *fmt = format ? format : "md";
+    if (strcmp(fmt, "md") != 0 && strcmp(fmt, "csv") != 0)
+        return db_errf(err, errlen, "--metrics: only with --format md or csv, not '%s'", fmt);
+    sqlite3 *db = db_store_handle(st);
+    if (!db) return db_errf(err, errlen, "no results database");
+    char *copy = db_strdup(names_csv);
+    if (!copy) return db_errf(err, errlen, "out of memory");
+    char *names[MAX_METRICS];
+    int n_names = split_names(copy, names, err, errlen);
+    if (n_names < 0) {
+        free(copy);
+        return -1;
+    }
+    sqlite3_stmt *s = NULL;
+    int rc = -1;
+    if (run_id <= 0) {
+        if (sqlite3_prepare_v2(db, "SELECT id FROM run ORDER BY id DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK) {
+            db_sql_fail(db, "read runs", err, errlen);
+            goto done;
+        }
+        run_id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_finalize(s);
+        s = NULL;
+        if (run_id <= 0) {
+            db_errf(err, errlen, "no runs in database");
+            goto done;
+        }
+    }
+    /* the run's cases, in order */
+    int n_rows = 0, cap = 0;
+    char **label = NULL, **dataset = NULL;
+    int *n_samples = NULL;
+    double *mean = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT c.label, c.dataset, (SELECT COUNT(*) FROM sample s WHERE s.case_id = c.id)"
+                           " FROM \"case\" c WHERE c.run_id = ? ORDER BY c.idx", -1, &s, NULL) != SQLITE_OK) {
+        db_sql_fail(db, "read cases", err, errlen);
+        goto done;
+    }
+    sqlite3_bind_int64(s, 1, run_id);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n_rows == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **l2 = realloc(label, sizeof *l2 * (size_t)cap);
+            if (l2) label = l2;
+            char **d2 = realloc(dataset, sizeof *d2 * (size_t)cap);
+            if (d2) dataset = d2;
+            int *n2 = realloc(n_samples, sizeof *n2 * (size_t)cap);
+            if (n2) n_samples = n2;
+            if (!l2 || !d2 || !n2) { db_errf(err, errlen, "out of memory"); goto rows_done; }
+        }
+        label[n_rows] = db_sql_text(s, 0);
+        dataset[n_rows] = db_sql_text(s, 1);
+        n_samples[n_rows++] = sqlite3_column_int(s, 2);
+    }
+    if (step != SQLITE_DONE) { db_sql_fail(db, "read cases", err, errlen); goto rows_done; }
+    sqlite3_finalize(s);
+    s = NULL;
+    /* per metric: the mean over the case's samples that have it */
+    mean = malloc(sizeof *mean * (size_t)(n_rows > 0 ? n_rows : 1) * (size_t)n_names);
+    if (!mean) { db_errf(err, errlen, "out of memory"); goto rows_done; }
+    if (sqlite3_prepare_v2(db,
+                           "SELECT AVG(m.value) FROM \"case\" c JOIN sample s ON s.case_id = c.id"
+                           " LEFT JOIN sample_metric m ON m.sample_id = s.id AND m.name = ?"
+                           " WHERE c.run_id = ? GROUP BY c.id ORDER BY c.idx", -1, &s, NULL) != SQLITE_OK) {
+        db_sql_fail(db, "read sample metrics", err, errlen);
+        goto rows_done;
+    }
+    for (int k = 0; k < n_names; k++) {
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, names[k], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, run_id);
+        for (int r = 0; r < n_rows; r++) mean[r * n_names + k] = NAN;
+        /* cases without samples have no row here: match by position among cases with samples */
+        int r = 0;
+        while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+            while (r < n_rows && n_samples[r] == 0) r++;
+            if (r == n_rows) break;
+            mean[r++ * n_names + k] = db_sql_real(s, 0);
+        }
+        if (step != SQLITE_DONE && step != SQLITE_ROW) { db_sql_fail(db, "read sample metrics", err, errlen); goto rows_done; }
+    }
+    if (!strcmp(fmt, "md")) {
+        fputs("\n| label | dataset | n |", out);
+        for (int k = 0; k < n_names; k++) fprintf(out, " %s |", names[k]);
+        fputs("\n|---|---|---:|", out);
+        for (int k = 0; k < n_names; k++) fputs("---:|", out);
+        fputc('\n', out);
+    } else {
+        db_csv_field(out, "label", 1);
+        db_csv_field(out, "dataset", 0);
+        db_csv_field(out, "n", 0);
+        for (int k = 0; k < n_names; k++) db_csv_field(out, names[k], 0);
+        fputc('\n', out);
+    }
+    for (int r = 0; r < n_rows; r++) {
+        if (!strcmp(fmt, "md")) {
+            fputc('|', out);
+            db_md_cell(out, label[r]);
+            db_md_cell(out, dataset[r]);
+            fprintf(out, " %d |", n_samples[r]);
+            for (int k = 0; k < n_names; k++) {
+                double v = mean[r * n_names + k];
+                if (v != v) fputs(" – |", out);
+                else fprintf(out, " %.3f |", v);
+            }
+        } else {
+            db_csv_field(out, label[r], 1);
+            db_csv_field(out, dataset[r], 0);
+            fprintf(out, ",%d", n_samples[r]);
+            for (int k = 0; k < n_names; k++) db_csv_num(out, mean[r * n_names + k]);
+        }
+        fputc('\n', out);
+    }
+    rc = ferror(out) ? db_errf(err, errlen, "write error") : 0;
+rows_done:
+    for (int r = 0; r < n_rows; r++) {
+        free(label[r]);
+        free(dataset[r]);
+    }
+    free(label);
+    free(dataset);
+    free(n_samples);
+    free(mean);
+done:
+    if (s) sqlite3_finalize(s);
+    free(copy);
+    return rc;
+}
