@@ -9,6 +9,7 @@ extern const db_engine db_engine_pld;
 extern const db_engine db_engine_spec_tree;
 extern const db_engine db_engine_self_spec;
 extern const db_engine db_engine_lookahead;
+extern const db_engine db_engine_diffusion;
 
 const db_engine *const db_engine_registry[] = {
     &db_engine_ar,
@@ -17,6 +18,7 @@ const db_engine *const db_engine_registry[] = {
     &db_engine_pld,
     &db_engine_self_spec,
     &db_engine_lookahead,
+    &db_engine_diffusion,
 };
 
 const int db_engine_count = (int)(sizeof db_engine_registry / sizeof db_engine_registry[0]);
