@@ -145,6 +145,7 @@ static void sample_buf_free(sample_buf *b) {
         db_sample_record *s = &b->rec[i];
         free((void *)s->output_tokens);
         free((void *)s->output_text);
+        free((void *)s->stop_reason);
         free((void *)s->counter_values);
         free((void *)s->events);
         free((void *)s->metric_names);
@@ -349,7 +350,8 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
         memset(rec, 0, sizeof *rec);
         db_metrics_from_events(log, n, t1 - t0, &rec->m);
         rec->peak_rss_kib = db_peak_rss_kib();
-        rec->stop_reason = out.stop_reason[0] ? out.stop_reason : "length";
+        /* a copy: out is local to this call, the record lives until the case is written */
+        rec->stop_reason = db_strdup(out.stop_reason[0] ? out.stop_reason : "length");
         /* keep copies: the log and output buffers are reused */
         rec->output_tokens = out.tokens;
         rec->n_output_tokens = out.n_tokens;
@@ -374,7 +376,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
         rec->events = ev;
         rec->n_events = ev ? log->n : 0;
         rec->seed = seed;
-        if (!out_text || !ev) rc = db_errf(err, errlen, "out of memory");
+        if (!out_text || !ev || !rec->stop_reason) rc = db_errf(err, errlen, "out of memory");
         double nll = NAN;
         if (rc == 0) rc = score_output(r, c, text, rec, &nll, err, errlen);
         if (rc == 0) rc = sample_metrics(rec, &out, pr->constraint_json, nll, err, errlen);

@@ -730,6 +730,12 @@ static void suite_scorer_stores_perplexity(void) {
         rows++;
     }
     sqlite3_finalize(st);
+    /* the stop reason outlives the generation that set it (it was once a dangling pointer) */
+    st = NULL;
+    sqlite3_prepare_v2(db, "select count(*) from sample where stop_reason in ('length', 'eog') and "
+                           "(stop_reason = 'eog') = (json_array_length(output_tokens_json) < 6)", -1, &st, NULL);
+    CHECK(st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 2);
+    sqlite3_finalize(st);
     sqlite3_close(db);
     CHECK_INT_EQ(rows, 2);
     /* a scorer that names no model */
@@ -806,6 +812,39 @@ static void bundled_model_commits_every_position(void) {
         db_output_free(&out);
         db_event_log_free(&log);
     }
+    /* a regex constraint through the real tokenizer: the output stays a valid prefix */
+    const char *regex = "( [a-z]+)+[.]";
+    db_regex_dfa *dfa = NULL;
+    CHECK_INT_EQ(db_regex_dfa_compile(regex, &dfa, NULL, 0), 0);
+    const char *ccfg[] = { "schedule=llada steps=8 block_length=8", "schedule=dream steps=8 remasking=topk_margin" };
+    for (int c = 0; c < 2 && dfa && n > 1; c++) {
+        db_params prm;
+        db_params_defaults(&prm, e->params, e->n_params);
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", ccfg[c]);
+        char *save = NULL;
+        for (char *kv = strtok_r(buf, " ", &save); kv; kv = strtok_r(NULL, " ", &save)) {
+            char *eq = strchr(kv, '=');
+            *eq = 0;
+            CHECK_INT_EQ(db_params_set(&prm, kv, eq + 1, err, sizeof err), 0);
+        }
+        db_gen_request req = { .target = m, .prompt = prompt, .n_prompt = n, .max_new_tokens = 16,
+                               .stop_at_eog = true, .seed = 1, .params = &prm,
+                               .constraint_json = "{\"regex\": \"( [a-z]+)+[.]\"}" };
+        db_gen_output out;
+        memset(&out, 0, sizeof out);
+        db_model_reset(m);
+        CHECK_INT_EQ(db_diffusion_generate(&req, &out, NULL, err, sizeof err), 0);
+        char out_text[1024];
+        int tl = db_model_detokenize(m, out.tokens, out.n_tokens, out_text, sizeof out_text - 1);
+        CHECK(tl >= 0);
+        out_text[tl < 0 ? 0 : tl] = 0;
+        if (strcmp(out.stop_reason, "eog") == 0) CHECK_INT_EQ(full_match_bt(regex, out_text), 1);
+        else CHECK_MSG(db_regex_dfa_prefix(dfa, out_text, strlen(out_text)) == 1, "%s: \"%s\" is no prefix of /%s/", ccfg[c], out_text, regex);
+        CHECK(out.n_tokens > 0);
+        db_output_free(&out);
+    }
+    db_regex_dfa_free(dfa);
     db_model_close(m);
 #else
     db_test_skip("built without llama.cpp");
