@@ -665,27 +665,42 @@ static int determinize(nfa *A, int start, int accept, db_regex_dfa **out, parser
         }
     }
 
-    /* live states: reverse reachability from accepting ones */
+    /* live states: reverse reachability from accepting ones (BFS over
+     * reversed transitions, stored as compressed rows) */
     {
-        int n = T.n;
-        unsigned char *live = calloc((size_t)n, 1);
-        if (!live) { perr(P, "out of memory"); goto done; }
-        for (int d = 0; d < n; d++) live[d] = acc[d];
-        for (int changed = 1; changed;) {
-            changed = 0;
-            for (int d = 0; d < n; d++) {
-                if (live[d]) continue;
-                for (int b = 0; b < 256; b++) {
-                    int t = next[(size_t)d * 256 + (size_t)b];
-                    if (t >= 0 && live[t]) { live[d] = 1; changed = 1; break; }
-                }
-            }
+        const size_t n = (size_t)(unsigned)T.n;
+        unsigned char *live = calloc(n, 1);
+        int *start_of = calloc(n + 1, sizeof *start_of);
+        int *from = malloc(sizeof *from * n * 256);
+        int *queue = malloc(sizeof *queue * n);
+        if (!live || !start_of || !from || !queue) {
+            free(live); free(start_of); free(from); free(queue);
+            perr(P, "out of memory");
+            goto done;
         }
+        for (size_t k = 0; k < n * 256; k++)
+            if (next[k] >= 0) start_of[next[k] + 1]++;
+        for (size_t q = 0; q < n; q++) start_of[q + 1] += start_of[q];
+        for (size_t k = 0; k < n * 256; k++)
+            if (next[k] >= 0) from[start_of[next[k]]++] = (int)(k / 256);
+        for (size_t q = n; q > 0; q--) start_of[q] = start_of[q - 1];
+        start_of[0] = 0;
+        size_t head = 0, tail = 0;
+        for (size_t q = 0; q < n; q++)
+            if (acc[q]) { live[q] = 1; queue[tail++] = (int)q; }
+        while (head < tail) {
+            int q = queue[head++];
+            for (int k = start_of[q]; k < start_of[q + 1]; k++)
+                if (!live[from[k]]) { live[from[k]] = 1; queue[tail++] = from[k]; }
+        }
+        free(start_of);
+        free(from);
+        free(queue);
         for (size_t k = 0; k < (size_t)n * 256; k++)
             if (next[k] >= 0 && !live[next[k]]) next[k] = DB_DFA_DEAD;
         db_regex_dfa *D = calloc(1, sizeof *D);
         if (!D) { free(live); perr(P, "out of memory"); goto done; }
-        D->n_states = n;
+        D->n_states = (int)n;
         D->start = live[0] ? 0 : DB_DFA_DEAD;
         D->next = next;
         D->accept = acc;

@@ -199,6 +199,25 @@ static void regex_dfa_matches_backtracking(void) {
         CHECK_INT_EQ(full_match_bt("é+.[^a]", "éπb"), 1);
         db_regex_dfa_free(d);
     }
+    /* the classic exponential case: 2^11 DFA states, and past the state limit an error */
+    CHECK_INT_EQ(db_regex_dfa_compile("(a|b)*a(a|b){10}", &d, NULL, 0), 0);
+    if (d) {
+        CHECK(db_regex_dfa_n_states(d) >= 2048);
+        for (int i = 0; i < 200; i++) {
+            char s[20];
+            int len = 8 + (int)db_rng_below(&rng, 8);
+            for (int c = 0; c < len; c++) s[c] = "ab"[db_rng_below(&rng, 2)];
+            s[len] = 0;
+            CHECK_INT_EQ(db_regex_dfa_match(d, s, (size_t)len), full_match_bt("(a|b)*a(a|b){10}", s));
+        }
+        db_regex_dfa_free(d);
+    }
+    {
+        char err[256] = "";
+        d = NULL;
+        CHECK_INT_EQ(db_regex_dfa_compile("(a|b)*a(a|b){20}", &d, err, sizeof err), -1);
+        CHECK_CONTAINS(err, "DFA state limit");
+    }
     /* unsupported or malformed: one error naming the pattern */
     static const char *const bad[] = { "(a", "a{2,1}", "(a)\\1", "(?=a)b", "a**", "a\\b", "[z-a]", "a|*", "a^b" };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
