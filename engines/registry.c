@@ -11,6 +11,7 @@ extern const db_engine db_engine_self_spec;
 extern const db_engine db_engine_lookahead;
 extern const db_engine db_engine_lexical;
 extern const db_engine db_engine_astar;
+extern const db_engine db_engine_diffusion;
 
 const db_engine *const db_engine_registry[] = {
     &db_engine_ar,
@@ -21,6 +22,7 @@ const db_engine *const db_engine_registry[] = {
     &db_engine_lookahead,
     &db_engine_lexical,
     &db_engine_astar,
+    &db_engine_diffusion,
 };
 
 const int db_engine_count = (int)(sizeof db_engine_registry / sizeof db_engine_registry[0]);

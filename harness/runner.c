@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "quality.h"
+#include "scorer.h"
 #include "store.h"
 #include "topology.h"
 #include "util.h"
@@ -32,6 +33,7 @@ typedef struct loaded_model {
     char sha256[65];
     db_model_info info;
     int n_seq;            /* sequence ids the engines using it need */
+    int same_vocab_as_scorer; /* -1 not checked yet, 0 no, 1 same tokens and pieces */
     /* derived drafts (self-spec) only: */
     char *path;
     char *name;
@@ -143,6 +145,7 @@ static void sample_buf_free(sample_buf *b) {
         db_sample_record *s = &b->rec[i];
         free((void *)s->output_tokens);
         free((void *)s->output_text);
+        free((void *)s->stop_reason);
         free((void *)s->counter_values);
         free((void *)s->events);
         free((void *)s->metric_names);
@@ -197,11 +200,11 @@ static int turn_text(runner *r, const db_case *c, const db_suite_dataset *ds, co
  * the events, the engine's own outcomes, and the output's compliance with
  * the prompt's constraint (harness/quality.c). */
 static int sample_metrics(db_sample_record *rec, const db_gen_output *out, const char *constraint_json,
-                          char *err, size_t errlen) {
+                          double scorer_nll, char *err, size_t errlen) {
     const db_sample_metrics *m = &rec->m;
     db_quality q;
     if (db_quality_check(constraint_json, rec->output_text, &q, err, errlen) != 0) return -1;
-    const int cap = 6 + DB_MAX_OUTPUT_STATS + DB_QUALITY_MAX;
+    const int cap = 8 + DB_MAX_OUTPUT_STATS + DB_QUALITY_MAX;
     const char **names = malloc(sizeof *names * cap);
     double *values = malloc(sizeof *values * cap);
     if (!names || !values) {
@@ -221,11 +224,76 @@ static int sample_metrics(db_sample_record *rec, const db_gen_output *out, const
     if (!isnan(m->compile_ms)) PUT("compile_ms", m->compile_ms);
     for (int i = 0; i < out->n_stats; i++) PUT(out->stat_name[i], out->stat_value[i]);
     for (int i = 0; i < q.n; i++) PUT(q.name[i], q.value[i]);
+    if (!isnan(scorer_nll)) {
+        PUT("scorer_nll", scorer_nll);
+        PUT("scorer_ppl", exp(scorer_nll));
+    }
 #undef PUT
     rec->metric_names = names;
     rec->metric_values = values;
     rec->n_metrics = n;
     return 0;
+}
+
+/* Does the scorer tokenize like the target (same ids, same pieces)?  Then
+ * the generated tokens are scored as they are; otherwise the output text is
+ * tokenized by the scorer.  Checked once per target. */
+static int same_vocabulary(runner *r, int target) {
+    loaded_model *t = &r->models[target];
+    if (t->same_vocab_as_scorer >= 0) return t->same_vocab_as_scorer;
+    db_model *a = t->m, *b = r->models[r->s->scorer].m;
+    int same = target == r->s->scorer || db_model_n_vocab(a) == db_model_n_vocab(b);
+    char pa[256], pb[256];
+    for (int v = 0; same && a != b && v < db_model_n_vocab(a); v++) {
+        int na = db_model_token_piece(a, v, pa, sizeof pa), nb = db_model_token_piece(b, v, pb, sizeof pb);
+        same = na == nb && (na <= 0 || memcmp(pa, pb, (size_t)na) == 0);
+    }
+    t->same_vocab_as_scorer = same;
+    return same;
+}
+
+static int tokenize_all(db_model *m, const char *text, bool add_special, db_token **out, char *err, size_t errlen) {
+    size_t len = strlen(text);
+    int cap = (int)len + 8;
+    db_token *toks = malloc(sizeof *toks * (size_t)cap);
+    if (!toks) return db_errf(err, errlen, "out of memory");
+    int n = db_model_tokenize(m, text, len, add_special, add_special, toks, cap);
+    if (n < 0) {
+        cap = -n;
+        db_token *t2 = realloc(toks, sizeof *toks * (size_t)cap);
+        if (!t2) { free(toks); return db_errf(err, errlen, "out of memory"); }
+        toks = t2;
+        n = db_model_tokenize(m, text, len, add_special, add_special, toks, cap);
+    }
+    *out = toks;
+    return n;
+}
+
+/* The suite scorer's mean NLL of the output given the prompt text; NaN when
+ * there is no scorer or no output.  Returns 0 or -1 (err set). */
+static int score_output(runner *r, const db_case *c, const char *prompt_text, const db_sample_record *rec,
+                        double *nll, char *err, size_t errlen) {
+    *nll = NAN;
+    if (r->s->scorer < 0 || rec->n_output_tokens == 0) return 0;
+    db_model *sm = r->models[r->s->scorer].m;
+    const char *sname = r->s->models[r->s->scorer].name;
+    db_token *prompt = NULL, *own = NULL;
+    int np = tokenize_all(sm, prompt_text, true, &prompt, err, errlen);
+    if (np < 0) return -1;
+    const db_token *out = rec->output_tokens;
+    int no = rec->n_output_tokens;
+    if (!same_vocabulary(r, c->target_model)) {
+        no = tokenize_all(sm, rec->output_text ? rec->output_text : "", false, &own, err, errlen);
+        if (no < 0) { free(prompt); return -1; }
+        out = own;
+    }
+    char e2[512];
+    int rc = 0;
+    if (no > 0 && db_score_continuation(sm, prompt, np, out, no, nll, e2, sizeof e2) != 0)
+        rc = db_errf(err, errlen, "scorer '%s': %s", sname, e2);
+    free(prompt);
+    free(own);
+    return rc;
 }
 
 /* One generation; when rec is NULL it is a warmup and nothing is kept.
@@ -282,7 +350,8 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
         memset(rec, 0, sizeof *rec);
         db_metrics_from_events(log, n, t1 - t0, &rec->m);
         rec->peak_rss_kib = db_peak_rss_kib();
-        rec->stop_reason = out.stop_reason[0] ? out.stop_reason : "length";
+        /* a copy: out is local to this call, the record lives until the case is written */
+        rec->stop_reason = db_strdup(out.stop_reason[0] ? out.stop_reason : "length");
         /* keep copies: the log and output buffers are reused */
         rec->output_tokens = out.tokens;
         rec->n_output_tokens = out.n_tokens;
@@ -307,8 +376,10 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
         rec->events = ev;
         rec->n_events = ev ? log->n : 0;
         rec->seed = seed;
-        if (!out_text || !ev) rc = db_errf(err, errlen, "out of memory");
-        if (rc == 0) rc = sample_metrics(rec, &out, pr->constraint_json, err, errlen);
+        if (!out_text || !ev || !rec->stop_reason) rc = db_errf(err, errlen, "out of memory");
+        double nll = NAN;
+        if (rc == 0) rc = score_output(r, c, text, rec, &nll, err, errlen);
+        if (rc == 0) rc = sample_metrics(rec, &out, pr->constraint_json, nll, err, errlen);
     }
     free(out.tokens);
     free(toks);
@@ -454,6 +525,7 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
         goto done;
     }
     r.n_loaded = s->n_models;
+    for (int i = 0; i < s->n_models; i++) r.models[i].same_vocab_as_scorer = -1;
     /* sequence ids each model needs: the most any case using it asks for */
     for (int i = 0; i < n_cases; i++) {
         const db_engine *e = cases[i].se->def;
@@ -476,6 +548,10 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
             rc = -1;
             goto done;
         }
+    }
+    if (s->scorer >= 0 && load_model(&r, s->scorer, err, errlen) != 0) {
+        rc = -1;
+        goto done;
     }
     if (db_store_open(o->db_path, &r.st, e2, sizeof e2) != 0) {
         rc = db_errf(err, errlen, "%s", e2);

@@ -876,12 +876,12 @@ static char *name_from_origin(const char *origin) {
 static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
     static const char *const keys[] = {
         "name", "description", "models", "datasets", "engines", "baseline", "max_new_tokens",
-        "repetitions", "warmup", "seeds", "threads", "pin", "papi_events", "stop_at_eog", NULL,
+        "repetitions", "warmup", "seeds", "threads", "pin", "papi_events", "stop_at_eog", "scorer", NULL,
     };
     if (!cJSON_IsObject(root)) return fail(c, "$", "expected an object, got %s", type_name(root));
     if (check_keys(c, root, "$", keys) != 0) return -1;
 
-    const char *name = NULL, *desc = NULL, *baseline = NULL, *pin = "none";
+    const char *name = NULL, *desc = NULL, *baseline = NULL, *pin = "none", *scorer = NULL;
     if (get_string(c, root, "name", "$", false, &name) != 0) return -1;
     const cJSON *dv = cJSON_GetObjectItemCaseSensitive(root, "description");
     if (dv && !cJSON_IsString(dv)) return fail(c, "$.description", "expected a string, got %s", type_name(dv));
@@ -896,6 +896,7 @@ static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
     s->warmup = 1;
     s->threads = 0;
     s->stop_at_eog = true;
+    s->scorer = -1;
     if (get_int(c, root, "max_new_tokens", "$", 1, 65536, &s->max_new_tokens) != 0) return -1;
     if (get_int(c, root, "repetitions", "$", 1, 10000, &s->repetitions) != 0) return -1;
     if (get_int(c, root, "warmup", "$", 0, 1000, &s->warmup) != 0) return -1;
@@ -923,6 +924,7 @@ static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
         }
     }
     if (get_string(c, root, "baseline", "$", false, &baseline) != 0) return -1;
+    if (get_string(c, root, "scorer", "$", false, &scorer) != 0) return -1;
 
     const cJSON *models = NULL, *datasets = NULL, *engines = NULL;
     if (get_object(c, root, "models", "$", true, &models) != 0) return -1;
@@ -937,6 +939,11 @@ static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
     if (!mo || !dso || !eo) return fail(c, "$", "out of memory");
     if (parse_models(c, s, models, mo) != 0) return -1;
     if (parse_datasets(c, s, datasets, dso) != 0) return -1;
+    s->scorer = -1;
+    if (scorer) {
+        s->scorer = find_model(s, scorer);
+        if (s->scorer < 0) return fail(c, "$.scorer", "no model named '%s' in $.models", scorer);
+    }
 
     int ne = cJSON_GetArraySize(engines);
     if (ne == 0) return fail(c, "$.engines", "at least one engine is required");
@@ -974,6 +981,7 @@ static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
     cJSON *po = cJSON_AddArrayToObject(out, "papi_events");
     for (int k = 0; po && k < s->n_papi_events; k++) cJSON_AddItemToArray(po, cJSON_CreateString(s->papi_events[k]));
     cJSON_AddBoolToObject(out, "stop_at_eog", s->stop_at_eog);
+    if (s->scorer >= 0) cJSON_AddStringToObject(out, "scorer", s->models[s->scorer].name);
     return 0;
 }
 

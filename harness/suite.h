@@ -93,6 +93,8 @@ typedef struct db_suite {
                             perf::PAGE-FAULTS, perf::CONTEXT-SWITCHES */
     int n_papi_events;
     bool stop_at_eog;    /* default true */
+    int scorer;          /* index into models of the "scorer" (per-sample perplexity
+                            of each output given its prompt), -1 = none */
 } db_suite;
 
 /* One point of the matrix. */

@@ -1,0 +1,947 @@
+/* test_diffusion.c — the masked-diffusion engine, the regex DFA and the
+ * suite scorer.
+ *
+ * The exact backend's bidirectional mode is fully factorised (position p's
+ * distribution depends on p only), so what each schedule commits at each
+ * step is predictable in closed form: one step gives the per-position
+ * argmax; a confidence rule commits positions in the order a brute-force
+ * ranking of the closed-form distributions gives; Fast-dLLM with a threshold
+ * above 1 is one token per step; blocks never leak; forwards == steps;
+ * sampling draws the tempered closed form (chi-square, negative control).
+ * Constrained decoding (DINGO) is checked against brute force over V^d on a
+ * tiny vocabulary, and every constrained output against the backtracking
+ * regex matcher of harness/jsonschema.c.  The regex DFA is compared with the
+ * same matcher on random strings.  The scorer's perplexity is compared with
+ * the closed form, directly and through a suite run.  Last, generation on
+ * the bundled diffusion model commits every position.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "engines/diffusion.h"
+#include "harness/jsonschema.h"
+#include "harness/model_exact.h"
+#include "harness/regex_dfa.h"
+#include "harness/rng.h"
+#include "harness/runner.h"
+#include "harness/scorer.h"
+#include "harness/stats.h"
+#include "harness/suite.h"
+
+static db_model *open_exact(const char *spec) {
+    db_model_params p = db_model_default_params();
+    p.backend = "exact";
+    p.exact_spec = spec;
+    p.n_ctx = 128;
+    p.n_batch = 128;
+    db_model *m = NULL;
+    char err[256];
+    if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open: %s", err);
+    return m;
+}
+
+typedef struct run_result {
+    db_gen_output out;
+    db_event_log log;
+    int commit_step[64];
+    db_token tokens[64];
+    db_diffusion_trace trace;
+    int forwards, commits, committed;
+    int commit_n[64];    /* n_tokens of the COMMIT event of step s (1-based) */
+    char err[256];
+} run_result;
+
+static const db_token PROMPT[3] = { DB_EXACT_BOS, 5, 6 };
+
+/* Run the diffusion engine with "k=v" settings; returns generate()'s value. */
+static int run(db_model *m, const char *settings, int max_new, bool stop, const char *constraint, uint64_t seed,
+               run_result *r) {
+    const db_engine *e = db_engine_find("diffusion");
+    memset(r, 0, sizeof *r);
+    if (!e) { db_test_fail(__FILE__, __LINE__, "no diffusion engine"); return -1; }
+    db_params p;
+    db_params_defaults(&p, e->params, e->n_params);
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", settings);
+    char *save = NULL;
+    for (char *kv = strtok_r(buf, " ", &save); kv; kv = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) continue;
+        *eq = 0;
+        if (db_params_set(&p, kv, eq + 1, r->err, sizeof r->err) != 0) {
+            db_test_fail(__FILE__, __LINE__, "%s", r->err);
+            return -1;
+        }
+    }
+    if (e->validate && e->validate(&p, r->err, sizeof r->err) != 0) return -1;
+    db_event_log_init(&r->log);
+    db_event_log_start(&r->log);
+    r->trace = (db_diffusion_trace){ .cap = 64, .commit_step = r->commit_step, .tokens = r->tokens };
+    db_gen_request req = { .target = m, .prompt = PROMPT, .n_prompt = 3, .max_new_tokens = max_new,
+                           .stop_at_eog = stop, .seed = seed, .params = &p, .constraint_json = constraint,
+                           .events = &r->log };
+    db_model_reset(m);
+    int rc = db_diffusion_generate(&req, &r->out, &r->trace, r->err, sizeof r->err);
+    for (int i = 0; i < r->log.n; i++) {
+        const db_event *ev = &r->log.ev[i];
+        if (ev->kind == DB_EV_FORWARD) r->forwards++;
+        if (ev->kind == DB_EV_COMMIT) {
+            r->commits++;
+            r->committed += ev->n_tokens;
+            if (ev->step >= 1 && ev->step < 64) r->commit_n[ev->step] = ev->n_tokens;
+        }
+    }
+    return rc;
+}
+
+static void run_free(run_result *r) {
+    db_output_free(&r->out);
+    db_event_log_free(&r->log);
+}
+
+/* Closed-form probabilities of response position j (absolute position 3 + j). */
+static void exact_probs(const db_exact_spec *s, int j, double *p) {
+    float lg[64];
+    db_exact_logits_bidir(s, 3 + j, lg);
+    double mx = -1e300, z = 0;
+    for (int v = 0; v < s->vocab; v++) if (v != DB_EXACT_MASK && lg[v] > mx) mx = lg[v];
+    for (int v = 0; v < s->vocab; v++) { p[v] = v == DB_EXACT_MASK ? 0 : exp(lg[v] - mx); z += p[v]; }
+    for (int v = 0; v < s->vocab; v++) p[v] /= z;
+}
+
+static int argmax_d(const double *p, int n) {
+    int b = 0;
+    for (int v = 1; v < n; v++) if (p[v] > p[b]) b = v;
+    return b;
+}
+
+/* ---- regex DFA ------------------------------------------------------------ */
+
+static int full_match_bt(const char *pattern, const char *text) {
+    char anchored[512], err[256];
+    snprintf(anchored, sizeof anchored, "^(?:%s)$", pattern);
+    int r = db_regex_search(anchored, text, err, sizeof err);
+    if (r < 0) db_test_fail(__FILE__, __LINE__, "backtracking matcher: %s", err);
+    return r;
+}
+
+/* Brute force: text is a prefix of a match when some extension of at most
+ * `depth` characters from alphabet matches fully. */
+static int prefix_bt(const char *pattern, const char *text, const char *alphabet, int depth) {
+    if (full_match_bt(pattern, text) == 1) return 1;
+    if (depth == 0) return 0;
+    size_t n = strlen(text);
+    char buf[64];
+    if (n + 2 > sizeof buf) return 0;
+    for (const char *a = alphabet; *a; a++) {
+        memcpy(buf, text, n);
+        buf[n] = *a;
+        buf[n + 1] = 0;
+        if (prefix_bt(pattern, buf, alphabet, depth - 1)) return 1;
+    }
+    return 0;
+}
+
+static void regex_dfa_matches_backtracking(void) {
+    /* every live prefix over the alphabet completes within 3 characters */
+    static const char *const patterns[] = {
+        "a(b|c)*d", "[a-c]+\\d?", "(ab|cd){1,2}", "x?\\s*[^a]", "\\w+-\\d{1,2}", "(a|b)*abb",
+        ".{2,3}", "(?:0|1[01]*)", "a*?b+", "[^x\\n]{0,2}d", "(a|)(b|)c", "\\x61\\u0062c|\\-",
+        "^(a|b)c$", "\\D\\W?", "[]", "[-a]0|b{2}",
+    };
+    const char *alphabet = "abcd01 x-\n";
+    db_rng rng = db_rng_make(2025, 7);
+    for (size_t k = 0; k < sizeof patterns / sizeof *patterns; k++) {
+        db_regex_dfa *d = NULL;
+        char err[256];
+        if (db_regex_dfa_compile(patterns[k], &d, err, sizeof err) != 0) {
+            db_test_fail(__FILE__, __LINE__, "compile /%s/: %s", patterns[k], err);
+            continue;
+        }
+        /* strip the anchors for the backtracking reference (it is anchored already) */
+        char ref[128];
+        snprintf(ref, sizeof ref, "%s", patterns[k]);
+        if (ref[0] == '^') memmove(ref, ref + 1, strlen(ref));
+        size_t rl = strlen(ref);
+        if (rl && ref[rl - 1] == '$') ref[rl - 1] = 0;
+        int mismatches = 0;
+        for (int i = 0; i < 80; i++) {
+            char s[16];
+            int len = (int)db_rng_below(&rng, 7);
+            for (int c = 0; c < len; c++) s[c] = alphabet[db_rng_below(&rng, strlen(alphabet))];
+            s[len] = 0;
+            int want = full_match_bt(ref, s), got = db_regex_dfa_match(d, s, (size_t)len);
+            int wantp = prefix_bt(ref, s, alphabet, 3), gotp = db_regex_dfa_prefix(d, s, (size_t)len);
+            if ((want != got || wantp != gotp) && mismatches++ < 3)
+                db_test_fail(__FILE__, __LINE__, "/%s/ on \"%s\": match %d (reference %d), prefix %d (reference %d)",
+                             patterns[k], s, got, want, gotp, wantp);
+        }
+        db_regex_dfa_free(d);
+    }
+    /* UTF-8: a literal is its byte sequence; "." and [^..] take a whole character */
+    db_regex_dfa *d = NULL;
+    CHECK_INT_EQ(db_regex_dfa_compile("é+.[^a]", &d, NULL, 0), 0);
+    if (d) {
+        CHECK_INT_EQ(db_regex_dfa_match(d, "ééxÿ", strlen("ééxÿ")), 1);
+        CHECK_INT_EQ(db_regex_dfa_match(d, "éπb", strlen("éπb")), 1);
+        CHECK_INT_EQ(db_regex_dfa_match(d, "ex", 2), 0);
+        CHECK_INT_EQ(db_regex_dfa_prefix(d, "\xc3", 1), 1);   /* half of é */
+        CHECK_INT_EQ(full_match_bt("é+.[^a]", "éπb"), 1);
+        db_regex_dfa_free(d);
+    }
+    /* the classic exponential case: 2^11 DFA states, and past the state limit an error */
+    CHECK_INT_EQ(db_regex_dfa_compile("(a|b)*a(a|b){10}", &d, NULL, 0), 0);
+    if (d) {
+        CHECK(db_regex_dfa_n_states(d) >= 2048);
+        for (int i = 0; i < 200; i++) {
+            char s[20];
+            int len = 8 + (int)db_rng_below(&rng, 8);
+            for (int c = 0; c < len; c++) s[c] = "ab"[db_rng_below(&rng, 2)];
+            s[len] = 0;
+            CHECK_INT_EQ(db_regex_dfa_match(d, s, (size_t)len), full_match_bt("(a|b)*a(a|b){10}", s));
+        }
+        db_regex_dfa_free(d);
+    }
+    {
+        char err[256] = "";
+        d = NULL;
+        CHECK_INT_EQ(db_regex_dfa_compile("(a|b)*a(a|b){20}", &d, err, sizeof err), -1);
+        CHECK_CONTAINS(err, "DFA state limit");
+    }
+    /* unsupported or malformed: one error naming the pattern */
+    static const char *const bad[] = { "(a", "a{2,1}", "(a)\\1", "(?=a)b", "a**", "a\\b", "[z-a]", "a|*", "a^b" };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char err[256] = "";
+        d = NULL;
+        CHECK_MSG(db_regex_dfa_compile(bad[k], &d, err, sizeof err) == -1 && !d, "/%s/ compiled", bad[k]);
+        CHECK_CONTAINS(err, bad[k]);
+    }
+}
+
+/* ---- unconstrained schedules ------------------------------------------------- */
+
+#define SPEC "vocab=32,seed=3,sharpness=2"
+
+static void one_step_is_per_position_argmax(void) {
+    db_model *m = open_exact(SPEC);
+    if (!m) return;
+    db_exact_spec s;
+    db_exact_spec_parse(SPEC, &s, NULL, 0);
+    const char *cfg[] = { "schedule=llada steps=1", "schedule=dream steps=1", "schedule=llada steps=1 remasking=entropy" };
+    for (int c = 0; c < 3; c++) {
+        run_result r;
+        CHECK_INT_EQ(run(m, cfg[c], 10, true, NULL, 1, &r), 0);
+        CHECK_INT_EQ(r.out.n_tokens, 10);
+        CHECK_INT_EQ(r.forwards, 1);
+        for (int j = 0; j < r.out.n_tokens; j++) {
+            double p[64];
+            exact_probs(&s, j, p);
+            CHECK_INT_EQ(r.out.tokens[j], argmax_d(p, s.vocab));
+        }
+        run_free(&r);
+    }
+    db_model_close(m);
+}
+
+static void fastdllm_above_one_is_one_token_per_step(void) {
+    db_model *m = open_exact(SPEC);
+    if (!m) return;
+    const char *pairs[][2] = {
+        { "schedule=fastdllm threshold=1.5", "schedule=llada steps=12" },
+        { "schedule=fastdllm threshold=1.5 block_length=4", "schedule=llada steps=12 block_length=4" },
+        { "schedule=fastdllm threshold=1.5 remasking=topk_margin block_length=6",
+          "schedule=llada steps=12 remasking=topk_margin block_length=6" },
+    };
+    for (int k = 0; k < 3; k++) {
+        run_result a, b;
+        CHECK_INT_EQ(run(m, pairs[k][0], 12, true, NULL, 1, &a), 0);
+        CHECK_INT_EQ(run(m, pairs[k][1], 12, true, NULL, 1, &b), 0);
+        CHECK_INT_EQ(a.out.n_tokens, 12);
+        CHECK_INT_EQ(a.forwards, 12);
+        CHECK_INT_EQ(a.commits, 12);
+        for (int s = 1; s <= 12; s++) CHECK_INT_EQ(a.commit_n[s], 1);
+        CHECK_INT_EQ(a.out.n_tokens, b.out.n_tokens);
+        for (int j = 0; j < 12; j++) {
+            CHECK_INT_EQ(a.out.tokens[j], b.out.tokens[j]);
+            CHECK_INT_EQ(a.commit_step[j], b.commit_step[j]);
+        }
+        run_free(&a);
+        run_free(&b);
+    }
+    db_model_close(m);
+}
+
+/* Brute-force confidence of position j under a rule (greedy decoding). */
+static double brute_confidence(const db_exact_spec *s, int j, const char *rule) {
+    double p[64];
+    exact_probs(s, j, p);
+    int a = argmax_d(p, s->vocab);
+    if (strcmp(rule, "topk_margin") == 0) {
+        double second = 0;
+        for (int v = 0; v < s->vocab; v++) if (v != a && p[v] > second) second = p[v];
+        return p[a] - second;
+    }
+    if (strcmp(rule, "entropy") == 0) {
+        double h = 0;
+        for (int v = 0; v < s->vocab; v++) h -= p[v] * log(p[v] + 1e-10);
+        return -h;   /* Dream: lowest entropy first */
+    }
+    return p[a];     /* low_confidence, maskgit_plus */
+}
+
+static void orderings_follow_brute_force_ranking(void) {
+    db_model *m = open_exact(SPEC);
+    if (!m) return;
+    db_exact_spec s;
+    db_exact_spec_parse(SPEC, &s, NULL, 0);
+    const char *rules[] = { "low_confidence", "maskgit_plus", "topk_margin", "entropy" };
+    const int L = 12, steps = 6;   /* two positions per step */
+    for (int k = 0; k < 4; k++) {
+        char cfg[128];
+        snprintf(cfg, sizeof cfg, "schedule=llada steps=%d remasking=%s", steps, rules[k]);
+        run_result r;
+        CHECK_INT_EQ(run(m, cfg, L, true, NULL, 1, &r), 0);
+        double conf[16];
+        for (int j = 0; j < L; j++) conf[j] = brute_confidence(&s, j, rules[k]);
+        for (int j = 0; j < L; j++) {
+            int rank = 0;
+            for (int i = 0; i < L; i++) rank += conf[i] > conf[j] || (conf[i] == conf[j] && i < j);
+            CHECK_MSG(r.commit_step[j] == rank / 2 + 1, "%s: position %d (rank %d) committed at step %d, expected %d",
+                      rules[k], j, rank, r.commit_step[j], rank / 2 + 1);
+        }
+        if (strcmp(rules[k], "entropy") == 0) {
+            /* the lowest-entropy position goes first, the highest last (Dream;
+             * llama.cpp's examples/diffusion would do the opposite) */
+            int lo = 0, hi = 0;
+            for (int j = 1; j < L; j++) {
+                if (conf[j] > conf[lo]) lo = j;
+                if (conf[j] < conf[hi]) hi = j;
+            }
+            CHECK_INT_EQ(r.commit_step[lo], 1);
+            CHECK_INT_EQ(r.commit_step[hi], steps);
+        }
+        run_free(&r);
+    }
+    /* Fast-dLLM: step 1 commits the most confident position and every one above the threshold */
+    run_result r;
+    CHECK_INT_EQ(run(m, "schedule=fastdllm threshold=0.6", L, true, NULL, 1, &r), 0);
+    int best = 0, above = 0;
+    for (int j = 0; j < L; j++) {
+        double c = brute_confidence(&s, j, "low_confidence");
+        if (c > brute_confidence(&s, best, "low_confidence")) best = j;
+        above += c >= 0.6;
+        if (c >= 0.6) CHECK_INT_EQ(r.commit_step[j], 1);
+        else if (j != best) CHECK(r.commit_step[j] > 1);
+    }
+    CHECK_INT_EQ(r.commit_step[best], 1);
+    CHECK_INT_EQ(r.commit_n[1], above > 0 ? above : 1);
+    CHECK_MSG(above >= 2, "threshold 0.6 should take several positions at once here (%d)", above);
+    run_free(&r);
+    db_model_close(m);
+}
+
+static void dream_timestep_schedule(void) {
+    db_model *m = open_exact(SPEC);
+    if (!m) return;
+    const int L = 16, steps = 5;
+    const double eps = 1e-3;
+    run_result r;
+    CHECK_INT_EQ(run(m, "schedule=dream steps=5 remasking=maskgit_plus eps=0.001", L, true, NULL, 1, &r), 0);
+    int M = L;
+    for (int i = 0; i < steps; i++) {
+        double t = 1.0 - (double)i * (1.0 - eps) / steps, s = 1.0 - (double)(i + 1) * (1.0 - eps) / steps;
+        int k = i < steps - 1 ? (int)(M * (1.0 - s / t)) : M;
+        CHECK_MSG(r.commit_n[i + 1] == k, "dream step %d committed %d, expected %d", i + 1, r.commit_n[i + 1], k);
+        M -= k;
+    }
+    CHECK_INT_EQ(r.forwards, steps);
+    CHECK_INT_EQ(r.committed, L);
+    run_free(&r);
+    db_model_close(m);
+}
+
+static void blocks_are_semi_autoregressive(void) {
+    db_model *m = open_exact(SPEC);
+    if (!m) return;
+    const char *cfg[] = { "schedule=llada steps=6 block_length=4", "schedule=dream steps=6 block_length=4",
+                          "schedule=fastdllm threshold=0.3 block_length=4", "schedule=llada steps=3 block_length=4 remasking=random" };
+    for (int c = 0; c < 4; c++) {
+        run_result r;
+        CHECK_INT_EQ(run(m, cfg[c], 12, true, NULL, 9, &r), 0);
+        CHECK_INT_EQ(r.out.n_tokens, 12);
+        int lo[3] = { 1 << 30, 1 << 30, 1 << 30 }, hi[3] = { 0, 0, 0 };
+        for (int j = 0; j < 12; j++) {
+            int b = j / 4;
+            CHECK(r.commit_step[j] >= 1);
+            if (r.commit_step[j] < lo[b]) lo[b] = r.commit_step[j];
+            if (r.commit_step[j] > hi[b]) hi[b] = r.commit_step[j];
+        }
+        /* every step's commits lie in one block, and blocks go in order */
+        for (int b = 0; b + 1 < 3; b++)
+            CHECK_MSG(hi[b] < lo[b + 1], "%s: block %d steps %d..%d, block %d from step %d", cfg[c], b, lo[b], hi[b], b + 1, lo[b + 1]);
+        if (c == 0)
+            for (int b = 0; b < 3; b++) { CHECK_INT_EQ(lo[b], 2 * b + 1); CHECK_INT_EQ(hi[b], 2 * b + 2); }
+        run_free(&r);
+    }
+    db_model_close(m);
+}
+
+static void forwards_equal_steps(void) {
+    db_model *m = open_exact(SPEC);
+    if (!m) return;
+    const char *cfg[] = { "schedule=llada steps=8 block_length=8", "schedule=dream steps=7", "schedule=llada steps=16",
+                          "schedule=dream steps=4 remasking=origin", "schedule=llada steps=4 remasking=origin mode=sample temp=0.8" };
+    const int want[] = { 8, 7, 16, 4, 4 };
+    for (int c = 0; c < 5; c++) {
+        run_result r;
+        CHECK_INT_EQ(run(m, cfg[c], 16, true, NULL, 3, &r), 0);
+        CHECK_MSG(r.forwards == want[c] && r.commits == want[c], "%s: %d forwards, %d commit events, expected %d",
+                  cfg[c], r.forwards, r.commits, want[c]);
+        CHECK_INT_EQ(r.committed, 16);
+        CHECK_INT_EQ(r.out.n_tokens, 16);
+        for (int j = 0; j < 16; j++) CHECK(r.out.tokens[j] != DB_EXACT_MASK);
+        run_free(&r);
+    }
+    /* sampling: the same seed gives the same tokens, another seed other tokens */
+    run_result a, b, c2;
+    CHECK_INT_EQ(run(m, "schedule=llada steps=4 mode=sample temp=1.5", 16, true, NULL, 5, &a), 0);
+    CHECK_INT_EQ(run(m, "schedule=llada steps=4 mode=sample temp=1.5", 16, true, NULL, 5, &b), 0);
+    CHECK_INT_EQ(run(m, "schedule=llada steps=4 mode=sample temp=1.5", 16, true, NULL, 6, &c2), 0);
+    int same = 0, diff = 0;
+    for (int j = 0; j < 16; j++) { same += a.out.tokens[j] == b.out.tokens[j]; diff += a.out.tokens[j] != c2.out.tokens[j]; }
+    CHECK_INT_EQ(same, 16);
+    CHECK(diff > 0);
+    run_free(&a);
+    run_free(&b);
+    run_free(&c2);
+    db_model_close(m);
+}
+
+/* mode=sample draws each position from softmax(logits/temp): on the
+ * factorised model the joint of two positions is the product of the
+ * closed-form tempered distributions, whatever the order of commits. */
+static void sampling_matches_closed_form(void) {
+    const char *spec = "vocab=8,seed=21,sharpness=1";
+    db_model *m = open_exact(spec);
+    if (!m) return;
+    db_exact_spec s;
+    db_exact_spec_parse(spec, &s, NULL, 0);
+    const double temp = 0.8;
+    double q[2][8], joint[64], joint1[64];
+    for (int j = 0; j < 2; j++) {
+        float lg[8];
+        db_exact_logits_bidir(&s, 3 + j, lg);
+        double z = 0;
+        for (int v = 0; v < 8; v++) { q[j][v] = v == DB_EXACT_MASK || lg[v] < -1e20 ? 0 : exp(lg[v] / temp); z += q[j][v]; }
+        for (int v = 0; v < 8; v++) q[j][v] /= z;
+    }
+    for (int a = 0; a < 8; a++)
+        for (int b = 0; b < 8; b++) joint[a * 8 + b] = q[0][a] * q[1][b];
+    const char *cfg[] = { "schedule=llada steps=1 mode=sample temp=0.8", "schedule=dream steps=2 mode=sample temp=0.8 remasking=entropy" };
+    for (int c = 0; c < 2; c++) {
+        enum { N = 12000 };
+        uint64_t counts[64] = { 0 };
+        for (int i = 0; i < N; i++) {
+            run_result r;
+            if (run(m, cfg[c], 2, false, NULL, (uint64_t)i + 100, &r) != 0) { run_free(&r); break; }
+            if (r.out.n_tokens == 2) counts[r.out.tokens[0] * 8 + r.out.tokens[1]]++;
+            run_free(&r);
+        }
+        int df;
+        double p;
+        double chi = db_chi_square(counts, joint, 64, 5.0, &df, &p);
+        CHECK_MSG(p > 1e-3, "%s: chi2 %.1f df %d p %g", cfg[c], chi, df, p);
+        CHECK(df >= 10);
+        /* negative control: the same draws against the temperature-1 distribution */
+        for (int a = 0; a < 8; a++)
+            for (int b = 0; b < 8; b++) {
+                float l0[8], l1[8];
+                db_exact_logits_bidir(&s, 3, l0);
+                db_exact_logits_bidir(&s, 4, l1);
+                double z0 = 0, z1 = 0;
+                for (int v = 0; v < 8; v++) {
+                    if (v != DB_EXACT_MASK && l0[v] > -1e20) z0 += exp(l0[v]);
+                    if (v != DB_EXACT_MASK && l1[v] > -1e20) z1 += exp(l1[v]);
+                }
+                double pa = a == DB_EXACT_MASK || l0[a] < -1e20 ? 0 : exp(l0[a]) / z0;
+                double pb = b == DB_EXACT_MASK || l1[b] < -1e20 ? 0 : exp(l1[b]) / z1;
+                joint1[a * 8 + b] = pa * pb > 0 ? pa * pb : 1e-12;
+            }
+        db_chi_square(counts, joint1, 64, 5.0, &df, &p);
+        CHECK_MSG(p < 1e-6, "%s: negative control not rejected: p %g", cfg[c], p);
+    }
+    db_model_close(m);
+}
+
+static void stops_at_end_of_generation(void) {
+    const char *spec = "vocab=12,seed=5,sharpness=2,eos_bias=2";
+    db_model *m = open_exact(spec);
+    if (!m) return;
+    db_exact_spec s;
+    db_exact_spec_parse(spec, &s, NULL, 0);
+    int argmax[24], first = 24;
+    for (int j = 0; j < 24; j++) {
+        double p[64];
+        exact_probs(&s, j, p);
+        argmax[j] = argmax_d(p, s.vocab);
+        if (argmax[j] == DB_EXACT_EOS && first == 24) first = j;
+    }
+    CHECK_MSG(first < 24, "spec should put an end-of-generation argmax in 24 positions");
+    run_result r;
+    CHECK_INT_EQ(run(m, "schedule=llada steps=1", 24, true, NULL, 1, &r), 0);
+    CHECK_INT_EQ(r.out.n_tokens, first);
+    CHECK_STR_EQ(r.out.stop_reason, "eog");
+    CHECK_INT_EQ(r.committed, first);   /* COMMIT events count output tokens only */
+    for (int j = 0; j < first; j++) CHECK_INT_EQ(r.out.tokens[j], argmax[j]);
+    run_free(&r);
+    /* semi-AR: decoding stops once the output is settled; no block after the end */
+    CHECK_INT_EQ(run(m, "schedule=llada steps=12 block_length=2", 24, true, NULL, 1, &r), 0);
+    CHECK_INT_EQ(r.out.n_tokens, first);
+    CHECK_INT_EQ(r.forwards, first / 2 + 1);
+    for (int j = (first / 2 + 1) * 2; j < 24; j++) CHECK_INT_EQ(r.commit_step[j], 0);
+    run_free(&r);
+    /* without stop_at_eog the end token is output like any other */
+    CHECK_INT_EQ(run(m, "schedule=llada steps=1", 24, false, NULL, 1, &r), 0);
+    CHECK_INT_EQ(r.out.n_tokens, 24);
+    CHECK_INT_EQ(r.out.tokens[first], DB_EXACT_EOS);
+    run_free(&r);
+    db_model_close(m);
+}
+
+static void bad_settings_are_errors(void) {
+    db_model *m = open_exact(SPEC);
+    if (!m) return;
+    run_result r;
+    CHECK_INT_EQ(run(m, "block_length=5 steps=4", 12, true, NULL, 1, &r), -1);
+    CHECK_CONTAINS(r.err, "block_length");
+    run_free(&r);
+    CHECK_INT_EQ(run(m, "block_length=4 steps=4", 12, true, NULL, 1, &r), -1);
+    CHECK_CONTAINS(r.err, "steps");
+    run_free(&r);
+    CHECK_INT_EQ(run(m, "gen_length=20", 12, true, NULL, 1, &r), -1);
+    CHECK_CONTAINS(r.err, "gen_length");
+    run_free(&r);
+    CHECK_INT_EQ(run(m, "schedule=fastdllm remasking=origin", 12, true, NULL, 1, &r), -1);
+    CHECK_CONTAINS(r.err, "origin");
+    run_free(&r);
+    CHECK_INT_EQ(run(m, "steps=2", 12, true, "{\"regex\": \"(a\"}", 1, &r), -1);
+    CHECK_CONTAINS(r.err, "regex");
+    run_free(&r);
+    db_model_close(m);
+}
+
+/* ---- constrained (DINGO) ----------------------------------------------------- */
+
+/* Token text of a sequence on the exact backend (" wN" per word). */
+static void seq_text(const db_token *t, int n, char *buf, size_t cap) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && k + 8 < cap; i++) k += (size_t)snprintf(buf + k, cap - k, " w%d", t[i]);
+}
+
+/* Prefix validity over token sequences: some extension of at most `depth`
+ * words w3..w{V-1} makes the text match. */
+static int token_prefix_ok(const char *regex, const db_token *t, int n, int V, int depth) {
+    char text[256];
+    seq_text(t, n, text, sizeof text);
+    if (full_match_bt(regex, text) == 1) return 1;
+    if (depth == 0) return 0;
+    db_token ext[16];
+    memcpy(ext, t, sizeof *t * (size_t)n);
+    for (int v = 3; v < V; v++) {
+        ext[n] = v;
+        if (token_prefix_ok(regex, ext, n + 1, V, depth - 1)) return 1;
+    }
+    return 0;
+}
+
+/* The engine's semantics, by brute force: tokens after the first end token
+ * must all be end tokens; the text before it must match fully; without one,
+ * the text must be a valid prefix. */
+static int seq_valid(const char *regex, const db_token *t, int n, int V) {
+    int e = 0;
+    while (e < n && t[e] != DB_EXACT_EOS) e++;
+    for (int i = e; i < n; i++) if (t[i] != DB_EXACT_EOS) return 0;
+    if (e < n) {
+        char text[256];
+        seq_text(t, e, text, sizeof text);
+        return full_match_bt(regex, text) == 1;
+    }
+    return token_prefix_ok(regex, t, n, V, 3);
+}
+
+static char *constraint_json(const char *regex) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "regex", regex);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static const char *const REGEXES[] = {
+    "( w[3-5])+", "( w3 w4| w5)*( w7)?", "( w6){2}( w3| w4)*", "( w7| w3){1,3}", " w4( w5 w6)*",
+};
+#define N_REGEXES (int)(sizeof REGEXES / sizeof *REGEXES)
+
+static void dp_equals_brute_force(void) {
+    const int V = 8, d = 4;
+    for (int seed = 1; seed <= 4; seed++) {
+        char spec[96];
+        snprintf(spec, sizeof spec, "vocab=%d,seed=%d,sharpness=1.5,eos_bias=0.5", V, 40 + seed);
+        db_model *m = open_exact(spec);
+        if (!m) return;
+        db_exact_spec s;
+        db_exact_spec_parse(spec, &s, NULL, 0);
+        double lp[4][64];
+        for (int j = 0; j < d; j++) {
+            double p[64];
+            exact_probs(&s, j, p);
+            for (int v = 0; v < V; v++) lp[j][v] = p[v] > 0 ? log(p[v]) : -INFINITY;
+        }
+        for (int k = 0; k < N_REGEXES; k++) {
+            char *cj = constraint_json(REGEXES[k]);
+            /* one step: every position chosen at once; brute force over V^d */
+            run_result r;
+            CHECK_INT_EQ(run(m, "schedule=llada steps=1", d, true, cj, 1, &r), 0);
+            double best = -INFINITY;
+            db_token bt[4] = { 0 }, t[4];
+            for (int code = 0; code < V * V * V * V; code++) {
+                double w = 0;
+                for (int j = 0, c = code; j < d; j++, c /= V) { t[j] = c % V; w += lp[j][t[j]]; }
+                if (w == -INFINITY || w <= best || !seq_valid(REGEXES[k], t, d, V)) continue;
+                best = w;
+                memcpy(bt, t, sizeof bt);
+            }
+            CHECK_MSG(best > -INFINITY, "no valid sequence for /%s/", REGEXES[k]);
+            int e = 0;
+            while (e < d && bt[e] != DB_EXACT_EOS) e++;
+            CHECK_MSG(r.out.n_tokens == e, "/%s/ seed %d: %d tokens, brute force %d", REGEXES[k], seed, r.out.n_tokens, e);
+            for (int j = 0; j < d; j++)
+                CHECK_MSG(r.tokens[j] == bt[j], "/%s/ seed %d position %d: %d, brute force %d", REGEXES[k], seed, j,
+                          r.tokens[j], bt[j]);
+            run_free(&r);
+
+            /* two steps: step 1 commits two positions while two stay masked,
+             * each standing for one token to come (existential) */
+            CHECK_INT_EQ(run(m, "schedule=llada steps=2", d, true, cj, 1, &r), 0);
+            int chosen[2], nc = 0;
+            for (int j = 0; j < d && nc < 2; j++) if (r.commit_step[j] == 1) chosen[nc++] = j;
+            CHECK_INT_EQ(nc, 2);
+            if (nc == 2) {
+                best = -INFINITY;
+                db_token b1[2] = { 0 };
+                for (int a = 0; a < V * V; a++) {
+                    db_token u[4];
+                    u[chosen[0]] = a % V;
+                    u[chosen[1]] = a / V;
+                    double w = lp[chosen[0]][u[chosen[0]]] + lp[chosen[1]][u[chosen[1]]];
+                    if (w == -INFINITY || w <= best) continue;
+                    int ok = 0;
+                    for (int f = 0; f < V * V && !ok; f++) {
+                        int fi = 0;
+                        for (int j = 0; j < d; j++)
+                            if (j != chosen[0] && j != chosen[1]) { u[j] = fi == 0 ? f % V : f / V; fi++; }
+                        /* a masked position becomes a real token: not BOS, not the mask */
+                        bool real = true;
+                        for (int j = 0; j < d; j++) real = real && u[j] != DB_EXACT_BOS && u[j] != DB_EXACT_MASK;
+                        ok = real && seq_valid(REGEXES[k], u, d, V);
+                    }
+                    if (!ok) continue;
+                    best = w;
+                    b1[0] = u[chosen[0]];
+                    b1[1] = u[chosen[1]];
+                }
+                CHECK_MSG(r.tokens[chosen[0]] == b1[0] && r.tokens[chosen[1]] == b1[1],
+                          "/%s/ seed %d, step 1 positions %d,%d: %d %d, brute force %d %d", REGEXES[k], seed,
+                          chosen[0], chosen[1], r.tokens[chosen[0]], r.tokens[chosen[1]], b1[0], b1[1]);
+            }
+            run_free(&r);
+            free(cj);
+        }
+        db_model_close(m);
+    }
+}
+
+static void constrained_outputs_match(void) {
+    const char *spec = "vocab=10,seed=77,sharpness=2,eos_bias=-0.5";
+    db_model *m = open_exact(spec);
+    if (!m) return;
+    const char *cfg[] = {
+        "schedule=llada steps=8", "schedule=llada steps=4 block_length=4", "schedule=dream steps=4 remasking=entropy",
+        "schedule=dream steps=8 remasking=topk_margin", "schedule=fastdllm threshold=0.5 block_length=4",
+        "schedule=llada steps=8 mode=sample temp=1.2", "schedule=dream steps=4 remasking=origin",
+        "schedule=llada steps=2 remasking=random",
+    };
+    int n_full = 0, n_prefix = 0;
+    for (int k = 0; k < N_REGEXES; k++) {
+        char *cj = constraint_json(REGEXES[k]);
+        for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++)
+            for (uint64_t seed = 1; seed <= 3; seed++) {
+                run_result r;
+                CHECK_INT_EQ(run(m, cfg[c], 8, true, cj, seed, &r), 0);
+                char text[256];
+                seq_text(r.out.tokens, r.out.n_tokens, text, sizeof text);
+                int ok;
+                if (strcmp(r.out.stop_reason, "eog") == 0) { ok = full_match_bt(REGEXES[k], text) == 1; n_full++; }
+                else { ok = token_prefix_ok(REGEXES[k], r.out.tokens, r.out.n_tokens, 10, 3); n_prefix++; }
+                CHECK_MSG(ok, "/%s/ %s seed %d: \"%s\" (%s)", REGEXES[k], cfg[c], (int)seed, text, r.out.stop_reason);
+                CHECK_MSG(strcmp(r.out.stop_reason, "constraint") != 0, "dead end for /%s/ %s", REGEXES[k], cfg[c]);
+                int n_constraint = 0;
+                for (int i = 0; i < r.log.n; i++) n_constraint += r.log.ev[i].kind == DB_EV_CONSTRAINT;
+                CHECK_INT_EQ(n_constraint, r.forwards);
+                run_free(&r);
+            }
+        free(cj);
+    }
+    CHECK_MSG(n_full > 0 && n_prefix > 0, "both complete (%d) and length-limited (%d) outputs", n_full, n_prefix);
+    db_model_close(m);
+}
+
+/* ---- scorer -------------------------------------------------------------------- */
+
+#define SCORER_SPEC "vocab=40,order=2,seed=9,sharpness=1.7,eos_bias=-1"
+
+static double closed_form_nll(const db_exact_spec *s, const db_token *seq, int n_prompt, int n) {
+    double nll = 0;
+    for (int i = n_prompt; i < n; i++) {
+        float lg[64];
+        db_exact_logits(s, seq, i, i, lg);
+        double mx = -1e300, z = 0;
+        for (int v = 0; v < s->vocab; v++) if (lg[v] > mx) mx = lg[v];
+        for (int v = 0; v < s->vocab; v++) z += exp(lg[v] - mx);
+        nll -= lg[seq[i]] - mx - log(z);
+    }
+    return nll / (n - n_prompt);
+}
+
+static void scorer_matches_closed_form(void) {
+    db_model *m = open_exact(SCORER_SPEC);
+    if (!m) return;
+    db_exact_spec s;
+    db_exact_spec_parse(SCORER_SPEC, &s, NULL, 0);
+    const db_token seq[] = { DB_EXACT_BOS, 4, 5, 7, 30, 12, 1, 9 };
+    for (int n_prompt = 1; n_prompt <= 3; n_prompt++) {
+        double nll = NAN;
+        char err[256];
+        CHECK_INT_EQ(db_score_continuation(m, seq, n_prompt, seq + n_prompt, 8 - n_prompt, &nll, err, sizeof err), 0);
+        CHECK_NEAR(nll, closed_form_nll(&s, seq, n_prompt, 8), 1e-5);
+    }
+    db_model_set_causal(m, false);   /* the scorer switches attention back to causal itself */
+    double nll = NAN;
+    CHECK_INT_EQ(db_score_continuation(m, seq, 2, seq + 2, 6, &nll, NULL, 0), 0);
+    CHECK_NEAR(nll, closed_form_nll(&s, seq, 2, 8), 1e-5);
+    char err[256] = "";
+    CHECK_INT_EQ(db_score_continuation(m, seq, 2, seq + 2, 0, &nll, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "empty output");
+    db_model_close(m);
+}
+
+static int write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+static void suite_scorer_stores_perplexity(void) {
+    char dir[600], prompts[700], dbp[700];
+    snprintf(dir, sizeof dir, "%s/scorer", db_test_tmpdir());
+    mkdir(dir, 0755);
+    snprintf(prompts, sizeof prompts, "%s/p.jsonl", dir);
+    snprintf(dbp, sizeof dbp, "%s/r.db", dir);
+    remove(dbp);
+    CHECK_INT_EQ(write_text(prompts, "{\"id\": \"a\", \"prompt\": \"w4 w5\"}\n{\"id\": \"b\", \"prompt\": \"w7 w8 w9\"}\n"), 0);
+    const char *json =
+        "{ \"name\": \"scorer\", \"models\": { \"target\": { \"backend\": \"exact\", \"spec\": \"vocab=40,order=1,seed=3,eos_bias=-3\" },"
+        "  \"ref\": { \"backend\": \"exact\", \"spec\": \"" SCORER_SPEC "\" } },"
+        "  \"datasets\": { \"d\": { \"path\": \"p.jsonl\" } },"
+        "  \"engines\": [ { \"engine\": \"ar\", \"target\": \"target\" } ],"
+        "  \"scorer\": \"ref\", \"max_new_tokens\": 6, \"warmup\": 0, \"threads\": 1 }";
+    db_suite *su = NULL;
+    char err[512];
+    if (db_suite_parse(json, "scorer.json", dir, &su, err, sizeof err) != 0) {
+        db_test_fail(__FILE__, __LINE__, "parse: %s", err);
+        return;
+    }
+    CHECK_CONTAINS(su->json, "\"scorer\":\"ref\"");
+    db_run_options o = { .db_path = dbp, .argv_text = "test" };
+    db_run_summary sum;
+    CHECK_INT_EQ(db_run_suite(su, &o, &sum, err, sizeof err), 0);
+    db_suite_free(su);
+    sqlite3 *db = NULL;
+    if (sqlite3_open(dbp, &db) != SQLITE_OK) { db_test_fail(__FILE__, __LINE__, "open %s", dbp); sqlite3_close(db); return; }
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db,
+        "select s.prompt_id, s.output_tokens_json, m.value, n.value from sample s "
+        "join sample_metric m on m.sample_id = s.id and m.name = 'scorer_ppl' "
+        "join sample_metric n on n.sample_id = s.id and n.name = 'scorer_nll' order by s.prompt_idx", -1, &st, NULL);
+    db_exact_spec s;
+    db_exact_spec_parse(SCORER_SPEC, &s, NULL, 0);
+    int rows = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        cJSON *toks = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
+        db_token seq[16];
+        int n = 0;
+        seq[n++] = DB_EXACT_BOS;
+        if (strcmp(id, "a") == 0) { seq[n++] = 4; seq[n++] = 5; }
+        else { seq[n++] = 7; seq[n++] = 8; seq[n++] = 9; }
+        int np = n;
+        for (const cJSON *t = toks ? toks->child : NULL; t && n < 16; t = t->next) seq[n++] = (db_token)t->valueint;
+        cJSON_Delete(toks);
+        double want = closed_form_nll(&s, seq, np, n);
+        CHECK_NEAR(sqlite3_column_double(st, 3), want, 1e-5);
+        CHECK_NEAR(sqlite3_column_double(st, 2), exp(want), 1e-4 * exp(want));
+        rows++;
+    }
+    sqlite3_finalize(st);
+    /* the stop reason outlives the generation that set it (it was once a dangling pointer) */
+    st = NULL;
+    sqlite3_prepare_v2(db, "select count(*) from sample where stop_reason in ('length', 'eog') and "
+                           "(stop_reason = 'eog') = (json_array_length(output_tokens_json) < 6)", -1, &st, NULL);
+    CHECK(st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    CHECK_INT_EQ(rows, 2);
+    /* a scorer that names no model */
+    char bad[2048];
+    snprintf(bad, sizeof bad, "%s", json);
+    char *q = strstr(bad, "\"scorer\": \"ref\"");
+    if (q) memcpy(q, "\"scorer\": \"rex\"", 15);
+    su = NULL;
+    CHECK_INT_EQ(db_suite_parse(bad, "scorer.json", dir, &su, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "$.scorer: no model named 'rex'");
+}
+
+/* ---- the bundled diffusion model ------------------------------------------------ */
+
+static void bundled_model_commits_every_position(void) {
+#ifdef HAVE_LLAMA
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/models/diffusion.gguf", db_test_srcdir());
+    FILE *f = fopen(path, "rb");
+    if (!f) { db_test_skip("data/models/diffusion.gguf not present"); return; }
+    fclose(f);
+    db_llama_set_quiet(true);
+    db_model_params p = db_model_default_params();
+    p.path = path;
+    p.n_ctx = 256;
+    p.n_batch = 256;
+    p.n_threads = 1;
+    db_model *m = NULL;
+    char err[512];
+    if (db_model_open(&p, &m, err, sizeof err) != 0) { db_test_fail(__FILE__, __LINE__, "open: %s", err); return; }
+    db_token prompt[64];
+    const char *text = "The old house stood at the end of the road, and";
+    int n = db_model_tokenize(m, text, strlen(text), true, false, prompt, 64);
+    CHECK(n > 1);
+    const char *cfg[] = { "schedule=llada steps=8 block_length=8", "schedule=dream steps=8 remasking=entropy",
+                          "schedule=fastdllm threshold=0.9 block_length=8" };
+    const db_engine *e = db_engine_find("diffusion");
+    for (int c = 0; c < 3 && n > 1; c++) {
+        db_params prm;
+        db_params_defaults(&prm, e->params, e->n_params);
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", cfg[c]);
+        char *save = NULL;
+        for (char *kv = strtok_r(buf, " ", &save); kv; kv = strtok_r(NULL, " ", &save)) {
+            char *eq = strchr(kv, '=');
+            *eq = 0;
+            CHECK_INT_EQ(db_params_set(&prm, kv, eq + 1, err, sizeof err), 0);
+        }
+        int steps[16];
+        db_token toks[16];
+        db_diffusion_trace tr = { .cap = 16, .commit_step = steps, .tokens = toks };
+        db_event_log log;
+        db_event_log_init(&log);
+        db_event_log_start(&log);
+        db_gen_request req = { .target = m, .prompt = prompt, .n_prompt = n, .max_new_tokens = 16,
+                               .stop_at_eog = false, .seed = 1, .params = &prm, .events = &log };
+        db_gen_output out;
+        memset(&out, 0, sizeof out);
+        db_model_reset(m);
+        CHECK_INT_EQ(db_diffusion_generate(&req, &out, &tr, err, sizeof err), 0);
+        CHECK_INT_EQ(out.n_tokens, 16);
+        int committed = 0, forwards = 0;
+        for (int i = 0; i < log.n; i++) {
+            if (log.ev[i].kind == DB_EV_COMMIT) committed += log.ev[i].n_tokens;
+            if (log.ev[i].kind == DB_EV_FORWARD) forwards++;
+        }
+        CHECK_INT_EQ(committed, 16);
+        if (c < 2) CHECK_INT_EQ(forwards, 8);
+        else CHECK(forwards >= 2 && forwards <= 16);
+        for (int j = 0; j < 16; j++) {
+            CHECK(steps[j] >= 1);
+            CHECK(out.tokens[j] != db_model_mask(m));
+        }
+        db_output_free(&out);
+        db_event_log_free(&log);
+    }
+    /* a regex constraint through the real tokenizer: the output stays a valid prefix */
+    const char *regex = "( [a-z]+)+[.]";
+    db_regex_dfa *dfa = NULL;
+    CHECK_INT_EQ(db_regex_dfa_compile(regex, &dfa, NULL, 0), 0);
+    const char *ccfg[] = { "schedule=llada steps=8 block_length=8", "schedule=dream steps=8 remasking=topk_margin" };
+    for (int c = 0; c < 2 && dfa && n > 1; c++) {
+        db_params prm;
+        db_params_defaults(&prm, e->params, e->n_params);
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", ccfg[c]);
+        char *save = NULL;
+        for (char *kv = strtok_r(buf, " ", &save); kv; kv = strtok_r(NULL, " ", &save)) {
+            char *eq = strchr(kv, '=');
+            *eq = 0;
+            CHECK_INT_EQ(db_params_set(&prm, kv, eq + 1, err, sizeof err), 0);
+        }
+        db_gen_request req = { .target = m, .prompt = prompt, .n_prompt = n, .max_new_tokens = 16,
+                               .stop_at_eog = true, .seed = 1, .params = &prm,
+                               .constraint_json = "{\"regex\": \"( [a-z]+)+[.]\"}" };
+        db_gen_output out;
+        memset(&out, 0, sizeof out);
+        db_model_reset(m);
+        CHECK_INT_EQ(db_diffusion_generate(&req, &out, NULL, err, sizeof err), 0);
+        char out_text[1024];
+        int tl = db_model_detokenize(m, out.tokens, out.n_tokens, out_text, sizeof out_text - 1);
+        CHECK(tl >= 0);
+        out_text[tl < 0 ? 0 : tl] = 0;
+        if (strcmp(out.stop_reason, "eog") == 0) CHECK_INT_EQ(full_match_bt(regex, out_text), 1);
+        else CHECK_MSG(db_regex_dfa_prefix(dfa, out_text, strlen(out_text)) == 1, "%s: \"%s\" is no prefix of /%s/", ccfg[c], out_text, regex);
+        CHECK(out.n_tokens > 0);
+        db_output_free(&out);
+    }
+    db_regex_dfa_free(dfa);
+    db_model_close(m);
+#else
+    db_test_skip("built without llama.cpp");
+#endif
+}
+
+void suite_diffusion(void) {
+    RUN(regex_dfa_matches_backtracking);
+    RUN(one_step_is_per_position_argmax);
+    RUN(fastdllm_above_one_is_one_token_per_step);
+    RUN(orderings_follow_brute_force_ranking);
+    RUN(dream_timestep_schedule);
+    RUN(blocks_are_semi_autoregressive);
+    RUN(forwards_equal_steps);
+    RUN(sampling_matches_closed_form);
+    RUN(stops_at_end_of_generation);
+    RUN(bad_settings_are_errors);
+    RUN(dp_equals_brute_force);
+    RUN(constrained_outputs_match);
+    RUN(scorer_matches_closed_form);
+    RUN(suite_scorer_stores_perplexity);
+    RUN(bundled_model_commits_every_position);
+}
