@@ -9,6 +9,9 @@ extern const db_engine db_engine_pld;
 extern const db_engine db_engine_spec_tree;
 extern const db_engine db_engine_self_spec;
 extern const db_engine db_engine_lookahead;
+extern const db_engine db_engine_grammar;
+extern const db_engine db_engine_awrs;
+extern const db_engine db_engine_gad;
 
 const db_engine *const db_engine_registry[] = {
     &db_engine_ar,
@@ -17,6 +20,9 @@ const db_engine *const db_engine_registry[] = {
     &db_engine_pld,
     &db_engine_self_spec,
     &db_engine_lookahead,
+    &db_engine_grammar,
+    &db_engine_awrs,
+    &db_engine_gad,
 };
 
 const int db_engine_count = (int)(sizeof db_engine_registry / sizeof db_engine_registry[0]);
