@@ -131,16 +131,25 @@ static const float *logits_at(gad_state *st, const db_token *path, int depth, ch
     return db_model_logits(st->m, st->batch.n_tokens - 1);
 }
 
-/* First visit of node k (prefix path[0..depth), grammar state g): store the
- * model's distribution over the allowed tokens. */
-static int expand(gad_state *st, int k, db_grammar *g, const db_token *path, int depth, char *err, size_t errlen) {
+/* First visit of node k (prefix path[0..depth)): store the model's
+ * distribution over the tokens the grammar allows there. */
+static int expand(gad_state *st, int k, const db_token *path, int depth, char *err, size_t errlen) {
     const float *logits = logits_at(st, path, depth, err, errlen);
     if (!logits) return -1;
     int64_t t0 = db_now_ns();
     db_sampling_probs(&st->s, logits, &st->sb);
     memcpy(st->masked, logits, sizeof(float) * (size_t)st->n_vocab);
     int64_t t1 = db_now_ns();
+    /* the grammar state at this prefix: the root's, advanced along the path */
+    db_grammar *g = db_grammar_clone(st->root_grammar);
+    if (!g) return db_errf(err, errlen, "out of memory");
+    for (int i = 0; i < depth; i++)
+        if (db_grammar_accept(g, path[i]) != 0) {
+            db_grammar_free(g);
+            return db_errf(err, errlen, "grammar: token %d not allowed (internal error)", path[i]);
+        }
     int n_ok = db_grammar_mask(g, st->masked);
+    db_grammar_free(g);
     int64_t t2 = db_now_ns();
     db_emit_sample(st->req->events, st->n_forwards, t0, t1);
     db_emit_constraint(st->req->events, st->n_forwards, st->n_vocab, n_ok, t1, t2);
@@ -179,14 +188,12 @@ static float node_estimate(const gad_node *node) {
 static int asap_sample(gad_state *st, db_rng *rng, db_token *path, int *slot, int *nodes_on_path, int *depth_out,
                        bool *dead, char *err, size_t errlen) {
     const int max = st->req->max_new_tokens;
-    db_grammar *g = db_grammar_clone(st->root_grammar);
-    if (!g) return db_errf(err, errlen, "out of memory");
     int k = 0, depth = 0, rc = 0;
     *dead = false;
     for (;;) {
         nodes_on_path[depth] = k;
         if (depth == max) break;   /* no room left to end: c = 0 below */
-        if (!st->nodes[k].expanded && expand(st, k, g, path, depth, err, errlen) != 0) { rc = -1; break; }
+        if (!st->nodes[k].expanded && expand(st, k, path, depth, err, errlen) != 0) { rc = -1; break; }
         gad_node *node = &st->nodes[k];
         double total = 0.0;
         for (int j = 0; j < node->n; j++) total += (double)node->p[j] * node->c[j];
@@ -208,7 +215,6 @@ static int asap_sample(gad_state *st, db_rng *rng, db_token *path, int *slot, in
             break;
         }
         db_token t = node->tok[pick];
-        if (db_grammar_accept(g, t) != 0) { rc = db_errf(err, errlen, "grammar: token %d not allowed (internal error)", t); break; }
         db_emit_sample(st->req->events, st->n_forwards, t0, db_now_ns());
         if (node->child[pick] == CHILD_NEW) {
             int c = new_node(st);
@@ -218,7 +224,6 @@ static int asap_sample(gad_state *st, db_rng *rng, db_token *path, int *slot, in
         path[depth++] = t;
         k = st->nodes[k].child[pick];
     }
-    db_grammar_free(g);
     if (rc < 0) return -1;
     *depth_out = depth;
     /* update the estimates bottom-up: the last node's own value (0 when it
