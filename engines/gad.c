@@ -293,7 +293,7 @@ static int gad_generate(const db_gen_request *req, db_gen_output *out, char *err
     if (rc == 0) {
         for (int i = 0; i < depth && rc == 0; i++)
             if (db_output_push(out, path[i]) != 0) rc = db_errf(err, errlen, "out of memory");
-        if (rc == 0 && depth > 0) db_emit_commit(req->events, st.n_forwards, depth);
+        for (int i = 0; i < depth && rc == 0; i++) db_emit_commit(req->events, st.n_forwards, 1);
         snprintf(out->stop_reason, sizeof out->stop_reason, "%s", last == 1 ? "eog" : dead ? "dead_end" : "length");
         db_output_stat(out, "gad_iterations", iterations);
         db_output_stat(out, "gad_complete", n_complete);
