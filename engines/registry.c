@@ -12,6 +12,9 @@ extern const db_engine db_engine_lookahead;
 extern const db_engine db_engine_lexical;
 extern const db_engine db_engine_astar;
 extern const db_engine db_engine_diffusion;
+extern const db_engine db_engine_grammar;
+extern const db_engine db_engine_awrs;
+extern const db_engine db_engine_gad;
 
 const db_engine *const db_engine_registry[] = {
     &db_engine_ar,
@@ -23,6 +26,9 @@ const db_engine *const db_engine_registry[] = {
     &db_engine_lexical,
     &db_engine_astar,
     &db_engine_diffusion,
+    &db_engine_grammar,
+    &db_engine_awrs,
+    &db_engine_gad,
 };
 
 const int db_engine_count = (int)(sizeof db_engine_registry / sizeof db_engine_registry[0]);

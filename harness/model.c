@@ -69,6 +69,7 @@ int db_model_open(const db_model_params *params, db_model **out, char *err, size
 
 void db_model_close(db_model *m) {
     if (!m) return;
+    db_model_grammar_vocab_free(m);
     m->backend->close(m);
     free(m);
 }

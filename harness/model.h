@@ -129,11 +129,43 @@ int  db_model_set_causal(db_model *m, bool causal);
 /* Thread counts for following decodes. */
 void db_model_set_threads(db_model *m, int n_threads, int n_threads_batch);
 
+/* --- grammars ----------------------------------------------------------
+ * A GBNF grammar (llama.cpp syntax, root rule "root") bound to a model's
+ * vocabulary, evaluated by llama.cpp's grammar sampler for every backend:
+ * the llama backend uses its own vocabulary; other backends get a
+ * vocabulary-only llama.cpp model built from their token pieces (pieces must
+ * be distinct; BOS, EOS and MASK are control tokens).  A token is allowed
+ * when the text so far plus its piece is a prefix of a sentence of the
+ * grammar; an end-of-generation token is allowed only when the text so far
+ * is a complete sentence.  Not thread-safe per db_grammar.               */
+typedef struct db_grammar db_grammar;
+
+/* Parse gbnf for m's vocabulary.  NULL on failure, with one line in err
+ * naming the problem ("grammar: error parsing grammar: expecting ..."). */
+db_grammar *db_model_grammar_new(db_model *m, const char *gbnf, char *err, size_t errlen);
+/* Check n candidate tokens: ok[i] = 1 when cand[i] is allowed now.  Returns
+ * the number allowed. */
+int  db_grammar_allowed(db_grammar *g, const db_token *cand, int n, uint8_t *ok);
+/* Mask a full-vocabulary logits row in place (-INFINITY for disallowed
+ * tokens).  Returns the number of tokens left allowed. */
+int  db_grammar_mask(db_grammar *g, float *logits);
+/* Is the text accepted so far a complete sentence (end of generation allowed)? */
+bool db_grammar_complete(db_grammar *g);
+/* Advance by one allowed token (end-of-generation tokens leave the state as
+ * it is).  Returns 0, or -1 when t is not allowed (state unchanged). */
+int  db_grammar_accept(db_grammar *g, db_token t);
+/* Independent copy of the current state; NULL when out of memory. */
+db_grammar *db_grammar_clone(const db_grammar *g);
+void db_grammar_free(db_grammar *g);
+
 /* --- build facts ------------------------------------------------------- */
 /* llama.cpp commit decobench was built against ("" without llama.cpp). */
 const char *db_llama_commit(void);
 /* Silence (or not) llama.cpp's own logging on stderr. */
 void db_llama_set_quiet(bool quiet);
+/* Initialise llama.cpp's backends and logging once per process (the llama
+ * backend and the grammar code call it; a no-op without llama.cpp). */
+void db_llama_init(void);
 
 /* --- backend vtable (implementations only) ------------------------------ */
 typedef struct db_model_backend {
@@ -159,6 +191,9 @@ typedef struct db_model_backend {
     /* optional; NULL: no chat template */
     int  (*chat_format)(db_model *m, const char *const *roles, const char *const *contents, int n,
                         bool add_assistant, char *buf, int cap);
+    /* optional; the backend's llama.cpp vocabulary (const struct llama_vocab *)
+     * for grammars.  NULL: one is built from the token pieces (harness/grammar.c). */
+    const void *(*llama_vocab)(const db_model *m);
 } db_model_backend;
 
 struct db_model {
@@ -166,6 +201,7 @@ struct db_model {
     void *impl;
     int n_vocab;
     char error[256];
+    void *grammar_vocab;   /* vocabulary-only llama.cpp model built for grammars (harness/grammar.c) */
 };
 
 /* Record a one-line error on m (printf-style); returns -1 for convenience. */
@@ -174,6 +210,9 @@ int db_model_fail(db_model *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Free m->grammar_vocab (harness/grammar.c; called by db_model_close). */
+void db_model_grammar_vocab_free(db_model *m);
 
 extern const db_model_backend db_backend_exact;
 #ifdef HAVE_LLAMA

@@ -40,7 +40,9 @@ int db_exact_spec_parse(const char *text, db_exact_spec *s, char *err, size_t er
     s->positional = false;
     s->noise = 0.0;
     s->noise_seed = 2;
+    s->alphabet = DB_EXACT_ALPHABET_WORDS;
     if (!text) return 0;
+    bool vocab_given = false;
     char *copy = db_strdup(text);
     if (!copy) return db_errf(err, errlen, "out of memory");
     int rc = 0;
@@ -52,12 +54,19 @@ int db_exact_spec_parse(const char *text, db_exact_spec *s, char *err, size_t er
         if (!eq) { rc = db_errf(err, errlen, "exact spec '%s': '%s' is not key=value", text, kv); break; }
         *eq = 0;
         const char *key = kv, *val = eq + 1;
+        if (strcmp(key, "alphabet") == 0) {
+            if (strcmp(val, "words") == 0) s->alphabet = DB_EXACT_ALPHABET_WORDS;
+            else if (strcmp(val, "json") == 0) s->alphabet = DB_EXACT_ALPHABET_JSON;
+            else { rc = db_errf(err, errlen, "exact spec '%s': alphabet must be words or json, got '%s'", text, val); break; }
+            continue;
+        }
         char *end = NULL;
         double v = strtod(val, &end);
         if (end == val || *end) { rc = db_errf(err, errlen, "exact spec '%s': %s: '%s' is not a number", text, key, val); break; }
         if (strcmp(key, "vocab") == 0) {
             if (v < 4 || v > 1 << 20 || v != floor(v)) { rc = db_errf(err, errlen, "exact spec '%s': vocab must be an integer in [4, 1048576]", text); break; }
             s->vocab = (int)v;
+            vocab_given = true;
         } else if (strcmp(key, "order") == 0) {
             if (v < 0 || v > MAX_ORDER || v != floor(v)) { rc = db_errf(err, errlen, "exact spec '%s': order must be an integer in [0, %d]", text, MAX_ORDER); break; }
             s->order = (int)v;
@@ -78,11 +87,16 @@ int db_exact_spec_parse(const char *text, db_exact_spec *s, char *err, size_t er
             if (v < 0 || v != floor(v)) { rc = db_errf(err, errlen, "exact spec '%s': noise_seed must be a non-negative integer", text); break; }
             s->noise_seed = (uint64_t)strtoull(val, NULL, 10);
         } else {
-            rc = db_errf(err, errlen, "exact spec '%s': unknown key '%s' (vocab, order, seed, sharpness, eos_bias, positional, noise, noise_seed)", text, key);
+            rc = db_errf(err, errlen, "exact spec '%s': unknown key '%s' (vocab, order, seed, sharpness, eos_bias, positional, noise, noise_seed, alphabet)", text, key);
             break;
         }
     }
     free(copy);
+    if (rc == 0 && s->alphabet == DB_EXACT_ALPHABET_JSON) {
+        if (vocab_given && s->vocab != DB_EXACT_JSON_VOCAB)
+            return db_errf(err, errlen, "exact spec '%s': alphabet=json has %d tokens; leave vocab out", text, DB_EXACT_JSON_VOCAB);
+        s->vocab = DB_EXACT_JSON_VOCAB;
+    }
     return rc;
 }
 
@@ -168,8 +182,8 @@ static int exact_open(db_model *m, const db_model_params *p, char *err, size_t e
 
 static void exact_info(const db_model *m, db_model_info *info) {
     const exact_impl *x = I(m);
-    snprintf(info->desc, sizeof info->desc, "exact V=%d order=%d seed=%llu", x->spec.vocab, x->spec.order,
-             (unsigned long long)x->spec.seed);
+    snprintf(info->desc, sizeof info->desc, "exact V=%d order=%d seed=%llu%s", x->spec.vocab, x->spec.order,
+             (unsigned long long)x->spec.seed, x->spec.alphabet == DB_EXACT_ALPHABET_JSON ? " alphabet=json" : "");
     info->n_params = 0;
     info->size_bytes = 0;
     info->n_layer = 0;
@@ -185,17 +199,27 @@ static db_token exact_special(const db_model *m, int which) {
 static bool exact_is_eog(const db_model *m, db_token t) { (void)m; return t == DB_EXACT_EOS; }
 static bool exact_add_bos(const db_model *m) { (void)m; return true; }
 
-static int piece_text(const exact_impl *x, db_token t, char *buf, size_t cap) {
+const char *const db_exact_json_multi[DB_EXACT_JSON_MULTI] = {
+    "{\"", "\":", "\",", "\"}", "\": ", ", \"", "true", "false", "null", "[]", "{}", "\"\"",
+};
+
+int db_exact_piece(const db_exact_spec *s, db_token t, char *buf, size_t cap) {
+    if (t < 0 || t >= s->vocab) return -1;
     if (t == DB_EXACT_BOS) return snprintf(buf, cap, "<s>");
     if (t == DB_EXACT_EOS) return snprintf(buf, cap, "</s>");
     if (t == DB_EXACT_MASK) return snprintf(buf, cap, "<mask>");
-    (void)x;
+    if (s->alphabet == DB_EXACT_ALPHABET_JSON) {
+        if (t < 98) return snprintf(buf, cap, "%c", (char)(' ' + (t - 3)));
+        if (t == 98) return snprintf(buf, cap, "\n");
+        return snprintf(buf, cap, "%s", db_exact_json_multi[t - 99]);
+    }
     return snprintf(buf, cap, " w%d", (int)t);
 }
 
 static int exact_piece(const db_model *m, db_token t, char *buf, int cap) {
     char tmp[32];
-    int n = piece_text(I(m), t, tmp, sizeof tmp);
+    int n = db_exact_piece(&I(m)->spec, t, tmp, sizeof tmp);
+    if (n < 0) return 0;
     if (n > cap) return -n;
     memcpy(buf, tmp, (size_t)n);
     return n;
@@ -220,6 +244,34 @@ static db_token word_token(const exact_impl *x, const char *w, size_t n, bool pa
     return (db_token)(3 + h % (uint64_t)(x->spec.vocab - 3));
 }
 
+/* alphabet=json: greedy longest match over the pieces (specials only with
+ * parse_special); bytes outside the alphabet are skipped. */
+static int tokenize_chars(const exact_impl *x, const char *text, size_t len, bool parse_special, db_token *out,
+                          int cap, int n) {
+    size_t i = 0;
+    while (i < len) {
+        db_token best = DB_TOKEN_NULL;
+        size_t best_len = 0;
+        char piece[32];
+        for (db_token t = 0; t < x->spec.vocab; t++) {
+            if ((t == DB_EXACT_BOS || t == DB_EXACT_EOS || t == DB_EXACT_MASK) && !parse_special) continue;
+            int k = db_exact_piece(&x->spec, t, piece, sizeof piece);
+            if (k > 0 && (size_t)k > best_len && (size_t)k <= len - i && memcmp(text + i, piece, (size_t)k) == 0) {
+                best = t;
+                best_len = (size_t)k;
+            }
+        }
+        if (best == DB_TOKEN_NULL) {
+            i++;
+            continue;
+        }
+        if (n < cap) out[n] = best;
+        n++;
+        i += best_len;
+    }
+    return n;
+}
+
 static int exact_tokenize(const db_model *m, const char *text, size_t len, bool add_special,
                           bool parse_special, db_token *out, int cap) {
     const exact_impl *x = I(m);
@@ -227,6 +279,10 @@ static int exact_tokenize(const db_model *m, const char *text, size_t len, bool 
     if (add_special) {
         if (n < cap) out[n] = DB_EXACT_BOS;
         n++;
+    }
+    if (x->spec.alphabet == DB_EXACT_ALPHABET_JSON) {
+        n = tokenize_chars(x, text, len, parse_special, out, cap, n);
+        return n > cap ? -n : n;
     }
     size_t i = 0;
     while (i < len) {

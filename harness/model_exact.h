@@ -16,6 +16,16 @@
  * realistic draft for a target): the noise term perturbs their agreement.
  *
  * Spec text: "vocab=64,order=2,seed=7,sharpness=2.5,eos_bias=-4,positional=0,noise=0.5,noise_seed=2".
+ *
+ * Alphabets (token pieces; the closed form above does not depend on them):
+ *   words (default)  3..V-1 are " w3".." w{V-1}"; text tokenizes by words.
+ *   json             alphabet=json: a character-level vocabulary of
+ *                    DB_EXACT_JSON_VOCAB tokens for grammar tests: 3..97 are
+ *                    the printable ASCII characters ' '..'~', 98 is "\n",
+ *                    99.. the multi-character pieces of db_exact_json_multi[].
+ *                    Text tokenizes by greedy longest match; bytes outside
+ *                    the alphabet (non-ASCII, control characters) are skipped.
+ *                    vocab is fixed by the alphabet.
  * Tests compute the exact distribution with db_exact_logits() and compare it
  * with what engines sample through the db_model interface.
  */
@@ -41,7 +51,15 @@ typedef struct db_exact_spec {
     bool positional;    /* context hash includes the position */
     double noise;       /* weight of the second normal term (0 = none) */
     uint64_t noise_seed;
+    int alphabet;       /* DB_EXACT_ALPHABET_* */
 } db_exact_spec;
+
+enum { DB_EXACT_ALPHABET_WORDS = 0, DB_EXACT_ALPHABET_JSON = 1 };
+
+#define DB_EXACT_JSON_MULTI 12
+#define DB_EXACT_JSON_VOCAB (3 + 96 + DB_EXACT_JSON_MULTI)
+/* The multi-character pieces of alphabet=json, tokens 99.. */
+extern const char *const db_exact_json_multi[DB_EXACT_JSON_MULTI];
 
 #define DB_EXACT_BOS 0
 #define DB_EXACT_EOS 1
@@ -51,6 +69,10 @@ typedef struct db_exact_spec {
 /* Parse a spec string; unset fields keep defaults (vocab 32, order 1, seed 1,
  * sharpness 2, eos_bias -1e30, positional 0, noise 0, noise_seed 2).  Returns 0 or -1 + err. */
 int db_exact_spec_parse(const char *text, db_exact_spec *spec, char *err, size_t errlen);
+
+/* Piece text of token t (NUL-terminated, special tokens as "<s>", "</s>",
+ * "<mask>"); returns its length, or -1 for a token outside the vocabulary. */
+int db_exact_piece(const db_exact_spec *spec, db_token t, char *buf, size_t cap);
 
 /* Causal next-token logits for the token at position `pos`, given the
  * `n_ctx` tokens before it (ctx[n_ctx-1] at pos-1).  Only the last `order`

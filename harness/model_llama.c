@@ -63,6 +63,8 @@ static void backend_init_once(void) {
      * ggml_backend_load_all() is not needed. */
 }
 
+void db_llama_init(void) { pthread_once(&g_once, backend_init_once); }
+
 /* ---- state ---- */
 typedef struct llama_impl {
     struct llama_model *model;
@@ -111,7 +113,7 @@ static int default_threads(void) {
 static int llama_open(db_model *m, const db_model_params *p, char *err, size_t errlen) {
     if (!p->path || !*p->path) return db_errf(err, errlen, "llama backend: no model path given");
     if (check_gguf(p->path, err, errlen) != 0) return -1;
-    pthread_once(&g_once, backend_init_once);
+    db_llama_init();
 
     llama_impl *L = calloc(1, sizeof *L);
     if (!L) return db_errf(err, errlen, "%s: out of memory", p->path);
@@ -306,6 +308,8 @@ static int llama_set_causal_(db_model *m, bool causal) {
     return 0;
 }
 
+static const void *llama_vocab_(const db_model *m) { return IMPL(m)->vocab; }
+
 static void llama_set_threads_(db_model *m, int n_threads, int n_threads_batch) {
     int nt = n_threads > 0 ? n_threads : default_threads();
     int ntb = n_threads_batch > 0 ? n_threads_batch : nt;
@@ -332,11 +336,13 @@ const db_model_backend db_backend_llama = {
     .set_causal = llama_set_causal_,
     .set_threads = llama_set_threads_,
     .chat_format = llama_chat_format_,
+    .llama_vocab = llama_vocab_,
 };
 
 #else /* !HAVE_LLAMA */
 
 const char *db_llama_commit(void) { return ""; }
 void db_llama_set_quiet(bool quiet) { (void)quiet; }
+void db_llama_init(void) {}
 
 #endif

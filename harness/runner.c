@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "counters.h"
+#include "grammar.h"
 #include "metrics.h"
 #include "model.h"
 #include "quality.h"
@@ -496,6 +497,9 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     r.s = s;
     r.o = o;
     int rc = 0;
+    /* grammar_valid for every engine's output, with the grammar semantics
+     * the grammar engines use (llama.cpp's GBNF; harness/grammar.c) */
+    db_quality_set_grammar_checker(db_gbnf_check);
 
     db_case *cases = NULL;
     int n_cases = 0;

@@ -1,0 +1,710 @@
+/* test_grammar.c — grammars (model.h's db_grammar, harness/grammar.c) and
+ * the grammar-constrained engines on the exact backend's character
+ * vocabulary (alphabet=json), against references computed independently:
+ * allowed sets by brute force (each token's piece appended to the text and
+ * the whole string matched by a fresh grammar over bytes), distributions
+ * from the exact backend's closed form.
+ *
+ *   mask_equals_brute_force        full masks and candidate checks = brute force
+ *   greedy_mask_check_identical    both strategies = the brute-force greedy chain
+ *   sampling_mask_check_same_law   both strategies sample the locally
+ *                                  constrained law (chi-square, 2 tokens)
+ *   awrs_samples_local_law         awrs: same law, far fewer grammar checks
+ *   global_law_awrs_gad_not_mask   on a grammar where masking distorts:
+ *                                  awrs's weighted samples and gad match the
+ *                                  model's law restricted to the grammar,
+ *                                  masking is rejected (negative control)
+ *   outputs_are_sentences          grammar_valid = 1 for every output
+ *   bad_grammar_and_missing_constraint  one-line errors
+ *   target_model_outputs_valid     the bundled llama target, all engines
+ *
+ * awrs's weights are tested where the allowed tokens hold much of the
+ * model's mass: with a small local mass its one-coin-flip estimate of Z is
+ * right on average but heavy-tailed (the effective sample size collapses).
+ */
+#include "test.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "engines/engine.h"
+#include "harness/grammar.h"
+#include "harness/model_exact.h"
+#include "harness/quality.h"
+#include "harness/stats.h"
+
+#define V DB_EXACT_JSON_VOCAB
+
+static const char *G_JSON =
+    "root ::= \"{\" ws pair (\",\" ws pair)* ws \"}\"\n"
+    "pair ::= \"\\\"\" [a-z]+ \"\\\"\" ws \":\" ws value\n"
+    "value ::= [0-9]+ | \"true\" | \"false\" | \"null\"\n"
+    "ws ::= \" \"?\n";
+static const char *G_ARITH =
+    "root ::= expr\n"
+    "expr ::= term ((\"+\" | \"-\") term)*\n"
+    "term ::= [0-9]+ | \"(\" expr \")\"\n";
+/* bounded: every sentence is at most 19 characters */
+static const char *G_SMALL_JSON =
+    "root ::= \"{\" pair (\",\" pair)? \"}\"\n"
+    "pair ::= \"\\\"\" [a-z] [a-z]? \"\\\":\" [0-9] [0-9]?\n";
+static const char *G_WORDS = "root ::= [a-zA-Z ]+ \".\"\n";
+
+static db_model *open_exact(const char *spec) {
+    db_model_params p = db_model_default_params();
+    p.backend = "exact";
+    p.exact_spec = spec;
+    p.n_ctx = 128;
+    p.n_batch = 128;
+    db_model *m = NULL;
+    char err[256];
+    if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open: %s", err);
+    return m;
+}
+
+static char *constraint_of(const char *gbnf) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "grammar", gbnf);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static db_token ch(char c) { return (db_token)(3 + (c - ' ')); }
+
+/* ---- brute force ---- */
+
+/* Is token t allowed after text (len bytes)?  A fresh grammar matches the
+ * whole extended string. */
+static int brute_allowed(const char *gbnf, const db_exact_spec *spec, const char *text, size_t len, db_token t) {
+    char err[256];
+    if (t == DB_EXACT_EOS) return db_gbnf_match(gbnf, text, len, err, sizeof err) == DB_GBNF_COMPLETE;
+    char buf[512], piece[32];
+    int k = db_exact_piece(spec, t, piece, sizeof piece);
+    if (k < 0 || len + (size_t)k >= sizeof buf) return 0;
+    memcpy(buf, text, len);
+    memcpy(buf + len, piece, (size_t)k);
+    return db_gbnf_match(gbnf, buf, len + (size_t)k, err, sizeof err) >= DB_GBNF_PREFIX;
+}
+
+/* model probabilities (temperature 1) after ctx, from the closed form */
+static void model_probs(const db_exact_spec *spec, const db_token *ctx, int n, double *p) {
+    float l[V];
+    db_exact_logits(spec, ctx, n, n, l);
+    double mx = -1e300, z = 0;
+    for (int i = 0; i < V; i++) if (l[i] > mx) mx = l[i];
+    for (int i = 0; i < V; i++) { p[i] = l[i] < -1e29f ? 0 : exp((double)l[i] - mx); z += p[i]; }
+    for (int i = 0; i < V; i++) p[i] /= z;
+}
+
+/* ---- running engines ---- */
+
+typedef struct run_result {
+    db_gen_output out;
+    long evals;        /* Σ CONSTRAINT n_tokens */
+    int steps;         /* Σ COMMIT tokens + 1 for an end */
+    double log_w;      /* importance_log_weight, NAN if absent */
+} run_result;
+
+static int run(const char *engine, db_model *m, const char *const *kv, int n_kv, const db_token *prompt, int n_prompt,
+               uint64_t seed, int max_new, const char *constraint, run_result *r) {
+    const db_engine *e = db_engine_find(engine);
+    if (!e) { db_test_fail(__FILE__, __LINE__, "no engine %s", engine); return -1; }
+    db_params p;
+    db_params_defaults(&p, e->params, e->n_params);
+    char err[512];
+    for (int i = 0; i < n_kv; i += 2)
+        if (db_params_set(&p, kv[i], kv[i + 1], err, sizeof err) != 0) {
+            db_test_fail(__FILE__, __LINE__, "%s", err);
+            return -1;
+        }
+    db_event_log log;
+    db_event_log_init(&log);
+    db_event_log_start(&log);
+    db_gen_request req = { .target = m, .prompt = prompt, .n_prompt = n_prompt, .max_new_tokens = max_new,
+                           .stop_at_eog = true, .seed = seed, .params = &p, .constraint_json = constraint,
+                           .events = &log };
+    memset(r, 0, sizeof *r);
+    db_model_reset(m);
+    int rc = e->generate(&req, &r->out, err, sizeof err);
+    if (rc != 0) db_test_fail(__FILE__, __LINE__, "%s: %s", engine, err);
+    for (int i = 0; i < log.n; i++) {
+        if (log.ev[i].kind == DB_EV_CONSTRAINT) r->evals += log.ev[i].n_tokens;
+        if (log.ev[i].kind == DB_EV_COMMIT) r->steps += log.ev[i].n_tokens;
+    }
+    if (strcmp(r->out.stop_reason, "eog") == 0) r->steps++;
+    r->log_w = NAN;
+    for (int i = 0; i < r->out.n_stats; i++)
+        if (strcmp(r->out.stat_name[i], "importance_log_weight") == 0) r->log_w = r->out.stat_value[i];
+    db_event_log_free(&log);
+    return rc;
+}
+
+static char *text_of(db_model *m, const db_gen_output *o) {
+    int n = db_model_detokenize(m, o->tokens, o->n_tokens, NULL, 0);
+    if (n < 0) n = -n;
+    char *t = malloc((size_t)n + 1);
+    db_model_detokenize(m, o->tokens, o->n_tokens, t, n);
+    t[n] = 0;
+    return t;
+}
+
+/* ---- (a) masks ---- */
+
+static void check_prefix(db_model *m, const db_exact_spec *spec, const char *gbnf, const char *text) {
+    char err[256];
+    db_grammar *g = db_model_grammar_new(m, gbnf, err, sizeof err);
+    CHECK_MSG(g != NULL, "%s", err);
+    if (!g) return;
+    db_token toks[64];
+    int n = db_model_tokenize(m, text, strlen(text), false, false, toks, 64);
+    for (int i = 0; i < n; i++) CHECK_MSG(db_grammar_accept(g, toks[i]) == 0, "prefix '%s': token %d", text, i);
+    float logits[V];
+    for (int i = 0; i < V; i++) logits[i] = 0.5f;
+    int n_mask = db_grammar_mask(g, logits);
+    db_token all[V];
+    uint8_t ok[V];
+    for (int i = 0; i < V; i++) all[i] = i;
+    int n_ok = db_grammar_allowed(g, all, V, ok);
+    CHECK_INT_EQ(n_mask, n_ok);
+    int n_brute = 0, mismatches = 0;
+    for (db_token t = 0; t < V; t++) {
+        int want = brute_allowed(gbnf, spec, text, strlen(text), t);
+        n_brute += want;
+        if (want != (logits[t] != -INFINITY) || want != ok[t]) {
+            if (mismatches++ < 5)
+                db_test_fail(__FILE__, __LINE__, "prefix '%s', token %d: brute force %d, mask %d, check %d", text, t,
+                             want, logits[t] != -INFINITY, ok[t]);
+        }
+    }
+    CHECK_INT_EQ(n_mask, n_brute);
+    CHECK_INT_EQ(db_grammar_complete(g), db_gbnf_match(gbnf, text, strlen(text), err, sizeof err) == DB_GBNF_COMPLETE);
+    /* a clone advances independently */
+    db_grammar *c = db_grammar_clone(g);
+    CHECK(c != NULL);
+    if (c && n_ok > 0) {
+        db_token first = -1;
+        for (int i = 0; i < V && first < 0; i++) if (ok[i] && i != DB_EXACT_EOS) first = i;
+        if (first >= 0) CHECK_INT_EQ(db_grammar_accept(c, first), 0);
+        for (int i = 0; i < V; i++) logits[i] = 0.5f;
+        CHECK_INT_EQ(db_grammar_mask(g, logits), n_mask);
+    }
+    /* a disallowed token is refused and changes nothing */
+    for (db_token t = 3; t < V; t++)
+        if (!ok[t]) {
+            CHECK_INT_EQ(db_grammar_accept(g, t), -1);
+            for (int i = 0; i < V; i++) logits[i] = 0.5f;
+            CHECK_INT_EQ(db_grammar_mask(g, logits), n_mask);
+            break;
+        }
+    db_grammar_free(c);
+    db_grammar_free(g);
+}
+
+static void mask_equals_brute_force(void) {
+    const char *spec_text = "alphabet=json,order=2,seed=3,eos_bias=0";
+    db_model *m = open_exact(spec_text);
+    if (!m) return;
+    db_exact_spec spec;
+    db_exact_spec_parse(spec_text, &spec, NULL, 0);
+    CHECK_INT_EQ(db_model_n_vocab(m), V);
+    const char *json_prefixes[] = { "", "{", "{ \"", "{\"ab", "{\"a\": ", "{\"a\":1", "{\"a\": tr", "{\"a\":null,",
+                                    "{\"a\":1}", "{\"a\": false, \"b\":2" };
+    for (size_t i = 0; i < sizeof json_prefixes / sizeof *json_prefixes; i++)
+        check_prefix(m, &spec, G_JSON, json_prefixes[i]);
+    const char *arith_prefixes[] = { "", "(", "(1+", "12", "(1+2)", "((3)-", "7-(" };
+    for (size_t i = 0; i < sizeof arith_prefixes / sizeof *arith_prefixes; i++)
+        check_prefix(m, &spec, G_ARITH, arith_prefixes[i]);
+    db_model_close(m);
+}
+
+/* ---- (b) mask vs check ---- */
+
+#define SPEC_LAW "alphabet=json,order=2,seed=5,sharpness=1.5,eos_bias=0"
+
+static void greedy_mask_check_identical(void) {
+    db_model *m = open_exact(SPEC_LAW);
+    if (!m) return;
+    db_exact_spec spec;
+    db_exact_spec_parse(SPEC_LAW, &spec, NULL, 0);
+    char *c = constraint_of(G_ARITH);
+    const char *mask_kv[] = { "strategy", "mask", "mode", "greedy" };
+    const char *check_kv[] = { "strategy", "check", "mode", "greedy" };
+    for (db_token first = 3; first < 23; first++) {
+        db_token prompt[2] = { DB_EXACT_BOS, first };
+        run_result a, b;
+        if (run("grammar", m, mask_kv, 4, prompt, 2, 1, 12, c, &a) != 0) break;
+        if (run("grammar", m, check_kv, 4, prompt, 2, 1, 12, c, &b) != 0) break;
+        CHECK_INT_EQ(a.out.n_tokens, b.out.n_tokens);
+        CHECK_STR_EQ(a.out.stop_reason, b.out.stop_reason);
+        CHECK(a.out.n_tokens == b.out.n_tokens &&
+              memcmp(a.out.tokens, b.out.tokens, sizeof(db_token) * (size_t)a.out.n_tokens) == 0);
+        CHECK(b.evals <= a.evals + a.steps);   /* one check per step, a mask only on rejection */
+        /* the brute-force chain: argmax over the allowed tokens */
+        db_token ctx[32] = { DB_EXACT_BOS, first };
+        char text[64] = "";
+        size_t len = 0;
+        for (int i = 0; i <= a.out.n_tokens && i < 12; i++) {
+            float l[V];
+            db_exact_logits(&spec, ctx, 2 + i, 2 + i, l);
+            db_token best = -1;
+            for (db_token t = 0; t < V; t++)
+                if (l[t] > -1e29f && brute_allowed(G_ARITH, &spec, text, len, t) && (best < 0 || l[t] > l[best])) best = t;
+            if (i == a.out.n_tokens) {
+                if (strcmp(a.out.stop_reason, "eog") == 0) CHECK_INT_EQ(best, DB_EXACT_EOS);
+                break;
+            }
+            CHECK_INT_EQ(a.out.tokens[i], best);
+            ctx[2 + i] = a.out.tokens[i];
+            len += (size_t)db_exact_piece(&spec, a.out.tokens[i], text + len, sizeof text - len);
+        }
+        db_output_free(&a.out);
+        db_output_free(&b.out);
+    }
+    free(c);
+    db_model_close(m);
+}
+
+/* The locally constrained law of the first two tokens after prompt (a
+ * second "token" EOS when the first ends the sentence): joint[t1 * V + t2]. */
+static void local_joint(const db_exact_spec *spec, const char *gbnf, const db_token *prompt, int n_prompt, double *joint) {
+    double p1[V], p2[V];
+    db_token ctx[8];
+    memcpy(ctx, prompt, sizeof(db_token) * (size_t)n_prompt);
+    model_probs(spec, ctx, n_prompt, p1);
+    double z1 = 0;
+    for (db_token t = 0; t < V; t++) if (!brute_allowed(gbnf, spec, "", 0, t)) p1[t] = 0; else z1 += p1[t];
+    memset(joint, 0, sizeof(double) * V * V);
+    for (db_token a = 0; a < V; a++) {
+        if (p1[a] <= 0) continue;
+        if (a == DB_EXACT_EOS) { joint[a * V + DB_EXACT_EOS] = p1[a] / z1; continue; }
+        char text[32];
+        int k = db_exact_piece(spec, a, text, sizeof text);
+        ctx[n_prompt] = a;
+        model_probs(spec, ctx, n_prompt + 1, p2);
+        double z2 = 0;
+        for (db_token t = 0; t < V; t++) if (!brute_allowed(gbnf, spec, text, (size_t)k, t)) p2[t] = 0; else z2 += p2[t];
+        for (db_token b = 0; b < V; b++) joint[a * V + b] = p1[a] / z1 * p2[b] / z2;
+    }
+}
+
+static int joint_cell(const db_gen_output *o) {
+    if (o->n_tokens == 0) return DB_EXACT_EOS * V + DB_EXACT_EOS;
+    return o->tokens[0] * V + (o->n_tokens >= 2 ? o->tokens[1] : DB_EXACT_EOS);
+}
+
+static double sample_law_p(const char *engine, const char *const *kv, int n_kv, const char *gbnf, int n,
+                           double *evals_per_token, uint64_t seed0) {
+    db_model *m = open_exact(SPEC_LAW);
+    if (!m) return -1;
+    db_exact_spec spec;
+    db_exact_spec_parse(SPEC_LAW, &spec, NULL, 0);
+    char *c = constraint_of(gbnf);
+    db_token prompt[2] = { DB_EXACT_BOS, ch('=') };
+    uint64_t *counts = calloc(V * V, sizeof *counts);
+    double *joint = malloc(sizeof(double) * V * V);
+    long evals = 0, steps = 0;
+    for (int s = 0; s < n; s++) {
+        run_result r;
+        if (run(engine, m, kv, n_kv, prompt, 2, seed0 + (uint64_t)s, 2, c, &r) != 0) break;
+        counts[joint_cell(&r.out)]++;
+        evals += r.evals;
+        steps += r.out.n_tokens + (strcmp(r.out.stop_reason, "eog") == 0);
+        db_output_free(&r.out);
+    }
+    local_joint(&spec, gbnf, prompt, 2, joint);
+    int df;
+    double p;
+    double chi = db_chi_square(counts, joint, V * V, 5.0, &df, &p);
+    printf("    %s %s: chi2 %.1f df %d p %.3g, %.2f grammar evaluations per token\n", engine, kv[1], chi, df, p,
+           (double)evals / (double)steps);
+    CHECK(df >= 10);
+    if (evals_per_token) *evals_per_token = (double)evals / (double)steps;
+    free(counts);
+    free(joint);
+    free(c);
+    db_model_close(m);
+    return p;
+}
+
+static void sampling_mask_check_same_law(void) {
+    const char *mask_kv[] = { "strategy", "mask", "mode", "sample" };
+    const char *check_kv[] = { "strategy", "check", "mode", "sample" };
+    double em, ec;
+    double pm = sample_law_p("grammar", mask_kv, 4, G_ARITH, 20000, &em, 1);
+    double pc = sample_law_p("grammar", check_kv, 4, G_ARITH, 20000, &ec, 100001);
+    CHECK_MSG(pm > 1e-3, "mask: p %g", pm);
+    CHECK_MSG(pc > 1e-3, "check: p %g", pc);
+    CHECK_NEAR(em, V, 1e-9);
+    CHECK(ec < em);
+}
+
+/* ---- (c) awrs ---- */
+
+static void awrs_samples_local_law(void) {
+    const char *kv[] = { "temp", "1.0" };
+    const char *mask_kv[] = { "strategy", "mask", "mode", "sample" };
+    double ea, ew, em;
+    double p = sample_law_p("awrs", kv, 2, G_ARITH, 20000, &ea, 7);
+    CHECK_MSG(p > 1e-3, "awrs: p %g", p);
+    printf("    awrs on the arithmetic grammar: %.2f checks per token vs %d for a mask (%.1fx fewer)\n", ea, V, V / ea);
+    CHECK(ea * 4 < V);
+    /* a grammar allowing about half the vocabulary */
+    p = sample_law_p("awrs", kv, 2, G_WORDS, 20000, &ew, 9);
+    CHECK_MSG(p > 1e-3, "awrs words: p %g", p);
+    sample_law_p("grammar", mask_kv, 4, G_WORDS, 2000, &em, 11);
+    printf("    awrs on a letters grammar: %.2f checks per token vs %.0f for a mask (%.1fx fewer)\n", ew, em, em / ew);
+    CHECK(ew * 10 < em);
+}
+
+/* ---- (d) the global law ---- */
+
+#define SPEC_GLOBAL "alphabet=json,order=2,seed=82,sharpness=2,eos_bias=0"
+#define MAX_SEQ 32
+
+typedef struct seq_law {
+    int n;
+    db_token tok[MAX_SEQ][4];
+    int len[MAX_SEQ];
+    double global[MAX_SEQ];   /* P(s) / Σ P over the grammar's sentences */
+    double local[MAX_SEQ];    /* the locally constrained (masking) law */
+} seq_law;
+
+/* Enumerate every token sequence of a sentence (up to 3 tokens + EOS). */
+static void enumerate(const db_exact_spec *spec, const char *gbnf, db_token *ctx, int n_ctx, int depth, char *text,
+                      size_t len, double pg, double pl, seq_law *L) {
+    double p[V];
+    model_probs(spec, ctx, n_ctx, p);
+    uint8_t ok[V];
+    double z = 0;
+    for (db_token t = 0; t < V; t++) {
+        ok[t] = p[t] > 0 && brute_allowed(gbnf, spec, text, len, t);
+        if (ok[t]) z += p[t];
+    }
+    for (db_token t = 0; t < V; t++) {
+        if (!ok[t]) continue;
+        if (t == DB_EXACT_EOS) {
+            if (L->n < MAX_SEQ) {
+                for (int i = 0; i < depth; i++) L->tok[L->n][i] = ctx[n_ctx - depth + i];
+                L->len[L->n] = depth;
+                L->global[L->n] = pg * p[t];
+                L->local[L->n] = pl * p[t] / z;
+            }
+            L->n++;
+            continue;
+        }
+        if (depth == 3) continue;
+        int k = db_exact_piece(spec, t, text + len, 64 - len);
+        ctx[n_ctx] = t;
+        enumerate(spec, gbnf, ctx, n_ctx + 1, depth + 1, text, len + (size_t)k, pg * p[t], pl * p[t] / z, L);
+        text[len] = 0;
+    }
+}
+
+/* The k most likely printable one-character tokens after ctx (no '"' or
+ * '\\', which GBNF literals would have to escape). */
+static void top_chars(const db_exact_spec *spec, const db_token *ctx, int n, int k, db_token *out) {
+    double p[V];
+    model_probs(spec, ctx, n, p);
+    for (int j = 0; j < k; j++) {
+        db_token best = -1;
+        for (db_token t = ch(' '); t <= ch('~'); t++) {
+            bool taken = t == ch('"') || t == ch('\\');
+            for (int i = 0; i < j; i++) taken |= out[i] == t;
+            if (!taken && (best < 0 || p[t] > p[best])) best = t;
+        }
+        out[j] = best;
+    }
+}
+
+/* root ::= "a" ("x" | "y") | "b" (...) | "c" (...) with the model's three
+ * most likely first characters and, after each, its two most likely
+ * second ones: the allowed tokens hold much of the model's mass at each
+ * step (awrs's weights vary little), while the chance of ending after two
+ * characters differs between the branches, which masking ignores. */
+static void pair_grammar(const db_exact_spec *spec, const db_token *prompt, char *g, size_t cap) {
+    db_token ctx[4] = { prompt[0], prompt[1] };
+    db_token first[3], second[2];
+    top_chars(spec, ctx, 2, 3, first);
+    size_t n = (size_t)snprintf(g, cap, "root ::= ");
+    for (int i = 0; i < 3; i++) {
+        ctx[2] = first[i];
+        top_chars(spec, ctx, 3, 2, second);
+        n += (size_t)snprintf(g + n, cap - n, "%s\"%c\" (\"%c\" | \"%c\")", i ? " | " : "", ' ' + (first[i] - 3),
+                              ' ' + (second[0] - 3), ' ' + (second[1] - 3));
+    }
+    snprintf(g + n, cap - n, "\n");
+}
+
+static int seq_index(const seq_law *L, const db_gen_output *o) {
+    if (strcmp(o->stop_reason, "eog") != 0) return -1;
+    for (int i = 0; i < L->n; i++)
+        if (L->len[i] == o->n_tokens && memcmp(L->tok[i], o->tokens, sizeof(db_token) * (size_t)o->n_tokens) == 0)
+            return i;
+    return -1;
+}
+
+/* Wald test of a self-normalised importance-weighted law against law[0..k):
+ * the delta-method covariance of the weighted frequencies, k-1 free cells.
+ * Returns the upper-tail p-value. */
+static double weighted_law_p(const int *cat, const double *w, int n, const double *law, int k, double *stat) {
+    double sw = 0;
+    for (int i = 0; i < n; i++) sw += w[i];
+    double f[MAX_SEQ] = { 0 };
+    for (int i = 0; i < n; i++) f[cat[i]] += w[i] / sw;
+    const int d = k - 1;
+    double S[MAX_SEQ][MAX_SEQ + 1];
+    memset(S, 0, sizeof S);
+    const double wbar = sw / n;
+    for (int i = 0; i < n; i++) {
+        double psi[MAX_SEQ];
+        for (int a = 0; a < d; a++) psi[a] = w[i] / wbar * ((cat[i] == a) - f[a]);
+        for (int a = 0; a < d; a++)
+            for (int b = 0; b < d; b++) S[a][b] += psi[a] * psi[b] / n;
+    }
+    for (int a = 0; a < d; a++) S[a][d] = f[a] - law[a];
+
+    /* solve S x = (f - law) by Gaussian elimination with partial pivoting */
+    for (int c = 0; c < d; c++) {
+        int piv = c;
+        for (int r = c + 1; r < d; r++) if (fabs(S[r][c]) > fabs(S[piv][c])) piv = r;
+        for (int j = 0; j <= d; j++) { double t = S[c][j]; S[c][j] = S[piv][j]; S[piv][j] = t; }
+        for (int r = 0; r < d; r++) {
+            if (r == c || S[c][c] == 0) continue;
+            double fct = S[r][c] / S[c][c];
+            for (int j = c; j <= d; j++) S[r][j] -= fct * S[c][j];
+        }
+    }
+    double wald = 0;
+    for (int a = 0; a < d; a++) wald += (f[a] - law[a]) * S[a][d] / S[a][a];
+    wald *= n;
+    *stat = wald;
+    return db_chi_square_sf(wald, d);
+}
+
+static void global_law_awrs_gad_not_mask(void) {
+    db_model *m = open_exact(SPEC_GLOBAL);
+    if (!m) return;
+    db_exact_spec spec;
+    db_exact_spec_parse(SPEC_GLOBAL, &spec, NULL, 0);
+    db_token prompt[2] = { DB_EXACT_BOS, ch('=') };
+    char gbnf[256];
+    pair_grammar(&spec, prompt, gbnf, sizeof gbnf);
+    printf("    grammar: %s", gbnf);
+    seq_law L;
+    memset(&L, 0, sizeof L);
+    db_token ctx[8] = { DB_EXACT_BOS, ch('=') };
+    char text[64] = "";
+    enumerate(&spec, gbnf, ctx, 2, 0, text, 0, 1.0, 1.0, &L);
+    CHECK_INT_EQ(L.n, 6);
+    double zg = 0, tv = 0;
+    for (int i = 0; i < L.n; i++) zg += L.global[i];
+
+    for (int i = 0; i < L.n; i++) { L.global[i] /= zg; tv += fabs(L.global[i] - L.local[i]) / 2; }
+    printf("    total variation between the masked and the global law: %.3f\n", tv);
+    CHECK(tv > 0.15);   /* the grammar distorts: the negative control below can fail */
+    char *c = constraint_of(gbnf);
+
+    /* masking samples the local law, not the global one */
+    enum { N = 6000 };
+    uint64_t counts[MAX_SEQ] = { 0 };
+    const char *mask_kv[] = { "strategy", "mask", "mode", "sample" };
+    for (int s = 0; s < N; s++) {
+        run_result r;
+        if (run("grammar", m, mask_kv, 4, prompt, 2, 500 + (uint64_t)s, 8, c, &r) != 0) break;
+        int i = seq_index(&L, &r.out);
+        CHECK(i >= 0);
+        if (i >= 0) counts[i]++;
+        db_output_free(&r.out);
+    }
+    int df;
+    double p_local, p_global;
+    db_chi_square(counts, L.local, (size_t)L.n, 5.0, &df, &p_local);
+    double chi = db_chi_square(counts, L.global, (size_t)L.n, 5.0, &df, &p_global);
+    printf("    mask vs local law p %.3g; vs global law chi2 %.1f p %.3g\n", p_local, chi, p_global);
+    CHECK_MSG(p_local > 1e-3, "mask vs local law: p %g", p_local);
+    CHECK_MSG(p_global < 1e-9, "negative control: masking matched the global law, p %g", p_global);
+
+    /* awrs: importance-weighted samples match the global law */
+    int *cat = malloc(sizeof *cat * N);
+    double *w = malloc(sizeof *w * N);
+    const char *awrs_kv[] = { "temp", "1.0" };
+    int n = 0;
+    for (int s = 0; s < N; s++) {
+        run_result r;
+        if (run("awrs", m, awrs_kv, 2, prompt, 2, 9000 + (uint64_t)s, 8, c, &r) != 0) break;
+        int i = seq_index(&L, &r.out);
+        CHECK(i >= 0 && !isnan(r.log_w));
+        if (i >= 0 && !isnan(r.log_w)) { cat[n] = i; w[n] = exp(r.log_w); n++; }
+        db_output_free(&r.out);
+    }
+    double stat;
+    double p_w = weighted_law_p(cat, w, n, L.global, L.n, &stat);
+    for (int i = 0; i < n; i++) w[i] = 1.0;
+    double stat_u;
+    double p_u = weighted_law_p(cat, w, n, L.global, L.n, &stat_u);
+    printf("    awrs weighted vs global law: Wald %.1f p %.3g; unweighted: Wald %.1f p %.3g\n", stat, p_w, stat_u, p_u);
+    CHECK_MSG(p_w > 1e-3, "awrs weighted: p %g", p_w);
+    CHECK_MSG(p_u < 1e-9, "awrs unweighted should be the local law: p %g", p_u);
+    free(cat);
+    free(w);
+
+    /* gad: the N-th ASAp sample follows the global law */
+    enum { M = 2000 };
+    memset(counts, 0, sizeof counts);
+    const char *gad_kv[] = { "iterations", "200" };
+    for (int s = 0; s < M; s++) {
+        run_result r;
+        if (run("gad", m, gad_kv, 2, prompt, 2, 20000 + (uint64_t)s, 8, c, &r) != 0) break;
+        int i = seq_index(&L, &r.out);
+        CHECK(i >= 0);
+        if (i >= 0) counts[i]++;
+        db_output_free(&r.out);
+    }
+    chi = db_chi_square(counts, L.global, (size_t)L.n, 5.0, &df, &p_global);
+    db_chi_square(counts, L.local, (size_t)L.n, 5.0, &df, &p_local);
+    printf("    gad (200 iterations) vs global law chi2 %.1f p %.3g; vs local law p %.3g\n", chi, p_global, p_local);
+    CHECK_MSG(p_global > 1e-3, "gad: p %g", p_global);
+    CHECK_MSG(p_local < 1e-9, "gad matched the local law: p %g", p_local);
+    free(c);
+    db_model_close(m);
+}
+
+/* ---- (e) compliance ---- */
+
+static void outputs_are_sentences(void) {
+    db_model *m = open_exact(SPEC_LAW);
+    if (!m) return;
+    db_quality_set_grammar_checker(db_gbnf_check);
+    char *c = constraint_of(G_SMALL_JSON);
+    struct { const char *engine; const char *kv[4]; int n_kv; } cfg[] = {
+        { "grammar", { "strategy", "mask", "mode", "sample" }, 4 },
+        { "grammar", { "strategy", "check", "mode", "sample" }, 4 },
+        { "grammar", { "strategy", "check", "mode", "greedy" }, 4 },
+        { "awrs", { "temp", "1.0" }, 2 },
+        { "gad", { "iterations", "8" }, 2 },
+    };
+    for (size_t k = 0; k < sizeof cfg / sizeof *cfg; k++) {
+        int valid = 0;
+        for (int s = 0; s < 60; s++) {
+            db_token prompt[3] = { DB_EXACT_BOS, ch('x'), (db_token)(3 + s % 90) };
+            run_result r;
+            if (run(cfg[k].engine, m, cfg[k].kv, cfg[k].n_kv, prompt, 3, (uint64_t)s, 32, c, &r) != 0) break;
+            char *t = text_of(m, &r.out);
+            db_quality q;
+            char err[256];
+            CHECK(db_quality_check(c, t, &q, err, sizeof err) == 0);
+            CHECK(q.n == 1 && strcmp(q.name[0], "grammar_valid") == 0);
+            CHECK_STR_EQ(r.out.stop_reason, "eog");
+            if (q.n == 1 && q.value[0] == 1) valid++;
+            else db_test_fail(__FILE__, __LINE__, "%s: '%s' not a sentence", cfg[k].engine, t);
+            free(t);
+            db_output_free(&r.out);
+        }
+        CHECK_INT_EQ(valid, 60);
+    }
+    /* and the checker says no to a non-sentence */
+    db_quality q;
+    char err[256];
+    CHECK(db_quality_check(c, "{\"ab\":1", &q, err, sizeof err) == 0);
+    CHECK(q.n == 1 && q.value[0] == 0);
+    free(c);
+    db_model_close(m);
+}
+
+static void bad_grammar_and_missing_constraint(void) {
+    db_model *m = open_exact(SPEC_LAW);
+    if (!m) return;
+    char err[256];
+    CHECK(db_model_grammar_new(m, "root ::= [0-9", err, sizeof err) == NULL);
+    CHECK_CONTAINS(err, "grammar: ");
+    CHECK(db_model_grammar_new(m, "start ::= \"a\"", err, sizeof err) == NULL);
+    CHECK_CONTAINS(err, "'root'");
+    CHECK(db_model_grammar_new(m, "", err, sizeof err) == NULL);
+    CHECK_CONTAINS(err, "empty");
+    CHECK_INT_EQ(db_gbnf_check("root ::= (", "x", err, sizeof err), -1);
+    const char *names[] = { "grammar", "awrs", "gad" };
+    for (int i = 0; i < 3; i++) {
+        const db_engine *e = db_engine_find(names[i]);
+        db_params p;
+        db_params_defaults(&p, e->params, e->n_params);
+        db_event_log log;
+        db_event_log_init(&log);
+        db_event_log_start(&log);
+        db_token prompt[2] = { DB_EXACT_BOS, 5 };
+        db_gen_request req = { .target = m, .prompt = prompt, .n_prompt = 2, .max_new_tokens = 4, .seed = 1,
+                               .params = &p, .constraint_json = "{\"regex\":\"a+\"}", .events = &log };
+        db_gen_output out;
+        memset(&out, 0, sizeof out);
+        CHECK_INT_EQ(e->generate(&req, &out, err, sizeof err), -1);
+        CHECK_CONTAINS(err, "unsupported constraint");
+        req.constraint_json = "{\"grammar\":\"root ::= (\"}";
+        db_model_reset(m);
+        CHECK_INT_EQ(e->generate(&req, &out, err, sizeof err), -1);
+        CHECK_CONTAINS(err, "grammar: ");
+        db_output_free(&out);
+        db_event_log_free(&log);
+    }
+    /* the exact spec: alphabet fixes the vocabulary */
+    db_exact_spec s;
+    CHECK(db_exact_spec_parse("alphabet=json,vocab=32", &s, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "alphabet=json");
+    CHECK(db_exact_spec_parse("alphabet=xml", &s, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "words or json");
+    db_model_close(m);
+}
+
+/* ---- the bundled llama target ---- */
+
+static void target_model_outputs_valid(void) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/models/target.gguf", db_test_srcdir());
+    FILE *f = fopen(path, "rb");
+    if (!f) { db_test_skip("data/models/target.gguf missing"); return; }
+    fclose(f);
+    db_model_params mp = db_model_default_params();
+    mp.path = path;
+    mp.n_ctx = 256;
+    mp.n_batch = 256;
+    mp.n_threads = 2;
+    db_model *m = NULL;
+    char err[512];
+    if (db_model_open(&mp, &m, err, sizeof err) != 0) { db_test_fail(__FILE__, __LINE__, "%s", err); return; }
+    const char *gbnf = "root ::= \"The \" word (\" \" word){0,4} \".\"\nword ::= [a-z]{1,8}\n";
+    char *c = constraint_of(gbnf);
+    const char *text = "Once upon a time, there was a";
+    db_token prompt[64];
+    int np = db_model_tokenize(m, text, strlen(text), true, false, prompt, 64);
+    struct { const char *engine; const char *kv[4]; int n_kv; } cfg[] = {
+        { "grammar", { "strategy", "mask", "mode", "greedy" }, 4 },
+        { "grammar", { "strategy", "check", "mode", "sample" }, 4 },
+        { "awrs", { "temp", "1.0" }, 2 },
+        { "gad", { "iterations", "4" }, 2 },
+    };
+    for (size_t k = 0; k < sizeof cfg / sizeof *cfg; k++)
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            run_result r;
+            if (run(cfg[k].engine, m, cfg[k].kv, cfg[k].n_kv, prompt, np, seed, 64, c, &r) != 0) break;
+            char *t = text_of(m, &r.out);
+            int v = db_gbnf_check(gbnf, t, err, sizeof err);
+            CHECK_MSG(v == 1, "%s seed %d: '%s' (stop %s) is not a sentence", cfg[k].engine, (int)seed, t,
+                      r.out.stop_reason);
+            CHECK_STR_EQ(r.out.stop_reason, "eog");
+            free(t);
+            db_output_free(&r.out);
+        }
+    free(c);
+    db_model_close(m);
+}
+
+void suite_grammar(void) {
+    RUN(mask_equals_brute_force);
+    RUN(greedy_mask_check_identical);
+    RUN(sampling_mask_check_same_law);
+    RUN(awrs_samples_local_law);
+    RUN(global_law_awrs_gad_not_mask);
+    RUN(outputs_are_sentences);
+    RUN(bad_grammar_and_missing_constraint);
+    RUN(target_model_outputs_valid);
+}
