@@ -20,5 +20,6 @@ int cmd_compare(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_json2gbnf(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const command commands[] = {
     { "history", cmd_history, "a metric's per-run series with change points marked" },
     { "merge",  cmd_merge,  "merge results databases without duplicates" },
     { "probe",  cmd_probe,  "measure memory bandwidth and peak FP32 rate; store them with the machine" },
+    { "json2gbnf", cmd_json2gbnf, "convert a JSON Schema into a llama.cpp GBNF grammar (or say what is unsupported)" },
 };
 
 static void usage(FILE *f) {
@@ -29,7 +30,7 @@ static void usage(FILE *f) {
                "decobench benchmarks LLM decoding algorithms on llama.cpp and an analytic oracle backend.\n\n"
                "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].verb, commands[i].summary);
+        fprintf(f, "  %-9s %s\n", commands[i].verb, commands[i].summary);
     fprintf(f, "\n'decobench <command> --help' describes a command; 'man decobench' has everything.\n");
 }
 

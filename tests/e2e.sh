@@ -220,6 +220,19 @@ expect_error "--override with a missing file" "nosuch-override.json" -- run "$tm
 echo '[1, 2]' > "$tmp/arr.json"
 expect_error "--override that is not an object" "expected a JSON object" -- run "$tmp/suite.json" --override "$tmp/arr.json" --db "$tmp/bad.db"
 
+# ---- json2gbnf: a grammar, an unsupported keyword (exit 1), bad input (exit 2) ---
+echo '{"type":"object","properties":{"n":{"type":"integer","minimum":1}},"required":["n"]}' > "$tmp/schema.json"
+"$bin" json2gbnf "$tmp/schema.json" -o "$tmp/schema.gbnf" 2>"$tmp/e"; rc=$?
+[ $rc = 0 ] && grep -q '^root ::= "{" space' "$tmp/schema.gbnf" && grep -q '^space ::=' "$tmp/schema.gbnf" \
+  && ok "json2gbnf writes a grammar" || fail "json2gbnf writes a grammar" "rc=$rc $(head -2 "$tmp/e")"
+echo '{"properties":{"tags":{"type":"array","uniqueItems":true}}}' > "$tmp/unique.json"
+"$bin" json2gbnf "$tmp/unique.json" -o "$tmp/unique.gbnf" >/dev/null 2>"$tmp/e"; rc=$?
+[ $rc = 1 ] && grep -q "keyword 'uniqueItems' at /properties/tags" "$tmp/e" && [ ! -e "$tmp/unique.gbnf" ] \
+  && ok "json2gbnf refuses an unenforced keyword (exit 1, nothing written)" \
+  || fail "json2gbnf refuses an unenforced keyword" "rc=$rc $(head -2 "$tmp/e")"
+expect_error "json2gbnf on a missing schema" "nosuch-schema.json" -- json2gbnf "$tmp/nosuch-schema.json"
+expect_error "json2gbnf on malformed JSON" "malformed.json: not valid JSON" -- json2gbnf "$tmp/malformed.json"
+
 # ---- SIGINT: completed cases stay, run marked interrupted --------------------
 # the first case is short, the second long (2000 prompts): interrupt during the second
 for i in $(seq 1 2000); do echo "{\"prompt\": \"The story number $i begins\"}"; done > "$tmp/big.jsonl"
@@ -254,7 +267,7 @@ fi
 # ---- list and help ---------------------------------------------------------
 (cd "$src" && "$bin" list engines) >"$tmp/list" 2>&1 && grep -q "^  ar " "$tmp/list" && grep -q "top_p" "$tmp/list" \
   && ok "list shows engines with parameters" || fail "list shows engines with parameters" "$(head -3 "$tmp/list")"
-for cmd in run report list probe; do
+for cmd in run report list probe json2gbnf; do
   "$bin" "$cmd" --help >"$tmp/h" 2>&1 && grep -q "usage: decobench $cmd" "$tmp/h" \
     && ok "$cmd --help" || fail "$cmd --help" "$(head -2 "$tmp/h")"
 done

@@ -1,0 +1,82 @@
+/* cmd_json2gbnf.c — `decobench json2gbnf SCHEMA.json [-o OUT.gbnf]`: convert a
+ * JSON Schema into a llama.cpp GBNF grammar (harness/json_gbnf.h), or say which
+ * keyword at which location the converter cannot enforce (exit 1).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json_gbnf.h"
+#include "util.h"
+
+static void usage(FILE *f) {
+    fputs("usage: decobench json2gbnf SCHEMA.json [-o OUT.gbnf] [--help]\n"
+          "\n"
+          "Convert a JSON Schema (draft 2020-12 or draft-07) into a GBNF grammar for llama.cpp\n"
+          "(start rule \"root\") that accepts exactly the JSON texts valid against the schema,\n"
+          "in a canonical spelling (members in schema order, compact optional whitespace).\n"
+          "A schema using a keyword the converter cannot enforce is refused: the reason\n"
+          "(\"keyword 'uniqueItems' at /properties/tags\") goes to stderr and the exit status is 1.\n"
+          "\n"
+          "  -o, --output F     write the grammar to F (atomically) instead of stdout\n"
+          "  -h, --help         show this help\n", f);
+}
+
+int cmd_json2gbnf(int argc, char **argv) {
+    static const struct option opts[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *out_path = NULL;
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out_path = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case ':':
+            fprintf(stderr, "decobench json2gbnf: %s: option needs a value (see --help)\n", argv[optind - 1]);
+            return 2;
+        default:
+            if (optopt) fprintf(stderr, "decobench json2gbnf: -%c: unknown option (see --help)\n", optopt);
+            else fprintf(stderr, "decobench json2gbnf: %s: unknown option (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (argc - optind != 1) {
+        fprintf(stderr, "decobench json2gbnf: expected exactly one SCHEMA.json (see --help)\n");
+        return 2;
+    }
+    const char *path = argv[optind];
+    char err[512];
+    size_t len;
+    char *text = db_read_file(path, &len, err, sizeof err);
+    if (!text) {
+        fprintf(stderr, "decobench json2gbnf: %s\n", err);
+        return 2;
+    }
+    cJSON *schema = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!schema) {
+        fprintf(stderr, "decobench json2gbnf: %s: not valid JSON\n", path);
+        return 2;
+    }
+    char *gbnf = NULL;
+    int rc = db_json_gbnf(schema, &gbnf, err, sizeof err);
+    cJSON_Delete(schema);
+    if (rc != 0) {
+        fprintf(stderr, "decobench json2gbnf: %s: %s%s\n", path, rc > 0 ? "unsupported: " : "", err);
+        return rc > 0 ? 1 : 2;
+    }
+    if (db_deliver_output(out_path, gbnf, strlen(gbnf), err, sizeof err) < 0) {
+        fprintf(stderr, "decobench json2gbnf: %s\n", err);
+        free(gbnf);
+        return 1;
+    }
+    free(gbnf);
+    return 0;
+}
