@@ -101,7 +101,8 @@ static db_token awrs_step(db_grammar *g, const float *prob, float *rem, int n, d
 
 static int awrs_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
     char *gbnf = NULL;
-    if (db_constraint_string(req->constraint_json, "grammar", &gbnf, err, errlen) != 0) return -1;
+    int c = db_constraint_gbnf(req, out, &gbnf, err, errlen);
+    if (c != 0) return c < 0 ? -1 : 0;
     db_model *m = req->target;
     const int n_vocab = db_model_n_vocab(m);
     const db_sampling s = db_constrained_sampling(req->params);

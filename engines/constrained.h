@@ -1,15 +1,7 @@
 /* constrained.h — what the grammar-constrained engines share: reading a key
  * of the prompt's constraint, and the `grammar` engine's generation over a
- * GBNF text, so an engine that turns another constraint into GBNF (a JSON
- * Schema, say) is a thin wrapper:
- *
- *     static int json_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
- *         char *schema = ..., *gbnf = ...;      // constraint "json_schema" -> GBNF
- *         int rc = db_grammar_generate(req, out, gbnf, err, errlen);
- *         ...
- *     }
- *     const db_engine db_engine_json = { .name = "json", .params = db_grammar_params,
- *         .n_params = DB_GRAMMAR_N_PARAMS, .validate = db_grammar_validate, .generate = json_generate, ... };
+ * GBNF text, so an engine that turns another constraint into GBNF (the
+ * `json` engine: JSON Schema) is a thin wrapper (engines/json.c).
  */
 #ifndef DECOBENCH_CONSTRAINED_H
 #define DECOBENCH_CONSTRAINED_H
@@ -17,10 +9,14 @@
 #include "engine.h"
 #include "../harness/sample.h"
 
-/* The string value of `key` in the prompt's constraint JSON, malloc'd.
- * Returns 0, or -1 with "unsupported constraint: ..." in err when the
- * prompt has no such key (or it is not a string). */
-int db_constraint_string(const char *constraint_json, const char *key, char **out, char *err, size_t errlen);
+/* The prompt's constraint as GBNF: its "grammar" text, else its
+ * "json_schema" converted by harness/json_gbnf.c (the conversion timed as a
+ * COMPILE event).  Records the outcome "constraint_supported" (0/1).
+ * Returns 0 with *gbnf malloc'd; 1 when the schema uses a keyword the
+ * converter does not enforce — the engine then declines the prompt: no
+ * output, stop reason "unsupported" (declared coverage; never a silently
+ * loosened grammar); -1 with err set (no usable constraint). */
+int db_constraint_gbnf(const db_gen_request *req, db_gen_output *out, char **gbnf, char *err, size_t errlen);
 
 /* The `grammar` engine's parameters: strategy (mask|check), mode
  * (greedy|sample), temp, top_k, top_p. */

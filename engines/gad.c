@@ -241,7 +241,8 @@ static int asap_sample(gad_state *st, db_rng *rng, db_token *path, int *slot, in
 
 static int gad_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
     char *gbnf = NULL;
-    if (db_constraint_string(req->constraint_json, "grammar", &gbnf, err, errlen) != 0) return -1;
+    int c = db_constraint_gbnf(req, out, &gbnf, err, errlen);
+    if (c != 0) return c < 0 ? -1 : 0;
     if (req->n_prompt < 1) {
         free(gbnf);
         return db_errf(err, errlen, "empty prompt");

@@ -21,22 +21,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../harness/json_gbnf.h"
 #include "../harness/util.h"
 
-int db_constraint_string(const char *constraint_json, const char *key, char **out, char *err, size_t errlen) {
-    *out = NULL;
-    if (!constraint_json)
-        return db_errf(err, errlen, "unsupported constraint: the prompt has no constraint (this engine needs \"%s\")", key);
-    cJSON *c = cJSON_Parse(constraint_json);
-    const cJSON *v = c ? cJSON_GetObjectItemCaseSensitive(c, key) : NULL;
-    if (!cJSON_IsString(v)) {
-        cJSON_Delete(c);
-        return db_errf(err, errlen, "unsupported constraint: the prompt's constraint has no string \"%s\"", key);
+int db_constraint_gbnf(const db_gen_request *req, db_gen_output *out, char **gbnf, char *err, size_t errlen) {
+    *gbnf = NULL;
+    cJSON *c = req->constraint_json ? cJSON_Parse(req->constraint_json) : NULL;
+    const cJSON *gram = c ? cJSON_GetObjectItemCaseSensitive(c, "grammar") : NULL;
+    const cJSON *schema = c ? cJSON_GetObjectItemCaseSensitive(c, "json_schema") : NULL;
+    int rc;
+    if (cJSON_IsString(gram)) {
+        *gbnf = db_strdup(gram->valuestring);
+        rc = *gbnf ? 0 : db_errf(err, errlen, "out of memory");
+    } else if (schema) {
+        char why[256];
+        int64_t t0 = db_now_ns();
+        int r = db_json_gbnf(schema, gbnf, why, sizeof why);
+        db_emit_compile(req->events, t0, db_now_ns());
+        if (r == 1) {
+            snprintf(out->stop_reason, sizeof out->stop_reason, "unsupported");
+            rc = 1;
+        } else if (r < 0) {
+            rc = db_errf(err, errlen, "constraint \"json_schema\": %s", why);
+        } else {
+            rc = 0;
+        }
+    } else {
+        rc = db_errf(err, errlen, "unsupported constraint: the prompt's constraint has neither \"grammar\" nor \"json_schema\"");
     }
-    *out = db_strdup(v->valuestring);
     cJSON_Delete(c);
-    if (!*out) return db_errf(err, errlen, "out of memory");
-    return 0;
+    if (rc >= 0) db_output_stat(out, "constraint_supported", rc == 0);
+    return rc;
 }
 
 const db_param_def db_grammar_params[DB_GRAMMAR_N_PARAMS] = {
@@ -167,7 +182,8 @@ int db_grammar_generate(const db_gen_request *req, db_gen_output *out, const cha
 
 static int grammar_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
     char *gbnf = NULL;
-    if (db_constraint_string(req->constraint_json, "grammar", &gbnf, err, errlen) != 0) return -1;
+    int c = db_constraint_gbnf(req, out, &gbnf, err, errlen);
+    if (c != 0) return c < 0 ? -1 : 0;
     int rc = db_grammar_generate(req, out, gbnf, err, errlen);
     free(gbnf);
     return rc;

@@ -15,6 +15,7 @@ extern const db_engine db_engine_diffusion;
 extern const db_engine db_engine_grammar;
 extern const db_engine db_engine_awrs;
 extern const db_engine db_engine_gad;
+extern const db_engine db_engine_json;
 
 const db_engine *const db_engine_registry[] = {
     &db_engine_ar,
@@ -29,6 +30,7 @@ const db_engine *const db_engine_registry[] = {
     &db_engine_grammar,
     &db_engine_awrs,
     &db_engine_gad,
+    &db_engine_json,
 };
 
 const int db_engine_count = (int)(sizeof db_engine_registry / sizeof db_engine_registry[0]);

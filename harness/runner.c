@@ -205,7 +205,7 @@ static int sample_metrics(db_sample_record *rec, const db_gen_output *out, const
     const db_sample_metrics *m = &rec->m;
     db_quality q;
     if (db_quality_check(constraint_json, rec->output_text, &q, err, errlen) != 0) return -1;
-    const int cap = 8 + DB_MAX_OUTPUT_STATS + DB_QUALITY_MAX;
+    const int cap = 10 + DB_MAX_OUTPUT_STATS + DB_QUALITY_MAX;
     const char **names = malloc(sizeof *names * cap);
     double *values = malloc(sizeof *values * cap);
     if (!names || !values) {
@@ -225,6 +225,19 @@ static int sample_metrics(db_sample_record *rec, const db_gen_output *out, const
     if (!isnan(m->compile_ms)) PUT("compile_ms", m->compile_ms);
     for (int i = 0; i < out->n_stats; i++) PUT(out->stat_name[i], out->stat_value[i]);
     for (int i = 0; i < q.n; i++) PUT(q.name[i], q.value[i]);
+    /* compliance: every check of the output passed.  output_compliant over all
+     * samples is the empirical coverage; compliance only over the samples the
+     * engine did not decline (constraint_supported != 0), i.e. among declared. */
+    if (q.n > 0) {
+        bool all = true;
+        for (int i = 0; i < q.n; i++)
+            if (strcmp(q.name[i], "keyword_coverage") != 0 && q.value[i] != 1.0) all = false;
+        bool declined = false;
+        for (int i = 0; i < out->n_stats; i++)
+            if (strcmp(out->stat_name[i], "constraint_supported") == 0 && out->stat_value[i] == 0.0) declined = true;
+        PUT("output_compliant", all);
+        if (!declined) PUT("compliance", all);
+    }
     if (!isnan(scorer_nll)) {
         PUT("scorer_nll", scorer_nll);
         PUT("scorer_ppl", exp(scorer_nll));

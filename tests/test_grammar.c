@@ -26,10 +26,12 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "engines/engine.h"
 #include "harness/grammar.h"
+#include "harness/json_gbnf.h"
 #include "harness/model_exact.h"
 #include "harness/quality.h"
 #include "harness/stats.h"
@@ -698,6 +700,76 @@ static void target_model_outputs_valid(void) {
     db_model_close(m);
 }
 
+/* The json engine on the bundled target over JSONSchemaBench schemas
+ * (data/prompts/json.jsonl): every output that ends (EOS) validates against
+ * its schema, no exceptions; declined schemas are exactly those the
+ * converter calls unsupported. */
+static void json_outputs_validate(void) {
+    char path[1024], jpath[1024];
+    snprintf(path, sizeof path, "%s/data/models/target.gguf", db_test_srcdir());
+    snprintf(jpath, sizeof jpath, "%s/data/prompts/json.jsonl", db_test_srcdir());
+    FILE *jf = fopen(jpath, "r");
+    if (!jf) { db_test_fail(__FILE__, __LINE__, "%s: missing", jpath); return; }
+    db_model_params mp = db_model_default_params();
+    mp.path = path;
+    mp.n_ctx = 512;
+    mp.n_batch = 512;
+    mp.n_threads = 2;
+    db_model *m = NULL;
+    char err[512];
+    if (db_model_open(&mp, &m, err, sizeof err) != 0) { db_test_fail(__FILE__, __LINE__, "%s", err); fclose(jf); return; }
+    const char *kv[] = { "strategy", "check", "mode", "greedy" };
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0, declined = 0, ended = 0, valid = 0, truncated = 0;
+    while (n < 20 && getline(&line, &cap, jf) > 0) {
+        cJSON *item = cJSON_Parse(line);
+        const cJSON *cons = cJSON_GetObjectItemCaseSensitive(item, "constraint");
+        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(item, "prompt");
+        char *cj = cons ? cJSON_PrintUnformatted(cons) : NULL;
+        if (!cj || !cJSON_IsString(pr)) { db_test_fail(__FILE__, __LINE__, "bad line in %s", jpath); cJSON_Delete(item); free(cj); break; }
+        db_token prompt[128];
+        int np = db_model_tokenize(m, pr->valuestring, strlen(pr->valuestring), true, false, prompt, 128);
+        run_result r;
+        if (np > 0 && run("json", m, kv, 4, prompt, np, 1, 384, cj, &r) == 0) {
+            char *gbnf = NULL, why[256];
+            int conv = db_json_gbnf(cJSON_GetObjectItemCaseSensitive(cons, "json_schema"), &gbnf, why, sizeof why);
+            free(gbnf);
+            if (strcmp(r.out.stop_reason, "unsupported") == 0) {
+                declined++;
+                CHECK_MSG(conv == 1, "schema %d declined but the converter supports it", n);
+            } else {
+                CHECK_MSG(conv == 0, "schema %d decoded but the converter says: %s", n, why);
+                char *t = text_of(m, &r.out);
+                if (strcmp(r.out.stop_reason, "eog") == 0) {
+                    ended++;
+                    db_quality q;
+                    CHECK_INT_EQ(db_quality_check(cj, t, &q, err, sizeof err), 0);
+                    int ok = 0;
+                    for (int i = 0; i < q.n; i++)
+                        if (strcmp(q.name[i], "schema_valid") == 0) ok = q.value[i] == 1.0;
+                    valid += ok;
+                    CHECK_MSG(ok, "schema %d: output does not validate: %s", n, t);
+                } else {
+                    truncated++;
+                }
+                free(t);
+            }
+            db_output_free(&r.out);
+        }
+        cJSON_Delete(item);
+        free(cj);
+        n++;
+    }
+    free(line);
+    fclose(jf);
+    printf("    json on the bundled target: %d schemas, %d declined, %d ended (%d valid), %d hit 384 tokens\n",
+           n, declined, ended, valid, truncated);
+    CHECK(n == 20);
+    CHECK_MSG(ended >= 3, "only %d outputs ended: the check proves little", ended);
+    db_model_close(m);
+}
+
 void suite_grammar(void) {
     RUN(mask_equals_brute_force);
     RUN(greedy_mask_check_identical);
@@ -707,4 +779,5 @@ void suite_grammar(void) {
     RUN(outputs_are_sentences);
     RUN(bad_grammar_and_missing_constraint);
     RUN(target_model_outputs_valid);
+    RUN(json_outputs_validate);
 }

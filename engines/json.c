@@ -1,0 +1,38 @@
+/* json.c — JSON Schema constrained decoding: the prompt's "json_schema" is
+ * converted to GBNF by decobench's own converter (harness/json_gbnf.c; the
+ * conversion is part of the COMPILE time, so of TTFT) and decoded like the
+ * `grammar` engine (full mask or sample-then-check).  A schema using a
+ * keyword the converter does not enforce is declined — empty output, stop
+ * reason "unsupported", outcome constraint_supported = 0 — which is what
+ * declared coverage counts; it is never decoded under a looser grammar.
+ */
+#include "constrained.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+#include "../harness/util.h"
+
+static int json_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
+    cJSON *c = req->constraint_json ? cJSON_Parse(req->constraint_json) : NULL;
+    bool has_schema = c && cJSON_GetObjectItemCaseSensitive(c, "json_schema") != NULL;
+    cJSON_Delete(c);
+    if (!has_schema)
+        return db_errf(err, errlen, "unsupported constraint: the json engine needs a \"json_schema\" constraint");
+    char *gbnf = NULL;
+    int r = db_constraint_gbnf(req, out, &gbnf, err, errlen);
+    if (r != 0) return r < 0 ? -1 : 0;
+    int rc = db_grammar_generate(req, out, gbnf, err, errlen);
+    free(gbnf);
+    return rc;
+}
+
+const db_engine db_engine_json = {
+    .name = "json",
+    .summary = "JSON Schema constrained decoding (decobench's schema-to-GBNF converter; mask or sample-then-check)",
+    .params = db_grammar_params,
+    .n_params = DB_GRAMMAR_N_PARAMS,
+    .needs_draft = false,
+    .validate = db_grammar_validate,
+    .generate = json_generate,
+};
