@@ -9,6 +9,10 @@ extern const db_engine db_engine_pld;
 extern const db_engine db_engine_spec_tree;
 extern const db_engine db_engine_self_spec;
 extern const db_engine db_engine_lookahead;
+extern const db_engine db_engine_beam;
+extern const db_engine db_engine_lattice;
+extern const db_engine db_engine_exact;
+extern const db_engine db_engine_astar_decoding;
 
 const db_engine *const db_engine_registry[] = {
     &db_engine_ar,
@@ -17,6 +21,10 @@ const db_engine *const db_engine_registry[] = {
     &db_engine_pld,
     &db_engine_self_spec,
     &db_engine_lookahead,
+    &db_engine_beam,
+    &db_engine_lattice,
+    &db_engine_exact,
+    &db_engine_astar_decoding,
 };
 
 const int db_engine_count = (int)(sizeof db_engine_registry / sizeof db_engine_registry[0]);

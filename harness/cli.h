@@ -19,5 +19,6 @@ int cmd_list(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_export_lattice(int argc, char **argv);
 
 #endif

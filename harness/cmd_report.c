@@ -13,10 +13,11 @@
 #include "store.h"
 #include "util.h"
 #include "../reports/report.h"
+#include "../reports/search.h"
 
 static void usage(FILE *f) {
     fputs("usage: decobench report [--db FILE] [--run ID] [--format md|csv|latex|json]\n"
-          "                        [--by category] [--seed N] [-o FILE] [--help]\n"
+          "                        [--by category | --search] [--seed N] [-o FILE] [--help]\n"
           "\n"
           "Print the results table of one run: per case tokens/s (median, 95% bootstrap CI),\n"
           "speedup against the baseline (paired per prompt), #MAT, TTFT, latency, counters;\n"
@@ -31,6 +32,10 @@ static void usage(FILE *f) {
           "                  prompt category (MT-bench's 8 merged into multi-turn, then\n"
           "                  translation, summarization, qa, math_reasoning, rag, others,\n"
           "                  overall), cells \"speedup× / #MAT\"\n"
+          "  --search        search report instead (md or csv): search-error rate of each\n"
+          "                  case against exact search on the same prompts, and the\n"
+          "                  quality-vs-budget table (NFE, tokens evaluated, score, reference\n"
+          "                  metrics) with Pareto fronts\n"
           "  --seed N        bootstrap seed (default 1)\n"
           "  -o, --output F  write to F (atomically) instead of stdout\n"
           "  -h, --help      show this help\n", f);
@@ -44,13 +49,14 @@ int cmd_report(int argc, char **argv) {
         { "seed", required_argument, NULL, 's' },
         { "by", required_argument, NULL, 'b' },
         { "output", required_argument, NULL, 'o' },
+        { "search", no_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *db_path = DB_DEFAULT_DB, *out_path = NULL;
     db_report_opts o = { 0, "md", DB_REPORT_DEFAULT_SEED, NULL };
     uint64_t v;
-    int c;
+    int c, search = 0;
     optind = 0;   /* glibc: full re-initialisation */
     opterr = 0;   /* one error line of our own */
     while ((c = getopt_long(argc, argv, "+:o:h", opts, NULL)) != -1) {
@@ -87,6 +93,7 @@ int cmd_report(int argc, char **argv) {
             o.by = optarg;
             break;
         case 'o': out_path = optarg; break;
+        case 'S': search = 1; break;
         case 'h': usage(stdout); return 0;
         case ':':
             fprintf(stderr, "decobench report: %s: option needs a value (see --help)\n", argv[optind - 1]);
@@ -99,6 +106,14 @@ int cmd_report(int argc, char **argv) {
     }
     if (optind < argc) {
         fprintf(stderr, "decobench report: %s: unexpected argument\n", argv[optind]);
+        return 2;
+    }
+    if (search && o.by) {
+        fprintf(stderr, "decobench report: --search and --by: choose one\n");
+        return 2;
+    }
+    if (search && strcmp(o.format, "md") != 0 && strcmp(o.format, "csv") != 0) {
+        fprintf(stderr, "decobench report: --search: format must be md or csv, got '%s'\n", o.format);
         return 2;
     }
     if (!db_file_exists(db_path)) {
@@ -119,7 +134,7 @@ int cmd_report(int argc, char **argv) {
         db_store_close(st);
         return 1;
     }
-    int rc = db_report_table(st, &o, mem, err, sizeof err);
+    int rc = search ? db_report_search(st, &o, mem, err, sizeof err) : db_report_table(st, &o, mem, err, sizeof err);
     fclose(mem);
     db_store_close(st);
     if (rc != 0) {

@@ -21,6 +21,7 @@ static const command commands[] = {
     { "compare", cmd_compare, "compare two runs per case and metric; exit 1 on a regression (md, csv, junit)" },
     { "history", cmd_history, "a metric's per-run series with change points marked" },
     { "merge",  cmd_merge,  "merge results databases without duplicates" },
+    { "export-lattice", cmd_export_lattice, "run the lattice search on one prompt and write Graphviz DOT" },
 };
 
 static void usage(FILE *f) {
@@ -28,7 +29,7 @@ static void usage(FILE *f) {
                "decobench benchmarks LLM decoding algorithms on llama.cpp and an analytic oracle backend.\n\n"
                "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].verb, commands[i].summary);
+        fprintf(f, "  %-14s %s\n", commands[i].verb, commands[i].summary);
     fprintf(f, "\n'decobench <command> --help' describes a command; 'man decobench' has everything.\n");
 }
 

@@ -23,6 +23,7 @@
 #include "model.h"
 #include "quality.h"
 #include "store.h"
+#include "textmetrics.h"
 #include "topology.h"
 #include "util.h"
 #include "harness/version.h"
@@ -195,13 +196,14 @@ static int turn_text(runner *r, const db_case *c, const db_suite_dataset *ds, co
 
 /* The named per-sample metrics (sample_metric rows): constraint work from
  * the events, the engine's own outcomes, and the output's compliance with
- * the prompt's constraint (harness/quality.c). */
+ * the prompt's constraint (harness/quality.c), and with a reference its
+ * ROUGE-2, BLEU and numeric answer match (harness/textmetrics.h). */
 static int sample_metrics(db_sample_record *rec, const db_gen_output *out, const char *constraint_json,
-                          char *err, size_t errlen) {
+                          const char *reference, char *err, size_t errlen) {
     const db_sample_metrics *m = &rec->m;
     db_quality q;
     if (db_quality_check(constraint_json, rec->output_text, &q, err, errlen) != 0) return -1;
-    const int cap = 6 + DB_MAX_OUTPUT_STATS + DB_QUALITY_MAX;
+    const int cap = 9 + DB_MAX_OUTPUT_STATS + DB_QUALITY_MAX;
     const char **names = malloc(sizeof *names * cap);
     double *values = malloc(sizeof *values * cap);
     if (!names || !values) {
@@ -221,6 +223,13 @@ static int sample_metrics(db_sample_record *rec, const db_gen_output *out, const
     if (!isnan(m->compile_ms)) PUT("compile_ms", m->compile_ms);
     for (int i = 0; i < out->n_stats; i++) PUT(out->stat_name[i], out->stat_value[i]);
     for (int i = 0; i < q.n; i++) PUT(q.name[i], q.value[i]);
+    if (reference && rec->output_text) {
+        /* quality against the prompt's reference (harness/textmetrics.h) */
+        PUT("ref_rouge2", db_rouge2_f(rec->output_text, reference));
+        PUT("ref_bleu", db_sentence_bleu(rec->output_text, &reference, 1));
+        int am = db_answer_match(rec->output_text, reference);
+        if (am >= 0) PUT("answer_correct", am);
+    }
 #undef PUT
     rec->metric_names = names;
     rec->metric_values = values;
@@ -260,7 +269,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
     db_gen_request req = {
         .target = target, .draft = draft, .prompt = toks, .n_prompt = n,
         .max_new_tokens = s->max_new_tokens, .stop_at_eog = s->stop_at_eog, .seed = seed,
-        .params = &c->params, .constraint_json = pr->constraint_json, .events = log,
+        .params = &c->params, .constraint_json = pr->constraint_json, .reference = pr->reference, .events = log,
         .cancel = r->o->interrupted,
     };
     db_gen_output out;
@@ -308,7 +317,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
         rec->n_events = ev ? log->n : 0;
         rec->seed = seed;
         if (!out_text || !ev) rc = db_errf(err, errlen, "out of memory");
-        if (rc == 0) rc = sample_metrics(rec, &out, pr->constraint_json, err, errlen);
+        if (rc == 0) rc = sample_metrics(rec, &out, pr->constraint_json, pr->reference, err, errlen);
     }
     free(out.tokens);
     free(toks);
