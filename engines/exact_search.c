@@ -13,14 +13,20 @@
  * Children are generated lazily: expanding a node (one model row) sorts its
  * children by probability and queues only the best; taking a child off the
  * queue queues its next sibling.  The queue thus holds O(expansions) entries
- * while every child is still reached in cost order.  Up to `batch` queued
+ * while every child is still reached in cost order.  Only the best
+ * `children` children of a node are stored; the cost of the first one left
+ * out (parent cost − its log-probability) bounds every other left-out child
+ * from below, and the smallest such bound is kept: optimality is proven only
+ * when the answer costs no more than it (raise `children` when a proof
+ * fails for this reason; outcome search_pruned_bound).  Up to `batch` queued
  * partial hypotheses are expanded in one forward (stopping at a complete one
  * that is not first, which keeps the proof valid).  After max_nodes
  * expansions the search gives up: it returns the best complete hypothesis
  * it has queued (else the deepest expanded one) with search_optimal = 0.
  *
  * Outcomes: search_score, search_norm_score, search_optimal, search_nodes
- * (expansions), search_queue (hypotheses queued).
+ * (expansions), search_queue (hypotheses queued), search_pruned_bound (the
+ * best score any left-out child could reach, when children were left out).
  */
 #include "engine.h"
 #include "search.h"
@@ -36,6 +42,7 @@ static const db_param_def exact_params[] = {
     { "max_len",   DB_PARAM_INT, "64", 1, 65536, NULL, "longest hypothesis (also limited by max_new_tokens)" },
     { "max_nodes", DB_PARAM_INT, "1000", 1, 10000000, NULL, "budget: most node expansions (model rows) before giving up" },
     { "batch",     DB_PARAM_INT, "1", 1, 64, NULL, "queued hypotheses expanded per forward" },
+    { "children",  DB_PARAM_INT, "64", 1, 1000000, NULL, "children kept per expansion (the proof accounts for the rest)" },
 };
 
 static int exact_n_seq(const db_params *p) { return db_params_int(p, "batch") + 3; }
@@ -55,6 +62,8 @@ typedef struct xsearch {
     db_token *kid_tok;
     float *kid_lp;
     size_t n_kids, cap_kids;
+    int max_kids;
+    double trunc_bound;              /* least cost of any child not stored */
 } xsearch;
 
 static bool heap_less(const xsearch *s, int a, int b) {
@@ -132,6 +141,11 @@ static int expand(xsearch *s, int n, const float *logits, int V, float *lp, int 
         if (lp[v] != -INFINITY) order[k++] = v;
     g_sort_lp = lp;
     qsort(order, (size_t)k, sizeof *order, cmp_kid);
+    if (k > s->max_kids) {
+        double bound = s->nodes[n].cost - (double)lp[order[s->max_kids]];
+        if (bound < s->trunc_bound) s->trunc_bound = bound;
+        k = s->max_kids;
+    }
     if (s->n_kids + (size_t)k > s->cap_kids) {
         size_t cap = s->cap_kids ? s->cap_kids * 2 : 65536;
         while (cap < s->n_kids + (size_t)k) cap *= 2;
@@ -175,6 +189,8 @@ static int exact_generate(const db_gen_request *req, db_gen_output *out, char *e
         return -1;
     xsearch s;
     memset(&s, 0, sizeof s);
+    s.max_kids = db_params_int(P, "children");
+    s.trunc_bound = INFINITY;
     float *lp = malloc(sizeof(float) * (size_t)V);
     int *order = malloc(sizeof(int) * (size_t)V);
     db_token *paths = malloc(sizeof(db_token) * (size_t)B * (size_t)L);
@@ -235,6 +251,7 @@ static int exact_generate(const db_gen_request *req, db_gen_output *out, char *e
     }
     if (rc == 0 && goal < 0 && s.n_heap > 0 && COMPLETE(s.heap[0])) { goal = heap_pop(&s); optimal = true; }
 #undef COMPLETE
+    if (optimal && s.nodes[goal].cost > s.trunc_bound) optimal = false;
     if (rc == 0) {
         int n = goal >= 0 ? goal : best_complete >= 0 ? best_complete : deepest;
         db_hyp h;
@@ -250,6 +267,7 @@ static int exact_generate(const db_gen_request *req, db_gen_output *out, char *e
         db_output_stat(out, "search_optimal", optimal ? 1.0 : 0.0);
         db_output_stat(out, "search_nodes", expansions);
         db_output_stat(out, "search_queue", s.n_nodes - 1);
+        if (isfinite(s.trunc_bound)) db_output_stat(out, "search_pruned_bound", -s.trunc_bound);
     } else if (rc == 1) {
         snprintf(out->stop_reason, sizeof out->stop_reason, "cancel");
     }

@@ -1,7 +1,7 @@
 /* textmetrics.h — reference-based text metrics computed in C so every engine
  * is scored the same way: ROUGE-2 F1, sentence BLEU (Chen & Cherry 2014
  * smoothing method 1), distinct-n, self-BLEU, and numeric answer match
- * (GSM8K style).
+ * (GSM8K "#### N" references).
  *
  * Tokenization (all metrics): ASCII letters are lowercased; a token is a
  * maximal run of letters/digits (and any byte >= 0x80, so UTF-8 words stay
@@ -43,9 +43,10 @@ double db_self_bleu(const char *const *texts, int n_texts);
 /* The last number in text ("1,234", "-3.5"; commas dropped) parsed into *out.
  * Returns 1 when found, 0 when text holds no number. */
 int db_last_number(const char *text, double *out);
-/* GSM8K-style answer check: 1 when the last number of output equals the last
- * number of reference (the reference's "#### N" line comes last), 0 when it
- * differs or output has none, -1 when reference has no number. */
+/* GSM8K-style answer check: 1 when the last number of output equals the
+ * number after the reference's last "####" (GSM8K's final-answer line),
+ * 0 when it differs or output has none, -1 when reference has no "####"
+ * followed by a number (not a question with a numeric answer). */
 int db_answer_match(const char *output, const char *reference);
 
 #ifdef __cplusplus

@@ -22,6 +22,7 @@ typedef struct prow {
     double nfe, tokens, score, paths, oracle;
     double q[N_QUALITY];
     bool front_score, front_quality;
+    int qi;                  /* quality metric of its dataset and model, -1 none */
 } prow;
 
 static int resolve_run(sqlite3 *db, int64_t want, int64_t *run, char *err, size_t errlen) {
@@ -143,14 +144,16 @@ static int pareto(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_
     int status = 0;
     if (rc != SQLITE_DONE) status = rc == SQLITE_NOMEM ? db_errf(err, errlen, "out of memory")
                                                        : db_sql_fail(db, "quality vs budget", err, errlen);
-    /* the run's quality metric: the first one any case has */
-    int qi = -1;
-    for (int k = 0; k < N_QUALITY && qi < 0; k++)
-        for (int i = 0; i < n; i++)
-            if (!isnan(rows[i].q[k])) { qi = k; break; }
     /* Pareto fronts per dataset and model: no other case is at least as good in
-     * both cost and value and strictly better in one */
+     * both cost and value and strictly better in one.  The quality metric of a
+     * dataset and model is the first one any of its cases has. */
     for (int i = 0; i < n && status == 0; i++) {
+        int qi = -1;
+        for (int k = 0; k < N_QUALITY && qi < 0; k++)
+            for (int j = 0; j < n; j++)
+                if (!strcmp(rows[i].dataset, rows[j].dataset) && !strcmp(rows[i].model, rows[j].model) &&
+                    !isnan(rows[j].q[k])) { qi = k; break; }
+        rows[i].qi = qi;
         for (int axis = 0; axis < 2; axis++) {
             double vi = axis == 0 ? rows[i].score : qi >= 0 ? rows[i].q[qi] : NAN;
             if (isnan(vi) || isnan(rows[i].nfe)) continue;
@@ -169,9 +172,10 @@ static int pareto(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_
         if (md) {
             fprintf(out, "## Quality vs budget (run %lld)\n\n"
                          "NFE = model calls per sample (target + draft forwards); * = on the Pareto front of NFE against "
-                         "score%s%s within its dataset and model.\n\n"
+                         "the score, and against the quality metric named in the quality-front column (the first of "
+                         "answer_correct, ref_rouge2, ref_bleu its dataset has), within its dataset and model.\n\n"
                          "| case | engine | dataset | model | n | NFE | tokens evaluated | score (log p) | front (score) |",
-                    (long long)run, qi >= 0 ? " and against " : "", qi >= 0 ? quality_names[qi] : "");
+                    (long long)run);
             for (int k = 0; k < N_QUALITY; k++) fprintf(out, " %s |", quality_names[k]);
             fputs(" front (quality) | lattice paths | oracle ROUGE-2 |\n|---|---|---|---|---:|---:|---:|---:|:-:|", out);
             for (int k = 0; k < N_QUALITY; k++) fputs("---:|", out);
@@ -179,7 +183,7 @@ static int pareto(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_
         } else {
             fputs("table,case,engine,dataset,model,n,nfe,tokens_evaluated,score,front_score", out);
             for (int k = 0; k < N_QUALITY; k++) fprintf(out, ",%s", quality_names[k]);
-            fputs(",front_quality,lattice_paths,lattice_oracle_rouge2\n", out);
+            fputs(",front_quality,quality_metric,lattice_paths,lattice_oracle_rouge2\n", out);
         }
         for (int i = 0; i < n; i++) {
             prow *r = &rows[i];
@@ -203,8 +207,11 @@ static int pareto(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_
             if (md) fprintf(out, " %s |", r->front_score ? "*" : "");
             else db_csv_field(out, r->front_score ? "1" : "0", 0);
             for (int k = 0; k < N_QUALITY; k++) put_num(out, md, r->q[k], "%.3f");
-            if (md) fprintf(out, " %s |", r->front_quality ? "*" : "");
-            else db_csv_field(out, r->front_quality ? "1" : "0", 0);
+            if (md) fprintf(out, " %s%s |", r->front_quality ? "* " : "", r->qi >= 0 ? quality_names[r->qi] : "");
+            else {
+                db_csv_field(out, r->front_quality ? "1" : "0", 0);
+                db_csv_field(out, r->qi >= 0 ? quality_names[r->qi] : "", 0);
+            }
             put_num(out, md, r->paths, "%.0f");
             put_num(out, md, r->oracle, "%.3f");
             fputc('\n', out);

@@ -17,9 +17,9 @@
  *    forwards), mean target tokens evaluated, mean search_score, and the
  *    mean of each reference metric present (answer_correct, ref_rouge2,
  *    ref_bleu), plus lattice_paths and lattice_oracle_rouge2 when reported.
- *    Cases on the Pareto front of NFE (lower is better) against the score
- *    and against the run's first present quality metric are marked per
- *    dataset and model.
+ *    Cases on the Pareto front of NFE (lower is better) against the score,
+ *    and against the first of answer_correct, ref_rouge2, ref_bleu that the
+ *    dataset has, are marked per dataset and model.
  */
 #ifndef DECOBENCH_REPORT_SEARCH_H
 #define DECOBENCH_REPORT_SEARCH_H

@@ -156,6 +156,7 @@ static int output_path(const db_gen_output *o, db_token *tok) {
 
 static void exact_equals_brute_force(void) {
     const char *batch[] = { "1", "3" };
+    int unproven = 0;
     for (int seed = 1; seed <= 6; seed++) {
         char spec[128];
         snprintf(spec, sizeof spec, SPEC_FMT, seed);
@@ -179,10 +180,22 @@ static void exact_equals_brute_force(void) {
                 if (p) CHECK_NEAR(p->score, b.p[b.best].score, 1e-4);
                 db_output_free(&r.out);
             }
+            /* two children per node: a proof only when the left-out bound allows it */
+            char Ls[8];
+            snprintf(Ls, sizeof Ls, "%d", L);
+            const char *kv2[] = { "max_len", Ls, "max_nodes", "100000", "children", "2", NULL };
+            run_result r = run_engine("exact", m, NULL, prompt, 3, L, kv2);
+            if (stat_of(&r.out, "search_optimal") == 1)
+                CHECK_NEAR(stat_of(&r.out, "search_score"), b.p[b.best].score, 1e-4);
+            else
+                unproven++;
+            CHECK(stat_of(&r.out, "search_score") <= b.p[b.best].score + 1e-4);
+            db_output_free(&r.out);
             free(b.p);
         }
         db_model_close(m);
     }
+    CHECK_MSG(unproven > 0, "children=2 never left the proof open");
 }
 
 static void exact_respects_node_budget(void) {
@@ -495,6 +508,8 @@ static void text_metrics(void) {
     CHECK_INT_EQ(db_answer_match("17", "#### 18"), 0);
     CHECK_INT_EQ(db_answer_match("no number", "#### 18"), 0);
     CHECK_INT_EQ(db_answer_match("5", "no number here"), -1);
+    CHECK_INT_EQ(db_answer_match("5", "there were 5 apples"), -1);   /* no final-answer line */
+    CHECK_INT_EQ(db_answer_match("7", "#### 7 then 9 #### 8"), 0);   /* the last #### counts */
 }
 
 /* ---- the CLI: report --search and export-lattice ---- */
