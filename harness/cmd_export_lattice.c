@@ -120,9 +120,10 @@ int cmd_export_lattice(int argc, char **argv) {
     mp.exact_spec = exact;
     mp.n_threads = mp.n_threads_batch = threads;
     int n_prompt_cap = (int)strlen(prompt) + 8;
-    mp.n_ctx = n_prompt_cap + max_new + 8;
-    mp.n_batch = mp.n_ctx;
     mp.n_seq_max = e->n_seq_max(&params);
+    /* one KV cache shared by all slots: the prompt once, a path per slot */
+    mp.n_ctx = n_prompt_cap + mp.n_seq_max * (max_new + 1) + 8;
+    mp.n_batch = mp.n_ctx;
     db_llama_set_quiet(true);
     db_model *m = NULL;
     if (db_model_open(&mp, &m, err, sizeof err) != 0) {

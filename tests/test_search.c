@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engines/engine.h"
@@ -618,6 +619,17 @@ static void export_lattice_dot(void) {
     CHECK(len > 2 && strcmp(dot + len - 2, "}\n") == 0);
     free(seen);
     free(copy);
+    /* bad input: one line naming the problem, exit status 2, nothing written */
+    snprintf(cmd, sizeof cmd, "'%s' export-lattice --exact vocab=12 -o '%s.bad' 2>'%s'", bin, dotf, errf);
+    int st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    CHECK(access(strcat(strcpy(cmd, dotf), ".bad"), F_OK) != 0);
+    snprintf(cmd, sizeof cmd, "'%s' export-lattice --exact vocab=12 --prompt w3 -p budget=0 2>'%s'", bin, errf);
+    st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    char *msg = slurp(errf);
+    CHECK_CONTAINS(msg, "parameter 'budget'");
+    free(msg);
     if (system("command -v dot >/dev/null 2>&1") == 0) {
         snprintf(cmd, sizeof cmd, "dot -Tcanon '%s' >/dev/null 2>&1", dotf);
         CHECK_INT_EQ(system(cmd), 0);
