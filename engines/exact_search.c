@@ -13,8 +13,9 @@
  * Children are generated lazily: expanding a node (one model row) sorts its
  * children by probability and queues only the best; taking a child off the
  * queue queues its next sibling.  The queue thus holds O(expansions) entries
- * while every child is still reached in cost order.  Only the best
- * `children` children of a node are stored; the cost of the first one left
+ * while every child is still reached in cost order.  With `children` > 0
+ * only the best `children` children of a node are stored (memory is
+ * expansions × children × 8 bytes); the cost of the first one left
  * out (parent cost − its log-probability) bounds every other left-out child
  * from below, and the smallest such bound is kept: optimality is proven only
  * when the answer costs no more than it (raise `children` when a proof
@@ -42,7 +43,7 @@ static const db_param_def exact_params[] = {
     { "max_len",   DB_PARAM_INT, "64", 1, 65536, NULL, "longest hypothesis (also limited by max_new_tokens)" },
     { "max_nodes", DB_PARAM_INT, "1000", 1, 10000000, NULL, "budget: most node expansions (model rows) before giving up" },
     { "batch",     DB_PARAM_INT, "1", 1, 64, NULL, "queued hypotheses expanded per forward" },
-    { "children",  DB_PARAM_INT, "64", 1, 1000000, NULL, "children kept per expansion (the proof accounts for the rest)" },
+    { "children",  DB_PARAM_INT, "0", 0, 1000000, NULL, "children kept per expansion, 0 = all (the proof accounts for the rest)" },
 };
 
 static int exact_n_seq(const db_params *p) { return db_params_int(p, "batch") + 3; }
@@ -189,7 +190,7 @@ static int exact_generate(const db_gen_request *req, db_gen_output *out, char *e
         return -1;
     xsearch s;
     memset(&s, 0, sizeof s);
-    s.max_kids = db_params_int(P, "children");
+    s.max_kids = db_params_int(P, "children") > 0 ? db_params_int(P, "children") : V;
     s.trunc_bound = INFINITY;
     float *lp = malloc(sizeof(float) * (size_t)V);
     int *order = malloc(sizeof(int) * (size_t)V);

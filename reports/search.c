@@ -11,7 +11,11 @@
 
 #include "../harness/util.h"
 
-#define SEARCH_ERROR_TOL 1e-6
+/* llama.cpp's logits for one path differ slightly with the batch they were
+ * computed in (~1e-4 nats per token), so two engines can score the same
+ * output differently: outputs that are identical never count, and a
+ * different output is an error only when it scores this much lower. */
+#define SEARCH_ERROR_TOL 1e-3
 
 static const char *const quality_names[] = { "answer_correct", "ref_rouge2", "ref_bleu" };
 #define N_QUALITY 3
@@ -48,9 +52,12 @@ static void put_num(FILE *out, bool md, double v, const char *fmt) {
 static int search_errors(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_t errlen) {
     static const char *sql =
         "SELECT c.label, ec.label, c.dataset, c.model_name, COUNT(*),"
-        " SUM(CASE WHEN bs.value < es.value - ?2 THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN bs.value > es.value + ?2 THEN 1 ELSE 0 END),"
-        " AVG(es.value - bs.value)"
+        " SUM(CASE WHEN b.output_tokens_json IS e.output_tokens_json AND b.stop_reason IS e.stop_reason THEN 0"
+        "          WHEN bs.value < es.value - ?2 THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN b.output_tokens_json IS e.output_tokens_json AND b.stop_reason IS e.stop_reason THEN 0"
+        "          WHEN bs.value > es.value + ?2 THEN 1 ELSE 0 END),"
+        " AVG(CASE WHEN b.output_tokens_json IS e.output_tokens_json AND b.stop_reason IS e.stop_reason THEN 0"
+        "          ELSE es.value - bs.value END)"
         " FROM \"case\" c JOIN sample b ON b.case_id = c.id"
         " JOIN sample_metric bs ON bs.sample_id = b.id AND bs.name = 'search_score'"
         " JOIN \"case\" ec ON ec.run_id = c.run_id AND ec.engine = 'exact' AND ec.id <> c.id"

@@ -6,8 +6,10 @@
  *    (beam, lattice, ...) and every `exact` case of the same dataset and
  *    model, samples are paired by (prompt, repetition, turn); only pairs where
  *    the exact search proved optimality (search_optimal = 1) count.  A search
- *    error is a pair where the case's score is below the exact optimum by
- *    more than 1e-6 nats (Stahlberg & Byrne 2019; Meister et al. 2020).
+ *    error is a pair whose outputs differ and where the case's score is below
+ *    the exact optimum by more than 1e-3 nats (Stahlberg & Byrne 2019;
+ *    Meister et al. 2020) — the tolerance absorbs llama.cpp's batch-dependent
+ *    rounding, which makes one output's score differ slightly between engines.
  *    Columns: pairs, errors, error rate, mean score gap (optimum − score),
  *    and "above" — pairs scoring ABOVE the proven optimum, which only happens
  *    when the two cases searched different spaces (e.g. exact's max_len
