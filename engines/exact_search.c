@@ -13,21 +13,18 @@
  * Children are generated lazily: expanding a node (one model row) sorts its
  * children by probability and queues only the best; taking a child off the
  * queue queues its next sibling.  The queue thus holds O(expansions) entries
- * while every child is still reached in cost order.  With `children` > 0
- * only the best `children` children of a node are stored (memory is
- * expansions × children × 8 bytes); the cost of the first one left
- * out (parent cost − its log-probability) bounds every other left-out child
- * from below, and the smallest such bound is kept: optimality is proven only
- * when the answer costs no more than it (raise `children` when a proof
- * fails for this reason; outcome search_pruned_bound).  Up to `batch` queued
- * partial hypotheses are expanded in one forward (stopping at a complete one
- * that is not first, which keeps the proof valid).  After max_nodes
- * expansions the search gives up: it returns the best complete hypothesis
- * it has queued (else the deepest expanded one) with search_optimal = 0.
+ * while every child is still reached in cost order.  Only `children`
+ * children of a node are stored at a time (memory: expansions × children ×
+ * 8 bytes, whatever the vocabulary); when the queue reaches the first child
+ * not stored, a re-expansion of the parent (one more model row) stores the
+ * next `children`.  Up to `batch` queued partial hypotheses are expanded in
+ * one forward (stopping at a complete one that is not first, which keeps the
+ * proof valid).  After max_nodes expansions the search gives up: it returns
+ * the best complete hypothesis it has queued (else the deepest expanded one)
+ * with search_optimal = 0.
  *
  * Outcomes: search_score, search_norm_score, search_optimal, search_nodes
- * (expansions), search_queue (hypotheses queued), search_pruned_bound (the
- * best score any left-out child could reach, when children were left out).
+ * (expansions, re-expansions included), search_queue (hypotheses queued).
  */
 #include "engine.h"
 #include "search.h"
@@ -43,14 +40,16 @@ static const db_param_def exact_params[] = {
     { "max_len",   DB_PARAM_INT, "64", 1, 65536, NULL, "longest hypothesis (also limited by max_new_tokens)" },
     { "max_nodes", DB_PARAM_INT, "1000", 1, 10000000, NULL, "budget: most node expansions (model rows) before giving up" },
     { "batch",     DB_PARAM_INT, "1", 1, 64, NULL, "queued hypotheses expanded per forward" },
-    { "children",  DB_PARAM_INT, "0", 0, 1000000, NULL, "children kept per expansion, 0 = all (the proof accounts for the rest)" },
+    { "children",  DB_PARAM_INT, "64", 1, 1000000, NULL, "children stored per expansion (more by re-expanding the parent)" },
 };
 
 static int exact_n_seq(const db_params *p) { return db_params_int(p, "batch") + 3; }
 
 typedef struct xnode {
     int parent, rank, depth, kids;   /* kids: offset into the child table, -1 until expanded */
-    int n_kids;
+    int n_kids, kid_base, n_total;   /* stored children are ranks kid_base .. kid_base+n_kids-1 of n_total */
+    float tail_lp;                   /* log-probability of rank kid_base+n_kids (the first not stored) */
+    bool reexpand;                   /* placeholder: re-expand parent from rank `rank` */
     db_token tok;
     double cost;                     /* −score */
 } xnode;
@@ -64,7 +63,6 @@ typedef struct xsearch {
     float *kid_lp;
     size_t n_kids, cap_kids;
     int max_kids;
-    double trunc_bound;              /* least cost of any child not stored */
 } xsearch;
 
 static bool heap_less(const xsearch *s, int a, int b) {
@@ -107,6 +105,8 @@ static int heap_pop(xsearch *s) {
     return top;
 }
 
+/* A queue entry for the child of `parent` of this rank: the child itself
+ * when stored, else a placeholder that re-expands the parent. */
 static int new_node(xsearch *s, int parent, int rank) {
     if (s->n_nodes == s->cap_nodes) {
         int cap = s->cap_nodes ? s->cap_nodes * 2 : 1024;
@@ -119,11 +119,20 @@ static int new_node(xsearch *s, int parent, int rank) {
     xnode *n = &s->nodes[s->n_nodes];
     n->parent = parent;
     n->rank = rank;
-    n->depth = p->depth + 1;
     n->kids = -1;
-    n->n_kids = 0;
-    n->tok = s->kid_tok[p->kids + rank];
-    n->cost = p->cost - (double)s->kid_lp[p->kids + rank];
+    n->n_kids = n->kid_base = n->n_total = 0;
+    n->tail_lp = -INFINITY;
+    int at = rank - p->kid_base;
+    n->reexpand = at >= p->n_kids;
+    if (n->reexpand) {
+        n->depth = p->depth;          /* evaluates the parent's path again */
+        n->tok = DB_TOKEN_NULL;
+        n->cost = p->cost - (double)p->tail_lp;
+    } else {
+        n->depth = p->depth + 1;
+        n->tok = s->kid_tok[p->kids + at];
+        n->cost = p->cost - (double)s->kid_lp[p->kids + at];
+    }
     return s->n_nodes++;
 }
 
@@ -135,18 +144,17 @@ static int cmp_kid(const void *a, const void *b) {
     return *(const int *)a - *(const int *)b;
 }
 
-static int expand(xsearch *s, int n, const float *logits, int V, float *lp, int *order) {
+/* Store children from rank `from` of node n (max_kids of them) and queue
+ * the first. */
+static int expand(xsearch *s, int n, int from, const float *logits, int V, float *lp, int *order) {
     db_log_softmax(logits, V, lp);
-    int k = 0;
+    int total = 0;
     for (int v = 0; v < V; v++)
-        if (lp[v] != -INFINITY) order[k++] = v;
+        if (lp[v] != -INFINITY) order[total++] = v;
     g_sort_lp = lp;
-    qsort(order, (size_t)k, sizeof *order, cmp_kid);
-    if (k > s->max_kids) {
-        double bound = s->nodes[n].cost - (double)lp[order[s->max_kids]];
-        if (bound < s->trunc_bound) s->trunc_bound = bound;
-        k = s->max_kids;
-    }
+    qsort(order, (size_t)total, sizeof *order, cmp_kid);
+    int k = total - from < s->max_kids ? total - from : s->max_kids;
+    if (k < 0) k = 0;
     if (s->n_kids + (size_t)k > s->cap_kids) {
         size_t cap = s->cap_kids ? s->cap_kids * 2 : 65536;
         while (cap < s->n_kids + (size_t)k) cap *= 2;
@@ -157,15 +165,19 @@ static int expand(xsearch *s, int n, const float *logits, int V, float *lp, int 
         if (!t || !l) return -1;
         s->cap_kids = cap;
     }
-    s->nodes[n].kids = (int)s->n_kids;
-    s->nodes[n].n_kids = k;
+    xnode *nd = &s->nodes[n];
+    nd->kids = (int)s->n_kids;
+    nd->n_kids = k;
+    nd->kid_base = from;
+    nd->n_total = total;
+    nd->tail_lp = from + k < total ? lp[order[from + k]] : -INFINITY;
     for (int i = 0; i < k; i++) {
-        s->kid_tok[s->n_kids + (size_t)i] = order[i];
-        s->kid_lp[s->n_kids + (size_t)i] = lp[order[i]];
+        s->kid_tok[s->n_kids + (size_t)i] = order[from + i];
+        s->kid_lp[s->n_kids + (size_t)i] = lp[order[from + i]];
     }
     s->n_kids += (size_t)k;
     if (k == 0) return 0;
-    int c = new_node(s, n, 0);
+    int c = new_node(s, n, from);
     return c < 0 ? -1 : heap_push(s, c);
 }
 
@@ -190,8 +202,7 @@ static int exact_generate(const db_gen_request *req, db_gen_output *out, char *e
         return -1;
     xsearch s;
     memset(&s, 0, sizeof s);
-    s.max_kids = db_params_int(P, "children") > 0 ? db_params_int(P, "children") : V;
-    s.trunc_bound = INFINITY;
+    s.max_kids = db_params_int(P, "children");
     float *lp = malloc(sizeof(float) * (size_t)V);
     int *order = malloc(sizeof(int) * (size_t)V);
     db_token *paths = malloc(sizeof(db_token) * (size_t)B * (size_t)L);
@@ -205,11 +216,12 @@ static int exact_generate(const db_gen_request *req, db_gen_output *out, char *e
     s.nodes = malloc(sizeof *s.nodes * 1024);
     if (!s.nodes) { rc = db_errf(err, errlen, "out of memory"); goto done; }
     s.cap_nodes = 1024;
-    s.nodes[0] = (xnode){ -1, 0, 0, -1, 0, DB_TOKEN_NULL, 0.0 };
+    s.nodes[0] = (xnode){ -1, 0, 0, -1, 0, 0, 0, -INFINITY, false, DB_TOKEN_NULL, 0.0 };
     s.n_nodes = 1;
-    if (expand(&s, 0, kv.root_logits, V, lp, order) != 0) { rc = db_errf(err, errlen, "out of memory"); goto done; }
+    if (expand(&s, 0, 0, kv.root_logits, V, lp, order) != 0) { rc = db_errf(err, errlen, "out of memory"); goto done; }
 
-#define COMPLETE(n) (s.nodes[n].depth >= L || (req->stop_at_eog && db_model_is_eog(m, s.nodes[n].tok)))
+#define COMPLETE(n) (!s.nodes[n].reexpand && \
+                     (s.nodes[n].depth >= L || (req->stop_at_eog && db_model_is_eog(m, s.nodes[n].tok))))
     for (int step = 1; s.n_heap > 0; step++) {
         if (req->cancel && *req->cancel) { rc = 1; break; }
         int nb = 0;
@@ -222,7 +234,7 @@ static int exact_generate(const db_gen_request *req, db_gen_output *out, char *e
             if (expansions + nb >= max_nodes) break;
             heap_pop(&s);
             const xnode *pn = &s.nodes[s.nodes[top].parent];
-            if (s.nodes[top].rank + 1 < pn->n_kids) {
+            if (!s.nodes[top].reexpand && s.nodes[top].rank + 1 < pn->n_total) {
                 int sib = new_node(&s, s.nodes[top].parent, s.nodes[top].rank + 1);
                 if (sib < 0 || heap_push(&s, sib) != 0) { rc = db_errf(err, errlen, "out of memory"); goto done; }
                 if (COMPLETE(sib) && (best_complete < 0 || s.nodes[sib].cost < s.nodes[best_complete].cost)) best_complete = sib;
@@ -230,15 +242,25 @@ static int exact_generate(const db_gen_request *req, db_gen_output *out, char *e
             picked[nb++] = top;
         }
         if (goal >= 0 || nb == 0) break;
+        /* a placeholder re-expands its parent (the root needs no forward) */
+        int ne = 0, row[64];
         for (int i = 0; i < nb; i++) {
-            db_token *buf = paths + (size_t)i * L;
-            int len = path_of(&s, picked[i], buf);
-            pe[i] = (db_path_eval){ buf, len, len - 1, 0, 0 };
+            const xnode *x = &s.nodes[picked[i]];
+            int at = x->reexpand ? x->parent : picked[i];
+            row[i] = -1;
+            if (at == 0) continue;
+            db_token *buf = paths + (size_t)ne * L;
+            int len = path_of(&s, at, buf);
+            pe[ne] = (db_path_eval){ buf, len, len - 1, 0, 0 };
+            row[i] = ne++;
         }
-        if (db_pathkv_eval(&kv, pe, nb, step, err, errlen) != 0) { rc = -1; goto done; }
+        if (ne > 0 && db_pathkv_eval(&kv, pe, ne, step, err, errlen) != 0) { rc = -1; goto done; }
         for (int i = 0; i < nb; i++) {
             int first_kid = s.n_nodes;
-            if (expand(&s, picked[i], db_pathkv_logits(&kv, &pe[i], pe[i].len - 1), V, lp, order) != 0) {
+            const xnode *x = &s.nodes[picked[i]];
+            int at = x->reexpand ? x->parent : picked[i], from = x->reexpand ? x->rank : 0;
+            const float *logits = row[i] < 0 ? kv.root_logits : db_pathkv_logits(&kv, &pe[row[i]], pe[row[i]].len - 1);
+            if (expand(&s, at, from, logits, V, lp, order) != 0) {
                 rc = db_errf(err, errlen, "out of memory");
                 goto done;
             }
@@ -252,7 +274,6 @@ static int exact_generate(const db_gen_request *req, db_gen_output *out, char *e
     }
     if (rc == 0 && goal < 0 && s.n_heap > 0 && COMPLETE(s.heap[0])) { goal = heap_pop(&s); optimal = true; }
 #undef COMPLETE
-    if (optimal && s.nodes[goal].cost > s.trunc_bound) optimal = false;
     if (rc == 0) {
         int n = goal >= 0 ? goal : best_complete >= 0 ? best_complete : deepest;
         db_hyp h;
@@ -268,7 +289,6 @@ static int exact_generate(const db_gen_request *req, db_gen_output *out, char *e
         db_output_stat(out, "search_optimal", optimal ? 1.0 : 0.0);
         db_output_stat(out, "search_nodes", expansions);
         db_output_stat(out, "search_queue", s.n_nodes - 1);
-        if (isfinite(s.trunc_bound)) db_output_stat(out, "search_pruned_bound", -s.trunc_bound);
     } else if (rc == 1) {
         snprintf(out->stop_reason, sizeof out->stop_reason, "cancel");
     }
