@@ -258,7 +258,7 @@ static int astar_generate(const db_gen_request *req, db_gen_output *out, char *e
         const anode *nd = &a.nodes[n];
         db_token *buf = malloc(sizeof(db_token) * (size_t)(nd->len + 1));
         if (!buf) { rc = db_errf(err, errlen, "out of memory"); goto done; }
-        db_hyp h = { buf, path_of(&a, n, buf), nd->eog, nd->psum, nd->len > 0 ? nd->psum / nd->len : 0.0 };
+        db_hyp h = { buf, path_of(&a, n, buf), nd->eog, nd->psum, nd->len > 0 ? nd->psum / nd->len : 0.0, !nd->terminal };
         rc = db_search_emit(req, out, &h, err, errlen);
         free(buf);
         db_output_stat(out, "astar_tokens", used);

@@ -284,6 +284,7 @@ static int exact_generate(const db_gen_request *req, db_gen_output *out, char *e
         h.eog = h.len > 0 && req->stop_at_eog && db_model_is_eog(m, buf[h.len - 1]);
         h.score = -s.nodes[n].cost;
         h.norm = h.len > 0 ? h.score / h.len : 0.0;
+        h.partial = goal < 0 && best_complete < 0;
         rc = db_search_emit(req, out, &h, err, errlen);
         free(buf);
         db_output_stat(out, "search_optimal", optimal ? 1.0 : 0.0);

@@ -452,6 +452,7 @@ static int lattice_generate(const db_gen_request *req, db_gen_output *out, char 
         h.eog = lat.nodes[lat.best_terminal].eog;
         h.score = lat.nodes[lat.best_terminal].best;
         h.norm = db_length_norm(h.score, h.len, lat.length_norm);
+        h.partial = false;
         rc = db_search_emit(req, out, &h, err, errlen);
         free(h.tok);
     }

@@ -200,6 +200,7 @@ int db_hyp_list_add(db_hyp_list *l, const db_token *tok, int len, bool eog, doub
     h->eog = eog;
     h->score = score;
     h->norm = norm;
+    h->partial = false;
     l->n++;
     return 0;
 }
@@ -211,7 +212,10 @@ int db_search_emit(const db_gen_request *req, db_gen_output *out, const db_hyp *
         db_emit_commit(req->events, i, 1);
     }
     snprintf(out->stop_reason, sizeof out->stop_reason, "%s", h->eog ? "eog" : "length");
-    db_output_stat(out, "search_score", h->score);
-    db_output_stat(out, "search_norm_score", h->norm);
+    if (!h->partial) {
+        db_output_stat(out, "search_score", h->score);
+        db_output_stat(out, "search_norm_score", h->norm);
+    }
+    db_output_stat(out, "search_complete", h->partial ? 0.0 : 1.0);
     return 0;
 }

@@ -87,6 +87,7 @@ typedef struct db_hyp {
     bool eog;                /* ended by an end-of-generation token */
     double score;            /* sum of log-probabilities */
     double norm;             /* the engine's ranking score */
+    bool partial;            /* not complete (a budget ran out): no search_score */
 } db_hyp;
 
 typedef struct db_hyp_list {
@@ -102,7 +103,9 @@ int  db_hyp_list_add(db_hyp_list *l, const db_token *tok, int len, bool eog, dou
  * end-of-generation token, stop reason "eog" or "length", one COMMIT event
  * per token (search engines commit only when the search ends), and the
  * outcomes "search_score" (sum of log-probabilities, the EOS's included) and
- * "search_norm_score".  Returns 0 or -1 + err. */
+ * "search_norm_score" — for a complete hypothesis only (h->partial false:
+ * a partial one's score is not comparable), plus "search_complete" (0/1).
+ * Returns 0 or -1 + err. */
 int  db_search_emit(const db_gen_request *req, db_gen_output *out, const db_hyp *h, char *err, size_t errlen);
 
 /* Beam search (beam.c): the final n-best list, best first. */
