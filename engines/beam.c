@@ -22,7 +22,9 @@
  * finished list and early-stopping test.  The output is the best finished
  * hypothesis of all groups.
  *
- * Outcomes: search_score, search_norm_score (search.h), beam_finished.
+ * Outcomes: search_score, search_norm_score (search.h), beam_finished, and
+ * the diversity of the best `width` finished hypotheses: nbest_distinct2
+ * (distinct bigrams / bigrams) and nbest_self_bleu.
  */
 #include "engine.h"
 #include "search.h"
@@ -32,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../harness/textmetrics.h"
 #include "../harness/util.h"
 
 #define MAX_WIDTH 256
@@ -216,6 +219,32 @@ done:
     return rc;
 }
 
+/* Diversity of the best `width` finished hypotheses as text: distinct
+ * bigrams and self-BLEU (harness/textmetrics.h). */
+static int nbest_diversity(const db_gen_request *req, const db_hyp_list *nb, db_gen_output *out) {
+    int n = nb->n < db_params_int(req->params, "width") ? nb->n : db_params_int(req->params, "width");
+    if (n < 2) return 0;
+    char **text = calloc((size_t)n, sizeof *text);
+    if (!text) return -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        int len = nb->h[i].eog ? nb->h[i].len - 1 : nb->h[i].len;
+        int need = db_model_detokenize(req->target, nb->h[i].tok, len, NULL, 0);
+        if (need < 0) need = -need;
+        text[i] = malloc((size_t)need + 1);
+        if (!text[i]) { rc = -1; break; }
+        int got = db_model_detokenize(req->target, nb->h[i].tok, len, text[i], need);
+        text[i][got < 0 ? 0 : got] = 0;
+    }
+    if (rc == 0) {
+        db_output_stat(out, "nbest_distinct2", db_distinct_n((const char *const *)text, n, 2));
+        db_output_stat(out, "nbest_self_bleu", db_self_bleu((const char *const *)text, n));
+    }
+    for (int i = 0; i < n; i++) free(text[i]);
+    free(text);
+    return rc;
+}
+
 static int beam_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
     db_hyp_list nbest;
     int rc = db_beam_search(req, &nbest, err, errlen);
@@ -223,6 +252,7 @@ static int beam_generate(const db_gen_request *req, db_gen_output *out, char *er
     if (rc == 0 && nbest.n > 0) {
         rc = db_search_emit(req, out, &nbest.h[0], err, errlen);
         db_output_stat(out, "beam_finished", nbest.n);
+        if (rc == 0 && nbest_diversity(req, &nbest, out) != 0) rc = db_errf(err, errlen, "out of memory");
     } else if (rc == 0) {
         snprintf(out->stop_reason, sizeof out->stop_reason, "length");
     }

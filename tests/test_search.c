@@ -313,6 +313,17 @@ static void diverse_beam_distinct(void) {
         db_hyp_list_free(&nb);
         db_event_log_free(&log);
     }
+    /* the engine's n-best diversity outcomes agree: more distinct bigrams, lower self-BLEU */
+    double d2[2], sb[2];
+    for (int li = 0; li < 2; li++) {
+        const char *kv[] = { "width", "4", "groups", "4", "diversity", lam[li], NULL };
+        run_result r = run_engine("beam", m, NULL, prompt, 2, 5, kv);
+        d2[li] = stat_of(&r.out, "nbest_distinct2");
+        sb[li] = stat_of(&r.out, "nbest_self_bleu");
+        db_output_free(&r.out);
+    }
+    CHECK(d2[1] > d2[0]);
+    CHECK(sb[1] < sb[0]);
     CHECK_INT_EQ(distinct_first[0], 1);   /* no diversity: every group picks the same token */
     CHECK_INT_EQ(distinct_first[1], 4);   /* Hamming penalty: four groups, four first tokens */
     db_model_close(m);
