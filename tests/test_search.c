@@ -148,7 +148,7 @@ static double stat_of(const db_gen_output *o, const char *name) {
 /* The output (plus EOS when it stopped there) as a brute-force path. */
 static int output_path(const db_gen_output *o, db_token *tok) {
     int n = o->n_tokens;
-    memcpy(tok, o->tokens, sizeof(db_token) * (size_t)n);
+    if (n > 0) memcpy(tok, o->tokens, sizeof(db_token) * (size_t)n);
     if (strcmp(o->stop_reason, "eog") == 0) tok[n++] = DB_EXACT_EOS;
     return n;
 }
