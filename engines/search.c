@@ -162,6 +162,7 @@ void db_log_softmax(const float *logits, int n, float *out) {
 
 int db_top_k(const float *v, int n, int k, int *idx) {
     int m = 0;
+    if (k <= 0) return 0;
     for (int i = 0; i < n; i++) {
         if (v[i] == -INFINITY) continue;
         if (m < k) m++;
