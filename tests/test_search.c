@@ -497,6 +497,50 @@ static void astar_budget(void) {
     db_model_close(v);
 }
 
+/* On llama.cpp (the bundled target): beam width 1 and the lattice's first
+ * rollout are greedy decoding, so their outputs equal `ar` greedy's token
+ * for token — the path KV cache keeps llama.cpp's cache consistent. */
+static void llama_greedy_paths_agree(void) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/models/target.gguf", db_test_srcdir());
+    if (access(path, R_OK) != 0) { db_test_skip("data/models/target.gguf not built"); return; }
+    db_model_params p = db_model_default_params();
+    p.path = path;
+    p.n_ctx = 512;
+    p.n_batch = 512;
+    p.n_threads = 1;
+    p.n_seq_max = 4;
+    db_model *m = NULL;
+    char err[512];
+    db_llama_set_quiet(true);
+    if (db_model_open(&p, &m, err, sizeof err) != 0) {
+        if (strstr(err, "built without llama.cpp")) { db_test_skip(err); return; }
+        db_test_fail(__FILE__, __LINE__, "open %s: %s", path, err);
+        return;
+    }
+    const char *texts[] = { "The committee said that the", "And God said unto Moses,", "def parse(self, text):\n    " };
+    const int L = 24;
+    for (int i = 0; i < 3; i++) {
+        db_token prompt[64];
+        int n = db_model_tokenize(m, texts[i], strlen(texts[i]), true, true, prompt, 64);
+        CHECK(n > 0);
+        if (n <= 0) continue;
+        const char *ar_kv[] = { "mode", "greedy", NULL }, *b1[] = { "width", "1", NULL };
+        const char *lat[] = { "budget", "23", "slots", "4", NULL };
+        run_result a = run_engine("ar", m, NULL, prompt, n, L, ar_kv);
+        run_result b = run_engine("beam", m, NULL, prompt, n, L, b1);
+        run_result c = run_engine("lattice", m, NULL, prompt, n, L, lat);
+        CHECK_INT_EQ(a.out.n_tokens, b.out.n_tokens);
+        CHECK_INT_EQ(a.out.n_tokens, c.out.n_tokens);
+        CHECK(a.out.n_tokens == b.out.n_tokens && memcmp(a.out.tokens, b.out.tokens, sizeof(db_token) * (size_t)a.out.n_tokens) == 0);
+        CHECK(a.out.n_tokens == c.out.n_tokens && memcmp(a.out.tokens, c.out.tokens, sizeof(db_token) * (size_t)a.out.n_tokens) == 0);
+        db_output_free(&a.out);
+        db_output_free(&b.out);
+        db_output_free(&c.out);
+    }
+    db_model_close(m);
+}
+
 /* ---- text metrics ---- */
 static void text_metrics(void) {
     CHECK_NEAR(db_rouge2_f("the cat sat on the mat", "the cat is on the mat"), 0.6, 1e-12);
@@ -661,6 +705,7 @@ void suite_search(void) {
     RUN(lattice_budget_and_control);
     RUN(lattice_engine_outcomes);
     RUN(astar_budget);
+    RUN(llama_greedy_paths_agree);
     RUN(report_search_counts_errors);
     RUN(export_lattice_dot);
 }
