@@ -456,13 +456,37 @@ static void lattice_engine_outcomes(void) {
     if (!m) return;
     db_token prompt[2] = { DB_EXACT_BOS, 7 };
     const char *kv[] = { "budget", "20", NULL };
-    run_result r = run_engine("lattice", m, NULL, prompt, 2, 8, kv);
-    CHECK(r.target_forwards <= 21);
-    CHECK(stat_of(&r.out, "lattice_paths") >= 1);
-    CHECK(stat_of(&r.out, "lattice_calls") <= 20);
-    CHECK_INT_EQ(stat_of(&r.out, "lattice_calls") + 1, r.target_forwards);
-    CHECK(stat_of(&r.out, "search_score") < 0);
-    db_output_free(&r.out);
+    const char *reference = "w5 w9 w3 w12 w4 w9 w3";
+    const db_engine *e = db_engine_find("lattice");
+    db_params p;
+    set_params(&p, e, kv);
+    db_event_log log;
+    db_event_log_init(&log);
+    db_event_log_start(&log);
+    db_gen_request req = { .target = m, .prompt = prompt, .n_prompt = 2, .max_new_tokens = 8, .stop_at_eog = true,
+                           .seed = 1, .params = &p, .reference = reference, .events = &log };
+    db_model_reset(m);
+    db_gen_output out;
+    memset(&out, 0, sizeof out);
+    char err[256];
+    CHECK_INT_EQ(e->generate(&req, &out, err, sizeof err), 0);
+    int fw = 0;
+    for (int i = 0; i < log.n; i++) fw += log.ev[i].kind == DB_EV_FORWARD;
+    CHECK(fw <= 21);
+    CHECK(stat_of(&out, "lattice_paths") >= 2);
+    CHECK(stat_of(&out, "lattice_calls") <= 20);
+    CHECK_INT_EQ(stat_of(&out, "lattice_calls") + 1, fw);
+    CHECK(stat_of(&out, "search_score") < 0);
+    /* the oracle scored every path (fewer than oracle_paths), the output's among them */
+    CHECK_NEAR(stat_of(&out, "lattice_oracle_paths"), stat_of(&out, "lattice_paths"), 0);
+    char text[256];
+    int n = db_model_detokenize(m, out.tokens, out.n_tokens, text, sizeof text - 1);
+    text[n < 0 ? 0 : n] = 0;
+    double own = db_rouge2_f(text, reference), oracle = stat_of(&out, "lattice_oracle_rouge2");
+    CHECK(oracle >= own);
+    CHECK(oracle >= 0 && oracle <= 1);
+    db_output_free(&out);
+    db_event_log_free(&log);
     db_model_close(m);
 }
 
@@ -632,6 +656,23 @@ static void report_search_counts_errors(void) {
     CHECK_CONTAINS(text, want);
     CHECK_CONTAINS(text, "quality_vs_budget,exact,exact,p,target,8,");
     CHECK(errors > 0);
+    /* Pareto: greedy is cheapest, exact scores best; both on the score front */
+    for (char *line = strstr(text, "quality_vs_budget,"); line; line = strstr(line + 1, "quality_vs_budget,")) {
+        char *fld[20];
+        int nf = 0;
+        char buf[512];
+        size_t len = strcspn(line, "\n");
+        if (len >= sizeof buf) len = sizeof buf - 1;
+        memcpy(buf, line, len);
+        buf[len] = 0;
+        for (char *t = buf; t && nf < 20;) {   /* fields, empty ones kept */
+            fld[nf++] = t;
+            t = strchr(t, ',');
+            if (t) *t++ = 0;
+        }
+        CHECK(nf >= 10);
+        if (nf >= 10) CHECK_STR_EQ(fld[9], "1");
+    }
     free(text);
 }
 
