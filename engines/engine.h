@@ -135,6 +135,9 @@ typedef struct db_gen_request {
      * text (keys "grammar", "json_schema", "regex", "keywords"; see
      * docs/suite-format.md), or NULL.  Engines take the keys they implement. */
     const char *constraint_json;
+    /* The prompt's reference output (dataset "reference"), or NULL; search
+     * engines report oracle scores against it (e.g. lattice_oracle_rouge2). */
+    const char *reference;
     db_event_log *events;
     volatile int *cancel;       /* non-zero: stop as soon as possible, return 1 */
 } db_gen_request;

@@ -16,6 +16,10 @@ extern const db_engine db_engine_grammar;
 extern const db_engine db_engine_awrs;
 extern const db_engine db_engine_gad;
 extern const db_engine db_engine_json;
+extern const db_engine db_engine_beam;
+extern const db_engine db_engine_lattice;
+extern const db_engine db_engine_exact;
+extern const db_engine db_engine_astar_decoding;
 
 const db_engine *const db_engine_registry[] = {
     &db_engine_ar,
@@ -31,6 +35,10 @@ const db_engine *const db_engine_registry[] = {
     &db_engine_awrs,
     &db_engine_gad,
     &db_engine_json,
+    &db_engine_beam,
+    &db_engine_lattice,
+    &db_engine_exact,
+    &db_engine_astar_decoding,
 };
 
 const int db_engine_count = (int)(sizeof db_engine_registry / sizeof db_engine_registry[0]);

@@ -21,5 +21,6 @@ int cmd_history(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_json2gbnf(int argc, char **argv);
+int cmd_export_lattice(int argc, char **argv);
 
 #endif

@@ -15,10 +15,11 @@
 #include "store.h"
 #include "util.h"
 #include "../reports/report.h"
+#include "../reports/search.h"
 
 static void usage(FILE *f) {
     fputs("usage: decobench report [--db FILE] [--run ID] [--format md|csv|latex|json|html]\n"
-          "                        [--by category|machine] [--seed N] [--metrics NAMES] [-o FILE] [--help]\n"
+          "                        [--by category|machine | --search] [--seed N] [--metrics NAMES] [-o FILE] [--help]\n"
           "\n"
           "Print the results table of one run: per case tokens/s (median, 95% bootstrap CI),\n"
           "speedup against the baseline (paired per prompt), #MAT, TTFT, latency, counters;\n"
@@ -39,6 +40,10 @@ static void usage(FILE *f) {
           "                  completed run there): machines as columns; tok/s, speedup, #MAT\n"
           "                  (marked when it differs between machines), counters, roofline\n"
           "                  fraction of autoregressive cases (needs decobench probe)\n"
+          "  --search        search report instead (md or csv): search-error rate of each\n"
+          "                  case against exact search on the same prompts, and the\n"
+          "                  quality-vs-budget table (NFE, tokens evaluated, score, reference\n"
+          "                  metrics) with Pareto fronts\n"
           "  --seed N        bootstrap seed (default 1)\n"
           "  --metrics NAMES also a table of per-sample metrics (comma-separated, e.g.\n"
           "                  keywords_all,keyword_coverage,constraint_success): per case\n"
@@ -56,13 +61,14 @@ int cmd_report(int argc, char **argv) {
         { "by", required_argument, NULL, 'b' },
         { "output", required_argument, NULL, 'o' },
         { "metrics", required_argument, NULL, 'm' },
+        { "search", no_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *db_path = DB_DEFAULT_DB, *out_path = NULL, *metrics = NULL;
     db_report_opts o = { 0, "md", DB_REPORT_DEFAULT_SEED, NULL };
     uint64_t v;
-    int c;
+    int c, search = 0;
     optind = 0;   /* glibc: full re-initialisation */
     opterr = 0;   /* one error line of our own */
     while ((c = getopt_long(argc, argv, "+:o:h", opts, NULL)) != -1) {
@@ -100,6 +106,7 @@ int cmd_report(int argc, char **argv) {
             break;
         case 'o': out_path = optarg; break;
         case 'm': metrics = optarg; break;
+        case 'S': search = 1; break;
         case 'h': usage(stdout); return 0;
         case ':':
             fprintf(stderr, "decobench report: %s: option needs a value (see --help)\n", argv[optind - 1]);
@@ -116,6 +123,14 @@ int cmd_report(int argc, char **argv) {
     }
     if (o.by && !strcmp(o.format, "html")) {
         fprintf(stderr, "decobench report: --format html: the whole report of a run; it takes no --by\n");
+        return 2;
+    }
+    if (search && o.by) {
+        fprintf(stderr, "decobench report: --search and --by: choose one\n");
+        return 2;
+    }
+    if (search && strcmp(o.format, "md") != 0 && strcmp(o.format, "csv") != 0) {
+        fprintf(stderr, "decobench report: --search: format must be md or csv, got '%s'\n", o.format);
         return 2;
     }
     if (!db_file_exists(db_path)) {
@@ -136,7 +151,7 @@ int cmd_report(int argc, char **argv) {
         db_store_close(st);
         return 1;
     }
-    int rc = db_report_table(st, &o, mem, err, sizeof err);
+    int rc = search ? db_report_search(st, &o, mem, err, sizeof err) : db_report_table(st, &o, mem, err, sizeof err);
     if (rc == 0 && metrics) rc = db_report_sample_metrics(st, o.run_id, metrics, o.format, mem, err, sizeof err);
     fclose(mem);
     db_store_close(st);

@@ -23,6 +23,7 @@ static const command commands[] = {
     { "merge",  cmd_merge,  "merge results databases without duplicates" },
     { "probe",  cmd_probe,  "measure memory bandwidth and peak FP32 rate; store them with the machine" },
     { "json2gbnf", cmd_json2gbnf, "convert a JSON Schema into a llama.cpp GBNF grammar (or say what is unsupported)" },
+    { "export-lattice", cmd_export_lattice, "run the lattice search on one prompt and write Graphviz DOT" },
 };
 
 static void usage(FILE *f) {
@@ -30,7 +31,7 @@ static void usage(FILE *f) {
                "decobench benchmarks LLM decoding algorithms on llama.cpp and an analytic oracle backend.\n\n"
                "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].verb, commands[i].summary);
+        fprintf(f, "  %-14s %s\n", commands[i].verb, commands[i].summary);
     fprintf(f, "\n'decobench <command> --help' describes a command; 'man decobench' has everything.\n");
 }
 

@@ -25,6 +25,7 @@
 #include "quality.h"
 #include "scorer.h"
 #include "store.h"
+#include "textmetrics.h"
 #include "topology.h"
 #include "util.h"
 #include "harness/version.h"
@@ -199,13 +200,14 @@ static int turn_text(runner *r, const db_case *c, const db_suite_dataset *ds, co
 
 /* The named per-sample metrics (sample_metric rows): constraint work from
  * the events, the engine's own outcomes, and the output's compliance with
- * the prompt's constraint (harness/quality.c). */
+ * the prompt's constraint (harness/quality.c), and with a reference its
+ * ROUGE-2, BLEU and numeric answer match (harness/textmetrics.h). */
 static int sample_metrics(db_sample_record *rec, const db_gen_output *out, const char *constraint_json,
-                          double scorer_nll, char *err, size_t errlen) {
+                          double scorer_nll, const char *reference, char *err, size_t errlen) {
     const db_sample_metrics *m = &rec->m;
     db_quality q;
     if (db_quality_check(constraint_json, rec->output_text, &q, err, errlen) != 0) return -1;
-    const int cap = 10 + DB_MAX_OUTPUT_STATS + DB_QUALITY_MAX;
+    const int cap = 16 + DB_MAX_OUTPUT_STATS + DB_QUALITY_MAX;   /* every PUT below at most once */
     const char **names = malloc(sizeof *names * cap);
     double *values = malloc(sizeof *values * cap);
     if (!names || !values) {
@@ -241,6 +243,13 @@ static int sample_metrics(db_sample_record *rec, const db_gen_output *out, const
     if (!isnan(scorer_nll)) {
         PUT("scorer_nll", scorer_nll);
         PUT("scorer_ppl", exp(scorer_nll));
+    }
+    if (reference && rec->output_text) {
+        /* quality against the prompt's reference (harness/textmetrics.h) */
+        PUT("ref_rouge2", db_rouge2_f(rec->output_text, reference));
+        PUT("ref_bleu", db_sentence_bleu(rec->output_text, &reference, 1));
+        int am = db_answer_match(rec->output_text, reference);
+        if (am >= 0) PUT("answer_correct", am);
     }
 #undef PUT
     rec->metric_names = names;
@@ -342,7 +351,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
     db_gen_request req = {
         .target = target, .draft = draft, .prompt = toks, .n_prompt = n,
         .max_new_tokens = s->max_new_tokens, .stop_at_eog = s->stop_at_eog, .seed = seed,
-        .params = &c->params, .constraint_json = pr->constraint_json, .events = log,
+        .params = &c->params, .constraint_json = pr->constraint_json, .reference = pr->reference, .events = log,
         .cancel = r->o->interrupted,
     };
     db_gen_output out;
@@ -393,7 +402,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
         if (!out_text || !ev || !rec->stop_reason) rc = db_errf(err, errlen, "out of memory");
         double nll = NAN;
         if (rc == 0) rc = score_output(r, c, text, rec, &nll, err, errlen);
-        if (rc == 0) rc = sample_metrics(rec, &out, pr->constraint_json, nll, err, errlen);
+        if (rc == 0) rc = sample_metrics(rec, &out, pr->constraint_json, nll, pr->reference, err, errlen);
     }
     free(out.tokens);
     free(toks);

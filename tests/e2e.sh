@@ -297,7 +297,7 @@ done
 # ---- list and help ---------------------------------------------------------
 (cd "$src" && "$bin" list engines) >"$tmp/list" 2>&1 && grep -q "^  ar " "$tmp/list" && grep -q "top_p" "$tmp/list" \
   && ok "list shows engines with parameters" || fail "list shows engines with parameters" "$(head -3 "$tmp/list")"
-for cmd in run report list probe json2gbnf; do
+for cmd in run report list probe json2gbnf export-lattice; do
   "$bin" "$cmd" --help >"$tmp/h" 2>&1 && grep -q "usage: decobench $cmd" "$tmp/h" \
     && ok "$cmd --help" || fail "$cmd --help" "$(head -2 "$tmp/h")"
 done
