@@ -129,16 +129,7 @@ static int awrs_generate(const db_gen_request *req, db_gen_output *out, char *er
     double log_w = 0.0;
     bool dead = false;
     for (int step = 0; rc == 0 && out->n_tokens < req->max_new_tokens; step++) {
-        if (req->cancel && *req->cancel) {
-            snprintf(out->stop_reason, sizeof out->stop_reason, "cancel");
-            rc = 1;
-            break;
-        }
-        if (db_forward(m, &b, req->events, DB_ROLE_TARGET, step) != 0) {
-            rc = db_errf(err, errlen, "forward at position %d: %s", pos, db_model_last_error(m));
-            snprintf(out->stop_reason, sizeof out->stop_reason, "error");
-            break;
-        }
+        if ((rc = db_constrained_forward(req, out, &b, step, pos, err, errlen)) != 0) break;
         int64_t t0 = db_now_ns();
         db_sampling_probs(&s, db_model_logits(m, b.n_tokens - 1), &sb);
         db_emit_sample(req->events, step, t0, db_now_ns());
@@ -150,23 +141,11 @@ static int awrs_generate(const db_gen_request *req, db_gen_output *out, char *er
             break;
         }
         log_w += log_z;
-        if (db_model_is_eog(m, t)) {
-            snprintf(out->stop_reason, sizeof out->stop_reason, "eog");
+        int cm = db_constrained_commit(req, out, g, &b, &pos, step, t, err, errlen);
+        if (cm != 0) {
+            rc = cm < 0 ? -1 : 0;
             break;
         }
-        int64_t a0 = db_now_ns();
-        if (db_grammar_accept(g, t) != 0) {
-            rc = db_errf(err, errlen, "grammar: accepted token %d is not allowed (internal error)", t);
-            break;
-        }
-        db_emit_sample(req->events, step, a0, db_now_ns());
-        if (db_output_push(out, t) != 0) {
-            rc = db_errf(err, errlen, "out of memory");
-            break;
-        }
-        db_emit_commit(req->events, step, 1);
-        db_batch_clear(&b);
-        db_batch_add1(&b, t, pos++, 0, true);
     }
     /* a dead end has weight zero: no finite log weight to report */
     if (rc == 0 && !dead) db_output_stat(out, "importance_log_weight", log_w);

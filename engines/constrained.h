@@ -37,6 +37,18 @@ db_sampling db_constrained_sampling(const db_params *p);
 int db_grammar_generate(const db_gen_request *req, db_gen_output *out, const char *gbnf, char *err,
                         size_t errlen);
 
+/* One decoding step's model forward, after checking for cancellation:
+ * 0, 1 when cancelled (stop reason "cancel"), -1 with err set ("error"). */
+int db_constrained_forward(const db_gen_request *req, db_gen_output *out, const db_batch *b, int step, int32_t pos,
+                           char *err, size_t errlen);
+
+/* Commit the chosen (allowed) token t: an end-of-generation token ends the
+ * output (stop reason "eog", returns 2); otherwise the grammar accepts it,
+ * it is appended with a COMMIT event and becomes the next batch at *pos.
+ * Returns 0 to continue, 2 at the end, -1 with err set. */
+int db_constrained_commit(const db_gen_request *req, db_gen_output *out, db_grammar *g, db_batch *b, int32_t *pos,
+                          int step, db_token t, char *err, size_t errlen);
+
 /* Prefill helper: a batch holding the prompt (logits for its last entry).
  * Returns 0, or -1 with err set. */
 int db_constrained_prefill(const db_gen_request *req, db_batch *b, char *err, size_t errlen);

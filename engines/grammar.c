@@ -54,6 +54,36 @@ int db_constraint_gbnf(const db_gen_request *req, db_gen_output *out, char **gbn
     return rc;
 }
 
+int db_constrained_forward(const db_gen_request *req, db_gen_output *out, const db_batch *b, int step, int32_t pos,
+                           char *err, size_t errlen) {
+    if (req->cancel && *req->cancel) {
+        snprintf(out->stop_reason, sizeof out->stop_reason, "cancel");
+        return 1;
+    }
+    if (db_forward(req->target, b, req->events, DB_ROLE_TARGET, step) != 0) {
+        snprintf(out->stop_reason, sizeof out->stop_reason, "error");
+        return db_errf(err, errlen, "forward at position %d: %s", pos, db_model_last_error(req->target));
+    }
+    return 0;
+}
+
+int db_constrained_commit(const db_gen_request *req, db_gen_output *out, db_grammar *g, db_batch *b, int32_t *pos,
+                          int step, db_token t, char *err, size_t errlen) {
+    if (db_model_is_eog(req->target, t)) {   /* allowed only when the text is complete */
+        snprintf(out->stop_reason, sizeof out->stop_reason, "eog");
+        return 2;
+    }
+    int64_t a0 = db_now_ns();
+    if (db_grammar_accept(g, t) != 0)
+        return db_errf(err, errlen, "grammar: chosen token %d is not allowed (internal error)", t);
+    db_emit_sample(req->events, step, a0, db_now_ns());
+    if (db_output_push(out, t) != 0) return db_errf(err, errlen, "out of memory");
+    db_emit_commit(req->events, step, 1);
+    db_batch_clear(b);
+    db_batch_add1(b, t, (*pos)++, 0, true);
+    return 0;
+}
+
 const db_param_def db_grammar_params[DB_GRAMMAR_N_PARAMS] = {
     { "strategy", DB_PARAM_ENUM, "mask", 0, 0, "mask|check",
       "mask: full-vocabulary mask every step; check: sample, check that token, mask only on rejection" },
@@ -127,16 +157,7 @@ int db_grammar_generate(const db_gen_request *req, db_gen_output *out, const cha
     int rc = db_constrained_prefill(req, &b, err, errlen);
     int32_t pos = req->n_prompt;
     for (int step = 0; rc == 0 && out->n_tokens < req->max_new_tokens; step++) {
-        if (req->cancel && *req->cancel) {
-            snprintf(out->stop_reason, sizeof out->stop_reason, "cancel");
-            rc = 1;
-            break;
-        }
-        if (db_forward(m, &b, req->events, DB_ROLE_TARGET, step) != 0) {
-            rc = db_errf(err, errlen, "forward at position %d: %s", pos, db_model_last_error(m));
-            snprintf(out->stop_reason, sizeof out->stop_reason, "error");
-            break;
-        }
+        if ((rc = db_constrained_forward(req, out, &b, step, pos, err, errlen)) != 0) break;
         const float *logits = db_model_logits(m, b.n_tokens - 1);
         db_token t;
         if (check) {
@@ -155,23 +176,11 @@ int db_grammar_generate(const db_gen_request *req, db_gen_output *out, const cha
             snprintf(out->stop_reason, sizeof out->stop_reason, "dead_end");
             break;
         }
-        if (db_model_is_eog(m, t)) {   /* allowed: the text is complete */
-            snprintf(out->stop_reason, sizeof out->stop_reason, "eog");
+        int c = db_constrained_commit(req, out, g, &b, &pos, step, t, err, errlen);
+        if (c != 0) {
+            rc = c < 0 ? -1 : 0;
             break;
         }
-        int64_t a0 = db_now_ns();
-        if (db_grammar_accept(g, t) != 0) {
-            rc = db_errf(err, errlen, "grammar: sampled token %d is not allowed (internal error)", t);
-            break;
-        }
-        db_emit_sample(req->events, step, a0, db_now_ns());
-        if (db_output_push(out, t) != 0) {
-            rc = db_errf(err, errlen, "out of memory");
-            break;
-        }
-        db_emit_commit(req->events, step, 1);
-        db_batch_clear(&b);
-        db_batch_add1(&b, t, pos++, 0, true);
     }
     if (b.token) db_batch_free(&b);
     db_sampler_buf_free(&sb);
