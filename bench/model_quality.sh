@@ -42,7 +42,8 @@ echo
 cat > "$tmp/q.json" <<JSON
 {
   "name": "model-quality",
-  "models": { "target": { "path": "$m/target.gguf", "n_ctx": 1024 }, "draft": { "path": "$m/draft.gguf", "n_ctx": 1024 } },
+  "models": { "target": { "path": "$m/target.gguf", "n_ctx": 1024 }, "draft": { "path": "$m/draft.gguf", "n_ctx": 1024 },
+              "draft-distilled": { "path": "$m/draft-distilled.gguf", "n_ctx": 1024 } },
   "datasets": {
     "prose": { "path": "$root/data/prompts/prose.jsonl", "limit": $n_prompts },
     "prose3": { "path": "$root/data/prompts/prose.jsonl", "limit": 2 },
@@ -51,37 +52,39 @@ cat > "$tmp/q.json" <<JSON
   },
   "engines": [
     { "engine": "ar", "label": "ar", "datasets": ["prose", "prose3", "scripture3", "code3"] },
-    { "engine": "spec", "label": "spec", "draft": "draft", "params": { "k": 4 }, "datasets": ["prose"] }
+    { "engine": "spec", "label": "draft", "draft": "draft", "params": { "k": 4 }, "datasets": ["prose"] },
+    { "engine": "spec", "label": "draft-distilled", "draft": "draft-distilled", "params": { "k": 4 }, "datasets": ["prose"] }
   ],
   "baseline": "ar", "max_new_tokens": $n_new, "repetitions": 1, "warmup": 1, "threads": 2
 }
 JSON
 "$bin" run "$tmp/q.json" --db "$tmp/q.db" --no-progress --format none >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
-mat=$(sqlite3 "$tmp/q.db" "select printf('%.2f', sum(s.mat * s.n_commits) / sum(s.n_commits)) from sample s join \"case\" c on c.id = s.case_id where c.label = 'spec'")
-acc=$(sqlite3 "$tmp/q.db" "select printf('%.3f', sum(s.accepted) * 1.0 / sum(s.drafted)) from sample s join \"case\" c on c.id = s.case_id where c.label = 'spec'")
-same=$(sqlite3 "$tmp/q.db" "select count(*) from sample s join \"case\" c on c.id = s.case_id and c.label = 'spec' join sample b on b.prompt_idx = s.prompt_idx join \"case\" bc on bc.id = b.case_id and bc.label = 'ar' and bc.dataset = 'prose' where s.output_tokens_json = b.output_tokens_json")
-
-# llama.cpp cross-check on the same prompts
 lb="$root/.deps/llama/bin"
-lpred=0 lacc=0
-for i in $(seq 1 "$n_prompts"); do
-  p="$(sed -n "${i}p" "$root/data/prompts/prose.jsonl" | jq -r .prompt)"
-  "$lb/llama-speculative-simple" -m "$m/target.gguf" -md "$m/draft.gguf" --spec-type draft-simple \
-    --spec-draft-n-max 4 --spec-draft-n-min 0 --spec-draft-p-min 0 --temp 0 -n "$n_new" -t 2 -td 2 -c 1024 \
-    -p "$p" >"$tmp/ls.out" 2>&1 || true
-  np=$(awk '/n_predict *=/ {print $NF}' "$tmp/ls.out" | tail -1); na=$(awk '/n_accept *=/ {print $NF}' "$tmp/ls.out" | tail -1)
-  [ -n "$np" ] && [ -n "$na" ] && { lpred=$((lpred + np)); lacc=$((lacc + na)); }
-done
-lmat=$(awk -v p="$lpred" -v a="$lacc" 'BEGIN { if (p > a) printf "%.2f", p / (p - a); else print "-" }')
-
 echo "### Draft/target agreement (greedy, k = 4, $n_prompts held-out prose prompts, $n_new new tokens)"
 echo
-echo "| measured with | mean accepted tokens per target forward (#MAT) | acceptance rate |"
-echo "|---|--:|--:|"
-echo "| decobench \`spec\` | $mat | $acc |"
-echo "| llama.cpp \`llama-speculative-simple\` | $lmat | $(awk -v p="$lpred" -v a="$lacc" -v k=4 'BEGIN { s = p - a; if (s > 0) printf "%.3f", a / (s * k); else print "-" }') |"
+echo "| draft | measured with | mean accepted tokens per target forward (#MAT) | acceptance rate |"
+echo "|---|---|--:|--:|"
+for d in draft draft-distilled; do
+  mat=$(sqlite3 "$tmp/q.db" "select printf('%.2f', sum(s.mat * s.n_commits) / sum(s.n_commits)) from sample s join \"case\" c on c.id = s.case_id where c.label = '$d'")
+  acc=$(sqlite3 "$tmp/q.db" "select printf('%.3f', sum(s.accepted) * 1.0 / sum(s.drafted)) from sample s join \"case\" c on c.id = s.case_id where c.label = '$d'")
+  same=$(sqlite3 "$tmp/q.db" "select count(*) from sample s join \"case\" c on c.id = s.case_id and c.label = '$d' join sample b on b.prompt_idx = s.prompt_idx join \"case\" bc on bc.id = b.case_id and bc.label = 'ar' and bc.dataset = 'prose' where s.output_tokens_json = b.output_tokens_json")
+  [ "$same" = "$n_prompts" ] || { echo "model_quality.sh: spec with $d differs from ar on $((n_prompts - same)) prompts (greedy must be identical)" >&2; exit 1; }
+  # llama.cpp cross-check on the same prompts
+  lpred=0 lacc=0
+  for i in $(seq 1 "$n_prompts"); do
+    p="$(sed -n "${i}p" "$root/data/prompts/prose.jsonl" | jq -r .prompt)"
+    "$lb/llama-speculative-simple" -m "$m/target.gguf" -md "$m/$d.gguf" --spec-type draft-simple \
+      --spec-draft-n-max 4 --spec-draft-n-min 0 --spec-draft-p-min 0 --temp 0 -n "$n_new" -t 2 -td 2 -c 1024 \
+      -p "$p" >"$tmp/ls.out" 2>&1 || true
+    np=$(awk '/n_predict *=/ {print $NF}' "$tmp/ls.out" | tail -1); na=$(awk '/n_accept *=/ {print $NF}' "$tmp/ls.out" | tail -1)
+    [ -n "$np" ] && [ -n "$na" ] && { lpred=$((lpred + np)); lacc=$((lacc + na)); }
+  done
+  lmat=$(awk -v p="$lpred" -v a="$lacc" 'BEGIN { if (p > a) printf "%.2f", p / (p - a); else print "-" }')
+  echo "| $d | decobench \`spec\` | $mat | $acc |"
+  echo "| $d | llama.cpp \`llama-speculative-simple\` | $lmat | $(awk -v p="$lpred" -v a="$lacc" -v k=4 'BEGIN { s = p - a; if (s > 0) printf "%.3f", a / (s * k); else print "-" }') |"
+done
 echo
-echo "decobench's speculative output equals its autoregressive output on $same of $n_prompts prompts (greedy: must be all)."
+echo "decobench's speculative outputs equal its autoregressive outputs on all $n_prompts prompts (checked)."
 echo
 echo "### Greedy continuations of held-out prompts (target, $n_new tokens)"
 echo

@@ -542,11 +542,12 @@ static int fill_random(void *user, int index, const char *name, int64_t ne0, int
         for (int64_t i = 0; i < n; i++) dst[i] = g;
         return 0;
     }
-    if (c->embd && strcmp(name, "token_embd.weight") == 0) {
+    const bool embd = strcmp(name, "token_embd.weight") == 0;
+    if (c->embd && embd) {
         memcpy(dst, c->embd, sizeof *dst * (size_t)n);
         return 0;
     }
-    double std = strcmp(name, "token_embd.weight") == 0 ? c->embd_std : c->std;
+    double std = embd ? c->embd_std : c->std;
     /* residual projections scaled down (GPT-2 style) */
     if (strstr(name, "attn_output") || strstr(name, "ffn_down")) std *= 0.5;
     db_rng r = db_rng_make(c->seed, (uint64_t)index + 1);
@@ -887,6 +888,21 @@ int main(int argc, char **argv) {
     bool resume = file_exists(state_path) && file_exists(ckpt);
     if (resume) {
         if (state_read(state_path, &st) != 0) return 1;
+        /* the objective comes from the options: they must match the checkpoint
+         * (a diffusion model resumed without --diffusion would silently train
+         * next-token prediction on a bidirectional model) */
+        struct gguf_init_params gp = { .no_alloc = true, .ctx = NULL };
+        struct gguf_context *gc = gguf_init_from_file(ckpt, gp);
+        if (!gc) { fprintf(stderr, PROG ": %s: cannot read the checkpoint\n", ckpt); return 1; }
+        int64_t kc = gguf_find_key(gc, "llama.attention.causal");
+        bool ckpt_diffusion = kc >= 0 && !gguf_get_val_bool(gc, kc);
+        gguf_free(gc);
+        if (ckpt_diffusion != o.diffusion) {
+            fprintf(stderr, PROG ": %s: the checkpoint is a %s model; %s\n", ckpt,
+                    ckpt_diffusion ? "masked-diffusion (bidirectional)" : "causal",
+                    ckpt_diffusion ? "pass --diffusion to resume it" : "resume it without --diffusion");
+            return 2;
+        }
         fprintf(stderr, PROG ": resuming %s at step %lld (%lld tokens, %.1f s)\n", ckpt, (long long)st.step,
                 (long long)st.tokens_seen, st.elapsed_s);
     }
