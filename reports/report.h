@@ -58,14 +58,20 @@ typedef struct db_report_opts {
     int64_t run_id;        /* 0 = latest run */
     const char *format;    /* "md" (default when NULL), "csv", "latex", "json", "html" */
     uint64_t seed;         /* bootstrap seed */
-    const char *by;        /* NULL: per-case table; "category": pivot by sample category;
-                            * "machine": the suite across machines */
+    const char *by;        /* NULL: per-case table; "category", "engine", "model", "dataset",
+                            * "param:NAME": pivots (below); "machine": the suite across machines */
+    const char *columns;   /* per-case table only: comma-separated column names, in order
+                            * (NULL: the default columns) */
+    const char *cell;      /* pivots only: the cell's metric (speedup, mat, tokens_per_s,
+                            * ttft_p50_ms, latency_p50_ms); NULL: "speedup× / #MAT" */
 } db_report_opts;
+
+#define DB_REPORT_BY_NAMES "category, engine, model, dataset, param:NAME or machine"
 
 /* 1 if name is a format db_report_table knows. */
 int db_report_format_ok(const char *name);
 
-/* 1 if name is a grouping db_report_table knows ("category", "machine"). */
+/* 1 if name is a grouping db_report_table knows (DB_REPORT_BY_NAMES). */
 int db_report_by_ok(const char *name);
 
 /* Leviathan et al. (2023) expected speedup of speculative decoding from the

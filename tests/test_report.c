@@ -108,7 +108,7 @@ static char *report(db_store *st, int64_t run, const char *fmt, int *rc, char *e
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    db_report_opts o = { run, fmt, 1, NULL };
+    db_report_opts o = { run, fmt, 1, NULL, NULL, NULL };
     *rc = db_report_table(st, &o, f, err, errlen);
     fclose(f);
     return buf;
@@ -132,15 +132,17 @@ static const char *GOLDEN_CSV =
 
 static const char *GOLDEN_TEX =
     "% decobench run 1 -- suite: smoke -- machine: Test CPU, 4 cores -- llama.cpp: abc1234\n"
+    "% bold: best per column; tok/s and speedup: median $\\pm$ half-width of the 95% bootstrap CI\n"
     "% requires \\usepackage{booktabs}\n"
     "\\begin{tabular}{lllrrrrrrrrr}\n"
     "\\toprule\n"
-    "Label & Dataset & Model & $n$ & tok/s [95\\% CI] & Speedup [95\\% CI] & \\#MAT & TTFT p50 (ms) & "
+    "Label & Dataset & Model & $n$ & tok/s & Speedup & \\#MAT & TTFT p50 (ms) & "
     "TTFT p90 (ms) & Latency p50 (ms) & PAPI\\_TOT\\_INS & perf::PAGE-FAULTS \\\\\n"
     "\\midrule\n"
-    "ar & mt & tiny & 3 & 11.0 {[}10.0, 12.0{]} & 1.00 & 1.00 & 60.0 & 68.0 & 1100.0 & 200 & 6 \\\\\n"
-    "spec k=4 & mt & tiny & 3 & \\textbf{22.0} {[}20.0, 30.0{]} & 2.00 {[}2.00, 2.50{]} & 2.31 & 42.0 & "
-    "43.6 & 450.0 & 1200 & 8 \\\\\n"
+    "ar & mt & tiny & 3 & 11.0 $\\pm$ 1.0 & 1.00 & 1.00 & 60.0 & 68.0 & 1100.0 & 200 & 6 \\\\\n"
+    /* CI [20.0, 30.0] and [2.00, 2.50]: half-widths 5.0 and 0.25; latency and TTFT: lower is better */
+    "spec k=4 & mt & tiny & 3 & \\textbf{22.0} $\\pm$ 5.0 & \\textbf{2.00} $\\pm$ 0.25 & \\textbf{2.31} & "
+    "\\textbf{42.0} & \\textbf{43.6} & \\textbf{450.0} & 1200 & 8 \\\\\n"
     "\\bottomrule\n"
     "\\end{tabular}\n";
 
@@ -218,7 +220,7 @@ static void test_report_escaping_and_latest(void) {
     free(s);
     s = report(st, 0, "latex", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
-    CHECK_CONTAINS(s, "\na\\_b \\& \"c\", 50\\% \\{x\\} & d\\$\\# & tiny & 1 & \\textbf{10.0} {[}10.0, 10.0{]} & 1.00 &");
+    CHECK_CONTAINS(s, "\na\\_b \\& \"c\", 50\\% \\{x\\} & d\\$\\# & tiny & 1 & 10.0 $\\pm$ 0.0 & 1.00 &");
     free(s);
     s = report(st, 0, "md", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
@@ -387,7 +389,7 @@ static char *report_by(db_store *st, const char *fmt, const char *by, int *rc, c
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    db_report_opts o = { 1, fmt, 1, by };
+    db_report_opts o = { 1, fmt, 1, by, NULL, NULL };
     *rc = db_report_table(st, &o, f, err, errlen);
     fclose(f);
     return buf;
@@ -431,10 +433,13 @@ static void test_report_spec_columns(void) {
     s = report_by(st, "latex", NULL, &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
     CHECK_CONTAINS(s, "\\begin{tabular}{lllrrrrrrrrrrrrr}\n");
-    CHECK_CONTAINS(s, "Speedup [95\\% CI] & Pred.\\ speedup & \\#MAT & $\\alpha$ & $\\bar{k}$ & $\\alpha_{1..k}$ & $c$ "
+    CHECK_CONTAINS(s, "Speedup & Pred.\\ speedup & \\#MAT & $\\alpha$ & $\\bar{k}$ & $\\alpha_{1..k}$ & $c$ "
                       "& Draft time & TTFT p50 (ms)");
-    CHECK_CONTAINS(s, "\nar & mt & tiny & 7 & 10.0 {[}10.0, 10.0{]} & 1.00 & -- & 1.00 & -- & -- & -- & -- & -- & 50.0 &");
-    CHECK_CONTAINS(s, " & 1.38 & 1.76 & 0.50 & 4.00 & 0.79/0.64/0.36/0.21 & 0.100 & 8.0\\% & 40.0 & 40.0 & 100.0 \\\\\n");
+    CHECK_CONTAINS(s, "\nar & mt & tiny & 7 & 10.0 $\\pm$ 0.0 & 1.00 & -- & 1.00 & -- & -- & -- & -- & -- & 50.0 &");
+    CHECK_CONTAINS(s, " & 1.38 & \\textbf{1.76} & \\textbf{0.50} & 4.00 & 0.79/0.64/0.36/0.21 & 0.100 & 8.0\\% & "
+                      "\\textbf{40.0} & \\textbf{40.0} & \\textbf{100.0} \\\\\n");
+    /* predicted speedup: pld's 1.44 beats spec's 1.38; ar has none */
+    CHECK_CONTAINS(s, "\npld & mt & tiny & 2 & 12.0 $\\pm$ 1.0 & 1.20 $\\pm$ 0.10 & \\textbf{1.44} & 1.54 &");
     free(s);
     s = report_by(st, "csv", NULL, &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
@@ -492,7 +497,7 @@ static const char *PIVOT_MD =
 
 static const char *PIVOT_TEX =
     "% decobench run 1 -- suite: smoke -- machine: Test CPU, 4 cores -- llama.cpp: abc1234 -- by category\n"
-    "% cell: speedup against ar / \\#MAT\n"
+    "% cell: speedup against ar / \\#MAT; bold: best speedup per column\n"
     "% requires \\usepackage{booktabs}\n"
     "\\begin{tabular}{lrrrrrr}\n"
     "\\toprule\n"
@@ -500,8 +505,8 @@ static const char *PIVOT_TEX =
     "\\midrule\n"
     "ar & 1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 & "
     "1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 \\\\\n"
-    "spec k=4 & 2.00$\\times$ / 2.14 & 3.00$\\times$ / 3.00 & 1.20$\\times$ / 2.00 & 1.00$\\times$ / 1.00 & "
-    "2.50$\\times$ / 1.25 & 2.00$\\times$ / 1.76 \\\\\n"
+    "spec k=4 & \\textbf{2.00}$\\times$ / 2.14 & \\textbf{3.00}$\\times$ / 3.00 & \\textbf{1.20}$\\times$ / 2.00 & "
+    "1.00$\\times$ / 1.00 & \\textbf{2.50}$\\times$ / 1.25 & \\textbf{2.00}$\\times$ / 1.76 \\\\\n"
     "pld & 1.10$\\times$ / 1.25 & 1.30$\\times$ / 2.00 & -- & -- & -- & 1.20$\\times$ / 1.54 \\\\\n"
     "\\bottomrule\n"
     "\\end{tabular}\n";
@@ -560,9 +565,9 @@ static void test_report_by_category(void) {
         cJSON_Delete(j);
     }
     free(s);
-    s = report_by(st, "md", "engine", &rc, err, sizeof err);
+    s = report_by(st, "md", "method", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, -1);
-    CHECK_CONTAINS(err, "unknown grouping 'engine'");
+    CHECK_CONTAINS(err, "unknown grouping 'method' (expected category, engine, model, dataset, param:NAME or machine)");
     free(s);
     /* the golden 2-case DB has one category "c": one extra column and overall */
     db_store_close(st);
