@@ -1253,13 +1253,10 @@ static int num_text_cmp(const void *a, const void *b) {
     return u < v ? -1 : u > v;
 }
 
-static bool all_numeric(char **s, int n) {
-    for (int i = 0; i < n; i++) {
-        char *e;
-        strtod(s[i], &e);
-        if (e == s[i] || *e) return false;
-    }
-    return n > 0;
+static bool is_numeric(const char *s) {
+    char *e;
+    strtod(s, &e);
+    return e != s && !*e;
 }
 
 /* rows and columns of the pivot; each case belongs to one row */
@@ -1369,12 +1366,16 @@ static int pivot_layout(const table *t, pivot *p, char *err, size_t errlen) {
                        (long long)t->run_id, p->param);
     if (p->by <= BY_ENGINE) {
         if (category_columns(t, p, total) != 0) return db_errf(err, errlen, "out of memory");
-    } else if (p->by == BY_PARAM && all_numeric(p->cols, p->n_cols)) {
-        /* numeric values in numeric order: remap the cases' columns */
+    } else if (p->by == BY_PARAM) {
+        /* numeric values first, in numeric order; the others after, as they came */
         char **sorted = malloc((size_t)p->n_cols * sizeof *sorted);
         if (!sorted) return db_errf(err, errlen, "out of memory");
-        memcpy(sorted, p->cols, (size_t)p->n_cols * sizeof *sorted);
-        qsort(sorted, (size_t)p->n_cols, sizeof *sorted, num_text_cmp);
+        int ns = 0;
+        for (int c = 0; c < p->n_cols; c++)
+            if (is_numeric(p->cols[c])) sorted[ns++] = p->cols[c];
+        qsort(sorted, (size_t)ns, sizeof *sorted, num_text_cmp);
+        for (int c = 0; c < p->n_cols; c++)
+            if (!is_numeric(p->cols[c])) sorted[ns++] = p->cols[c];
         for (int i = 0; i < t->n_rows; i++) {
             const char *name = p->cols[p->case_col[i]];
             for (int c = 0; c < p->n_cols; c++)
@@ -1523,16 +1524,24 @@ static void pivot_best(const pivot *p, int c, char *buf, size_t len) {
     buf[0] = '\0';
 }
 
-static const char *cell_caption(const pivot *p) {
+/* what a cell holds, in words (latex: TeX-escaped) */
+static void cell_caption(const table *t, const pivot *p, bool latex, char *buf, size_t len) {
+    const char *base = t->baseline_key ? t->baseline_key : "no baseline";
     switch (p->ck) {
-    case CELL_DEFAULT: return NULL;
-    case CELL_SPEEDUP: return "speedup (median of per-prompt tokens/s ratios against %s) [95% CI]";
-    case CELL_MAT: return "#MAT";
-    case CELL_TPS: return "tok/s (median) [95% CI]";
-    case CELL_TTFT: return "TTFT p50 (ms)";
-    case CELL_LAT: return "latency p50 (ms)";
+    case CELL_DEFAULT:
+        snprintf(buf, len, "speedup (median of per-prompt tokens/s ratios against %s) / %sMAT", base, latex ? "\\#" : "#");
+        break;
+    case CELL_SPEEDUP:
+        snprintf(buf, len, "speedup (median of per-prompt tokens/s ratios against %s)%s", base,
+                 latex ? " $\\pm$ half-width of its 95\\% CI" : " [95% CI]");
+        break;
+    case CELL_MAT: snprintf(buf, len, "%sMAT", latex ? "\\#" : "#"); break;
+    case CELL_TPS:
+        snprintf(buf, len, "tok/s (median)%s", latex ? " $\\pm$ half-width of its 95\\% CI" : " [95% CI]");
+        break;
+    case CELL_TTFT: snprintf(buf, len, "TTFT p50 (ms)"); break;
+    case CELL_LAT: snprintf(buf, len, "latency p50 (ms)"); break;
     }
-    return NULL;
 }
 
 static void pivot_md(const table *t, const pivot *p, FILE *out) {
@@ -1569,14 +1578,8 @@ static void pivot_md(const table *t, const pivot *p, FILE *out) {
         }
         fputc('\n', out);
     }
-    const char *base = t->baseline_key ? t->baseline_key : "no baseline";
-    const char *cap = cell_caption(p);
-    if (!cap) fprintf(out, "\nCell: speedup (median of per-prompt tokens/s ratios against %s) / #MAT.\n", base);
-    else {
-        fputs("\nCell: ", out);
-        fprintf(out, cap, base);
-        fputs(".\n", out);
-    }
+    cell_caption(t, p, false, buf, sizeof buf);
+    fprintf(out, "\nCell: %s.\n", buf);
 }
 
 static void pivot_csv(const table *t, const pivot *p, FILE *out) {
@@ -1637,12 +1640,12 @@ static void pivot_latex(const table *t, const pivot *p, FILE *out) {
     fprintf(out, "%% decobench run %lld -- suite: %s -- machine: %s -- llama.cpp: %s -- by %s%s\n",
             (long long)t->run_id, t->suite, machine, t->llama_commit, p->by == BY_PARAM ? "param:" : "",
             p->by == BY_PARAM ? p->param : p->by == BY_ENGINE ? "engine" : p->dim);
-    const char *base = t->baseline_key ? t->baseline_key : "no baseline";
-    if (p->ck == CELL_DEFAULT) fprintf(out, "%% cell: speedup against %s / \\#MAT; bold: best speedup per column\n", base);
+    if (p->ck == CELL_DEFAULT)
+        fprintf(out, "%% cell: speedup against %s / \\#MAT; bold: best speedup per column\n",
+                t->baseline_key ? t->baseline_key : "no baseline");
     else {
-        fputs("% cell: ", out);
-        fprintf(out, cell_caption(p), base);
-        fputs("; bold: best per column; $\\pm$ half-width of the 95% CI\n", out);
+        cell_caption(t, p, true, buf, sizeof buf);
+        fprintf(out, "%% cell: %s; bold: best per column\n", buf);
     }
     int lead = 1 + p->show_dataset + p->show_model;
     fputs("% requires \\usepackage{booktabs}\n\\begin{tabular}{", out);
