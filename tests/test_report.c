@@ -395,6 +395,102 @@ static char *report_by(db_store *st, const char *fmt, const char *by, int *rc, c
     return buf;
 }
 
+static char *report_o(db_store *st, const char *fmt, const char *by, const char *columns, const char *cell, int *rc,
+                      char *err, size_t errlen) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    db_report_opts o = { 1, fmt, 1, by, columns, cell };
+    err[0] = '\0';
+    *rc = db_report_table(st, &o, f, err, errlen);
+    fclose(f);
+    return buf;
+}
+
+/* --columns picks and orders columns; --cell changes a pivot's cells; bad
+ * names are one error naming the name and the valid ones */
+static void test_report_columns_and_cell(void) {
+    char *path = build_spec_db();
+    if (!path) return;
+    char err[2048] = "";
+    db_store *st = NULL;
+    CHECK_INT_EQ(db_store_open_readonly(path, &st, err, sizeof err), 0);
+    if (!st) { free(path); return; }
+    int rc;
+    char *s = report_o(st, "md", NULL, "mat,label,acceptance_rate,ttft_p50_ms", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "\n\n| #MAT | label | α | TTFT p50 (ms) |\n|--:|---|--:|--:|\n"
+                      "| 1.00 | ar | - | 50.0 |\n| 1.76 | spec k=4 | 0.50 | 40.0 |\n| 1.54 | pld | 0.33 | 40.0 |\n");
+    free(s);
+    s = report_o(st, "csv", NULL, "label,accept_at,speedup", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "run_id,label,accept_at_1,accept_at_2,accept_at_3,accept_at_4,speedup,speedup_lo,speedup_hi\r\n"
+                      "1,ar,,,,,1,1,1\r\n");
+    free(s);
+    s = report_o(st, "json", NULL, "label,tokens_per_s", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    cJSON *j = cJSON_Parse(s);
+    CHECK(j != NULL);
+    if (j) {
+        const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "rows"), 0);
+        CHECK_STR_EQ(cJSON_GetObjectItem(r0, "label")->valuestring, "ar");
+        CHECK_NEAR(cJSON_GetObjectItem(r0, "tokens_per_s")->valuedouble, 10, 0);
+        CHECK(cJSON_GetObjectItem(r0, "mat") == NULL);
+        CHECK_INT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(j, "columns")), 2);
+        cJSON_Delete(j);
+    }
+    free(s);
+    /* LaTeX: lower TTFT is better: spec and pld tie at 40.0, both bold; higher #MAT: spec */
+    s = report_o(st, "latex", NULL, "label,mat,ttft_p50_ms", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "\\begin{tabular}{lrr}\n\\toprule\nLabel & \\#MAT & TTFT p50 (ms) \\\\\n\\midrule\n"
+                      "ar & 1.00 & 50.0 \\\\\nspec k=4 & \\textbf{1.76} & \\textbf{40.0} \\\\\n"
+                      "pld & 1.54 & \\textbf{40.0} \\\\\n\\bottomrule\n");
+    free(s);
+    s = report_o(st, "md", NULL, "label,tok_s", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "--columns: unknown column 'tok_s' (valid: label, engine, dataset, model, n, tokens_per_s,");
+    CHECK_CONTAINS(err, "ttft_p90_ms, latency_p50_ms, drafted, accepted, verify_steps)");
+    free(s);
+    s = report_o(st, "md", NULL, "label,,mat", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "--columns 'label,,mat': empty");
+    free(s);
+    s = report_o(st, "md", "category", "label", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    free(s);
+    /* --cell: category pivot of tokens/s medians: multi-turn ar 10, 10, 20; spec 20, 15, 50 */
+    s = report_o(st, "md", "category", NULL, "tokens_per_s", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "| ar | 10.0 [10.0, 20.0] | 10.0 [10.0, 10.0] |");
+    CHECK_CONTAINS(s, "| spec k=4 | 20.0 [15.0, 50.0] | 30.0 [30.0, 30.0] | 12.0 [12.0, 12.0] |");
+    CHECK_CONTAINS(s, "\nCell: tok/s (median) [95% CI].\n");
+    free(s);
+    s = report_o(st, "md", "category", NULL, "mat", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "| spec k=4 | 2.14 | 3.00 | 2.00 | 1.00 | 1.25 | 1.76 |\n");
+    free(s);
+    s = report_o(st, "md", "category", NULL, "accuracy", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "--cell: unknown metric 'accuracy' (valid: speedup, mat, tokens_per_s,");
+    free(s);
+    s = report_o(st, "md", NULL, NULL, "mat", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "--cell");
+    free(s);
+    /* a parameter no case has */
+    s = report_o(st, "md", "param:temperature", NULL, NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "--by param:temperature: no case of run 1 has parameter 'temperature'");
+    free(s);
+    s = report_o(st, "md", "param:", NULL, NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "unknown grouping 'param:'");
+    free(s);
+    db_store_close(st);
+    free(path);
+}
+
 static void test_predicted_speedup(void) {
     CHECK_NEAR(db_report_predicted_speedup(0.5, 4, 0.1), 0.96875 / 0.7, 1e-12);   /* 1.3839 */
     CHECK_NEAR(db_report_predicted_speedup(1.0, 4, 0.1), 5 / 1.4, 1e-12);         /* α = 1 limit */
@@ -626,6 +722,21 @@ static void test_cmd_report(void) {
     CHECK_INT_EQ(run_cmd(4, a7), 2);
     const char *a8[] = { "report", "--db", path, "--by", "prompt" };
     CHECK_INT_EQ(run_cmd(5, a8), 2);
+    const char *a8b[] = { "report", "--db", path, "--columns", "label,nope" };
+    CHECK_INT_EQ(run_cmd(5, a8b), 2);
+    const char *a8c[] = { "report", "--db", path, "--columns", "label", "--by", "model" };
+    CHECK_INT_EQ(run_cmd(7, a8c), 2);
+    const char *a8d[] = { "report", "--db", path, "--cell", "mat" };
+    CHECK_INT_EQ(run_cmd(5, a8d), 2);
+    const char *a8e[] = { "report", "--db", path, "--by", "model", "--cell", "nope" };
+    CHECK_INT_EQ(run_cmd(7, a8e), 2);
+    const char *a8f[] = { "report", "--db", path, "--columns", "label,n", "--format", "html" };
+    CHECK_INT_EQ(run_cmd(7, a8f), 2);
+    const char *a8g[] = { "report", "--db", path, "--run", "1", "--columns", "label,n", "-o", out };
+    CHECK_INT_EQ(run_cmd(9, a8g), 0);
+    s = db_read_file(out, NULL, err, sizeof err);
+    CHECK_CONTAINS(s, "\n\n| label | n |\n|---|--:|\n| ar | 3 |\n| spec k=4 | 3 |\n");
+    free(s);
     free(missing);
     free(path);
     path = build_spec_db();
@@ -646,4 +757,5 @@ void suite_report(void) {
     RUN(test_predicted_speedup);
     RUN(test_report_spec_columns);
     RUN(test_report_by_category);
+    RUN(test_report_columns_and_cell);
 }
