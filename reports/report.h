@@ -29,6 +29,16 @@
  * "overall"; only columns with samples), each cell the paired speedup
  * against the baseline over that category's samples and their #MAT.
  *
+ * With by = "engine" the same pivot groups its rows under one heading per
+ * engine; "model" / "dataset" / "param:NAME" make the columns the models,
+ * the datasets or the values of engine parameter NAME (rows: label and the
+ * other dimension; for param, engine and its other parameters), cells over
+ * the samples of the row's cases in that column.  cell picks one metric
+ * for the cells instead of speedup / #MAT.  Without by, columns picks and
+ * orders the per-case table's columns (docs/metrics.md lists the names).
+ * LaTeX marks the best value of each ranked column in bold and prints
+ * tokens/s and speedup as "median ± half-width of the 95% CI".
+ *
  * The baseline is the first case whose label equals (or else starts with)
  * the "baseline" key of the run's config_json; without that key, the first
  * case whose engine is "ar".
