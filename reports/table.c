@@ -1,7 +1,10 @@
 /* table.c — the paper-style results table of one run (see report.h), read
  * from the results database and written as Markdown, CSV (RFC 4180), LaTeX
- * (booktabs) or JSON; its loaded and computed form (table_data.h) also
- * feeds the HTML and hardware reports, which db_report_table dispatches to.
+ * (booktabs) or JSON through one column table (COLS: names, headers with
+ * units, which way is better; --columns picks from it), and its pivots
+ * (--by category, engine, model, dataset, param:NAME) through one pivot
+ * writer; its loaded and computed form (table_data.h) also feeds the HTML
+ * and hardware reports, which db_report_table dispatches to.
  */
 #include "report.h"
 #include "format.h"
@@ -462,135 +465,12 @@ static void fmt_percent(char *buf, size_t len, double v, const char *pct) {
     else snprintf(buf, len, "%.1f%s", 100 * v, pct);
 }
 
-/* ---- Markdown ------------------------------------------------------------ */
+/* ---- titles ---------------------------------------------------------------- */
 
 static void title_parts(const table *t, char *machine, size_t len) {
     if (t->cpu_model[0] && t->cores > 0) snprintf(machine, len, "%s, %d cores", t->cpu_model, t->cores);
     else if (t->cpu_model[0]) snprintf(machine, len, "%s", t->cpu_model);
     else snprintf(machine, len, "unknown");
-}
-
-static void write_md(const table *t, FILE *out) {
-    char machine[256], buf[512];
-    title_parts(t, machine, sizeof machine);
-    fprintf(out, "**decobench run %lld** — suite: %s — machine: %s — llama.cpp: %s",
-            (long long)t->run_id, t->suite[0] ? t->suite : "?", machine,
-            t->llama_commit[0] ? t->llama_commit : "?");
-    if (strcmp(t->status, "completed") != 0) fprintf(out, " — status: %s", t->status);
-    fputs("\n\n|", out);
-    /* the speculative columns (only when some case drafted): predicted
-     * speedup beside the measured one, the rest after #MAT */
-    const char *heads[] = { "label", "dataset", "model", "n", "tok/s [95% CI]", "speedup [95% CI]",
-                            "pred. speedup", "#MAT", "α", "k̄", "α@1..k", "c", "draft time",
-                            "TTFT p50 (ms)", "TTFT p90 (ms)", "latency p50 (ms)" };
-    const int nh = (int)(sizeof heads / sizeof heads[0]);
-    int shown = 0;
-    for (int i = 0; i < nh; i++) {
-        bool sp = i == 6 || (i >= 8 && i <= 12);
-        if (sp && !t->spec) continue;
-        db_md_cell(out, heads[i]);
-        shown++;
-    }
-    for (int c = 0; c < t->n_counters; c++) db_md_cell(out, t->counters[c]);
-    fputs("\n|", out);
-    for (int i = 0; i < shown + t->n_counters; i++) fputs(i < 3 ? "---|" : "--:|", out);
-    fputc('\n', out);
-    for (int i = 0; i < t->n_rows; i++) {
-        const row *r = &t->rows[i];
-        fputc('|', out);
-        db_md_cell(out, r->label);
-        db_md_cell(out, r->dataset);
-        db_md_cell(out, r->model);
-        snprintf(buf, sizeof buf, "%d", r->n);
-        db_md_cell(out, buf);
-        fmt_ci_sig3(buf, sizeof buf, r->tps_med, r->tps_lo, r->tps_hi);
-        db_md_cell(out, buf);
-        fmt_speedup(buf, sizeof buf, r, r->baseline == i);
-        db_md_cell(out, buf);
-        if (t->spec) {
-            fmt_fixed(buf, sizeof buf, r->pred, 2);
-            db_md_cell(out, buf);
-        }
-        fmt_fixed(buf, sizeof buf, r->mat, 2);
-        db_md_cell(out, buf);
-        if (t->spec) {
-            fmt_fixed(buf, sizeof buf, r->alpha, 2);
-            db_md_cell(out, buf);
-            fmt_fixed(buf, sizeof buf, r->kbar, 2);
-            db_md_cell(out, buf);
-            fmt_acc_at(buf, sizeof buf, r);
-            db_md_cell(out, buf);
-            fmt_fixed(buf, sizeof buf, r->cost, 3);
-            db_md_cell(out, buf);
-            fmt_percent(buf, sizeof buf, r->dshare, "%");
-            db_md_cell(out, buf);
-        }
-        fmt_fixed(buf, sizeof buf, r->ttft50, 1);
-        db_md_cell(out, buf);
-        fmt_fixed(buf, sizeof buf, r->ttft90, 1);
-        db_md_cell(out, buf);
-        fmt_fixed(buf, sizeof buf, r->lat50, 1);
-        db_md_cell(out, buf);
-        for (int c = 0; c < t->n_counters; c++) {
-            fmt_counter(buf, sizeof buf, r->cnt_med[c]);
-            db_md_cell(out, buf);
-        }
-        fputc('\n', out);
-    }
-}
-
-/* ---- CSV (RFC 4180: CRLF, quoted when needed) ----------------------------- */
-
-static void write_csv(const table *t, FILE *out) {
-    const char *heads[] = { "run_id", "label", "dataset", "model", "n", "tokens_per_s",
-                            "tokens_per_s_lo", "tokens_per_s_hi", "speedup", "speedup_lo",
-                            "speedup_hi", "mat", "ttft_p50_ms", "ttft_p90_ms", "latency_p50_ms",
-                            "drafted", "accepted", "verify_steps", "acceptance_rate", "mean_draft_len",
-                            "draft_time_share", "draft_cost_ratio", "predicted_speedup" };
-    const int nh = (int)(sizeof heads / sizeof heads[0]);
-    for (int i = 0; i < nh; i++) db_csv_field(out, heads[i], i == 0);
-    for (int k = 0; k < t->max_pos; k++) {
-        char h[32];
-        snprintf(h, sizeof h, "accept_at_%d", k + 1);
-        db_csv_field(out, h, 0);
-    }
-    for (int c = 0; c < t->n_counters; c++) db_csv_field(out, t->counters[c], 0);
-    fputs("\r\n", out);
-    for (int i = 0; i < t->n_rows; i++) {
-        const row *r = &t->rows[i];
-        char buf[32];
-        snprintf(buf, sizeof buf, "%lld", (long long)t->run_id);
-        db_csv_field(out, buf, 1);
-        db_csv_field(out, r->label, 0);
-        db_csv_field(out, r->dataset, 0);
-        db_csv_field(out, r->model, 0);
-        snprintf(buf, sizeof buf, "%d", r->n);
-        db_csv_field(out, buf, 0);
-        db_csv_num(out, r->tps_med);
-        db_csv_num(out, r->tps_lo);
-        db_csv_num(out, r->tps_hi);
-        db_csv_num(out, r->sp_med);
-        db_csv_num(out, r->sp_lo);
-        db_csv_num(out, r->sp_hi);
-        db_csv_num(out, r->mat);
-        db_csv_num(out, r->ttft50);
-        db_csv_num(out, r->ttft90);
-        db_csv_num(out, r->lat50);
-        bool sp = r->sum_drafted > 0;
-        for (int k = 0; k < 3; k++) {
-            int64_t x = k == 0 ? r->sum_drafted : k == 1 ? r->sum_accepted : r->n_verify;
-            snprintf(buf, sizeof buf, "%lld", (long long)x);
-            db_csv_field(out, sp ? buf : "", 0);
-        }
-        db_csv_num(out, r->alpha);
-        db_csv_num(out, r->kbar);
-        db_csv_num(out, r->dshare);
-        db_csv_num(out, r->cost);
-        db_csv_num(out, r->pred);
-        for (int k = 0; k < t->max_pos; k++) db_csv_num(out, k < r->n_pos ? r->acc_at[k] : NAN);
-        for (int c = 0; c < t->n_counters; c++) db_csv_num(out, r->cnt_med[c]);
-        fputs("\r\n", out);
-    }
 }
 
 /* ---- JSON ------------------------------------------------------------------ */
@@ -665,7 +545,8 @@ static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
     return 0;
 }
 
-/* ---- chosen columns (--columns) and the LaTeX table ------------------------- */
+/* ---- the per-case table as Markdown, CSV and LaTeX (its columns: the
+ * defaults or --columns); JSON's default layout is write_json above ---------- */
 
 /* The per-case table's columns, in default order: name (CSV/JSON key and
  * --columns name), Markdown and LaTeX headers with units, and which way is
@@ -681,7 +562,7 @@ typedef struct col_spec {
     const char *name, *md, *tex;
     int better;
     bool spec;      /* speculative: in the default Markdown/LaTeX table only when some case drafted */
-    bool dflt;      /* in the default LaTeX table */
+    bool dflt;      /* in the default Markdown and LaTeX tables */
 } col_spec;
 
 static const col_spec COLS[] = {
@@ -772,13 +653,26 @@ static int parse_columns(const table *t, const char *csv, col_pick **out, int *n
     return 0;
 }
 
-/* the default LaTeX table's columns */
-static col_pick *default_columns(const table *t, int *n) {
+/* CSV's default columns: every column but engine, the speculative ones always */
+static const col_id CSV_DEFAULT[] = {
+    C_LABEL, C_DATASET, C_MODEL, C_N, C_TPS, C_SPEEDUP, C_MAT, C_TTFT50, C_TTFT90, C_LAT50, C_DRAFTED,
+    C_ACCEPTED, C_VERIFY, C_ALPHA, C_KBAR, C_DSHARE, C_COST, C_PRED, C_ACC_AT,
+};
+
+/* the default columns of fmt (md, latex: those marked dflt, speculative
+ * ones when some case drafted; csv: CSV_DEFAULT), then the counters */
+static col_pick *default_columns(const table *t, const char *fmt, int *n) {
     col_pick *picks = calloc((size_t)(N_COLS + t->n_counters), sizeof *picks);
     *n = 0;
     if (!picks) return NULL;
-    for (int i = 0; i < N_COLS; i++)
-        if (COLS[i].dflt && (!COLS[i].spec || t->spec)) picks[(*n)++] = (col_pick){ &COLS[i], -1 };
+    if (!strcmp(fmt, "csv")) {
+        for (size_t k = 0; k < sizeof CSV_DEFAULT / sizeof CSV_DEFAULT[0]; k++)
+            for (int i = 0; i < N_COLS; i++)
+                if (COLS[i].id == CSV_DEFAULT[k]) picks[(*n)++] = (col_pick){ &COLS[i], -1 };
+    } else {
+        for (int i = 0; i < N_COLS; i++)
+            if (COLS[i].dflt && (!COLS[i].spec || t->spec)) picks[(*n)++] = (col_pick){ &COLS[i], -1 };
+    }
     for (int c = 0; c < t->n_counters; c++) picks[(*n)++] = (col_pick){ &COUNTER_COL, c };
     return picks;
 }
@@ -1067,7 +961,7 @@ static int write_columns(const table *t, const char *fmt, const char *names, FIL
     int n = 0;
     if (names) {
         if (parse_columns(t, names, &cols, &n, err, errlen) != 0) return -1;
-    } else if (!(cols = default_columns(t, &n))) return db_errf(err, errlen, "out of memory");
+    } else if (!(cols = default_columns(t, fmt, &n))) return db_errf(err, errlen, "out of memory");
     int rc = 0;
     if (!strcmp(fmt, "md")) columns_md(t, cols, n, out);
     else if (!strcmp(fmt, "csv")) columns_csv(t, cols, n, out);
@@ -1865,11 +1759,9 @@ int db_report_table(db_store *st, const db_report_opts *o, FILE *out, char *err,
     if (db_table_load(db, run_id, seed, &t, err, errlen) != 0) goto done;
     if (by) {
         if (write_pivot(&t, fmt, by, cellm, seed, out, err, errlen) != 0) goto done;
-    } else if (columns || !strcmp(fmt, "latex")) {
+    } else if (columns || strcmp(fmt, "json") != 0) {
         if (write_columns(&t, fmt, columns, out, err, errlen) != 0) goto done;
-    } else if (!strcmp(fmt, "md")) write_md(&t, out);
-    else if (!strcmp(fmt, "csv")) write_csv(&t, out);
-    else if (write_json(&t, out, err, errlen) != 0) goto done;
+    } else if (write_json(&t, out, err, errlen) != 0) goto done;
     if (ferror(out)) {
         db_errf(err, errlen, "write error");
         goto done;
