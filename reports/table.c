@@ -1020,6 +1020,7 @@ static const struct {
 
 typedef struct cell {
     int n;
+    bool baseline;             /* every case of the cell is its own baseline */
     double sp, lo, hi, mat;    /* speedup with its CI, pooled #MAT */
     double v, vlo, vhi;        /* the --cell metric (NaN CI where it has none) */
 } cell;
@@ -1331,6 +1332,7 @@ static int pivot_cells(const table *t, uint64_t seed, pivot *p, char *err, size_
             }
             if (x->n == 0) continue;
             if (sc > 0) x->mat = (double)sn / (double)sc;
+            x->baseline = self;
             if (self) x->sp = x->lo = x->hi = 1.0;
             else if (m > 0) {
                 x->sp = db_median(v, m);
@@ -1385,7 +1387,8 @@ static void fmt_cell(char *buf, size_t len, const pivot *p, const cell *x, bool 
         snprintf(buf, len, "%s%s / %s", lead, strcmp(a, dash) ? times : "", strcmp(b, "-") ? b : dash);
         return;
     }
-    bool ci = isfinite(x->vlo) && isfinite(x->vhi) && strcmp(a, dash) && !(x->vlo == 1 && x->vhi == 1 && p->ck == CELL_SPEEDUP && x->v == 1);
+    /* a baseline's speedup is 1 by definition: no CI */
+    bool ci = isfinite(x->vlo) && isfinite(x->vhi) && strcmp(a, dash) && !(p->ck == CELL_SPEEDUP && x->baseline);
     if (!ci) snprintf(buf, len, "%s", lead);
     else if (latex) {
         fmt_fixed(b, sizeof b, (x->vhi - x->vlo) / 2, p->ck == CELL_TPS ? sig3_decimals(x->v) : 2);

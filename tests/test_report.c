@@ -466,6 +466,12 @@ static void test_report_columns_and_cell(void) {
     CHECK_CONTAINS(s, "| spec k=4 | 20.0 [15.0, 50.0] | 30.0 [30.0, 30.0] | 12.0 [12.0, 12.0] |");
     CHECK_CONTAINS(s, "\nCell: tok/s (median) [95% CI].\n");
     free(s);
+    /* --cell speedup: the CI beside the median, none for the baseline (1 by definition) */
+    s = report_o(st, "md", "category", NULL, "speedup", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "| ar | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 |\n");
+    CHECK_CONTAINS(s, "| spec k=4 | 2.00 [1.50, 2.50] | 3.00 [3.00, 3.00] |");
+    free(s);
     s = report_o(st, "md", "category", NULL, "mat", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
     CHECK_CONTAINS(s, "| spec k=4 | 2.14 | 3.00 | 2.00 | 1.00 | 1.25 | 1.76 |\n");
