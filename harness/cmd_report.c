@@ -1,8 +1,9 @@
 /* cmd_report.c — `decobench report`: the results table of one run from the
- * results database (or, with --by category, its Spec-Bench style pivot;
- * with --by machine, its suite across machines), as Markdown, CSV, LaTeX or
- * JSON, or the whole run as one self-contained HTML page with charts, to
- * stdout or a file.
+ * results database (its columns chosen with --columns; or, with --by, a
+ * pivot: by category (Spec-Bench style), engine, model, dataset or
+ * parameter; with --by machine, its suite across machines), as Markdown,
+ * CSV, LaTeX or JSON, or the whole run as one self-contained HTML page with
+ * charts, to stdout or a file.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,7 +20,8 @@
 
 static void usage(FILE *f) {
     fputs("usage: decobench report [--db FILE] [--run ID] [--format md|csv|latex|json|html]\n"
-          "                        [--by category|machine | --search] [--seed N] [--metrics NAMES] [-o FILE] [--help]\n"
+          "                        [--columns NAMES | --by GROUPING [--cell METRIC] | --search]\n"
+          "                        [--seed N] [--metrics NAMES] [-o FILE] [--help]\n"
           "\n"
           "Print the results table of one run: per case tokens/s (median, 95% bootstrap CI),\n"
           "speedup against the baseline (paired per prompt), #MAT, TTFT, latency, counters;\n"
@@ -32,10 +34,24 @@ static void usage(FILE *f) {
           "  --format FMT    md (default), csv, latex, json, or html: one self-contained page\n"
           "                  with the table, SVG charts (speedup, acceptance, #MAT vs k, latency\n"
           "                  CDFs, quality vs budget), machine and configuration\n"
+          "  --columns NAMES the per-case table's columns, in this order (comma-separated;\n"
+          "                  md, csv, latex, json): label, engine, dataset, model, n,\n"
+          "                  tokens_per_s, speedup, predicted_speedup, mat, acceptance_rate,\n"
+          "                  mean_draft_len, accept_at, draft_cost_ratio, draft_time_share,\n"
+          "                  ttft_p50_ms, ttft_p90_ms, latency_p50_ms, drafted, accepted,\n"
+          "                  verify_steps, or a counter of the run (e.g. PAPI_TOT_INS)\n"
           "  --by category   Spec-Bench layout instead: one row per case, one column per\n"
           "                  prompt category (MT-bench's 8 merged into multi-turn, then\n"
           "                  translation, summarization, qa, math_reasoning, rag, others,\n"
           "                  overall), cells \"speedup× / #MAT\"\n"
+          "  --by engine     the same, rows grouped under one heading per engine\n"
+          "  --by model      one column per model, one row per label (and dataset)\n"
+          "  --by dataset    one column per dataset, one row per label (and model)\n"
+          "  --by param:NAME one column per value of engine parameter NAME, one row per\n"
+          "                  engine and its other parameters (e.g. --by param:k)\n"
+          "  --cell METRIC   what a pivot's cells show instead of \"speedup× / #MAT\":\n"
+          "                  speedup, mat, tokens_per_s, ttft_p50_ms or latency_p50_ms\n"
+          "                  (LaTeX: best per column in bold, ± half-width of the 95% CI)\n"
           "  --by machine    the run's suite on every machine of the database (its latest\n"
           "                  completed run there): machines as columns; tok/s, speedup, #MAT\n"
           "                  (marked when it differs between machines), counters, roofline\n"
@@ -62,11 +78,13 @@ int cmd_report(int argc, char **argv) {
         { "output", required_argument, NULL, 'o' },
         { "metrics", required_argument, NULL, 'm' },
         { "search", no_argument, NULL, 'S' },
+        { "columns", required_argument, NULL, 'C' },
+        { "cell", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *db_path = DB_DEFAULT_DB, *out_path = NULL, *metrics = NULL;
-    db_report_opts o = { 0, "md", DB_REPORT_DEFAULT_SEED, NULL };
+    db_report_opts o = { 0, "md", DB_REPORT_DEFAULT_SEED, NULL, NULL, NULL };
     uint64_t v;
     int c, search = 0;
     optind = 0;   /* glibc: full re-initialisation */
@@ -99,7 +117,7 @@ int cmd_report(int argc, char **argv) {
             break;
         case 'b':
             if (!db_report_by_ok(optarg)) {
-                fprintf(stderr, "decobench report: --by: expected category or machine, got '%s'\n", optarg);
+                fprintf(stderr, "decobench report: --by: expected " DB_REPORT_BY_NAMES ", got '%s'\n", optarg);
                 return 2;
             }
             o.by = optarg;
@@ -107,6 +125,8 @@ int cmd_report(int argc, char **argv) {
         case 'o': out_path = optarg; break;
         case 'm': metrics = optarg; break;
         case 'S': search = 1; break;
+        case 'C': o.columns = optarg; break;
+        case 'c': o.cell = optarg; break;
         case 'h': usage(stdout); return 0;
         case ':':
             fprintf(stderr, "decobench report: %s: option needs a value (see --help)\n", argv[optind - 1]);
@@ -123,6 +143,16 @@ int cmd_report(int argc, char **argv) {
     }
     if (o.by && !strcmp(o.format, "html")) {
         fprintf(stderr, "decobench report: --format html: the whole report of a run; it takes no --by\n");
+        return 2;
+    }
+    if (o.columns && (o.by || search || !strcmp(o.format, "html"))) {
+        fprintf(stderr, "decobench report: --columns: chooses the per-case table's columns (md, csv, latex, json);"
+                        " it takes no --by, --search or --format html\n");
+        return 2;
+    }
+    if (o.cell && (!o.by || !strcmp(o.by, "machine"))) {
+        fprintf(stderr, "decobench report: --cell: what a pivot's cells show; it needs --by category, engine,"
+                        " model, dataset or param:NAME\n");
         return 2;
     }
     if (search && o.by) {

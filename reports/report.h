@@ -29,6 +29,16 @@
  * "overall"; only columns with samples), each cell the paired speedup
  * against the baseline over that category's samples and their #MAT.
  *
+ * With by = "engine" the same pivot groups its rows under one heading per
+ * engine; "model" / "dataset" / "param:NAME" make the columns the models,
+ * the datasets or the values of engine parameter NAME (rows: label and the
+ * other dimension; for param, engine and its other parameters), cells over
+ * the samples of the row's cases in that column.  cell picks one metric
+ * for the cells instead of speedup / #MAT.  Without by, columns picks and
+ * orders the per-case table's columns (docs/metrics.md lists the names).
+ * LaTeX marks the best value of each ranked column in bold and prints
+ * tokens/s and speedup as "median ± half-width of the 95% CI".
+ *
  * The baseline is the first case whose label equals (or else starts with)
  * the "baseline" key of the run's config_json; without that key, the first
  * case whose engine is "ar".
@@ -58,14 +68,20 @@ typedef struct db_report_opts {
     int64_t run_id;        /* 0 = latest run */
     const char *format;    /* "md" (default when NULL), "csv", "latex", "json", "html" */
     uint64_t seed;         /* bootstrap seed */
-    const char *by;        /* NULL: per-case table; "category": pivot by sample category;
-                            * "machine": the suite across machines */
+    const char *by;        /* NULL: per-case table; "category", "engine", "model", "dataset",
+                            * "param:NAME": pivots (below); "machine": the suite across machines */
+    const char *columns;   /* per-case table only: comma-separated column names, in order
+                            * (NULL: the default columns) */
+    const char *cell;      /* pivots only: the cell's metric (speedup, mat, tokens_per_s,
+                            * ttft_p50_ms, latency_p50_ms); NULL: "speedup× / #MAT" */
 } db_report_opts;
+
+#define DB_REPORT_BY_NAMES "category, engine, model, dataset, param:NAME or machine"
 
 /* 1 if name is a format db_report_table knows. */
 int db_report_format_ok(const char *name);
 
-/* 1 if name is a grouping db_report_table knows ("category", "machine"). */
+/* 1 if name is a grouping db_report_table knows (DB_REPORT_BY_NAMES). */
 int db_report_by_ok(const char *name);
 
 /* Leviathan et al. (2023) expected speedup of speculative decoding from the

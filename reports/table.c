@@ -1,7 +1,10 @@
 /* table.c — the paper-style results table of one run (see report.h), read
  * from the results database and written as Markdown, CSV (RFC 4180), LaTeX
- * (booktabs) or JSON; its loaded and computed form (table_data.h) also
- * feeds the HTML and hardware reports, which db_report_table dispatches to.
+ * (booktabs) or JSON through one column table (COLS: names, headers with
+ * units, which way is better; --columns picks from it), and its pivots
+ * (--by category, engine, model, dataset, param:NAME) through one pivot
+ * writer; its loaded and computed form (table_data.h) also feeds the HTML
+ * and hardware reports, which db_report_table dispatches to.
  */
 #include "report.h"
 #include "format.h"
@@ -38,6 +41,7 @@ static void table_free(table *t) {
         free(r->label);
         free(r->dataset);
         free(r->model);
+        free(r->params);
         free(r->prompt_idx);
         free(r->rep);
         free(r->turn);
@@ -236,7 +240,7 @@ static int load_samples(sqlite3 *db, table *t, row *r, char *err, size_t errlen)
 
 static int load_cases(sqlite3 *db, table *t, char *err, size_t errlen) {
     sqlite3_stmt *s = NULL;
-    const char *sql = "SELECT id, engine, label, dataset, model_name FROM \"case\""
+    const char *sql = "SELECT id, engine, label, dataset, model_name, params_json FROM \"case\""
                       " WHERE run_id = ? ORDER BY idx, id";
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read cases", err, errlen);
     sqlite3_bind_int64(s, 1, t->run_id);
@@ -255,6 +259,7 @@ static int load_cases(sqlite3 *db, table *t, char *err, size_t errlen) {
         r->label = db_sql_text(s, 2);
         r->dataset = db_sql_text(s, 3);
         r->model = db_sql_text(s, 4);
+        r->params = db_sql_text(s, 5);
         r->baseline = -1;
     }
     sqlite3_finalize(s);
@@ -406,6 +411,12 @@ static void fmt_sig3(char *buf, size_t len, double v) {
     else snprintf(buf, len, "%.3g", v);
 }
 
+/* the decimals fmt_sig3 prints v with (3 below 1) */
+static int sig3_decimals(double v) {
+    double a = fabs(v);
+    return a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
+}
+
 static void fmt_fixed(char *buf, size_t len, double v, int decimals) {
     if (!isfinite(v)) snprintf(buf, len, "-");
     else snprintf(buf, len, "%.*f", decimals, v);
@@ -454,209 +465,12 @@ static void fmt_percent(char *buf, size_t len, double v, const char *pct) {
     else snprintf(buf, len, "%.1f%s", 100 * v, pct);
 }
 
-/* ---- Markdown ------------------------------------------------------------ */
+/* ---- titles ---------------------------------------------------------------- */
 
 static void title_parts(const table *t, char *machine, size_t len) {
     if (t->cpu_model[0] && t->cores > 0) snprintf(machine, len, "%s, %d cores", t->cpu_model, t->cores);
     else if (t->cpu_model[0]) snprintf(machine, len, "%s", t->cpu_model);
     else snprintf(machine, len, "unknown");
-}
-
-static void write_md(const table *t, FILE *out) {
-    char machine[256], buf[512];
-    title_parts(t, machine, sizeof machine);
-    fprintf(out, "**decobench run %lld** — suite: %s — machine: %s — llama.cpp: %s",
-            (long long)t->run_id, t->suite[0] ? t->suite : "?", machine,
-            t->llama_commit[0] ? t->llama_commit : "?");
-    if (strcmp(t->status, "completed") != 0) fprintf(out, " — status: %s", t->status);
-    fputs("\n\n|", out);
-    /* the speculative columns (only when some case drafted): predicted
-     * speedup beside the measured one, the rest after #MAT */
-    const char *heads[] = { "label", "dataset", "model", "n", "tok/s [95% CI]", "speedup [95% CI]",
-                            "pred. speedup", "#MAT", "α", "k̄", "α@1..k", "c", "draft time",
-                            "TTFT p50 (ms)", "TTFT p90 (ms)", "latency p50 (ms)" };
-    const int nh = (int)(sizeof heads / sizeof heads[0]);
-    int shown = 0;
-    for (int i = 0; i < nh; i++) {
-        bool sp = i == 6 || (i >= 8 && i <= 12);
-        if (sp && !t->spec) continue;
-        db_md_cell(out, heads[i]);
-        shown++;
-    }
-    for (int c = 0; c < t->n_counters; c++) db_md_cell(out, t->counters[c]);
-    fputs("\n|", out);
-    for (int i = 0; i < shown + t->n_counters; i++) fputs(i < 3 ? "---|" : "--:|", out);
-    fputc('\n', out);
-    for (int i = 0; i < t->n_rows; i++) {
-        const row *r = &t->rows[i];
-        fputc('|', out);
-        db_md_cell(out, r->label);
-        db_md_cell(out, r->dataset);
-        db_md_cell(out, r->model);
-        snprintf(buf, sizeof buf, "%d", r->n);
-        db_md_cell(out, buf);
-        fmt_ci_sig3(buf, sizeof buf, r->tps_med, r->tps_lo, r->tps_hi);
-        db_md_cell(out, buf);
-        fmt_speedup(buf, sizeof buf, r, r->baseline == i);
-        db_md_cell(out, buf);
-        if (t->spec) {
-            fmt_fixed(buf, sizeof buf, r->pred, 2);
-            db_md_cell(out, buf);
-        }
-        fmt_fixed(buf, sizeof buf, r->mat, 2);
-        db_md_cell(out, buf);
-        if (t->spec) {
-            fmt_fixed(buf, sizeof buf, r->alpha, 2);
-            db_md_cell(out, buf);
-            fmt_fixed(buf, sizeof buf, r->kbar, 2);
-            db_md_cell(out, buf);
-            fmt_acc_at(buf, sizeof buf, r);
-            db_md_cell(out, buf);
-            fmt_fixed(buf, sizeof buf, r->cost, 3);
-            db_md_cell(out, buf);
-            fmt_percent(buf, sizeof buf, r->dshare, "%");
-            db_md_cell(out, buf);
-        }
-        fmt_fixed(buf, sizeof buf, r->ttft50, 1);
-        db_md_cell(out, buf);
-        fmt_fixed(buf, sizeof buf, r->ttft90, 1);
-        db_md_cell(out, buf);
-        fmt_fixed(buf, sizeof buf, r->lat50, 1);
-        db_md_cell(out, buf);
-        for (int c = 0; c < t->n_counters; c++) {
-            fmt_counter(buf, sizeof buf, r->cnt_med[c]);
-            db_md_cell(out, buf);
-        }
-        fputc('\n', out);
-    }
-}
-
-/* ---- CSV (RFC 4180: CRLF, quoted when needed) ----------------------------- */
-
-static void write_csv(const table *t, FILE *out) {
-    const char *heads[] = { "run_id", "label", "dataset", "model", "n", "tokens_per_s",
-                            "tokens_per_s_lo", "tokens_per_s_hi", "speedup", "speedup_lo",
-                            "speedup_hi", "mat", "ttft_p50_ms", "ttft_p90_ms", "latency_p50_ms",
-                            "drafted", "accepted", "verify_steps", "acceptance_rate", "mean_draft_len",
-                            "draft_time_share", "draft_cost_ratio", "predicted_speedup" };
-    const int nh = (int)(sizeof heads / sizeof heads[0]);
-    for (int i = 0; i < nh; i++) db_csv_field(out, heads[i], i == 0);
-    for (int k = 0; k < t->max_pos; k++) {
-        char h[32];
-        snprintf(h, sizeof h, "accept_at_%d", k + 1);
-        db_csv_field(out, h, 0);
-    }
-    for (int c = 0; c < t->n_counters; c++) db_csv_field(out, t->counters[c], 0);
-    fputs("\r\n", out);
-    for (int i = 0; i < t->n_rows; i++) {
-        const row *r = &t->rows[i];
-        char buf[32];
-        snprintf(buf, sizeof buf, "%lld", (long long)t->run_id);
-        db_csv_field(out, buf, 1);
-        db_csv_field(out, r->label, 0);
-        db_csv_field(out, r->dataset, 0);
-        db_csv_field(out, r->model, 0);
-        snprintf(buf, sizeof buf, "%d", r->n);
-        db_csv_field(out, buf, 0);
-        db_csv_num(out, r->tps_med);
-        db_csv_num(out, r->tps_lo);
-        db_csv_num(out, r->tps_hi);
-        db_csv_num(out, r->sp_med);
-        db_csv_num(out, r->sp_lo);
-        db_csv_num(out, r->sp_hi);
-        db_csv_num(out, r->mat);
-        db_csv_num(out, r->ttft50);
-        db_csv_num(out, r->ttft90);
-        db_csv_num(out, r->lat50);
-        bool sp = r->sum_drafted > 0;
-        for (int k = 0; k < 3; k++) {
-            int64_t x = k == 0 ? r->sum_drafted : k == 1 ? r->sum_accepted : r->n_verify;
-            snprintf(buf, sizeof buf, "%lld", (long long)x);
-            db_csv_field(out, sp ? buf : "", 0);
-        }
-        db_csv_num(out, r->alpha);
-        db_csv_num(out, r->kbar);
-        db_csv_num(out, r->dshare);
-        db_csv_num(out, r->cost);
-        db_csv_num(out, r->pred);
-        for (int k = 0; k < t->max_pos; k++) db_csv_num(out, k < r->n_pos ? r->acc_at[k] : NAN);
-        for (int c = 0; c < t->n_counters; c++) db_csv_num(out, r->cnt_med[c]);
-        fputs("\r\n", out);
-    }
-}
-
-/* ---- LaTeX (booktabs) ------------------------------------------------------ */
-
-static void write_latex(const table *t, FILE *out) {
-    char machine[256], buf[128];
-    title_parts(t, machine, sizeof machine);
-    fprintf(out, "%% decobench run %lld -- suite: %s -- machine: %s -- llama.cpp: %s\n",
-            (long long)t->run_id, t->suite, machine, t->llama_commit);
-    fputs("% requires \\usepackage{booktabs}\n\\begin{tabular}{lll", out);
-    for (int i = 0; i < 7 + (t->spec ? 6 : 0) + t->n_counters; i++) fputc('r', out);
-    fputs("}\n\\toprule\n", out);
-    fputs("Label & Dataset & Model & $n$ & tok/s [95\\% CI] & Speedup [95\\% CI]", out);
-    if (t->spec) fputs(" & Pred.\\ speedup", out);
-    fputs(" & \\#MAT", out);
-    if (t->spec) fputs(" & $\\alpha$ & $\\bar{k}$ & $\\alpha_{1..k}$ & $c$ & Draft time", out);
-    fputs(" & TTFT p50 (ms) & TTFT p90 (ms) & Latency p50 (ms)", out);
-    for (int c = 0; c < t->n_counters; c++) {
-        fputs(" & ", out);
-        db_tex_text(out, t->counters[c]);
-    }
-    fputs(" \\\\\n\\midrule\n", out);
-    for (int i = 0; i < t->n_rows; i++) {
-        const row *r = &t->rows[i];
-        db_tex_text(out, r->label);
-        fputs(" & ", out);
-        db_tex_text(out, r->dataset);
-        fputs(" & ", out);
-        db_tex_text(out, r->model);
-        fprintf(out, " & %d & ", r->n);
-        char a[32], lo[32], hi[32];
-        fmt_sig3(a, sizeof a, r->tps_med);
-        if (!isfinite(r->tps_med)) fputs("--", out);
-        else {
-            if (r->best) fprintf(out, "\\textbf{%s}", a);
-            else fputs(a, out);
-            if (isfinite(r->tps_lo) && isfinite(r->tps_hi)) {
-                fmt_sig3(lo, sizeof lo, r->tps_lo);
-                fmt_sig3(hi, sizeof hi, r->tps_hi);
-                fprintf(out, " {[}%s, %s{]}", lo, hi);
-            }
-        }
-        fputs(" & ", out);
-        if (r->baseline == i) fputs("1.00", out);
-        else if (!isfinite(r->sp_med)) fputs("--", out);
-        else if (!isfinite(r->sp_lo)) fprintf(out, "%.2f", r->sp_med);
-        else fprintf(out, "%.2f {[}%.2f, %.2f{]}", r->sp_med, r->sp_lo, r->sp_hi);
-        if (t->spec) {
-            fmt_fixed(buf, sizeof buf, r->pred, 2);
-            fprintf(out, " & %s", strcmp(buf, "-") ? buf : "--");
-        }
-        fmt_fixed(buf, sizeof buf, r->mat, 2);
-        fprintf(out, " & %s", strcmp(buf, "-") ? buf : "--");
-        if (t->spec) {
-            char sb[5][512];
-            fmt_fixed(sb[0], sizeof sb[0], r->alpha, 2);
-            fmt_fixed(sb[1], sizeof sb[1], r->kbar, 2);
-            fmt_acc_at(sb[2], sizeof sb[2], r);
-            fmt_fixed(sb[3], sizeof sb[3], r->cost, 3);
-            fmt_percent(sb[4], sizeof sb[4], r->dshare, "\\%");
-            for (int k = 0; k < 5; k++) fprintf(out, " & %s", strcmp(sb[k], "-") ? sb[k] : "--");
-        }
-        double fx[3] = { r->ttft50, r->ttft90, r->lat50 };
-        for (int k = 0; k < 3; k++) {
-            fmt_fixed(buf, sizeof buf, fx[k], 1);
-            fprintf(out, " & %s", strcmp(buf, "-") ? buf : "--");
-        }
-        for (int c = 0; c < t->n_counters; c++) {
-            fmt_counter(buf, sizeof buf, r->cnt_med[c]);
-            fprintf(out, " & %s", strcmp(buf, "-") ? buf : "--");
-        }
-        fputs(" \\\\\n", out);
-    }
-    fputs("\\bottomrule\n\\end{tabular}\n", out);
 }
 
 /* ---- JSON ------------------------------------------------------------------ */
@@ -731,7 +545,433 @@ static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
     return 0;
 }
 
-/* ---- pivot by category (Spec-Bench layout) ---------------------------------- */
+/* ---- the per-case table as Markdown, CSV and LaTeX (its columns: the
+ * defaults or --columns); JSON's default layout is write_json above ---------- */
+
+/* The per-case table's columns, in default order: name (CSV/JSON key and
+ * --columns name), Markdown and LaTeX headers with units, and which way is
+ * better (bold in LaTeX: +1 higher, -1 lower, 0 not ranked).  Counters of
+ * the run are columns too, by their names. */
+typedef enum {
+    C_LABEL, C_ENGINE, C_DATASET, C_MODEL, C_N, C_TPS, C_SPEEDUP, C_PRED, C_MAT, C_ALPHA, C_KBAR, C_ACC_AT,
+    C_COST, C_DSHARE, C_TTFT50, C_TTFT90, C_LAT50, C_DRAFTED, C_ACCEPTED, C_VERIFY, C_COUNTER
+} col_id;
+
+typedef struct col_spec {
+    col_id id;
+    const char *name, *md, *tex;
+    int better;
+    bool spec;      /* speculative: in the default Markdown/LaTeX table only when some case drafted */
+    bool dflt;      /* in the default Markdown and LaTeX tables */
+} col_spec;
+
+static const col_spec COLS[] = {
+    { C_LABEL, "label", "label", "Label", 0, false, true },
+    { C_ENGINE, "engine", "engine", "Engine", 0, false, false },
+    { C_DATASET, "dataset", "dataset", "Dataset", 0, false, true },
+    { C_MODEL, "model", "model", "Model", 0, false, true },
+    { C_N, "n", "n", "$n$", 0, false, true },
+    { C_TPS, "tokens_per_s", "tok/s [95% CI]", "tok/s", +1, false, true },
+    { C_SPEEDUP, "speedup", "speedup [95% CI]", "Speedup", +1, false, true },
+    { C_PRED, "predicted_speedup", "pred. speedup", "Pred.\\ speedup", +1, true, true },
+    { C_MAT, "mat", "#MAT", "\\#MAT", +1, false, true },
+    { C_ALPHA, "acceptance_rate", "α", "$\\alpha$", +1, true, true },
+    { C_KBAR, "mean_draft_len", "k̄", "$\\bar{k}$", 0, true, true },
+    { C_ACC_AT, "accept_at", "α@1..k", "$\\alpha_{1..k}$", 0, true, true },
+    { C_COST, "draft_cost_ratio", "c", "$c$", 0, true, true },
+    { C_DSHARE, "draft_time_share", "draft time", "Draft time", 0, true, true },
+    { C_TTFT50, "ttft_p50_ms", "TTFT p50 (ms)", "TTFT p50 (ms)", -1, false, true },
+    { C_TTFT90, "ttft_p90_ms", "TTFT p90 (ms)", "TTFT p90 (ms)", -1, false, true },
+    { C_LAT50, "latency_p50_ms", "latency p50 (ms)", "Latency p50 (ms)", -1, false, true },
+    { C_DRAFTED, "drafted", "drafted", "Drafted", 0, true, false },
+    { C_ACCEPTED, "accepted", "accepted", "Accepted", 0, true, false },
+    { C_VERIFY, "verify_steps", "verify steps", "Verify steps", 0, true, false },
+};
+#define N_COLS ((int)(sizeof COLS / sizeof COLS[0]))
+
+/* one chosen column: a COLS entry, or counter `counter` of the run */
+typedef struct col_pick {
+    const col_spec *spec;
+    int counter;
+} col_pick;
+
+static const col_spec COUNTER_COL = { C_COUNTER, "", "", "", 0, false, true };
+
+static const col_spec *col_find(const char *name) {
+    for (int i = 0; i < N_COLS; i++)
+        if (!strcmp(COLS[i].name, name)) return &COLS[i];
+    return NULL;
+}
+
+/* "label, engine, ..." and the run's counters, for error messages */
+static void col_names(const table *t, char *buf, size_t len) {
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < N_COLS + t->n_counters && o + 1 < len; i++) {
+        const char *s = i < N_COLS ? COLS[i].name : t->counters[i - N_COLS];
+        int w = snprintf(buf + o, len - o, "%s%s", i ? ", " : "", s);
+        if (w < 0) break;
+        o += (size_t)w < len - o ? (size_t)w : len - o - 1;
+    }
+}
+
+/* Parse comma-separated column names into picks (malloc'd); 0, or -1 with
+ * one line naming the bad name and listing the valid ones. */
+static int parse_columns(const table *t, const char *csv, col_pick **out, int *n, char *err, size_t errlen) {
+    *out = NULL;
+    *n = 0;
+    size_t cap = 1;
+    for (const char *p = csv; *p; p++) cap += *p == ',';
+    col_pick *picks = calloc(cap, sizeof *picks);
+    if (!picks) return db_errf(err, errlen, "out of memory");
+    const char *p = csv;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        char name[128];
+        if (l == 0 || l >= sizeof name) {
+            free(picks);
+            return db_errf(err, errlen, "--columns '%s': empty or over-long column name", csv);
+        }
+        memcpy(name, p, l);
+        name[l] = '\0';
+        col_pick *k = &picks[*n];
+        k->spec = col_find(name);
+        k->counter = k->spec ? -1 : counter_index(t, name);
+        if (!k->spec && k->counter >= 0) k->spec = &COUNTER_COL;
+        if (!k->spec) {
+            char names[2048];
+            col_names(t, names, sizeof names);
+            free(picks);
+            return db_errf(err, errlen, "--columns: unknown column '%s' (valid: %s)", name, names);
+        }
+        ++*n;
+        if (!e) break;
+        p = e + 1;
+    }
+    *out = picks;
+    return 0;
+}
+
+/* CSV's default columns: every column but engine, the speculative ones always */
+static const col_id CSV_DEFAULT[] = {
+    C_LABEL, C_DATASET, C_MODEL, C_N, C_TPS, C_SPEEDUP, C_MAT, C_TTFT50, C_TTFT90, C_LAT50, C_DRAFTED,
+    C_ACCEPTED, C_VERIFY, C_ALPHA, C_KBAR, C_DSHARE, C_COST, C_PRED, C_ACC_AT,
+};
+
+/* the default columns of fmt (md, latex: those marked dflt, speculative
+ * ones when some case drafted; csv: CSV_DEFAULT), then the counters */
+static col_pick *default_columns(const table *t, const char *fmt, int *n) {
+    col_pick *picks = calloc((size_t)(N_COLS + t->n_counters), sizeof *picks);
+    *n = 0;
+    if (!picks) return NULL;
+    if (!strcmp(fmt, "csv")) {
+        for (size_t k = 0; k < sizeof CSV_DEFAULT / sizeof CSV_DEFAULT[0]; k++)
+            for (int i = 0; i < N_COLS; i++)
+                if (COLS[i].id == CSV_DEFAULT[k]) picks[(*n)++] = (col_pick){ &COLS[i], -1 };
+    } else {
+        for (int i = 0; i < N_COLS; i++)
+            if (COLS[i].dflt && (!COLS[i].spec || t->spec)) picks[(*n)++] = (col_pick){ &COLS[i], -1 };
+    }
+    for (int c = 0; c < t->n_counters; c++) picks[(*n)++] = (col_pick){ &COUNTER_COL, c };
+    return picks;
+}
+
+static const char *col_name(const table *t, const col_pick *k) {
+    return k->spec->id == C_COUNTER ? t->counters[k->counter] : k->spec->name;
+}
+
+/* a numeric column's value in row i, with its 95% CI where it has one */
+static double col_value(const table *t, int i, const col_pick *k, double *lo, double *hi) {
+    const row *r = &t->rows[i];
+    bool sp = r->sum_drafted > 0;
+    *lo = *hi = NAN;
+    switch (k->spec->id) {
+    case C_N: return r->n;
+    case C_TPS: *lo = r->tps_lo; *hi = r->tps_hi; return r->tps_med;
+    case C_SPEEDUP:
+        if (r->baseline == i) return 1.0;
+        *lo = r->sp_lo; *hi = r->sp_hi;
+        return r->sp_med;
+    case C_PRED: return r->pred;
+    case C_MAT: return r->mat;
+    case C_ALPHA: return r->alpha;
+    case C_KBAR: return r->kbar;
+    case C_COST: return r->cost;
+    case C_DSHARE: return r->dshare;
+    case C_TTFT50: return r->ttft50;
+    case C_TTFT90: return r->ttft90;
+    case C_LAT50: return r->lat50;
+    case C_DRAFTED: return sp ? (double)r->sum_drafted : NAN;
+    case C_ACCEPTED: return sp ? (double)r->sum_accepted : NAN;
+    case C_VERIFY: return sp ? (double)r->n_verify : NAN;
+    case C_COUNTER: return r->cnt_med[k->counter];
+    default: return NAN;
+    }
+}
+
+static bool col_is_text(col_id id) {
+    return id == C_LABEL || id == C_ENGINE || id == C_DATASET || id == C_MODEL;
+}
+
+static const char *col_text(const row *r, col_id id) {
+    return id == C_LABEL ? r->label : id == C_ENGINE ? r->engine : id == C_DATASET ? r->dataset : r->model;
+}
+
+/* a cell as the Markdown table prints it ("-" where not applicable) */
+static void col_cell(const table *t, int i, const col_pick *k, char *buf, size_t len) {
+    const row *r = &t->rows[i];
+    double lo, hi, v = col_value(t, i, k, &lo, &hi);
+    switch (k->spec->id) {
+    case C_N: case C_DRAFTED: case C_ACCEPTED: case C_VERIFY:
+        if (isfinite(v)) snprintf(buf, len, "%.0f", v);
+        else snprintf(buf, len, "-");
+        break;
+    case C_TPS: fmt_ci_sig3(buf, len, v, lo, hi); break;
+    case C_SPEEDUP: fmt_speedup(buf, len, r, r->baseline == i); break;
+    case C_COST: fmt_fixed(buf, len, v, 3); break;
+    case C_DSHARE: fmt_percent(buf, len, v, "%"); break;
+    case C_ACC_AT: fmt_acc_at(buf, len, r); break;
+    case C_TTFT50: case C_TTFT90: case C_LAT50: fmt_fixed(buf, len, v, 1); break;
+    case C_COUNTER: fmt_counter(buf, len, v); break;
+    default: fmt_fixed(buf, len, v, 2); break;
+    }
+}
+
+static void title_line(const table *t, const char *by, FILE *out) {
+    char machine[256];
+    title_parts(t, machine, sizeof machine);
+    fprintf(out, "**decobench run %lld** — suite: %s — machine: %s — llama.cpp: %s", (long long)t->run_id,
+            t->suite[0] ? t->suite : "?", machine, t->llama_commit[0] ? t->llama_commit : "?");
+    if (by) fprintf(out, " — by %s", by);
+    if (strcmp(t->status, "completed") != 0) fprintf(out, " — status: %s", t->status);
+}
+
+static void columns_md(const table *t, const col_pick *cols, int n, FILE *out) {
+    char buf[512];
+    title_line(t, NULL, out);
+    fputs("\n\n|", out);
+    for (int c = 0; c < n; c++) db_md_cell(out, cols[c].spec->id == C_COUNTER ? col_name(t, &cols[c]) : cols[c].spec->md);
+    fputs("\n|", out);
+    for (int c = 0; c < n; c++) fputs(col_is_text(cols[c].spec->id) ? "---|" : "--:|", out);
+    fputc('\n', out);
+    for (int i = 0; i < t->n_rows; i++) {
+        fputc('|', out);
+        for (int c = 0; c < n; c++) {
+            if (col_is_text(cols[c].spec->id)) db_md_cell(out, col_text(&t->rows[i], cols[c].spec->id));
+            else {
+                col_cell(t, i, &cols[c], buf, sizeof buf);
+                db_md_cell(out, buf);
+            }
+        }
+        fputc('\n', out);
+    }
+}
+
+/* CSV: full precision; a column with a CI adds NAME_lo and NAME_hi, accept_at
+ * one column per draft position */
+static void columns_csv(const table *t, const col_pick *cols, int n, FILE *out) {
+    char h[160];
+    db_csv_field(out, "run_id", 1);
+    for (int c = 0; c < n; c++) {
+        col_id id = cols[c].spec->id;
+        if (id == C_ACC_AT) {
+            for (int k = 0; k < t->max_pos; k++) {
+                snprintf(h, sizeof h, "accept_at_%d", k + 1);
+                db_csv_field(out, h, 0);
+            }
+            continue;
+        }
+        db_csv_field(out, col_name(t, &cols[c]), 0);
+        if (id == C_TPS || id == C_SPEEDUP) {
+            snprintf(h, sizeof h, "%s_lo", cols[c].spec->name);
+            db_csv_field(out, h, 0);
+            snprintf(h, sizeof h, "%s_hi", cols[c].spec->name);
+            db_csv_field(out, h, 0);
+        }
+    }
+    fputs("\r\n", out);
+    for (int i = 0; i < t->n_rows; i++) {
+        const row *r = &t->rows[i];
+        snprintf(h, sizeof h, "%lld", (long long)t->run_id);
+        db_csv_field(out, h, 1);
+        for (int c = 0; c < n; c++) {
+            col_id id = cols[c].spec->id;
+            double lo, hi;
+            if (col_is_text(id)) db_csv_field(out, col_text(r, id), 0);
+            else if (id == C_ACC_AT)
+                for (int k = 0; k < t->max_pos; k++) db_csv_num(out, k < r->n_pos ? r->acc_at[k] : NAN);
+            else if (id == C_SPEEDUP) {   /* as the default CSV: the baseline's own CI is [1, 1] */
+                db_csv_num(out, r->sp_med);
+                db_csv_num(out, r->sp_lo);
+                db_csv_num(out, r->sp_hi);
+            } else {
+                db_csv_num(out, col_value(t, i, &cols[c], &lo, &hi));
+                if (id == C_TPS) {
+                    db_csv_num(out, lo);
+                    db_csv_num(out, hi);
+                }
+            }
+        }
+        fputs("\r\n", out);
+    }
+}
+
+static int columns_json(const table *t, const col_pick *cols, int n, FILE *out, char *err, size_t errlen) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return db_errf(err, errlen, "out of memory");
+    cJSON_AddNumberToObject(root, "run_id", (double)t->run_id);
+    cJSON_AddStringToObject(root, "suite", t->suite);
+    cJSON_AddStringToObject(root, "status", t->status);
+    cJSON *m = cJSON_AddObjectToObject(root, "machine");
+    if (m) {
+        cJSON_AddStringToObject(m, "cpu_model", t->cpu_model);
+        cJSON_AddNumberToObject(m, "cores", t->cores);
+    }
+    cJSON_AddStringToObject(root, "llama_commit", t->llama_commit);
+    if (t->baseline_key) cJSON_AddStringToObject(root, "baseline", t->baseline_key);
+    else cJSON_AddNullToObject(root, "baseline");
+    cJSON *cn = cJSON_AddArrayToObject(root, "columns");
+    for (int c = 0; c < n && cn; c++) cJSON_AddItemToArray(cn, cJSON_CreateString(col_name(t, &cols[c])));
+    cJSON *rows = cJSON_AddArrayToObject(root, "rows");
+    for (int i = 0; i < t->n_rows && rows; i++) {
+        const row *r = &t->rows[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddItemToArray(rows, o);
+        cJSON_AddNumberToObject(o, "case_id", (double)r->case_id);
+        for (int c = 0; c < n; c++) {
+            col_id id = cols[c].spec->id;
+            const char *key = col_name(t, &cols[c]);
+            double lo, hi;
+            if (col_is_text(id)) cJSON_AddStringToObject(o, key, col_text(r, id));
+            else if (id == C_ACC_AT) {
+                if (r->sum_drafted > 0) {
+                    cJSON *aa = cJSON_AddArrayToObject(o, key);
+                    for (int k = 0; k < r->n_pos && aa; k++) cJSON_AddItemToArray(aa, jnum(r->acc_at[k]));
+                } else cJSON_AddNullToObject(o, key);
+            } else {
+                double v = col_value(t, i, &cols[c], &lo, &hi);
+                if (id == C_SPEEDUP) v = r->sp_med, lo = r->sp_lo, hi = r->sp_hi;
+                cJSON_AddItemToObject(o, key, jnum(v));
+                if (id == C_TPS || id == C_SPEEDUP) {
+                    char k2[64];
+                    snprintf(k2, sizeof k2, "%s_ci", key);
+                    if (isfinite(lo) && isfinite(hi))
+                        cJSON_AddItemToObject(o, k2, cJSON_CreateDoubleArray((double[]){ lo, hi }, 2));
+                    else cJSON_AddNullToObject(o, k2);
+                }
+            }
+        }
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return db_errf(err, errlen, "out of memory");
+    fputs(text, out);
+    fputc('\n', out);
+    free(text);
+    return 0;
+}
+
+/* a numeric LaTeX cell's value text, without CI ("-" when not applicable) */
+static void latex_value(const table *t, int i, const col_pick *k, char *buf, size_t len) {
+    double lo, hi, v = col_value(t, i, k, &lo, &hi);
+    switch (k->spec->id) {
+    case C_TPS: fmt_sig3(buf, len, v); break;
+    case C_SPEEDUP: fmt_fixed(buf, len, v, 2); break;
+    case C_DSHARE: fmt_percent(buf, len, v, "\\%"); break;
+    default: col_cell(t, i, k, buf, len); break;
+    }
+}
+
+/* the row holding the best finite value of a ranked column, -1 when none */
+static int col_best_row(const table *t, const col_pick *k) {
+    double best = NAN, lo, hi;
+    int at = -1;
+    if (k->spec->better == 0) return -1;
+    for (int i = 0; i < t->n_rows; i++) {
+        double v = col_value(t, i, k, &lo, &hi);
+        if (!isfinite(v)) continue;
+        if (at < 0 || (k->spec->better > 0 ? v > best : v < best)) best = v, at = i;
+    }
+    return at;
+}
+
+/* whether some row of the column prints other than best (else nothing to mark) */
+static bool col_ranks(const table *t, const col_pick *k, const char *best) {
+    char buf[512];
+    for (int i = 0; i < t->n_rows; i++) {
+        latex_value(t, i, k, buf, sizeof buf);
+        if (strcmp(buf, "-") && strcmp(buf, best)) return true;
+    }
+    return false;
+}
+
+/* LaTeX (booktabs): per ranked column the best value in bold (compared as
+ * printed, so ties are all bold); tokens/s and speedup with "± half-width"
+ * of their 95% CI */
+static void columns_latex(const table *t, const col_pick *cols, int n, FILE *out) {
+    char machine[256], buf[512], best[512];
+    title_parts(t, machine, sizeof machine);
+    fprintf(out, "%% decobench run %lld -- suite: %s -- machine: %s -- llama.cpp: %s\n",
+            (long long)t->run_id, t->suite, machine, t->llama_commit);
+    fputs("% bold: best per column; tok/s and speedup: median $\\pm$ half-width of the 95% bootstrap CI\n", out);
+    fputs("% requires \\usepackage{booktabs}\n\\begin{tabular}{", out);
+    for (int c = 0; c < n; c++) fputc(col_is_text(cols[c].spec->id) ? 'l' : 'r', out);
+    fputs("}\n\\toprule\n", out);
+    for (int c = 0; c < n; c++) {
+        if (c) fputs(" & ", out);
+        if (cols[c].spec->id == C_COUNTER) db_tex_text(out, col_name(t, &cols[c]));
+        else fputs(cols[c].spec->tex, out);
+    }
+    fputs(" \\\\\n\\midrule\n", out);
+    for (int i = 0; i < t->n_rows; i++) {
+        const row *r = &t->rows[i];
+        for (int c = 0; c < n; c++) {
+            const col_pick *k = &cols[c];
+            col_id id = k->spec->id;
+            if (c) fputs(" & ", out);
+            if (col_is_text(id)) {
+                db_tex_text(out, col_text(r, id));
+                continue;
+            }
+            latex_value(t, i, k, buf, sizeof buf);
+            if (!strcmp(buf, "-")) {
+                fputs("--", out);
+                continue;
+            }
+            int b = col_best_row(t, k);
+            if (b >= 0) latex_value(t, b, k, best, sizeof best);
+            if (b >= 0 && !strcmp(buf, best) && col_ranks(t, k, best)) fprintf(out, "\\textbf{%s}", buf);
+            else fputs(buf, out);
+            double lo, hi, v = col_value(t, i, k, &lo, &hi);
+            if ((id == C_TPS || id == C_SPEEDUP) && isfinite(lo) && isfinite(hi)) {
+                char hw[32];
+                fmt_fixed(hw, sizeof hw, (hi - lo) / 2, id == C_TPS ? sig3_decimals(v) : 2);
+                fprintf(out, " $\\pm$ %s", hw);
+            }
+        }
+        fputs(" \\\\\n", out);
+    }
+    fputs("\\bottomrule\n\\end{tabular}\n", out);
+}
+
+static int write_columns(const table *t, const char *fmt, const char *names, FILE *out, char *err, size_t errlen) {
+    col_pick *cols = NULL;
+    int n = 0;
+    if (names) {
+        if (parse_columns(t, names, &cols, &n, err, errlen) != 0) return -1;
+    } else if (!(cols = default_columns(t, fmt, &n))) return db_errf(err, errlen, "out of memory");
+    int rc = 0;
+    if (!strcmp(fmt, "md")) columns_md(t, cols, n, out);
+    else if (!strcmp(fmt, "csv")) columns_csv(t, cols, n, out);
+    else if (!strcmp(fmt, "latex")) columns_latex(t, cols, n, out);
+    else rc = columns_json(t, cols, n, out, err, errlen);
+    free(cols);
+    return rc;
+}
+
+/* ---- pivots (--by category|engine|model|dataset|param:NAME) ------------------ */
 
 /* Spec-Bench's columns: the 8 MT-bench categories merged into "multi-turn",
  * then its other task categories, in this order */
@@ -762,16 +1002,49 @@ static const char *category_column(const char *cat) {
     return cat;
 }
 
+/* what the columns are: sample categories (category, engine) or a property
+ * of the case (model, dataset, a parameter) */
+typedef enum { BY_CATEGORY, BY_ENGINE, BY_MODEL, BY_DATASET, BY_PARAM } by_kind;
+
+/* what a cell shows besides "speedup× / #MAT" (--cell) */
+typedef enum { CELL_DEFAULT, CELL_SPEEDUP, CELL_MAT, CELL_TPS, CELL_TTFT, CELL_LAT } cell_kind;
+
+static const struct {
+    const char *name;   /* a column name of COLS */
+    cell_kind kind;
+} CELL_METRICS[] = {
+    { "speedup", CELL_SPEEDUP }, { "mat", CELL_MAT }, { "tokens_per_s", CELL_TPS },
+    { "ttft_p50_ms", CELL_TTFT }, { "latency_p50_ms", CELL_LAT },
+};
+#define N_CELL_METRICS ((int)(sizeof CELL_METRICS / sizeof CELL_METRICS[0]))
+
 typedef struct cell {
     int n;
-    double sp, lo, hi, mat;
+    bool baseline;             /* every case of the cell is its own baseline */
+    double sp, lo, hi, mat;    /* speedup with its CI, pooled #MAT */
+    double v, vlo, vhi;        /* the --cell metric (NaN CI where it has none) */
 } cell;
 
+typedef struct prow {
+    char *label;          /* row label: case label, or engine + other parameters */
+    const char *dataset, *model, *engine;
+    int first;            /* first case of the row (bootstrap seed, baseline flag) */
+    bool baseline;
+} prow;
+
 typedef struct pivot {
-    const char **cols;   /* display order, OVERALL last; strings owned by the table */
+    by_kind by;
+    const char *param;    /* BY_PARAM: the parameter */
+    const char *dim;      /* the columns' name: "category", "model", "dataset" or the parameter */
+    cell_kind ck;
+    const col_spec *cspec;   /* the --cell metric's column (header, direction) */
+    char **cols;          /* display order; OVERALL last for categories */
     int n_cols;
-    cell *cells;         /* n_rows × n_cols */
-    bool multi;          /* more than one dataset/model: show those columns */
+    prow *rows;
+    int n_rows;
+    int *case_row, *case_col;   /* per case: its pivot row; its column (-1: per sample, categories) */
+    cell *cells;          /* n_rows × n_cols */
+    bool show_dataset, show_model;
 } pivot;
 
 static int str_cmp(const void *a, const void *b) {
@@ -779,7 +1052,12 @@ static int str_cmp(const void *a, const void *b) {
 }
 
 static void pivot_free(pivot *p) {
+    for (int c = 0; c < p->n_cols; c++) free(p->cols[c]);
     free(p->cols);
+    for (int i = 0; i < p->n_rows; i++) free(p->rows[i].label);
+    free(p->rows);
+    free(p->case_row);
+    free(p->case_col);
     free(p->cells);
 }
 
@@ -789,21 +1067,58 @@ static int col_index(const pivot *p, const char *name) {
     return -1;
 }
 
-static int compute_pivot(const table *t, uint64_t seed, pivot *p, char *err, size_t errlen) {
-    memset(p, 0, sizeof *p);
-    size_t total = 0;
-    for (int i = 0; i < t->n_rows; i++) total += (size_t)t->rows[i].n;
-    const char **extra = calloc(total + 1, sizeof *extra);
-    p->cols = calloc((size_t)N_FIXED + total + 1, sizeof *p->cols);
-    if (!extra || !p->cols) {
-        free(extra);
-        return db_errf(err, errlen, "out of memory");
+/* a parameter value as text: strings bare, numbers shortest, else JSON */
+static char *param_text(const cJSON *v) {
+    if (!v) return db_strdup("(unset)");
+    if (cJSON_IsString(v)) return db_strdup(v->valuestring);
+    if (cJSON_IsNumber(v)) {
+        char b[40];
+        db_fmt_full(b, sizeof b, v->valuedouble);
+        return db_strdup(b);
     }
+    char *s = cJSON_PrintUnformatted(v);
+    return s ? s : db_strdup("?");
+}
+
+/* "engine k1=v1 k2=v2": the case's parameters other than skip, keys sorted */
+static char *param_row_label(const row *r, const cJSON *params, const char *skip) {
+    const char *keys[64];
+    int nk = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, params) {
+        if (nk < 64 && it->string && strcmp(it->string, skip) != 0) keys[nk++] = it->string;
+    }
+    qsort(keys, (size_t)nk, sizeof *keys, str_cmp);
+    char *out = db_strdup(r->engine);
+    for (int i = 0; i < nk && out; i++) {
+        char *v = param_text(cJSON_GetObjectItemCaseSensitive(params, keys[i]));
+        size_t l = strlen(out) + strlen(keys[i]) + strlen(v) + 3;
+        char *o2 = malloc(l);
+        if (o2) snprintf(o2, l, "%s %s=%s", out, keys[i], v);
+        free(v);
+        free(out);
+        out = o2;
+    }
+    return out;
+}
+
+static int add_col(pivot *p, const char *name) {
+    int c = col_index(p, name);
+    if (c >= 0) return c;
+    char *s = db_strdup(name);
+    if (!s) return -1;
+    p->cols[p->n_cols] = s;
+    return p->n_cols++;
+}
+
+/* category columns: Spec-Bench's first, then others alphabetically, then overall */
+static int category_columns(const table *t, pivot *p, size_t total) {
+    const char **extra = calloc(total + 1, sizeof *extra);
+    if (!extra) return -1;
     bool fixed[N_FIXED] = { false };
     size_t n_extra = 0;
     for (int i = 0; i < t->n_rows; i++) {
         const row *r = &t->rows[i];
-        if (strcmp(r->dataset, t->rows[0].dataset) || strcmp(r->model, t->rows[0].model)) p->multi = true;
         for (int k = 0; k < r->n; k++) {
             const char *c = category_column(r->cat[k]);
             bool f = false;
@@ -816,167 +1131,461 @@ static int compute_pivot(const table *t, uint64_t seed, pivot *p, char *err, siz
         }
     }
     qsort(extra, n_extra, sizeof *extra, str_cmp);
-    for (int j = 0; j < N_FIXED; j++)
-        if (fixed[j]) p->cols[p->n_cols++] = SPEC_BENCH_COLS[j];
-    for (size_t j = 0; j < n_extra; j++) p->cols[p->n_cols++] = extra[j];
+    int rc = 0;
+    for (int j = 0; j < N_FIXED && rc == 0; j++)
+        if (fixed[j] && add_col(p, SPEC_BENCH_COLS[j]) < 0) rc = -1;
+    for (size_t j = 0; j < n_extra && rc == 0; j++)
+        if (add_col(p, extra[j]) < 0) rc = -1;
+    if (rc == 0 && total > 0 && add_col(p, OVERALL) < 0) rc = -1;
     free(extra);
-    if (total > 0) p->cols[p->n_cols++] = OVERALL;
-    size_t ncell = (size_t)t->n_rows * (size_t)(p->n_cols > 0 ? p->n_cols : 1);
-    p->cells = calloc(ncell, sizeof *p->cells);
-    double *v = malloc((total + 1) * sizeof *v);
-    if (!p->cells || !v) {
-        free(v);
+    return rc;
+}
+
+/* numeric parameter values sort as numbers */
+static int num_text_cmp(const void *a, const void *b) {
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    double u = strtod(x, NULL), v = strtod(y, NULL);
+    return u < v ? -1 : u > v;
+}
+
+static bool is_numeric(const char *s) {
+    char *e;
+    strtod(s, &e);
+    return e != s && !*e;
+}
+
+/* rows and columns of the pivot; each case belongs to one row */
+static int pivot_layout(const table *t, pivot *p, char *err, size_t errlen) {
+    size_t total = 0;
+    for (int i = 0; i < t->n_rows; i++) total += (size_t)t->rows[i].n;
+    size_t nr = t->n_rows > 0 ? (size_t)t->n_rows : 1;
+    p->cols = calloc((size_t)N_FIXED + total + nr + 1, sizeof *p->cols);
+    p->rows = calloc(nr, sizeof *p->rows);
+    p->case_row = calloc(nr, sizeof *p->case_row);
+    p->case_col = calloc(nr, sizeof *p->case_col);
+    int *order = calloc(nr, sizeof *order);
+    char **keys = calloc(nr, sizeof *keys);
+    if (!p->cols || !p->rows || !p->case_row || !p->case_col || !order || !keys) {
+        free(order);
+        free(keys);
         return db_errf(err, errlen, "out of memory");
     }
+    int rc = 0, with_param = 0;
+    bool multi_ds = false, multi_model = false;
     for (int i = 0; i < t->n_rows; i++) {
+        if (strcmp(t->rows[i].dataset, t->rows[0].dataset)) multi_ds = true;
+        if (strcmp(t->rows[i].model, t->rows[0].model)) multi_model = true;
+    }
+    /* case order; grouped by engine (first appearance, stable) for BY_ENGINE */
+    int no = 0;
+    for (int i = 0; i < t->n_rows; i++) {
+        if (p->by != BY_ENGINE) {
+            order[no++] = i;
+            continue;
+        }
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++) seen = !strcmp(t->rows[j].engine, t->rows[i].engine);
+        if (seen) continue;
+        for (int j = i; j < t->n_rows; j++)
+            if (!strcmp(t->rows[j].engine, t->rows[i].engine)) order[no++] = j;
+    }
+    for (int oi = 0; oi < no && rc == 0; oi++) {
+        int i = order[oi];
         const row *r = &t->rows[i];
-        const row *b = r->baseline >= 0 ? &t->rows[r->baseline] : NULL;
-        uint64_t rs = db_mix64(seed ^ db_mix64((uint64_t)i));
+        char *key = NULL, *label = NULL, *colv = NULL;
+        p->case_col[i] = -1;
+        switch (p->by) {
+        case BY_CATEGORY: case BY_ENGINE:
+            key = malloc(24);
+            if (key) snprintf(key, 24, "#%d", i);
+            label = db_strdup(r->label);
+            break;
+        case BY_MODEL: case BY_DATASET: {
+            const char *other = p->by == BY_MODEL ? r->dataset : r->model;
+            size_t l = strlen(r->label) + strlen(other) + 2;
+            key = malloc(l);
+            if (key) snprintf(key, l, "%s\x1f%s", r->label, other);
+            label = db_strdup(r->label);
+            colv = db_strdup(p->by == BY_MODEL ? r->model : r->dataset);
+            break;
+        }
+        case BY_PARAM: {
+            cJSON *params = r->params && *r->params ? cJSON_Parse(r->params) : NULL;
+            const cJSON *v = params ? cJSON_GetObjectItemCaseSensitive(params, p->param) : NULL;
+            if (v) with_param++;
+            colv = param_text(v);
+            label = param_row_label(r, params, p->param);
+            cJSON_Delete(params);
+            size_t l = (label ? strlen(label) : 0) + strlen(r->dataset) + strlen(r->model) + 3;
+            key = malloc(l);
+            if (key && label) snprintf(key, l, "%s\x1f%s\x1f%s", label, r->dataset, r->model);
+            break;
+        }
+        }
+        if (!key || !label || (p->by >= BY_MODEL && !colv)) {
+            free(key);
+            free(label);
+            free(colv);
+            rc = db_errf(err, errlen, "out of memory");
+            break;
+        }
+        int row_at = -1;
+        for (int j = 0; j < p->n_rows && row_at < 0; j++)
+            if (!strcmp(keys[j], key)) row_at = j;
+        if (row_at < 0) {
+            row_at = p->n_rows++;
+            keys[row_at] = key;
+            prow *pr = &p->rows[row_at];
+            pr->label = label;
+            pr->dataset = r->dataset;
+            pr->model = r->model;
+            pr->engine = r->engine;
+            pr->first = i;
+            pr->baseline = r->baseline == i;
+        } else {
+            free(key);
+            free(label);
+        }
+        p->case_row[i] = row_at;
+        if (colv) {
+            if ((p->case_col[i] = add_col(p, colv)) < 0) rc = db_errf(err, errlen, "out of memory");
+            free(colv);
+        }
+    }
+    for (int j = 0; j < p->n_rows; j++) free(keys[j]);
+    free(keys);
+    free(order);
+    if (rc != 0) return rc;
+    if (p->by == BY_PARAM && with_param == 0)
+        return db_errf(err, errlen, "--by param:%s: no case of run %lld has parameter '%s'", p->param,
+                       (long long)t->run_id, p->param);
+    if (p->by <= BY_ENGINE) {
+        if (category_columns(t, p, total) != 0) return db_errf(err, errlen, "out of memory");
+    } else if (p->by == BY_PARAM) {
+        /* numeric values first, in numeric order; the others after, as they came */
+        char **sorted = malloc((size_t)p->n_cols * sizeof *sorted);
+        if (!sorted) return db_errf(err, errlen, "out of memory");
+        int ns = 0;
+        for (int c = 0; c < p->n_cols; c++)
+            if (is_numeric(p->cols[c])) sorted[ns++] = p->cols[c];
+        qsort(sorted, (size_t)ns, sizeof *sorted, num_text_cmp);
+        for (int c = 0; c < p->n_cols; c++)
+            if (!is_numeric(p->cols[c])) sorted[ns++] = p->cols[c];
+        for (int i = 0; i < t->n_rows; i++) {
+            const char *name = p->cols[p->case_col[i]];
+            for (int c = 0; c < p->n_cols; c++)
+                if (sorted[c] == name) p->case_col[i] = c;
+        }
+        memcpy(p->cols, sorted, (size_t)p->n_cols * sizeof *sorted);
+        free(sorted);
+    }
+    p->show_dataset = multi_ds && p->by != BY_DATASET;
+    p->show_model = multi_model && p->by != BY_MODEL;
+    return 0;
+}
+
+/* every cell: the samples of the row's cases that fall in the column */
+static int pivot_cells(const table *t, uint64_t seed, pivot *p, char *err, size_t errlen) {
+    size_t total = 0;
+    for (int i = 0; i < t->n_rows; i++) total += (size_t)t->rows[i].n;
+    size_t ncell = (size_t)(p->n_rows > 0 ? p->n_rows : 1) * (size_t)(p->n_cols > 0 ? p->n_cols : 1);
+    p->cells = calloc(ncell, sizeof *p->cells);
+    double *v = malloc((total + 1) * sizeof *v), *w = malloc((total + 1) * sizeof *w);
+    if (!p->cells || !v || !w) {
+        free(v);
+        free(w);
+        return db_errf(err, errlen, "out of memory");
+    }
+    bool overall = p->by <= BY_ENGINE;   /* the last category column holds every sample */
+    for (int pr = 0; pr < p->n_rows; pr++) {
+        uint64_t rs = db_mix64(seed ^ db_mix64((uint64_t)p->rows[pr].first));
         for (int c = 0; c < p->n_cols; c++) {
-            cell *x = &p->cells[(size_t)i * (size_t)p->n_cols + (size_t)c];
-            bool overall = c == p->n_cols - 1;
+            cell *x = &p->cells[(size_t)pr * (size_t)p->n_cols + (size_t)c];
+            bool all = overall && c == p->n_cols - 1, self = true;
             int64_t sn = 0, sc = 0;
-            size_t m = 0;
-            x->sp = x->lo = x->hi = x->mat = NAN;
-            for (int k = 0; k < r->n; k++) {
-                if (!overall && col_index(p, category_column(r->cat[k])) != c) continue;
-                x->n++;
-                sn += r->newt[k];
-                sc += r->commits[k];
-                if (!b || r->baseline == i || !isfinite(r->tps[k])) continue;
-                for (int j = 0; j < b->n; j++)
-                    if (same_prompt(b, j, r, k)) {
-                        if (isfinite(b->tps[j]) && b->tps[j] > 0) v[m++] = r->tps[k] / b->tps[j];
-                        break;
+            size_t m = 0, mw = 0;
+            x->sp = x->lo = x->hi = x->mat = x->v = x->vlo = x->vhi = NAN;
+            for (int i = 0; i < t->n_rows; i++) {
+                if (p->case_row[i] != pr || (p->case_col[i] >= 0 && p->case_col[i] != c)) continue;
+                const row *r = &t->rows[i];
+                const row *b = r->baseline >= 0 ? &t->rows[r->baseline] : NULL;
+                for (int k = 0; k < r->n; k++) {
+                    if (p->case_col[i] < 0 && !all && col_index(p, category_column(r->cat[k])) != c) continue;
+                    x->n++;
+                    sn += r->newt[k];
+                    sc += r->commits[k];
+                    double s = p->ck == CELL_TPS ? r->tps[k] : p->ck == CELL_TTFT ? r->ttft[k]
+                             : p->ck == CELL_LAT ? r->lat[k] : NAN;
+                    if (isfinite(s)) w[mw++] = s;
+                    if (r->baseline != i) self = false;
+                    if (!b || !isfinite(r->tps[k])) continue;
+                    if (r->baseline == i) {
+                        v[m++] = 1.0;
+                        continue;
                     }
+                    for (int j = 0; j < b->n; j++)
+                        if (same_prompt(b, j, r, k)) {
+                            if (isfinite(b->tps[j]) && b->tps[j] > 0) v[m++] = r->tps[k] / b->tps[j];
+                            break;
+                        }
+                }
             }
             if (x->n == 0) continue;
             if (sc > 0) x->mat = (double)sn / (double)sc;
-            if (r->baseline == i) x->sp = x->lo = x->hi = 1.0;
+            x->baseline = self;
+            if (self) x->sp = x->lo = x->hi = 1.0;
             else if (m > 0) {
                 x->sp = db_median(v, m);
                 db_bootstrap_ci(v, m, DB_STAT_MEDIAN, 0.95, DB_REPORT_BOOTSTRAP, db_mix64(rs + 1), &x->lo, &x->hi);
             }
+            switch (p->ck) {
+            case CELL_DEFAULT: case CELL_SPEEDUP: x->v = x->sp, x->vlo = x->lo, x->vhi = x->hi; break;
+            case CELL_MAT: x->v = x->mat; break;
+            case CELL_TPS:
+                x->v = db_median(w, mw);
+                db_bootstrap_ci(w, mw, DB_STAT_MEDIAN, 0.95, DB_REPORT_BOOTSTRAP, rs, &x->vlo, &x->vhi);
+                break;
+            case CELL_TTFT: case CELL_LAT: x->v = db_quantile(w, mw, 0.5); break;
+            }
         }
     }
     free(v);
+    free(w);
     return 0;
 }
 
-static const cell *cell_at(const table *t, const pivot *p, int i, int c) {
-    (void)t;
+static const cell *cell_at(const pivot *p, int i, int c) {
     return &p->cells[(size_t)i * (size_t)p->n_cols + (size_t)c];
 }
 
-/* "1.85× / 2.31"; times is "×" or "$\times$", dash "-" or "--" */
-static void fmt_cell(char *buf, size_t len, const cell *x, const char *times, const char *dash) {
+/* the --cell metric's value text (no CI); dash where not applicable */
+static void fmt_metric(char *buf, size_t len, const pivot *p, const cell *x, const char *dash) {
+    double v = x->v;
+    if (x->n == 0 || !isfinite(v)) snprintf(buf, len, "%s", dash);
+    else if (p->ck == CELL_TPS) fmt_sig3(buf, len, v);
+    else if (p->ck == CELL_TTFT || p->ck == CELL_LAT) fmt_fixed(buf, len, v, 1);
+    else fmt_fixed(buf, len, v, 2);
+}
+
+/* "1.85× / 2.31" (times "×" or "$\times$"), or the --cell metric with
+ * " [lo, hi]" (Markdown) / " $\pm$ half-width" (LaTeX) where it has a CI;
+ * bold wraps the leading number */
+static void fmt_cell(char *buf, size_t len, const pivot *p, const cell *x, bool latex, bool bold) {
+    const char *dash = latex ? "--" : "-";
+    char a[64], b[64];
     if (x->n == 0) {
         snprintf(buf, len, "%s", dash);
         return;
     }
-    char a[32], b[32];
-    if (isfinite(x->sp)) snprintf(a, sizeof a, "%.2f%s", x->sp, times);
-    else snprintf(a, sizeof a, "%s", dash);
-    if (isfinite(x->mat)) snprintf(b, sizeof b, "%.2f", x->mat);
-    else snprintf(b, sizeof b, "%s", dash);
-    snprintf(buf, len, "%s / %s", a, b);
+    fmt_metric(a, sizeof a, p, x, dash);
+    char lead[96];
+    if (bold && strcmp(a, dash)) snprintf(lead, sizeof lead, "\\textbf{%s}", a);
+    else snprintf(lead, sizeof lead, "%s", a);
+    if (p->ck == CELL_DEFAULT) {
+        const char *times = latex ? "$\\times$" : "×";
+        fmt_fixed(b, sizeof b, x->mat, 2);
+        snprintf(buf, len, "%s%s / %s", lead, strcmp(a, dash) ? times : "", strcmp(b, "-") ? b : dash);
+        return;
+    }
+    /* a baseline's speedup is 1 by definition: no CI */
+    bool ci = isfinite(x->vlo) && isfinite(x->vhi) && strcmp(a, dash) && !(p->ck == CELL_SPEEDUP && x->baseline);
+    if (!ci) snprintf(buf, len, "%s", lead);
+    else if (latex) {
+        fmt_fixed(b, sizeof b, (x->vhi - x->vlo) / 2, p->ck == CELL_TPS ? sig3_decimals(x->v) : 2);
+        snprintf(buf, len, "%s $\\pm$ %s", lead, b);
+    } else {
+        char lo[32], hi[32];
+        if (p->ck == CELL_TPS) fmt_sig3(lo, sizeof lo, x->vlo), fmt_sig3(hi, sizeof hi, x->vhi);
+        else fmt_fixed(lo, sizeof lo, x->vlo, 2), fmt_fixed(hi, sizeof hi, x->vhi, 2);
+        snprintf(buf, len, "%s [%s, %s]", lead, lo, hi);
+    }
+}
+
+/* the best printed value of column c (its cells' leading numbers), "" when none */
+static void pivot_best(const pivot *p, int c, char *buf, size_t len) {
+    int dir = p->cspec->better, at = -1;
+    buf[0] = '\0';
+    for (int i = 0; i < p->n_rows; i++) {
+        const cell *x = cell_at(p, i, c);
+        if (x->n == 0 || !isfinite(x->v)) continue;
+        if (at < 0 || (dir > 0 ? x->v > cell_at(p, at, c)->v : x->v < cell_at(p, at, c)->v)) at = i;
+    }
+    if (at < 0 || dir == 0) return;
+    fmt_metric(buf, len, p, cell_at(p, at, c), "--");
+    for (int i = 0; i < p->n_rows; i++) {   /* nothing to mark when every cell prints the best */
+        char other[64];
+        if (cell_at(p, i, c)->n == 0) continue;
+        fmt_metric(other, sizeof other, p, cell_at(p, i, c), "--");
+        if (strcmp(other, "--") && strcmp(other, buf)) return;
+    }
+    buf[0] = '\0';
+}
+
+/* what a cell holds, in words (latex: TeX-escaped) */
+static void cell_caption(const table *t, const pivot *p, bool latex, char *buf, size_t len) {
+    const char *base = t->baseline_key ? t->baseline_key : "no baseline";
+    switch (p->ck) {
+    case CELL_DEFAULT:
+        snprintf(buf, len, "speedup (median of per-prompt tokens/s ratios against %s) / %sMAT", base, latex ? "\\#" : "#");
+        break;
+    case CELL_SPEEDUP:
+        snprintf(buf, len, "speedup (median of per-prompt tokens/s ratios against %s)%s", base,
+                 latex ? " $\\pm$ half-width of its 95\\% CI" : " [95% CI]");
+        break;
+    case CELL_MAT: snprintf(buf, len, "%sMAT", latex ? "\\#" : "#"); break;
+    case CELL_TPS:
+        snprintf(buf, len, "tok/s (median)%s", latex ? " $\\pm$ half-width of its 95\\% CI" : " [95% CI]");
+        break;
+    case CELL_TTFT: snprintf(buf, len, "TTFT p50 (ms)"); break;
+    case CELL_LAT: snprintf(buf, len, "latency p50 (ms)"); break;
+    }
 }
 
 static void pivot_md(const table *t, const pivot *p, FILE *out) {
-    char machine[256], buf[128];
-    title_parts(t, machine, sizeof machine);
-    fprintf(out, "**decobench run %lld** — suite: %s — machine: %s — llama.cpp: %s — by category",
-            (long long)t->run_id, t->suite[0] ? t->suite : "?", machine,
-            t->llama_commit[0] ? t->llama_commit : "?");
-    if (strcmp(t->status, "completed") != 0) fprintf(out, " — status: %s", t->status);
+    char buf[256];
+    char by[160];
+    snprintf(by, sizeof by, "%s%s", p->by == BY_PARAM ? "param:" : "", p->by == BY_PARAM ? p->param
+                                    : p->by == BY_ENGINE ? "engine" : p->dim);
+    title_line(t, by, out);
     fputs("\n\n|", out);
-    int lead = p->multi ? 3 : 1;
+    int lead = 1 + p->show_dataset + p->show_model;
     db_md_cell(out, "label");
-    if (p->multi) {
-        db_md_cell(out, "dataset");
-        db_md_cell(out, "model");
-    }
+    if (p->show_dataset) db_md_cell(out, "dataset");
+    if (p->show_model) db_md_cell(out, "model");
     for (int c = 0; c < p->n_cols; c++) db_md_cell(out, p->cols[c]);
     fputs("\n|", out);
     for (int i = 0; i < lead + p->n_cols; i++) fputs(i < lead ? "---|" : "--:|", out);
     fputc('\n', out);
-    for (int i = 0; i < t->n_rows; i++) {
-        const row *r = &t->rows[i];
+    for (int i = 0; i < p->n_rows; i++) {
+        const prow *r = &p->rows[i];
+        if (p->by == BY_ENGINE && (i == 0 || strcmp(r->engine, p->rows[i - 1].engine))) {
+            fputs("| **", out);
+            db_md_text(out, r->engine);
+            fputs("** |", out);
+            for (int k = 1; k < lead + p->n_cols; k++) fputs(" |", out);
+            fputc('\n', out);
+        }
         fputc('|', out);
         db_md_cell(out, r->label);
-        if (p->multi) {
-            db_md_cell(out, r->dataset);
-            db_md_cell(out, r->model);
-        }
+        if (p->show_dataset) db_md_cell(out, r->dataset);
+        if (p->show_model) db_md_cell(out, r->model);
         for (int c = 0; c < p->n_cols; c++) {
-            fmt_cell(buf, sizeof buf, cell_at(t, p, i, c), "×", "-");
+            fmt_cell(buf, sizeof buf, p, cell_at(p, i, c), false, false);
             db_md_cell(out, buf);
         }
         fputc('\n', out);
     }
-    fprintf(out, "\nCell: speedup (median of per-prompt tokens/s ratios against %s) / #MAT.\n",
-            t->baseline_key ? t->baseline_key : "no baseline");
+    cell_caption(t, p, false, buf, sizeof buf);
+    fprintf(out, "\nCell: %s.\n", buf);
 }
 
 static void pivot_csv(const table *t, const pivot *p, FILE *out) {
-    const char *heads[] = { "run_id", "label", "dataset", "model", "category", "n", "speedup",
-                            "speedup_lo", "speedup_hi", "mat" };
-    for (int i = 0; i < (int)(sizeof heads / sizeof heads[0]); i++) db_csv_field(out, heads[i], i == 0);
+    bool dim_col = p->by != BY_MODEL && p->by != BY_DATASET;
+    bool metric = p->ck == CELL_TPS || p->ck == CELL_TTFT || p->ck == CELL_LAT;
+    db_csv_field(out, "run_id", 1);
+    if (p->by == BY_ENGINE) db_csv_field(out, "engine", 0);
+    const char *heads[] = { "label", "dataset", "model" };
+    for (int i = 0; i < 3; i++) db_csv_field(out, heads[i], 0);
+    if (dim_col) db_csv_field(out, p->dim, 0);
+    const char *tail[] = { "n", "speedup", "speedup_lo", "speedup_hi", "mat" };
+    for (int i = 0; i < 5; i++) db_csv_field(out, tail[i], 0);
+    if (metric) {
+        char h[80];
+        db_csv_field(out, p->cspec->name, 0);
+        if (p->ck == CELL_TPS) {
+            snprintf(h, sizeof h, "%s_lo", p->cspec->name);
+            db_csv_field(out, h, 0);
+            snprintf(h, sizeof h, "%s_hi", p->cspec->name);
+            db_csv_field(out, h, 0);
+        }
+    }
     fputs("\r\n", out);
-    for (int i = 0; i < t->n_rows; i++) {
-        const row *r = &t->rows[i];
+    for (int i = 0; i < p->n_rows; i++) {
+        const prow *r = &p->rows[i];
         for (int c = 0; c < p->n_cols; c++) {
-            const cell *x = cell_at(t, p, i, c);
+            const cell *x = cell_at(p, i, c);
             if (x->n == 0) continue;
             char buf[32];
             snprintf(buf, sizeof buf, "%lld", (long long)t->run_id);
             db_csv_field(out, buf, 1);
+            if (p->by == BY_ENGINE) db_csv_field(out, r->engine, 0);
             db_csv_field(out, r->label, 0);
-            db_csv_field(out, r->dataset, 0);
-            db_csv_field(out, r->model, 0);
-            db_csv_field(out, p->cols[c], 0);
+            db_csv_field(out, p->by == BY_DATASET ? p->cols[c] : r->dataset, 0);
+            db_csv_field(out, p->by == BY_MODEL ? p->cols[c] : r->model, 0);
+            if (dim_col) db_csv_field(out, p->cols[c], 0);
             snprintf(buf, sizeof buf, "%d", x->n);
             db_csv_field(out, buf, 0);
             db_csv_num(out, x->sp);
             db_csv_num(out, x->lo);
             db_csv_num(out, x->hi);
             db_csv_num(out, x->mat);
+            if (metric) {
+                db_csv_num(out, x->v);
+                if (p->ck == CELL_TPS) {
+                    db_csv_num(out, x->vlo);
+                    db_csv_num(out, x->vhi);
+                }
+            }
             fputs("\r\n", out);
         }
     }
 }
 
 static void pivot_latex(const table *t, const pivot *p, FILE *out) {
-    char machine[256], buf[128];
+    char machine[256], buf[256];
     title_parts(t, machine, sizeof machine);
-    fprintf(out, "%% decobench run %lld -- suite: %s -- machine: %s -- llama.cpp: %s -- by category\n",
-            (long long)t->run_id, t->suite, machine, t->llama_commit);
-    fprintf(out, "%% cell: speedup against %s / \\#MAT\n", t->baseline_key ? t->baseline_key : "no baseline");
+    fprintf(out, "%% decobench run %lld -- suite: %s -- machine: %s -- llama.cpp: %s -- by %s%s\n",
+            (long long)t->run_id, t->suite, machine, t->llama_commit, p->by == BY_PARAM ? "param:" : "",
+            p->by == BY_PARAM ? p->param : p->by == BY_ENGINE ? "engine" : p->dim);
+    if (p->ck == CELL_DEFAULT)
+        fprintf(out, "%% cell: speedup against %s / \\#MAT; bold: best speedup per column\n",
+                t->baseline_key ? t->baseline_key : "no baseline");
+    else {
+        cell_caption(t, p, true, buf, sizeof buf);
+        fprintf(out, "%% cell: %s; bold: best per column\n", buf);
+    }
+    int lead = 1 + p->show_dataset + p->show_model;
     fputs("% requires \\usepackage{booktabs}\n\\begin{tabular}{", out);
-    fputs(p->multi ? "lll" : "l", out);
+    for (int c = 0; c < lead; c++) fputc('l', out);
     for (int c = 0; c < p->n_cols; c++) fputc('r', out);
     fputs("}\n\\toprule\nLabel", out);
-    if (p->multi) fputs(" & Dataset & Model", out);
+    if (p->show_dataset) fputs(" & Dataset", out);
+    if (p->show_model) fputs(" & Model", out);
     for (int c = 0; c < p->n_cols; c++) {
         fputs(" & ", out);
         db_tex_text(out, p->cols[c]);
     }
     fputs(" \\\\\n\\midrule\n", out);
-    for (int i = 0; i < t->n_rows; i++) {
-        const row *r = &t->rows[i];
+    char (*best)[64] = calloc((size_t)(p->n_cols > 0 ? p->n_cols : 1), sizeof *best);
+    for (int c = 0; c < p->n_cols && best; c++) pivot_best(p, c, best[c], sizeof best[c]);
+    for (int i = 0; i < p->n_rows; i++) {
+        const prow *r = &p->rows[i];
+        if (p->by == BY_ENGINE && (i == 0 || strcmp(r->engine, p->rows[i - 1].engine))) {
+            if (i > 0) fputs("\\midrule\n", out);
+            fprintf(out, "\\multicolumn{%d}{l}{\\textit{", lead + p->n_cols);
+            db_tex_text(out, r->engine);
+            fputs("}} \\\\\n", out);
+        }
         db_tex_text(out, r->label);
-        if (p->multi) {
+        if (p->show_dataset) {
             fputs(" & ", out);
             db_tex_text(out, r->dataset);
+        }
+        if (p->show_model) {
             fputs(" & ", out);
             db_tex_text(out, r->model);
         }
         for (int c = 0; c < p->n_cols; c++) {
-            fmt_cell(buf, sizeof buf, cell_at(t, p, i, c), "$\\times$", "--");
+            const cell *x = cell_at(p, i, c);
+            char a[64];
+            fmt_metric(a, sizeof a, p, x, "--");
+            bool bold = best && best[c][0] && x->n > 0 && !strcmp(a, best[c]);
+            fmt_cell(buf, sizeof buf, p, x, true, bold);
             fprintf(out, " & %s", buf);
         }
         fputs(" \\\\\n", out);
     }
+    free(best);
     fputs("\\bottomrule\n\\end{tabular}\n", out);
 }
 
@@ -994,24 +1603,31 @@ static int pivot_json(const table *t, const pivot *p, FILE *out, char *err, size
     cJSON_AddStringToObject(root, "llama_commit", t->llama_commit);
     if (t->baseline_key) cJSON_AddStringToObject(root, "baseline", t->baseline_key);
     else cJSON_AddNullToObject(root, "baseline");
-    cJSON_AddStringToObject(root, "by", "category");
+    char by[160];
+    snprintf(by, sizeof by, "%s%s", p->by == BY_PARAM ? "param:" : "",
+             p->by == BY_PARAM ? p->param : p->by == BY_ENGINE ? "engine" : p->dim);
+    cJSON_AddStringToObject(root, "by", by);
+    if (p->ck != CELL_DEFAULT) cJSON_AddStringToObject(root, "cell", p->cspec->name);
     cJSON *cols = cJSON_AddArrayToObject(root, "columns");
     for (int c = 0; c < p->n_cols && cols; c++) cJSON_AddItemToArray(cols, cJSON_CreateString(p->cols[c]));
     cJSON *rows = cJSON_AddArrayToObject(root, "rows");
-    for (int i = 0; i < t->n_rows && rows; i++) {
-        const row *r = &t->rows[i];
+    bool metric = p->ck == CELL_TPS || p->ck == CELL_TTFT || p->ck == CELL_LAT;
+    for (int i = 0; i < p->n_rows && rows; i++) {
+        const prow *r = &p->rows[i];
         cJSON *o = cJSON_CreateObject();
         if (!o) break;
         cJSON_AddItemToArray(rows, o);
-        cJSON_AddNumberToObject(o, "case_id", (double)r->case_id);
+        cJSON *ids = cJSON_AddArrayToObject(o, "case_ids");
+        for (int k = 0; k < t->n_rows && ids; k++)
+            if (p->case_row[k] == i) cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)t->rows[k].case_id));
         cJSON_AddStringToObject(o, "label", r->label);
         cJSON_AddStringToObject(o, "engine", r->engine);
-        cJSON_AddStringToObject(o, "dataset", r->dataset);
-        cJSON_AddStringToObject(o, "model", r->model);
-        cJSON_AddBoolToObject(o, "is_baseline", r->baseline == i);
+        if (p->by != BY_DATASET) cJSON_AddStringToObject(o, "dataset", r->dataset);
+        if (p->by != BY_MODEL) cJSON_AddStringToObject(o, "model", r->model);
+        cJSON_AddBoolToObject(o, "is_baseline", r->baseline);
         cJSON *cells = cJSON_AddObjectToObject(o, "cells");
         for (int c = 0; c < p->n_cols && cells; c++) {
-            const cell *x = cell_at(t, p, i, c);
+            const cell *x = cell_at(p, i, c);
             if (x->n == 0) {
                 cJSON_AddNullToObject(cells, p->cols[c]);
                 continue;
@@ -1024,6 +1640,16 @@ static int pivot_json(const table *t, const pivot *p, FILE *out, char *err, size
                 cJSON_AddItemToObject(e, "speedup_ci", cJSON_CreateDoubleArray((double[]){ x->lo, x->hi }, 2));
             else cJSON_AddNullToObject(e, "speedup_ci");
             cJSON_AddItemToObject(e, "mat", jnum(x->mat));
+            if (metric) {
+                cJSON_AddItemToObject(e, p->cspec->name, jnum(x->v));
+                if (p->ck == CELL_TPS) {
+                    char k2[64];
+                    snprintf(k2, sizeof k2, "%s_ci", p->cspec->name);
+                    if (isfinite(x->vlo))
+                        cJSON_AddItemToObject(e, k2, cJSON_CreateDoubleArray((double[]){ x->vlo, x->vhi }, 2));
+                    else cJSON_AddNullToObject(e, k2);
+                }
+            }
         }
     }
     char *text = cJSON_Print(root);
@@ -1035,9 +1661,30 @@ static int pivot_json(const table *t, const pivot *p, FILE *out, char *err, size
     return 0;
 }
 
-static int write_pivot(const table *t, const char *fmt, uint64_t seed, FILE *out, char *err, size_t errlen) {
+/* by: category, engine, model, dataset or param:NAME; cell: NULL or a CELL_METRICS name */
+static int write_pivot(const table *t, const char *fmt, const char *by, const char *cellm, uint64_t seed, FILE *out,
+                       char *err, size_t errlen) {
     pivot p;
-    int rc = compute_pivot(t, seed, &p, err, errlen);
+    memset(&p, 0, sizeof p);
+    if (!strcmp(by, "category")) p.by = BY_CATEGORY, p.dim = "category";
+    else if (!strcmp(by, "engine")) p.by = BY_ENGINE, p.dim = "category";
+    else if (!strcmp(by, "model")) p.by = BY_MODEL, p.dim = "model";
+    else if (!strcmp(by, "dataset")) p.by = BY_DATASET, p.dim = "dataset";
+    else if (!strncmp(by, "param:", 6) && by[6]) p.by = BY_PARAM, p.param = p.dim = by + 6;
+    else return db_errf(err, errlen, "unknown grouping '%s'", by);
+    p.ck = CELL_DEFAULT;
+    p.cspec = col_find("speedup");
+    if (cellm) {
+        int k = 0;
+        while (k < N_CELL_METRICS && strcmp(CELL_METRICS[k].name, cellm) != 0) k++;
+        if (k == N_CELL_METRICS)
+            return db_errf(err, errlen, "--cell: unknown metric '%s' (valid: speedup, mat, tokens_per_s, "
+                           "ttft_p50_ms, latency_p50_ms)", cellm);
+        p.ck = CELL_METRICS[k].kind;
+        p.cspec = col_find(cellm);
+    }
+    int rc = pivot_layout(t, &p, err, errlen);
+    if (rc == 0) rc = pivot_cells(t, seed, &p, err, errlen);
     if (rc == 0) {
         if (!strcmp(fmt, "md")) pivot_md(t, &p, out);
         else if (!strcmp(fmt, "csv")) pivot_csv(t, &p, out);
@@ -1083,7 +1730,8 @@ int db_report_format_ok(const char *name) {
 }
 
 int db_report_by_ok(const char *name) {
-    return name && (!strcmp(name, "category") || !strcmp(name, "machine"));
+    return name && (!strcmp(name, "category") || !strcmp(name, "machine") || !strcmp(name, "engine") ||
+                    !strcmp(name, "model") || !strcmp(name, "dataset") || (!strncmp(name, "param:", 6) && name[6]));
 }
 
 int db_report_table(db_store *st, const db_report_opts *o, FILE *out, char *err, size_t errlen) {
@@ -1092,9 +1740,16 @@ int db_report_table(db_store *st, const db_report_opts *o, FILE *out, char *err,
     if (!db_report_format_ok(fmt))
         return db_errf(err, errlen, "unknown format '%s' (expected md, csv, latex, json or html)", fmt);
     if (by && !db_report_by_ok(by))
-        return db_errf(err, errlen, "unknown grouping '%s' (expected category or machine)", by);
+        return db_errf(err, errlen, "unknown grouping '%s' (expected " DB_REPORT_BY_NAMES ")", by);
     if (by && !strcmp(fmt, "html"))
         return db_errf(err, errlen, "format html is the whole report of a run: it takes no --by %s", by);
+    const char *columns = o ? o->columns : NULL, *cellm = o ? o->cell : NULL;
+    if (columns && (by || !strcmp(fmt, "html")))
+        return db_errf(err, errlen, "--columns chooses the per-case table's columns (md, csv, latex, json): "
+                       "not with %s", by ? "--by" : "format html");
+    if (cellm && (!by || !strcmp(by, "machine")))
+        return db_errf(err, errlen, "--cell chooses what a pivot's cells show: it needs --by category, engine, "
+                       "model, dataset or param:NAME");
     sqlite3 *db = db_store_handle(st);
     if (!db) return db_errf(err, errlen, "no results database");
     uint64_t seed = o ? o->seed : DB_REPORT_DEFAULT_SEED;
@@ -1106,11 +1761,10 @@ int db_report_table(db_store *st, const db_report_opts *o, FILE *out, char *err,
     int rc = -1;
     if (db_table_load(db, run_id, seed, &t, err, errlen) != 0) goto done;
     if (by) {
-        if (write_pivot(&t, fmt, seed, out, err, errlen) != 0) goto done;
-    } else if (!strcmp(fmt, "md")) write_md(&t, out);
-    else if (!strcmp(fmt, "csv")) write_csv(&t, out);
-    else if (!strcmp(fmt, "latex")) write_latex(&t, out);
-    else if (write_json(&t, out, err, errlen) != 0) goto done;
+        if (write_pivot(&t, fmt, by, cellm, seed, out, err, errlen) != 0) goto done;
+    } else if (columns || strcmp(fmt, "json") != 0) {
+        if (write_columns(&t, fmt, columns, out, err, errlen) != 0) goto done;
+    } else if (write_json(&t, out, err, errlen) != 0) goto done;
     if (ferror(out)) {
         db_errf(err, errlen, "write error");
         goto done;

@@ -17,6 +17,7 @@
 typedef struct db_table_row {
     int64_t case_id;
     char *engine, *label, *dataset, *model;
+    char *params;                /* params_json ("" when NULL) */
     int n;                       /* samples */
     int *prompt_idx, *rep, *turn;
     double *tps, *ttft, *lat;    /* NaN where NULL */

@@ -81,6 +81,13 @@ fi
 "$bin" report --db "$tmp/r.db" --run 999 >/dev/null 2>"$tmp/e"; rc=$?
 [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/e")" = 1 ] && ok "report of an unknown run: one error line, non-zero" \
   || fail "report of an unknown run" "rc=$rc $(cat "$tmp/e")"
+# pivot by the sampling temperature: the two sampled cases share a row, one column per temp
+"$bin" report --db "$tmp/r.db" --by param:temp >"$tmp/pt.md" 2>"$tmp/pt.err" \
+  && grep -q '| 0.7 | 1 |' "$tmp/pt.md" && [ "$(grep -c '^| ar ' "$tmp/pt.md")" = 2 ] \
+  && ok "report --by param:temp: temperatures as columns" || fail "report --by param:temp" "$(cat "$tmp/pt.err" "$tmp/pt.md")"
+"$bin" report --db "$tmp/r.db" --columns label,tokens_per_s,mat --format csv >"$tmp/cols.csv" 2>"$tmp/cols.err" \
+  && [ "$(head -1 "$tmp/cols.csv" | tr -d '\r')" = "run_id,label,tokens_per_s,tokens_per_s_lo,tokens_per_s_hi,mat" ] \
+  && ok "report --columns chooses the CSV columns" || fail "report --columns" "$(cat "$tmp/cols.err" "$tmp/cols.csv")"
 
 # ---- hardware report and probe on the run's database -------------------------
 "$bin" report --db "$tmp/r.db" --by machine >"$tmp/hw.md" 2>"$tmp/hw.err" \
@@ -209,6 +216,8 @@ sed 's/"warmup": 1/"warmup": 1, "warmpu": 2/' "$tmp/suite.json" > "$tmp/badkey.j
 expect_error "unknown key names the JSON path" "warmpu" -- run "$tmp/badkey.json" --db "$tmp/bad.db"
 expect_error "unwritable database path" "/nonexistent-dir/x.db" -- run "$tmp/suite.json" --db /nonexistent-dir/x.db
 expect_error "report on a missing database" "nosuch.db" -- report --db "$tmp/nosuch.db"
+expect_error "report --columns with an unknown name lists the valid ones" "valid: label, engine" -- report --db "$tmp/r.db" --columns label,speed
+expect_error "report --by with an unknown grouping" "param:NAME" -- report --db "$tmp/r.db" --by method
 echo "plain text" > "$tmp/text.db"
 "$bin" run "$tmp/suite.json" --db "$tmp/text.db" --no-progress >/dev/null 2>"$tmp/e"; rc=$?
 [ $rc = 2 ] && [ "$(cat "$tmp/text.db")" = "plain text" ] && ok "a non-database --db file is refused and left intact" \

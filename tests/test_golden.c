@@ -4,7 +4,10 @@
  * (tests/golden/report.*), and the hardware report (--by machine) of two
  * machines' databases merged into one (tests/golden/hardware.*), with its
  * numbers checked by hand too: roofline fraction, #MAT marks, "n/a" without
- * a probe.
+ * a probe; and every pivot (--by category, engine, model, dataset,
+ * param:k, --cell) and --columns choice in md, csv, LaTeX and JSON
+ * (tests/golden/pivot-*, columns.*) on a fixture of two models and two
+ * datasets.
  *
  * Regenerate the golden files after an intended change with
  *     DB_UPDATE_GOLDEN=1 tests/unit_tests golden
@@ -39,6 +42,7 @@ typedef struct fx_case {
     int accept_shift;             /* acceptance pattern offset */
     int cap;                      /* at most this many accepted per step (0: k) */
     bool tweak;                   /* one token fewer accepted in sample 0's first step */
+    const char *model, *dataset;  /* NULL: "target", "mixed" */
 } fx_case;
 
 static void unlink_db(const char *path) {
@@ -54,9 +58,10 @@ static void unlink_db(const char *path) {
  * speculative cases verify k drafts per step with (i + j + shift) mod (k+1)
  * accepted */
 static int add_case(db_store *st, int64_t run, int idx, const fx_case *fc) {
-    db_case_record c = { idx, fc->engine, fc->label, fc->params, "target", "/m/target.gguf", "ab12",
-                         "tiny llama", 1000000, 1000000000ull, fc->k ? "draft" : NULL,
-                         fc->k ? "/m/draft.gguf" : NULL, fc->k ? "cd34" : NULL, "mixed", NS, "completed",
+    db_case_record c = { idx, fc->engine, fc->label, fc->params, fc->model ? fc->model : "target", "/m/target.gguf",
+                         "ab12", "tiny llama", 1000000, 1000000000ull, fc->k ? "draft" : NULL,
+                         fc->k ? "/m/draft.gguf" : NULL, fc->k ? "cd34" : NULL, fc->dataset ? fc->dataset : "mixed",
+                         NS, "completed",
                          T0, T0 + 1000 };
     db_sample_record s[NS];
     db_event ev[NS][2 * STEPS];
@@ -179,14 +184,14 @@ static int build_fixture(const char *path, const char *host, const char *fp, con
 }
 
 static const fx_case CASES_A[] = {
-    { "ar", "ar", "{\"mode\":\"greedy\"}", 0, 20.0, 0, 0, false },
-    { "spec", "spec k=2", "{\"k\":2,\"mode\":\"greedy\"}", 2, 30.0, 0, 0, false },
-    { "spec", "spec k=4", "{\"k\":4,\"mode\":\"greedy\"}", 4, 26.0, 0, 0, false },
-    { "pld", "pld", "{\"k\":8}", 3, 24.0, 1, 0, false },
+    { "ar", "ar", "{\"mode\":\"greedy\"}", 0, 20.0, 0, 0, false, NULL, NULL },
+    { "spec", "spec k=2", "{\"k\":2,\"mode\":\"greedy\"}", 2, 30.0, 0, 0, false, NULL, NULL },
+    { "spec", "spec k=4", "{\"k\":4,\"mode\":\"greedy\"}", 4, 26.0, 0, 0, false, NULL, NULL },
+    { "pld", "pld", "{\"k\":8}", 3, 24.0, 1, 0, false, NULL, NULL },
 };
 
-/* report of run 1 in fmt (by: NULL or a grouping) */
-static char *report(const char *path, const char *fmt, const char *by) {
+/* report of run 1 in fmt (by: NULL or a grouping; columns, cell: NULL or as --columns, --cell) */
+static char *report_opts(const char *path, const char *fmt, const char *by, const char *columns, const char *cell) {
     char err[512] = "";
     db_store *st = NULL;
     if (db_store_open_readonly(path, &st, err, sizeof err) != 0) {
@@ -196,7 +201,7 @@ static char *report(const char *path, const char *fmt, const char *by) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    db_report_opts o = { 1, fmt, 1, by };
+    db_report_opts o = { 1, fmt, 1, by, columns, cell };
     int rc = db_report_table(st, &o, f, err, sizeof err);
     fclose(f);
     db_store_close(st);
@@ -206,6 +211,10 @@ static char *report(const char *path, const char *fmt, const char *by) {
         return NULL;
     }
     return buf;
+}
+
+static char *report(const char *path, const char *fmt, const char *by) {
+    return report_opts(path, fmt, by, NULL, NULL);
 }
 
 /* compare text with tests/golden/NAME, or rewrite it under DB_UPDATE_GOLDEN=1 */
@@ -266,6 +275,49 @@ static void test_golden_formats(void) {
     free(path);
 }
 
+/* the pivot fixture: CASES_A, plus ar and spec k=2 on a second model
+ * ("target-q4", faster) and on a second dataset ("chat") */
+static const fx_case CASES_P[] = {
+    { "ar", "ar", "{\"mode\":\"greedy\"}", 0, 20.0, 0, 0, false, NULL, NULL },
+    { "spec", "spec k=2", "{\"k\":2,\"mode\":\"greedy\"}", 2, 30.0, 0, 0, false, NULL, NULL },
+    { "spec", "spec k=4", "{\"k\":4,\"mode\":\"greedy\"}", 4, 26.0, 0, 0, false, NULL, NULL },
+    { "pld", "pld", "{\"k\":8}", 3, 24.0, 1, 0, false, NULL, NULL },
+    { "ar", "ar", "{\"mode\":\"greedy\"}", 0, 40.0, 0, 0, false, "target-q4", NULL },
+    { "spec", "spec k=2", "{\"k\":2,\"mode\":\"greedy\"}", 2, 50.0, 0, 0, false, "target-q4", NULL },
+    { "ar", "ar", "{\"mode\":\"greedy\"}", 0, 20.0, 0, 0, false, NULL, "chat" },
+    { "spec", "spec k=2", "{\"k\":2,\"mode\":\"greedy\"}", 2, 35.0, 0, 0, false, NULL, "chat" },
+};
+
+/* every pivot and --columns in every format (tests/golden/pivot-*, columns.*) */
+static void test_golden_pivots(void) {
+    char *path = fixture_path("golden-pivot.db");
+    CHECK_INT_EQ(build_fixture(path, "alpha", "fp-alpha", CASES_P, 8, 40.0, false), 0);
+    static const struct { const char *by, *cell, *stem; } P[] = {
+        { "category", NULL, "pivot-category" }, { "engine", NULL, "pivot-engine" },
+        { "model", NULL, "pivot-model" }, { "dataset", NULL, "pivot-dataset" },
+        { "param:k", NULL, "pivot-param-k" }, { "model", "tokens_per_s", "pivot-model-tps" },
+    };
+    static const struct { const char *fmt, *ext; } F[] = {
+        { "md", "md" }, { "csv", "csv" }, { "latex", "tex" }, { "json", "json" },
+    };
+    char name[64];
+    for (size_t i = 0; i < sizeof P / sizeof P[0]; i++)
+        for (size_t f = 0; f < sizeof F / sizeof F[0]; f++) {
+            char *text = report_opts(path, F[f].fmt, P[i].by, NULL, P[i].cell);
+            snprintf(name, sizeof name, "%s.%s", P[i].stem, F[f].ext);
+            check_golden(name, text);
+            free(text);
+        }
+    for (size_t f = 0; f < sizeof F / sizeof F[0]; f++) {
+        char *text = report_opts(path, F[f].fmt, NULL, "label,model,tokens_per_s,speedup,mat,ttft_p50_ms,PAPI_TOT_INS",
+                                 NULL);
+        snprintf(name, sizeof name, "columns.%s", F[f].ext);
+        check_golden(name, text);
+        free(text);
+    }
+    free(path);
+}
+
 /* the HTML report's content, beyond the golden file: escaping and charts */
 static void test_html_content(void) {
     char *path = fixture_path("golden-html.db");
@@ -314,10 +366,10 @@ static void test_html_content(void) {
  * token per step (#MAT far lower: beyond noise), pld one token short in one
  * step of 24 (within noise) */
 static const fx_case CASES_B[] = {
-    { "ar", "ar", "{\"mode\":\"greedy\"}", 0, 25.0, 0, 0, false },
-    { "spec", "spec k=2", "{\"k\":2,\"mode\":\"greedy\"}", 2, 33.0, 2, 0, false },
-    { "spec", "spec k=4", "{\"k\":4,\"mode\":\"greedy\"}", 4, 27.0, 0, 1, false },
-    { "pld", "pld", "{\"k\":8}", 3, 23.0, 2, 0, true },
+    { "ar", "ar", "{\"mode\":\"greedy\"}", 0, 25.0, 0, 0, false, NULL, NULL },
+    { "spec", "spec k=2", "{\"k\":2,\"mode\":\"greedy\"}", 2, 33.0, 2, 0, false, NULL, NULL },
+    { "spec", "spec k=4", "{\"k\":4,\"mode\":\"greedy\"}", 4, 27.0, 0, 1, false, NULL, NULL },
+    { "pld", "pld", "{\"k\":8}", 3, 23.0, 2, 0, true, NULL, NULL },
 };
 
 static void test_hardware_report(void) {
@@ -385,6 +437,7 @@ static void test_hardware_report(void) {
 
 void suite_golden(void) {
     RUN(test_golden_formats);
+    RUN(test_golden_pivots);
     RUN(test_html_content);
     RUN(test_hardware_report);
 }

@@ -158,7 +158,7 @@ static void test_schema_v1_upgrade(void) {
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
-        db_report_opts o = { 0, "md", 1, "machine" };
+        db_report_opts o = { 0, "md", 1, "machine", NULL, NULL };
         CHECK_MSG(db_report_table(st, &o, f, err, sizeof err) == 0, "%s", err);
         o.by = NULL;
         o.format = "html";

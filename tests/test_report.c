@@ -108,7 +108,7 @@ static char *report(db_store *st, int64_t run, const char *fmt, int *rc, char *e
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    db_report_opts o = { run, fmt, 1, NULL };
+    db_report_opts o = { run, fmt, 1, NULL, NULL, NULL };
     *rc = db_report_table(st, &o, f, err, errlen);
     fclose(f);
     return buf;
@@ -132,15 +132,17 @@ static const char *GOLDEN_CSV =
 
 static const char *GOLDEN_TEX =
     "% decobench run 1 -- suite: smoke -- machine: Test CPU, 4 cores -- llama.cpp: abc1234\n"
+    "% bold: best per column; tok/s and speedup: median $\\pm$ half-width of the 95% bootstrap CI\n"
     "% requires \\usepackage{booktabs}\n"
     "\\begin{tabular}{lllrrrrrrrrr}\n"
     "\\toprule\n"
-    "Label & Dataset & Model & $n$ & tok/s [95\\% CI] & Speedup [95\\% CI] & \\#MAT & TTFT p50 (ms) & "
+    "Label & Dataset & Model & $n$ & tok/s & Speedup & \\#MAT & TTFT p50 (ms) & "
     "TTFT p90 (ms) & Latency p50 (ms) & PAPI\\_TOT\\_INS & perf::PAGE-FAULTS \\\\\n"
     "\\midrule\n"
-    "ar & mt & tiny & 3 & 11.0 {[}10.0, 12.0{]} & 1.00 & 1.00 & 60.0 & 68.0 & 1100.0 & 200 & 6 \\\\\n"
-    "spec k=4 & mt & tiny & 3 & \\textbf{22.0} {[}20.0, 30.0{]} & 2.00 {[}2.00, 2.50{]} & 2.31 & 42.0 & "
-    "43.6 & 450.0 & 1200 & 8 \\\\\n"
+    "ar & mt & tiny & 3 & 11.0 $\\pm$ 1.0 & 1.00 & 1.00 & 60.0 & 68.0 & 1100.0 & 200 & 6 \\\\\n"
+    /* CI [20.0, 30.0] and [2.00, 2.50]: half-widths 5.0 and 0.25; latency and TTFT: lower is better */
+    "spec k=4 & mt & tiny & 3 & \\textbf{22.0} $\\pm$ 5.0 & \\textbf{2.00} $\\pm$ 0.25 & \\textbf{2.31} & "
+    "\\textbf{42.0} & \\textbf{43.6} & \\textbf{450.0} & 1200 & 8 \\\\\n"
     "\\bottomrule\n"
     "\\end{tabular}\n";
 
@@ -218,7 +220,7 @@ static void test_report_escaping_and_latest(void) {
     free(s);
     s = report(st, 0, "latex", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
-    CHECK_CONTAINS(s, "\na\\_b \\& \"c\", 50\\% \\{x\\} & d\\$\\# & tiny & 1 & \\textbf{10.0} {[}10.0, 10.0{]} & 1.00 &");
+    CHECK_CONTAINS(s, "\na\\_b \\& \"c\", 50\\% \\{x\\} & d\\$\\# & tiny & 1 & 10.0 $\\pm$ 0.0 & 1.00 &");
     free(s);
     s = report(st, 0, "md", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
@@ -387,10 +389,112 @@ static char *report_by(db_store *st, const char *fmt, const char *by, int *rc, c
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    db_report_opts o = { 1, fmt, 1, by };
+    db_report_opts o = { 1, fmt, 1, by, NULL, NULL };
     *rc = db_report_table(st, &o, f, err, errlen);
     fclose(f);
     return buf;
+}
+
+static char *report_o(db_store *st, const char *fmt, const char *by, const char *columns, const char *cell, int *rc,
+                      char *err, size_t errlen) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    db_report_opts o = { 1, fmt, 1, by, columns, cell };
+    err[0] = '\0';
+    *rc = db_report_table(st, &o, f, err, errlen);
+    fclose(f);
+    return buf;
+}
+
+/* --columns picks and orders columns; --cell changes a pivot's cells; bad
+ * names are one error naming the name and the valid ones */
+static void test_report_columns_and_cell(void) {
+    char *path = build_spec_db();
+    if (!path) return;
+    char err[2048] = "";
+    db_store *st = NULL;
+    CHECK_INT_EQ(db_store_open_readonly(path, &st, err, sizeof err), 0);
+    if (!st) { free(path); return; }
+    int rc;
+    char *s = report_o(st, "md", NULL, "mat,label,acceptance_rate,ttft_p50_ms", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "\n\n| #MAT | label | α | TTFT p50 (ms) |\n|--:|---|--:|--:|\n"
+                      "| 1.00 | ar | - | 50.0 |\n| 1.76 | spec k=4 | 0.50 | 40.0 |\n| 1.54 | pld | 0.33 | 40.0 |\n");
+    free(s);
+    s = report_o(st, "csv", NULL, "label,accept_at,speedup", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "run_id,label,accept_at_1,accept_at_2,accept_at_3,accept_at_4,speedup,speedup_lo,speedup_hi\r\n"
+                      "1,ar,,,,,1,1,1\r\n");
+    free(s);
+    s = report_o(st, "json", NULL, "label,tokens_per_s", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    cJSON *j = cJSON_Parse(s);
+    CHECK(j != NULL);
+    if (j) {
+        const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "rows"), 0);
+        CHECK_STR_EQ(cJSON_GetObjectItem(r0, "label")->valuestring, "ar");
+        CHECK_NEAR(cJSON_GetObjectItem(r0, "tokens_per_s")->valuedouble, 10, 0);
+        CHECK(cJSON_GetObjectItem(r0, "mat") == NULL);
+        CHECK_INT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(j, "columns")), 2);
+        cJSON_Delete(j);
+    }
+    free(s);
+    /* LaTeX: lower TTFT is better: spec and pld tie at 40.0, both bold; higher #MAT: spec */
+    s = report_o(st, "latex", NULL, "label,mat,ttft_p50_ms", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "\\begin{tabular}{lrr}\n\\toprule\nLabel & \\#MAT & TTFT p50 (ms) \\\\\n\\midrule\n"
+                      "ar & 1.00 & 50.0 \\\\\nspec k=4 & \\textbf{1.76} & \\textbf{40.0} \\\\\n"
+                      "pld & 1.54 & \\textbf{40.0} \\\\\n\\bottomrule\n");
+    free(s);
+    s = report_o(st, "md", NULL, "label,tok_s", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "--columns: unknown column 'tok_s' (valid: label, engine, dataset, model, n, tokens_per_s,");
+    CHECK_CONTAINS(err, "ttft_p90_ms, latency_p50_ms, drafted, accepted, verify_steps)");
+    free(s);
+    s = report_o(st, "md", NULL, "label,,mat", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "--columns 'label,,mat': empty");
+    free(s);
+    s = report_o(st, "md", "category", "label", NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    free(s);
+    /* --cell: category pivot of tokens/s medians: multi-turn ar 10, 10, 20; spec 20, 15, 50 */
+    s = report_o(st, "md", "category", NULL, "tokens_per_s", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "| ar | 10.0 [10.0, 20.0] | 10.0 [10.0, 10.0] |");
+    CHECK_CONTAINS(s, "| spec k=4 | 20.0 [15.0, 50.0] | 30.0 [30.0, 30.0] | 12.0 [12.0, 12.0] |");
+    CHECK_CONTAINS(s, "\nCell: tok/s (median) [95% CI].\n");
+    free(s);
+    /* --cell speedup: the CI beside the median, none for the baseline (1 by definition) */
+    s = report_o(st, "md", "category", NULL, "speedup", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "| ar | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 |\n");
+    CHECK_CONTAINS(s, "| spec k=4 | 2.00 [1.50, 2.50] | 3.00 [3.00, 3.00] |");
+    free(s);
+    s = report_o(st, "md", "category", NULL, "mat", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "| spec k=4 | 2.14 | 3.00 | 2.00 | 1.00 | 1.25 | 1.76 |\n");
+    free(s);
+    s = report_o(st, "md", "category", NULL, "accuracy", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "--cell: unknown metric 'accuracy' (valid: speedup, mat, tokens_per_s,");
+    free(s);
+    s = report_o(st, "md", NULL, NULL, "mat", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "--cell");
+    free(s);
+    /* a parameter no case has */
+    s = report_o(st, "md", "param:temperature", NULL, NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "--by param:temperature: no case of run 1 has parameter 'temperature'");
+    free(s);
+    s = report_o(st, "md", "param:", NULL, NULL, &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "unknown grouping 'param:'");
+    free(s);
+    db_store_close(st);
+    free(path);
 }
 
 static void test_predicted_speedup(void) {
@@ -431,10 +535,13 @@ static void test_report_spec_columns(void) {
     s = report_by(st, "latex", NULL, &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
     CHECK_CONTAINS(s, "\\begin{tabular}{lllrrrrrrrrrrrrr}\n");
-    CHECK_CONTAINS(s, "Speedup [95\\% CI] & Pred.\\ speedup & \\#MAT & $\\alpha$ & $\\bar{k}$ & $\\alpha_{1..k}$ & $c$ "
+    CHECK_CONTAINS(s, "Speedup & Pred.\\ speedup & \\#MAT & $\\alpha$ & $\\bar{k}$ & $\\alpha_{1..k}$ & $c$ "
                       "& Draft time & TTFT p50 (ms)");
-    CHECK_CONTAINS(s, "\nar & mt & tiny & 7 & 10.0 {[}10.0, 10.0{]} & 1.00 & -- & 1.00 & -- & -- & -- & -- & -- & 50.0 &");
-    CHECK_CONTAINS(s, " & 1.38 & 1.76 & 0.50 & 4.00 & 0.79/0.64/0.36/0.21 & 0.100 & 8.0\\% & 40.0 & 40.0 & 100.0 \\\\\n");
+    CHECK_CONTAINS(s, "\nar & mt & tiny & 7 & 10.0 $\\pm$ 0.0 & 1.00 & -- & 1.00 & -- & -- & -- & -- & -- & 50.0 &");
+    CHECK_CONTAINS(s, " & 1.38 & \\textbf{1.76} & \\textbf{0.50} & 4.00 & 0.79/0.64/0.36/0.21 & 0.100 & 8.0\\% & "
+                      "\\textbf{40.0} & \\textbf{40.0} & \\textbf{100.0} \\\\\n");
+    /* predicted speedup: pld's 1.44 beats spec's 1.38; ar has none */
+    CHECK_CONTAINS(s, "\npld & mt & tiny & 2 & 12.0 $\\pm$ 1.0 & 1.20 $\\pm$ 0.10 & \\textbf{1.44} & 1.54 &");
     free(s);
     s = report_by(st, "csv", NULL, &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
@@ -492,7 +599,7 @@ static const char *PIVOT_MD =
 
 static const char *PIVOT_TEX =
     "% decobench run 1 -- suite: smoke -- machine: Test CPU, 4 cores -- llama.cpp: abc1234 -- by category\n"
-    "% cell: speedup against ar / \\#MAT\n"
+    "% cell: speedup against ar / \\#MAT; bold: best speedup per column\n"
     "% requires \\usepackage{booktabs}\n"
     "\\begin{tabular}{lrrrrrr}\n"
     "\\toprule\n"
@@ -500,8 +607,8 @@ static const char *PIVOT_TEX =
     "\\midrule\n"
     "ar & 1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 & "
     "1.00$\\times$ / 1.00 & 1.00$\\times$ / 1.00 \\\\\n"
-    "spec k=4 & 2.00$\\times$ / 2.14 & 3.00$\\times$ / 3.00 & 1.20$\\times$ / 2.00 & 1.00$\\times$ / 1.00 & "
-    "2.50$\\times$ / 1.25 & 2.00$\\times$ / 1.76 \\\\\n"
+    "spec k=4 & \\textbf{2.00}$\\times$ / 2.14 & \\textbf{3.00}$\\times$ / 3.00 & \\textbf{1.20}$\\times$ / 2.00 & "
+    "1.00$\\times$ / 1.00 & \\textbf{2.50}$\\times$ / 1.25 & \\textbf{2.00}$\\times$ / 1.76 \\\\\n"
     "pld & 1.10$\\times$ / 1.25 & 1.30$\\times$ / 2.00 & -- & -- & -- & 1.20$\\times$ / 1.54 \\\\\n"
     "\\bottomrule\n"
     "\\end{tabular}\n";
@@ -560,9 +667,9 @@ static void test_report_by_category(void) {
         cJSON_Delete(j);
     }
     free(s);
-    s = report_by(st, "md", "engine", &rc, err, sizeof err);
+    s = report_by(st, "md", "method", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, -1);
-    CHECK_CONTAINS(err, "unknown grouping 'engine'");
+    CHECK_CONTAINS(err, "unknown grouping 'method' (expected category, engine, model, dataset, param:NAME or machine)");
     free(s);
     /* the golden 2-case DB has one category "c": one extra column and overall */
     db_store_close(st);
@@ -621,6 +728,21 @@ static void test_cmd_report(void) {
     CHECK_INT_EQ(run_cmd(4, a7), 2);
     const char *a8[] = { "report", "--db", path, "--by", "prompt" };
     CHECK_INT_EQ(run_cmd(5, a8), 2);
+    const char *a8b[] = { "report", "--db", path, "--columns", "label,nope" };
+    CHECK_INT_EQ(run_cmd(5, a8b), 2);
+    const char *a8c[] = { "report", "--db", path, "--columns", "label", "--by", "model" };
+    CHECK_INT_EQ(run_cmd(7, a8c), 2);
+    const char *a8d[] = { "report", "--db", path, "--cell", "mat" };
+    CHECK_INT_EQ(run_cmd(5, a8d), 2);
+    const char *a8e[] = { "report", "--db", path, "--by", "model", "--cell", "nope" };
+    CHECK_INT_EQ(run_cmd(7, a8e), 2);
+    const char *a8f[] = { "report", "--db", path, "--columns", "label,n", "--format", "html" };
+    CHECK_INT_EQ(run_cmd(7, a8f), 2);
+    const char *a8g[] = { "report", "--db", path, "--run", "1", "--columns", "label,n", "-o", out };
+    CHECK_INT_EQ(run_cmd(9, a8g), 0);
+    s = db_read_file(out, NULL, err, sizeof err);
+    CHECK_CONTAINS(s, "\n\n| label | n |\n|---|--:|\n| ar | 3 |\n| spec k=4 | 3 |\n");
+    free(s);
     free(missing);
     free(path);
     path = build_spec_db();
@@ -641,4 +763,5 @@ void suite_report(void) {
     RUN(test_predicted_speedup);
     RUN(test_report_spec_columns);
     RUN(test_report_by_category);
+    RUN(test_report_columns_and_cell);
 }
