@@ -1010,6 +1010,31 @@ static void agreement_of_hand_made_outputs(void) {
     }
     free(csv);
 
+    /* --metrics agreement,agreement_exact: the same numbers per case */
+    char *mcsv = db_path_join(db_test_tmpdir(), "agreement-metrics.csv");
+    f = fopen(mcsv, "w+");
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_INT_EQ(db_report_sample_metrics(st, run, "agreement,agreement_exact", "csv", f, err, sizeof err), 0);
+        long len = ftell(f);
+        rewind(f);
+        char *text = calloc(1, (size_t)len + 1);
+        if (text && fread(text, 1, (size_t)len, f) == (size_t)len) {
+            const char *line = strstr(text, "\nllada-few,prose,5,");
+            CHECK(line != NULL);
+            double g = NAN, x = NAN;
+            if (line) CHECK_INT_EQ(sscanf(line, "\nllada-few,prose,5,%lf,%lf", &g, &x), 2);
+            CHECK_NEAR(g, (1 + 0.5 + 0 + 0.8) / 4, 1e-15);
+            CHECK_NEAR(x, 0.25, 0);
+            CHECK_CONTAINS(text, "\nar,prose,1,,\n");
+        } else {
+            CHECK(!"read back the metrics table");
+        }
+        free(text);
+        fclose(f);
+    }
+    free(mcsv);
+
     /* a stored output that is not a token array is an error naming the sample */
     int64_t run2 = sql_id(db, sqlite3_mprintf("INSERT INTO run(started_at, status) VALUES(2, 'completed')"));
     int64_t bad = add_case(db, run2, 0, "diffusion", "bad", "prose", "llada", "low_confidence");
