@@ -572,6 +572,19 @@ int db_diffusion_generate(const db_gen_request *req, db_gen_output *out, db_diff
         snprintf(out->stop_reason, sizeof out->stop_reason, "eog");
     for (int j = 0; j < n_out; j++)
         if (db_output_push(out, D.x[j]) != 0) { rc = db_errf(err, errlen, "out of memory"); goto done; }
+    /* positions committed at the busiest step, end tokens and what follows
+     * them included: 1 exactly when the sample was decoded one token per
+     * step, which makes its case a reference for agreement (reports/agreement.h) */
+    int max_commit = 0;
+    for (int s = 1; s <= D.n_steps; s++) {
+        int n = 0;
+        for (int j = 0; j < L; j++) n += D.commit_step[j] == s;
+        if (n > max_commit) max_commit = n;
+    }
+    if (db_output_stat(out, "diffusion_max_commit", max_commit) != 0) {
+        rc = db_errf(err, errlen, "too many output stats");
+        goto done;
+    }
     for (int s = 0; s < D.n_steps; s++) {
         int n = 0;
         for (int j = 0; j < n_out; j++) n += D.commit_step[j] == s + 1;

@@ -2,12 +2,16 @@
  * mean of named per-sample metrics (table sample_metric: constraint
  * compliance such as keywords_all, keyword_coverage, schema_valid, and
  * engine outcomes such as constraint_success, search_score), as Markdown or
- * CSV.  Kept apart from the main table (reports/table.c). */
+ * CSV; `agreement` and `agreement_exact` are computed here from the stored
+ * outputs (reports/agreement.h).  Kept apart from the main table
+ * (reports/table.c). */
 #include "report.h"
+#include "agreement.h"
 #include "format.h"
 
 #include <math.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,9 +66,12 @@ int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv
     int n_rows = 0, cap = 0;
     char **label = NULL, **dataset = NULL;
     int *n_samples = NULL;
+    int64_t *case_id = NULL;
     double *mean = NULL;
+    db_agreement *agr = NULL;
+    int n_agr = -1;
     if (sqlite3_prepare_v2(db,
-                           "SELECT c.label, c.dataset, (SELECT COUNT(*) FROM sample s WHERE s.case_id = c.id)"
+                           "SELECT c.label, c.dataset, (SELECT COUNT(*) FROM sample s WHERE s.case_id = c.id), c.id"
                            " FROM \"case\" c WHERE c.run_id = ? ORDER BY c.idx", -1, &s, NULL) != SQLITE_OK) {
         db_sql_fail(db, "read cases", err, errlen);
         goto done;
@@ -80,10 +87,13 @@ int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv
             if (d2) dataset = d2;
             int *n2 = realloc(n_samples, sizeof *n2 * (size_t)cap);
             if (n2) n_samples = n2;
-            if (!l2 || !d2 || !n2) { db_errf(err, errlen, "out of memory"); goto rows_done; }
+            int64_t *i2 = realloc(case_id, sizeof *i2 * (size_t)cap);
+            if (i2) case_id = i2;
+            if (!l2 || !d2 || !n2 || !i2) { db_errf(err, errlen, "out of memory"); goto rows_done; }
         }
         label[n_rows] = db_sql_text(s, 0);
         dataset[n_rows] = db_sql_text(s, 1);
+        case_id[n_rows] = sqlite3_column_int64(s, 3);
         n_samples[n_rows++] = sqlite3_column_int(s, 2);
     }
     if (step != SQLITE_DONE) { db_sql_fail(db, "read cases", err, errlen); goto rows_done; }
@@ -112,6 +122,13 @@ int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv
             mean[r++ * n_names + k] = db_sql_real(s, 0);
         }
         if (step != SQLITE_DONE && step != SQLITE_ROW) { db_sql_fail(db, "read sample metrics", err, errlen); goto rows_done; }
+        bool exact = strcmp(names[k], "agreement_exact") == 0;
+        if (!exact && strcmp(names[k], "agreement") != 0) continue;
+        if (n_agr < 0 && db_agreement_run(db, run_id, &agr, &n_agr, err, errlen) != 0) goto rows_done;
+        for (int i = 0; i < n_rows; i++) {
+            const db_agreement *a = db_agreement_find(agr, n_agr, case_id[i]);
+            mean[i * n_names + k] = !a ? NAN : exact ? a->exact_match : a->agreement;
+        }
     }
     if (!strcmp(fmt, "md")) {
         fputs("\n| label | dataset | n |", out);
@@ -154,7 +171,9 @@ rows_done:
     free(label);
     free(dataset);
     free(n_samples);
+    free(case_id);
     free(mean);
+    db_agreement_free(agr, n_agr);
 done:
     if (s) sqlite3_finalize(s);
     free(copy);

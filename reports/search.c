@@ -1,6 +1,9 @@
 /* search.c — the search report: search-error rates against exact search and
- * the quality-vs-budget Pareto table (definitions in reports/search.h). */
+ * the quality-vs-budget Pareto table, with the agreement of diffusion cases
+ * with their one-token-per-step reference (definitions in reports/search.h
+ * and reports/agreement.h). */
 #include "search.h"
+#include "agreement.h"
 #include "format.h"
 
 #include <math.h>
@@ -21,11 +24,14 @@ static const char *const quality_names[] = { "answer_correct", "ref_rouge2", "re
 #define N_QUALITY 3
 
 typedef struct prow {
+    int64_t id;
     char *label, *engine, *dataset, *model;
     int n;
     double nfe, tokens, score, paths, oracle;
     double q[N_QUALITY];
-    bool front_score, front_quality;
+    double agreement, exact_match;  /* against the reference case; NaN without one */
+    const char *reference;          /* the reference case's label, or NULL */
+    bool front_score, front_quality, front_agreement;
     int qi;                  /* quality metric of its dataset and model, -1 none */
 } prow;
 
@@ -118,7 +124,7 @@ static int pareto(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_
              " (SELECT COUNT(*) FROM sample x WHERE x.case_id = c.id),"
              " (SELECT AVG(x.target_forwards + x.draft_forwards) FROM sample x WHERE x.case_id = c.id),"
              " (SELECT AVG(x.target_tokens_evaluated) FROM sample x WHERE x.case_id = c.id),"
-             " %s, %s, %s, %s, %s, %s"
+             " %s, %s, %s, %s, %s, %s, c.id"
              " FROM \"case\" c WHERE c.run_id = ? ORDER BY c.idx",
              q[0], q[1], q[2], q[3], q[4], q[5]);
     sqlite3_stmt *s = NULL;
@@ -146,14 +152,27 @@ static int pareto(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_
         r->paths = db_sql_real(s, 8);
         r->oracle = db_sql_real(s, 9);
         for (int k = 0; k < N_QUALITY; k++) r->q[k] = db_sql_real(s, 10 + k);
+        r->id = sqlite3_column_int64(s, 13);
+        r->agreement = r->exact_match = NAN;
     }
     sqlite3_finalize(s);
     int status = 0;
     if (rc != SQLITE_DONE) status = rc == SQLITE_NOMEM ? db_errf(err, errlen, "out of memory")
                                                        : db_sql_fail(db, "quality vs budget", err, errlen);
+    db_agreement *agr = NULL;
+    int n_agr = 0;
+    if (status == 0) status = db_agreement_run(db, run, &agr, &n_agr, err, errlen);
+    for (int i = 0; i < n && status == 0; i++) {
+        const db_agreement *a = db_agreement_find(agr, n_agr, rows[i].id);
+        if (!a) continue;
+        rows[i].agreement = a->agreement;
+        rows[i].exact_match = a->exact_match;
+        rows[i].reference = a->ref_label;
+    }
     /* Pareto fronts per dataset and model: no other case is at least as good in
      * both cost and value and strictly better in one.  The quality metric of a
-     * dataset and model is the first one any of its cases has. */
+     * dataset and model is the first one any of its cases has.  The third
+     * front is NFE against agreement with the one-token-per-step reference. */
     for (int i = 0; i < n && status == 0; i++) {
         int qi = -1;
         for (int k = 0; k < N_QUALITY && qi < 0; k++)
@@ -161,18 +180,19 @@ static int pareto(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_
                 if (!strcmp(rows[i].dataset, rows[j].dataset) && !strcmp(rows[i].model, rows[j].model) &&
                     !isnan(rows[j].q[k])) { qi = k; break; }
         rows[i].qi = qi;
-        for (int axis = 0; axis < 2; axis++) {
-            double vi = axis == 0 ? rows[i].score : qi >= 0 ? rows[i].q[qi] : NAN;
+        for (int axis = 0; axis < 3; axis++) {
+            double vi = axis == 0 ? rows[i].score : axis == 2 ? rows[i].agreement : qi >= 0 ? rows[i].q[qi] : NAN;
             if (isnan(vi) || isnan(rows[i].nfe)) continue;
             bool dominated = false;
             for (int j = 0; j < n && !dominated; j++) {
                 if (j == i || strcmp(rows[i].dataset, rows[j].dataset) || strcmp(rows[i].model, rows[j].model)) continue;
-                double vj = axis == 0 ? rows[j].score : rows[j].q[qi];
+                double vj = axis == 0 ? rows[j].score : axis == 2 ? rows[j].agreement : rows[j].q[qi];
                 if (isnan(vj) || isnan(rows[j].nfe)) continue;
                 dominated = rows[j].nfe <= rows[i].nfe && vj >= vi && (rows[j].nfe < rows[i].nfe || vj > vi);
             }
             if (axis == 0) rows[i].front_score = !dominated;
-            else rows[i].front_quality = !dominated;
+            else if (axis == 1) rows[i].front_quality = !dominated;
+            else rows[i].front_agreement = !dominated;
         }
     }
     if (status == 0) {
@@ -180,17 +200,22 @@ static int pareto(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_
             fprintf(out, "## Quality vs budget (run %lld)\n\n"
                          "NFE = model calls per sample (target + draft forwards); * = on the Pareto front of NFE against "
                          "the score, and against the quality metric named in the quality-front column (the first of "
-                         "answer_correct, ref_rouge2, ref_bleu its dataset has), within its dataset and model.\n\n"
+                         "answer_correct, ref_rouge2, ref_bleu its dataset has), within its dataset and model.  Agreement = "
+                         "mean share of output positions equal to the output of the reference case named (same engine, "
+                         "model and dataset, one token per step; docs/diffusion.md), exact match = share of identical "
+                         "outputs; the agreement front is NFE against agreement.\n\n"
                          "| case | engine | dataset | model | n | NFE | tokens evaluated | score (log p) | front (score) |",
                     (long long)run);
             for (int k = 0; k < N_QUALITY; k++) fprintf(out, " %s |", quality_names[k]);
-            fputs(" front (quality) | lattice paths | oracle ROUGE-2 |\n|---|---|---|---|---:|---:|---:|---:|:-:|", out);
+            fputs(" front (quality) | lattice paths | oracle ROUGE-2 | agreement | exact match | reference |"
+                  " front (agreement) |\n|---|---|---|---|---:|---:|---:|---:|:-:|", out);
             for (int k = 0; k < N_QUALITY; k++) fputs("---:|", out);
-            fputs(":-:|---:|---:|\n", out);
+            fputs(":-:|---:|---:|---:|---:|---|:-:|\n", out);
         } else {
             fputs("table,case,engine,dataset,model,n,nfe,tokens_evaluated,score,front_score", out);
             for (int k = 0; k < N_QUALITY; k++) fprintf(out, ",%s", quality_names[k]);
-            fputs(",front_quality,quality_metric,lattice_paths,lattice_oracle_rouge2\n", out);
+            fputs(",front_quality,quality_metric,lattice_paths,lattice_oracle_rouge2,agreement,exact_match,"
+                  "agreement_reference,front_agreement\n", out);
         }
         for (int i = 0; i < n; i++) {
             prow *r = &rows[i];
@@ -221,6 +246,15 @@ static int pareto(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_
             }
             put_num(out, md, r->paths, "%.0f");
             put_num(out, md, r->oracle, "%.3f");
+            put_num(out, md, r->agreement, "%.3f");
+            put_num(out, md, r->exact_match, "%.3f");
+            if (md) {
+                db_md_cell(out, r->reference ? r->reference : "");
+                fprintf(out, " %s |", r->front_agreement ? "*" : "");
+            } else {
+                db_csv_field(out, r->reference ? r->reference : "", 0);
+                db_csv_field(out, r->front_agreement ? "1" : "0", 0);
+            }
             fputc('\n', out);
         }
     }
@@ -231,6 +265,7 @@ static int pareto(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_
         free(rows[i].model);
     }
     free(rows);
+    db_agreement_free(agr, n_agr);
     return status;
 }
 

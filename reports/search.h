@@ -21,7 +21,10 @@
  *    ref_bleu), plus lattice_paths and lattice_oracle_rouge2 when reported.
  *    Cases on the Pareto front of NFE (lower is better) against the score,
  *    and against the first of answer_correct, ref_rouge2, ref_bleu that the
- *    dataset has, are marked per dataset and model.
+ *    dataset has, are marked per dataset and model.  Cases with a
+ *    one-token-per-step reference case (masked diffusion) also get their
+ *    agreement and exact-match rate with it, the reference's label, and a
+ *    third front: NFE against agreement (reports/agreement.h).
  */
 #ifndef DECOBENCH_REPORT_SEARCH_H
 #define DECOBENCH_REPORT_SEARCH_H

@@ -303,6 +303,30 @@ for s in "$src"/suites/*.json; do
   fi
 done
 
+# ---- diffusion: agreement with the one-token-per-step reference ------------
+# in report --search: every diffusion case has a reference case, a reference
+# case's agreement with itself is exactly 1, the others' lie in [0, 1]
+if [ -e "$tmp/suite-diffusion.db" ]; then
+  "$bin" report --db "$tmp/suite-diffusion.db" --search --format csv -o "$tmp/agree.csv" 2>"$tmp/agree.err"
+  rc=$?
+  verdict=$(awk -F, '
+    $1 == "table" && $3 == "engine" { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    $1 == "quality_vs_budget" && $(col["engine"]) == "diffusion" {
+      a = $(col["agreement"]); r = $(col["agreement_reference"]); n++
+      if (r == "" || a == "") { bad = bad " " $2 ": no agreement"; next }
+      if (r == $2) { self++; if (a != 1 || $(col["exact_match"]) != 1) bad = bad " " $2 ": agreement " a " with itself" }
+      else if (a < 0 || a > 1) bad = bad " " $2 ": agreement " a
+    }
+    END { if (n == 0 || self == 0) bad = bad " no diffusion case or no reference case"; print bad }' "$tmp/agree.csv")
+  if [ $rc = 0 ] && [ -z "$verdict" ]; then
+    ok "diffusion: agreement 1 for the reference cases, in [0,1] for the others"
+  else
+    fail "diffusion: agreement 1 for the reference cases, in [0,1] for the others" "rc=$rc$verdict" "$(head -1 "$tmp/agree.err")"
+  fi
+else
+  fail "diffusion: agreement (suite diffusion did not run)"
+fi
+
 # ---- list and help ---------------------------------------------------------
 (cd "$src" && "$bin" list engines) >"$tmp/list" 2>&1 && grep -q "^  ar " "$tmp/list" && grep -q "top_p" "$tmp/list" \
   && ok "list shows engines with parameters" || fail "list shows engines with parameters" "$(head -3 "$tmp/list")"

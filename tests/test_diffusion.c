@@ -12,8 +12,11 @@
  * tiny vocabulary, and every constrained output against the backtracking
  * regex matcher of harness/jsonschema.c.  The regex DFA is compared with the
  * same matcher on random strings.  The scorer's perplexity is compared with
- * the closed form, directly and through a suite run.  Last, generation on
- * the bundled diffusion model commits every position.
+ * the closed form, directly and through a suite run.  The engine's
+ * diffusion_max_commit and the agreement of outputs with the one-token-per-
+ * step reference case (reports/agreement.c) are checked on hand-made
+ * results.  Last, generation on the bundled diffusion model commits every
+ * position.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -26,11 +29,16 @@
 #include <string.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 #include "engines/diffusion.h"
+#include "harness/store.h"
+#include "harness/util.h"
+#include "reports/agreement.h"
+#include "reports/search.h"
 #include "harness/jsonschema.h"
 #include "harness/model_exact.h"
 #include "harness/regex_dfa.h"
@@ -104,6 +112,13 @@ static int run(db_model *m, const char *settings, int max_new, bool stop, const 
         }
     }
     return rc;
+}
+
+/* A named outcome of the output (db_output_stat), NaN when absent. */
+static double stat_of(const db_gen_output *o, const char *name) {
+    for (int i = 0; i < o->n_stats; i++)
+        if (strcmp(o->stat_name[i], name) == 0) return o->stat_value[i];
+    return NAN;
 }
 
 static void run_free(run_result *r) {
@@ -245,6 +260,7 @@ static void one_step_is_per_position_argmax(void) {
         CHECK_INT_EQ(run(m, cfg[c], 10, true, NULL, 1, &r), 0);
         CHECK_INT_EQ(r.out.n_tokens, 10);
         CHECK_INT_EQ(r.forwards, 1);
+        CHECK_NEAR(stat_of(&r.out, "diffusion_max_commit"), 10, 0);
         for (int j = 0; j < r.out.n_tokens; j++) {
             double p[64];
             exact_probs(&s, j, p);
@@ -272,6 +288,8 @@ static void fastdllm_above_one_is_one_token_per_step(void) {
         CHECK_INT_EQ(a.forwards, 12);
         CHECK_INT_EQ(a.commits, 12);
         for (int s = 1; s <= 12; s++) CHECK_INT_EQ(a.commit_n[s], 1);
+        CHECK_NEAR(stat_of(&a.out, "diffusion_max_commit"), 1, 0);
+        CHECK_NEAR(stat_of(&b.out, "diffusion_max_commit"), 1, 0);
         CHECK_INT_EQ(a.out.n_tokens, b.out.n_tokens);
         for (int j = 0; j < 12; j++) {
             CHECK_INT_EQ(a.out.tokens[j], b.out.tokens[j]);
@@ -825,6 +843,209 @@ static void suite_scorer_stores_perplexity(void) {
     CHECK_CONTAINS(err, "$.scorer: no model named 'rex'");
 }
 
+/* ---- agreement with the one-token-per-step reference -------------------------- */
+
+static void token_agreement_definition(void) {
+    const int32_t a[] = { 1, 2, 3, 4 }, b[] = { 1, 5, 3 }, c[] = { 9, 9, 9, 9, 9 };
+    CHECK_NEAR(db_token_agreement(a, 4, a, 4), 1.0, 0);
+    CHECK_NEAR(db_token_agreement(a, 4, b, 3), 2.0 / 4, 0);    /* position 3 counts against */
+    CHECK_NEAR(db_token_agreement(b, 3, a, 4), 2.0 / 4, 0);
+    CHECK_NEAR(db_token_agreement(a, 4, c, 5), 0.0, 0);
+    CHECK_NEAR(db_token_agreement(a, 2, a, 4), 2.0 / 4, 0);    /* a prefix */
+    CHECK_NEAR(db_token_agreement(a, 0, a, 0), 1.0, 0);        /* both empty */
+    CHECK_NEAR(db_token_agreement(a, 0, a, 3), 0.0, 0);
+}
+
+static int64_t sql_id(sqlite3 *db, char *sql) {
+    char *msg = NULL;
+    if (!sql || sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        db_test_fail(__FILE__, __LINE__, "%s: %s", sql ? sql : "(no memory)", msg ? msg : "");
+    sqlite3_free(msg);
+    sqlite3_free(sql);
+    return sqlite3_last_insert_rowid(db);
+}
+
+static int64_t add_case(sqlite3 *db, int64_t run, int idx, const char *engine, const char *label, const char *dataset,
+                        const char *schedule, const char *remasking) {
+    char params[128];
+    snprintf(params, sizeof params, "{\"schedule\":\"%s\",\"remasking\":\"%s\"}", schedule, remasking);
+    return sql_id(db, sqlite3_mprintf("INSERT INTO \"case\"(run_id, idx, engine, label, params_json, model_name, dataset,"
+                                      " status) VALUES(%lld, %d, %Q, %Q, %Q, 'diffusion', %Q, 'completed')",
+                                      (long long)run, idx, engine, label, params, dataset));
+}
+
+/* One sample; max_commit < 0: the engine reported none. */
+static void add_sample(sqlite3 *db, int64_t c, int prompt, int rep, const char *tokens, int forwards, int max_commit) {
+    int64_t id = sql_id(db, sqlite3_mprintf("INSERT INTO sample(case_id, prompt_idx, rep, seed, target_forwards, draft_forwards,"
+                                            " output_tokens_json) VALUES(%lld, %d, %d, %d, %d, 0, %Q)",
+                                            (long long)c, prompt, rep, rep + 1, forwards, tokens));
+    if (max_commit >= 0)
+        sql_id(db, sqlite3_mprintf("INSERT INTO sample_metric VALUES(%lld, 'diffusion_max_commit', %d)",
+                                   (long long)id, max_commit));
+}
+
+/* The CSV line of one case in the quality-vs-budget table, split at commas. */
+static int csv_row(const char *text, const char *label, char *buf, size_t cap, char **fld, int max) {
+    char key[128];
+    snprintf(key, sizeof key, "quality_vs_budget,%s,", label);
+    const char *line = strstr(text, key);
+    if (!line) return 0;
+    size_t len = strcspn(line, "\n");
+    if (len >= cap) len = cap - 1;
+    memcpy(buf, line, len);
+    buf[len] = 0;
+    int n = 0;
+    for (char *t = buf; t && n < max;) {
+        fld[n++] = t;
+        t = strchr(t, ',');
+        if (t) *t++ = 0;
+    }
+    return n;
+}
+
+static void agreement_of_hand_made_outputs(void) {
+    char *path = db_path_join(db_test_tmpdir(), "agreement.db");
+    unlink(path);
+    db_store *st = NULL;
+    char err[512];
+    CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
+    if (!st) { free(path); return; }
+    sqlite3 *db = db_store_handle(st);
+    int64_t run = sql_id(db, sqlite3_mprintf("INSERT INTO run(started_at, status) VALUES(1, 'completed')"));
+    /* ar: no diffusion_max_commit, so neither a reference nor one to compare */
+    int64_t ar = add_case(db, run, 0, "ar", "ar", "prose", "-", "-");
+    add_sample(db, ar, 0, 0, "[1,2,3,4]", 4, -1);
+    /* two reference cases: every sample one token per step */
+    int64_t ra = add_case(db, run, 1, "diffusion", "ref-a", "prose", "llada", "low_confidence");
+    int64_t rb = add_case(db, run, 2, "diffusion", "ref-b", "prose", "llada", "entropy");
+    const char *ref_a[2][2] = { { "[1,2,3,4]", "[1,2,3,4]" }, { "[5,6,7,8]", "[5,6,7,8]" } };
+    const char *ref_b[2][2] = { { "[1,2,3,4]", "[1,2,3,4]" }, { "[7,7,7,7]", "[]" } };
+    for (int p = 0; p < 2; p++)
+        for (int r = 0; r < 2; r++) {
+            add_sample(db, ra, p, r, ref_a[p][r], 4, 1);
+            add_sample(db, rb, p, r, ref_b[p][r], 4, 1);
+        }
+    /* dream (entropy): reference ref-b, the same remasking;
+     * agreement (0.75 + 1 + 1 + 1) / 4, exact 3/4 */
+    int64_t dr = add_case(db, run, 3, "diffusion", "dream", "prose", "dream", "entropy");
+    const char *dream[2][2] = { { "[1,2,3]", "[1,2,3,4]" }, { "[7,7,7,7]", "[]" } };
+    for (int p = 0; p < 2; p++)
+        for (int r = 0; r < 2; r++) add_sample(db, dr, p, r, dream[p][r], 2, 3);
+    /* llada, low_confidence, two per step: reference ref-a (same schedule and
+     * remasking); agreement (1 + 0.5 + 0 + 0.8) / 4, exact 1/4; prompt 2
+     * has no partner in ref-a and does not count */
+    int64_t lf = add_case(db, run, 4, "diffusion", "llada-few", "prose", "llada", "low_confidence");
+    const char *few[2][2] = { { "[1,2,3,4]", "[1,2]" }, { "[9,9,9,9]", "[5,6,7,8,9]" } };
+    for (int p = 0; p < 2; p++)
+        for (int r = 0; r < 2; r++) add_sample(db, lf, p, r, few[p][r], 2, 2);
+    add_sample(db, lf, 2, 0, "[1]", 2, 2);
+    /* one sample of two decoded one per step: not a reference itself */
+    int64_t hf = add_case(db, run, 5, "diffusion", "half", "prose", "llada", "low_confidence");
+    add_sample(db, hf, 0, 0, "[1,2,3,4]", 5, 1);
+    add_sample(db, hf, 0, 1, "[1,2,3,4]", 5, 2);
+    /* another dataset without a reference case of its own */
+    int64_t od = add_case(db, run, 6, "diffusion", "other", "other", "llada", "low_confidence");
+    add_sample(db, od, 0, 0, "[1,2,3,4]", 4, 2);
+
+    db_agreement *a = NULL;
+    int n = 0;
+    CHECK_INT_EQ(db_agreement_run(db, run, &a, &n, err, sizeof err), 0);
+    CHECK_INT_EQ(n, 5);
+    CHECK(db_agreement_find(a, n, ar) == NULL);
+    CHECK(db_agreement_find(a, n, od) == NULL);
+    const struct { int64_t id, ref; int pairs; double agreement, exact; } want[] = {
+        { ra, ra, 4, 1.0, 1.0 },
+        { rb, rb, 4, 1.0, 1.0 },
+        { dr, rb, 4, (0.75 + 1 + 1 + 1) / 4, 0.75 },
+        { lf, ra, 4, (1 + 0.5 + 0 + 0.8) / 4, 0.25 },
+        { hf, ra, 2, 1.0, 1.0 },
+    };
+    for (int i = 0; i < 5; i++) {
+        const db_agreement *g = db_agreement_find(a, n, want[i].id);
+        CHECK(g != NULL);
+        if (!g) continue;
+        CHECK_INT_EQ(g->ref_case_id, want[i].ref);
+        CHECK_INT_EQ(g->pairs, want[i].pairs);
+        CHECK_NEAR(g->agreement, want[i].agreement, 1e-15);
+        CHECK_NEAR(g->exact_match, want[i].exact, 0);
+    }
+    db_agreement_free(a, n);
+
+    /* the search report's columns: agreement, exact match, reference, front
+     * (NFE against agreement: dream at 2 forwards and ref-a and ref-b at 4
+     * are on it; llada-few, dominated by dream, and half, at 5, are not) */
+    char *csv = db_path_join(db_test_tmpdir(), "agreement.csv");
+    FILE *f = fopen(csv, "w+");
+    CHECK(f != NULL);
+    db_report_opts o;
+    memset(&o, 0, sizeof o);
+    o.format = "csv";
+    o.run_id = run;
+    if (f) {
+        CHECK_INT_EQ(db_report_search(st, &o, f, err, sizeof err), 0);
+        long len = ftell(f);
+        rewind(f);
+        char *text = calloc(1, (size_t)len + 1);
+        if (text && fread(text, 1, (size_t)len, f) == (size_t)len) {
+            const struct { const char *label; double agreement; const char *ref, *front; } rows[] = {
+                { "ar", NAN, "", "0" }, { "ref-a", 1, "ref-a", "1" }, { "ref-b", 1, "ref-b", "1" },
+                { "dream", 0.9375, "ref-b", "1" }, { "llada-few", (1 + 0.5 + 0 + 0.8) / 4, "ref-a", "0" },
+                { "half", 1, "ref-a", "0" }, { "other", NAN, "", "0" },
+            };
+            for (int i = 0; i < 7; i++) {
+                char buf[1024], *fld[32];
+                int nf = csv_row(text, rows[i].label, buf, sizeof buf, fld, 32);
+                CHECK_INT_EQ(nf, 21);
+                if (nf != 21) continue;
+                if (isnan(rows[i].agreement)) CHECK_STR_EQ(fld[17], "");
+                else CHECK_NEAR(strtod(fld[17], NULL), rows[i].agreement, 1e-15);
+                CHECK_STR_EQ(fld[19], rows[i].ref);
+                CHECK_STR_EQ(fld[20], rows[i].front);
+            }
+        } else {
+            CHECK(!"read back the report");
+        }
+        free(text);
+        fclose(f);
+    }
+    free(csv);
+
+    /* --metrics agreement,agreement_exact: the same numbers per case */
+    char *mcsv = db_path_join(db_test_tmpdir(), "agreement-metrics.csv");
+    f = fopen(mcsv, "w+");
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_INT_EQ(db_report_sample_metrics(st, run, "agreement,agreement_exact", "csv", f, err, sizeof err), 0);
+        long len = ftell(f);
+        rewind(f);
+        char *text = calloc(1, (size_t)len + 1);
+        if (text && fread(text, 1, (size_t)len, f) == (size_t)len) {
+            const char *line = strstr(text, "\nllada-few,prose,5,");
+            CHECK(line != NULL);
+            double g = NAN, x = NAN;
+            if (line) CHECK_INT_EQ(sscanf(line, "\nllada-few,prose,5,%lf,%lf", &g, &x), 2);
+            CHECK_NEAR(g, (1 + 0.5 + 0 + 0.8) / 4, 1e-15);
+            CHECK_NEAR(x, 0.25, 0);
+            CHECK_CONTAINS(text, "\nar,prose,1,,\n");
+        } else {
+            CHECK(!"read back the metrics table");
+        }
+        free(text);
+        fclose(f);
+    }
+    free(mcsv);
+
+    /* a stored output that is not a token array is an error naming the sample */
+    int64_t run2 = sql_id(db, sqlite3_mprintf("INSERT INTO run(started_at, status) VALUES(2, 'completed')"));
+    int64_t bad = add_case(db, run2, 0, "diffusion", "bad", "prose", "llada", "low_confidence");
+    add_sample(db, bad, 0, 0, "[1,\"x\"]", 4, 1);
+    CHECK_INT_EQ(db_agreement_run(db, run2, &a, &n, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "output_tokens_json");
+    CHECK(a == NULL && n == 0);
+    db_store_close(st);
+    free(path);
+}
+
 /* ---- the bundled diffusion model ------------------------------------------------ */
 
 static void bundled_model_commits_every_position(void) {
@@ -943,5 +1164,7 @@ void suite_diffusion(void) {
     RUN(constrained_outputs_match);
     RUN(scorer_matches_closed_form);
     RUN(suite_scorer_stores_perplexity);
+    RUN(token_agreement_definition);
+    RUN(agreement_of_hand_made_outputs);
     RUN(bundled_model_commits_every_position);
 }
