@@ -156,7 +156,28 @@ static void top_k_fast_path_matches_full(void) {
     free(l);
 }
 
+/* db_argmax (two-pass, vectorised) equals the one-pass scan: the lowest id
+ * with the largest logit, for every length and with many ties. */
+static void argmax_equals_scan(void) {
+    db_rng g = db_rng_make(5, 0);
+    float *l = malloc(sizeof *l * 4200);
+    int bad = 0;
+    for (int t = 0; t < 3000; t++) {
+        int n = 1 + (int)(db_rng_uniform(&g) * (t < 1000 ? 40 : 4200));
+        if (n > 4200) n = 4200;
+        int levels = 1 + (int)(db_rng_uniform(&g) * 6);   /* few distinct values: ties */
+        for (int i = 0; i < n; i++) l[i] = (float)(int)(db_rng_uniform(&g) * levels) - 2.5f;
+        int best = 0;
+        for (int i = 1; i < n; i++)
+            if (l[i] > l[best]) best = i;
+        bad += db_argmax(l, n) != best;
+    }
+    CHECK_INT_EQ(bad, 0);
+    free(l);
+}
+
 void suite_sample(void) {
+    RUN(argmax_equals_scan);
     RUN(top_k_fast_path_matches_full);
     RUN(truncation_matches_full_sort);
     RUN(greedy_ties_pick_lowest_id);
