@@ -20,6 +20,8 @@
  */
 #include "engine.h"
 
+#include <math.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,31 @@ static db_token runner_up(const float *prob, int n, db_token not) {
     for (int i = 0; i < n; i++)
         if (i != not && (best < 0 || prob[i] > prob[best])) best = i;
     return best;
+}
+
+/* Largest value of x[0..n) (vectorisable lanes); -INFINITY when n == 0. */
+static float max_of(const float *x, int n) {
+    float lane[8];
+    for (int j = 0; j < 8; j++) lane[j] = -INFINITY;
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    float m = -INFINITY;
+    for (int j = 0; j < 8; j++) m = lane[j] > m ? lane[j] : m;
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+/* Greedy drafting: can the runner-up of c1 reach probability p_split?  Its
+ * probability is e / S with e = exp(l2 - l1) and S >= 1 + e, so below
+ * p_split when e / (1 + e) is (with a margin for rounding); only then is the
+ * full softmax skipped. */
+static bool may_fork(const float *logits, int n, db_token c1, double p_split) {
+    float l2 = max_of(logits, c1);
+    float r = max_of(logits + c1 + 1, n - c1 - 1);
+    if (r > l2) l2 = r;
+    double e = exp((double)l2 - (double)logits[c1]);
+    return e / (1.0 + e) >= p_split * (1.0 - 1e-6);
 }
 
 static int tree_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
@@ -123,10 +150,20 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
                 int n_now = n_br;
                 for (int b = 0; b < n_now; b++) {
                     const float *logits = br[b].row < 0 ? root_logits : db_model_logits(req->draft, br[b].row);
-                    db_sampling_probs(greedy ? &(db_sampling){ false, 1.0f, 0, 1.0f } : &s.sampling, logits, &qb);
-                    db_token c1 = greedy ? db_argmax(logits, V) : db_draw(qb.prob, V, db_rng_uniform(&rng_draft));
+                    const bool can_fork = n_br < n_br_max && p_split < 1.0;
+                    db_token c1;
+                    bool fork_possible = can_fork;
+                    if (greedy) {
+                        /* the draft's probabilities only matter for a possible fork */
+                        c1 = db_argmax(logits, V);
+                        if (can_fork) fork_possible = may_fork(logits, V, c1, p_split);
+                        if (fork_possible) db_sampling_probs(&(db_sampling){ false, 1.0f, 0, 1.0f }, logits, &qb);
+                    } else {
+                        db_sampling_probs(&s.sampling, logits, &qb);
+                        c1 = db_draw(qb.prob, V, db_rng_uniform(&rng_draft));
+                    }
                     br[b].tok[d] = c1;
-                    if (n_br < n_br_max && p_split < 1.0) {
+                    if (fork_possible) {
                         db_token c2 = runner_up(qb.prob, V, c1);
                         if (c2 >= 0 && qb.prob[c2] >= p_split && qb.prob[c2] > 0) {
                             branch *nb = &br[n_br];
