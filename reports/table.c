@@ -479,9 +479,10 @@ static cJSON *jnum(double v) {
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
-static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
+/* The run's identity that every JSON table starts with. */
+static cJSON *json_run_header(const table *t) {
     cJSON *root = cJSON_CreateObject();
-    if (!root) return db_errf(err, errlen, "out of memory");
+    if (!root) return NULL;
     cJSON_AddNumberToObject(root, "run_id", (double)t->run_id);
     cJSON_AddStringToObject(root, "suite", t->suite);
     cJSON_AddStringToObject(root, "status", t->status);
@@ -493,6 +494,12 @@ static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
     cJSON_AddStringToObject(root, "llama_commit", t->llama_commit);
     if (t->baseline_key) cJSON_AddStringToObject(root, "baseline", t->baseline_key);
     else cJSON_AddNullToObject(root, "baseline");
+    return root;
+}
+
+static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
+    cJSON *root = json_run_header(t);
+    if (!root) return db_errf(err, errlen, "out of memory");
     cJSON *cn = cJSON_AddArrayToObject(root, "counters");
     for (int c = 0; c < t->n_counters && cn; c++) cJSON_AddItemToArray(cn, cJSON_CreateString(t->counters[c]));
     cJSON *rows = cJSON_AddArrayToObject(root, "rows");
@@ -818,19 +825,8 @@ static void columns_csv(const table *t, const col_pick *cols, int n, FILE *out) 
 }
 
 static int columns_json(const table *t, const col_pick *cols, int n, FILE *out, char *err, size_t errlen) {
-    cJSON *root = cJSON_CreateObject();
+    cJSON *root = json_run_header(t);
     if (!root) return db_errf(err, errlen, "out of memory");
-    cJSON_AddNumberToObject(root, "run_id", (double)t->run_id);
-    cJSON_AddStringToObject(root, "suite", t->suite);
-    cJSON_AddStringToObject(root, "status", t->status);
-    cJSON *m = cJSON_AddObjectToObject(root, "machine");
-    if (m) {
-        cJSON_AddStringToObject(m, "cpu_model", t->cpu_model);
-        cJSON_AddNumberToObject(m, "cores", t->cores);
-    }
-    cJSON_AddStringToObject(root, "llama_commit", t->llama_commit);
-    if (t->baseline_key) cJSON_AddStringToObject(root, "baseline", t->baseline_key);
-    else cJSON_AddNullToObject(root, "baseline");
     cJSON *cn = cJSON_AddArrayToObject(root, "columns");
     for (int c = 0; c < n && cn; c++) cJSON_AddItemToArray(cn, cJSON_CreateString(col_name(t, &cols[c])));
     cJSON *rows = cJSON_AddArrayToObject(root, "rows");
@@ -1590,19 +1586,8 @@ static void pivot_latex(const table *t, const pivot *p, FILE *out) {
 }
 
 static int pivot_json(const table *t, const pivot *p, FILE *out, char *err, size_t errlen) {
-    cJSON *root = cJSON_CreateObject();
+    cJSON *root = json_run_header(t);
     if (!root) return db_errf(err, errlen, "out of memory");
-    cJSON_AddNumberToObject(root, "run_id", (double)t->run_id);
-    cJSON_AddStringToObject(root, "suite", t->suite);
-    cJSON_AddStringToObject(root, "status", t->status);
-    cJSON *m = cJSON_AddObjectToObject(root, "machine");
-    if (m) {
-        cJSON_AddStringToObject(m, "cpu_model", t->cpu_model);
-        cJSON_AddNumberToObject(m, "cores", t->cores);
-    }
-    cJSON_AddStringToObject(root, "llama_commit", t->llama_commit);
-    if (t->baseline_key) cJSON_AddStringToObject(root, "baseline", t->baseline_key);
-    else cJSON_AddNullToObject(root, "baseline");
     char by[160];
     snprintf(by, sizeof by, "%s%s", p->by == BY_PARAM ? "param:" : "",
              p->by == BY_PARAM ? p->param : p->by == BY_ENGINE ? "engine" : p->dim);
