@@ -13,6 +13,11 @@
 #define DB_DEFAULT_DB "decobench.db"
 #define DB_DEFAULT_SUITE "suites/smoke.json"
 
+/* getopt_long's error return (c is ':' for a missing value, '?' for an
+ * unknown option, run with opterr = 0 and a leading ':' in optstring):
+ * prints "decobench VERB: OPTION: ..." and returns exit status 2. */
+int db_cli_bad_option(const char *verb, int c, char **argv);
+
 int cmd_run(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_list(int argc, char **argv);

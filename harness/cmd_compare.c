@@ -177,13 +177,8 @@ int cmd_compare(int argc, char **argv) {
             break;
         case 'o': out_path = optarg; break;
         case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "decobench compare: %s: option needs a value (see --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            if (optopt) fprintf(stderr, "decobench compare: -%c: unknown option (see --help)\n", optopt);
-            else fprintf(stderr, "decobench compare: %s: unknown option (see --help)\n", argv[optind - 1]);
-            return 2;
+        default:   /* ':' (missing value) or '?' (unknown option) */
+            return db_cli_bad_option("compare", c, argv);
         }
     }
     if (n_metrics > 0) {

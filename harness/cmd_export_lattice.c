@@ -89,13 +89,8 @@ int cmd_export_lattice(int argc, char **argv) {
             break;
         case 'o': out_path = optarg; break;
         case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "decobench export-lattice: %s: option needs a value (see --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            if (optopt) fprintf(stderr, "decobench export-lattice: -%c: unknown option (see --help)\n", optopt);
-            else fprintf(stderr, "decobench export-lattice: %s: unknown option (see --help)\n", argv[optind - 1]);
-            return 2;
+        default:   /* ':' (missing value) or '?' (unknown option) */
+            return db_cli_bad_option("export-lattice", c, argv);
         }
     }
     if (optind < argc) {

@@ -38,13 +38,8 @@ int cmd_json2gbnf(int argc, char **argv) {
         switch (c) {
         case 'o': out_path = optarg; break;
         case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "decobench json2gbnf: %s: option needs a value (see --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            if (optopt) fprintf(stderr, "decobench json2gbnf: -%c: unknown option (see --help)\n", optopt);
-            else fprintf(stderr, "decobench json2gbnf: %s: unknown option (see --help)\n", argv[optind - 1]);
-            return 2;
+        default:   /* ':' (missing value) or '?' (unknown option) */
+            return db_cli_bad_option("json2gbnf", c, argv);
         }
     }
     if (argc - optind != 1) {

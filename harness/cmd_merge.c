@@ -60,13 +60,8 @@ int cmd_merge(int argc, char **argv) {
         switch (c) {
         case 'o': out_path = optarg; break;
         case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "decobench merge: %s: option needs a value (see --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            if (optopt) fprintf(stderr, "decobench merge: -%c: unknown option (see --help)\n", optopt);
-            else fprintf(stderr, "decobench merge: %s: unknown option (see --help)\n", argv[optind - 1]);
-            return 2;
+        default:   /* ':' (missing value) or '?' (unknown option) */
+            return db_cli_bad_option("merge", c, argv);
         }
     }
     if (!out_path || !*out_path) {

@@ -71,13 +71,8 @@ int cmd_probe(int argc, char **argv) {
             o.array_bytes = v << 20;
             break;
         case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "decobench probe: %s: option needs a value (see --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            if (optopt) fprintf(stderr, "decobench probe: -%c: unknown option (see --help)\n", optopt);
-            else fprintf(stderr, "decobench probe: %s: unknown option (see --help)\n", argv[optind - 1]);
-            return 2;
+        default:   /* ':' (missing value) or '?' (unknown option) */
+            return db_cli_bad_option("probe", c, argv);
         }
     }
     if (optind < argc) {

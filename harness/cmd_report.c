@@ -128,13 +128,8 @@ int cmd_report(int argc, char **argv) {
         case 'C': o.columns = optarg; break;
         case 'c': o.cell = optarg; break;
         case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "decobench report: %s: option needs a value (see --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            if (optopt) fprintf(stderr, "decobench report: -%c: unknown option (see --help)\n", optopt);
-            else fprintf(stderr, "decobench report: %s: unknown option (see --help)\n", argv[optind - 1]);
-            return 2;
+        default:   /* ':' (missing value) or '?' (unknown option) */
+            return db_cli_bad_option("report", c, argv);
         }
     }
     if (optind < argc) {
