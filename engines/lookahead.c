@@ -92,7 +92,14 @@ static int la_generate(const db_gen_request *req, db_gen_output *out, char *err,
     for (int j = 0; j < N - 1; j++)
         for (int i = 0; i < W; i++) lev[j * W + i] = req->prompt[(1 + j * W + i) % req->n_prompt];
 
-    while (!s.done) {
+    /* The committed text's KV cells belong to every sequence (as in
+     * llama-lookahead): each step's input token is added with all ids, so
+     * only the prompt is copied here, and after a step one removal drops the
+     * step's speculative cells from all sequences at once. */
+    for (int q = 1; q < n_seq_total && rc == 0; q++)
+        if (db_model_seq_rm(m, q, -1, -1) != 0 || db_model_seq_cp(m, 0, q, -1, -1) != 0)
+            rc = db_errf(err, errlen, "KV copy: %s", db_model_last_error(m));
+    while (rc == 0 && !s.done) {
         if (req->cancel && *req->cancel) {
             snprintf(out->stop_reason, sizeof out->stop_reason, "cancel");
             rc = 1;
@@ -100,13 +107,6 @@ static int la_generate(const db_gen_request *req, db_gen_output *out, char *err,
         }
         const int n_past = s.target_past;          /* position of the current token */
         const db_token id = db_spec_last(&s);
-        /* every auxiliary sequence starts as a copy of the committed one */
-        for (int q = 1; q < n_seq_total; q++) {
-            if (db_model_seq_rm(m, q, -1, -1) != 0 || db_model_seq_cp(m, 0, q, -1, -1) != 0) {
-                rc = db_errf(err, errlen, "KV copy: %s", db_model_last_error(m));
-                goto done;
-            }
-        }
         int64_t t0 = db_now_ns();
         db_batch_clear(&b);
         db_batch_add(&b, id, n_past, all, n_seq_total, true);
@@ -173,19 +173,21 @@ static int la_generate(const db_gen_request *req, db_gen_output *out, char *err,
         (void)greedy;
         db_emit_sample(req->events, s.step, t1, db_now_ns());
 
-        /* KV: keep the input and the accepted n-gram tokens as sequence 0 */
+        /* KV: the input and the accepted n-gram tokens become the committed
+         * text, in every sequence; everything after them goes */
         const int a = n_emit - 1;                 /* emitted tokens that were draft tokens */
         if (best_seq != 0) {
-            if (db_model_seq_keep(m, best_seq) != 0 || db_model_seq_cp(m, best_seq, 0, -1, -1) != 0 ||
-                db_model_seq_keep(m, 0) != 0) {
+            /* the accepted tokens live in best_seq only: it becomes the new
+             * committed sequence, copied to all others (llama-lookahead too) */
+            bool ok = db_model_seq_keep(m, best_seq) == 0 && db_model_seq_cp(m, best_seq, 0, -1, -1) == 0;
+            for (int q = 1; q < n_seq_total && ok; q++)
+                if (q != best_seq) ok = db_model_seq_cp(m, 0, q, -1, -1) == 0;
+            if (!ok) {
                 rc = db_errf(err, errlen, "KV keep: %s", db_model_last_error(m));
                 break;
             }
-        } else if (db_model_seq_keep(m, 0) != 0) {
-            rc = db_errf(err, errlen, "KV keep: %s", db_model_last_error(m));
-            break;
         }
-        if (db_model_seq_rm(m, 0, n_past + 1 + a, -1) != 0) {
+        if (db_model_seq_rm(m, -1, n_past + 1 + a, -1) != 0) {
             rc = db_errf(err, errlen, "KV rollback: %s", db_model_last_error(m));
             break;
         }
