@@ -128,6 +128,12 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
     }
     branch br[MAX_BRANCHES];
     tnode nodes[MAX_BRANCHES * MAX_DEPTH];
+    int32_t all_seq[MAX_BRANCHES];
+    for (int q = 0; q < n_br_max; q++) all_seq[q] = q;
+    /* the prompt's target cells join every branch sequence once */
+    for (int q = 1; q < n_br_max && rc == 0; q++)
+        if (db_model_seq_rm(req->target, q, -1, -1) != 0 || db_model_seq_cp(req->target, 0, q, -1, -1) != 0)
+            rc = db_errf(err, errlen, "target KV copy: %s", db_model_last_error(req->target));
 
     while (!s.done && rc == 0) {
         if (req->cancel && *req->cancel) {
@@ -208,19 +214,11 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
             db_emit_draft(req->events, s.step, n_nodes, t0, db_now_ns());
         }
 
-        /* ---- one target forward over the committed tail and every node ---- */
-        for (int b = 1; b < n_br; b++) {
-            if (db_model_seq_rm(req->target, br[b].seq, -1, -1) != 0 ||
-                db_model_seq_cp(req->target, 0, br[b].seq, -1, -1) != 0) {
-                rc = db_errf(err, errlen, "target KV fork: %s", db_model_last_error(req->target));
-                break;
-            }
-        }
-        if (rc) break;
-        int32_t all[MAX_BRANCHES];
-        for (int b = 0; b < n_br; b++) all[b] = br[b].seq;
+        /* ---- one target forward over the committed tail and every node ----
+         * The target's committed cells belong to every branch sequence, so a
+         * branch needs no copy of the prefix: its nodes extend it directly. */
         db_batch_clear(&tb);
-        for (int i = s.target_past; i < base; i++) db_batch_add(&tb, s.seq[i], i, all, n_br, i == base - 1);
+        for (int i = s.target_past; i < base; i++) db_batch_add(&tb, s.seq[i], i, all_seq, n_br_max, i == base - 1);
         const int row0 = tb.n_tokens - 1;
         for (int j = 0; j < n_nodes; j++) {
             int32_t ids[MAX_BRANCHES];
@@ -277,17 +275,22 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
         /* ---- keep the winning branch in both caches, as sequence 0 ---- */
         int win = cur >= 0 ? nodes[cur].branch : 0;
         const int wseq = br[win].seq;
-        db_model *ms[2] = { req->target, req->draft };
-        for (int mi = 0; mi < 2 && rc == 0 && n_br > 1; mi++) {
-            if (db_model_seq_keep(ms[mi], wseq) != 0 ||
-                (wseq != 0 && (db_model_seq_cp(ms[mi], wseq, 0, -1, -1) != 0 || db_model_seq_keep(ms[mi], 0) != 0)))
-                rc = db_errf(err, errlen, "KV keep branch: %s", db_model_last_error(ms[mi]));
+        /* target: the winner's accepted cells join every sequence, the rest
+         * of this step's cells go (only this step's positions are touched) */
+        for (int q = 0; q < n_br_max && rc == 0; q++) {
+            if (q == wseq) continue;
+            if (db_model_seq_rm(req->target, q, base, -1) != 0 ||
+                (a > 0 && db_model_seq_cp(req->target, wseq, q, base, base + a) != 0))
+                rc = db_errf(err, errlen, "target KV keep branch: %s", db_model_last_error(req->target));
         }
-        if (rc) break;
-        if (db_model_seq_rm(req->target, 0, base + a, -1) != 0) {
+        if (rc == 0 && db_model_seq_rm(req->target, wseq, base + a, -1) != 0)
             rc = db_errf(err, errlen, "target KV rollback: %s", db_model_last_error(req->target));
-            break;
-        }
+        /* draft: the winner becomes sequence 0 */
+        if (rc == 0 && n_br > 1 &&
+            (db_model_seq_keep(req->draft, wseq) != 0 ||
+             (wseq != 0 && (db_model_seq_cp(req->draft, wseq, 0, -1, -1) != 0 || db_model_seq_keep(req->draft, 0) != 0))))
+            rc = db_errf(err, errlen, "draft KV keep branch: %s", db_model_last_error(req->draft));
+        if (rc) break;
         /* the draft holds the winner's evaluated tokens (depths < k-1) */
         if (k > 1) {
             for (int d = 0; d < k - 1 && base + d < dk.cap; d++) dk.tok[base + d] = br[win].tok[d];
