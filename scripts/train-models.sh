@@ -6,7 +6,7 @@
 # Every step is resumable: rerun after an interruption and finished steps are
 # skipped, an interrupted model continues from its checkpoint
 # ($WORK/NAME.gguf.ckpt.gguf + .state.json).  Planned wall time on 2 cores:
-# about 80 (target) + 8 (draft) + 12 (draft-distilled) + 15 (diffusion)
+# about 80 (target) + 8 (draft) + 12 (draft-distilled) + 35 (diffusion)
 # minutes of training, plus a few minutes generating the distillation data
 # (each model stops at its --max-minutes budget or its token budget,
 # whichever comes first; budgets of a second stage count from the start).
@@ -130,6 +130,7 @@ fi
 TR_SAVE=$TR; TR="$TR --train $WORK/distill.jsonl"
 train draft-distilled 6000000 20 --lr 2e-4 --lr-min 2e-5 --warmup 200 --beta2 0.95
 TR=$TR_SAVE
+train diffusion 4000000 35 --lr 2e-4 --lr-min 2e-5 --warmup 200 --beta2 0.95 --diffusion
 
 # 3. the manifest
 commit=$(cat "$SRCDIR/.deps/llama/LLAMA_COMMIT" 2>/dev/null || echo unknown)
