@@ -136,3 +136,13 @@ void db_html_text(FILE *out, const char *s) {
         p += n;
     }
 }
+
+int db_json_print(cJSON *root, FILE *out, char *err, size_t errlen) {
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return db_errf(err, errlen, "out of memory");
+    fputs(text, out);
+    fputc('\n', out);
+    free(text);
+    return 0;
+}

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 /* Shortest %g (15–17 digits) that reads back as exactly v; "" for NaN/inf. */
@@ -24,6 +25,10 @@ double db_sql_real(sqlite3_stmt *s, int i);
 bool   db_sql_has_table(sqlite3 *db, const char *name);
 /* One-line error "WHAT: sqlite message"; returns -1. */
 int    db_sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen);
+
+/* Write a JSON document (indented, then a newline) and free it: the tail of
+ * every JSON report writer.  Returns 0, or -1 with err set. */
+int    db_json_print(cJSON *root, FILE *out, char *err, size_t errlen);
 
 /* Markdown table text: '|' escaped, line breaks as spaces; a cell adds " " and " |". */
 void db_md_text(FILE *out, const char *s);

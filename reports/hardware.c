@@ -563,13 +563,7 @@ static int write_json(const hw_report *h, FILE *out, char *err, size_t errlen) {
             for (int x = 0; x < t->n_counters && cc; x++) cJSON_AddItemToObject(cc, t->counters[x], jnum(r->cnt_med[x]));
         }
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) return db_errf(err, errlen, "out of memory");
-    fputs(text, out);
-    fputc('\n', out);
-    free(text);
-    return 0;
+    return db_json_print(root, out, err, errlen);
 }
 
 int db_report_hardware(sqlite3 *db, int64_t run_id, const char *fmt, uint64_t seed, FILE *out, char *err,

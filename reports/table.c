@@ -543,13 +543,7 @@ static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
         cJSON *cc = cJSON_AddObjectToObject(o, "counters");
         for (int c = 0; c < t->n_counters && cc; c++) cJSON_AddItemToObject(cc, t->counters[c], jnum(r->cnt_med[c]));
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) return db_errf(err, errlen, "out of memory");
-    fputs(text, out);
-    fputc('\n', out);
-    free(text);
-    return 0;
+    return db_json_print(root, out, err, errlen);
 }
 
 /* ---- the per-case table as Markdown, CSV and LaTeX (its columns: the
@@ -860,13 +854,7 @@ static int columns_json(const table *t, const col_pick *cols, int n, FILE *out, 
             }
         }
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) return db_errf(err, errlen, "out of memory");
-    fputs(text, out);
-    fputc('\n', out);
-    free(text);
-    return 0;
+    return db_json_print(root, out, err, errlen);
 }
 
 /* a numeric LaTeX cell's value text, without CI ("-" when not applicable) */
@@ -1637,13 +1625,7 @@ static int pivot_json(const table *t, const pivot *p, FILE *out, char *err, size
             }
         }
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) return db_errf(err, errlen, "out of memory");
-    fputs(text, out);
-    fputc('\n', out);
-    free(text);
-    return 0;
+    return db_json_print(root, out, err, errlen);
 }
 
 /* by: category, engine, model, dataset or param:NAME; cell: NULL or a CELL_METRICS name */
