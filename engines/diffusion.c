@@ -239,14 +239,7 @@ typedef struct dstate {
     regex_con *con;
 } dstate;
 
-static void softmax(const float *lg, int V, float *p) {
-    float mx = lg[0];
-    for (int v = 1; v < V; v++) if (lg[v] > mx) mx = lg[v];
-    double z = 0.0;
-    for (int v = 0; v < V; v++) { p[v] = expf(lg[v] - mx); z += p[v]; }
-    const float inv = (float)(1.0 / z);
-    for (int v = 0; v < V; v++) p[v] *= inv;
-}
+static void softmax(const float *lg, int V, float *p) { db_softmax(lg, V, 1.0f, p); }
 
 /* The distribution tokens are chosen from: the plain softmax when greedy,
  * else the sampling distribution (temperature, top-k, top-p). */

@@ -174,20 +174,21 @@ static int la_generate(const db_gen_request *req, db_gen_output *out, char *err,
         db_emit_sample(req->events, s.step, t1, db_now_ns());
 
         /* KV: the input and the accepted n-gram tokens become the committed
-         * text, in every sequence; everything after them goes */
+         * text, in every sequence; everything after them goes.  Only this
+         * step's positions are touched: the accepted cells (in best_seq only)
+         * join every other sequence after that sequence's own cells at
+         * those positions (window and other n-gram cells) are dropped.
+         * llama-lookahead instead keeps best_seq and copies the whole
+         * context back to all W+G+1 sequences (one tree insertion per cell
+         * per sequence), which costs more than the rest of the step. */
         const int a = n_emit - 1;                 /* emitted tokens that were draft tokens */
-        if (best_seq != 0) {
-            /* the accepted tokens live in best_seq only: it becomes the new
-             * committed sequence, copied to all others (llama-lookahead too) */
-            bool ok = db_model_seq_keep(m, best_seq) == 0 && db_model_seq_cp(m, best_seq, 0, -1, -1) == 0;
-            for (int q = 1; q < n_seq_total && ok; q++)
-                if (q != best_seq) ok = db_model_seq_cp(m, 0, q, -1, -1) == 0;
-            if (!ok) {
-                rc = db_errf(err, errlen, "KV keep: %s", db_model_last_error(m));
-                break;
-            }
-        }
-        if (db_model_seq_rm(m, -1, n_past + 1 + a, -1) != 0) {
+        bool kv_ok = db_model_seq_rm(m, -1, n_past + 1 + a, -1) == 0;
+        if (best_seq != 0 && a > 0)
+            for (int q = 0; q < n_seq_total && kv_ok; q++)
+                if (q != best_seq)
+                    kv_ok = db_model_seq_rm(m, q, n_past + 1, n_past + 1 + a) == 0 &&
+                            db_model_seq_cp(m, best_seq, q, n_past + 1, n_past + 1 + a) == 0;
+        if (!kv_ok) {
             rc = db_errf(err, errlen, "KV rollback: %s", db_model_last_error(m));
             break;
         }

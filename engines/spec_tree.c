@@ -65,14 +65,6 @@ typedef struct tnode {
     int branch;                /* a branch through this node */
 } tnode;
 
-/* Best token other than `not` by probability (ties: lower id). */
-static db_token runner_up(const float *prob, int n, db_token not) {
-    int best = -1;
-    for (int i = 0; i < n; i++)
-        if (i != not && (best < 0 || prob[i] > prob[best])) best = i;
-    return best;
-}
-
 /* Largest value of x[0..n) (vectorisable lanes); -INFINITY when n == 0. */
 static float max_of(const float *x, int n) {
     float lane[8];
@@ -86,16 +78,16 @@ static float max_of(const float *x, int n) {
     return m;
 }
 
-/* Greedy drafting: can the runner-up of c1 reach probability p_split?  Its
- * probability is e / S with e = exp(l2 - l1) and S >= 1 + e, so below
- * p_split when e / (1 + e) is (with a margin for rounding); only then is the
- * full softmax skipped. */
-static bool may_fork(const float *logits, int n, db_token c1, double p_split) {
-    float l2 = max_of(logits, c1);
-    float r = max_of(logits + c1 + 1, n - c1 - 1);
-    if (r > l2) l2 = r;
-    double e = exp((double)l2 - (double)logits[c1]);
-    return e / (1.0 + e) >= p_split * (1.0 - 1e-6);
+/* The best token other than `not` by x (logits or probabilities; ties: the
+ * lower id), -1 when there is none.  Two passes like db_argmax: a lane-wise
+ * maximum, then the first index holding it. */
+static db_token runner_up(const float *x, int n, db_token not) {
+    if (n < 2) return -1;
+    float m = max_of(x, not), r = max_of(x + not + 1, n - not - 1);
+    if (r > m) m = r;
+    for (int i = 0; i < n; i++)
+        if (i != not && x[i] == m) return i;
+    return -1;                  /* only NaN */
 }
 
 static int tree_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
@@ -157,33 +149,36 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
                 for (int b = 0; b < n_now; b++) {
                     const float *logits = br[b].row < 0 ? root_logits : db_model_logits(req->draft, br[b].row);
                     const bool can_fork = n_br < n_br_max && p_split < 1.0;
-                    db_token c1;
-                    bool fork_possible = can_fork;
+                    db_token c1, c2 = -1;
+                    double p2 = 0.0;           /* draft probability of the runner-up c2 */
                     if (greedy) {
-                        /* the draft's probabilities only matter for a possible fork */
                         c1 = db_argmax(logits, V);
-                        if (can_fork) fork_possible = may_fork(logits, V, c1, p_split);
-                        if (fork_possible) db_sampling_probs(&(db_sampling){ false, 1.0f, 0, 1.0f }, logits, &qb);
+                        if (can_fork && (c2 = runner_up(logits, V, c1)) >= 0) {
+                            /* p2 = e / S with e = exp(l2 - l1), S >= 1 + e: the
+                             * softmax denominator S is summed only when that
+                             * bound lets p2 reach p_split (margin for rounding) */
+                            const double e = exp((double)logits[c2] - (double)logits[c1]);
+                            if (e / (1.0 + e) >= p_split * (1.0 - 1e-6))
+                                p2 = e / db_softmax_denominator(logits, V, logits[c1]);
+                        }
                     } else {
                         db_sampling_probs(&s.sampling, logits, &qb);
                         c1 = db_draw(qb.prob, V, db_rng_uniform(&rng_draft));
+                        if (can_fork && (c2 = runner_up(qb.prob, V, c1)) >= 0) p2 = qb.prob[c2];
                     }
                     br[b].tok[d] = c1;
-                    if (fork_possible) {
-                        db_token c2 = runner_up(qb.prob, V, c1);
-                        if (c2 >= 0 && qb.prob[c2] >= p_split && qb.prob[c2] > 0) {
-                            branch *nb = &br[n_br];
-                            *nb = br[b];
-                            nb->seq = n_br;
-                            nb->tok[d] = c2;
-                            /* the fork shares the parent's evaluated prefix */
-                            if (db_model_seq_rm(req->draft, nb->seq, -1, -1) != 0 ||
-                                db_model_seq_cp(req->draft, br[b].seq, nb->seq, -1, -1) != 0) {
-                                rc = db_errf(err, errlen, "draft KV fork: %s", db_model_last_error(req->draft));
-                                break;
-                            }
-                            n_br++;
+                    if (can_fork && c2 >= 0 && p2 >= p_split && p2 > 0) {
+                        branch *nb = &br[n_br];
+                        *nb = br[b];
+                        nb->seq = n_br;
+                        nb->tok[d] = c2;
+                        /* the fork shares the parent's evaluated prefix */
+                        if (db_model_seq_rm(req->draft, nb->seq, -1, -1) != 0 ||
+                            db_model_seq_cp(req->draft, br[b].seq, nb->seq, -1, -1) != 0) {
+                            rc = db_errf(err, errlen, "draft KV fork: %s", db_model_last_error(req->draft));
+                            break;
                         }
+                        n_br++;
                     }
                 }
                 if (rc || d == k - 1) break;

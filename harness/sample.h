@@ -37,6 +37,15 @@ void db_sampler_buf_free(db_sampler_buf *b);
 /* Argmax, ties broken toward the lowest id (as llama.cpp's greedy sampler). */
 db_token db_argmax(const float *logits, int n_vocab);
 
+/* Softmax of x[0..n) at inverse temperature inv_t into p (vectorised; a
+ * masked -inf logit gives exactly 0).  Returns max(x). */
+float db_softmax(const float *x, int n, float inv_t, float *p);
+/* sum of exp(x[i] - mx) over x[0..n) (the softmax denominator given the
+ * maximum mx), without writing the probabilities. */
+double db_softmax_denominator(const float *x, int n, float mx);
+/* The same without the AVX2 path (what CPUs without AVX2 + FMA run; tests). */
+float db_softmax_portable(const float *x, int n, float inv_t, float *p);
+
 /* The distribution the sampler draws from, written to b->prob (sums to 1;
  * zeros outside top-k/top-p).  Greedy gives a one-hot vector. */
 void db_sampling_probs(const db_sampling *s, const float *logits, db_sampler_buf *b);

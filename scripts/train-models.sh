@@ -131,6 +131,9 @@ TR_SAVE=$TR; TR="$TR --train $WORK/distill.jsonl"
 train draft-distilled 6000000 20 --lr 2e-4 --lr-min 2e-5 --warmup 200 --beta2 0.95
 TR=$TR_SAVE
 train diffusion 4000000 35 --lr 2e-4 --lr-min 2e-5 --warmup 200 --beta2 0.95 --diffusion
+# third stage of the target: 70 more minutes (budgets count from the start).
+# The distillation data and draft-distilled above come from the stage-2 target.
+train target    12000000 150 --lr 1.5e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95
 
 # 3. the manifest
 commit=$(cat "$SRCDIR/.deps/llama/LLAMA_COMMIT" 2>/dev/null || echo unknown)

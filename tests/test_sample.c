@@ -176,7 +176,77 @@ static void argmax_equals_scan(void) {
     free(l);
 }
 
+/* The vectorised softmax against a double-precision one: every probability
+ * within a relative 2e-6 (plus 1e-30 absolute: underflow), over random logit
+ * rows of every length 1..40 (all vector tails) and a vocabulary-sized row
+ * spanning 100 nats, at several temperatures; -inf and far-below logits give
+ * exactly 0; the largest logit alone gives 1.  The reference takes the same
+ * float-rounded argument (x - max) / T, so this measures exp and the sum. */
+static void softmax_check(float (*softmax)(const float *, int, float, float *), const char *name) {
+    db_rng r = db_rng_make(11, 0);
+    const int big = 4099;
+    float *x = malloc(sizeof(float) * (size_t)big), *p = malloc(sizeof(float) * (size_t)big);
+    double *ref = malloc(sizeof(double) * (size_t)big);
+    const float temps[] = { 1.0f, 0.3f, 2.5f };
+    double worst = 0.0;
+    int bad_sum = 0;
+    for (int t = 0; t < 3; t++)
+        for (int n = 1; n <= 41; n++) {
+            const int len = n == 41 ? big : n;
+            const double span = n == 41 ? 100.0 : 20.0;
+            for (int i = 0; i < len; i++) x[i] = (float)((db_rng_uniform(&r) - 0.5) * span);
+            const float inv_t = 1.0f / temps[t];
+            float mx = softmax(x, len, inv_t, p);
+            double m = x[0];
+            for (int i = 1; i < len; i++) m = x[i] > m ? x[i] : m;
+            CHECK_NEAR(mx, m, 0);
+            double z = 0.0;
+            /* the argument rounded to float as any float softmax rounds it
+             * (|x - max| up to 100 carries ~3e-6 absolute error) */
+            for (int i = 0; i < len; i++) z += ref[i] = exp((double)((x[i] - (float)m) * inv_t));
+            double tot = 0.0;
+            for (int i = 0; i < len; i++) {
+                ref[i] /= z;
+                tot += p[i];
+                double e = fabs(p[i] - ref[i]) / (ref[i] + 1e-30);
+                if (ref[i] > 1e-30 && e > worst) worst = e;
+                if (ref[i] <= 1e-30 && p[i] > 1e-30f) worst = 1.0;
+            }
+            bad_sum += fabs(tot - 1.0) > 1e-5;
+        }
+    CHECK_MSG(worst < 5e-7, "%s: worst relative error %.3g", name, worst);
+    printf("    %s: worst relative error %.3g\n", name, worst);
+    CHECK_INT_EQ(bad_sum, 0);
+    /* masked and underflowing logits give exactly 0, as expf does */
+    float y[11] = { 0.0f, -INFINITY, 1.0f, -200.0f, -INFINITY, 2.0f, -90.0f, 0.5f, -INFINITY, 3.0f, -1e30f };
+    float q[11];
+    softmax(y, 11, 1.0f, q);
+    CHECK(q[1] == 0.0f && q[3] == 0.0f && q[4] == 0.0f && q[6] == 0.0f && q[8] == 0.0f && q[10] == 0.0f);
+    double z = exp(-3.0) + exp(-2.0) + exp(-1.0) + exp(-2.5) + 1.0;
+    CHECK_NEAR(q[9], 1.0 / z, 1e-6);
+    CHECK_NEAR(q[0], exp(-3.0) / z, 1e-7);
+    float one[9] = { -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, 7.0f };
+    softmax(one, 9, 1.0f, q);
+    CHECK(q[8] == 1.0f && q[0] == 0.0f && q[7] == 0.0f);
+    free(x); free(p); free(ref);
+}
+
+static void softmax_matches_double_precision(void) {
+    softmax_check(db_softmax, "db_softmax");
+    softmax_check(db_softmax_portable, "db_softmax_portable");
+    /* the denominator alone (spec-tree's p_split test) */
+    db_rng r = db_rng_make(5, 0);
+    for (int n = 1; n <= 70; n += 3) {
+        float x[70];
+        double z = 0.0;
+        for (int i = 0; i < n; i++) x[i] = (float)((db_rng_uniform(&r) - 0.5) * 30);
+        for (int i = 0; i < n; i++) z += exp((double)(x[i] - 2.0f));
+        CHECK_NEAR(db_softmax_denominator(x, n, 2.0f) / z, 1.0, 5e-7);
+    }
+}
+
 void suite_sample(void) {
+    RUN(softmax_matches_double_precision);
     RUN(argmax_equals_scan);
     RUN(top_k_fast_path_matches_full);
     RUN(truncation_matches_full_sort);
