@@ -101,7 +101,7 @@ int db_spec_generate(const db_gen_request *req, db_gen_output *out, char *err, s
     memset(&bd, 0, sizeof bd);
     bd.n_arms = k_max;
     int rc = 0;
-    if (!q_rows || db_kv_mirror_init(&dk, req->draft, req->n_prompt + req->max_new_tokens + k_max + 8, DB_ROLE_DRAFT) != 0) {
+    if (!q_rows || db_kv_mirror_init(&dk, req->draft, req->n_prompt + req->max_new_tokens + k_max + 8, 1, DB_ROLE_DRAFT) != 0) {
         free(q_rows);
         db_spec_end(&s);
         return db_errf(err, errlen, "out of memory");

@@ -111,7 +111,7 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
     int rc = 0;
     memset(&db, 0, sizeof db);
     memset(&tb, 0, sizeof tb);
-    if (!resid || db_kv_mirror_init(&dk, req->draft, req->n_prompt + req->max_new_tokens + max_nodes + 8, DB_ROLE_DRAFT) != 0 ||
+    if (!resid || db_kv_mirror_init(&dk, req->draft, req->n_prompt + req->max_new_tokens + max_nodes + 8, n_br_max, DB_ROLE_DRAFT) != 0 ||
         db_batch_init(&db, n_br_max, n_br_max) != 0 || db_batch_init(&tb, max_nodes + 4, n_br_max) != 0 ||
         db_sampler_buf_init(&qb, V) != 0) {
         free(resid);
@@ -172,9 +172,12 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
                         *nb = br[b];
                         nb->seq = n_br;
                         nb->tok[d] = c2;
-                        /* the fork shares the parent's evaluated prefix */
-                        if (db_model_seq_rm(req->draft, nb->seq, -1, -1) != 0 ||
-                            db_model_seq_cp(req->draft, br[b].seq, nb->seq, -1, -1) != 0) {
+                        /* the fork shares the parent's evaluated prefix: the
+                         * committed cells already belong to every branch
+                         * sequence (the mirror's n_shared), so only this
+                         * step's cells are copied */
+                        if (db_model_seq_rm(req->draft, nb->seq, base, -1) != 0 ||
+                            db_model_seq_cp(req->draft, br[b].seq, nb->seq, base, -1) != 0) {
                             rc = db_errf(err, errlen, "draft KV fork: %s", db_model_last_error(req->draft));
                             break;
                         }
@@ -280,11 +283,13 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
         }
         if (rc == 0 && db_model_seq_rm(req->target, wseq, base + a, -1) != 0)
             rc = db_errf(err, errlen, "target KV rollback: %s", db_model_last_error(req->target));
-        /* draft: the winner becomes sequence 0 */
-        if (rc == 0 && n_br > 1 &&
-            (db_model_seq_keep(req->draft, wseq) != 0 ||
-             (wseq != 0 && (db_model_seq_cp(req->draft, wseq, 0, -1, -1) != 0 || db_model_seq_keep(req->draft, 0) != 0))))
-            rc = db_errf(err, errlen, "draft KV keep branch: %s", db_model_last_error(req->draft));
+        /* draft: the winner's cells of this step join every branch sequence
+         * (the mirror's cells are shared; db_kv_sync trims what the target
+         * rejected) */
+        for (int q = 0; q < n_br_max && rc == 0 && k > 1; q++)
+            if (q != wseq && (db_model_seq_rm(req->draft, q, base, -1) != 0 ||
+                              db_model_seq_cp(req->draft, wseq, q, base, -1) != 0))
+                rc = db_errf(err, errlen, "draft KV keep branch: %s", db_model_last_error(req->draft));
         if (rc) break;
         /* the draft holds the winner's evaluated tokens (depths < k-1) */
         if (k > 1) {

@@ -200,23 +200,28 @@ int db_spec_accept(db_spec *s, const db_token *accepted, int a, db_token extra, 
 }
 
 /* ---- helper-model KV mirrors ---- */
-int db_kv_mirror_init(db_kv_mirror *k, db_model *m, int capacity, db_model_role role) {
+int db_kv_mirror_init(db_kv_mirror *k, db_model *m, int capacity, int n_shared, db_model_role role) {
     memset(k, 0, sizeof *k);
     k->m = m;
     k->role = role;
     k->cap = capacity;
+    k->n_shared = n_shared < 1 ? 1 : n_shared;
     k->tok = malloc(sizeof *k->tok * (size_t)capacity);
-    if (!k->tok || db_batch_init(&k->batch, capacity, 1) != 0) {
+    k->shared = malloc(sizeof *k->shared * (size_t)k->n_shared);
+    if (!k->tok || !k->shared || db_batch_init(&k->batch, capacity, k->n_shared) != 0) {
         db_kv_mirror_free(k);
         return -1;
     }
+    for (int q = 0; q < k->n_shared; q++) k->shared[q] = q;
     return 0;
 }
 
 void db_kv_mirror_free(db_kv_mirror *k) {
     free(k->tok);
+    free(k->shared);
     db_batch_free(&k->batch);
     k->tok = NULL;
+    k->shared = NULL;
 }
 
 int db_kv_sync(db_spec *s, db_kv_mirror *k, const float **logits, char *err, size_t errlen) {
@@ -224,14 +229,14 @@ int db_kv_sync(db_spec *s, db_kv_mirror *k, const float **logits, char *err, siz
     while (valid < k->n && valid < s->n_seq && k->tok[valid] == s->seq[valid]) valid++;
     if (valid == s->n_seq) valid--;            /* re-evaluate the last token to get its logits */
     if (valid < k->n) {
-        if (db_model_seq_rm(k->m, 0, valid, -1) != 0)
+        if (db_model_seq_rm(k->m, k->n_shared > 1 ? -1 : 0, valid, -1) != 0)
             return db_errf(err, errlen, "draft KV rollback: %s", db_model_last_error(k->m));
         k->n = valid;
     }
     db_batch_clear(&k->batch);
     for (int i = valid; i < s->n_seq; i++) {
         if (i >= k->cap) return db_errf(err, errlen, "draft context full (%d)", k->cap);
-        db_batch_add1(&k->batch, s->seq[i], i, 0, i == s->n_seq - 1);
+        db_batch_add(&k->batch, s->seq[i], i, k->shared, k->n_shared, i == s->n_seq - 1);
         k->tok[i] = s->seq[i];
     }
     if (db_forward(k->m, &k->batch, s->req->events, k->role, s->step) != 0)

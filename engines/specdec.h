@@ -66,18 +66,21 @@ int  db_spec_verify(db_spec *s, const db_token *draft, int k, const float *q_row
 int  db_spec_accept(db_spec *s, const db_token *accepted, int a, db_token extra, int drafted,
                     char *err, size_t errlen);
 
-/* What a helper model (the draft) holds in its KV cache (seq 0), token by
- * position, so it can be rolled back to the longest prefix that agrees with
- * the committed sequence. */
+/* What a helper model (the draft) holds in its KV cache, token by position,
+ * so it can be rolled back to the longest prefix that agrees with the
+ * committed sequence.  The mirrored cells belong to sequences 0..n_shared-1
+ * at once (a tree drafter's branches extend them without copying them). */
 typedef struct db_kv_mirror {
     db_model *m;
     db_token *tok;
     int n, cap;
+    int n_shared;
+    int32_t *shared;        /* 0 .. n_shared-1 */
     db_batch batch;
     db_model_role role;
 } db_kv_mirror;
 
-int  db_kv_mirror_init(db_kv_mirror *k, db_model *m, int capacity, db_model_role role);
+int  db_kv_mirror_init(db_kv_mirror *k, db_model *m, int capacity, int n_shared, db_model_role role);
 void db_kv_mirror_free(db_kv_mirror *k);
 /* Drop KV positions that disagree with the committed sequence, then evaluate
  * the committed tokens the model has not seen, with logits for the last one.
