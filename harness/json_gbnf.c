@@ -10,6 +10,7 @@
  */
 #include "json_gbnf.h"
 #include "jsonschema.h"
+#include "regex_escape.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -330,60 +331,19 @@ static int hexv(uint32_t c) {
 /* escape after '\': 1 = single char *cp, 2 = class escape *cls ('d','D',...), -1 error */
 static int xescape(xparse *P, int in_class, uint32_t *cp, int *cls) {
     if (P->i >= P->n) return xfail(P, 0, "trailing backslash");
-    uint32_t c = P->p[P->i++];
-    switch (c) {
-    case 'd': case 'D': case 'w': case 'W': case 's': case 'S': *cls = (int)c; return 2;
-    case 'b': if (in_class) { *cp = 8; return 1; } return xfail(P, 1, "word boundary \\b");
-    case 'B': return xfail(P, !in_class, "\\B");
-    case 't': *cp = '\t'; return 1;
-    case 'n': *cp = '\n'; return 1;
-    case 'r': *cp = '\r'; return 1;
-    case 'f': *cp = '\f'; return 1;
-    case 'v': *cp = '\v'; return 1;
-    case '0':
-        if (P->i < P->n && P->p[P->i] >= '0' && P->p[P->i] <= '9') return xfail(P, 0, "\\0 followed by a digit");
-        *cp = 0; return 1;
-    case 'c':
-        if (P->i < P->n && ((P->p[P->i] | 0x20) >= 'a' && (P->p[P->i] | 0x20) <= 'z')) { *cp = P->p[P->i++] % 32; return 1; }
-        *cp = '\\'; P->i--; return 1;
-    case 'x':
-        if (P->i + 1 < P->n && hexv(P->p[P->i]) >= 0 && hexv(P->p[P->i + 1]) >= 0) {
-            *cp = (uint32_t)(hexv(P->p[P->i]) * 16 + hexv(P->p[P->i + 1]));
-            P->i += 2; return 1;
-        }
-        *cp = 'x'; return 1;
-    case 'u':
-        if (P->i < P->n && P->p[P->i] == '{') {
-            uint32_t v = 0; int j = P->i + 1, nd = 0;
-            while (j < P->n && hexv(P->p[j]) >= 0 && nd < 7) { v = v * 16 + (uint32_t)hexv(P->p[j]); j++; nd++; }
-            if (nd > 0 && j < P->n && P->p[j] == '}' && v <= MAX_CP) { *cp = v; P->i = j + 1; return 1; }
-            *cp = 'u'; return 1;
-        }
-        if (P->i + 3 < P->n && hexv(P->p[P->i]) >= 0 && hexv(P->p[P->i + 1]) >= 0 && hexv(P->p[P->i + 2]) >= 0 &&
-            hexv(P->p[P->i + 3]) >= 0) {
-            uint32_t v = 0;
-            for (int k = 0; k < 4; k++) v = v * 16 + (uint32_t)hexv(P->p[P->i + k]);
-            P->i += 4;
-            if (v >= 0xD800 && v <= 0xDBFF && P->i + 5 < P->n && P->p[P->i] == '\\' && P->p[P->i + 1] == 'u') {
-                uint32_t lo = 0; int ok = 1;
-                for (int k = 0; k < 4; k++) {
-                    int h = hexv(P->p[P->i + 2 + k]);
-                    if (h < 0) { ok = 0; break; }
-                    lo = lo * 16 + (uint32_t)h;
-                }
-                if (ok && lo >= 0xDC00 && lo <= 0xDFFF) { v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00); P->i += 6; }
-            }
-            *cp = v; return 1;
-        }
-        *cp = 'u'; return 1;
-    case 'p': case 'P': return xfail(P, 1, "Unicode property escape \\p{..}");
-    case 'k':
-        if (P->i < P->n && P->p[P->i] == '<') return xfail(P, 1, "named backreference \\k<..>");
-        *cp = 'k'; return 1;
-    default:
-        if (c >= '1' && c <= '9' && !in_class) return xfail(P, 1, "backreference");
-        *cp = c; return 1;
+    const db_re_escape e = db_regex_escape(P->p, P->n, &P->i, in_class != 0);
+    switch (e.kind) {
+    case DB_RE_ESC_CHAR: *cp = e.cp; return 1;
+    case DB_RE_ESC_CLASS: *cls = e.cls; return 2;
+    case DB_RE_ESC_WORD_BOUNDARY: return xfail(P, 1, "word boundary \\b");
+    case DB_RE_ESC_NOT_BOUNDARY: return xfail(P, 1, "\\B");
+    case DB_RE_ESC_PROPERTY: return xfail(P, 1, "Unicode property escape \\p{..}");
+    case DB_RE_ESC_BACKREF: return xfail(P, 1, "backreference");
+    case DB_RE_ESC_NAMED_BACKREF: return xfail(P, 1, "named backreference \\k<..>");
+    case DB_RE_ESC_INVALID: break;
     }
+    /* \B inside a class (a syntax error), \0 followed by a digit */
+    return xfail(P, 0, P->p[P->i - 1] == 'B' ? "\\B inside a character class" : "\\0 followed by a digit");
 }
 
 static xnode *xclass(xparse *P) {

@@ -10,6 +10,7 @@
  * Regex: a small backtracking engine over Unicode code points (ECMA-262 subset).
  */
 #include "jsonschema.h"
+#include "regex_escape.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -128,64 +129,23 @@ static int hexval(uint32_t c) {
  * (C_DIGIT...), 3 for \b, 4 for \B (outside classes), -1 on error. */
 static int parse_escape(rparse *P, int in_class, uint32_t *cp, int *cls) {
     if (P->i >= P->n) { snprintf(P->err, sizeof P->err, "trailing backslash"); return -1; }
-    uint32_t c = P->p[P->i++];
-    switch (c) {
-    case 'd': *cls = C_DIGIT; return 2;
-    case 'D': *cls = C_NDIGIT; return 2;
-    case 'w': *cls = C_WORD; return 2;
-    case 'W': *cls = C_NWORD; return 2;
-    case 's': *cls = C_SPACE; return 2;
-    case 'S': *cls = C_NSPACE; return 2;
-    case 'b': if (in_class) { *cp = 8; return 1; } return 3;
-    case 'B': if (in_class) break; return 4;
-    case 't': *cp = '\t'; return 1;
-    case 'n': *cp = '\n'; return 1;
-    case 'r': *cp = '\r'; return 1;
-    case 'f': *cp = '\f'; return 1;
-    case 'v': *cp = '\v'; return 1;
-    case '0':
-        if (P->i < P->n && P->p[P->i] >= '0' && P->p[P->i] <= '9') break;
-        *cp = 0; return 1;
-    case 'c':
-        if (P->i < P->n && ((P->p[P->i] | 0x20) >= 'a' && (P->p[P->i] | 0x20) <= 'z')) {
-            *cp = P->p[P->i++] % 32; return 1;
+    const uint32_t c = P->p[P->i];
+    db_re_escape e = db_regex_escape(P->p, P->n, &P->i, in_class != 0);
+    switch (e.kind) {
+    case DB_RE_ESC_CHAR: *cp = e.cp; return 1;
+    case DB_RE_ESC_CLASS:
+        switch (e.cls) {
+        case 'd': *cls = C_DIGIT; break;
+        case 'D': *cls = C_NDIGIT; break;
+        case 'w': *cls = C_WORD; break;
+        case 'W': *cls = C_NWORD; break;
+        case 's': *cls = C_SPACE; break;
+        default:  *cls = C_NSPACE; break;
         }
-        *cp = '\\'; P->i--; return 1;
-    case 'x':
-        if (P->i + 1 < P->n && hexval(P->p[P->i]) >= 0 && hexval(P->p[P->i + 1]) >= 0) {
-            *cp = (uint32_t)(hexval(P->p[P->i]) * 16 + hexval(P->p[P->i + 1]));
-            P->i += 2; return 1;
-        }
-        *cp = 'x'; return 1;
-    case 'u':
-        if (P->i < P->n && P->p[P->i] == '{') {
-            uint32_t v = 0; int j = P->i + 1, nd = 0;
-            while (j < P->n && hexval(P->p[j]) >= 0 && nd < 7) { v = v * 16 + (uint32_t)hexval(P->p[j]); j++; nd++; }
-            if (nd > 0 && j < P->n && P->p[j] == '}' && v <= 0x10FFFF) { *cp = v; P->i = j + 1; return 1; }
-            *cp = 'u'; return 1;
-        }
-        if (P->i + 3 < P->n && hexval(P->p[P->i]) >= 0 && hexval(P->p[P->i + 1]) >= 0 &&
-            hexval(P->p[P->i + 2]) >= 0 && hexval(P->p[P->i + 3]) >= 0) {
-            uint32_t v = 0;
-            for (int k = 0; k < 4; k++) v = v * 16 + (uint32_t)hexval(P->p[P->i + k]);
-            P->i += 4;
-            /* a surrogate pair \uD83D\uDE00 is one code point here */
-            if (v >= 0xD800 && v <= 0xDBFF && P->i + 5 < P->n && P->p[P->i] == '\\' && P->p[P->i + 1] == 'u') {
-                uint32_t lo = 0; int okh = 1;
-                for (int k = 0; k < 4; k++) {
-                    int h = hexval(P->p[P->i + 2 + k]);
-                    if (h < 0) { okh = 0; break; }
-                    lo = lo * 16 + (uint32_t)h;
-                }
-                if (okh && lo >= 0xDC00 && lo <= 0xDFFF) {
-                    v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
-                    P->i += 6;
-                }
-            }
-            *cp = v; return 1;
-        }
-        *cp = 'u'; return 1;
-    case 'p': case 'P': {
+        return 2;
+    case DB_RE_ESC_WORD_BOUNDARY: return 3;
+    case DB_RE_ESC_NOT_BOUNDARY: return 4;
+    case DB_RE_ESC_PROPERTY: {
         /* \p{L} \p{Lu} \p{Ll} and long names, via glibc's C.UTF-8 classification */
         static const struct { const char *name; int kind; } props[] = {
             { "L", C_UALPHA }, { "Letter", C_UALPHA }, { "Alphabetic", C_UALPHA }, { "Alpha", C_UALPHA },
@@ -216,18 +176,14 @@ static int parse_escape(rparse *P, int in_class, uint32_t *cp, int *cls) {
         *cls = c == 'P' ? kind + 1 : kind;
         return 2;
     }
-    case 'k':
-        if (P->i < P->n && P->p[P->i] == '<') {
-            snprintf(P->err, sizeof P->err, "unsupported named backreference \\k<...>");
-            return -1;
-        }
-        *cp = 'k'; return 1;
-    default:
-        if (c >= '1' && c <= '9' && !in_class) {
-            snprintf(P->err, sizeof P->err, "unsupported backreference \\%c", (char)c);
-            return -1;
-        }
-        *cp = c; return 1;
+    case DB_RE_ESC_BACKREF:
+        snprintf(P->err, sizeof P->err, "unsupported backreference \\%c", (char)c);
+        return -1;
+    case DB_RE_ESC_NAMED_BACKREF:
+        snprintf(P->err, sizeof P->err, "unsupported named backreference \\k<...>");
+        return -1;
+    case DB_RE_ESC_INVALID:
+        break;
     }
     /* \B inside a class, \0 followed by a digit: unsupported */
     snprintf(P->err, sizeof P->err, "unsupported escape \\%c", (char)c);

@@ -6,6 +6,7 @@
  */
 #include "test.h"
 #include "harness/jsonschema.h"
+#include "harness/regex_escape.h"
 #include "harness/util.h"
 
 #include <dirent.h>
@@ -531,7 +532,51 @@ static void test_regex(void) {
     CHECK_INT_EQ(db_regex_search("(a)\\1", "aa", err, sizeof err), -1);
 }
 
+/* db_regex_escape, the escape decoder both regex parsers share: each
+ * escape's kind, code point and how far it reads. */
+static void regex_escape_decoding(void) {
+    static const struct { const char *text; int in_class; int kind; uint32_t cp; char cls; int len; } cases[] = {
+        { "x41", 0, DB_RE_ESC_CHAR, 'A', 0, 3 },
+        { "xZ", 0, DB_RE_ESC_CHAR, 'x', 0, 1 },
+        { "u{1F600}", 0, DB_RE_ESC_CHAR, 0x1F600, 0, 8 },
+        { "u{110000}", 0, DB_RE_ESC_CHAR, 'u', 0, 1 },
+        { "uD83D\\uDE00", 0, DB_RE_ESC_CHAR, 0x1F600, 0, 11 },
+        { "uD83D", 0, DB_RE_ESC_CHAR, 0xD83D, 0, 5 },
+        { "u00e9", 1, DB_RE_ESC_CHAR, 0xE9, 0, 5 },
+        { "cJ", 0, DB_RE_ESC_CHAR, 10, 0, 2 },
+        { "c1", 0, DB_RE_ESC_CHAR, '\\', 0, 0 },
+        { "d", 0, DB_RE_ESC_CLASS, 0, 'd', 1 },
+        { "S", 1, DB_RE_ESC_CLASS, 0, 'S', 1 },
+        { "b", 0, DB_RE_ESC_WORD_BOUNDARY, 0, 0, 1 },
+        { "b", 1, DB_RE_ESC_CHAR, 8, 0, 1 },
+        { "B", 0, DB_RE_ESC_NOT_BOUNDARY, 0, 0, 1 },
+        { "B", 1, DB_RE_ESC_INVALID, 0, 0, 1 },
+        { "0", 0, DB_RE_ESC_CHAR, 0, 0, 1 },
+        { "01", 0, DB_RE_ESC_INVALID, 0, 0, 1 },
+        { "5", 0, DB_RE_ESC_BACKREF, '5', 0, 1 },
+        { "5", 1, DB_RE_ESC_CHAR, '5', 0, 1 },
+        { "k<n>", 0, DB_RE_ESC_NAMED_BACKREF, 0, 0, 1 },
+        { "k", 0, DB_RE_ESC_CHAR, 'k', 0, 1 },
+        { "p{L}", 0, DB_RE_ESC_PROPERTY, 0, 'p', 1 },
+        { "t", 0, DB_RE_ESC_CHAR, '\t', 0, 1 },
+        { ".", 0, DB_RE_ESC_CHAR, '.', 0, 1 },
+        { "", 0, DB_RE_ESC_INVALID, 0, 0, 0 },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint32_t cp[32];
+        int n = 0;
+        for (const char *t = cases[c].text; *t; t++) cp[n++] = (unsigned char)*t;
+        int i = 0;
+        db_re_escape e = db_regex_escape(cp, n, &i, cases[c].in_class != 0);
+        CHECK_MSG((int)e.kind == cases[c].kind && i == cases[c].len &&
+                  (e.kind != DB_RE_ESC_CHAR || e.cp == cases[c].cp) && (cases[c].cls == 0 || e.cls == cases[c].cls),
+                  "\\%s (in class %d): kind %d cp %u cls %c read %d", cases[c].text, cases[c].in_class, (int)e.kind,
+                  (unsigned)e.cp, e.cls ? e.cls : '-', i);
+    }
+}
+
 void suite_jsonschema(void) {
+    RUN(regex_escape_decoding);
     RUN(test_api);
     RUN(test_regex);
     RUN(test_suite_draft2020);

@@ -1,0 +1,36 @@
+/* regex_escape.h — decoding one ECMA-262 regular-expression escape (the text
+ * after a backslash), shared by the JSON Schema validator's matcher
+ * (jsonschema.c) and the schema -> GBNF converter (json_gbnf.c), so both read
+ * \d, \x41, \u{1F600}, surrogate pairs, \cJ and identity escapes alike and
+ * differ only in what they support. */
+#ifndef DECOBENCH_REGEX_ESCAPE_H
+#define DECOBENCH_REGEX_ESCAPE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum db_re_escape_kind {
+    DB_RE_ESC_CHAR,          /* one code point: cp */
+    DB_RE_ESC_CLASS,         /* \d \D \w \W \s \S: cls is that letter */
+    DB_RE_ESC_WORD_BOUNDARY, /* \b outside a class */
+    DB_RE_ESC_NOT_BOUNDARY,  /* \B outside a class */
+    DB_RE_ESC_PROPERTY,      /* \p{..} / \P{..}: cls 'p' or 'P'; the caller reads the braces (*i at '{') */
+    DB_RE_ESC_BACKREF,       /* \1 .. \9 outside a class */
+    DB_RE_ESC_NAMED_BACKREF, /* \k<name> */
+    DB_RE_ESC_INVALID,       /* \B in a class, \0 followed by a digit, a trailing backslash */
+} db_re_escape_kind;
+
+typedef struct db_re_escape {
+    db_re_escape_kind kind;
+    uint32_t cp;             /* DB_RE_ESC_CHAR */
+    char cls;                /* DB_RE_ESC_CLASS, DB_RE_ESC_PROPERTY */
+} db_re_escape;
+
+/* Decode the escape at p[*i] (the character after the backslash) of the
+ * code points p[0..n); advances *i past it.  Annex B leniency as JavaScript
+ * engines apply it: \c without a letter is a backslash, \x / \u without hex
+ * digits are the letters themselves, other escaped characters stand for
+ * themselves.  A \uD83D\uDE00 surrogate pair is one code point. */
+db_re_escape db_regex_escape(const uint32_t *p, int n, int *i, bool in_class);
+
+#endif
