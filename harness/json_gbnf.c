@@ -10,7 +10,7 @@
  */
 #include "json_gbnf.h"
 #include "jsonschema.h"
-#include "regex_escape.h"
+#include "regex_syntax.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -383,23 +383,7 @@ static xnode *xclass(xparse *P) {
 
 static xnode *xalt(xparse *P);
 
-static int xbraces(xparse *P, long *mn, long *mx) {
-    int j = P->i + 1, nd = 0;
-    long a = 0, b;
-    while (j < P->n && P->p[j] >= '0' && P->p[j] <= '9') { if (a < 100000) a = a * 10 + (long)(P->p[j] - '0'); j++; nd++; }
-    if (!nd) return 0;
-    if (j < P->n && P->p[j] == '}') b = a;
-    else if (j < P->n && P->p[j] == ',') {
-        j++;
-        int nd2 = 0; long v = 0;
-        while (j < P->n && P->p[j] >= '0' && P->p[j] <= '9') { if (v < 100000) v = v * 10 + (long)(P->p[j] - '0'); j++; nd2++; }
-        if (j >= P->n || P->p[j] != '}') return 0;
-        b = nd2 ? v : -1;
-    } else return 0;
-    *mn = a; *mx = b;
-    P->i = j + 1;
-    return 1;
-}
+static int xbraces(xparse *P, long *mn, long *mx) { return db_regex_braces(P->p, P->n, &P->i, mn, mx); }
 
 static xnode *xset1(xparse *P, uint32_t lo, uint32_t hi) {
     xnode *x = xnew(P, X_SET);

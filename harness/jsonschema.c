@@ -10,7 +10,7 @@
  * Regex: a small backtracking engine over Unicode code points (ECMA-262 subset).
  */
 #include "jsonschema.h"
-#include "regex_escape.h"
+#include "regex_syntax.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -234,20 +234,10 @@ static rnode *parse_alt(rparse *P);
 
 /* {n}, {n,}, {n,m} at P->i (on '{'); returns 1 and advances when it is one. */
 static int parse_braces(rparse *P, int *mn, int *mx) {
-    int j = P->i + 1;
-    long a = 0, b = -1; int nd = 0;
-    while (j < P->n && P->p[j] >= '0' && P->p[j] <= '9') { if (a < 100000) a = a * 10 + (long)(P->p[j] - '0'); j++; nd++; }
-    if (!nd) return 0;
-    if (j < P->n && P->p[j] == '}') { b = a; }
-    else if (j < P->n && P->p[j] == ',') {
-        j++;
-        int nd2 = 0; long v = 0;
-        while (j < P->n && P->p[j] >= '0' && P->p[j] <= '9') { if (v < 100000) v = v * 10 + (long)(P->p[j] - '0'); j++; nd2++; }
-        if (j >= P->n || P->p[j] != '}') return 0;
-        b = nd2 ? v : -1;
-    } else return 0;
-    *mn = (int)a; *mx = (int)b;
-    P->i = j + 1;
+    long a, b;
+    if (!db_regex_braces(P->p, P->n, &P->i, &a, &b)) return 0;
+    *mn = (int)a;
+    *mx = (int)b;
     return 1;
 }
 

@@ -6,7 +6,7 @@
  */
 #include "test.h"
 #include "harness/jsonschema.h"
-#include "harness/regex_escape.h"
+#include "harness/regex_syntax.h"
 #include "harness/util.h"
 
 #include <dirent.h>
@@ -532,8 +532,9 @@ static void test_regex(void) {
     CHECK_INT_EQ(db_regex_search("(a)\\1", "aa", err, sizeof err), -1);
 }
 
-/* db_regex_escape, the escape decoder both regex parsers share: each
- * escape's kind, code point and how far it reads. */
+/* db_regex_escape and db_regex_braces, the lexical pieces both regex
+ * parsers share: each escape's kind, code point and how far it reads; each
+ * quantifier's bounds. */
 static void regex_escape_decoding(void) {
     static const struct { const char *text; int in_class; int kind; uint32_t cp; char cls; int len; } cases[] = {
         { "x41", 0, DB_RE_ESC_CHAR, 'A', 0, 3 },
@@ -572,6 +573,20 @@ static void regex_escape_decoding(void) {
                   (e.kind != DB_RE_ESC_CHAR || e.cp == cases[c].cp) && (cases[c].cls == 0 || e.cls == cases[c].cls),
                   "\\%s (in class %d): kind %d cp %u cls %c read %d", cases[c].text, cases[c].in_class, (int)e.kind,
                   (unsigned)e.cp, e.cls ? e.cls : '-', i);
+    }
+    /* quantifier braces: {m} {m,} {m,n}; anything else is a literal brace */
+    static const struct { const char *text; int ok; long mn, mx; int len; } braces[] = {
+        { "{3}", 1, 3, 3, 3 }, { "{2,}x", 1, 2, -1, 4 }, { "{0,12}", 1, 0, 12, 6 },
+        { "{,5}", 0, 0, 0, 0 }, { "{a}", 0, 0, 0, 0 }, { "{3", 0, 0, 0, 0 }, { "{1,2", 0, 0, 0, 0 },
+    };
+    for (size_t c = 0; c < sizeof braces / sizeof braces[0]; c++) {
+        uint32_t cp[16];
+        int n = 0, i = 0;
+        for (const char *t = braces[c].text; *t; t++) cp[n++] = (unsigned char)*t;
+        long mn = -7, mx = -7;
+        int ok = db_regex_braces(cp, n, &i, &mn, &mx);
+        CHECK_MSG(ok == braces[c].ok && i == braces[c].len && (!ok || (mn == braces[c].mn && mx == braces[c].mx)),
+                  "%s: ok %d min %ld max %ld read %d", braces[c].text, ok, mn, mx, i);
     }
 }
 

@@ -1,5 +1,5 @@
-/* regex_escape.c — one ECMA-262 escape after a backslash (see regex_escape.h). */
-#include "regex_escape.h"
+/* regex_syntax.c — one ECMA-262 escape after a backslash (see regex_syntax.h). */
+#include "regex_syntax.h"
 
 static int hexval(uint32_t c) {
     if (c >= '0' && c <= '9') return (int)(c - '0');
@@ -92,4 +92,37 @@ db_re_escape db_regex_escape(const uint32_t *p, int n, int *i, bool in_class) {
         e.cp = c;
         return e;
     }
+}
+
+/* decimal digits at p[*j] (value capped), their count */
+static int digits(const uint32_t *p, int n, int *j, long *v) {
+    int nd = 0;
+    *v = 0;
+    while (*j < n && p[*j] >= '0' && p[*j] <= '9') {
+        if (*v < 100000) *v = *v * 10 + (long)(p[*j] - '0');
+        (*j)++;
+        nd++;
+    }
+    return nd;
+}
+
+int db_regex_braces(const uint32_t *p, int n, int *i, long *mn, long *mx) {
+    int j = *i + 1;
+    long a, b;
+    if (!digits(p, n, &j, &a)) return 0;
+    if (j < n && p[j] == '}') {
+        b = a;
+    } else if (j < n && p[j] == ',') {
+        j++;
+        long v;
+        int nd = digits(p, n, &j, &v);
+        if (j >= n || p[j] != '}') return 0;
+        b = nd ? v : -1;
+    } else {
+        return 0;
+    }
+    *mn = a;
+    *mx = b;
+    *i = j + 1;
+    return 1;
 }

@@ -1,10 +1,10 @@
-/* regex_escape.h — decoding one ECMA-262 regular-expression escape (the text
- * after a backslash), shared by the JSON Schema validator's matcher
- * (jsonschema.c) and the schema -> GBNF converter (json_gbnf.c), so both read
- * \d, \x41, \u{1F600}, surrogate pairs, \cJ and identity escapes alike and
- * differ only in what they support. */
-#ifndef DECOBENCH_REGEX_ESCAPE_H
-#define DECOBENCH_REGEX_ESCAPE_H
+/* regex_syntax.h — the lexical pieces of ECMA-262 regular expressions (an
+ * escape after a backslash, a {m,n} quantifier), shared by the JSON Schema
+ * validator's matcher (jsonschema.c) and the schema -> GBNF converter
+ * (json_gbnf.c), so both read \d, \x41, \u{1F600}, surrogate pairs, \cJ,
+ * identity escapes and {2,} alike and differ only in what they support. */
+#ifndef DECOBENCH_REGEX_SYNTAX_H
+#define DECOBENCH_REGEX_SYNTAX_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,5 +32,10 @@ typedef struct db_re_escape {
  * digits are the letters themselves, other escaped characters stand for
  * themselves.  A \uD83D\uDE00 surrogate pair is one code point. */
 db_re_escape db_regex_escape(const uint32_t *p, int n, int *i, bool in_class);
+
+/* A quantifier {m}, {m,} or {m,n} at p[*i] == '{': returns 1 with *mn, *mx
+ * (-1: unbounded; counts capped near 100000) and *i past the '}', or 0 when
+ * the brace is not a quantifier (Annex B: then it is a literal '{'). */
+int db_regex_braces(const uint32_t *p, int n, int *i, long *mn, long *mx);
 
 #endif
