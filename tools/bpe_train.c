@@ -30,6 +30,7 @@
 #include <cjson/cJSON.h>
 
 #include "harness/rng.h"
+#include "tools/corpus_docs.h"
 
 #define PROG "decobench-bpe"
 #define SPM_SPACE "\xe2\x96\x81"
@@ -232,75 +233,31 @@ typedef struct textbuf {
 } textbuf;
 
 static int read_corpus(const char *path, uint64_t seed, uint64_t fileidx, size_t cap_bytes, textbuf *out) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char **doc = NULL;
-    size_t *len = NULL, n = 0, cap = 0;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t r;
-    long lineno = 0;
-    int rc = 0;
-    while ((r = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
-        if (r <= 1) continue;
-        cJSON *j = cJSON_ParseWithLength(line, (size_t)r);
-        const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
-        if (!cJSON_IsString(t)) {
-            fprintf(stderr, PROG ": %s:%ld: expected a JSON object with a string \"text\"\n", path, lineno);
-            cJSON_Delete(j);
-            rc = -1;
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            doc = xrealloc(doc, cap * sizeof *doc);
-            len = xrealloc(len, cap * sizeof *len);
-        }
-        len[n] = strlen(t->valuestring);
-        doc[n] = strdup(t->valuestring);
-        if (!doc[n]) { fprintf(stderr, PROG ": out of memory\n"); exit(1); }
-        n++;
-        cJSON_Delete(j);
-    }
-    free(line);
-    fclose(f);
-    if (rc == 0 && n == 0) {
-        fprintf(stderr, PROG ": %s: no documents\n", path);
-        rc = -1;
-    }
-    /* seeded Fisher-Yates, then take documents until the byte cap */
-    db_rng g = db_rng_make(seed, 1000 + fileidx);
-    for (size_t i = n; i > 1; i--) {
-        size_t k = (size_t)db_rng_below(&g, i);
-        char *td = doc[i - 1]; doc[i - 1] = doc[k]; doc[k] = td;
-        size_t tl = len[i - 1]; len[i - 1] = len[k]; len[k] = tl;
-    }
+    char **doc;
+    size_t n;
+    if (corpus_docs_read(PROG, path, seed, 1000 + fileidx, &doc, &n) != 0) return -1;
+    /* take documents in that order until the byte cap */
     size_t taken = 0, ntaken = 0;
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && taken < cap_bytes) {
+        if (taken < cap_bytes) {
+            const size_t len_i = strlen(doc[i]);
             if (out->n == out->cap) {
                 out->cap = out->cap ? out->cap * 2 : 1024;
                 out->doc = xrealloc(out->doc, out->cap * sizeof *out->doc);
                 out->len = xrealloc(out->len, out->cap * sizeof *out->len);
             }
             out->doc[out->n] = doc[i];
-            out->len[out->n++] = len[i];
-            taken += len[i];
+            out->len[out->n++] = len_i;
+            taken += len_i;
             ntaken++;
-            out->bytes += len[i];
+            out->bytes += len_i;
         } else {
             free(doc[i]);
         }
     }
     free(doc);
-    free(len);
-    if (rc == 0) fprintf(stderr, PROG ": %s: %zu of %zu documents, %zu bytes\n", path,
-                         ntaken, n, taken);
-    return rc;
+    fprintf(stderr, PROG ": %s: %zu of %zu documents, %zu bytes\n", path, ntaken, n, taken);
+    return 0;
 }
 
 /* ---- character classes ---- */

@@ -54,6 +54,7 @@
 #include "llama.h"
 
 #include "harness/rng.h"
+#include "tools/corpus_docs.h"
 #include "tools/gguf_writer.h"
 
 #define PROG "decobench-train"
@@ -252,40 +253,10 @@ static void stream_push(stream *s, const llama_token *t, size_t n) {
 /* Documents of path in a seeded order until max_bytes; each as <s> + tokens. */
 static int tokenize_corpus(const struct llama_vocab *voc, const char *path, uint64_t seed, int fileidx,
                            double max_bytes, stream *out) {
-    FILE *f = fopen(path, "r");
-    if (!f) { fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno)); return -1; }
-    char **doc = NULL;
-    size_t n = 0, cap = 0;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t r;
-    long lineno = 0;
+    char **doc;
+    size_t n;
+    if (corpus_docs_read(PROG, path, seed, 2000 + (uint64_t)fileidx, &doc, &n) != 0) return -1;
     int rc = 0;
-    while ((r = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
-        if (r <= 1) continue;
-        cJSON *j = cJSON_ParseWithLength(line, (size_t)r);
-        const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
-        if (!cJSON_IsString(t)) {
-            fprintf(stderr, PROG ": %s:%ld: expected a JSON object with a string \"text\"\n", path, lineno);
-            cJSON_Delete(j);
-            rc = -1;
-            break;
-        }
-        if (n == cap) { cap = cap ? cap * 2 : 1024; doc = xrealloc(doc, cap * sizeof *doc); }
-        doc[n] = strdup(t->valuestring);
-        if (!doc[n]) { fprintf(stderr, PROG ": out of memory\n"); exit(1); }
-        n++;
-        cJSON_Delete(j);
-    }
-    free(line);
-    fclose(f);
-    if (rc == 0 && n == 0) { fprintf(stderr, PROG ": %s: no documents\n", path); rc = -1; }
-    db_rng g = db_rng_make(seed, 2000 + (uint64_t)fileidx);
-    for (size_t i = n; i > 1; i--) {
-        size_t k = (size_t)db_rng_below(&g, i);
-        char *tmp = doc[i - 1]; doc[i - 1] = doc[k]; doc[k] = tmp;
-    }
     llama_token *buf = NULL;
     size_t bcap = 0;
     for (size_t i = 0; i < n; i++) {
