@@ -36,7 +36,8 @@ echo "| model | parameters | tokens seen | held-out loss (nats) | held-out perpl
 echo "|---|--:|--:|--:|--:|--:|--:|--:|"
 jq -r '.models[] | "| \(.name) | \(.parameters // .n_params // "-") | \(.tokens_seen) | \(.heldout_loss * 1000 | round / 1000) | \(.heldout_perplexity * 10 | round / 10) | \(.unigram_perplexity * 10 | round / 10) | \(.heldout_accuracy * 1000 | round / 1000) | \(if .unigram_accuracy then (.unigram_accuracy * 1000 | round / 1000) else "-" end) |"' "$m/MANIFEST.json"
 echo
-echo "(diffusion: loss and accuracy on the masked half of each held-out window; the unigram baseline guesses the most frequent token)"
+echo "(diffusion: loss and accuracy on the masked half of each held-out window, all predicted at once; the unigram baseline guesses the most frequent token)"
+jq -r '.models[] | select(.heldout_fill_accuracy != null) | "\n\(.name): filling the same masked halves as its own decoder does (\(.heldout_fill_steps) steps of low-confidence remasking, LLaDA), accuracy \(.heldout_fill_accuracy * 1000 | round / 1000) against the unigram baseline'"'"'s \(.unigram_accuracy * 1000 | round / 1000)."' "$m/MANIFEST.json"
 echo
 
 cat > "$tmp/q.json" <<JSON

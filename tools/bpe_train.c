@@ -653,5 +653,20 @@ int main(int argc, char **argv) {
     printf("%s: %zu tokens (%d fixed, %zu characters, %zu merges)\n", out, n_fixed + n_alpha + n_merged,
            n_fixed, n_alpha, n_merged);
     free(tpath);
+    free(tmp);
+    free(merged);
+    for (size_t i = 0; i < idx_cap; i++) free(idx[i].w);
+    free(idx);
+    free(hp.e);
+    free(pc.key);
+    free(pc.val);
+    for (size_t i = 0; i < nw; i++) free(w[i].sym);
+    free(w);
+    for (size_t i = 0; i < st.n; i++) free(st.str[i]);
+    free(st.str);
+    sm_free(&st.ids);
+    sm_free(&alpha);
+    sm_free(&cpc);
+    free(cps);
     return 0;
 }

@@ -81,6 +81,9 @@ static void usage(FILE *f) {
         "  --embd-init random|cooccur  token_embd.weight: N(0, embd-std^2) (default), or a random\n"
         "                      projection of each token's next/previous-token log counts in the\n"
         "                      training split, rows at RMS embd-std (llama.cpp keeps it frozen)\n"
+        "  --init-from GGUF    initialise every tensor from this model instead (same\n"
+        "                      hyperparameters; e.g. a masked-diffusion model from a\n"
+        "                      trained causal one, as Dream and DiffuLLaMA adapt AR models)\n"
         "  --embd-std X        token_embd.weight init std (default 1.0: llama.cpp does not\n"
         "                      train it, and tiny frozen embeddings make training unstable)\n"
         "  --diffusion         masked-diffusion model: bidirectional attention\n"
@@ -128,6 +131,7 @@ typedef struct opts {
     int eval_tokens;
     const char *out_type;
     const char *train_only;
+    const char *init_from;
 } opts;
 
 static volatile sig_atomic_t g_stop;
@@ -179,6 +183,14 @@ typedef struct vocab {
     int n;
     int bos, eos, unk, mask;
 } vocab;
+
+static void vocab_free(vocab *v) {
+    for (int i = 0; i < v->n; i++) free(v->piece[i]);
+    free(v->piece);
+    free(v->score);
+    free(v->type);
+    memset(v, 0, sizeof *v);
+}
 
 static int vocab_read(const char *path, vocab *v) {
     memset(v, 0, sizeof *v);
@@ -501,11 +513,37 @@ typedef struct init_ctx {
     uint64_t seed;
     double std, embd_std, out_norm;
     const float *embd;       /* n_vocab × n_embd token embedding, or NULL: random */
+    struct ggml_context *from;   /* --init-from: every tensor copied from this model */
+    const char *from_path;
 } init_ctx;
+
+/* --init-from: the tensor `name` of the source model, dequantised into dst;
+ * it must exist with the same shape (same hyperparameters). */
+static int fill_from(const init_ctx *c, const char *name, int64_t ne0, int64_t ne1, float *dst) {
+    const struct ggml_tensor *t = ggml_get_tensor(c->from, name);
+    if (!t || t->ne[0] != ne0 || ggml_nelements(t) != ne0 * ne1) {
+        fprintf(stderr, PROG ": --init-from %s: %s %s (the model's hyperparameters must match)\n", c->from_path, name,
+                t ? "has another shape" : "is missing");
+        return -1;
+    }
+    if (t->type == GGML_TYPE_F32) {
+        memcpy(dst, t->data, sizeof *dst * (size_t)(ne0 * ne1));
+        return 0;
+    }
+    const struct ggml_type_traits *tt = ggml_get_type_traits(t->type);
+    if (!tt->to_float) {
+        fprintf(stderr, PROG ": --init-from %s: %s: tensor type %s cannot be converted\n", c->from_path, name,
+                ggml_type_name(t->type));
+        return -1;
+    }
+    tt->to_float(t->data, dst, ne0 * ne1);
+    return 0;
+}
 
 static int fill_random(void *user, int index, const char *name, int64_t ne0, int64_t ne1, float *dst) {
     const init_ctx *c = user;
     const int64_t n = ne0 * ne1;
+    if (c->from) return fill_from(c, name, ne0, ne1, dst);
     if (strstr(name, "_norm.")) {
         /* the final norm's gain scales every logit: a small start keeps
          * Adam's fixed-size steps on output.weight from overshooting */
@@ -591,17 +629,73 @@ static float *cooccur_embedding(const llama_token *tok, size_t n, int V, int d, 
 }
 
 /* ---------------------------------------------------------------- evaluation */
+/* forwards of the diffusion model's iterative-fill evaluation */
+#define FILL_STEPS 8
 typedef struct eval_result {
     double loss;      /* mean NLL per scored token, nats */
     double acc;       /* top-1 accuracy on scored tokens */
+    double acc_fill;  /* diffusion: accuracy of iterative filling (NAN when not run) */
     int64_t n;        /* scored tokens */
 } eval_result;
 
+/* Diffusion: fill the masked positions of `in` (n_ctx tokens, window `src`)
+ * the way a masked-diffusion decoder does (LLaDA's low-confidence
+ * remasking): `steps` forwards; each predicts every still-masked position
+ * and commits the most confident ones (a 1/(steps left) share), so later
+ * predictions see the earlier ones.  Adds the correct fills to *correct. */
+static int fill_iteratively(struct llama_context *ctx, struct llama_batch *b, llama_token *in, const llama_token *src,
+                            const bool *masked, int n_ctx, int n_vocab, int steps, int64_t *correct) {
+    int *open = xmalloc(sizeof *open * (size_t)n_ctx);
+    llama_token *best = xmalloc(sizeof *best * (size_t)n_ctx);
+    float *conf = xmalloc(sizeof *conf * (size_t)n_ctx);
+    int n_open = 0, rc = 0;
+    for (int i = 0; i < n_ctx; i++) if (masked[i]) open[n_open++] = i;
+    for (int step = 0; step < steps && n_open > 0; step++) {
+        llama_memory_clear(llama_get_memory(ctx), true);
+        b->n_tokens = n_ctx;
+        for (int i = 0; i < n_ctx; i++) {
+            b->token[i] = in[i];
+            b->pos[i] = i;
+            b->n_seq_id[i] = 1;
+            b->seq_id[i][0] = 0;
+            b->logits[i] = 0;
+        }
+        for (int k = 0; k < n_open; k++) b->logits[open[k]] = 1;
+        if (llama_decode(ctx, *b) != 0) { rc = -1; break; }
+        /* per open position: argmax and its probability */
+        for (int k = 0; k < n_open; k++) {
+            const float *l = llama_get_logits_ith(ctx, open[k]);
+            float mx = l[0];
+            int am = 0;
+            for (int v = 1; v < n_vocab; v++) if (l[v] > mx) { mx = l[v]; am = v; }
+            double z = 0;
+            for (int v = 0; v < n_vocab; v++) z += exp((double)(l[v] - mx));
+            best[open[k]] = am;
+            conf[open[k]] = (float)(1.0 / z);
+        }
+        /* commit the m most confident (selection by repeated maximum: m is small) */
+        int m = (n_open + (steps - step) - 1) / (steps - step);
+        for (int c = 0; c < m; c++) {
+            int bk = 0;
+            for (int k = 1; k < n_open; k++) if (conf[open[k]] > conf[open[bk]]) bk = k;
+            const int pos = open[bk];
+            in[pos] = best[pos];
+            *correct += best[pos] == src[pos];
+            open[bk] = open[--n_open];
+        }
+    }
+    free(open);
+    free(best);
+    free(conf);
+    return rc;
+}
+
 /* Held-out evaluation with llama_decode in a fresh context: AR scores every
  * next token of each window; diffusion masks 50% of each window (fixed seed)
- * and scores the masked positions only. */
+ * and scores the masked positions only, predicted all at once (loss,
+ * accuracy) and, with fill_steps > 0, filled iteratively (acc_fill). */
 static int eval_model(const char *path, const llama_token *const *win, int n_win, int n_ctx, bool diffusion,
-                      int mask_id, int threads, eval_result *res) {
+                      int mask_id, int threads, int fill_steps, eval_result *res) {
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = 0;
     mp.progress_callback = quiet_progress;
@@ -620,7 +714,7 @@ static int eval_model(const char *path, const llama_token *const *win, int n_win
     llama_token *in = xmalloc(sizeof *in * (size_t)n_ctx);
     bool *scored = xmalloc(sizeof *scored * (size_t)n_ctx);
     double nll = 0;
-    int64_t n = 0, correct = 0;
+    int64_t n = 0, correct = 0, fill_correct = 0;
     int rc = 0;
     for (int w = 0; w < n_win && rc == 0; w++) {
         const llama_token *src = win[w];
@@ -652,6 +746,11 @@ static int eval_model(const char *path, const llama_token *const *win, int n_win
             correct += am == want;
             n++;
         }
+        if (diffusion && fill_steps > 0 &&
+            fill_iteratively(ctx, &b, in, src, scored, n_ctx, n_vocab, fill_steps, &fill_correct) != 0) {
+            fprintf(stderr, PROG ": %s: llama_decode failed\n", path);
+            rc = -1;
+        }
     }
     free(in);
     free(scored);
@@ -661,6 +760,7 @@ static int eval_model(const char *path, const llama_token *const *win, int n_win
     res->n = n;
     res->loss = n ? nll / (double)n : NAN;
     res->acc = n ? (double)correct / (double)n : NAN;
+    res->acc_fill = diffusion && fill_steps > 0 && n ? (double)fill_correct / (double)n : NAN;
     return rc;
 }
 
@@ -688,7 +788,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 static int parse_opts(int argc, char **argv, opts *o) {
     enum { O_OUT = 256, O_VOCAB, O_TRAIN, O_HELD, O_REPORT, O_NAME, O_EMBD, O_LAYER, O_HEAD, O_HEADKV,
            O_FF, O_CTX, O_STD, O_SEED, O_DIFF, O_MAXTOK, O_MAXMIN, O_LR, O_LRMIN, O_WARM, O_WD, O_CKPT,
-           O_EVAL, O_THREADS, O_TBYTES, O_ETOK, O_OTYPE, O_VERBOSE, O_BETA2, O_ONLY, O_ESTD, O_ONORM, O_EINIT };
+           O_EVAL, O_THREADS, O_TBYTES, O_ETOK, O_OTYPE, O_VERBOSE, O_BETA2, O_ONLY, O_ESTD, O_ONORM, O_EINIT, O_FROM };
     static const struct option lo[] = {
         { "out", 1, 0, O_OUT }, { "vocab", 1, 0, O_VOCAB }, { "train", 1, 0, O_TRAIN },
         { "heldout", 1, 0, O_HELD }, { "report", 1, 0, O_REPORT }, { "name", 1, 0, O_NAME },
@@ -699,7 +799,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         { "lr-min", 1, 0, O_LRMIN }, { "warmup", 1, 0, O_WARM }, { "wd", 1, 0, O_WD },
         { "ckpt-every", 1, 0, O_CKPT }, { "eval-every", 1, 0, O_EVAL }, { "threads", 1, 0, O_THREADS },
         { "train-bytes", 1, 0, O_TBYTES }, { "eval-tokens", 1, 0, O_ETOK }, { "out-type", 1, 0, O_OTYPE },
-        { "verbose", 0, 0, O_VERBOSE }, { "beta2", 1, 0, O_BETA2 }, { "train-only", 1, 0, O_ONLY }, { "embd-std", 1, 0, O_ESTD }, { "out-norm", 1, 0, O_ONORM }, { "embd-init", 1, 0, O_EINIT }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+        { "verbose", 0, 0, O_VERBOSE }, { "beta2", 1, 0, O_BETA2 }, { "train-only", 1, 0, O_ONLY }, { "embd-std", 1, 0, O_ESTD }, { "out-norm", 1, 0, O_ONORM }, { "embd-init", 1, 0, O_EINIT }, { "init-from", 1, 0, O_FROM }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     *o = (opts){ .name = "decobench", .n_embd = 256, .n_layer = 8, .n_head = 4, .n_ff = 704, .n_ctx = 256,
                  .init_std = 0.02, .embd_std = 1.0, .out_norm = 1.0, .seed = 1, .max_tokens = 1e6, .max_minutes = 0, .lr = 1e-3, .lr_min = 1e-4,
@@ -760,6 +860,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
             else if (strcmp(optarg, "random") == 0) o->embd_cooccur = false;
             else { fprintf(stderr, PROG ": --embd-init: expected random or cooccur, got '%s'\n", optarg); rc = -1; }
             break;
+        case O_FROM: o->init_from = optarg; break;
         case 'h': usage(stdout); exit(0);
         default:
             if (optopt) fprintf(stderr, PROG ": option '%s' needs a value (see --help)\n", argv[optind - 1]);
@@ -774,6 +875,10 @@ static int parse_opts(int argc, char **argv, opts *o) {
         return 2;
     }
     if (o->n_head_kv == 0) o->n_head_kv = o->n_head;
+    if (o->init_from && o->embd_cooccur) {
+        fprintf(stderr, PROG ": --init-from and --embd-init cooccur both set token_embd.weight: choose one\n");
+        return 2;
+    }
     if (o->n_ctx % 256 != 0) {
         fprintf(stderr, PROG ": --n-ctx %d: must be a multiple of 256 (llama.cpp pads contexts)\n", o->n_ctx);
         return 2;
@@ -851,20 +956,33 @@ int main(int argc, char **argv) {
     ggml_log_set(log_cb, NULL);
     llama_backend_init();
 
-    vocab voc;
-    if (vocab_read(o.vocab, &voc) != 0) return 1;
+    /* everything main owns, released at `done` on every path */
+    int rc = 0;
+    vocab voc = { 0 };
+    stream train = { 0 };
+    stream held[MAX_FILES];
+    memset(held, 0, sizeof held);
+    llama_token **hwin = NULL;
+    perm_cache pcache = { .epoch = -1, .perm = NULL };
+    struct llama_model *model = NULL;
+    struct llama_context *ctx = NULL;
+    ggml_opt_result_t rtrain = NULL, reval = NULL;
+    ggml_opt_dataset_t ds = NULL;
+    float *E = NULL;
+    char *txt = NULL;
+    if (vocab_read(o.vocab, &voc) != 0) { rc = 1; goto done; }
 
     state st = { 0 };
     st.train_loss = NAN;
     bool resume = file_exists(state_path) && file_exists(ckpt);
     if (resume) {
-        if (state_read(state_path, &st) != 0) return 1;
+        if (state_read(state_path, &st) != 0) { rc = 1; goto done; }
         /* the objective comes from the options: they must match the checkpoint
          * (a diffusion model resumed without --diffusion would silently train
          * next-token prediction on a bidirectional model) */
         struct gguf_init_params gp = { .no_alloc = true, .ctx = NULL };
         struct gguf_context *gc = gguf_init_from_file(ckpt, gp);
-        if (!gc) { fprintf(stderr, PROG ": %s: cannot read the checkpoint\n", ckpt); return 1; }
+        if (!gc) { fprintf(stderr, PROG ": %s: cannot read the checkpoint\n", ckpt); { rc = 1; goto done; } }
         int64_t kc = gguf_find_key(gc, "llama.attention.causal");
         bool ckpt_diffusion = kc >= 0 && !gguf_get_val_bool(gc, kc);
         gguf_free(gc);
@@ -872,7 +990,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, PROG ": %s: the checkpoint is a %s model; %s\n", ckpt,
                     ckpt_diffusion ? "masked-diffusion (bidirectional)" : "causal",
                     ckpt_diffusion ? "pass --diffusion to resume it" : "resume it without --diffusion");
-            return 2;
+            { rc = 2; goto done; }
         }
         fprintf(stderr, PROG ": resuming %s at step %lld (%lld tokens, %.1f s)\n", ckpt, (long long)st.step,
                 (long long)st.tokens_seen, st.elapsed_s);
@@ -888,27 +1006,38 @@ int main(int argc, char **argv) {
     if (!resume) {
         db_gguf_stats gs;
         char err[512];
-        if (db_gguf_write_llama(ckpt, &hp, &gv, fill_random, &ic, &gs, err, sizeof err) != 0) {
-            fprintf(stderr, PROG ": %s\n", err);
-            return 1;
+        struct gguf_context *from_g = NULL;
+        if (o.init_from) {
+            struct gguf_init_params gp = { .no_alloc = false, .ctx = &ic.from };
+            from_g = gguf_init_from_file(o.init_from, gp);
+            if (!from_g) { fprintf(stderr, PROG ": --init-from %s: cannot read the model\n", o.init_from); { rc = 1; goto done; } }
+            ic.from_path = o.init_from;
         }
-        fprintf(stderr, PROG ": new model %s: %llu parameters\n", ckpt, (unsigned long long)gs.n_params);
+        int wrc = db_gguf_write_llama(ckpt, &hp, &gv, fill_random, &ic, &gs, err, sizeof err);
+        if (from_g) {
+            gguf_free(from_g);
+            ggml_free(ic.from);
+            ic.from = NULL;
+        }
+        if (wrc != 0) {
+            fprintf(stderr, PROG ": %s\n", err);
+            { rc = 1; goto done; }
+        }
+        fprintf(stderr, PROG ": new model %s: %llu parameters%s%s\n", ckpt, (unsigned long long)gs.n_params,
+                o.init_from ? ", initialised from " : "", o.init_from ? o.init_from : "");
     }
 
-    struct llama_model *model = NULL;
-    struct llama_context *ctx = NULL;
-    if (load_for_training(ckpt, voc.n, o.vocab, o.threads, &model, &ctx) != 0) return 1;
+    if (load_for_training(ckpt, voc.n, o.vocab, o.threads, &model, &ctx) != 0) { rc = 1; goto done; }
     const struct llama_vocab *lv = llama_model_get_vocab(model);
     const int n_ctx = (int)llama_model_n_ctx_train(model);
 
     /* corpora */
     double t_tok = now_s();
-    stream train = { 0 };
     int64_t corpus_tokens[MAX_FILES];
     for (int f = 0; f < o.n_train; f++) {
         size_t before = train.n;
         stream one = { 0 };
-        if (tokenize_corpus(lv, o.train[f], o.seed, f, o.train_bytes, &one) != 0) return 1;
+        if (tokenize_corpus(lv, o.train[f], o.seed, f, o.train_bytes, &one) != 0) { free(one.tok); rc = 1; goto done; }
         stream_push(&train, one.tok, one.n);
         train.bytes += one.bytes;
         corpus_tokens[f] = (int64_t)(train.n - before);
@@ -917,12 +1046,10 @@ int main(int argc, char **argv) {
     }
     /* held-out windows: evenly spaced across each file's stream */
     const int win_per_file = (o.eval_tokens / n_ctx + o.n_heldout - 1) / o.n_heldout;
-    llama_token **hwin = xmalloc(sizeof *hwin * (size_t)(win_per_file * o.n_heldout + 1));
-    stream held[MAX_FILES];
+    hwin = xmalloc(sizeof *hwin * (size_t)(win_per_file * o.n_heldout + 1));
     int n_hwin = 0;
     for (int f = 0; f < o.n_heldout; f++) {
-        memset(&held[f], 0, sizeof held[f]);
-        if (tokenize_corpus(lv, o.heldout[f], o.seed, 100 + f, 1e12, &held[f]) != 0) return 1;
+        if (tokenize_corpus(lv, o.heldout[f], o.seed, 100 + f, 1e12, &held[f]) != 0) { rc = 1; goto done; }
         int64_t avail = ((int64_t)held[f].n - 1) / n_ctx;
         int k = avail < win_per_file ? (int)avail : win_per_file;
         for (int i = 0; i < k; i++) hwin[n_hwin++] = held[f].tok + (size_t)((avail / k) * i) * (size_t)n_ctx;
@@ -930,14 +1057,14 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, PROG ": tokenized in %.1f s (%.2f bytes/token on training text)\n", now_s() - t_tok,
             train.n ? (double)train.bytes / (double)train.n : 0.0);
-    if (n_hwin == 0) { fprintf(stderr, PROG ": held-out corpora: fewer than %d tokens\n", n_ctx + 1); return 1; }
+    if (n_hwin == 0) { fprintf(stderr, PROG ": held-out corpora: fewer than %d tokens\n", n_ctx + 1); { rc = 1; goto done; } }
 
     /* unigram baseline: add-one smoothed training counts, on the same held-out
      * tokens; its accuracy is that of always guessing the most frequent token */
     double uni_loss, uni_acc;
     {
         double *cnt = calloc((size_t)voc.n, sizeof *cnt);
-        if (!cnt) { fprintf(stderr, PROG ": out of memory\n"); return 1; }
+        if (!cnt) { fprintf(stderr, PROG ": out of memory\n"); { rc = 1; goto done; } }
         for (size_t i = 0; i < train.n; i++) cnt[train.tok[i]] += 1;
         double tot = (double)train.n + voc.n, nll = 0;
         int64_t n = 0, hits = 0;
@@ -959,25 +1086,28 @@ int main(int argc, char **argv) {
         /* replace the random input embedding by training-split co-occurrence
          * projections, rewrite the fresh checkpoint and reload it */
         double t_e = now_s();
-        float *E = cooccur_embedding(train.tok, train.n, voc.n, o.n_embd, o.seed, o.embd_std);
-        if (!E) { fprintf(stderr, PROG ": out of memory building the embedding\n"); return 1; }
+        E = cooccur_embedding(train.tok, train.n, voc.n, o.n_embd, o.seed, o.embd_std);
+        if (!E) { fprintf(stderr, PROG ": out of memory building the embedding\n"); { rc = 1; goto done; } }
         llama_free(ctx);
         llama_model_free(model);
+        ctx = NULL;
+        model = NULL;
         ic.embd = E;
         db_gguf_stats gs;
         char err[512];
         if (db_gguf_write_llama(ckpt, &hp, &gv, fill_random, &ic, &gs, err, sizeof err) != 0) {
             fprintf(stderr, PROG ": %s\n", err);
-            return 1;
+            { rc = 1; goto done; }
         }
         free(E);
+        E = NULL;
         ic.embd = NULL;
-        if (load_for_training(ckpt, voc.n, o.vocab, o.threads, &model, &ctx) != 0) return 1;
+        if (load_for_training(ckpt, voc.n, o.vocab, o.threads, &model, &ctx) != 0) { rc = 1; goto done; }
         fprintf(stderr, PROG ": co-occurrence input embedding (%d x %d) in %.1f s\n", voc.n, o.n_embd, now_s() - t_e);
     }
 
     windows W = { .tok = train.tok, .n_tok = train.n, .n_win = ((int64_t)train.n - 1) / n_ctx, .n_ctx = n_ctx };
-    if (W.n_win < 1) { fprintf(stderr, PROG ": training corpora: fewer than %d tokens\n", n_ctx + 1); return 1; }
+    if (W.n_win < 1) { fprintf(stderr, PROG ": training corpora: fewer than %d tokens\n", n_ctx + 1); { rc = 1; goto done; } }
 
     sched sc = { .step = st.step, .total_steps = (int64_t)ceil(o.max_tokens / n_ctx), .warmup = o.warmup,
                  .lr = o.lr, .lr_min = o.lr_min, .wd = o.wd, .beta2 = o.beta2, .resume_step = st.step };
@@ -995,10 +1125,9 @@ int main(int argc, char **argv) {
     };
     llama_opt_init(ctx, model, op);
 
-    ggml_opt_result_t rtrain = ggml_opt_result_init(), reval = ggml_opt_result_init();
-    perm_cache pcache = { .epoch = -1, .perm = NULL };
+    rtrain = ggml_opt_result_init();
+    reval = ggml_opt_result_init();
     const int chunk_max = 25;
-    ggml_opt_dataset_t ds = NULL;
     int ds_n = 0;
     double t0 = now_s();
     const double elapsed0 = st.elapsed_s;
@@ -1058,35 +1187,39 @@ int main(int argc, char **argv) {
                lr_at(&sc, st.step - 1), loss, hl, (double)k * n_ctx / dt);
         fflush(stdout);
         if (st.step % o.ckpt_every == 0 && st.step < sc.total_steps) {
-            if (save_model(model, ckpt, voc.mask) != 0 || state_write(state_path, &st, &o) != 0) return 1;
+            if (save_model(model, ckpt, voc.mask) != 0 || state_write(state_path, &st, &o) != 0) { rc = 1; goto done; }
         }
     }
     if (ds) ggml_opt_dataset_free(ds);
+    ds = NULL;
     st.elapsed_s = elapsed0 + (now_s() - t0);
     bool finished = st.step >= sc.total_steps || (o.max_minutes > 0 && st.elapsed_s >= o.max_minutes * 60);
     st.done = finished || st.done;
     if (!resume || st.step > 0) {
-        if (save_model(model, ckpt, voc.mask) != 0 || state_write(state_path, &st, &o) != 0) return 1;
+        if (save_model(model, ckpt, voc.mask) != 0 || state_write(state_path, &st, &o) != 0) { rc = 1; goto done; }
     }
     ggml_opt_result_free(rtrain);
     ggml_opt_result_free(reval);
+    rtrain = reval = NULL;
     const uint64_t n_params = llama_model_n_params(model);
     llama_free(ctx);
     llama_model_free(model);
+    ctx = NULL;
+    model = NULL;
     if (!st.done) {
         fprintf(stderr, PROG ": stopped at step %lld; run the same command again to resume\n", (long long)st.step);
-        return 3;
+        { rc = 3; goto done; }
     }
 
     /* output + final evaluation in a fresh context */
     eval_result e32, eout;
-    if (eval_model(ckpt, (const llama_token *const *)hwin, n_hwin, n_ctx, o.diffusion, voc.mask, o.threads, &e32) != 0)
-        return 1;
+    if (eval_model(ckpt, (const llama_token *const *)hwin, n_hwin, n_ctx, o.diffusion, voc.mask, o.threads, 0, &e32) != 0)
+        { rc = 1; goto done; }
     const char *type = o.out_type;
     if (strcmp(type, "auto") == 0) {
-        if (write_output(ckpt, o.out, "q8_0", o.threads) != 0) return 1;
-        if (eval_model(o.out, (const llama_token *const *)hwin, n_hwin, n_ctx, o.diffusion, voc.mask, o.threads, &eout) != 0)
-            return 1;
+        if (write_output(ckpt, o.out, "q8_0", o.threads) != 0) { rc = 1; goto done; }
+        if (eval_model(o.out, (const llama_token *const *)hwin, n_hwin, n_ctx, o.diffusion, voc.mask, o.threads, FILL_STEPS, &eout) != 0)
+            { rc = 1; goto done; }
         type = "q8_0";
         if (!(eout.loss <= e32.loss * 1.005)) {
             fprintf(stderr, PROG ": q8_0 held-out loss %.4f vs f32 %.4f: keeping f16\n", eout.loss, e32.loss);
@@ -1094,9 +1227,9 @@ int main(int argc, char **argv) {
         }
     }
     if (strcmp(type, "q8_0") != 0 || strcmp(o.out_type, "auto") != 0) {
-        if (write_output(ckpt, o.out, type, o.threads) != 0) return 1;
-        if (eval_model(o.out, (const llama_token *const *)hwin, n_hwin, n_ctx, o.diffusion, voc.mask, o.threads, &eout) != 0)
-            return 1;
+        if (write_output(ckpt, o.out, type, o.threads) != 0) { rc = 1; goto done; }
+        if (eval_model(o.out, (const llama_token *const *)hwin, n_hwin, n_ctx, o.diffusion, voc.mask, o.threads, FILL_STEPS, &eout) != 0)
+            { rc = 1; goto done; }
     }
 
     cJSON *j = cJSON_CreateObject();
@@ -1123,6 +1256,10 @@ int main(int argc, char **argv) {
     cJSON_AddNumberToObject(j, "heldout_loss", eout.loss);
     cJSON_AddNumberToObject(j, "heldout_perplexity", exp(eout.loss));
     cJSON_AddNumberToObject(j, "heldout_accuracy", eout.acc);
+    if (o.diffusion) {
+        cJSON_AddNumberToObject(j, "heldout_fill_accuracy", eout.acc_fill);
+        cJSON_AddNumberToObject(j, "heldout_fill_steps", FILL_STEPS);
+    }
     cJSON_AddNumberToObject(j, "heldout_tokens", (double)eout.n);
     cJSON_AddNumberToObject(j, "heldout_loss_f32", e32.loss);
     cJSON_AddNumberToObject(j, "unigram_loss", uni_loss);
@@ -1131,23 +1268,31 @@ int main(int argc, char **argv) {
     cJSON_AddStringToObject(j, "heldout_metric", o.diffusion
         ? "masked positions only, 50% of each 256-token window masked (fixed seed), nats/token"
         : "next-token NLL over held-out windows, nats/token");
-    char *txt = cJSON_Print(j);
+    txt = cJSON_Print(j);
     cJSON_Delete(j);
     FILE *rf = fopen(report, "w");
     if (!rf || fputs(txt, rf) < 0 || fputc('\n', rf) < 0 || fclose(rf) != 0) {
         fprintf(stderr, PROG ": %s: cannot write: %s\n", report, strerror(errno));
-        return 1;
+        { rc = 1; goto done; }
     }
     fprintf(stderr, PROG ": %s (%s): held-out loss %.4f (ppl %.2f, f32 %.4f), unigram ppl %.2f, %lld tokens, %.0f s\n",
             o.out, type, eout.loss, exp(eout.loss), e32.loss, exp(uni_loss), (long long)st.tokens_seen, st.elapsed_s);
+done:
     free(txt);
+    free(E);
+    if (ds) ggml_opt_dataset_free(ds);
+    if (rtrain) ggml_opt_result_free(rtrain);
+    if (reval) ggml_opt_result_free(reval);
+    if (ctx) llama_free(ctx);
+    if (model) llama_model_free(model);
     free(train.tok);
-    for (int f = 0; f < o.n_heldout; f++) free(held[f].tok);
+    for (int f = 0; f < MAX_FILES; f++) free(held[f].tok);
     free(hwin);
     free(pcache.perm);
+    vocab_free(&voc);
     free(ckpt);
     free(state_path);
     free(report);
     llama_backend_free();
-    return 0;
+    return rc;
 }
