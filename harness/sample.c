@@ -88,14 +88,17 @@ static void select_top(const float *p, int n, int m, int *idx) {
 /* ---- softmax ----
  * The full-vocabulary softmax is the per-token cost of every stochastic
  * verifier and of spec-tree's p_split rule (4,096 exponentials per draft
- * row on the bundled vocabulary).  libm's expf is scalar and the obvious loop
- * also serialises on its double-precision sum, so this is written with GCC /
- * Clang vector extensions (4-lane SSE2 / NEON vectors, two per iteration) and a Cephes-style exp: round-to-nearest range reduction
- * x = n ln2 + r, a degree-6 polynomial on |r| <= ln2/2, 2^n by exponent bits
- * (relative error ~2e-7, tested against double precision).  Inputs below
- * -87.3 (exp underflows) give exactly 0, so masked (-inf) logits stay 0.  A
- * library was considered: glibc's libmvec needs -ffast-math (which drops the
- * -inf handling above) and ggml's vectorised softmax is not public API. */
+ * row on the bundled vocabulary).  libm's expf is scalar and the obvious
+ * loop also serialises on its double-precision sum, so this is written with
+ * GCC / Clang vector extensions (4-lane SSE2 / NEON vectors, two per
+ * iteration; an AVX2 + FMA variant where the CPU has it) and the exp of the
+ * Cephes library's expf (S. Moshier; its range reduction and polynomial
+ * coefficients): round-to-nearest x = n ln2 + r, a degree-6 polynomial on
+ * |r| <= ln2/2, 2^n by exponent bits (relative error ~2e-7, tested against
+ * double precision).  Inputs below -87.3 (exp underflows) give exactly 0,
+ * so masked (-inf) logits stay 0.  A library was considered: glibc's
+ * libmvec needs -ffast-math (which drops the -inf handling above) and
+ * ggml's vectorised softmax is not public API. */
 #if defined(__GNUC__) || defined(__clang__)
 #define DB_HAVE_VEC 1
 typedef float db_v4f __attribute__((vector_size(16)));
@@ -173,13 +176,9 @@ __attribute__((target("avx2,fma"))) static double exp_sum_avx2(const float *x, i
     return sum;
 }
 
+/* (libgcc / compiler-rt fill the CPU model before main; two loads here) */
 static int cpu_has_avx2_fma(void) {
-    static int known = -1;               /* benign race: every thread computes the same value */
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return known;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 #endif
 

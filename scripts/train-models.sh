@@ -6,7 +6,7 @@
 # Every step is resumable: rerun after an interruption and finished steps are
 # skipped, an interrupted model continues from its checkpoint
 # ($WORK/NAME.gguf.ckpt.gguf + .state.json).  Planned wall time on 2 cores:
-# about 150 (target, three stages) + 8 (draft) + 12 (draft-distilled) + 35
+# about 80 (target, two stages) + 8 (draft) + 12 (draft-distilled) + 35
 # (diffusion) minutes of training, plus a few minutes generating the
 # distillation data (each model stops at its --max-minutes budget or its
 # token budget, whichever comes first; budgets of a later stage count from
@@ -130,11 +130,6 @@ fi
 TR_SAVE=$TR; TR="$TR --train $WORK/distill.jsonl"
 train draft-distilled 6000000 20 --lr 2e-4 --lr-min 2e-5 --warmup 200 --beta2 0.95
 TR=$TR_SAVE
-# third stage of the target: 70 more minutes (budgets count from the start).
-# The distillation data and draft-distilled above come from the stage-2 target.
-train target    12000000 150 --lr 1.5e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95
-cp "$WORK/target.gguf" "$OUT/target.gguf.tmp" && mv "$OUT/target.gguf.tmp" "$OUT/target.gguf"
-
 # the masked-diffusion model: the finished target's weights with attention
 # made bidirectional, trained on <|mask|>-corrupted windows -- adapting an
 # autoregressive model, as Dream 7B (from Qwen2.5) and DiffuLLaMA do.  From
@@ -166,8 +161,7 @@ echo "$models" | jq -s --arg commit "$commit" --slurpfile tgt "$WORK/target.gguf
           "second stages: a finished model resumed with larger budgets (cosine warm-restarted where the new budgets put it, re-warmup since AdamW moments restart); tokens_seen and wall_time_s cover all stages",
           "draft-distilled: the draft continued for 12 minutes on the training corpora plus target continuations (greedy and temperature 0.8) of 800 training-split snippets (sequence-level distillation; corpus_mix lists distill.jsonl); it sees more tokens than the target (7x cheaper per token), so its held-out perplexity can be below the target'"'"'s while it agrees with the target far more often",
           "token_embd.weight is not trained by llama.cpp (llama_opt_init); decobench-train initialises it from random projections of next/previous-token co-occurrence counts of the training split (--embd-init cooccur)",
-          "diffusion: the finished target (same shape) with llama.attention.causal=false, trained on <|mask|>-corrupted windows (t ~ U(0.05,1)) with loss on all positions (adaptation of an autoregressive model, as Dream and DiffuLLaMA); held-out loss and accuracy are masked-only at 50% masking, predicted at once; heldout_fill_accuracy fills the same masks in 8 steps of low-confidence remasking (LLaDA)",
-          "target: three stages (40, 80, 150 minutes of budget counted from the start); distill.jsonl and draft-distilled come from the stage-2 target"],
+          "diffusion: the finished target (same shape) with llama.attention.causal=false, trained on <|mask|>-corrupted windows (t ~ U(0.05,1)) with loss on all positions (adaptation of an autoregressive model, as Dream and DiffuLLaMA); held-out loss and accuracy are masked-only at 50% masking, predicted at once; heldout_fill_accuracy fills the same masks in 8 steps of low-confidence remasking (LLaDA)"],
   models: .
 }' > "$OUT/MANIFEST.json.tmp"
 mv "$OUT/MANIFEST.json.tmp" "$OUT/MANIFEST.json"
