@@ -22,6 +22,7 @@
 #include "config.h"
 #endif
 #include "test.h"
+#include "fixtures.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -48,17 +49,7 @@
 #include "harness/stats.h"
 #include "harness/suite.h"
 
-static db_model *open_exact(const char *spec) {
-    db_model_params p = db_model_default_params();
-    p.backend = "exact";
-    p.exact_spec = spec;
-    p.n_ctx = 128;
-    p.n_batch = 128;
-    db_model *m = NULL;
-    char err[256];
-    if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open: %s", err);
-    return m;
-}
+static db_model *open_exact(const char *spec) { return db_test_open_model("exact", spec, 128, 128, 0); }
 
 typedef struct run_result {
     db_gen_output out;

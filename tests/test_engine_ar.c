@@ -3,6 +3,7 @@
  * distribution (chi-square over the joint of two tokens, with a negative
  * control); same seed, same tokens; stopping at end-of-generation. */
 #include "test.h"
+#include "fixtures.h"
 
 #include <stdlib.h>
 
@@ -13,17 +14,7 @@
 
 #define SPEC "vocab=16,order=1,seed=11,sharpness=1.5"
 
-static db_model *open_exact(const char *spec) {
-    db_model_params p = db_model_default_params();
-    p.backend = "exact";
-    p.exact_spec = spec;
-    p.n_ctx = 128;
-    p.n_batch = 64;
-    db_model *m = NULL;
-    char err[256];
-    if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open: %s", err);
-    return m;
-}
+static db_model *open_exact(const char *spec) { return db_test_open_model("exact", spec, 128, 64, 0); }
 
 static int generate(db_model *m, const char *const *kv, int n_kv, uint64_t seed, int max_new, bool stop,
                     db_gen_output *out) {

@@ -2,24 +2,14 @@
  * model interface equal the closed form, strict KV-cache checks, sequence
  * operations and the tokenizer. */
 #include "test.h"
+#include "fixtures.h"
 
 #include <stdlib.h>
 
 #include "harness/model.h"
 #include "harness/model_exact.h"
 
-static db_model *open_exact(const char *spec, int n_seq) {
-    db_model_params p = db_model_default_params();
-    p.backend = "exact";
-    p.exact_spec = spec;
-    p.n_ctx = 64;
-    p.n_batch = 32;
-    p.n_seq_max = n_seq;
-    db_model *m = NULL;
-    char err[256];
-    if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open: %s", err);
-    return m;
-}
+static db_model *open_exact(const char *spec, int n_seq) { return db_test_open_model("exact", spec, 64, 32, n_seq); }
 
 static void spec_parsing(void) {
     db_exact_spec s;

@@ -23,6 +23,7 @@
  * right on average but heavy-tailed (the effective sample size collapses).
  */
 #include "test.h"
+#include "fixtures.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -53,17 +54,7 @@ static const char *G_SMALL_JSON =
     "pair ::= \"\\\"\" [a-z] [a-z]? \"\\\":\" [0-9] [0-9]?\n";
 static const char *G_WORDS = "root ::= [a-zA-Z ]+ \".\"\n";
 
-static db_model *open_exact(const char *spec) {
-    db_model_params p = db_model_default_params();
-    p.backend = "exact";
-    p.exact_spec = spec;
-    p.n_ctx = 128;
-    p.n_batch = 128;
-    db_model *m = NULL;
-    char err[256];
-    if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open: %s", err);
-    return m;
-}
+static db_model *open_exact(const char *spec) { return db_test_open_model("exact", spec, 128, 128, 0); }
 
 static char *constraint_of(const char *gbnf) {
     cJSON *o = cJSON_CreateObject();

@@ -7,6 +7,7 @@
  * forwards and evaluated tokens are never exceeded; constraints that cannot
  * fit end in a reported failure. */
 #include "test.h"
+#include "fixtures.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,18 +16,7 @@
 #include "engines/lexcons.h"
 #include "harness/model_exact.h"
 
-static db_model *open_exact(const char *spec, int n_seq) {
-    db_model_params p = db_model_default_params();
-    p.backend = "exact";
-    p.exact_spec = spec;
-    p.n_ctx = 64;
-    p.n_batch = 1024;
-    p.n_seq_max = n_seq;
-    db_model *m = NULL;
-    char err[256];
-    if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open: %s", err);
-    return m;
-}
+static db_model *open_exact(const char *spec, int n_seq) { return db_test_open_model("exact", spec, 64, 1024, n_seq); }
 
 typedef struct run_result {
     int rc;

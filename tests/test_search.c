@@ -13,6 +13,7 @@
  * the search errors the test counts itself; `export-lattice` must write
  * well-formed DOT (checked by `dot` when installed). */
 #include "test.h"
+#include "fixtures.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -30,18 +31,7 @@
 
 #define MAXL 6
 
-static db_model *open_exact(const char *spec, int n_seq) {
-    db_model_params p = db_model_default_params();
-    p.backend = "exact";
-    p.exact_spec = spec;
-    p.n_ctx = 32;
-    p.n_batch = 512;
-    p.n_seq_max = n_seq;
-    db_model *m = NULL;
-    char err[256];
-    if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open: %s", err);
-    return m;
-}
+static db_model *open_exact(const char *spec, int n_seq) { return db_test_open_model("exact", spec, 32, 512, n_seq); }
 
 /* ---- brute force ---- */
 typedef struct bf_path {

@@ -6,6 +6,7 @@
  * test, and the target's KV cache after decoding equals a fresh evaluation.
  */
 #include "test.h"
+#include "fixtures.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,19 +21,9 @@
 
 #include "engines/pld.h"
 
+/* n_seq_max 40: spec-tree branches, lookahead W + G + 1 */
 static db_model *open_model(const char *backend, const char *spec_or_path) {
-    db_model_params p = db_model_default_params();
-    p.backend = backend;
-    if (strcmp(backend, "exact") == 0) p.exact_spec = spec_or_path;
-    else p.path = spec_or_path;
-    p.n_ctx = 512;
-    p.n_batch = 512;
-    p.n_threads = 1;
-    p.n_seq_max = 40;    /* spec-tree branches, lookahead W + G + 1 */
-    db_model *m = NULL;
-    char err[512];
-    if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open %s: %s", spec_or_path, err);
-    return m;
+    return db_test_open_model(backend, spec_or_path, 512, 512, 40);
 }
 
 typedef struct gen_stats { int drafted, accepted, commits, tokens; } gen_stats;
