@@ -1,9 +1,13 @@
 /* fixtures.c — model fixtures shared by the C tests (see fixtures.h). */
 #include "fixtures.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test.h"
+#include "harness/util.h"
 
 db_model *db_test_open_model(const char *backend, const char *spec_or_path, int n_ctx, int n_batch, int n_seq_max) {
     db_model_params p = db_model_default_params();
@@ -18,4 +22,39 @@ db_model *db_test_open_model(const char *backend, const char *spec_or_path, int 
     char err[512];
     if (db_model_open(&p, &m, err, sizeof err) != 0) db_test_fail(__FILE__, __LINE__, "open %s: %s", spec_or_path, err);
     return m;
+}
+
+void db_test_remove_db(const char *path) {
+    char side[4096];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+char *db_test_fresh_db_path(const char *name) {
+    char *path = db_path_join(db_test_tmpdir(), name);
+    db_test_remove_db(path);
+    return path;
+}
+
+db_store *db_test_open_store(const char *path, const char *fingerprint, int64_t *machine_id) {
+    char err[512];
+    db_store *st = NULL;
+    if (db_store_open(path, &st, err, sizeof err) != 0) {
+        printf("    %s\n", err);
+        return NULL;
+    }
+    db_machine m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.cpu_model, sizeof m.cpu_model, "Test CPU");
+    snprintf(m.hostname, sizeof m.hostname, "host-%s", fingerprint);
+    snprintf(m.fingerprint, sizeof m.fingerprint, "%s", fingerprint);
+    m.cores = 4;
+    if (db_store_machine(st, &m, machine_id) != 0) {
+        db_store_close(st);
+        return NULL;
+    }
+    return st;
 }

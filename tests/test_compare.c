@@ -23,6 +23,7 @@
  * copied once.
  */
 #include "test.h"
+#include "fixtures.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -42,37 +43,6 @@
 #define NS (NPROMPT * NREP)
 
 static const char *SAMPLED_LABEL = "ar sample <t=0.8> & \"x\"";
-
-static char *fresh_path(const char *name) {
-    char *path = db_path_join(db_test_tmpdir(), name);
-    char side[1024];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-    return path;
-}
-
-static db_store *open_new(const char *path, int64_t *mid, const char *fp) {
-    char err[512];
-    db_store *st = NULL;
-    if (db_store_open(path, &st, err, sizeof err) != 0) {
-        printf("    %s\n", err);
-        return NULL;
-    }
-    db_machine m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.cpu_model, sizeof m.cpu_model, "Test CPU");
-    snprintf(m.hostname, sizeof m.hostname, "host-%s", fp);
-    snprintf(m.fingerprint, sizeof m.fingerprint, "%s", fp);
-    m.cores = 4;
-    if (db_store_machine(st, &m, mid) != 0) {
-        db_store_close(st);
-        return NULL;
-    }
-    return st;
-}
 
 static int64_t begin_run(db_store *st, int64_t mid, const char *config, const char *rev) {
     db_counter_status cs[1];
@@ -156,9 +126,9 @@ static int add_run(db_store *st, int64_t mid, const char *config, const char *re
 }
 
 static char *build_compare_db(void) {
-    char *path = fresh_path("compare.db");
+    char *path = db_test_fresh_db_path("compare.db");
     int64_t mid = 0;
-    db_store *st = open_new(path, &mid, "fp");
+    db_store *st = db_test_open_store(path, "fp", &mid);
     if (!st) {
         free(path);
         return NULL;
@@ -536,9 +506,9 @@ static void test_changepoints(void) {
 
 /* 20 runs of one case, 4 samples each; tokens/s drops 10% from run 11 on */
 static void test_history(void) {
-    char *path = fresh_path("history.db");
+    char *path = db_test_fresh_db_path("history.db");
     int64_t mid = 0;
-    db_store *st = open_new(path, &mid, "fp");
+    db_store *st = db_test_open_store(path, "fp", &mid);
     if (!st) {
         free(path);
         return;
@@ -667,9 +637,9 @@ static int64_t query_int(const char *path, const char *sql) {
 }
 
 static char *build_shard(const char *name, bool second) {
-    char *path = fresh_path(name);
+    char *path = db_test_fresh_db_path(name);
     int64_t ma = 0, mb = 0;
-    db_store *st = open_new(path, &ma, "fpA");
+    db_store *st = db_test_open_store(path, "fpA", &ma);
     if (!st) {
         free(path);
         return NULL;
@@ -695,7 +665,7 @@ static char *build_shard(const char *name, bool second) {
 
 static void test_merge(void) {
     char *a = build_shard("merge-a.db", false), *b = build_shard("merge-b.db", true);
-    char *all = fresh_path("merge-all.db"), *all2 = fresh_path("merge-all2.db");
+    char *all = db_test_fresh_db_path("merge-all.db"), *all2 = db_test_fresh_db_path("merge-all2.db");
     if (!a || !b) goto done;
     int64_t na[NT], nb[NT], n1[NT], n2[NT], n3[NT];
     row_counts(a, na);
@@ -758,12 +728,12 @@ static void test_merge(void) {
     row_counts(all2, n4);
     for (int i = 0; i < NT; i++) CHECK_INT_EQ(n4[i], n2[i]);
     /* refusals: a foreign SQLite file (as source or output), a missing source, no -o */
-    char *foreign = fresh_path("foreign.db");
+    char *foreign = db_test_fresh_db_path("foreign.db");
     sqlite3 *db = NULL;
     if (sqlite3_open(foreign, &db) == SQLITE_OK)
         sqlite3_exec(db, "CREATE TABLE foo(x); INSERT INTO foo VALUES(1);", NULL, NULL, NULL);
     sqlite3_close(db);
-    char *none = fresh_path("merge-none.db");
+    char *none = db_test_fresh_db_path("merge-none.db");
     const char *r1[] = { "merge", a, foreign, "-o", none };
     CHECK_INT_EQ(run_cmd(cmd_merge, 5, r1), 2);
     CHECK(!db_file_exists(none));

@@ -14,6 +14,7 @@
  * (DB_SRCDIR pointing at the source tree) and review the diff.
  */
 #include "test.h"
+#include "fixtures.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -44,15 +45,6 @@ typedef struct fx_case {
     bool tweak;                   /* one token fewer accepted in sample 0's first step */
     const char *model, *dataset;  /* NULL: "target", "mixed" */
 } fx_case;
-
-static void unlink_db(const char *path) {
-    char side[1024];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-}
 
 /* one case's samples with fixed numbers: ar commits one token per step,
  * speculative cases verify k drafts per step with (i + j + shift) mod (k+1)
@@ -128,7 +120,7 @@ static int add_case(db_store *st, int64_t run, int idx, const fx_case *fc) {
 /* a fixed results database of one machine; probe_gbs <= 0: no probe */
 static int build_fixture(const char *path, const char *host, const char *fp, const fx_case *cases, int n_cases,
                          double probe_gbs, bool quality) {
-    unlink_db(path);
+    db_test_remove_db(path);
     char err[512];
     db_store *st = NULL;
     if (db_store_open(path, &st, err, sizeof err) != 0) {
@@ -376,7 +368,7 @@ static void test_hardware_report(void) {
     char *a = fixture_path("hw-a.db"), *b = fixture_path("hw-b.db"), *all = fixture_path("hw-all.db");
     CHECK_INT_EQ(build_fixture(a, "alpha", "fp-alpha", CASES_A, 4, 40.0, false), 0);
     CHECK_INT_EQ(build_fixture(b, "beta", "fp-beta", CASES_B, 4, 0, false), 0);
-    unlink_db(all);
+    db_test_remove_db(all);
     char err[512] = "";
     db_store *dst = NULL, *src = NULL;
     CHECK_INT_EQ(db_store_open(all, &dst, err, sizeof err), 0);

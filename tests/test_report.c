@@ -5,6 +5,7 @@
  * speculative columns and the --by category pivot; expected output derived
  * by hand. */
 #include "test.h"
+#include "fixtures.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -68,27 +69,14 @@ static const fx_sample SPEC[3] = {
  * run 2 = same data without a "baseline" key, run 3 = baseline "spec" (prefix),
  * run 4 = one case with a label full of special characters */
 static char *build_db(void) {
-    char *path = db_path_join(db_test_tmpdir(), "report.db");
-    char side[1024];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-    char err[512];
-    db_store *st = NULL;
-    if (db_store_open(path, &st, err, sizeof err) != 0) {
-        printf("    %s\n", err);
+    char *path = db_test_fresh_db_path("report.db");
+    int64_t mid = 0;
+    db_store *st = db_test_open_store(path, "fp", &mid);
+    if (!st) {
         free(path);
         return NULL;
     }
-    db_machine m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.cpu_model, sizeof m.cpu_model, "Test CPU");
-    snprintf(m.fingerprint, sizeof m.fingerprint, "fp");
-    m.cores = 4;
-    int64_t mid = 0;
-    int rc = db_store_machine(st, &m, &mid);
+    int rc = 0;
     const char *configs[3] = { "{\"name\":\"smoke\",\"baseline\":\"ar\"}", "{\"name\":\"smoke\"}",
                                "{\"baseline\":\"spec\"}" };
     for (int r = 0; r < 3; r++) {
@@ -342,27 +330,14 @@ static const uint32_t M_PLD0[4] = { 2, 1, 1, 1 }, M_PLD1[2] = { 3, 0 };
 static const char *const CATS[6] = { "writing", "Coding", "translation", "math_reasoning", "zeta", "alpha" };
 
 static char *build_spec_db(void) {
-    char *path = db_path_join(db_test_tmpdir(), "report-spec.db");
-    char side[1024];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-    char err[512];
-    db_store *st = NULL;
-    if (db_store_open(path, &st, err, sizeof err) != 0) {
-        printf("    %s\n", err);
+    char *path = db_test_fresh_db_path("report-spec.db");
+    int64_t mid = 0;
+    db_store *st = db_test_open_store(path, "fp", &mid);
+    if (!st) {
         free(path);
         return NULL;
     }
-    db_machine m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.cpu_model, sizeof m.cpu_model, "Test CPU");
-    snprintf(m.fingerprint, sizeof m.fingerprint, "fp");
-    m.cores = 4;
-    int64_t mid = 0;
-    int rc = db_store_machine(st, &m, &mid);
+    int rc = 0;
     int64_t run = add_run(st, mid, "{\"baseline\":\"ar\"}");
     sx ar[7], sp[7], pld[2];
     const double tps[6] = { 20, 15, 30, 12, 25, 10 };
