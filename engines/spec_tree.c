@@ -2,11 +2,13 @@
  * branches of depth k: every active branch extends by its top (or sampled)
  * token, and a branch forks (llama.cpp examples/speculative's p_split rule)
  * when the best other candidate has draft probability above p_split.
- * Branches are distinct sequence ids in the draft's KV cache (forks copy the
- * parent's cells).  All tree nodes are verified in ONE target forward: a
+ * Branches are distinct sequence ids in both KV caches; the committed text's
+ * cells belong to every branch sequence, so a fork copies only the parent's
+ * cells of this step.  All tree nodes are verified in ONE target forward: a
  * node shared by several branches is one batch row carrying all their
- * sequence ids.  The winning branch is kept (seq_keep + copy to seq 0) and
- * the rest of the tree removed.
+ * sequence ids.  Afterwards the winning branch's cells of this step join
+ * every sequence and the rest of the tree is removed (only this step's
+ * positions are touched).
  *
  * Verification walks the tree from the root.  Greedy: follow the child equal
  * to the target's argmax.  Stochastic: the children of a node are distinct
