@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "store.h"
@@ -29,15 +29,6 @@ static void usage(FILE *f) {
           "\n"
           "  -o, --output F     the merged database (required)\n"
           "  -h, --help         show this help\n", f);
-}
-
-static void unlink_db(const char *path) {
-    char side[4096];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
 }
 
 static bool same_file(const char *a, const char *b) {
@@ -153,7 +144,7 @@ int cmd_merge(int argc, char **argv) {
     status = 0;
 out:
     db_store_close(dst);
-    if (created && tmp) unlink_db(tmp);
+    if (created && tmp) db_store_remove_files(tmp);
     free(tmp);
     for (int i = 0; i < n_src; i++) db_store_close(src[i]);
     free(src);

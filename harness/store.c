@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -83,6 +84,15 @@ const char *db_store_errmsg(const db_store *st) {
 
 struct sqlite3 *db_store_handle(db_store *st) {
     return st ? st->db : NULL;
+}
+
+void db_store_remove_files(const char *path) {
+    char side[4096];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
 }
 
 void db_store_close(db_store *st) {

@@ -56,6 +56,8 @@ int  db_store_open(const char *path, db_store **out, char *err, size_t errlen);
 /* Open an existing DB read-only (reports). */
 int  db_store_open_readonly(const char *path, db_store **out, char *err, size_t errlen);
 void db_store_close(db_store *st);
+/* Remove a (closed) database file and its SQLite -wal / -shm side files. */
+void db_store_remove_files(const char *path);
 const char *db_store_errmsg(const db_store *st);
 struct sqlite3 *db_store_handle(db_store *st);   /* for reports' queries */
 

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "test.h"
 #include "harness/util.h"
@@ -24,18 +23,9 @@ db_model *db_test_open_model(const char *backend, const char *spec_or_path, int 
     return m;
 }
 
-void db_test_remove_db(const char *path) {
-    char side[4096];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-}
-
 char *db_test_fresh_db_path(const char *name) {
     char *path = db_path_join(db_test_tmpdir(), name);
-    db_test_remove_db(path);
+    db_store_remove_files(path);
     return path;
 }
 

@@ -13,9 +13,6 @@
  * failure naming the model and returns NULL. */
 db_model *db_test_open_model(const char *backend, const char *spec_or_path, int n_ctx, int n_batch, int n_seq_max);
 
-/* Remove the database at path and its -wal / -shm side files. */
-void db_test_remove_db(const char *path);
-
 /* A path for a new database under the test's scratch directory: the file and
  * its -wal / -shm side files are removed.  Returns a malloc'd path. */
 char *db_test_fresh_db_path(const char *name);

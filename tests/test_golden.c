@@ -120,7 +120,7 @@ static int add_case(db_store *st, int64_t run, int idx, const fx_case *fc) {
 /* a fixed results database of one machine; probe_gbs <= 0: no probe */
 static int build_fixture(const char *path, const char *host, const char *fp, const fx_case *cases, int n_cases,
                          double probe_gbs, bool quality) {
-    db_test_remove_db(path);
+    db_store_remove_files(path);
     char err[512];
     db_store *st = NULL;
     if (db_store_open(path, &st, err, sizeof err) != 0) {
@@ -368,7 +368,7 @@ static void test_hardware_report(void) {
     char *a = fixture_path("hw-a.db"), *b = fixture_path("hw-b.db"), *all = fixture_path("hw-all.db");
     CHECK_INT_EQ(build_fixture(a, "alpha", "fp-alpha", CASES_A, 4, 40.0, false), 0);
     CHECK_INT_EQ(build_fixture(b, "beta", "fp-beta", CASES_B, 4, 0, false), 0);
-    db_test_remove_db(all);
+    db_store_remove_files(all);
     char err[512] = "";
     db_store *dst = NULL, *src = NULL;
     CHECK_INT_EQ(db_store_open(all, &dst, err, sizeof err), 0);

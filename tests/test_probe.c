@@ -4,6 +4,7 @@
  * default array size follows the topology record, and a version-1 database
  * still opens read-only and is upgraded when opened for writing. */
 #include "test.h"
+#include "fixtures.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -29,16 +30,7 @@ static char *q1(sqlite3 *db, const char *sql) {
 
 #define CHECK_Q(db, sql, expect) do { char *_v = q1(db, sql); CHECK_STR_EQ(_v, expect); free(_v); } while (0)
 
-static char *fresh(const char *name) {
-    char *p = db_path_join(db_test_tmpdir(), name);
-    char side[1024];
-    unlink(p);
-    snprintf(side, sizeof side, "%s-wal", p);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", p);
-    unlink(side);
-    return p;
-}
+static char *fresh(const char *name) { return db_test_fresh_db_path(name); }
 
 static void test_probe_measures(void) {
     db_machine m;

@@ -158,7 +158,7 @@ static void exact_equals_brute_force(void) {
             bf b;
             brute_force(spec, prompt, 3, L, &b);
             for (int bi = 0; bi < 2; bi++) {
-                char Ls[8];
+                char Ls[16];
                 snprintf(Ls, sizeof Ls, "%d", L);
                 const char *kv[] = { "max_len", Ls, "max_nodes", "100000", "batch", batch[bi], NULL };
                 run_result r = run_engine("exact", m, NULL, prompt, 3, L, kv);
@@ -172,7 +172,7 @@ static void exact_equals_brute_force(void) {
                 db_output_free(&r.out);
             }
             /* one stored child per node: re-expansions, same optimum */
-            char Ls[8];
+            char Ls[16];
             snprintf(Ls, sizeof Ls, "%d", L);
             const char *kv2[] = { "max_len", Ls, "max_nodes", "100000", "children", "1", NULL };
             const char *kv3[] = { "max_len", Ls, "max_nodes", "100000", NULL };
@@ -197,7 +197,7 @@ static void exact_respects_node_budget(void) {
     if (!m) return;
     db_token prompt[2] = { DB_EXACT_BOS, 5 };
     for (int budget = 1; budget <= 9; budget += 2) {
-        char bs[8];
+        char bs[16];
         snprintf(bs, sizeof bs, "%d", budget);
         const char *kv[] = { "max_len", "6", "max_nodes", bs, NULL };
         run_result r = run_engine("exact", m, NULL, prompt, 2, 6, kv);
@@ -409,7 +409,7 @@ static void lattice_budget_and_control(void) {
         bf b;
         brute_force(spec, prompt, 3, L, &b);
         for (int budget = 3; budget <= 40; budget += 9) {
-            char bs[8];
+            char bs[16];
             snprintf(bs, sizeof bs, "%d", budget);
             const char *kv[] = { "ngram", "2", "budget", bs, NULL };
             db_lattice lat;
@@ -486,7 +486,7 @@ static void astar_budget(void) {
     if (!m || !v) return;
     db_token prompt[2] = { DB_EXACT_BOS, 7 };
     for (int budget = 5; budget <= 65; budget += 20) {
-        char bs[8];
+        char bs[16];
         snprintf(bs, sizeof bs, "%d", budget);
         const char *kv[] = { "token_budget", bs, "k", "3", "step_tokens", "4", NULL };
         run_result r = run_engine("astar-decoding", m, v, prompt, 2, 12, kv);
