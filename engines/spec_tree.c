@@ -67,25 +67,12 @@ typedef struct tnode {
     int branch;                /* a branch through this node */
 } tnode;
 
-/* Largest value of x[0..n) (vectorisable lanes); -INFINITY when n == 0. */
-static float max_of(const float *x, int n) {
-    float lane[8];
-    for (int j = 0; j < 8; j++) lane[j] = -INFINITY;
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
-    float m = -INFINITY;
-    for (int j = 0; j < 8; j++) m = lane[j] > m ? lane[j] : m;
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
-    return m;
-}
-
 /* The best token other than `not` by x (logits or probabilities; ties: the
  * lower id), -1 when there is none.  Two passes like db_argmax: a lane-wise
  * maximum, then the first index holding it. */
 static db_token runner_up(const float *x, int n, db_token not) {
     if (n < 2) return -1;
-    float m = max_of(x, not), r = max_of(x + not + 1, n - not - 1);
+    float m = db_max_value(x, not), r = db_max_value(x + not + 1, n - not - 1);
     if (r > m) m = r;
     for (int i = 0; i < n; i++)
         if (i != not && x[i] == m) return i;

@@ -25,21 +25,29 @@ void db_sampler_buf_free(db_sampler_buf *b) {
     b->idx = NULL;
 }
 
-/* The lowest id with the largest logit.  Two passes: a max over 8 lanes the
- * compiler vectorises, then the first index holding it.  The one-pass loop
- * (`if (l[i] > l[best]) best = i`) is a serial dependency chain: ~14 µs on
- * a 4,096-token vocabulary here against ~0.4 µs, which was most of the
- * per-token time greedy decoding spent outside model forwards. */
+/* The largest of x[0..n), -INFINITY when n <= 0: a maximum over 8 lanes the
+ * compiler vectorises (a one-pass `if (x[i] > m) m = x[i]` is a serial
+ * dependency chain). */
+float db_max_value(const float *x, int n) {
+    float lane[8];
+    for (int j = 0; j < 8; j++) lane[j] = -INFINITY;
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    float mx = -INFINITY;
+    for (int j = 0; j < 8; j++) mx = lane[j] > mx ? lane[j] : mx;
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    return mx;
+}
+
+/* The lowest id with the largest logit.  Two passes: the lane-wise maximum,
+ * then the first index holding it.  The one-pass loop (`if (l[i] > l[best])
+ * best = i`) is a serial dependency chain: ~14 µs on a 4,096-token
+ * vocabulary here against ~0.4 µs, which was most of the per-token time
+ * greedy decoding spent outside model forwards. */
 db_token db_argmax(const float *logits, int n_vocab) {
     if (n_vocab <= 0) return 0;
-    float lane[8];
-    for (int j = 0; j < 8; j++) lane[j] = logits[0];
-    int i = 0;
-    for (; i + 8 <= n_vocab; i += 8)
-        for (int j = 0; j < 8; j++) lane[j] = logits[i + j] > lane[j] ? logits[i + j] : lane[j];
-    float mx = lane[0];
-    for (int j = 1; j < 8; j++) mx = lane[j] > mx ? lane[j] : mx;
-    for (; i < n_vocab; i++) mx = logits[i] > mx ? logits[i] : mx;
+    const float mx = db_max_value(logits, n_vocab);
     for (int k = 0; k < n_vocab; k++)
         if (logits[k] == mx) return k;
     return 0;   /* only when every logit is NaN */
@@ -183,22 +191,6 @@ static int cpu_has_avx2_fma(void) {
 #endif
 
 /* p[i] = exp((x[i] - max) * inv_t) / sum; returns the maximum */
-static float max_value(const float *x, int n) {
-    int i = 0;
-    float mx = x[0];
-#ifdef DB_HAVE_VEC
-    db_v4f m0 = v4_splat(x[0]), m1 = m0;
-    for (; i + 8 <= n; i += 8) {
-        m0 = v4_max(m0, v4_load(x + i));
-        m1 = v4_max(m1, v4_load(x + i + 4));
-    }
-    m0 = v4_max(m0, m1);
-    for (int j = 0; j < 4; j++) mx = m0[j] > mx ? m0[j] : mx;
-#endif
-    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    return mx;
-}
-
 /* sum of exp((x[i] - mx) * inv_t), each term also written to p unless NULL */
 static double exp_sum(const float *x, int n, float mx, float inv_t, float *p, bool allow_avx2) {
     double sum = 0.0;
@@ -250,7 +242,7 @@ static double exp_sum(const float *x, int n, float mx, float inv_t, float *p, bo
 
 static float softmax_impl(const float *x, int n, float inv_t, float *p, bool allow_avx2) {
     if (n <= 0) return 0.0f;
-    const float mx = max_value(x, n);
+    const float mx = db_max_value(x, n);
     const float inv_sum = (float)(1.0 / exp_sum(x, n, mx, inv_t, p, allow_avx2));
     int i = 0;
 #ifdef DB_HAVE_VEC

@@ -34,6 +34,9 @@ typedef struct db_sampler_buf {
 int  db_sampler_buf_init(db_sampler_buf *b, int n_vocab);
 void db_sampler_buf_free(db_sampler_buf *b);
 
+/* The largest of x[0..n) (vectorised); -INFINITY when n <= 0. */
+float db_max_value(const float *x, int n);
+
 /* Argmax, ties broken toward the lowest id (as llama.cpp's greedy sampler). */
 db_token db_argmax(const float *logits, int n_vocab);
 
