@@ -161,6 +161,7 @@ echo "$models" | jq -s --arg commit "$commit" --slurpfile tgt "$WORK/target.gguf
           "second stages: a finished model resumed with larger budgets (cosine warm-restarted where the new budgets put it, re-warmup since AdamW moments restart); tokens_seen and wall_time_s cover all stages",
           "draft-distilled: the draft continued for 12 minutes on the training corpora plus target continuations (greedy and temperature 0.8) of 800 training-split snippets (sequence-level distillation; corpus_mix lists distill.jsonl); it sees more tokens than the target (7x cheaper per token), so its held-out perplexity can be below the target'"'"'s while it agrees with the target far more often",
           "token_embd.weight is not trained by llama.cpp (llama_opt_init); decobench-train initialises it from random projections of next/previous-token co-occurrence counts of the training split (--embd-init cooccur)",
+          "attn_k.weight and attn_v.weight are not trained by llama.cpp's llama_opt (attention reads K/V back from the KV cache, which the gradient does not follow; llama.cpp PR #28520): they keep their random initialisation, shrunk by weight decay",
           "diffusion: llama architecture with llama.attention.causal=false; trained on <|mask|>-corrupted windows (t ~ U(0.05,1)) with loss on all positions; held-out loss is masked-only at 50% masking"],
   models: .
 }' > "$OUT/MANIFEST.json.tmp"

@@ -9,14 +9,11 @@ bin="$build/decobench"
 mkmodel="$build/decobench-mkmodel"
 tmp="$(mktemp -d /tmp/decobench-e2e.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-ok()   { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; failed=$((failed + 1)); }
+. "$src/tests/lib.sh"
 
 # a small random GGUF (the bundled trained models replace it once S2 lands)
 "$mkmodel" --out "$tmp/tiny.gguf" --n-embd 64 --n-layer 2 --seed 7 >/dev/null 2>&1 \
-  || { fail "mkmodel writes a model"; echo "$passed passed, $failed failed"; exit 1; }
+  || { fail "mkmodel writes a model"; finish; }
 cat > "$tmp/prompts.jsonl" <<'JSONL'
 {"id": "p1", "category": "prose", "prompt": "The old house stood at the end of the road"}
 {"id": "p2", "category": "prose", "prompt": "In the beginning there was"}
@@ -336,5 +333,4 @@ for cmd in run report list probe json2gbnf export-lattice; do
 done
 "$bin" --version | grep -q "llama.cpp" && ok "--version names the llama.cpp commit" || fail "--version"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

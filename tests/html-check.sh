@@ -15,15 +15,12 @@ set -u
 src="${DB_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}"
 build="${DB_BUILDDIR:-$src}"
 bin="$build/decobench"
-passed=0 failed=0 skipped=0
-ok()   { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; failed=$((failed + 1)); }
+. "$src/tests/lib.sh"
 
 chrome="$(command -v chromium || command -v chromium-browser || true)"
 if [ -z "$chrome" ]; then
-  echo "skip html report in a browser: skipped: chromium not installed (apt-get install chromium)"
-  echo "0 passed, 0 failed, 1 skipped"
-  exit 0
+  skip "html report in a browser" "chromium not installed (apt-get install chromium)"
+  finish
 fi
 tmp="$(mktemp -d /tmp/decobench-html.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
@@ -68,8 +65,7 @@ db="$tmp/run/r.db"
 if ! "$bin" run "$tmp/run/suite.json" --db "$db" --no-progress >"$tmp/run.out" 2>"$tmp/run.err" ||
    ! "$bin" run "$tmp/run/ar.json" --db "$db" --no-progress >>"$tmp/run.out" 2>>"$tmp/run.err"; then
   fail "runs for the HTML report" "$(tail -3 "$tmp/run.err")"
-  echo "$passed passed, $failed failed"
-  exit 1
+  finish
 fi
 # a quality metric per sample: greedy identity with the baseline's output
 sqlite3 "$db" "CREATE TABLE IF NOT EXISTS sample_metric(sample_id INTEGER, name TEXT, value REAL);
@@ -131,5 +127,4 @@ browse "$tmp/bad.html" "$tmp/bad"
 [ -n "$(console_lines "$tmp/bad.log")" ] && ok "the console check detects an uncaught error (negative control)" \
   || fail "the console check detects an uncaught error (negative control)" "$(tail -3 "$tmp/bad.log")"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

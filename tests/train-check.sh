@@ -12,10 +12,7 @@ bpe="$build/decobench-bpe"
 train="$build/decobench-train"
 tmp="$(mktemp -d /tmp/decobench-train.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok()   { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; shift; for l in "$@"; do echo "    $l"; done; failed=$((failed + 1)); }
-finish() { echo "$passed passed, $failed failed"; exit $((failed > 0)); }
+. "$src/tests/lib.sh"
 
 for b in "$bpe" "$train"; do
   [ -x "$b" ] || { fail "$b is built"; finish; }
