@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # build-llama.sh — fetch the pinned llama.cpp source from the npm registry
 # (node-llama-cpp@3.21.1 ships it as llama/gitRelease.bundle), clone it, and
+# apply decobench's patches (patches/llama.cpp: training fixes only), and
 # build static CPU (optionally CUDA) libraries plus the reference tools that
 # decobench's tests and benchmarks compare against, into a local prefix.
 #
@@ -44,6 +45,20 @@ if [ ! -d "$src/.git" ]; then
 fi
 commit="$(git -C "$src" rev-parse HEAD)"
 
+# decobench's patches to llama.cpp's training code (patches/llama.cpp/*.patch,
+# each explains itself in its header): a ggml-opt bug fix and two opt-in
+# llama_opt_params fields decobench-train uses.  Inference is unchanged.  The
+# source tree is reset to the bundle's commit and patched whenever the set of
+# patches differs from the one recorded in $src/.decobench-patches.
+patches_sum="$(cd "$here/patches/llama.cpp" && sha256sum ./*.patch)"
+if [ "$(cat "$src/.decobench-patches" 2>/dev/null)" != "$patches_sum" ]; then
+  git -C "$src" reset -q --hard "$commit"
+  for p in "$here"/patches/llama.cpp/*.patch; do
+    git -C "$src" apply "$p" || { echo "build-llama.sh: $p does not apply to llama.cpp $commit" >&2; exit 1; }
+  done
+  printf '%s\n' "$patches_sum" > "$src/.decobench-patches"
+fi
+
 if [ "$cuda" = ON ] && ! command -v nvcc >/dev/null; then
   if [ -x /usr/local/cuda/bin/nvcc ]; then
     export PATH="/usr/local/cuda/bin:$PATH"
@@ -79,5 +94,6 @@ for t in $targets; do
   [ -x "$build/bin/$t" ] && cp "$build/bin/$t" "$prefix/bin/"
 done
 echo "$commit" > "$prefix/LLAMA_COMMIT"
+printf '%s\n' "$patches_sum" > "$prefix/LLAMA_PATCHES"
 echo "$cuda" > "$prefix/LLAMA_CUDA"
 echo "build-llama.sh: llama.cpp $commit installed in $prefix (cuda=$cuda)"

@@ -44,7 +44,10 @@ if [ "$deps" = 1 ]; then
   fi
 fi
 
-if [ ! -f .deps/llama/LLAMA_COMMIT ]; then
+# (re)build llama.cpp when it is missing or built with another set of
+# patches/llama.cpp (an unchanged build is not touched)
+if [ ! -f .deps/llama/LLAMA_COMMIT ] ||
+   [ "$(cat .deps/llama/LLAMA_PATCHES 2>/dev/null)" != "$(cd patches/llama.cpp && sha256sum ./*.patch)" ]; then
   echo "setup.sh: building llama.cpp (about 10 minutes on 2 cores)"
   scripts/build-llama.sh --jobs "$jobs"
 fi

@@ -6,7 +6,7 @@
 # Every step is resumable: rerun after an interruption and finished steps are
 # skipped, an interrupted model continues from its checkpoint
 # ($WORK/NAME.gguf.ckpt.gguf + .state.json).  Planned wall time on 2 cores:
-# about 80 (target) + 8 (draft) + 12 (draft-distilled) + 35 (diffusion)
+# about 35 (target) + 8 (draft) + 20 (diffusion) + 16 (draft-distilled)
 # minutes of training, plus a few minutes generating the distillation data
 # (each model stops at its --max-minutes budget or its token budget,
 # whichever comes first; budgets of a second stage count from the start).
@@ -72,9 +72,13 @@ train() {
   cp "$WORK/$name.gguf" "$OUT/$name.gguf.tmp" && mv "$OUT/$name.gguf.tmp" "$OUT/$name.gguf"
 }
 
-train target    3000000 40 --n-embd 384 --n-layer 4 --n-head 6 --n-ff 1024 --lr 1e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95 --embd-init cooccur
-train draft     3000000 8  --n-embd 128 --n-layer 2 --n-head 4 --n-ff 352  --lr 3e-4 --lr-min 3e-5 --warmup 200 --beta2 0.95 --embd-init cooccur
-train diffusion 2000000 15 --n-embd 192 --n-layer 6 --n-head 4 --n-ff 512  --lr 1e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95 --embd-init cooccur --diffusion
+# Learning rates: picked by 1M-token trials of the draft shape (lr 1e-3:
+# held-out ppl 162.6, 3e-3: 150.1 with K/V frozen; 3e-3 with every tensor
+# trained: 116.9) and 0.4M-token trials of the target shape (1e-3 ahead of
+# 2e-3); see data/models/README.md.
+train target    4000000 35 --n-embd 384 --n-layer 4 --n-head 6 --n-ff 1024 --lr 1e-3 --lr-min 1e-4 --warmup 200 --beta2 0.95 --embd-init cooccur
+train draft     3000000 8  --n-embd 128 --n-layer 2 --n-head 4 --n-ff 352  --lr 3e-3 --lr-min 3e-4 --warmup 200 --beta2 0.95 --embd-init cooccur
+train diffusion 4000000 20 --n-embd 192 --n-layer 6 --n-head 4 --n-ff 512  --lr 1e-3 --lr-min 1e-4 --warmup 200 --beta2 0.95 --embd-init cooccur --diffusion
 
 # sequence-level distillation data for the draft (Kim & Rush 2016; the
 # on-policy data of DistillSpec, Zhou et al. 2023): the trained target's own
@@ -114,30 +118,17 @@ JSON
     > "$out.tmp" && mv "$out.tmp" "$out"
 }
 
-# second stages: each model resumed with larger budgets (warm restart of the
-# cosine; see decobench-train --help).  The target learns slowly at the
-# learning rate stage 1 needs to stay stable from scratch (1e-4), so stage 2
-# raises the peak.
-train target    6000000 80 --lr 2e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95
 distill
 # draft-distilled: the finished draft continued on the corpora plus the
 # target's continuations (a second draft, kept beside the generic one: it
-# agrees with the target far more often, see the README)
+# agrees with the target more often, see the README)
 if [ ! -s "$WORK/draft-distilled.gguf.state.json" ]; then
   cp "$WORK/draft.gguf.ckpt.gguf" "$WORK/draft-distilled.gguf.ckpt.gguf"
   cp "$WORK/draft.gguf.state.json" "$WORK/draft-distilled.gguf.state.json"
 fi
 TR_SAVE=$TR; TR="$TR --train $WORK/distill.jsonl"
-train draft-distilled 6000000 20 --lr 2e-4 --lr-min 2e-5 --warmup 200 --beta2 0.95
+train draft-distilled 5000000 16 --lr 1e-3 --lr-min 1e-4 --warmup 200 --beta2 0.95
 TR=$TR_SAVE
-train diffusion 4000000 35 --lr 2e-4 --lr-min 2e-5 --warmup 200 --beta2 0.95 --diffusion
-# (Tried, not bundled: a diffusion model of the target's shape initialised
-# from the finished target -- `train diffusion 6000000 35 --n-embd 384
-# --n-layer 4 --n-head 6 --n-ff 1024 --init-from "$WORK/target.gguf" --lr 1e-4
-# --lr-min 1e-5 --warmup 200 --beta2 0.95 --diffusion`, as Dream and
-# DiffuLLaMA adapt autoregressive models.  In 35 minutes (2.4M tokens) it
-# reached masked held-out perplexity 644 against this model's 756, but
-# top-1 fill accuracy 5.1% against 5.7%; neither is far above unigram's 3.9%.)
 
 # 3. the manifest
 commit=$(cat "$SRCDIR/.deps/llama/LLAMA_COMMIT" 2>/dev/null || echo unknown)
@@ -150,18 +141,19 @@ for name in target draft draft-distilled diffusion; do
      | .corpus_mix |= map(.file |= sub(".*/"; ""))' "$WORK/$name.gguf.json")
   models="$models$entry"
 done
-echo "$models" | jq -s --arg commit "$commit" --slurpfile tgt "$WORK/target.gguf.json" '{
+patches=$(cat "$SRCDIR/.deps/llama/LLAMA_PATCHES" 2>/dev/null || echo "")
+echo "$models" | jq -s --arg commit "$commit" --arg patches "$patches" --slurpfile tgt "$WORK/target.gguf.json" '{
   generated_by: "scripts/train-models.sh (make models)",
   llama_cpp_commit: $commit,
   tokenizer: {file: "vocab.tsv", type: "llama.cpp SPM (tokenizer.ggml.model=llama), BPE merges as scores, byte fallback",
               vocab_size: .[0].vocab_size, add_space_prefix: false, mask_token: "<|mask|>"},
   unigram_baseline: {heldout_loss: $tgt[0].unigram_loss, heldout_perplexity: $tgt[0].unigram_perplexity,
                      method: "add-one smoothed unigram from the training token counts, scored on the target held-out windows (same tokenizer)"},
-  notes: ["training: llama.cpp llama_opt_epoch, AdamW (beta1 0.9, beta2 0.95, weight decay 0.1), warmup + cosine over min(token, time) budgets, one 256-token window per step; exact options per model in scripts/train-models.sh",
+  llama_cpp_patches: ($patches | split("\n") | map(select(length > 0) | split("  ") | {sha256: .[0], file: ("patches/llama.cpp/" + (.[1] | ltrimstr("./")))})),
+  notes: ["training: llama.cpp llama_opt_epoch with decobench'"'"'s patches/llama.cpp (0001 fixes ggml-opt summing the gradients of all previous steps into each step; 0002 and 0003 train attn_k/attn_v and token_embd.weight, which upstream llama_opt leaves frozen), AdamW (beta1 0.9, beta2 0.95, weight decay 0.1), warmup + cosine over min(token, time) budgets, one 256-token window per step; exact options per model in scripts/train-models.sh",
           "second stages: a finished model resumed with larger budgets (cosine warm-restarted where the new budgets put it, re-warmup since AdamW moments restart); tokens_seen and wall_time_s cover all stages",
-          "draft-distilled: the draft continued for 12 minutes on the training corpora plus target continuations (greedy and temperature 0.8) of 800 training-split snippets (sequence-level distillation; corpus_mix lists distill.jsonl); it sees more tokens than the target (7x cheaper per token), so its held-out perplexity can be below the target'"'"'s while it agrees with the target far more often",
-          "token_embd.weight is not trained by llama.cpp (llama_opt_init); decobench-train initialises it from random projections of next/previous-token co-occurrence counts of the training split (--embd-init cooccur)",
-          "attn_k.weight and attn_v.weight are not trained by llama.cpp's llama_opt (attention reads K/V back from the KV cache, which the gradient does not follow; llama.cpp PR #28520): they keep their random initialisation, shrunk by weight decay",
+          "draft-distilled: the finished draft continued (a second stage: its 16-minute, 5M-token budgets count from the draft'"'"'s start, so about 8 more minutes) on the training corpora plus target continuations (greedy and temperature 0.8) of 800 training-split snippets (sequence-level distillation; corpus_mix lists distill.jsonl); per token it is about 7x cheaper than the target, so it can see more tokens",
+          "token_embd.weight starts from random projections of next/previous-token co-occurrence counts of the training split (--embd-init cooccur) and is trained",
           "diffusion: llama architecture with llama.attention.causal=false; trained on <|mask|>-corrupted windows (t ~ U(0.05,1)) with loss on all positions; held-out loss is masked-only at 50% masking"],
   models: .
 }' > "$OUT/MANIFEST.json.tmp"

@@ -20,12 +20,16 @@
  * per epoch is a seeded permutation, so step s always sees the same data and
  * a resumed run continues the same sequence ("rng position" = step).
  *
+ * llama.cpp as scripts/build-llama.sh builds it carries decobench's patches
+ * (patches/llama.cpp): 0001 fixes ggml-opt summing the gradients of all
+ * steps so far (llama_opt's graphs are non-static, and their gradient
+ * accumulators were never reset); 0002 (llama_opt_params.train_kv) and 0003
+ * (.train_tok_embd) let attn_k/attn_v and token_embd.weight train, which
+ * upstream's llama_opt leaves frozen.  This program needs all three and
+ * refuses to train against a llama.cpp without them.
+ *
  * Deviations (documented in the report and --help):
  *  - Resuming restarts the AdamW moments (llama.cpp does not save them).
- *  - llama.cpp does not train token_embd.weight (llama_opt_init FIXME): the
- *    input embeddings keep their random initialisation, N(0, --embd-std^2)
- *    with default 1.0 (at 0.02 the tiny frozen residual stream made training
- *    diverge at learning rates >= 3e-4, in llama-finetune too).
  *  - --diffusion: input = window with each token replaced by <|mask|> with
  *    probability t ~ U(0.05, 1) per window, labels = the original tokens at
  *    the same positions.  llama_opt's labels are one-hot at every position
@@ -80,12 +84,11 @@ static void usage(FILE *f) {
         "  --out-norm X        initial gain of output_norm.weight (default 1.0)\n"
         "  --embd-init random|cooccur  token_embd.weight: N(0, embd-std^2) (default), or a random\n"
         "                      projection of each token's next/previous-token log counts in the\n"
-        "                      training split, rows at RMS embd-std (llama.cpp keeps it frozen)\n"
+        "                      training split, rows at RMS embd-std (then trained)\n"
         "  --init-from GGUF    initialise every tensor from this model instead (same\n"
         "                      hyperparameters; e.g. a masked-diffusion model from a\n"
         "                      trained causal one, as Dream and DiffuLLaMA adapt AR models)\n"
-        "  --embd-std X        token_embd.weight init std (default 1.0: llama.cpp does not\n"
-        "                      train it, and tiny frozen embeddings make training unstable)\n"
+        "  --embd-std X        token_embd.weight init std (default 1.0)\n"
         "  --diffusion         masked-diffusion model: bidirectional attention\n"
         "                      (llama.attention.causal=false), <|mask|> corruption\n"
         "Training:\n"
@@ -110,7 +113,7 @@ static void usage(FILE *f) {
         "  -h, --help          this help\n"
         "Notes: one optimizer step is one window of n_ctx tokens; AdamW moments restart\n"
         "on resume (the learning rate then warms up again over --warmup steps);\n"
-        "token_embd.weight is not trained by llama.cpp (keeps its --embd-init value);\n"
+        "every tensor is trained (needs llama.cpp with decobench's patches/llama.cpp);\n"
         "--diffusion's training loss covers unmasked positions too (llama_opt has no\n"
         "ignore index); its reported held-out loss is masked-only at 50%% masking.\n");
 }
@@ -565,14 +568,14 @@ static int fill_random(void *user, int index, const char *name, int64_t ne0, int
 }
 
 /* ---------------------------------------------------------------- embeddings
- * llama.cpp's training leaves token_embd.weight frozen (llama_opt_init
- * FIXME), so its initial value is all the input layer ever is.  Instead of
- * noise, --embd-init cooccur gives each token a random projection
- * (random indexing, Kanerva et al. 2000; Johnson–Lindenstrauss) of its
- * log co-occurrence counts with the next and the previous token in the
- * training stream: tokens used alike get similar embeddings, and bigram
- * statistics are linearly readable.  Rows are centred and scaled to RMS
- * embd_std.  Only training-split statistics are used. */
+ * Upstream llama.cpp leaves token_embd.weight frozen (llama_opt_init FIXME;
+ * decobench's patch 0003 trains it).  Instead of noise, --embd-init cooccur
+ * starts each token at a random projection (random indexing, Kanerva et
+ * al. 2000; Johnson–Lindenstrauss) of its log co-occurrence counts with the
+ * next and the previous token in the training stream: tokens used alike
+ * get similar embeddings, and bigram statistics are linearly readable.
+ * Rows are centred and scaled to RMS embd_std.  Only training-split
+ * statistics are used. */
 static float *cooccur_embedding(const llama_token *tok, size_t n, int V, int d, uint64_t seed, double rms) {
     float *cnt = calloc((size_t)V * (size_t)V * 2, sizeof *cnt);   /* [a][b] next, then [a][b] previous */
     float *R = malloc(sizeof *R * (size_t)V * 2 * (size_t)d);       /* projection rows for the 2V features */
@@ -945,6 +948,14 @@ static int load_for_training(const char *ckpt, int n_vocab, const char *vocab_pa
 }
 
 int main(int argc, char **argv) {
+#if !defined(LLAMA_OPT_HAS_TRAIN_KV) || !defined(LLAMA_OPT_HAS_TRAIN_TOK_EMBD)
+    /* upstream llama.cpp: its training leaves attn_k/attn_v/token_embd frozen
+     * and sums the gradients of all steps (patches/llama.cpp explains) */
+    (void)argc; (void)argv;
+    fprintf(stderr, PROG ": llama.cpp was built without decobench's training patches "
+                    "(patches/llama.cpp); rebuild it with scripts/build-llama.sh\n");
+    return 1;
+#endif
     opts o;
     int prc = parse_opts(argc, argv, &o);
     if (prc) return prc;
@@ -1122,6 +1133,9 @@ int main(int argc, char **argv) {
     struct llama_opt_params op = {
         .n_ctx_train = 0, .param_filter = param_filter, .param_filter_ud = (void *)o.train_only,
         .get_opt_pars = get_opt_pars, .get_opt_pars_ud = &sc, .optimizer_type = GGML_OPT_OPTIMIZER_TYPE_ADAMW,
+#if defined(LLAMA_OPT_HAS_TRAIN_KV) && defined(LLAMA_OPT_HAS_TRAIN_TOK_EMBD)
+        .train_kv = true, .train_tok_embd = true,
+#endif
     };
     llama_opt_init(ctx, model, op);
 

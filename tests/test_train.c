@@ -1,0 +1,323 @@
+/* test_train.c — llama.cpp's training path as decobench-train uses it
+ * (llama_opt_init / llama_opt_epoch with decobench's patches/llama.cpp),
+ * checked against finite differences on tiny random models:
+ *  (a) the gradient of one step, read back from one SGD step with
+ *      alpha = 1 and no weight decay, equals the central finite difference
+ *      of llama_decode's mean cross-entropy for every kind of weight —
+ *      attn_k, attn_v and token_embd included, which upstream llama_opt
+ *      leaves frozen (patches 0002, 0003) — causal and bidirectional;
+ *  (b) k identical SGD steps move the weights k times as far as one, not
+ *      1+2+...+k times (ggml-opt summed the gradients of all steps so far
+ *      into each step; patch 0001).
+ * Built against a llama.cpp without the patches, the tests are skipped.
+ */
+#include "config.h"
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(HAVE_LLAMA)
+#include "llama.h"
+#endif
+
+#if defined(HAVE_LLAMA) && defined(LLAMA_OPT_HAS_TRAIN_KV) && defined(LLAMA_OPT_HAS_TRAIN_TOK_EMBD)
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "ggml-opt.h"
+#include "gguf.h"
+
+#define N_CTX 256
+
+static void quiet_log(enum ggml_log_level level, const char *text, void *user) {
+    (void)level; (void)text; (void)user;
+}
+
+/* one datapoint: inputs and labels of N_CTX tokens */
+typedef struct point {
+    llama_token in[N_CTX], label[N_CTX];
+    bool causal;
+} point;
+
+static int make_model(const char *path, bool causal, int seed) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s/decobench-mkmodel' --out '%s' --n-embd 32 --n-layer 2 --n-head 2 --n-ff 64 "
+             "--n-ctx %d --init-std 0.2 --seed %d %s >/dev/null 2>&1",
+             db_test_builddir(), path, N_CTX, seed, causal ? "" : "--no-causal --mask-token");
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct llama_context *new_context(struct llama_model *m, bool causal) {
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = cp.n_batch = cp.n_ubatch = N_CTX;
+    cp.n_threads = cp.n_threads_batch = 2;
+    cp.type_k = cp.type_v = GGML_TYPE_F32;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.no_perf = true;
+    struct llama_context *c = llama_init_from_model(m, cp);
+    if (c && !causal) llama_set_causal_attn(c, false);
+    return c;
+}
+
+/* mean next-token cross-entropy of the model file at path on pt, through
+ * llama_decode (inference, not the training graph); NAN on failure */
+static double decode_loss(const char *path, const point *pt) {
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    struct llama_model *m = llama_model_load_from_file(path, mp);
+    if (!m) return NAN;
+    struct llama_context *c = new_context(m, pt->causal);
+    struct llama_batch b = llama_batch_init(N_CTX, 0, 1);
+    double loss = NAN;
+    if (c) {
+        b.n_tokens = N_CTX;
+        for (int i = 0; i < N_CTX; i++) {
+            b.token[i] = pt->in[i]; b.pos[i] = i; b.n_seq_id[i] = 1; b.seq_id[i][0] = 0; b.logits[i] = 1;
+        }
+        if (llama_decode(c, b) == 0) {
+            const int nv = llama_vocab_n_tokens(llama_model_get_vocab(m));
+            double tot = 0;
+            for (int i = 0; i < N_CTX; i++) {
+                const float *lg = llama_get_logits_ith(c, i);
+                double mx = lg[0], s = 0;
+                for (int v = 1; v < nv; v++) if (lg[v] > mx) mx = lg[v];
+                for (int v = 0; v < nv; v++) s += exp(lg[v] - mx);
+                tot += mx + log(s) - lg[pt->label[i]];
+            }
+            loss = tot / N_CTX;
+        }
+    }
+    llama_batch_free(b);
+    llama_free(c);
+    llama_model_free(m);
+    return loss;
+}
+
+static struct ggml_opt_optimizer_params sgd_params(void *ud) {
+    struct ggml_opt_optimizer_params p = ggml_opt_get_default_optimizer_params(NULL);
+    p.sgd.alpha = *(const float *)ud;
+    p.sgd.wd = 0.0f;
+    return p;
+}
+
+/* n_steps SGD steps (learning rate alpha) on copies of pt through
+ * llama_opt_epoch with every tensor trainable; the result saved to out.
+ * *opt_loss: the training graph's loss at the first step. */
+static int sgd_steps(const char *in, const char *out, const point *pt, int n_steps, float alpha, double *opt_loss) {
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    mp.load_mode = LLAMA_LOAD_MODE_NONE;   /* writable weights */
+    struct llama_model *m = llama_model_load_from_file(in, mp);
+    if (!m) return -1;
+    struct llama_context *c = new_context(m, pt->causal);
+    if (!c) { llama_model_free(m); return -1; }
+    struct llama_opt_params op = {
+        .n_ctx_train = 0, .param_filter = llama_opt_param_filter_all, .param_filter_ud = NULL,
+        .get_opt_pars = sgd_params, .get_opt_pars_ud = &alpha, .optimizer_type = GGML_OPT_OPTIMIZER_TYPE_SGD,
+        .train_kv = true, .train_tok_embd = true,
+    };
+    llama_opt_init(c, m, op);
+    ggml_opt_dataset_t ds = ggml_opt_dataset_init(GGML_TYPE_I32, GGML_TYPE_I32, N_CTX, N_CTX, n_steps, 1);
+    for (int s = 0; s < n_steps; s++) {
+        memcpy((int32_t *)ggml_opt_dataset_data(ds)->data + (size_t)s * N_CTX, pt->in, sizeof pt->in);
+        memcpy((int32_t *)ggml_opt_dataset_labels(ds)->data + (size_t)s * N_CTX, pt->label, sizeof pt->label);
+    }
+    ggml_opt_result_t rt = ggml_opt_result_init(), re = ggml_opt_result_init();
+    llama_opt_epoch(c, ds, rt, re, n_steps, NULL, NULL);
+    double unc = 0;
+    ggml_opt_result_loss(rt, opt_loss, &unc);
+    /* the result's loss is the mean over the steps; for the first step's
+     * loss alone the caller runs n_steps = 1 */
+    llama_model_save_to_file(m, out);
+    ggml_opt_result_free(rt);
+    ggml_opt_result_free(re);
+    ggml_opt_dataset_free(ds);
+    llama_free(c);
+    llama_model_free(m);
+    return 0;
+}
+
+typedef struct weights {
+    struct gguf_context *g;
+    struct ggml_context *ctx;
+} weights;
+
+static int load_weights(const char *path, weights *w) {
+    w->ctx = NULL;
+    w->g = gguf_init_from_file(path, (struct gguf_init_params){ .no_alloc = false, .ctx = &w->ctx });
+    return w->g ? 0 : -1;
+}
+
+static void free_weights(weights *w) {
+    if (w->g) gguf_free(w->g);
+    if (w->ctx) ggml_free(w->ctx);
+}
+
+static const float *tensor_f32(const weights *w, const char *name, int64_t *n) {
+    struct ggml_tensor *t = ggml_get_tensor(w->ctx, name);
+    if (!t || t->type != GGML_TYPE_F32) return NULL;
+    *n = ggml_nelements(t);
+    return (const float *)t->data;
+}
+
+static void fill_point(point *pt, bool causal, int n_vocab, int mask_id, unsigned seed) {
+    pt->causal = causal;
+    unsigned s = seed;
+    llama_token stream[N_CTX + 1];
+    /* a few hundred distinct ordinary tokens, with repeats so attention has
+     * something to find */
+    for (int i = 0; i <= N_CTX; i++) {
+        s = s * 1103515245u + 12345u;
+        stream[i] = (i >= 8 && (s >> 16) % 4 == 0) ? stream[i - 8] : (llama_token)(3 + (s >> 16) % (unsigned)(n_vocab - 4));
+    }
+    for (int i = 0; i < N_CTX; i++) {
+        if (causal) { pt->in[i] = stream[i]; pt->label[i] = stream[i + 1]; }
+        else {
+            s = s * 1103515245u + 12345u;
+            pt->label[i] = stream[i];
+            pt->in[i] = (s >> 16) % 2 ? mask_id : stream[i];
+        }
+    }
+}
+
+/* (a) for one model kind: backprop vs finite differences */
+static void check_gradients(bool causal) {
+    char model[1024], after[1024], pert[1024];
+    const char *dir = db_test_tmpdir();
+    snprintf(model, sizeof model, "%s/grad-%s.gguf", dir, causal ? "causal" : "bidir");
+    snprintf(after, sizeof after, "%s/grad-%s-after.gguf", dir, causal ? "causal" : "bidir");
+    snprintf(pert, sizeof pert, "%s/grad-%s-pert.gguf", dir, causal ? "causal" : "bidir");
+    if (make_model(model, causal, 5) != 0) { db_test_skip("decobench-mkmodel not built"); return; }
+
+    struct llama_model_params mp = llama_model_default_params();
+    struct llama_model *m = llama_model_load_from_file(model, mp);
+    CHECK(m != NULL);
+    if (!m) return;
+    const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(m));
+    const int mask_id = llama_vocab_mask(llama_model_get_vocab(m));
+    llama_model_free(m);
+    CHECK(causal || mask_id >= 0);
+
+    point pt;
+    fill_point(&pt, causal, n_vocab, mask_id, 11);
+    const double loss0 = decode_loss(model, &pt);
+    double opt_loss = NAN;
+    CHECK_INT_EQ(sgd_steps(model, after, &pt, 1, 1.0f, &opt_loss), 0);
+    /* the training graph computes the same loss as inference */
+    CHECK_NEAR(opt_loss, loss0, 1e-4 * loss0);
+
+    weights w0 = { 0 }, w1 = { 0 };
+    CHECK_INT_EQ(load_weights(model, &w0), 0);
+    CHECK_INT_EQ(load_weights(after, &w1), 0);
+    if (!w0.g || !w1.g) { free_weights(&w0); free_weights(&w1); return; }
+
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", model, pert);
+    CHECK_INT_EQ(system(cmd), 0);
+    int fd = open(pert, O_RDWR);
+    CHECK(fd >= 0);
+    const size_t data_off = gguf_get_data_offset(w0.g);
+
+    static const char *const names[] = {
+        "token_embd.weight", "blk.0.attn_norm.weight", "blk.0.attn_q.weight", "blk.0.attn_k.weight",
+        "blk.0.attn_v.weight", "blk.0.attn_output.weight", "blk.1.attn_k.weight", "blk.1.ffn_gate.weight",
+        "blk.1.ffn_up.weight", "blk.1.ffn_down.weight", "output_norm.weight", "output.weight",
+    };
+    for (size_t t = 0; t < sizeof names / sizeof names[0] && fd >= 0; t++) {
+        int64_t n0 = 0, n1 = 0;
+        const float *a = tensor_f32(&w0, names[t], &n0), *b = tensor_f32(&w1, names[t], &n1);
+        CHECK_MSG(a && b && n0 == n1, "%s: missing or not F32", names[t]);
+        if (!a || !b || n0 != n1) continue;
+        /* the element with the largest gradient: it must be non-zero (the
+         * tensor trains) and match finite differences */
+        int64_t best = 0;
+        for (int64_t i = 1; i < n0; i++)
+            if (fabsf(a[i] - b[i]) > fabsf(a[best] - b[best])) best = i;
+        const double g_bp = (double)a[best] - (double)b[best];
+        const double eps = 1e-2 * (fabs(a[best]) > 0.1 ? fabs(a[best]) : 0.1);
+        const off_t at = (off_t)(data_off + gguf_get_tensor_offset(w0.g, gguf_find_tensor(w0.g, names[t])) +
+                                 (size_t)best * sizeof(float));
+        float v = (float)(a[best] + eps);
+        CHECK_INT_EQ(pwrite(fd, &v, sizeof v, at), (long long)sizeof v);
+        const double lp = decode_loss(pert, &pt);
+        v = (float)(a[best] - eps);
+        CHECK_INT_EQ(pwrite(fd, &v, sizeof v, at), (long long)sizeof v);
+        const double lm = decode_loss(pert, &pt);
+        v = a[best];
+        CHECK_INT_EQ(pwrite(fd, &v, sizeof v, at), (long long)sizeof v);
+        const double g_fd = (lp - lm) / (2 * eps);
+        CHECK_MSG(fabs(g_fd) > 1e-5, "%s: finite-difference gradient %.3g too small to test", names[t], g_fd);
+        CHECK_MSG(fabs(g_bp - g_fd) <= 0.05 * fabs(g_fd),
+                  "%s (%s) [%lld]: backprop gradient %.6g vs finite difference %.6g",
+                  names[t], causal ? "causal" : "bidirectional", (long long)best, g_bp, g_fd);
+    }
+    if (fd >= 0) close(fd);
+    free_weights(&w0);
+    free_weights(&w1);
+}
+
+static void test_train_gradient_causal(void) { check_gradients(true); }
+static void test_train_gradient_bidirectional(void) { check_gradients(false); }
+
+/* (b) k identical steps at a small learning rate move the weights k times
+ * as far as one step (the gradient hardly changes over them). */
+static void test_train_steps_do_not_accumulate(void) {
+    char model[1024], out[1024];
+    const char *dir = db_test_tmpdir();
+    snprintf(model, sizeof model, "%s/acc.gguf", dir);
+    if (make_model(model, true, 9) != 0) { db_test_skip("decobench-mkmodel not built"); return; }
+    struct llama_model *m = llama_model_load_from_file(model, llama_model_default_params());
+    CHECK(m != NULL);
+    if (!m) return;
+    const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(m));
+    llama_model_free(m);
+    point pt;
+    fill_point(&pt, true, n_vocab, -1, 3);
+
+    weights w0 = { 0 };
+    CHECK_INT_EQ(load_weights(model, &w0), 0);
+    double dist[4] = { 0 };
+    for (int k = 1; k <= 3; k++) {
+        double loss = 0;
+        snprintf(out, sizeof out, "%s/acc-%d.gguf", dir, k);
+        CHECK_INT_EQ(sgd_steps(model, out, &pt, k, 1e-4f, &loss), 0);
+        weights wk = { 0 };
+        CHECK_INT_EQ(load_weights(out, &wk), 0);
+        int64_t n0 = 0, n1 = 0;
+        const float *a = w0.g ? tensor_f32(&w0, "output.weight", &n0) : NULL;
+        const float *b = wk.g ? tensor_f32(&wk, "output.weight", &n1) : NULL;
+        if (a && b && n0 == n1) {
+            double s = 0;
+            for (int64_t i = 0; i < n0; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+            dist[k] = sqrt(s);
+        }
+        free_weights(&wk);
+    }
+    free_weights(&w0);
+    CHECK(dist[1] > 0);
+    /* 2.0 and 3.0 (summed gradients would give 3 and 6) */
+    CHECK_NEAR(dist[2] / dist[1], 2.0, 0.1);
+    CHECK_NEAR(dist[3] / dist[1], 3.0, 0.15);
+}
+
+void suite_train(void) {
+    llama_log_set(quiet_log, NULL);
+    ggml_log_set(quiet_log, NULL);
+    RUN(test_train_gradient_causal);
+    RUN(test_train_gradient_bidirectional);
+    RUN(test_train_steps_do_not_accumulate);
+}
+
+#else
+
+static void test_train_unavailable(void) {
+    db_test_skip("llama.cpp without decobench's training patches (patches/llama.cpp)");
+}
+
+void suite_train(void) {
+    RUN(test_train_unavailable);
+}
+
+#endif
