@@ -5,8 +5,11 @@
  * bidirectional (llama_set_causal_attn(false)), so that every position also
  * sees the token it must predict.  A model whose predictions depend on
  * what its attention brings in changes markedly when its heads suddenly
- * also read positions they were never trained on; a loss that barely
- * moves means attention contributes little to its predictions.
+ * also read positions they were never trained on.  Then the same tokens
+ * (every 8th position from 64 on) scored with the context cut to the
+ * previous 1, 4 and 16 tokens and with the whole window: a model that
+ * uses its attention gains from the longer context, a bigram-like one
+ * does not.
  *
  * A masked-diffusion GGUF (llama.attention.causal = false, a <|mask|>
  * token), over 256-token windows of the text:
@@ -96,6 +99,53 @@ static int causal_model_table(struct llama_context *ctx, struct llama_batch *b, 
     return 0;
 }
 
+/* causal model: the same tokens scored with the context cut to the previous
+ * k tokens (k = 1: a bigram model's view) and with the whole window before
+ * them.  A model that uses attention gains from a longer context. */
+static int causal_context_length_table(struct llama_context *ctx, struct llama_batch *b, const llama_token *tok,
+                                       int n_windows, int n_vocab, float *logits) {
+    static const int ks[] = { 1, 4, 16, 0 };   /* 0: the full window */
+    printf("\n| context before the predicted token | scored tokens | next-token NLL (nats) | next-token accuracy |\n"
+           "|---|--:|--:|--:|\n");
+    llama_set_causal_attn(ctx, true);
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+        const int k = ks[ki];
+        double nll = 0;
+        long n = 0, hits = 0;
+        for (int w = 0; w < n_windows; w++) {
+            const llama_token *src = tok + (size_t)w * N_CTX;
+            if (k == 0 && forward(ctx, b, src, n_vocab, logits) != 0) return -1;
+            /* predicted positions 64, 72, ..., 248 of the window */
+            for (int i = 63; i < N_CTX - 1; i += 8) {
+                const float *l = logits + (size_t)i * n_vocab;
+                if (k > 0) {
+                    b->n_tokens = k;
+                    for (int j = 0; j < k; j++) {
+                        b->token[j] = src[i - k + 1 + j];
+                        b->pos[j] = j;
+                        b->n_seq_id[j] = 1;
+                        b->seq_id[j][0] = 0;
+                        b->logits[j] = j == k - 1;
+                    }
+                    llama_memory_clear(llama_get_memory(ctx), true);
+                    if (llama_decode(ctx, *b) != 0) return -1;
+                    l = llama_get_logits_ith(ctx, k - 1);
+                }
+                double lp;
+                const int best = score(l, n_vocab, -1, src[i + 1], &lp);
+                nll -= lp;
+                hits += best == src[i + 1];
+                n++;
+            }
+        }
+        char label[64];
+        if (k > 0) snprintf(label, sizeof label, "previous %d token%s", k, k == 1 ? " (a bigram model's view)" : "s");
+        else snprintf(label, sizeof label, "the whole window (63-247 tokens)");
+        printf("| %s | %ld | %.4f | %.4f |\n", label, n, nll / n, (double)hits / n);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *model_path = NULL, *text_path = NULL;
     int n_windows = 24, threads = 2;
@@ -157,7 +207,9 @@ int main(int argc, char **argv) {
     printf("model %s (%s), text %s: %d windows of %d tokens\n\n", model_path,
            causal_model ? "causal" : "masked diffusion", text_path, n_windows, N_CTX);
     if (causal_model) {
-        rc = causal_model_table(ctx, &b, tok, n_windows, n_vocab, logits) == 0 ? 0 : 1;
+        rc = causal_model_table(ctx, &b, tok, n_windows, n_vocab, logits) == 0 &&
+             causal_context_length_table(ctx, &b, tok, n_windows, n_vocab, logits) == 0 ? 0 : 1;
+        if (rc) fprintf(stderr, "context_use: llama_decode failed\n");
         goto done;
     }
     printf("| masked share | masked positions | accuracy at masked | NLL at masked (nats) | accuracy at unmasked (copy) |\n");
