@@ -126,8 +126,11 @@ if [ ! -s "$WORK/draft-distilled.gguf.state.json" ]; then
   cp "$WORK/draft.gguf.ckpt.gguf" "$WORK/draft-distilled.gguf.ckpt.gguf"
   cp "$WORK/draft.gguf.state.json" "$WORK/draft-distilled.gguf.state.json"
 fi
+# (--train-bytes 700000 samples about 0.7 MB of documents from each corpus,
+# about as much as the distillation data: a quarter of its windows are the
+# target's own continuations)
 TR_SAVE=$TR; TR="$TR --train $WORK/distill.jsonl"
-train draft-distilled 5000000 16 --lr 1e-3 --lr-min 1e-4 --warmup 200 --beta2 0.95
+train draft-distilled 5000000 16 --lr 1e-3 --lr-min 1e-4 --warmup 200 --beta2 0.95 --train-bytes 700000
 TR=$TR_SAVE
 
 # 3. the manifest
@@ -152,7 +155,7 @@ echo "$models" | jq -s --arg commit "$commit" --arg patches "$patches" --slurpfi
   llama_cpp_patches: ($patches | split("\n") | map(select(length > 0) | split("  ") | {sha256: .[0], file: ("patches/llama.cpp/" + (.[1] | ltrimstr("./")))})),
   notes: ["training: llama.cpp llama_opt_epoch with decobench'"'"'s patches/llama.cpp (0001 fixes ggml-opt summing the gradients of all previous steps into each step; 0002 and 0003 train attn_k/attn_v and token_embd.weight, which upstream llama_opt leaves frozen), AdamW (beta1 0.9, beta2 0.95, weight decay 0.1), warmup + cosine over min(token, time) budgets, one 256-token window per step; exact options per model in scripts/train-models.sh",
           "second stages: a finished model resumed with larger budgets (cosine warm-restarted where the new budgets put it, re-warmup since AdamW moments restart); tokens_seen and wall_time_s cover all stages",
-          "draft-distilled: the finished draft continued (a second stage: its 16-minute, 5M-token budgets count from the draft'"'"'s start, so about 8 more minutes) on the training corpora plus target continuations (greedy and temperature 0.8) of 800 training-split snippets (sequence-level distillation; corpus_mix lists distill.jsonl); per token it is about 7x cheaper than the target, so it can see more tokens",
+          "draft-distilled: the finished draft continued (a second stage: its 16-minute, 5M-token budgets count from the draft'"'"'s start, so about 8 more minutes) on 0.7 MB of documents from each training corpus plus target continuations (greedy and temperature 0.8) of 800 training-split snippets (sequence-level distillation; corpus_mix lists distill.jsonl); per token it is about 7x cheaper than the target, so it can see more tokens",
           "token_embd.weight starts from random projections of next/previous-token co-occurrence counts of the training split (--embd-init cooccur) and is trained",
           "diffusion: llama architecture with llama.attention.causal=false; trained on <|mask|>-corrupted windows (t ~ U(0.05,1)) with loss on all positions; held-out loss is masked-only at 50% masking"],
   models: .

@@ -491,10 +491,41 @@ static void llama_greedy_identity_and_kv(void) {
 #endif
 }
 
+/* Where an engine's greedy tokens first differ from ar's, the gap between
+ * the two tokens' logits there, from a fresh one-batch evaluation of the
+ * prompt and ar's tokens before it.  Returns 1 for a real mismatch, 0 for
+ * a numerical tie (gap within tol: batch composition changes float
+ * summation order, so two tokens whose logits are that close may swap). */
+static int divergence_is_real(db_model *fresh, const char *engine, int prompt_no, const db_token *prompt, int n,
+                              const db_gen_output *o, const db_gen_output *ref, double tol) {
+    int i = 0;
+    while (i < o->n_tokens && i < ref->n_tokens && o->tokens[i] == ref->tokens[i]) i++;
+    if (i >= o->n_tokens || i >= ref->n_tokens) {
+        printf("    %s: %d tokens against ar's %d on prompt %d\n", engine, o->n_tokens, ref->n_tokens, prompt_no);
+        return 1;
+    }
+    db_batch bf;
+    db_batch_init(&bf, n + i, 1);
+    db_model_reset(fresh);
+    for (int j = 0; j < n; j++) db_batch_add1(&bf, prompt[j], j, 0, i == 0 && j == n - 1);
+    for (int j = 0; j < i; j++) db_batch_add1(&bf, ref->tokens[j], n + j, 0, j == i - 1);
+    double gap = INFINITY;
+    if (db_model_decode(fresh, &bf) == 0) {
+        const float *l = db_model_logits(fresh, bf.n_tokens - 1);
+        gap = fabs((double)l[ref->tokens[i]] - (double)l[o->tokens[i]]);
+    }
+    db_batch_free(&bf);
+    printf("    %s differs from ar on prompt %d at output token %d: logit gap %.4f (%s, tolerance %.3f)\n", engine,
+           prompt_no, i, gap, gap <= tol ? "a numerical tie" : "a real difference", tol);
+    return gap > tol;
+}
+
 /* The bundled target and draft (real acceptance patterns: lookahead accepts
  * pool n-grams, spec-tree forks and rejects branches): greedy lookahead,
- * spec-tree and spec equal ar on prose, scripture and code prompts, and after
- * each the KV cache equals a fresh evaluation. */
+ * spec-tree and spec equal ar on prose, scripture and code prompts — where
+ * they differ, only at a numerical tie: the two tokens' logits within the
+ * cache-vs-batch noise tolerance — and after each the KV cache equals a
+ * fresh evaluation. */
 static void bundled_models_identity_and_kv(void) {
 #ifndef HAVE_LLAMA
     db_test_skip("built without llama.cpp");
@@ -524,19 +555,19 @@ static void bundled_models_identity_and_kv(void) {
         double floor_md = kv_matches_fresh(t, fresh, prompt, n, &ref, 1, 1.0, "ar");
         const double tol = 3 * floor_md + 0.05;
         run_engine("lookahead", t, NULL, la_kv, 6, prompt, n, 96, 1, &o, &gs);
-        mism += !same_tokens(&o, &ref);
+        if (!same_tokens(&o, &ref)) mism += divergence_is_real(fresh, "lookahead", i, prompt, n, &o, &ref, tol);
         la_acc += gs.accepted;
         kv_matches_fresh(t, fresh, prompt, n, &o, 31, tol, "lookahead");
         db_output_free(&o);
         run_engine("spec-tree", t, d, tree_kv, 6, prompt, n, 96, 1, &o, &gs);
-        mism += !same_tokens(&o, &ref);
+        if (!same_tokens(&o, &ref)) mism += divergence_is_real(fresh, "spec-tree", i, prompt, n, &o, &ref, tol);
         tree_acc += gs.accepted;
         tree_rej += gs.drafted - gs.accepted;
         kv_matches_fresh(t, fresh, prompt, n, &o, 3, tol, "spec-tree");
         draft_sequences_agree(d, 3, o.tokens[0]);
         db_output_free(&o);
         run_engine("spec", t, d, spec_kv, 2, prompt, n, 96, 1, &o, &gs);
-        mism += !same_tokens(&o, &ref);
+        if (!same_tokens(&o, &ref)) mism += divergence_is_real(fresh, "spec", i, prompt, n, &o, &ref, tol);
         kv_matches_fresh(t, fresh, prompt, n, &o, 1, tol, "spec");
         db_output_free(&o);
         db_output_free(&ref);
