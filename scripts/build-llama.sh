@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build-llama.sh — fetch the pinned llama.cpp source from the npm registry
-# (node-llama-cpp@3.21.1 ships it as llama/gitRelease.bundle), clone it, and
+# (node-llama-cpp@3.21.1 ships it as llama/gitRelease.bundle), clone it,
 # apply decobench's patches (patches/llama.cpp: training fixes only), and
 # build static CPU (optionally CUDA) libraries plus the reference tools that
 # decobench's tests and benchmarks compare against, into a local prefix.
