@@ -28,6 +28,7 @@
  * Usage: context_use --model GGUF --text FILE [--windows 24] [--threads 2]
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,18 +46,25 @@ static void quiet_log(enum ggml_log_level level, const char *text, void *user) {
     (void)user;
 }
 
-/* one forward over the window `tok`; copies the logits of every position into out (N_CTX × n_vocab) */
-static int forward(struct llama_context *ctx, struct llama_batch *b, const llama_token *tok, int n_vocab, float *out) {
-    b->n_tokens = N_CTX;
-    for (int i = 0; i < N_CTX; i++) {
+/* decode tok[0..n) at positions 0..n-1 of sequence 0 from an empty cache;
+ * logits for every position, or for the last one only */
+static int decode_from_start(struct llama_context *ctx, struct llama_batch *b, const llama_token *tok, int n,
+                             bool all_logits) {
+    b->n_tokens = n;
+    for (int i = 0; i < n; i++) {
         b->token[i] = tok[i];
         b->pos[i] = i;
         b->n_seq_id[i] = 1;
         b->seq_id[i][0] = 0;
-        b->logits[i] = 1;
+        b->logits[i] = all_logits || i == n - 1;
     }
     llama_memory_clear(llama_get_memory(ctx), true);
-    if (llama_decode(ctx, *b) != 0) return -1;
+    return llama_decode(ctx, *b) == 0 ? 0 : -1;
+}
+
+/* one forward over the window `tok`; copies the logits of every position into out (N_CTX × n_vocab) */
+static int forward(struct llama_context *ctx, struct llama_batch *b, const llama_token *tok, int n_vocab, float *out) {
+    if (decode_from_start(ctx, b, tok, N_CTX, true) != 0) return -1;
     for (int i = 0; i < N_CTX; i++) memcpy(out + (size_t)i * n_vocab, llama_get_logits_ith(ctx, i), sizeof *out * (size_t)n_vocab);
     return 0;
 }
@@ -119,16 +127,7 @@ static int causal_context_length_table(struct llama_context *ctx, struct llama_b
             for (int i = 63; i < N_CTX - 1; i += 8) {
                 const float *l = logits + (size_t)i * n_vocab;
                 if (k > 0) {
-                    b->n_tokens = k;
-                    for (int j = 0; j < k; j++) {
-                        b->token[j] = src[i - k + 1 + j];
-                        b->pos[j] = j;
-                        b->n_seq_id[j] = 1;
-                        b->seq_id[j][0] = 0;
-                        b->logits[j] = j == k - 1;
-                    }
-                    llama_memory_clear(llama_get_memory(ctx), true);
-                    if (llama_decode(ctx, *b) != 0) return -1;
+                    if (decode_from_start(ctx, b, src + i - k + 1, k, false) != 0) return -1;
                     l = llama_get_logits_ith(ctx, k - 1);
                 }
                 double lp;
