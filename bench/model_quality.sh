@@ -8,7 +8,9 @@
 #     k = 4, greedy, on held-out prose prompts — mean accepted tokens per
 #     target forward (#MAT) — cross-checked with llama.cpp's
 #     llama-speculative-simple on the same prompts;
-#   * greedy continuations of held-out prompts (prose, scripture, code).
+#   * greedy continuations of held-out prompts (prose, scripture, code):
+#     how much they repeat themselves (seq-rep-4, against the held-out
+#     references), and six of them in full.
 # Usage: bench/model_quality.sh [--prompts 20] [--n 64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,12 +49,14 @@ cat > "$tmp/q.json" <<JSON
               "draft-distilled": { "path": "$m/draft-distilled.gguf", "n_ctx": 1024 } },
   "datasets": {
     "prose": { "path": "$root/data/prompts/prose.jsonl", "limit": $n_prompts },
+    "scripture": { "path": "$root/data/prompts/scripture.jsonl", "limit": $n_prompts },
+    "code": { "path": "$root/data/prompts/code.jsonl", "limit": $n_prompts },
     "prose3": { "path": "$root/data/prompts/prose.jsonl", "limit": 2 },
     "scripture3": { "path": "$root/data/prompts/scripture.jsonl", "limit": 2 },
     "code3": { "path": "$root/data/prompts/code.jsonl", "limit": 2 }
   },
   "engines": [
-    { "engine": "ar", "label": "ar", "datasets": ["prose", "prose3", "scripture3", "code3"] },
+    { "engine": "ar", "label": "ar", "datasets": ["prose", "scripture", "code", "prose3", "scripture3", "code3"] },
     { "engine": "spec", "label": "draft", "draft": "draft", "params": { "k": 4 }, "datasets": ["prose"] },
     { "engine": "spec", "label": "draft-distilled", "draft": "draft-distilled", "params": { "k": 4 }, "datasets": ["prose"] }
   ],
@@ -86,6 +90,42 @@ for d in draft draft-distilled; do
 done
 echo
 echo "decobench's speculative outputs equal its autoregressive outputs on all $n_prompts prompts (checked)."
+echo
+# Repetition (the looping of greedy search): word-level seq-rep-4 of
+# Welleck et al. 2019 ("Neural text generation with unlikelihood training":
+# the fraction of a continuation's 4-grams that repeat an earlier 4-gram of
+# it), the share of continuations with any repeat, and the words before the
+# first repeat; the same for each prompt's held-out reference text cut to the
+# continuation's word count (what the corpus itself does at that length).
+echo "### Repetition in greedy continuations (target, $n_prompts held-out prompts per category, $n_new tokens)"
+echo
+echo "| category | text | seq-rep-4 (words) | continuations with a repeated 4-gram | median words before the first repeat |"
+echo "|---|---|--:|--:|--:|"
+sqlite3 -json "$tmp/q.db" "select c.dataset as ds, s.prompt_id as id, s.output_text as text from sample s join \"case\" c on c.id = s.case_id where c.label = 'ar' and c.dataset in ('prose', 'scripture', 'code') order by c.idx, s.prompt_idx" > "$tmp/rep.json"
+for ds in prose scripture code; do
+  # rows: one {model, reference} pair of word lists per prompt
+  jq -c --arg ds "$ds" --slurpfile p "$root/data/prompts/$ds.jsonl" '
+    def words: [splits("\\s+") | select(length > 0)];
+    ($p | map({(.id): .reference}) | add) as $ref
+    | .[] | select(.ds == $ds) | (.text | words) as $m
+    | {model: $m, reference: ($ref[.id] | words | .[0:($m | length)])}' "$tmp/rep.json" > "$tmp/rep-$ds.jsonl"
+  for which in model reference; do
+    jq -rs --arg w "$which" '
+      def grams: . as $w | [range(0; ($w | length) - 3) | $w[.:. + 4] | join(" ")];
+      def first_repeat: . as $g | reduce range(0; $g | length) as $i ({seen: {}, at: null};
+          if .at != null then . elif .seen[$g[$i]] then .at = $i else .seen[$g[$i]] = true end) | .at;
+      map(.[$w] | grams) | map(select(length > 0)) as $gs
+      | ($gs | map(length) | add) as $n
+      | ($gs | map(length - (unique | length)) | add) as $rep
+      | ($gs | map((first_repeat // length) + 3) | sort) as $fr
+      | [($rep / $n * 1000 | round / 1000), ($gs | map(select(first_repeat != null)) | length), ($gs | length),
+         ($fr | length) as $l | if $l % 2 == 1 then $fr[($l - 1) / 2] else ($fr[$l / 2 - 1] + $fr[$l / 2]) / 2 end] | @tsv' "$tmp/rep-$ds.jsonl" |
+      while IFS=$'\t' read -r r k n med; do
+        label=$([ "$which" = model ] && echo "target, greedy" || echo "held-out reference, same length")
+        echo "| $ds | $label | $r | $k of $n | $med |"
+      done
+  done
+done
 echo
 echo "### Greedy continuations of held-out prompts (target, $n_new tokens)"
 echo
