@@ -11,22 +11,24 @@
 #   * greedy continuations of held-out prompts (prose, scripture, code):
 #     how much they repeat themselves (seq-rep-4, against the held-out
 #     references), and six of them in full.
-# Usage: bench/model_quality.sh [--prompts 20] [--n 64]
+# Usage: bench/model_quality.sh [--prompts 20] [--n 64] [--models DIR]
+#   (--models: a folder with MANIFEST.json, target.gguf, draft.gguf and
+#   draft-distilled.gguf, e.g. an earlier training stage; default data/models)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
-n_prompts=20 n_new=64
+n_prompts=20 n_new=64 m="$root/data/models"
 while [ $# -gt 0 ]; do
   case "$1" in
     --prompts) n_prompts="$2"; shift 2 ;;
     --n) n_new="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --models) m="$(cd "$2" 2>/dev/null && pwd)" || { echo "model_quality.sh: --models $2: not a folder" >&2; exit 2; }; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "model_quality.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
 bin="$root/decobench"; [ -x "$bin" ] || bin="$root/build/decobench"
-m="$root/data/models"
-for f in "$m/MANIFEST.json" "$m/target.gguf" "$m/draft.gguf" "$bin"; do
+for f in "$m/MANIFEST.json" "$m/target.gguf" "$m/draft.gguf" "$m/draft-distilled.gguf" "$bin"; do
   [ -e "$f" ] || { echo "model_quality.sh: $f: not found" >&2; exit 1; }
 done
 tmp="$(mktemp -d /tmp/decobench-quality.XXXXXX)"
