@@ -129,6 +129,8 @@ for ds in prose scripture code; do
   done
 done
 echo
+echo "(seq-rep-4: the share of a text's word 4-grams that repeat an earlier 4-gram of it, Welleck et al. 2019; a text without a repeat counts its whole length in the last column)"
+echo
 echo "### Greedy continuations of held-out prompts (target, $n_new tokens)"
 echo
 sqlite3 -json "$tmp/q.db" "select c.dataset as ds, s.prompt_id as id, s.output_text as text from sample s join \"case\" c on c.id = s.case_id where c.label = 'ar' and c.dataset like '%3' order by c.idx, s.prompt_idx" > "$tmp/cont.json"
