@@ -52,13 +52,10 @@ cat > "$tmp/q.json" <<JSON
   "datasets": {
     "prose": { "path": "$root/data/prompts/prose.jsonl", "limit": $n_prompts },
     "scripture": { "path": "$root/data/prompts/scripture.jsonl", "limit": $n_prompts },
-    "code": { "path": "$root/data/prompts/code.jsonl", "limit": $n_prompts },
-    "prose3": { "path": "$root/data/prompts/prose.jsonl", "limit": 2 },
-    "scripture3": { "path": "$root/data/prompts/scripture.jsonl", "limit": 2 },
-    "code3": { "path": "$root/data/prompts/code.jsonl", "limit": 2 }
+    "code": { "path": "$root/data/prompts/code.jsonl", "limit": $n_prompts }
   },
   "engines": [
-    { "engine": "ar", "label": "ar", "datasets": ["prose", "scripture", "code", "prose3", "scripture3", "code3"] },
+    { "engine": "ar", "label": "ar", "datasets": ["prose", "scripture", "code"] },
     { "engine": "spec", "label": "draft", "draft": "draft", "params": { "k": 4 }, "datasets": ["prose"] },
     { "engine": "spec", "label": "draft-distilled", "draft": "draft-distilled", "params": { "k": 4 }, "datasets": ["prose"] }
   ],
@@ -103,7 +100,7 @@ echo "### Repetition in greedy continuations (target, $n_prompts held-out prompt
 echo
 echo "| category | text | seq-rep-4 (words) | continuations with a repeated 4-gram | median words before the first repeat |"
 echo "|---|---|--:|--:|--:|"
-sqlite3 -json "$tmp/q.db" "select c.dataset as ds, s.prompt_id as id, s.output_text as text from sample s join \"case\" c on c.id = s.case_id where c.label = 'ar' and c.dataset in ('prose', 'scripture', 'code') order by c.idx, s.prompt_idx" > "$tmp/rep.json"
+sqlite3 -json "$tmp/q.db" "select c.dataset as ds, s.prompt_id as id, s.output_text as text from sample s join \"case\" c on c.id = s.case_id where c.label = 'ar' order by c.idx, s.prompt_idx" > "$tmp/rep.json"
 for ds in prose scripture code; do
   # rows: one {model, reference} pair of word lists per prompt
   jq -c --arg ds "$ds" --slurpfile p "$root/data/prompts/$ds.jsonl" '
@@ -133,12 +130,12 @@ echo "(seq-rep-4: the share of a text's word 4-grams that repeat an earlier 4-gr
 echo
 echo "### Greedy continuations of held-out prompts (target, $n_new tokens)"
 echo
-sqlite3 -json "$tmp/q.db" "select c.dataset as ds, s.prompt_id as id, s.output_text as text from sample s join \"case\" c on c.id = s.case_id where c.label = 'ar' and c.dataset like '%3' order by c.idx, s.prompt_idx" > "$tmp/cont.json"
+sqlite3 -json "$tmp/q.db" "select c.dataset as ds, s.prompt_id as id, s.output_text as text from sample s join \"case\" c on c.id = s.case_id where c.label = 'ar' and s.prompt_idx < 2 order by c.idx, s.prompt_idx" > "$tmp/cont.json"
 n=$(jq length "$tmp/cont.json")
 for ((j = 0; j < n; j++)); do
   ds="$(jq -r ".[$j].ds" "$tmp/cont.json")"; id="$(jq -r ".[$j].id" "$tmp/cont.json")"
-  f="$root/data/prompts/${ds%3}.jsonl"
-  echo "**${ds%3} ($id)** — prompt, then ⟦the model's continuation⟧"
+  f="$root/data/prompts/$ds.jsonl"
+  echo "**$ds ($id)** — prompt, then ⟦the model's continuation⟧"
   echo
   echo '```'
   jq -rj --arg id "$id" 'select(.id == $id) | .prompt' "$f"
