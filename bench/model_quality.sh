@@ -113,11 +113,9 @@ for ds in prose scripture code; do
       def grams: . as $w | [range(0; ($w | length) - 3) | $w[.:. + 4] | join(" ")];
       def first_repeat: . as $g | reduce range(0; $g | length) as $i ({seen: {}, at: null};
           if .at != null then . elif .seen[$g[$i]] then .at = $i else .seen[$g[$i]] = true end) | .at;
-      map(.[$w] | grams) | map(select(length > 0)) as $gs
-      | ($gs | map(length) | add) as $n
-      | ($gs | map(length - (unique | length)) | add) as $rep
-      | ($gs | map((first_repeat // length) + 3) | sort) as $fr
-      | [($rep / $n * 1000 | round / 1000), ($gs | map(select(first_repeat != null)) | length), ($gs | length),
+      map(.[$w] | grams | select(length > 0) | {n: length, rep: (length - (unique | length)), at: first_repeat})
+      | (map((.at // .n) + 3) | sort) as $fr
+      | [((map(.rep) | add) / (map(.n) | add) * 1000 | round / 1000), (map(select(.at != null)) | length), length,
          ($fr | length) as $l | if $l % 2 == 1 then $fr[($l - 1) / 2] else ($fr[$l / 2 - 1] + $fr[$l / 2]) / 2 end] | @tsv' "$tmp/rep-$ds.jsonl" |
       while IFS=$'\t' read -r r k n med; do
         label=$([ "$which" = model ] && echo "target, greedy" || echo "held-out reference, same length")
@@ -130,7 +128,8 @@ echo "(seq-rep-4: the share of a text's word 4-grams that repeat an earlier 4-gr
 echo
 echo "### Greedy continuations of held-out prompts (target, $n_new tokens)"
 echo
-sqlite3 -json "$tmp/q.db" "select c.dataset as ds, s.prompt_id as id, s.output_text as text from sample s join \"case\" c on c.id = s.case_id where c.label = 'ar' and s.prompt_idx < 2 order by c.idx, s.prompt_idx" > "$tmp/cont.json"
+# the first two prompts of each category (rep.json keeps the run's order)
+jq '[("prose", "scripture", "code") as $d | map(select(.ds == $d))[0:2][]]' "$tmp/rep.json" > "$tmp/cont.json"
 n=$(jq length "$tmp/cont.json")
 for ((j = 0; j < n; j++)); do
   ds="$(jq -r ".[$j].ds" "$tmp/cont.json")"; id="$(jq -r ".[$j].id" "$tmp/cont.json")"
