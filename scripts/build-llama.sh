@@ -46,8 +46,8 @@ fi
 commit="$(git -C "$src" rev-parse HEAD)"
 
 # decobench's patches to llama.cpp's training code (patches/llama.cpp/*.patch,
-# each explains itself in its header): a ggml-opt bug fix and two opt-in
-# llama_opt_params fields decobench-train uses.  Inference is unchanged.  The
+# each explains itself in its header): a ggml-opt bug fix and three opt-in
+# llama_opt_params additions decobench-train uses.  Inference is unchanged.  The
 # source tree is reset to the bundle's commit and patched whenever the set of
 # patches differs from the one recorded in $src/.decobench-patches.
 patches_sum="$(cd "$here/patches/llama.cpp" && sha256sum ./*.patch)"

@@ -7,8 +7,9 @@
 # skipped, an interrupted model continues from its checkpoint
 # ($WORK/NAME.gguf.ckpt.gguf + .state.json).  Planned wall time on 2 cores:
 # about 80 (target, in two stages) + 8 (draft) + 20 (diffusion) + 8
-# (draft-distilled, a second stage of the draft) minutes of training, plus
-# a few minutes generating the distillation data
+# (draft-distilled, a second stage of the draft) + 12 (the target's third,
+# unlikelihood stage) minutes of training, plus a few minutes generating the
+# distillation data
 # (each model stops at its --max-minutes budget or its token budget,
 # whichever comes first; budgets of a second stage count from the start).
 #
@@ -83,6 +84,14 @@ train target    4000000 35 $TARGET_OPTS
 # 35-minute budget ended (4.59 at 1M tokens, 4.24 at 2.1M), so it continues
 # to 80 minutes in all (the cosine warm-restarted at 35/80 of the way)
 train target    8000000 80 $TARGET_OPTS
+# the target's third stage: unlikelihood fine-tuning (Welleck et al. 2019)
+# against greedy decoding's repetition loops, 12 more minutes (80 -> 92).
+# Every ordinary step also pushes down each position's earlier tokens
+# (token-level); half the steps instead train on the model's own greedy
+# continuations of 64-token training prefixes, pushing down the tokens of
+# their repeated 4-grams (sequence-level).  The draft's distillation data
+# below come from this final target.
+train target    8000000 92 $TARGET_OPTS --ul-weight 1 --ul-context --ul-seq-share 0.5
 train draft     3000000 8  --n-embd 128 --n-layer 2 --n-head 4 --n-ff 352  --lr 3e-3 --lr-min 3e-4 --warmup 200 --beta2 0.95 --embd-init cooccur
 train diffusion 4000000 20 --n-embd 192 --n-layer 6 --n-head 4 --n-ff 512  --lr 1e-3 --lr-min 1e-4 --warmup 200 --beta2 0.95 --embd-init cooccur --diffusion
 
@@ -159,9 +168,10 @@ echo "$models" | jq -s --arg commit "$commit" --arg patches "$patches" --slurpfi
   unigram_baseline: {heldout_loss: $tgt[0].unigram_loss, heldout_perplexity: $tgt[0].unigram_perplexity,
                      method: "add-one smoothed unigram from the training token counts, scored on the target held-out windows (same tokenizer)"},
   llama_cpp_patches: ($patches | split("\n") | map(select(length > 0) | split("  ") | {sha256: .[0], file: ("patches/llama.cpp/" + (.[1] | ltrimstr("./")))})),
-  notes: ["training: llama.cpp llama_opt_epoch with decobench'"'"'s patches/llama.cpp (0001 fixes ggml-opt summing the gradients of all previous steps into each step; 0002 and 0003 train attn_k/attn_v and token_embd.weight, which upstream llama_opt leaves frozen), AdamW (beta1 0.9, beta2 0.95, weight decay 0.1), warmup + cosine over min(token, time) budgets, one 256-token window per step; exact options per model in scripts/train-models.sh",
+  notes: ["training: llama.cpp llama_opt_epoch with decobench'"'"'s patches/llama.cpp (0001 fixes ggml-opt summing the gradients of all previous steps into each step; 0002 and 0003 train attn_k/attn_v and token_embd.weight, which upstream llama_opt leaves frozen; 0004 adds unlikelihood terms to the loss), AdamW (beta1 0.9, beta2 0.95, weight decay 0.1), warmup + cosine over min(token, time) budgets, one 256-token window per step; exact options per model in scripts/train-models.sh",
           "second stages: a finished model resumed with larger budgets (cosine warm-restarted where the new budgets put it, re-warmup since AdamW moments restart); tokens_seen and wall_time_s cover all stages",
-          "draft-distilled: the finished draft continued (a second stage: its 16-minute, 5M-token budgets count from the draft'"'"'s start, so about 8 more minutes) on 0.7 MB of documents from each training corpus plus target continuations (greedy and temperature 0.8) of 800 training-split snippets (sequence-level distillation; corpus_mix lists distill.jsonl); per token it is about 7x cheaper than the target, so it can see more tokens",
+          "target: three stages, 35 + 45 minutes of cross-entropy training, then 12 minutes of unlikelihood fine-tuning (Welleck et al. 2019; the unlikelihood block of its entry): token-level on every ordinary step, and half the steps sequence-level on its own greedy continuations of 64-token training prefixes (no cross-entropy, the tokens of repeated 4-grams pushed down); final_train_loss includes the unlikelihood terms",
+          "draft-distilled: the finished draft continued (a second stage: its 16-minute, 5M-token budgets count from the draft'"'"'s start, so about 8 more minutes) on 0.7 MB of documents from each training corpus plus continuations by the final (third-stage) target (greedy and temperature 0.8) of 800 training-split snippets (sequence-level distillation; corpus_mix lists distill.jsonl); per token it is about 7x cheaper than the target, so it can see more tokens",
           "token_embd.weight starts from random projections of next/previous-token co-occurrence counts of the training split (--embd-init cooccur) and is trained",
           "diffusion: llama architecture with llama.attention.causal=false; trained on <|mask|>-corrupted windows (t ~ U(0.05,1)) with loss on all positions; held-out loss is masked-only at 50% masking"],
   models: .

@@ -8,7 +8,13 @@
  *      leaves frozen (patches 0002, 0003) — causal and bidirectional;
  *  (b) k identical SGD steps move the weights k times as far as one, not
  *      1+2+...+k times (ggml-opt summed the gradients of all steps so far
- *      into each step; patch 0001).
+ *      into each step; patch 0001);
+ *  (c) with unlikelihood training on (patch 0004: llama_opt_params.ul_weight,
+ *      ul_context), the training loss and its gradient match the same loss
+ *      computed here from llama_decode's logits: cross-entropy on labels
+ *      >= 0, nothing on -1, and ul_weight * -log(1 - p(c) + 1e-5) for each
+ *      candidate c (a label <= -2's token -label-2, and with ul_context
+ *      every distinct earlier token of the window but the label).
  * Built against a llama.cpp without the patches, the tests are skipped.
  */
 #include "config.h"
@@ -22,7 +28,8 @@
 #include "llama.h"
 #endif
 
-#if defined(HAVE_LLAMA) && defined(LLAMA_OPT_HAS_TRAIN_KV) && defined(LLAMA_OPT_HAS_TRAIN_TOK_EMBD)
+#if defined(HAVE_LLAMA) && defined(LLAMA_OPT_HAS_TRAIN_KV) && defined(LLAMA_OPT_HAS_TRAIN_TOK_EMBD) && \
+    defined(LLAMA_OPT_HAS_UNLIKELIHOOD)
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -39,6 +46,8 @@ static void quiet_log(enum ggml_log_level level, const char *text, void *user) {
 typedef struct point {
     llama_token in[N_CTX], label[N_CTX];
     bool causal;
+    float ul_weight;   /* 0: plain cross-entropy */
+    bool ul_context;
 } point;
 
 static int make_model(const char *path, bool causal, int seed) {
@@ -61,9 +70,11 @@ static struct llama_context *new_context(struct llama_model *m, bool causal) {
     return c;
 }
 
-/* mean next-token cross-entropy of the model file at path on pt, through
- * llama_decode (inference, not the training graph); NAN on failure */
-static double decode_loss(const char *path, const point *pt) {
+/* mean next-token cross-entropy (plus unlikelihood terms, when
+ * pt->ul_weight > 0) of the model file at path on pt, through llama_decode
+ * (inference, not the training graph); NAN on failure.  argmax, when not
+ * NULL, receives each position's most likely token. */
+static double decode_loss(const char *path, const point *pt, llama_token *argmax) {
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = 0;
     struct llama_model *m = llama_model_load_from_file(path, mp);
@@ -79,14 +90,29 @@ static double decode_loss(const char *path, const point *pt) {
         if (llama_decode(c, b) == 0) {
             const int nv = llama_vocab_n_tokens(llama_model_get_vocab(m));
             double tot = 0;
-            for (int i = 0; i < N_CTX; i++) {
+            char *cand = calloc((size_t)nv, 1);
+            for (int i = 0; i < N_CTX && cand; i++) {
                 const float *lg = llama_get_logits_ith(c, i);
                 double mx = lg[0], s = 0;
-                for (int v = 1; v < nv; v++) if (lg[v] > mx) mx = lg[v];
+                int best = 0;
+                for (int v = 1; v < nv; v++) if (lg[v] > mx) { mx = lg[v]; best = v; }
+                if (argmax) argmax[i] = best;
                 for (int v = 0; v < nv; v++) s += exp(lg[v] - mx);
-                tot += mx + log(s) - lg[pt->label[i]];
+                const int label = pt->label[i];
+                if (label >= 0) tot += mx + log(s) - lg[label];
+                if (pt->ul_weight <= 0) continue;
+                /* the unlikelihood candidates of this position */
+                memset(cand, 0, (size_t)nv);
+                if (label <= -2) cand[-label - 2] = 1;
+                if (label >= 0 && pt->ul_context) {
+                    for (int j = 0; j <= i; j++) cand[pt->in[j]] = 1;
+                    cand[label] = 0;
+                }
+                for (int v = 0; v < nv; v++)
+                    if (cand[v]) tot -= pt->ul_weight * log(1.0 - exp(lg[v] - mx) / s + 1e-5);
             }
-            loss = tot / N_CTX;
+            loss = cand ? tot / N_CTX : NAN;
+            free(cand);
         }
     }
     llama_batch_free(b);
@@ -116,7 +142,7 @@ static int sgd_steps(const char *in, const char *out, const point *pt, int n_ste
     struct llama_opt_params op = {
         .n_ctx_train = 0, .param_filter = llama_opt_param_filter_all, .param_filter_ud = NULL,
         .get_opt_pars = sgd_params, .get_opt_pars_ud = &alpha, .optimizer_type = GGML_OPT_OPTIMIZER_TYPE_SGD,
-        .train_kv = true, .train_tok_embd = true,
+        .train_kv = true, .train_tok_embd = true, .ul_weight = pt->ul_weight, .ul_context = pt->ul_context,
     };
     llama_opt_init(c, m, op);
     ggml_opt_dataset_t ds = ggml_opt_dataset_init(GGML_TYPE_I32, GGML_TYPE_I32, N_CTX, N_CTX, n_steps, 1);
@@ -163,6 +189,7 @@ static const float *tensor_f32(const weights *w, const char *name, int64_t *n) {
 }
 
 static void fill_point(point *pt, bool causal, int n_vocab, int mask_id, unsigned seed) {
+    memset(pt, 0, sizeof *pt);
     pt->causal = causal;
     unsigned s = seed;
     llama_token stream[N_CTX + 1];
@@ -182,13 +209,25 @@ static void fill_point(point *pt, bool causal, int n_vocab, int mask_id, unsigne
     }
 }
 
-/* (a) for one model kind: backprop vs finite differences */
-static void check_gradients(bool causal) {
+enum ul_mode {
+    UL_OFF,
+    UL_MIXED,   /* cross-entropy, token-level candidates, and positions
+                 * 100..179 a "continuation": each third without loss, the
+                 * rest sequence-level candidates */
+    UL_SEQ,     /* sequence-level candidates only, at every position */
+};
+
+/* (a), (c) for one model kind: backprop vs finite differences.  The
+ * sequence-level candidates are the model's own greedy tokens, the most
+ * likely ones (a random model's other tokens have p ~ 1/n_vocab, too small
+ * for their terms to show). */
+static void check_gradients(bool causal, enum ul_mode ul) {
     char model[1024], after[1024], pert[1024];
     const char *dir = db_test_tmpdir();
-    snprintf(model, sizeof model, "%s/grad-%s.gguf", dir, causal ? "causal" : "bidir");
-    snprintf(after, sizeof after, "%s/grad-%s-after.gguf", dir, causal ? "causal" : "bidir");
-    snprintf(pert, sizeof pert, "%s/grad-%s-pert.gguf", dir, causal ? "causal" : "bidir");
+    const char *kind = ul == UL_MIXED ? "ul" : ul == UL_SEQ ? "ul-seq" : causal ? "causal" : "bidir";
+    snprintf(model, sizeof model, "%s/grad-%s.gguf", dir, kind);
+    snprintf(after, sizeof after, "%s/grad-%s-after.gguf", dir, kind);
+    snprintf(pert, sizeof pert, "%s/grad-%s-pert.gguf", dir, kind);
     if (make_model(model, causal, 5) != 0) { db_test_skip("decobench-mkmodel not built"); return; }
 
     struct llama_model_params mp = llama_model_default_params();
@@ -202,7 +241,15 @@ static void check_gradients(bool causal) {
 
     point pt;
     fill_point(&pt, causal, n_vocab, mask_id, 11);
-    const double loss0 = decode_loss(model, &pt);
+    if (ul != UL_OFF) {
+        llama_token greedy[N_CTX];
+        CHECK(!isnan(decode_loss(model, &pt, greedy)));
+        const int from = ul == UL_SEQ ? 0 : 100, to = ul == UL_SEQ ? N_CTX : 180;
+        for (int i = from; i < to; i++) pt.label[i] = i % 3 == 0 ? -1 : -2 - greedy[i];
+        pt.ul_weight = 0.7f;
+        pt.ul_context = ul == UL_MIXED;
+    }
+    const double loss0 = decode_loss(model, &pt, NULL);
     double opt_loss = NAN;
     CHECK_INT_EQ(sgd_steps(model, after, &pt, 1, 1.0f, &opt_loss), 0);
     /* the training graph computes the same loss as inference */
@@ -241,25 +288,27 @@ static void check_gradients(bool causal) {
                                  (size_t)best * sizeof(float));
         float v = (float)(a[best] + eps);
         CHECK_INT_EQ(pwrite(fd, &v, sizeof v, at), (long long)sizeof v);
-        const double lp = decode_loss(pert, &pt);
+        const double lp = decode_loss(pert, &pt, NULL);
         v = (float)(a[best] - eps);
         CHECK_INT_EQ(pwrite(fd, &v, sizeof v, at), (long long)sizeof v);
-        const double lm = decode_loss(pert, &pt);
+        const double lm = decode_loss(pert, &pt, NULL);
         v = a[best];
         CHECK_INT_EQ(pwrite(fd, &v, sizeof v, at), (long long)sizeof v);
         const double g_fd = (lp - lm) / (2 * eps);
         CHECK_MSG(fabs(g_fd) > 1e-5, "%s: finite-difference gradient %.3g too small to test", names[t], g_fd);
         CHECK_MSG(fabs(g_bp - g_fd) <= 0.05 * fabs(g_fd),
                   "%s (%s) [%lld]: backprop gradient %.6g vs finite difference %.6g",
-                  names[t], causal ? "causal" : "bidirectional", (long long)best, g_bp, g_fd);
+                  names[t], kind, (long long)best, g_bp, g_fd);
     }
     if (fd >= 0) close(fd);
     free_weights(&w0);
     free_weights(&w1);
 }
 
-static void test_train_gradient_causal(void) { check_gradients(true); }
-static void test_train_gradient_bidirectional(void) { check_gradients(false); }
+static void test_train_gradient_causal(void) { check_gradients(true, UL_OFF); }
+static void test_train_gradient_bidirectional(void) { check_gradients(false, UL_OFF); }
+static void test_train_gradient_unlikelihood(void) { check_gradients(true, UL_MIXED); }
+static void test_train_gradient_unlikelihood_sequence(void) { check_gradients(true, UL_SEQ); }
 
 /* (b) k identical steps at a small learning rate move the weights k times
  * as far as one step (the gradient hardly changes over them). */
@@ -307,6 +356,8 @@ void suite_train(void) {
     ggml_log_set(quiet_log, NULL);
     RUN(test_train_gradient_causal);
     RUN(test_train_gradient_bidirectional);
+    RUN(test_train_gradient_unlikelihood);
+    RUN(test_train_gradient_unlikelihood_sequence);
     RUN(test_train_steps_do_not_accumulate);
 }
 

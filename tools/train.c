@@ -25,8 +25,19 @@
  * steps so far (llama_opt's graphs are non-static, and their gradient
  * accumulators were never reset); 0002 (llama_opt_params.train_kv) and 0003
  * (.train_tok_embd) let attn_k/attn_v and token_embd.weight train, which
- * upstream's llama_opt leaves frozen.  This program needs all three and
- * refuses to train against a llama.cpp without them.
+ * upstream's llama_opt leaves frozen; 0004 (.ul_weight, .ul_context) adds
+ * unlikelihood terms to the loss.  This program needs all four and refuses
+ * to train against a llama.cpp without them.
+ *
+ * Unlikelihood training (--ul-weight, Welleck et al. 2019, "Neural text
+ * generation with unlikelihood training"), for a fine-tuning stage of a
+ * causal model against greedy decoding's repetition loops: token-level
+ * (--ul-context: each position's earlier tokens are candidates to make less
+ * likely, besides the cross-entropy) and sequence-level (--ul-seq-share: a
+ * share of the steps decode the model's own greedy continuation of a
+ * window's prefix with the current weights, in a second context on the same
+ * model, and push down the tokens of its repeated n-grams, with no
+ * cross-entropy on it).
  *
  * Deviations (documented in the report and --help):
  *  - Resuming restarts the AdamW moments (llama.cpp does not save them).
@@ -63,6 +74,7 @@
 
 #define PROG "decobench-train"
 #define MAX_FILES 16
+#define CHUNK_MAX 25   /* optimizer steps per llama_opt_epoch call */
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -107,6 +119,16 @@ static void usage(FILE *f) {
         "  --threads N         CPU threads (default 2)\n"
         "  --train-bytes N     text per training file, documents sampled (default 50000000)\n"
         "  --eval-tokens N     held-out tokens evaluated (default 65536)\n"
+        "Unlikelihood training (Welleck et al. 2019; causal models; for a fine-tuning stage):\n"
+        "  --ul-weight X       weight of the unlikelihood terms (default 0: off)\n"
+        "  --ul-context        token-level: each position's distinct earlier tokens but\n"
+        "                      its label are candidates to make less likely\n"
+        "  --ul-seq-share F    sequence-level: this share of the steps trains, instead of\n"
+        "                      a corpus window, the model's own greedy continuation (current\n"
+        "                      weights) of the window's first --ul-prefix tokens, with no\n"
+        "                      cross-entropy and the tokens of every --ul-ngram-gram that\n"
+        "                      already occurred in the continuation as candidates\n"
+        "  --ul-prefix N (64) --ul-ngram N (4)\n"
         "Output:\n"
         "  --out-type T        f32, f16, q8_0, or auto (q8_0 when its held-out loss is\n"
         "                      within 0.5%% of F32, else f16; default auto)\n"
@@ -115,7 +137,9 @@ static void usage(FILE *f) {
         "on resume (the learning rate then warms up again over --warmup steps);\n"
         "every tensor is trained (needs llama.cpp with decobench's patches/llama.cpp);\n"
         "--diffusion's training loss covers unmasked positions too (llama_opt has no\n"
-        "ignore index); its reported held-out loss is masked-only at 50%% masking.\n");
+        "ignore index); its reported held-out loss is masked-only at 50%% masking.\n"
+        "With unlikelihood training the reported training loss includes its terms;\n"
+        "held-out losses are plain cross-entropy.\n");
 }
 
 /* ---------------------------------------------------------------- options */
@@ -135,6 +159,10 @@ typedef struct opts {
     const char *out_type;
     const char *train_only;
     const char *init_from;
+    /* unlikelihood training (patch 0004; Welleck et al. 2019) */
+    double ul_weight, ul_seq_share;
+    bool ul_context;
+    int ul_prefix, ul_ngram;
 } opts;
 
 static volatile sig_atomic_t g_stop;
@@ -791,7 +819,8 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 static int parse_opts(int argc, char **argv, opts *o) {
     enum { O_OUT = 256, O_VOCAB, O_TRAIN, O_HELD, O_REPORT, O_NAME, O_EMBD, O_LAYER, O_HEAD, O_HEADKV,
            O_FF, O_CTX, O_STD, O_SEED, O_DIFF, O_MAXTOK, O_MAXMIN, O_LR, O_LRMIN, O_WARM, O_WD, O_CKPT,
-           O_EVAL, O_THREADS, O_TBYTES, O_ETOK, O_OTYPE, O_VERBOSE, O_BETA2, O_ONLY, O_ESTD, O_ONORM, O_EINIT, O_FROM };
+           O_EVAL, O_THREADS, O_TBYTES, O_ETOK, O_OTYPE, O_VERBOSE, O_BETA2, O_ONLY, O_ESTD, O_ONORM, O_EINIT, O_FROM,
+           O_ULW, O_ULCTX, O_ULSEQ, O_ULPRE, O_ULNG };
     static const struct option lo[] = {
         { "out", 1, 0, O_OUT }, { "vocab", 1, 0, O_VOCAB }, { "train", 1, 0, O_TRAIN },
         { "heldout", 1, 0, O_HELD }, { "report", 1, 0, O_REPORT }, { "name", 1, 0, O_NAME },
@@ -802,12 +831,15 @@ static int parse_opts(int argc, char **argv, opts *o) {
         { "lr-min", 1, 0, O_LRMIN }, { "warmup", 1, 0, O_WARM }, { "wd", 1, 0, O_WD },
         { "ckpt-every", 1, 0, O_CKPT }, { "eval-every", 1, 0, O_EVAL }, { "threads", 1, 0, O_THREADS },
         { "train-bytes", 1, 0, O_TBYTES }, { "eval-tokens", 1, 0, O_ETOK }, { "out-type", 1, 0, O_OTYPE },
-        { "verbose", 0, 0, O_VERBOSE }, { "beta2", 1, 0, O_BETA2 }, { "train-only", 1, 0, O_ONLY }, { "embd-std", 1, 0, O_ESTD }, { "out-norm", 1, 0, O_ONORM }, { "embd-init", 1, 0, O_EINIT }, { "init-from", 1, 0, O_FROM }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+        { "verbose", 0, 0, O_VERBOSE }, { "beta2", 1, 0, O_BETA2 }, { "train-only", 1, 0, O_ONLY }, { "embd-std", 1, 0, O_ESTD }, { "out-norm", 1, 0, O_ONORM }, { "embd-init", 1, 0, O_EINIT }, { "init-from", 1, 0, O_FROM },
+        { "ul-weight", 1, 0, O_ULW }, { "ul-context", 0, 0, O_ULCTX }, { "ul-seq-share", 1, 0, O_ULSEQ },
+        { "ul-prefix", 1, 0, O_ULPRE }, { "ul-ngram", 1, 0, O_ULNG }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     *o = (opts){ .name = "decobench", .n_embd = 256, .n_layer = 8, .n_head = 4, .n_ff = 704, .n_ctx = 256,
                  .init_std = 0.02, .embd_std = 1.0, .out_norm = 1.0, .seed = 1, .max_tokens = 1e6, .max_minutes = 0, .lr = 1e-3, .lr_min = 1e-4,
                  .wd = 0.1, .beta2 = 0.999, .warmup = 100, .ckpt_every = 200, .eval_every = 500, .threads = 2,
-                 .train_bytes = 5e7, .eval_tokens = 65536, .out_type = "auto" };
+                 .train_bytes = 5e7, .eval_tokens = 65536, .out_type = "auto",
+                 .ul_prefix = 64, .ul_ngram = 4 };
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -864,6 +896,11 @@ static int parse_opts(int argc, char **argv, opts *o) {
             else { fprintf(stderr, PROG ": --embd-init: expected random or cooccur, got '%s'\n", optarg); rc = -1; }
             break;
         case O_FROM: o->init_from = optarg; break;
+        case O_ULW: rc = parse_dbl("--ul-weight", optarg, 0, 100, &o->ul_weight); break;
+        case O_ULCTX: o->ul_context = true; break;
+        case O_ULSEQ: rc = parse_dbl("--ul-seq-share", optarg, 0, 1, &o->ul_seq_share); break;
+        case O_ULPRE: rc = parse_int("--ul-prefix", optarg, 1, 1 << 20, &o->ul_prefix); break;
+        case O_ULNG: rc = parse_int("--ul-ngram", optarg, 1, 64, &o->ul_ngram); break;
         case 'h': usage(stdout); exit(0);
         default:
             if (optopt) fprintf(stderr, PROG ": option '%s' needs a value (see --help)\n", argv[optind - 1]);
@@ -880,6 +917,14 @@ static int parse_opts(int argc, char **argv, opts *o) {
     if (o->n_head_kv == 0) o->n_head_kv = o->n_head;
     if (o->init_from && o->embd_cooccur) {
         fprintf(stderr, PROG ": --init-from and --embd-init cooccur both set token_embd.weight: choose one\n");
+        return 2;
+    }
+    if ((o->ul_context || o->ul_seq_share > 0) && o->ul_weight <= 0) {
+        fprintf(stderr, PROG ": --ul-context and --ul-seq-share need --ul-weight > 0\n");
+        return 2;
+    }
+    if (o->ul_weight > 0 && o->diffusion) {
+        fprintf(stderr, PROG ": --ul-weight: unlikelihood training is for causal models, not --diffusion\n");
         return 2;
     }
     if (o->n_ctx % 256 != 0) {
@@ -909,6 +954,93 @@ static int write_output(const char *ckpt, const char *out, const char *type, int
     }
     free(tmp);
     return 0;
+}
+
+/* ---------------------------------------------------------------- unlikelihood */
+/* A context for the sequence-level unlikelihood data: n_seq parallel greedy
+ * continuations of n_ctx tokens each, on the model being trained (it reads
+ * the same weight buffers, so it always decodes with the current weights). */
+static struct llama_context *new_generation_context(struct llama_model *model, int n_seq, int n_ctx, int prefix,
+                                                    int threads) {
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = (uint32_t)(n_seq * n_ctx);
+    cp.n_seq_max = (uint32_t)n_seq;
+    cp.n_batch = cp.n_ubatch = (uint32_t)(n_seq * (prefix > 1 ? prefix : 1));
+    cp.n_threads = cp.n_threads_batch = threads;
+    cp.no_perf = true;
+    struct llama_context *g = llama_init_from_model(model, cp);
+    if (!g) fprintf(stderr, PROG ": cannot create a generation context for --ul-seq-share\n");
+    return g;
+}
+
+/* Sequence-level unlikelihood datapoints (Welleck et al. 2019, section 5.2):
+ * the greedy continuations, with the current weights, of the first `prefix`
+ * tokens of each of n windows, decoded in parallel in gctx.  Datapoint s:
+ * data = prefix + continuation (n_ctx tokens); labels -1 (no loss) except
+ * where the next token is part of an n-gram that already occurred earlier in
+ * the continuation (Welleck's C_t), whose label is -2 - token (no
+ * cross-entropy; -log(1 - p(token)) instead).  Adds the number of
+ * continuation tokens and of those flagged to *n_cont and *n_rep.  0 or -1. */
+static int ul_sequence_points(struct llama_context *gctx, const llama_token *const *win, int n, int n_ctx,
+                              int prefix, int ngram, int32_t *const *data, int32_t *const *labels,
+                              int64_t *n_cont, int64_t *n_rep) {
+    const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(gctx)));
+    const int len = n_ctx + 1;            /* prefix + continuation + the last label */
+    const int n_gen = len - prefix;
+    llama_token *seq = xmalloc(sizeof *seq * (size_t)n * (size_t)len);
+    int *out = xmalloc(sizeof *out * (size_t)n);
+    char *flag = xmalloc((size_t)n_gen);
+    struct llama_batch b = llama_batch_init(n * prefix, 0, 1);
+    int rc = 0;
+    llama_memory_clear(llama_get_memory(gctx), true);
+    b.n_tokens = 0;
+    for (int s = 0; s < n; s++) {
+        for (int i = 0; i < prefix; i++) {
+            const int j = b.n_tokens++;
+            seq[(size_t)s * len + i] = win[s][i];
+            b.token[j] = win[s][i]; b.pos[j] = i; b.n_seq_id[j] = 1; b.seq_id[j][0] = s;
+            b.logits[j] = i == prefix - 1;
+            if (i == prefix - 1) out[s] = j;
+        }
+    }
+    for (int t = prefix; rc == 0; t++) {
+        if (llama_decode(gctx, b) != 0) { fprintf(stderr, PROG ": --ul-seq-share: llama_decode failed\n"); rc = -1; break; }
+        for (int s = 0; s < n; s++) {
+            const float *lg = llama_get_logits_ith(gctx, out[s]);
+            int best = 0;
+            for (int v = 1; v < n_vocab; v++) if (lg[v] > lg[best]) best = v;
+            seq[(size_t)s * len + t] = best;
+        }
+        if (t == len - 1) break;
+        b.n_tokens = n;
+        for (int s = 0; s < n; s++) {
+            b.token[s] = seq[(size_t)s * len + t]; b.pos[s] = t; b.n_seq_id[s] = 1; b.seq_id[s][0] = s;
+            b.logits[s] = 1;
+            out[s] = s;
+        }
+    }
+    for (int s = 0; s < n && rc == 0; s++) {
+        const llama_token *q = seq + (size_t)s * len, *cont = q + prefix;
+        memset(flag, 0, (size_t)n_gen);
+        /* an n-gram starting at a repeats one that ended before a began */
+        for (int a = ngram; a + ngram <= n_gen; a++)
+            for (int e = 0; e + ngram <= a; e++)
+                if (memcmp(cont + e, cont + a, sizeof *cont * (size_t)ngram) == 0) {
+                    memset(flag + a, 1, (size_t)ngram);
+                    break;
+                }
+        for (int i = 0; i < n_ctx; i++) {
+            data[s][i] = q[i];
+            labels[s][i] = i + 1 >= prefix && flag[i + 1 - prefix] ? -2 - q[i + 1] : -1;
+        }
+        *n_cont += n_gen;
+        for (int i = 0; i < n_gen; i++) *n_rep += flag[i];
+    }
+    llama_batch_free(b);
+    free(flag);
+    free(out);
+    free(seq);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -948,9 +1080,10 @@ static int load_for_training(const char *ckpt, int n_vocab, const char *vocab_pa
 }
 
 int main(int argc, char **argv) {
-#if !defined(LLAMA_OPT_HAS_TRAIN_KV) || !defined(LLAMA_OPT_HAS_TRAIN_TOK_EMBD)
-    /* upstream llama.cpp: its training leaves attn_k/attn_v/token_embd frozen
-     * and sums the gradients of all steps (patches/llama.cpp explains) */
+#if !defined(LLAMA_OPT_HAS_TRAIN_KV) || !defined(LLAMA_OPT_HAS_TRAIN_TOK_EMBD) || !defined(LLAMA_OPT_HAS_UNLIKELIHOOD)
+    /* upstream llama.cpp: its training leaves attn_k/attn_v/token_embd frozen,
+     * sums the gradients of all steps and has no unlikelihood loss
+     * (patches/llama.cpp explains) */
     (void)argc; (void)argv;
     fprintf(stderr, PROG ": llama.cpp was built without decobench's training patches "
                     "(patches/llama.cpp); rebuild it with scripts/build-llama.sh\n");
@@ -979,6 +1112,7 @@ int main(int argc, char **argv) {
     struct llama_context *ctx = NULL;
     ggml_opt_result_t rtrain = NULL, reval = NULL;
     ggml_opt_dataset_t ds = NULL;
+    struct llama_context *gctx = NULL;   /* --ul-seq-share's generation context */
     float *E = NULL;
     char *txt = NULL;
     if (vocab_read(o.vocab, &voc) != 0) { rc = 1; goto done; }
@@ -1133,15 +1267,25 @@ int main(int argc, char **argv) {
     struct llama_opt_params op = {
         .n_ctx_train = 0, .param_filter = param_filter, .param_filter_ud = (void *)o.train_only,
         .get_opt_pars = get_opt_pars, .get_opt_pars_ud = &sc, .optimizer_type = GGML_OPT_OPTIMIZER_TYPE_ADAMW,
-#if defined(LLAMA_OPT_HAS_TRAIN_KV) && defined(LLAMA_OPT_HAS_TRAIN_TOK_EMBD)
+#if defined(LLAMA_OPT_HAS_TRAIN_KV) && defined(LLAMA_OPT_HAS_TRAIN_TOK_EMBD) && defined(LLAMA_OPT_HAS_UNLIKELIHOOD)
         .train_kv = true, .train_tok_embd = true,
+        .ul_weight = (float)o.ul_weight, .ul_context = o.ul_context,
 #endif
     };
     llama_opt_init(ctx, model, op);
+    const int chunk_max = CHUNK_MAX;
+    if (o.ul_seq_share > 0) {
+        if (o.ul_prefix + o.ul_ngram * 2 > n_ctx) {
+            fprintf(stderr, PROG ": --ul-prefix %d: leaves no room for a continuation in %d tokens\n", o.ul_prefix, n_ctx);
+            { rc = 1; goto done; }
+        }
+        gctx = new_generation_context(model, chunk_max, n_ctx, o.ul_prefix, o.threads);
+        if (!gctx) { rc = 1; goto done; }
+    }
+    int64_t ul_cont = 0, ul_rep = 0;   /* sequence-level: continuation tokens, those flagged */
 
     rtrain = ggml_opt_result_init();
     reval = ggml_opt_result_init();
-    const int chunk_max = 25;
     int ds_n = 0;
     double t0 = now_s();
     const double elapsed0 = st.elapsed_s;
@@ -1163,13 +1307,27 @@ int main(int argc, char **argv) {
             ds_n = k;
         }
         int32_t *data = ggml_opt_dataset_data(ds)->data, *labels = ggml_opt_dataset_labels(ds)->data;
+        const llama_token *seq_win[CHUNK_MAX];
+        int32_t *seq_data[CHUNK_MAX], *seq_labels[CHUNK_MAX];
+        int n_seq = 0;
         for (int i = 0; i < k; i++) {
             int64_t s = st.step + i;
             int64_t w = window_of_step(&W, &pcache, o.seed, s);
+            if (o.ul_seq_share > 0) {
+                db_rng gs = db_rng_make(o.seed, 3000000 + (uint64_t)s);
+                if (db_rng_uniform(&gs) < o.ul_seq_share) {   /* a sequence-level step */
+                    seq_win[n_seq] = W.tok + (size_t)w * (size_t)n_ctx;
+                    seq_data[n_seq] = data + (size_t)i * (size_t)n_ctx;
+                    seq_labels[n_seq++] = labels + (size_t)i * (size_t)n_ctx;
+                    continue;
+                }
+            }
             db_rng g = db_rng_make(o.seed, 1000000 + (uint64_t)s);
             fill_point(W.tok + (size_t)w * (size_t)n_ctx, n_ctx, o.diffusion, voc.mask, -1, &g,
                        data + (size_t)i * (size_t)n_ctx, labels + (size_t)i * (size_t)n_ctx);
         }
+        if (n_seq > 0 && ul_sequence_points(gctx, seq_win, n_seq, n_ctx, o.ul_prefix, o.ul_ngram, seq_data,
+                                            seq_labels, &ul_cont, &ul_rep) != 0) { rc = 1; goto done; }
         double tc = now_s();
         sc.step = st.step;
         sc.time_frac = o.max_minutes > 0 ? (elapsed0 + (tc - t0)) / (o.max_minutes * 60) : 0;
@@ -1196,6 +1354,12 @@ int main(int argc, char **argv) {
             ggml_opt_result_reset(reval);
             ggml_opt_result_reset(rtrain);
             ggml_opt_dataset_free(de);
+            if (ul_cont > 0) {
+                fprintf(stderr, PROG ": step %lld: %.1f%% of greedy continuation tokens in repeated %d-grams "
+                        "(since the last evaluation)\n", (long long)st.step, 100.0 * (double)ul_rep / (double)ul_cont,
+                        o.ul_ngram);
+                ul_cont = ul_rep = 0;
+            }
         }
         printf("%lld,%lld,%.1f,%.3g,%.4f,%.4f,%.0f\n", (long long)st.step, (long long)st.tokens_seen, st.elapsed_s,
                lr_at(&sc, st.step - 1), loss, hl, (double)k * n_ctx / dt);
@@ -1279,6 +1443,18 @@ int main(int argc, char **argv) {
     cJSON_AddNumberToObject(j, "unigram_loss", uni_loss);
     cJSON_AddNumberToObject(j, "unigram_perplexity", exp(uni_loss));
     cJSON_AddNumberToObject(j, "unigram_accuracy", uni_acc);
+    if (o.ul_weight > 0) {
+        /* this run's unlikelihood settings (a fine-tuning stage) */
+        cJSON *u = cJSON_AddObjectToObject(j, "unlikelihood");
+        cJSON_AddNumberToObject(u, "weight", o.ul_weight);
+        cJSON_AddBoolToObject(u, "token_level", o.ul_context);
+        cJSON_AddNumberToObject(u, "sequence_level_share", o.ul_seq_share);
+        if (o.ul_seq_share > 0) {
+            cJSON_AddNumberToObject(u, "prefix_tokens", o.ul_prefix);
+            cJSON_AddNumberToObject(u, "ngram", o.ul_ngram);
+        }
+        cJSON_AddStringToObject(u, "note", "final_train_loss includes the unlikelihood terms; held-out losses are plain cross-entropy");
+    }
     cJSON_AddStringToObject(j, "heldout_metric", o.diffusion
         ? "masked positions only, 50% of each 256-token window masked (fixed seed), nats/token"
         : "next-token NLL over held-out windows, nats/token");
@@ -1297,6 +1473,7 @@ done:
     if (ds) ggml_opt_dataset_free(ds);
     if (rtrain) ggml_opt_result_free(rtrain);
     if (reval) ggml_opt_result_free(reval);
+    if (gctx) llama_free(gctx);
     if (ctx) llama_free(ctx);
     if (model) llama_model_free(model);
     free(train.tok);
