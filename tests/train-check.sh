@@ -123,7 +123,7 @@ u_share=$(jq -r .unlikelihood.sequence_level_share "$tmp/b.gguf.json" 2>/dev/nul
 
 # bad options: one error line, exit 2, nothing written
 for args in "--lr 7" "--init-from $tmp/a.gguf --embd-init cooccur" "--n-ctx 300" "--out-type q4" "--ul-context" \
-            "--diffusion --ul-weight 1"; do
+            "--diffusion --ul-weight 1" "--ul-weight 1 --ul-seq-share 0.5 --ul-prefix 250"; do
   # shellcheck disable=SC2086
   "$train" --out "$tmp/bad.gguf" "${common[@]}" $args > /dev/null 2> "$tmp/bad.err"
   rc=$?

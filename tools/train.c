@@ -923,6 +923,11 @@ static int parse_opts(int argc, char **argv, opts *o) {
         fprintf(stderr, PROG ": --ul-context and --ul-seq-share need --ul-weight > 0\n");
         return 2;
     }
+    if (o->ul_seq_share > 0 && o->ul_prefix + 2 * o->ul_ngram > o->n_ctx) {
+        fprintf(stderr, PROG ": --ul-prefix %d: leaves no room for a continuation in --n-ctx %d tokens\n",
+                o->ul_prefix, o->n_ctx);
+        return 2;
+    }
     if (o->ul_weight > 0 && o->diffusion) {
         fprintf(stderr, PROG ": --ul-weight: unlikelihood training is for causal models, not --diffusion\n");
         return 2;
@@ -1380,6 +1385,8 @@ int main(int argc, char **argv) {
     ggml_opt_result_free(reval);
     rtrain = reval = NULL;
     const uint64_t n_params = llama_model_n_params(model);
+    if (gctx) llama_free(gctx);
+    gctx = NULL;
     llama_free(ctx);
     llama_model_free(model);
     ctx = NULL;
