@@ -69,6 +69,7 @@
 #include "llama.h"
 
 #include "harness/rng.h"
+#include "harness/sample.h"
 #include "tools/corpus_docs.h"
 #include "tools/gguf_writer.h"
 
@@ -1010,12 +1011,7 @@ static int ul_sequence_points(struct llama_context *gctx, const llama_token *con
     }
     for (int t = prefix; rc == 0; t++) {
         if (llama_decode(gctx, b) != 0) { fprintf(stderr, PROG ": --ul-seq-share: llama_decode failed\n"); rc = -1; break; }
-        for (int s = 0; s < n; s++) {
-            const float *lg = llama_get_logits_ith(gctx, out[s]);
-            int best = 0;
-            for (int v = 1; v < n_vocab; v++) if (lg[v] > lg[best]) best = v;
-            seq[(size_t)s * len + t] = best;
-        }
+        for (int s = 0; s < n; s++) seq[(size_t)s * len + t] = db_argmax(llama_get_logits_ith(gctx, out[s]), n_vocab);
         if (t == len - 1) break;
         b.n_tokens = n;
         for (int s = 0; s < n; s++) {
@@ -1280,6 +1276,7 @@ int main(int argc, char **argv) {
     llama_opt_init(ctx, model, op);
     const int chunk_max = CHUNK_MAX;
     if (o.ul_seq_share > 0) {
+        /* as parse_opts checks against --n-ctx: a resumed model has its own n_ctx */
         if (o.ul_prefix + o.ul_ngram * 2 > n_ctx) {
             fprintf(stderr, PROG ": --ul-prefix %d: leaves no room for a continuation in %d tokens\n", o.ul_prefix, n_ctx);
             { rc = 1; goto done; }
