@@ -10,10 +10,13 @@
 #     llama-speculative-simple on the same prompts;
 #   * greedy continuations of held-out prompts (prose, scripture, code):
 #     how much they repeat themselves (seq-rep-4, against the held-out
-#     references), and six of them in full.
+#     references), how many of their words never occur in the training
+#     split (invented words), and six of them in full.
 # Usage: bench/model_quality.sh [--prompts 20] [--n 64] [--models DIR]
 #   (--models: a folder with MANIFEST.json, target.gguf, draft.gguf and
 #   draft-distilled.gguf, e.g. an earlier training stage; default data/models)
+# Env: DB_CORPUS (default .deps/corpus, from scripts/fetch-corpora.sh): the
+#   training split whose words count as known; without it that column is "-".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -98,8 +101,20 @@ echo
 # continuation's word count (what the corpus itself does at that length).
 echo "### Repetition in greedy continuations (target, $n_prompts held-out prompts per category, $n_new tokens)"
 echo
-echo "| category | text | seq-rep-4 (words) | continuations with a repeated 4-gram | median words before the first repeat |"
-echo "|---|---|--:|--:|--:|"
+echo "| category | text | seq-rep-4 (words) | continuations with a repeated 4-gram | median words before the first repeat | words not in the training split |"
+echo "|---|---|--:|--:|--:|--:|"
+# invented words: the share of a text's words (letter runs, lower-cased)
+# that occur nowhere in the training split of any corpus
+corpus="${DB_CORPUS:-$root/.deps/corpus}"
+known="$tmp/known-words"
+if ls "$corpus"/train/*.jsonl >/dev/null 2>&1; then
+  jq -r .text "$corpus"/train/*.jsonl | grep -oE '[A-Za-z]+' | tr 'A-Z' 'a-z' | sort -u > "$known"
+fi
+unknown_share() {  # words on stdin
+  [ -s "$known" ] || { echo "-"; return; }
+  { grep -oE '[A-Za-z]+' || true; } | tr 'A-Z' 'a-z' |
+    awk 'NR == FNR { k[$0] = 1; next } { n++; if (!($0 in k)) u++ } END { if (n) printf "%.3f", u / n; else print "-" }' "$known" -
+}
 sqlite3 -json "$tmp/q.db" "select c.dataset as ds, s.prompt_id as id, s.output_text as text from sample s join \"case\" c on c.id = s.case_id where c.label = 'ar' order by c.idx, s.prompt_idx" > "$tmp/rep.json"
 for ds in prose scripture code; do
   # rows: one {model, reference} pair of word lists per prompt
@@ -119,12 +134,13 @@ for ds in prose scripture code; do
          ($fr | length) as $l | if $l % 2 == 1 then $fr[($l - 1) / 2] else ($fr[$l / 2 - 1] + $fr[$l / 2]) / 2 end] | @tsv' "$tmp/rep-$ds.jsonl" |
       while IFS=$'\t' read -r r k n med; do
         label=$([ "$which" = model ] && echo "target, greedy" || echo "held-out reference, same length")
-        echo "| $ds | $label | $r | $k of $n | $med |"
+        unk=$(jq -r --arg w "$which" '.[$w][]' "$tmp/rep-$ds.jsonl" | unknown_share)
+        echo "| $ds | $label | $r | $k of $n | $med | $unk |"
       done
   done
 done
 echo
-echo "(seq-rep-4: the share of a text's word 4-grams that repeat an earlier 4-gram of it, Welleck et al. 2019; a text without a repeat counts its whole length in the last column)"
+echo "(seq-rep-4: the share of a text's word 4-grams that repeat an earlier 4-gram of it, Welleck et al. 2019; a text without a repeat counts its whole length in the median; the last column: the share of its words, as lower-cased letter runs, that occur nowhere in the training split — invented words)"
 echo
 echo "### Greedy continuations of held-out prompts (target, $n_new tokens)"
 echo
