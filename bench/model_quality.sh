@@ -110,8 +110,7 @@ known="$tmp/known-words"
 if ls "$corpus"/train/*.jsonl >/dev/null 2>&1; then
   jq -r .text "$corpus"/train/*.jsonl | grep -oE '[A-Za-z]+' | tr 'A-Z' 'a-z' | sort -u > "$known"
 fi
-unknown_share() {  # words on stdin
-  [ -s "$known" ] || { echo "-"; return; }
+unknown_share() {  # words on stdin (reads them all: no SIGPIPE for the writer)
   { grep -oE '[A-Za-z]+' || true; } | tr 'A-Z' 'a-z' |
     awk 'NR == FNR { k[$0] = 1; next } { n++; if (!($0 in k)) u++ } END { if (n) printf "%.3f", u / n; else print "-" }' "$known" -
 }
@@ -134,7 +133,8 @@ for ds in prose scripture code; do
          ($fr | length) as $l | if $l % 2 == 1 then $fr[($l - 1) / 2] else ($fr[$l / 2 - 1] + $fr[$l / 2]) / 2 end] | @tsv' "$tmp/rep-$ds.jsonl" |
       while IFS=$'\t' read -r r k n med; do
         label=$([ "$which" = model ] && echo "target, greedy" || echo "held-out reference, same length")
-        unk=$(jq -r --arg w "$which" '.[$w][]' "$tmp/rep-$ds.jsonl" | unknown_share)
+        unk=-
+        [ -s "$known" ] && unk=$(jq -r --arg w "$which" '.[$w][]' "$tmp/rep-$ds.jsonl" | unknown_share)
         echo "| $ds | $label | $r | $k of $n | $med | $unk |"
       done
   done
