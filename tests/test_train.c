@@ -15,6 +15,11 @@
  *      >= 0, nothing on -1, and ul_weight * -log(1 - p(c) + 1e-5) for each
  *      candidate c (a label <= -2's token -label-2, and with ul_context
  *      every distinct earlier token of the window but the label).
+ *  (d) ggml's OUT_PROD, which computes every weight gradient (patch 0005
+ *      replaces its inner loop by register-tiled GEMM blocks), equals a
+ *      brute-force double-precision sum for contiguous, transposed,
+ *      batched and broadcast operands, row counts that do not fill a block,
+ *      on one thread and on two.
  * Built against a llama.cpp without the patches, the tests are skipped.
  */
 #include "config.h"
@@ -33,6 +38,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "ggml-cpu.h"
 #include "ggml-opt.h"
 #include "gguf.h"
 
@@ -351,6 +357,73 @@ static void test_train_steps_do_not_accumulate(void) {
     CHECK_NEAR(dist[3] / dist[1], 3.0, 0.15);
 }
 
+/* (d) dst[i0,i1,i2,i3] = sum_k a[i0,k,i2/(ne2/a.ne2),i3] * b[i1,k,i2,i3],
+ * checked against a double-precision triple loop.  Shapes: a = [n0, k,
+ * a_batch], b = [n1, k, b_batch] (b_batch a multiple of a_batch); with
+ * b_transposed, b is a transposed view of a [k, n1, b_batch] tensor; with
+ * a_padded, a is a view of the first n0 of n0 + 5 columns (rows not
+ * contiguous, as attention's per-head views are). */
+static void check_out_prod(int64_t n0, int64_t n1, int64_t k, int64_t a_batch, int64_t b_batch,
+                           bool a_padded, bool b_transposed, int n_threads) {
+    struct ggml_init_params ip = { .mem_size = 64u << 20, .mem_buffer = NULL, .no_alloc = false };
+    struct ggml_context *ctx = ggml_init(ip);
+    CHECK(ctx != NULL);
+    if (!ctx) return;
+    struct ggml_tensor *a = ggml_new_tensor_3d(ctx, GGML_TYPE_F32, n0 + (a_padded ? 5 : 0), k, a_batch);
+    struct ggml_tensor *b = b_transposed
+        ? ggml_new_tensor_3d(ctx, GGML_TYPE_F32, k, n1, b_batch)
+        : ggml_new_tensor_3d(ctx, GGML_TYPE_F32, n1, k, b_batch);
+    uint64_t state = 0x9e3779b97f4a7c15ull ^ (uint64_t)(n0 * 131 + n1 * 7 + k);
+    struct ggml_tensor *src[2] = { a, b };
+    for (int t = 0; t < 2; t++) {
+        float *d = (float *)src[t]->data;
+        for (int64_t i = 0; i < ggml_nelements(src[t]); i++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            d[i] = (float)((double)(state >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+        }
+    }
+    struct ggml_tensor *av = a_padded ? ggml_view_3d(ctx, a, n0, k, a_batch, a->nb[1], a->nb[2], 0) : a;
+    struct ggml_tensor *bv = b_transposed ? ggml_transpose(ctx, b) : b;
+    struct ggml_tensor *out = ggml_out_prod(ctx, av, bv);
+    struct ggml_cgraph *gf = ggml_new_graph(ctx);
+    ggml_build_forward_expand(gf, out);
+    CHECK_INT_EQ((int)ggml_graph_compute_with_ctx(ctx, gf, n_threads), (int)GGML_STATUS_SUCCESS);
+
+    double worst = 0;
+    for (int64_t i2 = 0; i2 < b_batch; i2++) {
+        const int64_t ia2 = i2 / (b_batch / a_batch);
+        for (int64_t i1 = 0; i1 < n1; i1++) {
+            for (int64_t i0 = 0; i0 < n0; i0++) {
+                double sum = 0, mag = 0;
+                for (int64_t kk = 0; kk < k; kk++) {
+                    const float x = *(const float *)((const char *)av->data + i0 * av->nb[0] + kk * av->nb[1] + ia2 * av->nb[2]);
+                    const float y = *(const float *)((const char *)bv->data + i1 * bv->nb[0] + kk * bv->nb[1] + i2 * bv->nb[2]);
+                    sum += (double)x * y;
+                    mag += fabs((double)x * y);
+                }
+                const float got = *(const float *)((const char *)out->data + i0 * out->nb[0] + i1 * out->nb[1] + i2 * out->nb[2]);
+                const double err = fabs(got - sum) / (mag + 1e-30);
+                if (err > worst) worst = err;
+            }
+        }
+    }
+    CHECK_MSG(worst < 1e-5, "out_prod [%lld x %lld, k %lld, batches %lld/%lld%s%s, %d threads]: relative error %.3g",
+              (long long)n0, (long long)n1, (long long)k, (long long)a_batch, (long long)b_batch,
+              a_padded ? ", a padded" : "", b_transposed ? ", b transposed" : "", n_threads, worst);
+    ggml_free(ctx);
+}
+
+static void test_out_prod_matches_brute_force(void) {
+    for (int threads = 1; threads <= 2; threads++) {
+        check_out_prod(48, 96, 64, 1, 1, false, false, threads);  /* whole blocks of 32 rows */
+        check_out_prod(37, 70, 29, 1, 1, false, false, threads);  /* partial blocks, odd sizes */
+        check_out_prod(20, 45, 48, 1, 1, false, true, threads);   /* b transposed (strided rows) */
+        check_out_prod(16, 33, 24, 2, 4, false, false, threads);  /* batches, a broadcast 2x */
+        check_out_prod(24, 10, 16, 3, 3, true, false, threads);   /* a padded: src0 copied */
+        check_out_prod(1, 1, 1, 1, 1, false, false, threads);
+    }
+}
+
 void suite_train(void) {
     llama_log_set(quiet_log, NULL);
     ggml_log_set(quiet_log, NULL);
@@ -359,6 +432,7 @@ void suite_train(void) {
     RUN(test_train_gradient_unlikelihood);
     RUN(test_train_gradient_unlikelihood_sequence);
     RUN(test_train_steps_do_not_accumulate);
+    RUN(test_out_prod_matches_brute_force);
 }
 
 #else

@@ -4,6 +4,7 @@
 # model trainer (decobench-train: loss falls, a stopped run resumes where it
 # stopped, a finished one continues when budgets are raised, --init-from
 # copies a model exactly, the diffusion objective is kept across resumes,
+# ggml's original weight-gradient loop gives the same losses as patch 0005's,
 # unlikelihood fine-tuning makes greedy continuations repeat less, bad
 # options give one error line).  Ends with "N passed, N failed".
 set -u
@@ -65,6 +66,17 @@ steps=$(jq -r .steps "$tmp/a.gguf.json" 2>/dev/null); seen=$(jq -r .tokens_seen 
 hl=$(jq -r .heldout_loss "$tmp/a.gguf.json" 2>/dev/null); ul=$(jq -r .unigram_loss "$tmp/a.gguf.json" 2>/dev/null)
 awk -v h="$hl" -v u="$ul" 'BEGIN { exit !(h > 0 && u > 0) }' && ok "train: report has held-out and unigram losses ($hl, $ul)" \
   || fail "train: report losses" "heldout=$hl unigram=$ul"
+
+# llama.cpp patch 0005 computes the weight gradients (ggml's OUT_PROD) with
+# GEMM blocks; DECOBENCH_OUT_PROD_REFERENCE=1 selects ggml's original loop.
+# The same sums in another order: the same losses, step by step.
+DECOBENCH_OUT_PROD_REFERENCE=1 run_train "$tmp/r.gguf" "$tmp/r" "${shape[@]}" --max-tokens 15360 --lr 3e-3 --lr-min 3e-4 --warmup 5
+rc=$?
+d=$(paste -d, <(cut -d, -f5 "$tmp/a.csv") <(cut -d, -f5 "$tmp/r.csv") |
+    awk -F, 'NR > 1 { n++; x = $1 - $2; if (x < 0) x = -x; if (x > m) m = x } END { if (n < 2) print "none"; else printf "%.5f", m }')
+[ $rc -eq 0 ] && awk -v d="$d" 'BEGIN { exit !(d != "none" && d < 0.002) }' &&
+  ok "train: ggml's original OUT_PROD loop gives the same losses (largest difference $d)" ||
+  fail "train: OUT_PROD paths agree" "exit $rc, largest loss difference $d" "$(tail -2 "$tmp/r.err")"
 
 # a run finished by its budget at 20 steps, then given the full budget,
 # continues from its checkpoint to the same step count
