@@ -11,7 +11,12 @@
 #   * greedy continuations of held-out prompts (prose, scripture, code):
 #     how much they repeat themselves (seq-rep-4, against the held-out
 #     references), how many of their words never occur in the training
-#     split (invented words), and six of them in full.
+#     split (invented words), and six of them in full;
+#   * for prose, the same for greedy decoding with 3-gram blocking (`ar`
+#     no_repeat_ngram=3: at each step the most likely token that repeats
+#     no earlier token 3-gram): what the model writes when it may not
+#     loop, a bound on what any repetition fix can reach without
+#     improving the model itself.
 # Usage: bench/model_quality.sh [--prompts 20] [--n 64] [--models DIR]
 #   (--models: a folder with MANIFEST.json, target.gguf, draft.gguf and
 #   draft-distilled.gguf, e.g. an earlier training stage; default data/models)
@@ -26,7 +31,7 @@ while [ $# -gt 0 ]; do
     --prompts) n_prompts="$2"; shift 2 ;;
     --n) n_new="$2"; shift 2 ;;
     --models) m="$(cd "$2" 2>/dev/null && pwd)" || { echo "model_quality.sh: --models $2: not a folder" >&2; exit 2; }; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "model_quality.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -59,6 +64,7 @@ cat > "$tmp/q.json" <<JSON
   },
   "engines": [
     { "engine": "ar", "label": "ar", "datasets": ["prose", "scripture", "code"] },
+    { "engine": "ar", "label": "ar-nr3", "params": { "no_repeat_ngram": 3 }, "datasets": ["prose"] },
     { "engine": "spec", "label": "draft", "draft": "draft", "params": { "k": 4 }, "datasets": ["prose"] },
     { "engine": "spec", "label": "draft-distilled", "draft": "draft-distilled", "params": { "k": 4 }, "datasets": ["prose"] }
   ],
@@ -115,14 +121,20 @@ unknown_share() {  # words on stdin (reads them all: no SIGPIPE for the writer)
     awk 'NR == FNR { k[$0] = 1; next } { n++; if (!($0 in k)) u++ } END { if (n) printf "%.3f", u / n; else print "-" }' "$known" -
 }
 sqlite3 -json "$tmp/q.db" "select c.dataset as ds, s.prompt_id as id, s.output_text as text from sample s join \"case\" c on c.id = s.case_id where c.label = 'ar' order by c.idx, s.prompt_idx" > "$tmp/rep.json"
+sqlite3 -json "$tmp/q.db" "select c.dataset as ds, s.prompt_id as id, s.output_text as text from sample s join \"case\" c on c.id = s.case_id where c.label = 'ar-nr3' order by c.idx, s.prompt_idx" > "$tmp/nr3.json"
 for ds in prose scripture code; do
-  # rows: one {model, reference} pair of word lists per prompt
-  jq -c --arg ds "$ds" --slurpfile p "$root/data/prompts/$ds.jsonl" '
+  # rows: one {model, blocked, reference} set of word lists per prompt
+  # (blocked: the 3-gram-blocked continuation, prose only)
+  jq -c --arg ds "$ds" --slurpfile p "$root/data/prompts/$ds.jsonl" --slurpfile b "$tmp/nr3.json" '
     def words: [splits("\\s+") | select(length > 0)];
     ($p | map({(.id): .reference}) | add) as $ref
+    | ($b[0] | map(select(.ds == $ds) | {(.id): .text}) | add // {}) as $blk
     | .[] | select(.ds == $ds) | (.text | words) as $m
-    | {model: $m, reference: ($ref[.id] | words | .[0:($m | length)])}' "$tmp/rep.json" > "$tmp/rep-$ds.jsonl"
-  for which in model reference; do
+    | {model: $m, blocked: (if $blk[.id] then ($blk[.id] | words) else null end),
+       reference: ($ref[.id] | words | .[0:($m | length)])}' "$tmp/rep.json" > "$tmp/rep-$ds.jsonl"
+  whiches="model reference"
+  [ "$ds" = prose ] && whiches="model blocked reference"
+  for which in $whiches; do
     jq -rs --arg w "$which" '
       def grams: . as $w | [range(0; ($w | length) - 3) | $w[.:. + 4] | join(" ")];
       def first_repeat: . as $g | reduce range(0; $g | length) as $i ({seen: {}, at: null};
@@ -132,7 +144,11 @@ for ds in prose scripture code; do
       | [((map(.rep) | add) / (map(.n) | add) * 1000 | round / 1000), (map(select(.at != null)) | length), length,
          ($fr | length) as $l | if $l % 2 == 1 then $fr[($l - 1) / 2] else ($fr[$l / 2 - 1] + $fr[$l / 2]) / 2 end] | @tsv' "$tmp/rep-$ds.jsonl" |
       while IFS=$'\t' read -r r k n med; do
-        label=$([ "$which" = model ] && echo "target, greedy" || echo "held-out reference, same length")
+        case "$which" in
+          model) label="target, greedy" ;;
+          blocked) label="target, greedy with 3-gram blocking" ;;
+          *) label="held-out reference, same length" ;;
+        esac
         unk=-
         [ -s "$known" ] && unk=$(jq -r --arg w "$which" '.[$w][]' "$tmp/rep-$ds.jsonl" | unknown_share)
         echo "| $ds | $label | $r | $k of $n | $med | $unk |"
@@ -140,7 +156,7 @@ for ds in prose scripture code; do
   done
 done
 echo
-echo "(seq-rep-4: the share of a text's word 4-grams that repeat an earlier 4-gram of it, Welleck et al. 2019; a text without a repeat counts its whole length in the median; the last column: the share of its words, as lower-cased letter runs, that occur nowhere in the training split — invented words)"
+echo "(3-gram blocking: \`ar\` with no_repeat_ngram=3, the most likely token that completes no earlier token 3-gram of prompt and continuation; seq-rep-4: the share of a text's word 4-grams that repeat an earlier 4-gram of it, Welleck et al. 2019; a text without a repeat counts its whole length in the median; the last column: the share of its words, as lower-cased letter runs, that occur nowhere in the training split — invented words)"
 echo
 echo "### Greedy continuations of held-out prompts (target, $n_new tokens)"
 echo
@@ -155,6 +171,20 @@ for ((j = 0; j < n; j++)); do
   echo '```'
   jq -rj --arg id "$id" 'select(.id == $id) | .prompt' "$f"
   jq -r ".[$j].text" "$tmp/cont.json" | awk 'BEGIN { printf "⟦" } { if (NR > 1) printf "\n"; printf "%s", $0 } END { print "⟧" }'
+  echo '```'
+  echo
+done
+echo "### Greedy continuations with 3-gram blocking (target, prose, $n_new tokens)"
+echo
+jq '[map(select(.ds == "prose"))[0:2][]]' "$tmp/nr3.json" > "$tmp/cont-nr3.json"
+n=$(jq length "$tmp/cont-nr3.json")
+for ((j = 0; j < n; j++)); do
+  id="$(jq -r ".[$j].id" "$tmp/cont-nr3.json")"
+  echo "**prose ($id), no_repeat_ngram=3** — prompt, then ⟦the model's continuation⟧"
+  echo
+  echo '```'
+  jq -rj --arg id "$id" 'select(.id == $id) | .prompt' "$root/data/prompts/prose.jsonl"
+  jq -r ".[$j].text" "$tmp/cont-nr3.json" | awk 'BEGIN { printf "⟦" } { if (NR > 1) printf "\n"; printf "%s", $0 } END { print "⟧" }'
   echo '```'
   echo
 done

@@ -1,5 +1,8 @@
 /* ar.c — the autoregressive baseline: one target forward per new token,
- * greedy or sampled (temperature, top-k, top-p) with the counter-based RNG.
+ * greedy or sampled (temperature, top-k, top-p) with the counter-based RNG,
+ * optionally forbidding tokens that would repeat an n-gram of the prompt and
+ * output so far (no_repeat_ngram, as fairseq's --no-repeat-ngram-size and
+ * Hugging Face's no_repeat_ngram_size).
  *
  * It evaluates the prompt in one batch and then one token per forward, the
  * same schedule as llama.cpp's llama-simple, so greedy outputs can be
@@ -7,8 +10,10 @@
  */
 #include "engine.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../harness/sample.h"
 #include "../harness/util.h"
@@ -18,6 +23,8 @@ static const db_param_def ar_params[] = {
     { "temp",  DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature (mode=sample)" },
     { "top_k", DB_PARAM_INT,   "0", 0, 1000000, NULL, "keep the k most likely tokens; 0 = all" },
     { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "nucleus: smallest set with this much mass; 1 = all" },
+    { "no_repeat_ngram", DB_PARAM_INT, "0", 0, 64, NULL,
+      "forbid tokens completing an n-gram already in the prompt or output (n >= 2; 0 = off)" },
 };
 
 static int ar_validate(const db_params *p, char *err, size_t errlen) {
@@ -25,6 +32,8 @@ static int ar_validate(const db_params *p, char *err, size_t errlen) {
         return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample (use mode=greedy for argmax)");
     if (db_params_num(p, "top_p") <= 0.0)
         return db_errf(err, errlen, "parameter 'top_p': must be > 0");
+    if (db_params_int(p, "no_repeat_ngram") == 1)
+        return db_errf(err, errlen, "parameter 'no_repeat_ngram': must be 0 (off) or at least 2 (1 would forbid every token seen)");
     return 0;
 }
 
@@ -38,19 +47,61 @@ static db_sampling ar_sampling(const db_params *p) {
     return s;
 }
 
+/* Set to -inf in logits every token that would complete an n-gram (n =
+ * ngram) already present in hist[0..n_hist): the tokens following each
+ * earlier occurrence of the last n-1 tokens.  Returns how many tokens are
+ * still allowed. */
+static int ban_repeated_ngrams(const db_token *hist, int n_hist, int ngram, float *logits, int n_vocab) {
+    int allowed = n_vocab;
+    if (n_hist < ngram - 1) return allowed;
+    const db_token *tail = hist + n_hist - (ngram - 1);
+    for (int s = 0; s + ngram - 1 < n_hist; s++) {
+        if (memcmp(hist + s, tail, (size_t)(ngram - 1) * sizeof *hist) != 0) continue;
+        const db_token next = hist[s + ngram - 1];
+        if (next >= 0 && next < n_vocab && logits[next] != -INFINITY) {
+            logits[next] = -INFINITY;
+            allowed--;
+        }
+    }
+    return allowed;
+}
+
 static int ar_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
     db_model *m = req->target;
     const int n_vocab = db_model_n_vocab(m);
     db_sampling s = ar_sampling(req->params);
+    const int ngram = db_params_int(req->params, "no_repeat_ngram");
     db_rng rng = db_rng_make(req->seed, 0);
     db_sampler_buf sb;
     db_batch b;
     int rc = 0;
+    /* with no_repeat_ngram: the prompt and output so far, and a copy of the
+     * logits to ban tokens in */
+    db_token *hist = NULL;
+    float *masked = NULL;
+    int n_hist = 0;
 
     if (req->n_prompt < 1) return db_errf(err, errlen, "empty prompt");
-    if (db_sampler_buf_init(&sb, n_vocab) != 0) return db_errf(err, errlen, "out of memory");
+    if (ngram >= 2) {
+        hist = malloc(((size_t)req->n_prompt + (size_t)req->max_new_tokens) * sizeof *hist);
+        masked = malloc((size_t)n_vocab * sizeof *masked);
+        if (!hist || !masked) {
+            free(hist);
+            free(masked);
+            return db_errf(err, errlen, "out of memory");
+        }
+        memcpy(hist, req->prompt, (size_t)req->n_prompt * sizeof *hist);
+        n_hist = req->n_prompt;
+    }
+    if (db_sampler_buf_init(&sb, n_vocab) != 0) {
+        free(hist);
+        free(masked);
+        return db_errf(err, errlen, "out of memory");
+    }
     if (db_batch_init(&b, req->n_prompt, 1) != 0) {
         db_sampler_buf_free(&sb);
+        free(hist);
+        free(masked);
         return db_errf(err, errlen, "out of memory");
     }
     for (int i = 0; i < req->n_prompt; i++)
@@ -70,7 +121,17 @@ static int ar_generate(const db_gen_request *req, db_gen_output *out, char *err,
             break;
         }
         int64_t t0 = db_now_ns();
-        db_token t = db_sample_token(&s, db_model_logits(m, b.n_tokens - 1), &sb, &rng);
+        const float *logits = db_model_logits(m, b.n_tokens - 1);
+        if (masked) {
+            memcpy(masked, logits, (size_t)n_vocab * sizeof *masked);
+            if (ban_repeated_ngrams(hist, n_hist, ngram, masked, n_vocab) == 0) {
+                db_emit_sample(req->events, step, t0, db_now_ns());
+                snprintf(out->stop_reason, sizeof out->stop_reason, "dead_end");
+                break;
+            }
+            logits = masked;
+        }
+        db_token t = db_sample_token(&s, logits, &sb, &rng);
         db_emit_sample(req->events, step, t0, db_now_ns());
         if (req->stop_at_eog && db_model_is_eog(m, t)) {
             snprintf(out->stop_reason, sizeof out->stop_reason, "eog");
@@ -80,12 +141,15 @@ static int ar_generate(const db_gen_request *req, db_gen_output *out, char *err,
             rc = db_errf(err, errlen, "out of memory");
             break;
         }
+        if (hist) hist[n_hist++] = t;
         db_emit_commit(req->events, step, 1);
         db_batch_clear(&b);
         db_batch_add1(&b, t, pos++, 0, true);
     }
     db_batch_free(&b);
     db_sampler_buf_free(&sb);
+    free(hist);
+    free(masked);
     return rc;
 }
 

@@ -146,7 +146,7 @@ typedef struct db_gen_request {
 typedef struct db_gen_output {
     db_token *tokens;   /* new tokens only (malloc'd, caller frees) */
     int n_tokens, cap;
-    char stop_reason[16]; /* "length", "eog", "cancel", "error" */
+    char stop_reason[16]; /* "length", "eog", "cancel", "error", "dead_end" (no token allowed) */
     /* Outcomes only the engine knows (not timings: those come from events),
      * e.g. "lattice_paths", "importance_log_weight", "search_score"; stored
      * per sample in the sample_metric table.  Names: static strings. */

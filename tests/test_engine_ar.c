@@ -1,7 +1,10 @@
 /* test_engine_ar.c — the `ar` engine on the exact backend: greedy equals the
  * argmax chain of the closed form; sampling draws from the analytic
  * distribution (chi-square over the joint of two tokens, with a negative
- * control); same seed, same tokens; stopping at end-of-generation. */
+ * control); same seed, same tokens; stopping at end-of-generation;
+ * no_repeat_ngram: greedy equals the argmax over the tokens that complete
+ * no earlier n-gram (brute force), sampled outputs never repeat an n-gram,
+ * and a step with every token forbidden stops with "dead_end". */
 #include "test.h"
 #include "fixtures.h"
 
@@ -165,9 +168,109 @@ static void stops_at_end_of_generation(void) {
     db_model_close(m);
 }
 
+/* n-gram blocking: the brute-force chain — at each step the argmax over the
+ * tokens x such that (last n-1 tokens, x) occurs nowhere earlier in the
+ * prompt and output; when no token is left the engine stops ("dead_end") */
+static bool ngram_seen(const db_token *ctx, int n_ctx, int n, db_token x) {
+    for (int s = 0; s + n <= n_ctx; s++) {
+        bool eq = ctx[s + n - 1] == x;
+        for (int q = 0; q < n - 1 && eq; q++) eq = ctx[s + q] == ctx[n_ctx - (n - 1) + q];
+        if (eq) return true;
+    }
+    return false;
+}
+
+static bool has_repeated_ngram(const db_token *ctx, int n_ctx, int n) {
+    for (int a = 0; a + n <= n_ctx; a++)
+        for (int b = a + 1; b + n <= n_ctx; b++)
+            if (memcmp(ctx + a, ctx + b, (size_t)n * sizeof *ctx) == 0) return true;
+    return false;
+}
+
+static void no_repeat_ngram_greedy_is_brute_force(void) {
+    db_model *m = db_test_open_model("exact", SPEC, 512, 64, 0);
+    if (!m) return;
+    db_exact_spec spec;
+    db_exact_spec_parse(SPEC, &spec, NULL, 0);
+    enum { MAX_NEW = 400 };
+    int dead_ends = 0;
+    for (int n = 2; n <= 4; n++) {
+        char nbuf[8];
+        snprintf(nbuf, sizeof nbuf, "%d", n);
+        const char *kv[] = { "no_repeat_ngram", nbuf };
+        db_gen_output out;
+        CHECK_INT_EQ(generate(m, kv, 2, 1, MAX_NEW, false, &out), 0);
+        db_token ctx[MAX_NEW + 2] = { DB_EXACT_BOS, 7 };
+        int n_ctx = 2, produced = 0;
+        bool dead = false;
+        float l[16];
+        while (produced < MAX_NEW) {
+            db_exact_logits(&spec, ctx, n_ctx, n_ctx, l);
+            int best = -1;
+            for (int x = 0; x < 16; x++)
+                if (!ngram_seen(ctx, n_ctx, n, x) && (best < 0 || l[x] > l[best])) best = x;
+            if (best < 0) { dead = true; break; }
+            ctx[n_ctx++] = best;
+            produced++;
+        }
+        CHECK_INT_EQ(out.n_tokens, produced);
+        for (int i = 0; i < out.n_tokens && i < produced; i++) CHECK_INT_EQ(out.tokens[i], ctx[2 + i]);
+        CHECK_MSG(strcmp(out.stop_reason, dead ? "dead_end" : "length") == 0, "n=%d: stop_reason %s", n, out.stop_reason);
+        CHECK(!has_repeated_ngram(ctx, n_ctx, n));
+        dead_ends += dead;
+        db_output_free(&out);
+    }
+    /* 400 tokens of a 16-token vocabulary cannot avoid every repeated
+     * bigram (at most 256 exist): bigram blocking ends in a dead end */
+    CHECK(dead_ends >= 1);
+    /* without blocking the same greedy chain repeats bigrams (it loops) */
+    db_gen_output plain;
+    CHECK_INT_EQ(generate(m, NULL, 0, 1, 40, false, &plain), 0);
+    db_token all[64] = { DB_EXACT_BOS, 7 };
+    memcpy(all + 2, plain.tokens, (size_t)plain.n_tokens * sizeof *all);
+    CHECK(has_repeated_ngram(all, 2 + plain.n_tokens, 2));
+    db_output_free(&plain);
+    db_model_close(m);
+}
+
+static void no_repeat_ngram_sampling_never_repeats(void) {
+    db_model *m = open_exact(SPEC);
+    if (!m) return;
+    const char *kv[] = { "mode", "sample", "temp", "1.5", "no_repeat_ngram", "3" };
+    int repeats_without = 0;
+    for (int s = 0; s < 20; s++) {
+        db_gen_output out, plain;
+        generate(m, kv, 6, (uint64_t)s, 60, false, &out);
+        generate(m, kv, 4, (uint64_t)s, 60, false, &plain);
+        db_token all[64] = { DB_EXACT_BOS, 7 };
+        memcpy(all + 2, out.tokens, (size_t)out.n_tokens * sizeof *all);
+        CHECK_MSG(!has_repeated_ngram(all, 2 + out.n_tokens, 3), "seed %d repeats a 3-gram", s);
+        CHECK(out.n_tokens == 60 || strcmp(out.stop_reason, "dead_end") == 0);
+        memcpy(all + 2, plain.tokens, (size_t)plain.n_tokens * sizeof *all);
+        repeats_without += has_repeated_ngram(all, 2 + plain.n_tokens, 3);
+        db_output_free(&out);
+        db_output_free(&plain);
+    }
+    CHECK(repeats_without >= 10);   /* negative control: the option is what prevents them */
+    db_model_close(m);
+}
+
+static void no_repeat_ngram_of_one_is_an_error(void) {
+    const db_engine *e = db_engine_find("ar");
+    db_params p;
+    db_params_defaults(&p, e->params, e->n_params);
+    char err[256] = "";
+    CHECK_INT_EQ(db_params_set(&p, "no_repeat_ngram", "1", err, sizeof err), 0);
+    CHECK(e->validate(&p, err, sizeof err) != 0);
+    CHECK(strstr(err, "no_repeat_ngram") != NULL);
+}
+
 void suite_engine_ar(void) {
     RUN(greedy_is_argmax_chain);
     RUN(sampling_matches_analytic_distribution);
     RUN(same_seed_same_tokens);
     RUN(stops_at_end_of_generation);
+    RUN(no_repeat_ngram_greedy_is_brute_force);
+    RUN(no_repeat_ngram_sampling_never_repeats);
+    RUN(no_repeat_ngram_of_one_is_an_error);
 }
