@@ -28,13 +28,19 @@ static void list_engines(void) {
     for (int i = 0; i < db_engine_count; i++) {
         const db_engine *e = db_engine_registry[i];
         printf("  %-12s %s%s\n", e->name, e->summary, e->needs_draft ? " [needs a draft model]" : "");
+        int name_width = 14; /* this engine's longest parameter name sets the column */
+        for (int j = 0; j < e->n_params; j++) {
+            const int len = (int)strlen(e->params[j].name);
+            if (len > name_width) name_width = len;
+        }
         for (int j = 0; j < e->n_params; j++) {
             const db_param_def *d = &e->params[j];
             char range[96];
             if (d->type == DB_PARAM_ENUM) snprintf(range, sizeof range, "%s", d->choices);
             else if (d->type == DB_PARAM_BOOL) snprintf(range, sizeof range, "true|false");
             else snprintf(range, sizeof range, "[%g, %g]", d->min, d->max);
-            printf("      %-14s %-5s default %-8s %-22s %s\n", d->name, type_name(d->type), d->def, range, d->help);
+            printf("      %-*s %-5s default %-8s %-22s %s\n", name_width, d->name, type_name(d->type), d->def, range,
+                   d->help);
         }
     }
 }
