@@ -160,31 +160,26 @@ echo "(3-gram blocking: \`ar\` with no_repeat_ngram=3, the most likely token tha
 echo
 echo "### Greedy continuations of held-out prompts (target, $n_new tokens)"
 echo
+# print_samples FILE NOTE: each continuation in FILE (a JSON array of {ds,
+# id, text}) after its prompt, NOTE appended to its heading
+print_samples() {
+  local file=$1 note=$2 n j ds id
+  n=$(jq length "$file")
+  for ((j = 0; j < n; j++)); do
+    ds="$(jq -r ".[$j].ds" "$file")"; id="$(jq -r ".[$j].id" "$file")"
+    echo "**$ds ($id)$note** — prompt, then ⟦the model's continuation⟧"
+    echo
+    echo '```'
+    jq -rj --arg id "$id" 'select(.id == $id) | .prompt' "$root/data/prompts/$ds.jsonl"
+    jq -r ".[$j].text" "$file" | awk 'BEGIN { printf "⟦" } { if (NR > 1) printf "\n"; printf "%s", $0 } END { print "⟧" }'
+    echo '```'
+    echo
+  done
+}
 # the first two prompts of each category (rep.json keeps the run's order)
 jq '[("prose", "scripture", "code") as $d | map(select(.ds == $d))[0:2][]]' "$tmp/rep.json" > "$tmp/cont.json"
-n=$(jq length "$tmp/cont.json")
-for ((j = 0; j < n; j++)); do
-  ds="$(jq -r ".[$j].ds" "$tmp/cont.json")"; id="$(jq -r ".[$j].id" "$tmp/cont.json")"
-  f="$root/data/prompts/$ds.jsonl"
-  echo "**$ds ($id)** — prompt, then ⟦the model's continuation⟧"
-  echo
-  echo '```'
-  jq -rj --arg id "$id" 'select(.id == $id) | .prompt' "$f"
-  jq -r ".[$j].text" "$tmp/cont.json" | awk 'BEGIN { printf "⟦" } { if (NR > 1) printf "\n"; printf "%s", $0 } END { print "⟧" }'
-  echo '```'
-  echo
-done
+print_samples "$tmp/cont.json" ""
 echo "### Greedy continuations with 3-gram blocking (target, prose, $n_new tokens)"
 echo
 jq '[map(select(.ds == "prose"))[0:2][]]' "$tmp/nr3.json" > "$tmp/cont-nr3.json"
-n=$(jq length "$tmp/cont-nr3.json")
-for ((j = 0; j < n; j++)); do
-  id="$(jq -r ".[$j].id" "$tmp/cont-nr3.json")"
-  echo "**prose ($id), no_repeat_ngram=3** — prompt, then ⟦the model's continuation⟧"
-  echo
-  echo '```'
-  jq -rj --arg id "$id" 'select(.id == $id) | .prompt' "$root/data/prompts/prose.jsonl"
-  jq -r ".[$j].text" "$tmp/cont-nr3.json" | awk 'BEGIN { printf "⟦" } { if (NR > 1) printf "\n"; printf "%s", $0 } END { print "⟧" }'
-  echo '```'
-  echo
-done
+print_samples "$tmp/cont-nr3.json" ", no_repeat_ngram=3"
