@@ -49,20 +49,19 @@ static db_sampling ar_sampling(const db_params *p) {
 
 /* Set to -inf in logits every token that would complete an n-gram (n =
  * ngram) already present in hist[0..n_hist): the tokens following each
- * earlier occurrence of the last n-1 tokens.  Returns how many tokens are
- * still allowed. */
+ * earlier occurrence of the last n-1 tokens.  Returns how many tokens keep
+ * a logit above -inf. */
 static int ban_repeated_ngrams(const db_token *hist, int n_hist, int ngram, float *logits, int n_vocab) {
-    int allowed = n_vocab;
-    if (n_hist < ngram - 1) return allowed;
-    const db_token *tail = hist + n_hist - (ngram - 1);
-    for (int s = 0; s + ngram - 1 < n_hist; s++) {
-        if (memcmp(hist + s, tail, (size_t)(ngram - 1) * sizeof *hist) != 0) continue;
-        const db_token next = hist[s + ngram - 1];
-        if (next >= 0 && next < n_vocab && logits[next] != -INFINITY) {
-            logits[next] = -INFINITY;
-            allowed--;
+    if (n_hist >= ngram - 1) {
+        const db_token *tail = hist + n_hist - (ngram - 1);
+        for (int s = 0; s + ngram - 1 < n_hist; s++) {
+            if (memcmp(hist + s, tail, (size_t)(ngram - 1) * sizeof *hist) != 0) continue;
+            const db_token next = hist[s + ngram - 1];
+            if (next >= 0 && next < n_vocab) logits[next] = -INFINITY;
         }
     }
+    int allowed = 0;
+    for (int i = 0; i < n_vocab; i++) allowed += logits[i] > -INFINITY;
     return allowed;
 }
 
