@@ -195,7 +195,7 @@ static void no_repeat_ngram_greedy_is_brute_force(void) {
     enum { MAX_NEW = 400 };
     int dead_ends = 0;
     for (int n = 2; n <= 4; n++) {
-        char nbuf[8];
+        char nbuf[16];
         snprintf(nbuf, sizeof nbuf, "%d", n);
         const char *kv[] = { "no_repeat_ngram", nbuf };
         db_gen_output out;
