@@ -73,10 +73,10 @@ run() {
     --threads "$threads" --ckpt-every 100000 --eval-every 100000 --train-bytes 2000000 --eval-tokens 1024 \
     --seed 1 --warmup 20 $(shape_opts "$shape") > "$out.csv" 2> "$out.err" \
     || { echo "train_speed.sh: decobench-train failed ($shape, $side):" >&2; tail -3 "$out.err" >&2; return 1; }
-  awk -F, 'NR > 2 && $7 + 0 > 0 { print $7 }' "$out.csv" | sort -g |
-    awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  awk -F, 'NR > 2 && $7 + 0 > 0 { print $7 }' "$out.csv" | median
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# the median of the numbers on stdin (fails on none)
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 printf '%-10s %14s %14s %8s %16s\n' shape "patched tok/s" "original tok/s" ratio "max |loss diff|"
 for shape in "${shape_list[@]}"; do
