@@ -8,6 +8,8 @@
 #   decobench lookahead  vs llama-lookahead (W=15, N=5, G=15, hard-coded there)
 #   decobench pld        vs llama-lookup (pld: most recent match; pld-cache:
 #                        the same n-gram count cache as llama-lookup)
+#   decobench ar         vs llama-bench (plain decoding: tg N at a KV depth
+#                        of the prompt's token count, the same forwards)
 #
 # Prints, per pair, median decode tokens/s of each side and their ratio, the
 # mean accepted tokens per target forward (#MAT) of each side, and the share
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
 done
 bin="$root/decobench"; [ -x "$bin" ] || bin="$root/build/decobench"
 lb="$root/.deps/llama/bin"
-for f in "$bin" "$lb/llama-speculative-simple" "$lb/llama-speculative" "$lb/llama-lookahead" "$lb/llama-lookup" "$target" "$draft" "$prompt_file"; do
+for f in "$bin" "$lb/llama-bench" "$lb/llama-speculative-simple" "$lb/llama-speculative" "$lb/llama-lookahead" "$lb/llama-lookup" "$target" "$draft" "$prompt_file"; do
   [ -e "$f" ] || { echo "spec_vs_llama.sh: $f: not found (run scripts/setup.sh; make models)" >&2; exit 1; }
 done
 target="$(realpath "$target")"; draft="$(realpath "$draft")"
@@ -80,6 +82,14 @@ for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds: llama.cpp tools" >&2
   for ((i = 0; i < n_prompts; i++)); do
     p="$(cat "$tmp/p$i.txt")"
+    # plain decoding: llama-bench's tg over a KV cache as deep as this prompt
+    depth="$(sqlite3 "$tmp/bench.db" "select s.n_prompt_tokens from sample s join \"case\" c on c.id = s.case_id
+                                      where c.label = 'ar' and s.prompt_idx = $i limit 1")"
+    # (5 repetitions, their median: a fresh process's first ones run slower)
+    "$lb/llama-bench" -m "$target" -p 0 -n "$n_new" -d "${depth:-0}" -t "$threads" -r 5 -o jsonl 2>/dev/null |
+      python3 -c 'import json, statistics, sys
+print("bench", sys.argv[1], sys.argv[2], statistics.median(json.loads(sys.stdin.readline())["samples_ts"]), "", "", sep="\t")' "$r" "$i" \
+      >> "$tmp/llama.tsv" || true
     for tool in spec tree lookahead lookup; do
       case $tool in
         spec) "$lb/llama-speculative-simple" "${common[@]}" -md "$draft" --spec-type draft-simple \
@@ -130,7 +140,8 @@ for ours, theirs, tool in (("spec", "llama-speculative-simple", "spec"), ("spec-
     mat_d = d["new"] / d["commits"]
     mat_l = f'{l["pred"] / l["steps"]:.2f}' if l["steps"] > 0 else "-"
     print(f"| {ours} | {theirs} | {dm:.1f} | {lm:.1f} | {dm / lm:.2f}x | {mat_d:.2f} | {mat_l} | {100 * (1 - d['fwd'] / d['lat']):.1f}% |")
-a = deco.get("ar")
-if a:
-    print(f"\nar (decobench) median decode tok/s: {st.median(a['tps']):.1f}; time outside forwards {100 * (1 - a['fwd'] / a['lat']):.1f}%")
+a, l = deco.get("ar"), llama.get("bench")
+if a and l and l["tps"]:
+    am, lm = st.median(a["tps"]), st.median(l["tps"])
+    print(f"\nplain decoding: decobench ar {am:.1f} tok/s, llama-bench tg{sys.argv[7]} at the prompt's depth {lm:.1f} tok/s, ratio {am / lm:.2f}x; ar's time outside forwards {100 * (1 - a['fwd'] / a['lat']):.1f}%")
 PY

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build-llama.sh — fetch the pinned llama.cpp source from the npm registry
 # (node-llama-cpp@3.21.1 ships it as llama/gitRelease.bundle), clone it,
-# apply decobench's patches (patches/llama.cpp: training only), and
+# apply decobench's patches (patches/llama.cpp), and
 # build static CPU (optionally CUDA) libraries plus the reference tools that
 # decobench's tests and benchmarks compare against, into a local prefix.
 #
@@ -45,10 +45,11 @@ if [ ! -d "$src/.git" ]; then
 fi
 commit="$(git -C "$src" rev-parse HEAD)"
 
-# decobench's patches to llama.cpp's training code (patches/llama.cpp/*.patch,
-# each explains itself in its header): a ggml-opt bug fix, three opt-in
-# llama_opt_params additions decobench-train uses, and a faster CPU kernel for
-# the weight gradients (ggml's OUT_PROD).  Inference is unchanged.  The
+# decobench's patches to llama.cpp (patches/llama.cpp/*.patch, each explains
+# itself in its header): a ggml-opt bug fix, three opt-in llama_opt_params
+# additions decobench-train uses, a faster CPU kernel for the weight
+# gradients (ggml's OUT_PROD), and a batch check in llama_decode that no
+# longer loops over every pair of LLAMA_MAX_SEQ sequences.  The
 # source tree is reset to the bundle's commit and patched whenever the set of
 # patches differs from the one recorded in $src/.decobench-patches.
 patches_sum="$(cd "$here/patches/llama.cpp" && sha256sum ./*.patch)"

@@ -1,7 +1,7 @@
 /* test_llama.c — the llama.cpp backend on tiny random models written by
  * decobench-mkmodel: loading and model facts, the SentencePiece tokenizer,
  * input rejection, greedy identity with llama.cpp's llama-simple, KV-cache
- * rollback and batch-vs-incremental logits.
+ * rollback, batch-vs-incremental logits and tokens shared by sequences.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -488,6 +488,67 @@ static void test_llama_kv_rollback(void) {
     db_model_close(fresh);
 }
 
+/* ---- (g) tokens shared by several sequences (patches/llama.cpp 0006) ----
+ * A prompt decoded once for sequences 1 and 2 together forks exactly like a
+ * prompt decoded alone, and llama.cpp still refuses a batch that couples two
+ * sequences whose cached positions have diverged (the check 0006 narrows to
+ * the batch's own sequences). */
+static void test_llama_coupled_sequences(void) {
+    NEED_MODEL(path);
+    db_model *m = open_llama(path, 256, 64, 4);
+    db_model *alone = open_llama(path, 256, 64, 1);
+    CHECK(m && alone);
+    if (!m || !alone) { db_model_close(m); db_model_close(alone); return; }
+    const int V = db_model_n_vocab(m);
+    db_token prompt[64];
+    const char *text = "Once upon a time there was";
+    int np = db_model_tokenize(m, text, strlen(text), true, false, prompt, 64);
+    CHECK(np > 4);
+    if (np <= 4) { db_model_close(m); db_model_close(alone); return; }
+
+    /* the prompt once, in sequences 1 and 2; then token 321 in each alone */
+    const int32_t both[2] = { 1, 2 };
+    db_batch b;
+    db_batch_init(&b, 64, 4);
+    for (int i = 0; i < np; i++) db_batch_add(&b, prompt[i], i, both, 2, false);
+    CHECK_INT_EQ(db_model_decode(m, &b), 0);
+    CHECK_INT_EQ(db_model_seq_pos_max(m, 1), np - 1);
+    CHECK_INT_EQ(db_model_seq_pos_max(m, 2), np - 1);
+    CHECK_INT_EQ(db_model_seq_pos_max(m, 0), -1);
+    const db_token nxt = 321;
+    CHECK_INT_EQ(decode_run(alone, prompt, np, 0, 0, false), 0);
+    CHECK_INT_EQ(decode_run(alone, &nxt, 1, np, 0, true), 0);
+    const float *ref = db_model_logits(alone, 0);
+    for (int s = 1; s <= 2; s++) {
+        CHECK_INT_EQ(decode_run(m, &nxt, 1, np, s, true), 0);
+        const float *l = db_model_logits(m, 0);
+        CHECK(l && ref);
+        if (l && ref) {
+            double d = max_abs_diff(l, ref, V);
+            CHECK_MSG(d < 1e-4, "sequence %d after a shared prompt differs from the prompt alone by %g", s, d);
+        }
+    }
+
+    /* coupled again, still at the same positions: accepted */
+    db_batch_clear(&b);
+    db_batch_add(&b, 400, np + 1, both, 2, true);
+    CHECK_INT_EQ(db_model_decode(m, &b), 0);
+    CHECK_INT_EQ(db_model_seq_pos_max(m, 2), np + 1);
+    /* sequence 2 loses its first 3 positions: each sequence on its own
+     * still continues at np + 2, but coupled they have diverged */
+    CHECK_INT_EQ(db_model_seq_rm(m, 2, 0, 3), 0);
+    db_batch_clear(&b);
+    db_batch_add(&b, 401, np + 2, both, 2, true);
+    CHECK(db_model_decode(m, &b) != 0);
+    CHECK_CONTAINS(db_model_last_error(m), "coupled");
+    /* either sequence alone is fine */
+    CHECK_INT_EQ(decode_run(m, &nxt, 1, np + 2, 1, true), 0);
+    CHECK_INT_EQ(decode_run(m, &nxt, 1, np + 2, 2, true), 0);
+    db_batch_free(&b);
+    db_model_close(m);
+    db_model_close(alone);
+}
+
 /* ---- (f) a token inside a batch vs the same token decoded incrementally ---- */
 static void test_llama_batch_vs_incremental(void) {
     NEED_MODEL(path);
@@ -549,6 +610,7 @@ void suite_llama(void) {
     RUN(test_llama_greedy_vs_llama_simple);
     RUN(test_llama_kv_rollback);
     RUN(test_llama_batch_vs_incremental);
+    RUN(test_llama_coupled_sequences);
 }
 
 #else /* !HAVE_LLAMA */
