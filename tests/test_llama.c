@@ -488,6 +488,54 @@ static void test_llama_kv_rollback(void) {
     db_model_close(fresh);
 }
 
+/* ---- (f) a token inside a batch vs the same token decoded incrementally ---- */
+static void test_llama_batch_vs_incremental(void) {
+    NEED_MODEL(path);
+    db_model *m = open_llama(path, 256, 64, 1);
+    CHECK(m != NULL);
+    if (!m) return;
+    const int V = db_model_n_vocab(m);
+    enum { N = 16 };
+    db_token t[N];
+    const char *text = "The quick brown fox jumps over the lazy dog and the cat";
+    db_token all[64];
+    int n = db_model_tokenize(m, text, strlen(text), true, false, all, 64);
+    CHECK(n >= 4);
+    for (int i = 0; i < N; i++) t[i] = i < n ? all[i] : (db_token)(300 + 7 * i);
+    n = N;
+    float *batch_logits = malloc(sizeof(float) * (size_t)V * N);
+    CHECK(batch_logits != NULL);
+    if (!batch_logits) { db_model_close(m); return; }
+
+    db_batch b;
+    db_batch_init(&b, N, 1);
+    for (int i = 0; i < n; i++) db_batch_add1(&b, t[i], i, 0, true);
+    CHECK_INT_EQ(db_model_decode(m, &b), 0);
+    for (int i = 0; i < n; i++) {
+        const float *l = db_model_logits(m, i);
+        CHECK(l != NULL);
+        if (l) memcpy(batch_logits + (size_t)i * V, l, sizeof(float) * (size_t)V);
+    }
+    db_model_reset(m);
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        db_batch_clear(&b);
+        db_batch_add1(&b, t[i], i, 0, true);
+        CHECK_INT_EQ(db_model_decode(m, &b), 0);
+        const float *l = db_model_logits(m, 0);
+        CHECK(l != NULL);
+        if (!l) break;
+        double d = max_abs_diff(l, batch_logits + (size_t)i * V, V);
+        if (d > worst) worst = d;
+        CHECK_INT_EQ(argmax(l, V), argmax(batch_logits + (size_t)i * V, V));
+    }
+    printf("    batch vs incremental (%d tokens): max |dlogit| = %.3g\n", n, worst);
+    CHECK_MSG(worst < 1e-3, "batch vs incremental logits differ by %g", worst);
+    db_batch_free(&b);
+    free(batch_logits);
+    db_model_close(m);
+}
+
 /* ---- (g) tokens shared by several sequences (patches/llama.cpp 0006) ----
  * A prompt decoded once for sequences 1 and 2 together forks exactly like a
  * prompt decoded alone, and llama.cpp still refuses a batch that couples two
@@ -547,54 +595,6 @@ static void test_llama_coupled_sequences(void) {
     db_batch_free(&b);
     db_model_close(m);
     db_model_close(alone);
-}
-
-/* ---- (f) a token inside a batch vs the same token decoded incrementally ---- */
-static void test_llama_batch_vs_incremental(void) {
-    NEED_MODEL(path);
-    db_model *m = open_llama(path, 256, 64, 1);
-    CHECK(m != NULL);
-    if (!m) return;
-    const int V = db_model_n_vocab(m);
-    enum { N = 16 };
-    db_token t[N];
-    const char *text = "The quick brown fox jumps over the lazy dog and the cat";
-    db_token all[64];
-    int n = db_model_tokenize(m, text, strlen(text), true, false, all, 64);
-    CHECK(n >= 4);
-    for (int i = 0; i < N; i++) t[i] = i < n ? all[i] : (db_token)(300 + 7 * i);
-    n = N;
-    float *batch_logits = malloc(sizeof(float) * (size_t)V * N);
-    CHECK(batch_logits != NULL);
-    if (!batch_logits) { db_model_close(m); return; }
-
-    db_batch b;
-    db_batch_init(&b, N, 1);
-    for (int i = 0; i < n; i++) db_batch_add1(&b, t[i], i, 0, true);
-    CHECK_INT_EQ(db_model_decode(m, &b), 0);
-    for (int i = 0; i < n; i++) {
-        const float *l = db_model_logits(m, i);
-        CHECK(l != NULL);
-        if (l) memcpy(batch_logits + (size_t)i * V, l, sizeof(float) * (size_t)V);
-    }
-    db_model_reset(m);
-    double worst = 0;
-    for (int i = 0; i < n; i++) {
-        db_batch_clear(&b);
-        db_batch_add1(&b, t[i], i, 0, true);
-        CHECK_INT_EQ(db_model_decode(m, &b), 0);
-        const float *l = db_model_logits(m, 0);
-        CHECK(l != NULL);
-        if (!l) break;
-        double d = max_abs_diff(l, batch_logits + (size_t)i * V, V);
-        if (d > worst) worst = d;
-        CHECK_INT_EQ(argmax(l, V), argmax(batch_logits + (size_t)i * V, V));
-    }
-    printf("    batch vs incremental (%d tokens): max |dlogit| = %.3g\n", n, worst);
-    CHECK_MSG(worst < 1e-3, "batch vs incremental logits differ by %g", worst);
-    db_batch_free(&b);
-    free(batch_logits);
-    db_model_close(m);
 }
 
 static void test_llama_build_facts(void) {
