@@ -168,6 +168,11 @@ int cmd_report(int argc, char **argv) {
         fprintf(stderr, "decobench report: %s\n", err);
         return 2;
     }
+    /* which run: say when it is incomplete, or when newer runs were passed over */
+    char note[400];
+    if (db_store_pick_run(db_store_handle(st), o.run_id, &o.run_id, note, sizeof note, err, sizeof err) == 0 &&
+        note[0])
+        fprintf(stderr, "decobench report: note: %s\n", note);
     char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);

@@ -17,12 +17,11 @@
 #include "util.h"
 #include "../reports/report.h"
 
-static volatile int interrupted;
+static volatile int interrupted;   /* the signal that stops the run (SIGINT, SIGTERM, SIGHUP), 0 none */
 
-static void on_sigint(int sig) {
-    (void)sig;
-    if (interrupted) _exit(130);   /* second Ctrl-C: leave now */
-    interrupted = 1;
+static void on_signal(int sig) {
+    if (interrupted) _exit(128 + interrupted);   /* second signal: leave now */
+    interrupted = sig;
 }
 
 /* RFC 7386 JSON merge patch: objects merge recursively, null deletes,
@@ -117,9 +116,30 @@ out:
     return rc;
 }
 
+/* --resume: the suite is the run's stored configuration (paths already
+ * resolved), read back as it was; the runner checks that its files did not
+ * change. */
+static int load_resumed(const char *db_path, int64_t run_id, db_suite **out, int *limit, char *err, size_t errlen) {
+    db_store *st = NULL;
+    if (!db_file_exists(db_path)) return db_errf(err, errlen, "%s: --resume: no such results database", db_path);
+    if (db_store_open(db_path, &st, err, errlen) != 0) return -1;
+    db_run_resume rs;
+    int rc = db_store_run_resume(st, run_id, false, &rs, err, errlen);
+    db_store_close(st);
+    if (rc != 0) return -1;
+    char *dir = rs.suite_path ? db_dirname(rs.suite_path) : db_strdup(".");
+    if (!dir) rc = db_errf(err, errlen, "out of memory");
+    else rc = db_suite_parse(rs.config_json, rs.suite_path ? rs.suite_path : "<stored suite>", dir, out, err, errlen);
+    *limit = rs.limit_prompts;
+    free(dir);
+    db_run_resume_free(&rs);
+    return rc;
+}
+
 static void run_usage(FILE *f) {
     fprintf(f,
-        "usage: decobench run [SUITE] [options]\n\n"
+        "usage: decobench run [SUITE] [options]\n"
+        "       decobench run --resume ID [--db FILE] [--format FMT] [--no-progress] [-v]\n\n"
         "Runs every case of SUITE (default " DB_DEFAULT_SUITE ") and stores the results.\n\n"
         "  --db FILE          results database (default " DB_DEFAULT_DB "; created if needed)\n"
         "  --model NAME=PATH  use the GGUF file PATH for the suite's model NAME (repeatable)\n"
@@ -131,8 +151,15 @@ static void run_usage(FILE *f) {
         "  --no-progress      no progress line (default: shown when stderr is a terminal)\n"
         "  -v, --verbose      one line per finished case, and llama.cpp's own log\n"
         "  -h, --help         this help\n\n"
-        "Ctrl-C stops after the current sample: completed cases stay in the database\n"
-        "and the run is marked interrupted (exit status 130).\n");
+        "  --resume ID        continue run ID of the database (interrupted, or crashed: its\n"
+        "                     process is gone): the same suite, configuration and limit as\n"
+        "                     stored with it, only the samples it does not have yet; refused\n"
+        "                     (exit 2) when the suite, a dataset or a model file changed.\n"
+        "                     No SUITE, --model, --override or --limit with it\n\n"
+        "Every finished sample is committed at once, so a killed run keeps all of them.\n"
+        "Ctrl-C, SIGTERM and SIGHUP stop after the current sample: the run is marked\n"
+        "interrupted (exit status 128 + the signal: 130, 143, 129); a run whose\n"
+        "process died is marked crashed by the next decobench that opens the database.\n");
 }
 
 int cmd_run(int argc, char **argv) {
@@ -144,10 +171,12 @@ int cmd_run(int argc, char **argv) {
         { "format", required_argument, NULL, 'f' },
         { "no-progress", no_argument, NULL, 'P' },
         { "verbose", no_argument, NULL, 'v' },
+        { "resume", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *db_path = DB_DEFAULT_DB, *format = "md";
+    int64_t resume_id = 0;
     int limit = 0, progress = isatty(2), verbose = 0, c;
     const char *models[32], *override_path = NULL;
     int n_models = 0;
@@ -175,6 +204,16 @@ int cmd_run(int argc, char **argv) {
             models[n_models++] = optarg;
             break;
         case 'o': override_path = optarg; break;
+        case 'R': {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (*end || end == optarg || v < 1) {
+                fprintf(stderr, "decobench run: --resume: expected a run id (a positive integer), got '%s'\n", optarg);
+                return 2;
+            }
+            resume_id = v;
+            break;
+        }
         case 'P': progress = 0; break;
         case 'v': verbose = 1; break;
         case 'h': run_usage(stdout); return 0;
@@ -191,12 +230,18 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "decobench run: expected one suite, got %d arguments\n", argc - optind);
         return 2;
     }
+    if (resume_id > 0 && (optind < argc || n_models || override_path || limit)) {
+        fprintf(stderr, "decobench run: --resume continues a run with its stored suite and options; "
+                        "SUITE, --model, --override and --limit are not allowed with it\n");
+        return 2;
+    }
     const char *suite_path = optind < argc ? argv[optind] : DB_DEFAULT_SUITE;
 
     db_llama_set_quiet(!verbose);
     char err[1024];
     db_suite *suite = NULL;
-    int lrc = n_models || override_path
+    int lrc = resume_id > 0 ? load_resumed(db_path, resume_id, &suite, &limit, err, sizeof err)
+              : n_models || override_path
                   ? load_with_overrides(suite_path, override_path, models, n_models, &suite, err, sizeof err)
                   : db_suite_load(suite_path, &suite, err, sizeof err);
     if (lrc != 0) {
@@ -209,19 +254,21 @@ int cmd_run(int argc, char **argv) {
     db_str_append(&argv_text, "decobench");
     for (int i = 0; i < argc; i++) db_str_printf(&argv_text, " %s", argv[i]);
 
-    struct sigaction sa, old_sa;
+    /* schedulers and CI stop jobs with SIGTERM, a closed terminal sends SIGHUP */
+    static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+    struct sigaction sa, old_sa[3];
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_sa);
+    for (int i = 0; i < 3; i++) sigaction(sigs[i], &sa, &old_sa[i]);
 
     db_run_options o = {
         .db_path = db_path, .argv_text = argv_text.s, .progress = progress, .verbose = verbose,
-        .limit_prompts = limit, .interrupted = &interrupted,
+        .limit_prompts = limit, .interrupted = &interrupted, .resume_run_id = resume_id,
     };
     db_run_summary sum;
     int rc = db_run_suite(suite, &o, &sum, err, sizeof err);
-    sigaction(SIGINT, &old_sa, NULL);
+    for (int i = 0; i < 3; i++) sigaction(sigs[i], &old_sa[i], NULL);
     db_str_free(&argv_text);
     db_suite_free(suite);
 
@@ -246,6 +293,6 @@ int cmd_run(int argc, char **argv) {
             fprintf(stderr, "decobench run: report: %s\n", err);
         }
     }
-    if (rc == 1) return 130;
+    if (rc == 1) return 128 + (interrupted ? interrupted : SIGINT);
     return sum.n_cases_failed ? 1 : 0;
 }

@@ -11,6 +11,7 @@
 #include "runner.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "quality.h"
+#include "run_inputs.h"
 #include "scorer.h"
 #include "store.h"
 #include "textmetrics.h"
@@ -53,6 +55,7 @@ typedef struct runner {
     int threads;
     /* progress */
     int total_samples, done_samples;
+    int stored_here;          /* samples this process stored (test hook) */
     int64_t t_start_ns;
 } runner;
 
@@ -135,26 +138,6 @@ static void progress(runner *r, int case_idx, int n_cases, const char *label, bo
             case_idx + 1, n_cases, r->done_samples, r->total_samples, label,
             (int)elapsed / 60, (int)elapsed % 60, eta_s, final ? "\n" : "");
     fflush(stderr);
-}
-
-typedef struct sample_buf {
-    db_sample_record *rec;
-    int n, cap;
-} sample_buf;
-
-static void sample_buf_free(sample_buf *b) {
-    for (int i = 0; i < b->n; i++) {
-        db_sample_record *s = &b->rec[i];
-        free((void *)s->output_tokens);
-        free((void *)s->output_text);
-        free((void *)s->stop_reason);
-        free((void *)s->counter_values);
-        free((void *)s->events);
-        free((void *)s->metric_names);
-        free((void *)s->metric_values);
-    }
-    free(b->rec);
-    memset(b, 0, sizeof *b);
 }
 
 /* The text generation starts from: the prompt itself, or for chat datasets
@@ -409,8 +392,9 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
     return rc;
 }
 
-static int write_case(runner *r, const db_case *c, const char *status, int n_prompts, int64_t started,
-                      const db_sample_record *recs, int n_recs) {
+/* The case row, created (status 'running') when the case starts, or on
+ * resume the row it already has. */
+static int begin_case(runner *r, const db_case *c, int n_prompts, int64_t started, int64_t *case_id) {
     const db_suite *s = r->s;
     const loaded_model *tm = &r->models[c->target_model];
     const int di = r->case_draft[c->index];
@@ -425,15 +409,44 @@ static int write_case(runner *r, const db_case *c, const char *status, int n_pro
         .draft_name = dsm ? dsm->name : dm ? dm->name : NULL,
         .draft_path = dsm ? (dsm->path ? dsm->path : dsm->exact_spec) : dm ? dm->path : NULL,
         .draft_sha256 = dm ? dm->sha256 : NULL,
-        .dataset = s->datasets[c->dataset].name, .n_prompts = n_prompts, .status = status,
-        .started_at_ms = started, .finished_at_ms = db_unix_ms(),
+        .dataset = s->datasets[c->dataset].name, .n_prompts = n_prompts, .status = "running",
+        .started_at_ms = started,
     };
-    int64_t case_id;
-    return db_store_case(r->st, r->run_id, &cr, recs, n_recs, &case_id);
+    return db_store_case_begin(r->st, r->run_id, &cr, case_id);
 }
 
-/* Run one case; returns 0 done, 1 interrupted, -1 case failed (recorded as
- * such; err set), -2 the results database failed (err set). */
+static void sample_record_free(db_sample_record *s) {
+    free((void *)s->output_tokens);
+    free((void *)s->output_text);
+    free((void *)s->stop_reason);
+    free((void *)s->counter_values);
+    free((void *)s->events);
+    free((void *)s->metric_names);
+    free((void *)s->metric_values);
+    memset(s, 0, sizeof *s);
+}
+
+/* Test hook (tests/reliability.sh, bench/reliability.sh):
+ * DECOBENCH_TEST_KILL_AFTER_SAMPLES=N[:SIG] raises SIG (KILL, TERM, HUP or
+ * INT; default KILL) in this process right after its N-th sample is stored,
+ * so a kill lands at an exact, reproducible point. */
+static void test_kill_hook(int stored_here) {
+    static int after = -1, sig = SIGKILL;
+    if (after < 0) {
+        const char *e = getenv("DECOBENCH_TEST_KILL_AFTER_SAMPLES");
+        after = e ? atoi(e) : 0;
+        const char *c = e ? strchr(e, ':') : NULL;
+        if (c && strcmp(c + 1, "TERM") == 0) sig = SIGTERM;
+        else if (c && strcmp(c + 1, "HUP") == 0) sig = SIGHUP;
+        else if (c && strcmp(c + 1, "INT") == 0) sig = SIGINT;
+    }
+    if (after > 0 && stored_here == after) raise(sig);
+}
+
+/* Run one case, committing each finished sample as it comes; on resume the
+ * samples the case already has are skipped (their outputs still feed later
+ * turns of a chat).  Returns 0 done, 1 interrupted, -1 case failed (recorded
+ * as such; err set), -2 the results database failed (err set). */
 static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t errlen) {
     const db_suite *s = r->s;
     const db_suite_dataset *ds = &s->datasets[c->dataset];
@@ -444,12 +457,51 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
 
     if (load_model(r, c->target_model, err, errlen) != 0) return -1;
 
+    int64_t case_id = 0;
+    if (begin_case(r, c, n_prompts, started, &case_id) != 0) {
+        db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
+        return -2;
+    }
+
+    /* the samples this case holds already (resume): slot (rep, prompt, turn) */
+    int *first_slot = calloc((size_t)n_prompts + 1, sizeof *first_slot);
+    if (!first_slot) {
+        db_errf(err, errlen, "out of memory");
+        return -2;
+    }
+    for (int i = 0; i < n_prompts; i++)
+        first_slot[i + 1] = first_slot[i] + (ds->chat ? ds->prompts[i].n_turns : 1);
+    const int per_rep = first_slot[n_prompts];
+    const int n_slots = per_rep * s->repetitions;
+    const char **stored = calloc((size_t)n_slots + 1, sizeof *stored);
+    db_sample_key *keys = NULL;
+    int n_keys = 0, n_stored = 0;
+    if (!stored) {
+        free(first_slot);
+        db_errf(err, errlen, "out of memory");
+        return -2;
+    }
+    if (r->o->resume_run_id > 0 && db_store_sample_keys(r->st, case_id, &keys, &n_keys) != 0) {
+        free(first_slot);
+        free(stored);
+        db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
+        return -2;
+    }
+    for (int k = 0; k < n_keys; k++) {
+        const db_sample_key *key = &keys[k];
+        if (key->rep < 0 || key->rep >= s->repetitions || key->prompt_idx < 0 || key->prompt_idx >= n_prompts ||
+            key->turn < 0 || first_slot[key->prompt_idx] + key->turn >= first_slot[key->prompt_idx + 1])
+            continue;
+        int slot = key->rep * per_rep + first_slot[key->prompt_idx] + key->turn;
+        if (!stored[slot]) n_stored++;
+        stored[slot] = key->output_text;
+    }
+
     db_event_log log;
     db_event_log_init(&log);
-    sample_buf sb = { 0 };
     char serr[512] = "";
 
-    for (int w = 0; w < s->warmup && rc == 0 && n_prompts > 0; w++) {
+    for (int w = 0; w < s->warmup && rc == 0 && n_prompts > 0 && n_stored < n_slots; w++) {
         const db_prompt *pr = &ds->prompts[w % n_prompts];
         char *text = NULL;
         rc = turn_text(r, c, ds, pr, 0, NULL, &text, serr, sizeof serr);
@@ -462,52 +514,89 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
             const db_prompt *pr = &ds->prompts[i];
             const int n_turns = ds->chat ? pr->n_turns : 1;
             const char *answers[64];
+            char *own[64] = { 0 };
             for (int t = 0; t < n_turns && t < 64 && rc == 0; t++) {
-                if (r->o->interrupted && *r->o->interrupted) { rc = 1; break; }
-                if (sb.n == sb.cap) {
-                    int cap = sb.cap ? sb.cap * 2 : 64;
-                    db_sample_record *nr = realloc(sb.rec, sizeof *nr * (size_t)cap);
-                    if (!nr) { rc = db_errf(err, errlen, "out of memory"); break; }
-                    sb.rec = nr;
-                    sb.cap = cap;
+                const char *have = stored[rep * per_rep + first_slot[i] + t];
+                if (have) {   /* stored by the run this one resumes */
+                    answers[t] = have;
+                    continue;
                 }
-                db_sample_record *rec = &sb.rec[sb.n];
+                if (r->o->interrupted && *r->o->interrupted) { rc = 1; break; }
+                db_sample_record rec;
+                memset(&rec, 0, sizeof rec);
+                /* the seed depends on the sample's key only (its repetition),
+                 * never on what ran before, so a resumed run samples alike */
                 uint64_t seed = s->seeds[rep % s->n_seeds];
                 char *text = NULL;
                 rc = turn_text(r, c, ds, pr, t, answers, &text, serr, sizeof serr);
-                if (rc == 0) rc = run_one(r, c, pr, text, seed, &log, rec, serr, sizeof serr);
+                if (rc == 0) rc = run_one(r, c, pr, text, seed, &log, &rec, serr, sizeof serr);
                 free(text);
-                if (rc < 0) { db_errf(err, errlen, "%s", serr); break; }
-                if (rc == 1) break;   /* cancelled mid-sample: discarded */
-                rec->prompt_idx = i;
-                rec->prompt_id = pr->id;
-                rec->category = pr->category;
-                rec->rep = rep;
-                rec->turn = t;
-                answers[t] = rec->output_text ? rec->output_text : "";
-                sb.n++;
+                if (rc < 0) db_errf(err, errlen, "%s", serr);
+                if (rc != 0) {   /* failed, or cancelled mid-sample: discarded */
+                    sample_record_free(&rec);
+                    break;
+                }
+                rec.prompt_idx = i;
+                rec.prompt_id = pr->id;
+                rec.category = pr->category;
+                rec.rep = rep;
+                rec.turn = t;
+                if (db_store_sample(r->st, case_id, &rec) != 0) {
+                    db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
+                    sample_record_free(&rec);
+                    rc = -2;
+                    break;
+                }
+                own[t] = (char *)rec.output_text;   /* kept for the later turns */
+                rec.output_text = NULL;
+                answers[t] = own[t] ? own[t] : "";
+                sample_record_free(&rec);
                 r->done_samples++;
+                r->stored_here++;
                 progress(r, c->index, n_cases, c->label, false);
+                test_kill_hook(r->stored_here);
             }
+            for (int t = 0; t < 64; t++) free(own[t]);
         }
     }
     db_event_log_free(&log);
+    db_sample_keys_free(keys, n_keys);
+    free(stored);
+    free(first_slot);
 
-    if (rc == 0) {
-        if (write_case(r, c, "completed", n_prompts, started, sb.rec, sb.n) != 0) {
-            db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
-            rc = -2;
-        }
-    } else if (rc < 0) {
-        /* keep a record of the failure; the run goes on with the next case */
-        char status[700];
-        snprintf(status, sizeof status, "failed: %.600s", err);
-        if (write_case(r, c, status, n_prompts, started, NULL, 0) != 0) {
-            db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
-            rc = -2;
-        }
+    if (rc == -2) return -2;
+    char status[700];
+    if (rc == 0) snprintf(status, sizeof status, "completed");
+    else if (rc == 1) snprintf(status, sizeof status, "interrupted");
+    /* keep a record of the failure (and the samples it finished); the run
+     * goes on with the next case */
+    else snprintf(status, sizeof status, "failed: %.600s", err);
+    if (db_store_case_finish(r->st, case_id, status) != 0) {
+        db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
+        rc = -2;
     }
-    sample_buf_free(&sb);
+    return rc;
+}
+
+/* --resume: the run must still measure what it measured (suite file,
+ * resolved configuration, datasets, models); then it is taken over. */
+static int resume_run(runner *r, const char *inputs_sha, const char *suite_sha, char *err, size_t errlen) {
+    const int64_t id = r->o->resume_run_id;
+    db_run_resume rs;
+    if (db_store_run_resume(r->st, id, false, &rs, err, errlen) != 0) return -1;
+    int rc = 0;
+    if (rs.suite_sha256 && strcmp(rs.suite_sha256, suite_sha) != 0)
+        rc = db_errf(err, errlen, "%s: --resume %lld: the suite file changed since the run started "
+                     "(sha256 %.12s..., now %.12s...); start a new run", r->s->path, (long long)id,
+                     rs.suite_sha256, suite_sha[0] ? suite_sha : "(unreadable)");
+    else if (strcmp(rs.config_sha256, inputs_sha) != 0)
+        rc = db_errf(err, errlen, "%s: --resume %lld: a dataset or model file changed since the run started "
+                     "(inputs sha256 %.12s..., now %.12s...); start a new run", r->s->path, (long long)id,
+                     rs.config_sha256, inputs_sha);
+    db_run_resume_free(&rs);
+    if (rc == 0 && db_store_run_resume(r->st, id, true, &rs, err, errlen) != 0) rc = -1;
+    db_run_resume_free(&rs);
+    if (rc == 0) r->run_id = id;
     return rc;
 }
 
@@ -584,27 +673,63 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
         goto done;
     }
 
-    int64_t machine_id = 0;
-    const db_counter_status *cst = NULL;
-    int n_cst = db_counters_status(r.counters, &cst);
-    db_run_record rr = {
-        .suite_name = s->name, .suite_path = s->path, .config_json = s->json, .argv = o->argv_text,
-        .decobench_rev = DB_REVISION, .llama_commit = db_llama_commit(), .compiler = DB_COMPILER,
-        .build_flags = DB_BUILD_FLAGS, .papi_version = db_counters_papi_version(r.counters),
-        .threads = r.threads, .counters = cst, .n_counters = n_cst,
-    };
-    if (db_store_machine(r.st, &mach, &machine_id) != 0 ||
-        (rr.machine_id = machine_id, db_store_run_begin(r.st, &rr, &r.run_id) != 0)) {
-        rc = db_errf(err, errlen, "%s: %s", o->db_path, db_store_errmsg(r.st));
-        goto done;
+    /* what the run measures: checked again by --resume */
+    char inputs_sha[65] = "", suite_sha[65] = "";
+    {
+        const char **msha = calloc((size_t)s->n_models + 1, sizeof *msha);
+        if (!msha) {
+            rc = db_errf(err, errlen, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < s->n_models; i++) msha[i] = r.models[i].sha256;
+        int hrc = db_run_inputs_sha256(s, msha, inputs_sha, err, errlen);
+        free(msha);
+        if (hrc != 0) {
+            rc = -1;
+            goto done;
+        }
+        if (s->path && db_file_exists(s->path) && db_sha256_file(s->path, suite_sha, e2, sizeof e2) != 0)
+            suite_sha[0] = 0;
+    }
+    if (o->resume_run_id > 0) {
+        if (resume_run(&r, inputs_sha, suite_sha, err, errlen) != 0) {
+            rc = -1;
+            goto done;
+        }
+    } else {
+        int64_t machine_id = 0;
+        const db_counter_status *cst = NULL;
+        int n_cst = db_counters_status(r.counters, &cst);
+        db_run_record rr = {
+            .suite_name = s->name, .suite_path = s->path, .config_json = s->json, .argv = o->argv_text,
+            .decobench_rev = DB_REVISION, .llama_commit = db_llama_commit(), .compiler = DB_COMPILER,
+            .build_flags = DB_BUILD_FLAGS, .papi_version = db_counters_papi_version(r.counters),
+            .threads = r.threads, .counters = cst, .n_counters = n_cst,
+        };
+        db_run_lifecycle lc = { suite_sha[0] ? suite_sha : NULL, inputs_sha, o->limit_prompts };
+        if (db_store_machine(r.st, &mach, &machine_id) != 0 ||
+            (rr.machine_id = machine_id, db_store_run_begin(r.st, &rr, &r.run_id) != 0) ||
+            db_store_run_claim(r.st, r.run_id, &lc) != 0) {
+            rc = db_errf(err, errlen, "%s: %s", o->db_path, db_store_errmsg(r.st));
+            goto done;
+        }
     }
     sum->run_id = r.run_id;
+    if (db_store_heartbeat_start(r.st, r.run_id) != 0) {
+        rc = db_errf(err, errlen, "%s", db_store_errmsg(r.st));
+        db_store_run_finish(r.st, r.run_id, "failed");
+        goto done;
+    }
 
     for (int i = 0; i < n_cases; i++) {
         const db_suite_dataset *ds = &s->datasets[cases[i].dataset];
         int np = ds->n_prompts;
         if (o->limit_prompts > 0 && np > o->limit_prompts) np = o->limit_prompts;
         for (int p = 0; p < np; p++) r.total_samples += (ds->chat ? ds->prompts[p].n_turns : 1) * s->repetitions;
+    }
+    if (o->resume_run_id > 0) {
+        int64_t have = 0;
+        if (db_store_run_samples(r.st, r.run_id, &have) == 0) r.done_samples = (int)have;
     }
     r.t_start_ns = db_now_ns();
     const char *status = "completed";
@@ -639,7 +764,11 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     if (db_store_run_finish(r.st, r.run_id, status) != 0 && rc == 0)
         rc = db_errf(err, errlen, "%s: %s", o->db_path, db_store_errmsg(r.st));
     sum->status = status;
-    sum->n_samples = r.done_samples;
+    /* what the database holds: a sample cancelled mid-way is not counted */
+    int64_t n_stored = 0;
+    if (db_store_run_samples(r.st, r.run_id, &n_stored) != 0 && rc == 0)
+        rc = db_errf(err, errlen, "%s: %s", o->db_path, db_store_errmsg(r.st));
+    sum->n_samples = (int)n_stored;
     if (rc == 0 && strcmp(status, "interrupted") == 0) rc = 1;
 
 done:

@@ -1,6 +1,7 @@
 /* runner.h — executes a loaded suite: expands its matrix, loads models,
  * runs warmup and measured generations, measures counters, and writes each
- * finished case to the results database in its own transaction. */
+ * finished sample to the results database in its own transaction (a case
+ * row is created when the case starts and finalised when it ends). */
 #ifndef DECOBENCH_RUNNER_H
 #define DECOBENCH_RUNNER_H
 
@@ -20,13 +21,15 @@ typedef struct db_run_options {
     bool progress;             /* progress line on stderr */
     bool verbose;              /* one line per finished case on stderr */
     int limit_prompts;         /* > 0: at most this many prompts per dataset */
-    volatile int *interrupted; /* set by a SIGINT handler */
+    volatile int *interrupted; /* set by a SIGINT, SIGTERM or SIGHUP handler */
+    int64_t resume_run_id;     /* > 0: continue this interrupted or crashed run (the suite is
+                                * its stored configuration; only samples not stored yet run) */
 } db_run_options;
 
 typedef struct db_run_summary {
     int64_t run_id;
     int n_cases, n_cases_done, n_cases_failed;
-    int n_samples;
+    int n_samples;             /* samples the database holds for the run */
     const char *status;        /* "completed", "interrupted", "failed" */
 } db_run_summary;
 

@@ -46,7 +46,7 @@
 extern "C" {
 #endif
 
-#define DB_STORE_SCHEMA_VERSION 2
+#define DB_STORE_SCHEMA_VERSION 3
 
 typedef struct db_store db_store;
 
@@ -123,6 +123,84 @@ typedef struct db_sample_record {
 /* Write one case and all its samples in a single transaction. */
 int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
                   const db_sample_record *samples, int n_samples, int64_t *case_id);
+
+/* ---- S7 run lifecycle (version 3) -------------------------------------------
+ *
+ * A run is written as it goes: db_store_case_begin creates the case row
+ * (status 'running') when the case starts, db_store_sample commits each
+ * finished sample in its own transaction (and refreshes the run's
+ * heartbeat), db_store_case_finish sets the case's final status.  A run row
+ * carries its process (pid, hostname) and a heartbeat refreshed by a
+ * background thread (db_store_heartbeat_start), so a run whose process died
+ * is recognised and marked 'crashed' by the next read-write open.
+ * sample(case_id, prompt_idx, rep, turn) is UNIQUE: the sample key. */
+
+/* a heartbeat older than this (ms) means the process is gone when the run
+ * was made on another host (or its pid now belongs to another process) */
+#define DB_RUN_STALE_MS (10 * 60 * 1000)
+#define DB_RUN_HEARTBEAT_MS (30 * 1000)
+
+/* What a run needs to be recognised as alive and to be resumed. */
+typedef struct db_run_lifecycle {
+    const char *suite_sha256;   /* sha256 of the suite file; NULL when none */
+    const char *config_sha256;  /* sha256 of the resolved configuration and its datasets */
+    int limit_prompts;          /* --limit, 0 none */
+} db_run_lifecycle;
+
+/* Record this process (pid, hostname, heartbeat now) and the resume keys on a run. */
+int db_store_run_claim(db_store *st, int64_t run_id, const db_run_lifecycle *lc);
+/* Refresh the run's heartbeat from a background thread (own connection)
+ * every DB_RUN_HEARTBEAT_MS until db_store_heartbeat_stop (or close). */
+int db_store_heartbeat_start(db_store *st, int64_t run_id);
+void db_store_heartbeat_stop(db_store *st);
+
+/* Case row with status 'running' (or the existing row of (run_id, idx) on
+ * resume, set back to 'running'); c->status and finished_at are ignored. */
+int db_store_case_begin(db_store *st, int64_t run_id, const db_case_record *c, int64_t *case_id);
+/* One finished sample, in its own transaction (also refreshes the heartbeat). */
+int db_store_sample(db_store *st, int64_t case_id, const db_sample_record *r);
+/* status: "completed", "interrupted", "failed: <reason>". */
+int db_store_case_finish(db_store *st, int64_t case_id, const char *status);
+
+/* Stored samples of a case, for resuming it: their keys and output text. */
+typedef struct db_sample_key {
+    int prompt_idx, rep, turn;
+    char *output_text;
+} db_sample_key;
+int db_store_sample_keys(db_store *st, int64_t case_id, db_sample_key **keys, int *n);
+void db_sample_keys_free(db_sample_key *keys, int n);
+/* Samples stored for a run (all its cases). */
+int db_store_run_samples(db_store *st, int64_t run_id, int64_t *n);
+
+/* Is the process of a 'running' run gone?  true when it ran on this host and
+ * its pid no longer exists, or its heartbeat is older than DB_RUN_STALE_MS. */
+bool db_run_is_dead(const char *hostname, int64_t pid, int64_t heartbeat_ms, int64_t now_ms);
+/* Mark every 'running' run whose process is gone 'crashed' (its running
+ * cases 'interrupted'); *n_marked counts them. */
+int db_store_reap_runs(db_store *st, int *n_marked);
+
+/* The stored description of a run to resume. */
+typedef struct db_run_resume {
+    int64_t run_id;
+    char *suite_path, *config_json, *suite_sha256, *config_sha256;
+    int limit_prompts;
+} db_run_resume;
+/* Read run run_id to resume it: it must be interrupted, crashed or
+ * 'running' with its process gone (one-line error otherwise).  With
+ * take_over it is also set to 'running' under this process and its resume
+ * count incremented (the check and the change in one transaction). */
+int db_store_run_resume(db_store *st, int64_t run_id, bool take_over, db_run_resume *out, char *err,
+                        size_t errlen);
+void db_run_resume_free(db_run_resume *r);
+
+/* Which run "latest" means (want <= 0), or check run want: the latest run
+ * that ended (status not running, interrupted or crashed), else the latest
+ * run.  note (may be NULL) gets one line, or "", saying when the run picked
+ * is incomplete or newer runs were passed over as incomplete. */
+int db_store_pick_run(struct sqlite3 *db, int64_t want, int64_t *run_id, char *note, size_t notelen,
+                      char *err, size_t errlen);
+/* SQL condition true for runs that ended (history, compare). */
+#define DB_RUN_ENDED_SQL "status NOT IN ('running', 'interrupted', 'crashed')"
 
 #ifdef __cplusplus
 }

@@ -163,6 +163,8 @@ static void side_free(side *sd) {
 /* run id 0 -> the latest; fills run_id, rev, started */
 static int resolve_run(sqlite3 *db, int64_t want, side *sd, char *err, size_t errlen) {
     sqlite3_stmt *s = NULL;
+    /* "latest": the latest run that ended (harness/store.h) */
+    if (want <= 0 && db_store_pick_run(db, 0, &want, NULL, 0, err, errlen) != 0) return -1;
     const char *sql = want > 0 ? "SELECT id, decobench_rev, started_at FROM run WHERE id = ?"
                                : "SELECT id, decobench_rev, started_at FROM run ORDER BY id DESC LIMIT 1";
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read run", err, errlen);
@@ -997,7 +999,9 @@ static int load_history(sqlite3 *db, const db_history_opts *o, const metric_def 
     *runs_out = NULL;
     *se_out = NULL;
     *nr_out = *ns_out = 0;
-    if (sqlite3_prepare_v2(db, "SELECT id, decobench_rev, started_at FROM run", -1, &s, NULL) != SQLITE_OK)
+    /* runs still going, interrupted or crashed are left out: their cases are incomplete */
+    if (sqlite3_prepare_v2(db, "SELECT id, decobench_rev, started_at FROM run WHERE " DB_RUN_ENDED_SQL, -1, &s,
+                           NULL) != SQLITE_OK)
         return db_sql_fail(db, "read runs", err, errlen);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         hrun *n = realloc(runs, (size_t)(nr + 1) * sizeof *n);

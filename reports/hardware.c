@@ -91,6 +91,8 @@ static hw_cell *cell(const hw_report *h, int k, int m) {
 
 static int pick_runs(sqlite3 *db, int64_t want, hw_report *h, char *err, size_t errlen) {
     sqlite3_stmt *s = NULL;
+    /* "latest": the latest run that ended (harness/store.h) */
+    if (want <= 0 && db_store_pick_run(db, 0, &want, NULL, 0, err, errlen) != 0) return -1;
     const char *sql = want > 0 ? "SELECT id, suite_name FROM run WHERE id = ?"
                                : "SELECT id, suite_name FROM run ORDER BY id DESC LIMIT 1";
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read run", err, errlen);

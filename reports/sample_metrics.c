@@ -49,19 +49,8 @@ int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv
     }
     sqlite3_stmt *s = NULL;
     int rc = -1;
-    if (run_id <= 0) {
-        if (sqlite3_prepare_v2(db, "SELECT id FROM run ORDER BY id DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK) {
-            db_sql_fail(db, "read runs", err, errlen);
-            goto done;
-        }
-        run_id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-        sqlite3_finalize(s);
-        s = NULL;
-        if (run_id <= 0) {
-            db_errf(err, errlen, "no runs in database");
-            goto done;
-        }
-    }
+    /* "latest": the latest run that ended (harness/store.h) */
+    if (run_id <= 0 && db_store_pick_run(db, 0, &run_id, NULL, 0, err, errlen) != 0) goto done;
     /* the run's cases, in order */
     int n_rows = 0, cap = 0;
     char **label = NULL, **dataset = NULL;

@@ -68,6 +68,8 @@ static int load_run(sqlite3 *db, int64_t want, table *t, char *err, size_t errle
     int64_t nruns = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
     if (nruns == 0) return db_errf(err, errlen, "no runs in database");
+    /* "latest": the latest run that ended (harness/store.h) */
+    if (want <= 0 && db_store_pick_run(db, 0, &want, NULL, 0, err, errlen) != 0) return -1;
     const char *sql =
         "SELECT r.id, r.suite_name, r.config_json, r.llama_commit, m.cpu_model, m.cores, r.status"
         " FROM run r LEFT JOIN machine m ON m.id = r.machine_id";
