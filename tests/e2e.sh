@@ -239,7 +239,7 @@ echo '{"properties":{"tags":{"type":"array","uniqueItems":true}}}' > "$tmp/uniqu
 expect_error "json2gbnf on a missing schema" "nosuch-schema.json" -- json2gbnf "$tmp/nosuch-schema.json"
 expect_error "json2gbnf on malformed JSON" "malformed.json: not valid JSON" -- json2gbnf "$tmp/malformed.json"
 
-# ---- SIGINT: completed cases stay, run marked interrupted --------------------
+# ---- SIGINT: completed cases and finished samples stay, run marked interrupted --
 # the first case is short, the second long (2000 prompts): interrupt during the second
 for i in $(seq 1 2000); do echo "{\"prompt\": \"The story number $i begins\"}"; done > "$tmp/big.jsonl"
 cat > "$tmp/long.json" <<JSON
@@ -254,20 +254,24 @@ JSON
 "$bin" run "$tmp/long.json" --db "$tmp/int.db" --no-progress --format none >/dev/null 2>"$tmp/int.err" &
 pid=$!
 for _ in $(seq 1 600); do
-  c=$(sqlite3 "$tmp/int.db" 'select count(*) from "case"' 2>/dev/null || echo 0)
+  c=$(sqlite3 "$tmp/int.db" 'select count(*) from "case" where status = "completed"' 2>/dev/null || echo 0)
   [ "${c:-0}" -ge 1 ] && break
   sleep 0.1
 done
 kill -INT $pid 2>/dev/null
 wait $pid; rc=$?
 st=$(sqlite3 "$tmp/int.db" 'select status from run' 2>/dev/null)
-nc=$(sqlite3 "$tmp/int.db" 'select count(*) from "case"' 2>/dev/null)
-if [ $rc = 130 ] && [ "$st" = interrupted ] && [ "$nc" = 1 ]; then
-  ok "SIGINT: exit 130, run interrupted, the completed case kept"
+# the completed case, and the interrupted one with every sample it finished (S7)
+nc=$(sqlite3 "$tmp/int.db" 'select group_concat(status, ",") from (select status from "case" order by idx)' 2>/dev/null)
+ns=$(sqlite3 "$tmp/int.db" 'select count(*) from sample' 2>/dev/null)
+if [ $rc = 130 ] && [ "$st" = interrupted ] && [ "$nc" = "completed,interrupted" ] \
+   && grep -q "interrupted: 1/2 cases, $ns samples" "$tmp/int.err"; then
+  ok "SIGINT: exit 130, run interrupted, the completed case and every finished sample kept and counted"
 elif [ "$st" = completed ]; then
   fail "SIGINT: run finished before the signal arrived (test too short)" "rc=$rc"
 else
-  fail "SIGINT: exit 130, run interrupted, the completed case kept" "rc=$rc status=$st cases=$nc" "$(tail -2 "$tmp/int.err")"
+  fail "SIGINT: exit 130, run interrupted, the completed case and every finished sample kept and counted" \
+    "rc=$rc status=$st cases=$nc samples=$ns" "$(tail -2 "$tmp/int.err")"
 fi
 
 # ---- every bundled suite runs from a clean clone ----------------------------
