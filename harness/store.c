@@ -160,10 +160,34 @@ static const char *const migrations_rw[DB_STORE_SCHEMA_VERSION] = {
           "ALTER TABLE run ADD COLUMN config_sha256 TEXT;\n"
           "ALTER TABLE run ADD COLUMN limit_prompts INTEGER;\n"
           "ALTER TABLE run ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0;\n"
-          "CREATE UNIQUE INDEX sample_key ON sample(case_id, prompt_idx, rep, turn);\n"
+          "CREATE UNIQUE INDEX IF NOT EXISTS sample_key ON sample(case_id, prompt_idx, rep, turn);\n"
           /* -- end S7 run lifecycle */
           "",
 };
+
+/* Run one migrations_rw[] step statement by statement; a column that is
+ * already there (a file written by a newer build, or a test fixture made
+ * from the current schema) is not an error. */
+static int exec_rw_migration(sqlite3 *db, const char *sql, char **msg) {
+    /* statements end with ";\n" (SQLite's tail pointer is not reliable
+     * after an error, so the split is ours) */
+    while (sql && *sql) {
+        const char *end = strstr(sql, ";\n");
+        size_t n = end ? (size_t)(end - sql) + 1 : strlen(sql);
+        char *one = sqlite3_mprintf("%.*s", (int)n, sql);
+        if (!one) return SQLITE_NOMEM;
+        int rc = sqlite3_exec(db, one, NULL, NULL, NULL);
+        sqlite3_free(one);
+        if (rc != SQLITE_OK && strncmp(sqlite3_errmsg(db), "duplicate column name", 21) != 0) {
+            sqlite3_free(*msg);
+            *msg = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+            return rc;
+        }
+        sql += n;
+        while (*sql == '\n') sql++;
+    }
+    return SQLITE_OK;
+}
 
 static int check_decobench(sqlite3 *db, const char *path, bool *empty, int *version, char *err, size_t errlen) {
     int n_tables = 0, has_meta = 0;
@@ -219,7 +243,7 @@ static int upgrade_schema(db_store *st, int version, char *err, size_t errlen) {
             sqlite3_free(sql);
             if (rc != SQLITE_OK) goto fail;
         }
-        if (!st->readonly && migrations_rw[v] && sqlite3_exec(st->db, migrations_rw[v], NULL, NULL, &msg) != SQLITE_OK)
+        if (!st->readonly && migrations_rw[v] && exec_rw_migration(st->db, migrations_rw[v], &msg) != SQLITE_OK)
             goto fail;
     }
     if (!st->readonly) {
@@ -335,7 +359,7 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
                 char *sql = migrations[v] ? sqlite3_mprintf(migrations[v], "", "") : NULL;
                 int erc = sql ? sqlite3_exec(st->db, sql, NULL, NULL, &msg) : SQLITE_OK;
                 sqlite3_free(sql);
-                if (erc == SQLITE_OK && migrations_rw[v]) erc = sqlite3_exec(st->db, migrations_rw[v], NULL, NULL, &msg);
+                if (erc == SQLITE_OK && migrations_rw[v]) erc = exec_rw_migration(st->db, migrations_rw[v], &msg);
                 if (erc != SQLITE_OK) {
                     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
                     goto fail_msg;

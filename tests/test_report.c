@@ -200,20 +200,25 @@ static void test_report_escaping_and_latest(void) {
     CHECK_INT_EQ(db_store_open_readonly(path, &st, err, sizeof err), 0);
     if (!st) { free(path); return; }
     int rc;
-    /* run 0 = latest (run 4); one sample: no CI; no ar case on its dataset
+    /* run 4 (still running); one sample: no CI; no ar case on its dataset
      * other than itself -> it is its own baseline */
-    char *s = report(st, 0, "csv", &rc, err, sizeof err);
+    char *s = report(st, 4, "csv", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
     CHECK_CONTAINS(s, "\r\n4,\"a_b & \"\"c\"\", 50% {x}\",d$#,tiny,1,10,10,10,1,1,1,1,50,50,1000,,,,,,,,,100,5\r\n");
     free(s);
-    s = report(st, 0, "latex", &rc, err, sizeof err);
+    s = report(st, 4, "latex", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
     CHECK_CONTAINS(s, "\na\\_b \\& \"c\", 50\\% \\{x\\} & d\\$\\# & tiny & 1 & 10.0 $\\pm$ 0.0 & 1.00 &");
     free(s);
-    s = report(st, 0, "md", &rc, err, sizeof err);
+    s = report(st, 4, "md", &rc, err, sizeof err);
     CHECK_INT_EQ(rc, 0);
     CHECK_CONTAINS(s, "**decobench run 4** — suite: smoke");
     CHECK_CONTAINS(s, "— status: running");
+    free(s);
+    /* run 0 = the latest run that ended (S7): run 3, not the running run 4 */
+    s = report(st, 0, "md", &rc, err, sizeof err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_CONTAINS(s, "**decobench run 3** — suite:");
     free(s);
     /* errors */
     s = report(st, 99, "md", &rc, err, sizeof err);
