@@ -65,6 +65,8 @@ sample_set() {   # label|prompt|rep|turn|seed|tokens per sample, sorted
 }
 nsamples() { q "$1" "select count(*) from sample"; }
 run() { "$bin" run "$@" --no-progress --format none; }
+# in the background: $! is decobench itself (a backgrounded function would be a subshell)
+run_bg() { "$bin" run "$@" --no-progress --format none & }
 
 # ---- the uninterrupted reference --------------------------------------------------
 t0=$(date +%s.%N)
@@ -86,7 +88,7 @@ while [ $((hook_kills + ext_kills)) -lt "$kills" ] && [ $tries -lt $((kills * 4)
   if [ $first = 1 ]; then args=("$tmp/suite.json" --db "$db"); else args=(--resume 1 --db "$db"); fi
   if [ $(((hook_kills + ext_kills) % 2)) = 0 ]; then
     n=$((1 + RANDOM % (left - 1)))
-    DECOBENCH_TEST_KILL_AFTER_SAMPLES=$n run "${args[@]}" >/dev/null 2>"$tmp/k.err"
+    { DECOBENCH_TEST_KILL_AFTER_SAMPLES=$n run "${args[@]}" >/dev/null 2>"$tmp/k.err"; } 2>/dev/null
     rc=$?
     got=$(( $(nsamples "$db") - have ))
     if [ $rc = 137 ]; then
@@ -96,11 +98,11 @@ while [ $((hook_kills + ext_kills)) -lt "$kills" ] && [ $tries -lt $((kills * 4)
   else
     # from outside, at a random moment within the time the rest would take
     delay=$(echo "scale=3; 0.3 + ($RANDOM % 1000) / 1000 * $t_ref * $left / $total" | bc)
-    run "${args[@]}" >/dev/null 2>"$tmp/k.err" &
+    run_bg "${args[@]}" >/dev/null 2>"$tmp/k.err"
     pid=$!
     sleep "$delay"
     if kill -9 $pid 2>/dev/null; then ext_kills=$((ext_kills + 1)); else ext_misses=$((ext_misses + 1)); fi
-    wait $pid 2>/dev/null
+    { wait $pid; } 2>/dev/null
   fi
   first=0
 done
@@ -122,7 +124,7 @@ sig_rows=""
 sig_ok=1
 for sig in TERM HUP INT; do
   sdb="$tmp/sig$sig.db"
-  run "$tmp/suite.json" --db "$sdb" >/dev/null 2>"$tmp/sig.err" &
+  run_bg "$tmp/suite.json" --db "$sdb" >/dev/null 2>"$tmp/sig.err"
   pid=$!
   want_n=$((3 + RANDOM % 10))
   for _ in $(seq 1 3000); do
@@ -130,7 +132,7 @@ for sig in TERM HUP INT; do
     sleep 0.05
   done
   kill -$sig $pid
-  wait $pid; rc=$?
+  { wait $pid; } 2>/dev/null; rc=$?
   st=$(q "$sdb" "select status from run")
   n=$(nsamples "$sdb")
   said=$(sed -nE 's/.* ([0-9]+) samples -> .*/\1/p' "$tmp/sig.err" | tail -1)
@@ -147,7 +149,7 @@ for r in $(seq 1 "$rounds"); do
   wdb="$tmp/writers$r.db"
   pids=()
   for w in $(seq 1 "$writers"); do
-    run "$tmp/suite.json" --db "$wdb" >/dev/null 2>"$tmp/w$w.err" &
+    run_bg "$tmp/suite.json" --db "$wdb" >/dev/null 2>"$tmp/w$w.err"
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p"; done

@@ -2,11 +2,14 @@
  *
  * Order of work: machine probe, thread pinning and counter setup happen
  * before any model is loaded (so decode threads inherit pinning and
- * counters); the run row is written; then each case runs its warmup
- * generations (unrecorded) followed by repetitions × prompts measured
- * samples, and is committed as one transaction.  A SIGINT lets the current
- * sample stop early; that case is discarded and the run is marked
- * interrupted, while every case already committed stays.
+ * counters); the run row is written; then each case's row is created
+ * (status running), its warmup generations run (unrecorded), and each of
+ * its repetitions × prompts measured samples is committed in its own
+ * transaction as soon as it is finished; the case's status is set at its
+ * end.  A SIGINT, SIGTERM or SIGHUP lets the current sample stop early:
+ * that sample is discarded, every stored one stays, and the case and run
+ * are marked interrupted.  With --resume (o->resume_run_id) the samples a
+ * case already holds are skipped, so only the missing ones run.
  */
 #include "runner.h"
 
@@ -707,9 +710,9 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
             .threads = r.threads, .counters = cst, .n_counters = n_cst,
         };
         db_run_lifecycle lc = { suite_sha[0] ? suite_sha : NULL, inputs_sha, o->limit_prompts };
+        rr.lifecycle = &lc;
         if (db_store_machine(r.st, &mach, &machine_id) != 0 ||
-            (rr.machine_id = machine_id, db_store_run_begin(r.st, &rr, &r.run_id) != 0) ||
-            db_store_run_claim(r.st, r.run_id, &lc) != 0) {
+            (rr.machine_id = machine_id, db_store_run_begin(r.st, &rr, &r.run_id) != 0)) {
             rc = db_errf(err, errlen, "%s: %s", o->db_path, db_store_errmsg(r.st));
             goto done;
         }

@@ -524,6 +524,7 @@ int db_store_run_begin(db_store *st, const db_run_record *r, int64_t *run_id) {
     sqlite3_finalize(s);
     sqlite3_finalize(c);
     s = c = NULL;
+    if (db_store_run_claim(st, id, r->lifecycle) != 0) goto fail;   /* S7: who runs it, in the same transaction */
     if (exec(st, "COMMIT") != 0) goto fail;
     *run_id = id;
     return 0;

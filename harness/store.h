@@ -1,8 +1,9 @@
 /* store.h — the SQLite results database.
  *
  * One file holds any number of runs, from any number of machines.  WAL mode;
- * every finished case is written in its own transaction, so an interrupted
- * run keeps its completed cases.  The schema (version DB_STORE_SCHEMA_VERSION)
+ * the runner commits every finished sample in its own transaction (see the
+ * run lifecycle section below), so a killed run keeps all of them; several
+ * processes may write one file at once.  The schema (version DB_STORE_SCHEMA_VERSION)
  * is documented in docs/schema.md:
  *
  *   machine(id, fingerprint, hostname, cpu_model, arch, os, packages, cores,
@@ -27,6 +28,9 @@
  *              accepted_mask, t_start_us, t_end_us)
  *   machine_probe(machine_id, measured_at, bandwidth_gbs, gflops,
  *                 gflops_per_thread, threads, method)        (version 2)
+ *   run gains pid, hostname, heartbeat_at, suite_sha256, config_sha256,
+ *       limit_prompts, resumed; UNIQUE sample_key on
+ *       sample(case_id, prompt_idx, rep, turn)                (version 3)
  *
  * Opening a database of an older schema version read-write upgrades it in
  * place (one transaction); read-only opens accept every version from 1, so
@@ -77,12 +81,16 @@ typedef struct db_probe_record {
 /* Store a probe result for a machine (replacing one with the same time). */
 int db_store_probe(db_store *st, int64_t machine_id, const db_probe_record *p);
 
+struct db_run_lifecycle;
 typedef struct db_run_record {
     int64_t machine_id;
     const char *suite_name, *suite_path, *config_json, *argv;
     const char *decobench_rev, *llama_commit, *compiler, *build_flags, *papi_version;
     int threads;
     const db_counter_status *counters; int n_counters;
+    /* S7: the run's resume keys, stored with it in the same transaction
+     * (the row always gets this process's pid, hostname and heartbeat) */
+    const struct db_run_lifecycle *lifecycle;   /* NULL: none */
 } db_run_record;
 
 /* Insert a run with status 'running'. */
@@ -120,7 +128,8 @@ typedef struct db_sample_record {
     const char *const *metric_names; const double *metric_values; int n_metrics;
 } db_sample_record;
 
-/* Write one case and all its samples in a single transaction. */
+/* Write one case and all its samples in a single transaction (merge, tests;
+ * the runner writes sample by sample: db_store_case_begin below). */
 int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
                   const db_sample_record *samples, int n_samples, int64_t *case_id);
 
@@ -141,13 +150,15 @@ int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
 #define DB_RUN_HEARTBEAT_MS (30 * 1000)
 
 /* What a run needs to be recognised as alive and to be resumed. */
-typedef struct db_run_lifecycle {
+struct db_run_lifecycle {
     const char *suite_sha256;   /* sha256 of the suite file; NULL when none */
     const char *config_sha256;  /* sha256 of the resolved configuration and its datasets */
     int limit_prompts;          /* --limit, 0 none */
-} db_run_lifecycle;
+};
+typedef struct db_run_lifecycle db_run_lifecycle;
 
-/* Record this process (pid, hostname, heartbeat now) and the resume keys on a run. */
+/* Record this process (pid, hostname, heartbeat now) and the resume keys on
+ * a run (db_store_run_begin does it in its transaction; lc may be NULL). */
 int db_store_run_claim(db_store *st, int64_t run_id, const db_run_lifecycle *lc);
 /* Refresh the run's heartbeat from a background thread (own connection)
  * every DB_RUN_HEARTBEAT_MS until db_store_heartbeat_stop (or close). */
