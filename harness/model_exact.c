@@ -40,6 +40,7 @@ int db_exact_spec_parse(const char *text, db_exact_spec *s, char *err, size_t er
     s->positional = false;
     s->noise = 0.0;
     s->noise_seed = 2;
+    s->bidir_context = 0;
     s->alphabet = DB_EXACT_ALPHABET_WORDS;
     if (!text) return 0;
     bool vocab_given = false;
@@ -86,8 +87,11 @@ int db_exact_spec_parse(const char *text, db_exact_spec *s, char *err, size_t er
         } else if (strcmp(key, "noise_seed") == 0) {
             if (v < 0 || v != floor(v)) { rc = db_errf(err, errlen, "exact spec '%s': noise_seed must be a non-negative integer", text); break; }
             s->noise_seed = (uint64_t)strtoull(val, NULL, 10);
+        } else if (strcmp(key, "bidir_context") == 0) {
+            if (v < 0 || v > MAX_ORDER || v != floor(v)) { rc = db_errf(err, errlen, "exact spec '%s': bidir_context must be an integer in [0, %d]", text, MAX_ORDER); break; }
+            s->bidir_context = (int)v;
         } else {
-            rc = db_errf(err, errlen, "exact spec '%s': unknown key '%s' (vocab, order, seed, sharpness, eos_bias, positional, noise, noise_seed, alphabet)", text, key);
+            rc = db_errf(err, errlen, "exact spec '%s': unknown key '%s' (vocab, order, seed, sharpness, eos_bias, positional, noise, noise_seed, bidir_context, alphabet)", text, key);
             break;
         }
     }
@@ -134,6 +138,16 @@ void db_exact_logits(const db_exact_spec *s, const db_token *ctx, int n_ctx, int
 
 void db_exact_logits_bidir(const db_exact_spec *s, int32_t pos, float *out) {
     fill_logits(s, db_mix64(s->seed ^ ((uint64_t)pos * 0x9E3779B97F4A7C15ull) ^ 0xb1d1ull), out);
+}
+
+void db_exact_logits_bidir_ctx(const db_exact_spec *s, int32_t pos, const db_token *left, const db_token *right,
+                               float *out) {
+    uint64_t h = db_mix64(s->seed ^ ((uint64_t)pos * 0x9E3779B97F4A7C15ull) ^ 0xb1d1ull);
+    for (int j = 0; j < s->bidir_context; j++) {
+        h = db_mix64(h ^ (uint64_t)((int64_t)left[j] + 2) * 0x100000001b3ull);
+        h = db_mix64(h ^ (uint64_t)((int64_t)right[j] + 2) * 0xc2b2ae3d27d4eb4full);
+    }
+    fill_logits(s, h, out);
 }
 
 /* ---- backend ---- */
@@ -315,7 +329,18 @@ static int compute_rows(db_model *m, exact_impl *x, const db_batch *b) {
         if (!b->logits[i]) continue;
         float *row = x->logits + (size_t)x->n_rows * (size_t)x->spec.vocab;
         int32_t pos = b->pos[i];
-        if (!x->causal) {
+        if (!x->causal && x->spec.bidir_context > 0) {
+            /* the neighbours in the first sequence of the entry, as the
+             * cache holds them now (this batch's tokens included) */
+            const db_token *t = x->seqs[b->seq_id[i][0]].tok;
+            db_token left[MAX_ORDER], right[MAX_ORDER];
+            for (int j = 0; j < x->spec.bidir_context; j++) {
+                int32_t pl = pos - 1 - j, pr = pos + 1 + j;
+                left[j] = pl >= 0 ? t[pl] : DB_TOKEN_NULL;
+                right[j] = pr < x->n_ctx ? t[pr] : DB_TOKEN_NULL;
+            }
+            db_exact_logits_bidir_ctx(&x->spec, pos, left, right, row);
+        } else if (!x->causal) {
             db_exact_logits_bidir(&x->spec, pos, row);
         } else {
             /* the row at pos predicts pos+1 from tokens pos-order+1 .. pos */

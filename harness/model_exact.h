@@ -10,12 +10,16 @@
  * BOS and MASK never generated (logit −∞, written as −1e30).  With
  * `positional`, the context hash also includes the position.  In
  * bidirectional (non-causal) mode the row at position p gives a fully
- * factorised distribution for position p itself: z(seed, hash(p), v).
+ * factorised distribution for position p itself: z(seed, hash(p), v); with
+ * bidir_context = k > 0 it depends on the neighbours too, the tokens the
+ * cache holds at p-k..p-1 and p+1..p+k (a mask token or an empty position
+ * included as it is): z(seed, hash(p, neighbours), v), so an engine that
+ * feeds its committed tokens back wrongly changes the distribution.
  *
  * Two models with the same seed and different noise are correlated (a
  * realistic draft for a target): the noise term perturbs their agreement.
  *
- * Spec text: "vocab=64,order=2,seed=7,sharpness=2.5,eos_bias=-4,positional=0,noise=0.5,noise_seed=2".
+ * Spec text: "vocab=64,order=2,seed=7,sharpness=2.5,eos_bias=-4,positional=0,noise=0.5,noise_seed=2,bidir_context=1".
  *
  * Alphabets (token pieces; the closed form above does not depend on them):
  *   words (default)  3..V-1 are " w3".." w{V-1}"; text tokenizes by words.
@@ -51,6 +55,7 @@ typedef struct db_exact_spec {
     bool positional;    /* context hash includes the position */
     double noise;       /* weight of the second normal term (0 = none) */
     uint64_t noise_seed;
+    int bidir_context;  /* 0..8 neighbours each side in bidirectional mode (0 = factorised) */
     int alphabet;       /* DB_EXACT_ALPHABET_* */
 } db_exact_spec;
 
@@ -81,6 +86,12 @@ void db_exact_logits(const db_exact_spec *spec, const db_token *ctx, int n_ctx, 
 
 /* Non-causal (factorised) logits for position pos. */
 void db_exact_logits_bidir(const db_exact_spec *spec, int32_t pos, float *out);
+
+/* Non-causal logits for position pos given its spec->bidir_context
+ * neighbours on each side: left[j] at pos-1-j, right[j] at pos+1+j
+ * (DB_TOKEN_NULL where there is none). */
+void db_exact_logits_bidir_ctx(const db_exact_spec *spec, int32_t pos, const db_token *left, const db_token *right,
+                               float *out);
 
 #ifdef __cplusplus
 }

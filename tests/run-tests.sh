@@ -8,7 +8,9 @@
 # "N passed, N failed[, N skipped]" summing them.
 #
 # Environment: DB_SRCDIR (source tree), DB_BUILDDIR (build tree with the
-# decobench binaries), DB_LLAMA_BINDIR (llama.cpp reference tools).
+# decobench binaries), DB_LLAMA_BINDIR (llama.cpp reference tools),
+# DB_FULL_BUILDDIR (optional: an optimised build whose tests/unit_tests
+# re-runs, whole, the checks that sample under ASan).
 set -u
 src="${DB_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}"
 build="${DB_BUILDDIR:-$src}"
@@ -37,6 +39,14 @@ count() {  # parse "N passed, N failed[, N skipped]" from a log
 echo "== unit tests"
 "$build/tests/unit_tests" 2>&1 | tee "$tmp/unit.log"
 count "$tmp/unit.log" unit_tests
+
+# the checks that sample under ASan (test_json_gbnf's stride) once more,
+# whole, on the optimised build: every MaskBench instance and test group
+if [ -n "${DB_FULL_BUILDDIR:-}" ] && [ -x "$DB_FULL_BUILDDIR/tests/unit_tests" ]; then
+  echo "== unit tests without sanitizers, every case (json_gbnf)"
+  DB_JSON_GBNF_STRIDE=1 "$DB_FULL_BUILDDIR/tests/unit_tests" json_gbnf 2>&1 | tee "$tmp/unit-full.log"
+  count "$tmp/unit-full.log" "unit_tests json_gbnf (optimised build)"
+fi
 
 echo "== data checks"
 bash "$src/tests/check-data.sh" 2>&1 | tee "$tmp/data.log"

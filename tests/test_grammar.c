@@ -17,6 +17,18 @@
  *   outputs_are_sentences          grammar_valid = 1 for every output
  *   bad_grammar_and_missing_constraint  one-line errors
  *   target_model_outputs_valid     the bundled llama target, all engines
+ *   reference_recogniser_by_hand   tests/gbnf_ref.c (an Earley recogniser
+ *                                  sharing no code with the matcher) on
+ *                                  hand-classified strings
+ *   matcher_equals_reference       harness/grammar.c's matcher (llama.cpp's
+ *                                  sampler) = the reference on sentences,
+ *                                  prefixes and mutations of the bundled
+ *                                  grammars and converted JSON schemas
+ *                                  (MaskBench instances too); a planted
+ *                                  grammar change is caught
+ *
+ * The brute force itself classifies every string with both the matcher and
+ * the reference and fails when they disagree.
  *
  * awrs's weights are tested where the allowed tokens hold much of the
  * model's mass: with a small local mass its one-coin-flip estimate of Z is
@@ -24,11 +36,13 @@
  */
 #include "test.h"
 #include "fixtures.h"
+#include "gbnf_ref.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engines/engine.h"
 #include "harness/grammar.h"
@@ -36,6 +50,7 @@
 #include "harness/model_exact.h"
 #include "harness/quality.h"
 #include "harness/stats.h"
+#include "harness/util.h"
 
 #define V DB_EXACT_JSON_VOCAB
 
@@ -70,15 +85,27 @@ static db_token ch(char c) { return (db_token)(3 + (c - ' ')); }
 
 /* Is token t allowed after text (len bytes)?  A fresh grammar matches the
  * whole extended string. */
-static int brute_allowed(const char *gbnf, const db_exact_spec *spec, const char *text, size_t len, db_token t) {
+/* the matcher's class of text, checked against the independent reference
+ * (tests/gbnf_ref.c); a disagreement fails the calling test */
+static int match_both(const char *gbnf, const char *text, size_t len) {
     char err[256];
-    if (t == DB_EXACT_EOS) return db_gbnf_match(gbnf, text, len, err, sizeof err) == DB_GBNF_COMPLETE;
+    int m = db_gbnf_match(gbnf, text, len, err, sizeof err);
+    gbnf_ref *g = gbnf_ref_parse(gbnf, err, sizeof err);
+    int r = g ? gbnf_ref_match(g, text, len) : -1;
+    gbnf_ref_free(g);
+    if (m != r)
+        db_test_fail(__FILE__, __LINE__, "'%.*s': matcher %d, reference %d", (int)(len > 80 ? 80 : len), text, m, r);
+    return m;
+}
+
+static int brute_allowed(const char *gbnf, const db_exact_spec *spec, const char *text, size_t len, db_token t) {
+    if (t == DB_EXACT_EOS) return match_both(gbnf, text, len) == DB_GBNF_COMPLETE;
     char buf[512], piece[32];
     int k = db_exact_piece(spec, t, piece, sizeof piece);
     if (k < 0 || len + (size_t)k >= sizeof buf) return 0;
     memcpy(buf, text, len);
     memcpy(buf + len, piece, (size_t)k);
-    return db_gbnf_match(gbnf, buf, len + (size_t)k, err, sizeof err) >= DB_GBNF_PREFIX;
+    return match_both(gbnf, buf, len + (size_t)k) >= DB_GBNF_PREFIX;
 }
 
 /* model probabilities (temperature 1) after ctx, from the closed form */
@@ -761,6 +788,211 @@ static void json_outputs_validate(void) {
     db_model_close(m);
 }
 
+/* ---- the matcher against an independent reference ---- */
+
+static void reference_recogniser_by_hand(void) {
+    char err[256] = "";
+    /* expected classes worked out by hand: 2 sentence, 1 proper prefix, 0 no */
+    static const struct { const char *gbnf, *text; int want; } cases[] = {
+        { "root ::= \"ab\" [c-e]{1,2}\n", "", 1 },
+        { "root ::= \"ab\" [c-e]{1,2}\n", "ab", 1 },
+        { "root ::= \"ab\" [c-e]{1,2}\n", "abc", 2 },
+        { "root ::= \"ab\" [c-e]{1,2}\n", "abde", 2 },
+        { "root ::= \"ab\" [c-e]{1,2}\n", "abdef", 0 },
+        { "root ::= \"ab\" [c-e]{1,2}\n", "abf", 0 },
+        { "root ::= x*\nx ::= \"a\" | \"bc\"\n", "", 2 },
+        { "root ::= x*\nx ::= \"a\" | \"bc\"\n", "abcab", 1 },
+        { "root ::= x*\nx ::= \"a\" | \"bc\"\n", "abcabc", 2 },
+        { "root ::= x*\nx ::= \"a\" | \"bc\"\n", "ac", 0 },
+        { "root ::= [^\"\\\\]+ # comment\n", "h\xc3\xa9llo", 2 },
+        { "root ::= [^\"\\\\]+ # comment\n", "a\"", 0 },
+        { "root ::= (\"(\" root \")\")?\n", "((", 1 },
+        { "root ::= (\"(\" root \")\")?\n", "(())", 2 },
+        { "root ::= (\"(\" root \")\")?\n", "())", 0 },
+        { "root ::= e\ne ::= e \"+\" t | t\nt ::= [0-9]\n", "1+2+", 1 },   /* left recursion: Earley's fine */
+        { "root ::= e\ne ::= e \"+\" t | t\nt ::= [0-9]\n", "1+2+3", 2 },
+        { "root ::= \"\\x41\\u00e9\\n\" . \"z\"?\n", "A\xc3\xa9\n\xe2\x82\xac", 2 },
+        { "root ::= \"a\" dead | \"b\"\ndead ::= dead \"c\"\n", "a", 0 },  /* dead derives nothing */
+        { "root ::= \"a\"\n  | \"b\"\n", "b", 2 },   /* '|' may not start a line: parse error below */
+    };
+    int n = (int)(sizeof cases / sizeof cases[0]);
+    for (int i = 0; i < n; i++) {
+        gbnf_ref *g = gbnf_ref_parse(cases[i].gbnf, err, sizeof err);
+        if (i == n - 1) {   /* the newline ends the rule, so "| ..." has no rule name */
+            CHECK_MSG(g == NULL, "parsed '%s'", cases[i].gbnf);
+            gbnf_ref_free(g);
+            continue;
+        }
+        CHECK_MSG(g != NULL, "%s: %s", cases[i].gbnf, err);
+        if (!g) continue;
+        int got = gbnf_ref_match(g, cases[i].text, strlen(cases[i].text));
+        CHECK_MSG(got == cases[i].want, "%s on '%s': %d, want %d", cases[i].gbnf, cases[i].text, got, cases[i].want);
+        gbnf_ref_free(g);
+    }
+    CHECK(gbnf_ref_parse("root ::= missing\n", err, sizeof err) == NULL);
+    CHECK_CONTAINS(err, "undefined rule 'missing'");
+    CHECK(gbnf_ref_parse("root ::= \"\\q\"\n", err, sizeof err) == NULL);
+    CHECK(gbnf_ref_parse("other ::= \"a\"\n", err, sizeof err) == NULL);
+}
+
+static uint64_t ref_rng = 0x5eed5eed12345ull;
+static uint64_t ref_next(void) {
+    uint64_t z = (ref_rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+typedef struct { long strings, disagree, sentences, prefixes, rejected; } xcheck;
+
+/* one string through both; counts by the reference's class */
+static void xcheck_one(xcheck *x, const char *gbnf, const gbnf_ref *ref, const char *text, size_t len, int report) {
+    char err[256];
+    int r = gbnf_ref_match(ref, text, len);
+    if (r < 0) return;   /* invalid UTF-8 from a mutation: not a question for either */
+    int m = db_gbnf_match(gbnf, text, len, err, sizeof err);
+    x->strings++;
+    x->sentences += r == 2;
+    x->prefixes += r == 1;
+    x->rejected += r == 0;
+    if (m != r) {
+        x->disagree++;
+        if (report && x->disagree <= 3)
+            db_test_fail(__FILE__, __LINE__, "'%.*s': matcher %d, reference %d (grammar %.120s)",
+                         (int)(len > 80 ? 80 : len), text, m, r, gbnf);
+    }
+}
+
+/* sentences of the grammar (from the reference), some of their prefixes at
+ * code-point boundaries, and one-character mutations of them */
+static void xcheck_grammar(xcheck *x, const char *gbnf, const char *matcher_gbnf, int n_sentences, int report) {
+    char err[256];
+    gbnf_ref *ref = gbnf_ref_parse(gbnf, err, sizeof err);
+    if (!ref) { db_test_fail(__FILE__, __LINE__, "reference cannot parse: %s\n%.200s", err, gbnf); return; }
+    static const char pool[] = "{}[]\",:0123456789-+.eE aAzZ\\\n\ttfnul_/";
+    for (int i = 0; i < n_sentences; i++) {
+        char *s = gbnf_ref_generate(ref, &ref_rng, 6 + (int)(ref_next() % 10));
+        if (!s) { db_test_fail(__FILE__, __LINE__, "no sentence of %.120s", gbnf); break; }
+        size_t len = strlen(s);
+        xcheck_one(x, matcher_gbnf, ref, s, len, report);
+        for (int k = 0; k < 4 && len > 0; k++) {   /* prefixes */
+            size_t cut = (size_t)(ref_next() % len);
+            while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80) cut--;
+            xcheck_one(x, matcher_gbnf, ref, s, cut, report);
+        }
+        for (int k = 0; k < 4; k++) {   /* insert / delete / replace one byte */
+            char *m = malloc(len + 2);
+            if (!m) break;
+            size_t at = len ? (size_t)(ref_next() % (len + 1)) : 0;
+            int op = (int)(ref_next() % 3);
+            char c = pool[ref_next() % (sizeof pool - 1)];
+            size_t ml;
+            if (op == 0 || len == 0) {
+                memcpy(m, s, at); m[at] = c; memcpy(m + at + 1, s + at, len - at); ml = len + 1;
+            } else {
+                if (at == len) at--;
+                memcpy(m, s, len); ml = len;
+                if (op == 1) { memmove(m + at, m + at + 1, len - at - 1); ml--; }
+                else m[at] = c;
+            }
+            xcheck_one(x, matcher_gbnf, ref, m, ml, report);
+            free(m);
+        }
+        free(s);
+    }
+    gbnf_ref_free(ref);
+}
+
+static void matcher_equals_reference(void) {
+    /* the bundled grammars (data/grammars) */
+    char path[1100];
+    snprintf(path, sizeof path, "%s/data/grammars/grammars.jsonl", db_test_srcdir());
+    FILE *f = fopen(path, "r");
+    if (!f) { CHECK_MSG(0, "%s unreadable", path); return; }
+    xcheck xg = { 0 }, xs = { 0 }, xp = { 0 };
+    char *line = NULL;
+    size_t cap = 0;
+    int n_grammars = 0;
+    const char *seen[32];
+    while (getline(&line, &cap, f) > 0) {
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *g = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "constraint"), "grammar");
+        int dup = 0;
+        for (int i = 0; i < n_grammars && cJSON_IsString(g); i++) dup |= strcmp(seen[i], g->valuestring) == 0;
+        if (cJSON_IsString(g) && !dup && n_grammars < 32) {
+            seen[n_grammars++] = strdup(g->valuestring);
+            xcheck_grammar(&xg, g->valuestring, g->valuestring, 60, 1);
+        }
+        cJSON_Delete(o);
+    }
+    free(line);
+    fclose(f);
+    for (int i = 0; i < n_grammars; i++) free((void *)seen[i]);
+    /* the converter's grammars for bundled JSONSchemaBench schemas, on
+     * generated strings and on MaskBench's valid and invalid instances */
+    snprintf(path, sizeof path, "%s/data/schemas/index.jsonl", db_test_srcdir());
+    f = fopen(path, "r");
+    if (!f) { CHECK_MSG(0, "%s unreadable", path); return; }
+    int n_schemas = 0, n_supported = 0, seen_lines = 0;
+    long instances = 0;
+    line = NULL;
+    cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        if (seen_lines++ % 6) continue;   /* every 6th schema: ~62 of 370 */
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *sp = cJSON_GetObjectItem(o, "path"), *ip = cJSON_GetObjectItem(o, "instances");
+        char spath[1400], err[512];
+        snprintf(spath, sizeof spath, "%s/data/schemas/%s", db_test_srcdir(), cJSON_IsString(sp) ? sp->valuestring : "?");
+        char *sj = db_read_file(spath, NULL, err, sizeof err);
+        char *gbnf = NULL, why[512];
+        n_schemas++;
+        if (sj && db_json_gbnf_text(sj, &gbnf, why, sizeof why) == 0 && gbnf) {
+            n_supported++;
+            xcheck_grammar(&xs, gbnf, gbnf, 12, 1);
+            gbnf_ref *ref = gbnf_ref_parse(gbnf, err, sizeof err);
+            char ipath[1400];
+            snprintf(ipath, sizeof ipath, "%s/data/schemas/%s", db_test_srcdir(), cJSON_IsString(ip) ? ip->valuestring : "?");
+            char *ij = ref && cJSON_IsString(ip) ? db_read_file(ipath, NULL, err, sizeof err) : NULL;
+            cJSON *inst = ij ? cJSON_Parse(ij) : NULL;
+            const cJSON *it;
+            cJSON_ArrayForEach(it, cJSON_GetObjectItem(inst, "tests")) {
+                const cJSON *data = cJSON_GetObjectItem(it, "data");
+                char *txt = data ? cJSON_PrintUnformatted(data) : NULL;
+                if (txt) { xcheck_one(&xs, gbnf, ref, txt, strlen(txt), 1); instances++; }
+                free(txt);
+            }
+            cJSON_Delete(inst);
+            free(ij);
+            gbnf_ref_free(ref);
+        }
+        free(gbnf);
+        free(sj);
+        cJSON_Delete(o);
+    }
+    free(line);
+    fclose(f);
+    printf("    bundled grammars: %d, %ld strings (%ld sentences, %ld prefixes, %ld neither), %ld disagreements\n",
+           n_grammars, xg.strings, xg.sentences, xg.prefixes, xg.rejected, xg.disagree);
+    printf("    converted schemas: %d of %d sampled supported, %ld strings incl. %ld MaskBench instances "
+           "(%ld sentences, %ld prefixes, %ld neither), %ld disagreements\n",
+           n_supported, n_schemas, xs.strings, instances, xs.sentences, xs.prefixes, xs.rejected, xs.disagree);
+    CHECK_INT_EQ(xg.disagree, 0);
+    CHECK_INT_EQ(xs.disagree, 0);
+    CHECK(n_grammars >= 6);
+    CHECK(n_supported >= 30);
+    /* every class occurs often, or the cross-check proves little */
+    CHECK(xg.sentences > 100 && xg.prefixes > 100 && xg.rejected > 100);
+    CHECK(xs.sentences > 100 && xs.prefixes > 100 && xs.rejected > 100);
+
+    /* planted bug: the matcher given a grammar one character class narrower
+     * ([a-z] -> [a-y]) than the reference's must be caught */
+    const char *orig = "root ::= cap (\" \" word){3,12} \".\"\ncap ::= [A-Z] [a-z]{0,11}\nword ::= [a-z]{1,12}\n";
+    const char *planted = "root ::= cap (\" \" word){3,12} \".\"\ncap ::= [A-Z] [a-z]{0,11}\nword ::= [a-y]{1,12}\n";
+    xcheck_grammar(&xp, orig, planted, 60, 0);
+    printf("    planted [a-z] -> [a-y]: %ld of %ld strings disagree\n", xp.disagree, xp.strings);
+    CHECK_MSG(xp.disagree > 0, "the planted grammar change went unnoticed");
+}
+
 void suite_grammar(void) {
     RUN(mask_equals_brute_force);
     RUN(greedy_mask_check_identical);
@@ -771,4 +1003,6 @@ void suite_grammar(void) {
     RUN(bad_grammar_and_missing_constraint);
     RUN(target_model_outputs_valid);
     RUN(json_outputs_validate);
+    RUN(reference_recogniser_by_hand);
+    RUN(matcher_equals_reference);
 }
