@@ -67,8 +67,106 @@ int db_model_open(const db_model_params *params, db_model **out, char *err, size
     return 0;
 }
 
+/* ---- KV ledger ---- */
+typedef struct kv_ledger {
+    int n_pos, n_seq;
+    bool out_of_range;     /* a cell outside [0, n_pos) x [0, n_seq) was touched */
+    unsigned char *count;  /* cells per (seq, pos), saturating at 255 */
+    db_token *tok;         /* the token decoded into the (last) cell */
+} kv_ledger;
+
+static void ledger_free(db_model *m) {
+    kv_ledger *l = m->kv_ledger;
+    if (!l) return;
+    free(l->count);
+    free(l->tok);
+    free(l);
+    m->kv_ledger = NULL;
+}
+
+int db_model_kv_ledger_enable(db_model *m, int n_pos, int n_seq) {
+    ledger_free(m);
+    kv_ledger *l = calloc(1, sizeof *l);
+    size_t n = (size_t)(n_pos > 0 ? n_pos : 1) * (size_t)(n_seq > 0 ? n_seq : 1);
+    if (l) {
+        l->count = calloc(n, 1);
+        l->tok = malloc(sizeof *l->tok * n);
+    }
+    if (!l || !l->count || !l->tok) {
+        if (l) { free(l->count); free(l->tok); free(l); }
+        return db_model_fail(m, "KV ledger: out of memory");
+    }
+    l->n_pos = n_pos;
+    l->n_seq = n_seq;
+    m->kv_ledger = l;
+    return 0;
+}
+
+/* clear sequences [s0, s1) x positions [p0, p1) */
+static void ledger_clear(kv_ledger *l, int32_t s0, int32_t s1, int32_t p0, int32_t p1) {
+    if (p0 < 0) p0 = 0;
+    if (p1 < 0 || p1 > l->n_pos) p1 = l->n_pos;
+    if (s1 > l->n_seq) s1 = l->n_seq;
+    for (int32_t s = s0 < 0 ? 0 : s0; s < s1; s++)
+        for (int32_t p = p0; p < p1; p++) l->count[(size_t)s * (size_t)l->n_pos + (size_t)p] = 0;
+}
+
+static void ledger_decode(kv_ledger *l, const db_batch *b) {
+    for (int i = 0; i < b->n_tokens; i++)
+        for (int k = 0; k < b->n_seq_id[i]; k++) {
+            int32_t s = b->seq_id[i][k], p = b->pos[i];
+            if (s < 0 || s >= l->n_seq || p < 0 || p >= l->n_pos) { l->out_of_range = true; continue; }
+            size_t c = (size_t)s * (size_t)l->n_pos + (size_t)p;
+            if (l->count[c] < 255) l->count[c]++;
+            l->tok[c] = b->token[i];
+        }
+}
+
+static void ledger_copy(kv_ledger *l, int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+    if (src == dst) return;
+    if (src < 0 || src >= l->n_seq || dst < 0 || dst >= l->n_seq) { l->out_of_range = true; return; }
+    if (p0 < 0) p0 = 0;
+    if (p1 < 0 || p1 > l->n_pos) p1 = l->n_pos;
+    for (int32_t p = p0; p < p1; p++) {
+        size_t cs = (size_t)src * (size_t)l->n_pos + (size_t)p, cd = (size_t)dst * (size_t)l->n_pos + (size_t)p;
+        if (!l->count[cs]) continue;
+        /* the source's cells now also belong to dst, beside any dst had */
+        unsigned sum = (unsigned)l->count[cd] + l->count[cs];
+        l->count[cd] = (unsigned char)(sum > 255 ? 255 : sum);
+        l->tok[cd] = l->tok[cs];
+    }
+}
+
+int db_model_kv_ledger_check(db_model *m, int32_t seq, const db_token *history, int n, char *err, size_t errlen) {
+    const kv_ledger *l = m->kv_ledger;
+    if (!l) return db_errf(err, errlen, "KV ledger: not enabled");
+    if (l->out_of_range) return db_errf(err, errlen, "KV ledger: a cell outside %d positions x %d sequences was used", l->n_pos, l->n_seq);
+    if (seq < 0 || seq >= l->n_seq || n < 0 || n > l->n_pos)
+        return db_errf(err, errlen, "KV ledger: sequence %d / %d positions outside its range", (int)seq, n);
+    for (int p = 0; p < l->n_pos; p++) {
+        size_t c = (size_t)seq * (size_t)l->n_pos + (size_t)p;
+        if (p < n) {
+            if (l->count[c] == 0)
+                return db_errf(err, errlen, "KV sequence %d position %d: no cell (history has token %d)", (int)seq, p, history[p]);
+            if (l->count[c] > 1)
+                return db_errf(err, errlen, "KV sequence %d position %d: %d cells (a stale one not removed)", (int)seq, p, l->count[c]);
+            if (l->tok[c] != history[p])
+                return db_errf(err, errlen, "KV sequence %d position %d: cell holds token %d, history has %d", (int)seq, p,
+                               l->tok[c], history[p]);
+        } else if (l->count[c]) {
+            return db_errf(err, errlen, "KV sequence %d position %d: %d stale cell(s) past the history's %d positions (token %d)",
+                           (int)seq, p, l->count[c], n, l->tok[c]);
+        }
+    }
+    int32_t pm = m->backend->seq_pos_max(m, seq);
+    if (pm != n - 1)
+        return db_errf(err, errlen, "KV sequence %d: the backend's largest position is %d, the ledger's %d", (int)seq, (int)pm, n - 1);
+    return 0;
+}
+
 void db_model_close(db_model *m) {
     if (!m) return;
+    ledger_free(m);
     db_model_grammar_vocab_free(m);
     m->backend->close(m);
     free(m);
@@ -173,15 +271,40 @@ int db_model_decode(db_model *m, const db_batch *b) {
     for (int i = 0; i < b->n_tokens; i++)
         if (b->token[i] < 0 || b->token[i] >= m->n_vocab)
             return db_model_fail(m, "batch entry %d: token %d outside vocabulary [0, %d)", i, b->token[i], m->n_vocab);
-    return m->backend->decode(m, b);
+    int rc = m->backend->decode(m, b);
+    if (rc == 0 && m->kv_ledger) ledger_decode(m->kv_ledger, b);
+    return rc;
 }
 
 const float *db_model_logits(db_model *m, int i) { return m->backend->logits(m, i); }
-int db_model_seq_rm(db_model *m, int32_t seq, int32_t p0, int32_t p1) { return m->backend->seq_rm(m, seq, p0, p1); }
-int db_model_seq_cp(db_model *m, int32_t src, int32_t dst, int32_t p0, int32_t p1) { return m->backend->seq_cp(m, src, dst, p0, p1); }
-int db_model_seq_keep(db_model *m, int32_t seq) { return m->backend->seq_keep(m, seq); }
+int db_model_seq_rm(db_model *m, int32_t seq, int32_t p0, int32_t p1) {
+    int rc = m->backend->seq_rm(m, seq, p0, p1);
+    if (rc == 0 && m->kv_ledger) ledger_clear(m->kv_ledger, seq < 0 ? 0 : seq, seq < 0 ? INT32_MAX : seq + 1, p0, p1);
+    return rc;
+}
+int db_model_seq_cp(db_model *m, int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+    int rc = m->backend->seq_cp(m, src, dst, p0, p1);
+    if (rc == 0 && m->kv_ledger) ledger_copy(m->kv_ledger, src, dst, p0, p1);
+    return rc;
+}
+int db_model_seq_keep(db_model *m, int32_t seq) {
+    int rc = m->backend->seq_keep(m, seq);
+    if (rc == 0 && m->kv_ledger) {
+        kv_ledger *l = m->kv_ledger;
+        ledger_clear(l, 0, seq, -1, -1);
+        ledger_clear(l, seq + 1, INT32_MAX, -1, -1);
+    }
+    return rc;
+}
 int32_t db_model_seq_pos_max(db_model *m, int32_t seq) { return m->backend->seq_pos_max(m, seq); }
-void db_model_reset(db_model *m) { m->backend->reset(m); }
+void db_model_reset(db_model *m) {
+    m->backend->reset(m);
+    if (m->kv_ledger) {
+        kv_ledger *l = m->kv_ledger;
+        memset(l->count, 0, (size_t)l->n_pos * (size_t)l->n_seq);
+        l->out_of_range = false;
+    }
+}
 int db_model_set_causal(db_model *m, bool causal) { return m->backend->set_causal(m, causal); }
 void db_model_set_threads(db_model *m, int n_threads, int n_threads_batch) {
     if (m->backend->set_threads) m->backend->set_threads(m, n_threads, n_threads_batch);

@@ -124,6 +124,25 @@ int  db_model_seq_keep(db_model *m, int32_t seq);
 int32_t db_model_seq_pos_max(db_model *m, int32_t seq);
 /* Forget everything (KV cache, sampler-free state). */
 void db_model_reset(db_model *m);
+/* --- KV ledger (checks) -------------------------------------------------
+ * An exact record, kept by this layer and off unless enabled, of the cells
+ * put in the cache through the calls above: for every (sequence, position)
+ * how many cells it holds and which token was decoded into it.  llama.cpp's
+ * cache keeps no token ids, so this is how a test sees a wrong, missing,
+ * stale or doubled cell at any distance from the end (logits change little
+ * for cells far back).  It records what engines asked of the backend; that
+ * the backend did it is checked by db_model_seq_pos_max agreeing.          */
+/* Start recording for positions [0, n_pos) of sequences [0, n_seq); clears
+ * the record (call on an empty cache, e.g. after db_model_reset).  0, or -1
+ * with the model's error set when out of memory. */
+int  db_model_kv_ledger_enable(db_model *m, int n_pos, int n_seq);
+/* 0 when sequence seq holds exactly one cell at each position 0..n-1, with
+ * history[pos] decoded into it, and nothing from n on, and the backend's
+ * largest position for seq is n-1; otherwise -1 with one line in err naming
+ * the sequence, the first position that differs and how.  -1 too when the
+ * ledger is off or saw a position or sequence outside its range. */
+int  db_model_kv_ledger_check(db_model *m, int32_t seq, const db_token *history, int n, char *err, size_t errlen);
+
 /* Causal (default) or bidirectional attention for following decodes. */
 int  db_model_set_causal(db_model *m, bool causal);
 /* Thread counts for following decodes. */
@@ -202,6 +221,7 @@ struct db_model {
     int n_vocab;
     char error[256];
     void *grammar_vocab;   /* vocabulary-only llama.cpp model built for grammars (harness/grammar.c) */
+    void *kv_ledger;       /* db_model_kv_ledger_enable's record (harness/model.c), NULL when off */
 };
 
 /* Record a one-line error on m (printf-style); returns -1 for convenience. */
