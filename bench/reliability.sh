@@ -68,6 +68,7 @@ run() { "$bin" run "$@" --no-progress --format none; }
 # in the background: $! is decobench itself (a backgrounded function would be a subshell)
 run_bg() { "$bin" run "$@" --no-progress --format none & }
 
+t_start=$(date +%s)
 # ---- the uninterrupted reference --------------------------------------------------
 t0=$(date +%s.%N)
 run "$tmp/suite.json" --db "$tmp/ref.db" >/dev/null 2>"$tmp/ref.err" \
@@ -80,7 +81,7 @@ sample_set "$tmp/ref.db" > "$tmp/ref.set"
 # chains: one run killed again and again (resumed after each kill) until
 # little is left, then resumed to the end and compared; new chains until
 # --kills kills have landed
-lost=0 hook_kills=0 ext_kills=0 ext_misses=0 chains=0 final_bad=0 resumes=0
+lost=0 hook_kills=0 ext_kills=0 ext_misses=0 ext_early=0 chains=0 final_bad=0 resumes=0
 missing=0 extra=0 dups=0 tok_diff_greedy=0 tok_diff_all=0 n_greedy=0 n_compared=0 integ_bad=0
 n_greedy_ref=$(grep -cE '^(ar-greedy|spec-k4)\|' "$tmp/ref.set")
 tries=0
@@ -105,13 +106,22 @@ while [ $((hook_kills + ext_kills)) -lt "$kills" ] && [ $tries -lt $((kills * 6)
         [ $got -lt $n ] && lost=$((lost + n - got))
       fi
     else
-      # from outside, at a random moment within a third of the time the rest would take
-      delay=$(echo "scale=3; 0.3 + ($RANDOM % 1000) / 1000 * $t_ref * $left / $total / 3" | bc)
+      # from outside, at a random moment within half the time the rest would take;
+      # it counts when it landed in the run (the process had taken the run
+      # over), not while the models were still loading
+      before=$(q "$db" "select id || '/' || resumed from run")
+      delay=$(echo "scale=3; 0.2 + $((RANDOM % 1000)) / 1000 * $t_ref * $left / $total / 2" | bc)
       run_bg "${args[@]}" >/dev/null 2>"$tmp/k.err"
       pid=$!
       sleep "$delay"
-      if kill -9 $pid 2>/dev/null; then ext_kills=$((ext_kills + 1)); else ext_misses=$((ext_misses + 1)); fi
-      { wait $pid; } 2>/dev/null
+      if kill -9 $pid 2>/dev/null; then
+        { wait $pid; } 2>/dev/null
+        if [ "$(q "$db" "select id || '/' || resumed from run")" != "$before" ]; then ext_kills=$((ext_kills + 1))
+        else ext_early=$((ext_early + 1)); fi
+      else
+        ext_misses=$((ext_misses + 1))
+        { wait $pid; } 2>/dev/null
+      fi
     fi
   done
   [ "$(q "$db" "select count(*) from run")" = 1 ] || continue
@@ -184,7 +194,7 @@ echo "suite: bundled target; ar greedy, ar sampling, spec k=4 (draft-distilled);
 echo
 echo "| check | result |"
 echo "|---|---|"
-echo "| kill -9 (SIGKILL) points, resumed after each | $((hook_kills + ext_kills)) in $chains runs: $hook_kills right after a random number of stored samples, $ext_kills from outside at a random time ($ext_misses outside kills came after the end) |"
+echo "| kill -9 (SIGKILL) points in a run, resumed after each | $((hook_kills + ext_kills)) in $chains runs: $hook_kills right after a random number of stored samples, $ext_kills from outside at a random time (not counted: $ext_early outside kills during model loading, $ext_misses after the end) |"
 echo "| finished samples lost at the exact kill points | $lost |"
 echo "| runs resumed to the end | $((chains - final_bad)) of $chains completed ($resumes resumes in all) |"
 echo "| sample keys missing / extra / duplicated | $missing / $extra / $dups (of $n_compared) |"
@@ -193,5 +203,7 @@ echo "| all samples (sampled included) differing | $tok_diff_all of $n_compared 
 echo "| PRAGMA integrity_check not ok | $integ_bad of $chains |"
 printf '%s' "$sig_rows"
 echo "| $writers concurrent writers on a new database, $rounds rounds | $w_ok of $w_total runs completed |"
+echo
+echo "campaign: $(( $(date +%s) - t_start )) s"
 [ "$lost" = 0 ] && [ "$missing" = 0 ] && [ "$extra" = 0 ] && [ "$dups" = 0 ] && [ "$tok_diff_all" = 0 ] \
   && [ "$integ_bad" = 0 ] && [ $final_bad = 0 ] && [ $sig_ok = 1 ] && [ "$w_ok" = "$w_total" ]
