@@ -68,6 +68,7 @@ run() { "$bin" run "$@" --no-progress --format none; }
 # in the background: $! is decobench itself (a backgrounded function would be a subshell)
 run_bg() { "$bin" run "$@" --no-progress --format none & }
 
+t_start=$(date +%s)
 # ---- the uninterrupted reference --------------------------------------------------
 t0=$(date +%s.%N)
 run "$tmp/suite.json" --db "$tmp/ref.db" >/dev/null 2>"$tmp/ref.err" \
@@ -75,49 +76,77 @@ run "$tmp/suite.json" --db "$tmp/ref.db" >/dev/null 2>"$tmp/ref.err" \
 t_ref=$(echo "$(date +%s.%N) - $t0" | bc)
 total=$(nsamples "$tmp/ref.db")
 sample_set "$tmp/ref.db" > "$tmp/ref.set"
-greedy_labels="'ar-greedy','spec-k4'"
 
 # ---- 1. kill -9 at random points, resume after each ---------------------------------
-db="$tmp/kill.db"
-lost=0 hook_kills=0 ext_kills=0 ext_misses=0 first=1 tries=0
-while [ $((hook_kills + ext_kills)) -lt "$kills" ] && [ $tries -lt $((kills * 4)) ]; do
-  tries=$((tries + 1))
-  have=$( [ -e "$db" ] && nsamples "$db" || echo 0 )
-  left=$((total - have))
-  [ $left -ge 2 ] || break   # too little left to kill in: finish below
-  if [ $first = 1 ]; then args=("$tmp/suite.json" --db "$db"); else args=(--resume 1 --db "$db"); fi
-  if [ $(((hook_kills + ext_kills) % 2)) = 0 ]; then
-    n=$((1 + RANDOM % (left - 1)))
-    { DECOBENCH_TEST_KILL_AFTER_SAMPLES=$n run "${args[@]}" >/dev/null 2>"$tmp/k.err"; } 2>/dev/null
-    rc=$?
-    got=$(( $(nsamples "$db") - have ))
-    if [ $rc = 137 ]; then
-      hook_kills=$((hook_kills + 1))
-      [ $got -lt $n ] && lost=$((lost + n - got))
+# chains: one run killed again and again (resumed after each kill) until
+# little is left, then resumed to the end and compared; new chains until
+# --kills kills have landed
+lost=0 hook_kills=0 ext_kills=0 ext_misses=0 ext_early=0 chains=0 final_bad=0 resumes=0
+missing=0 extra=0 dups=0 tok_diff_greedy=0 tok_diff_all=0 n_greedy=0 n_compared=0 integ_bad=0
+n_greedy_ref=$(grep -cE '^(ar-greedy|spec-k4)\|' "$tmp/ref.set")
+tries=0
+while [ $((hook_kills + ext_kills)) -lt "$kills" ] && [ $tries -lt $((kills * 6)) ]; do
+  chains=$((chains + 1))
+  db="$tmp/kill$chains.db"
+  while [ $((hook_kills + ext_kills)) -lt "$kills" ] && [ $tries -lt $((kills * 6)) ]; do
+    tries=$((tries + 1))
+    have=$( [ -e "$db" ] && nsamples "$db" || echo 0 )
+    left=$((total - ${have:-0}))
+    [ $left -ge 2 ] || break   # too little left to kill in: finish below
+    # a new run until the database holds its row (a kill may land before that)
+    if [ "$(q "$db" "select count(*) from run")" != 1 ]; then args=("$tmp/suite.json" --db "$db"); else args=(--resume 1 --db "$db"); fi
+    if [ $(((hook_kills + ext_kills) % 2)) = 0 ]; then
+      # right after a random number of stored samples (at most a third of what is left)
+      n=$((1 + RANDOM % ((left - 1) / 3 + 1)))
+      { DECOBENCH_TEST_KILL_AFTER_SAMPLES=$n run "${args[@]}" >/dev/null 2>"$tmp/k.err"; } 2>/dev/null
+      rc=$?
+      got=$(( $(nsamples "$db") - ${have:-0} ))
+      if [ $rc = 137 ]; then
+        hook_kills=$((hook_kills + 1))
+        [ $got -lt $n ] && lost=$((lost + n - got))
+      fi
+    else
+      # from outside, at a random moment within half the time the rest would take;
+      # it counts when it landed in the run (the process had taken the run
+      # over), not while the models were still loading
+      before=$(q "$db" "select id || '/' || resumed from run")
+      delay=$(echo "scale=3; 0.2 + $((RANDOM % 1000)) / 1000 * $t_ref * $left / $total / 2" | bc)
+      run_bg "${args[@]}" >/dev/null 2>"$tmp/k.err"
+      pid=$!
+      sleep "$delay"
+      if kill -9 $pid 2>/dev/null; then
+        { wait $pid; } 2>/dev/null
+        if [ "$(q "$db" "select id || '/' || resumed from run")" != "$before" ]; then ext_kills=$((ext_kills + 1))
+        else ext_early=$((ext_early + 1)); fi
+      else
+        ext_misses=$((ext_misses + 1))
+        { wait $pid; } 2>/dev/null
+      fi
     fi
-  else
-    # from outside, at a random moment within the time the rest would take
-    delay=$(echo "scale=3; 0.3 + ($RANDOM % 1000) / 1000 * $t_ref * $left / $total" | bc)
-    run_bg "${args[@]}" >/dev/null 2>"$tmp/k.err"
-    pid=$!
-    sleep "$delay"
-    if kill -9 $pid 2>/dev/null; then ext_kills=$((ext_kills + 1)); else ext_misses=$((ext_misses + 1)); fi
-    { wait $pid; } 2>/dev/null
+  done
+  [ "$(q "$db" "select count(*) from run")" = 1 ] || continue
+  frc=0
+  # (an outside kill that came after the end leaves the run completed already)
+  if [ "$(q "$db" "select status from run")" != completed ]; then
+    run --resume 1 --db "$db" >/dev/null 2>"$tmp/final.err"
+    frc=$?
   fi
-  first=0
+  if [ $frc != 0 ] || [ "$(q "$db" "select status from run")" != completed ]; then
+    final_bad=$((final_bad + 1))
+    echo "chain $chains: final resume: $(tail -1 "$tmp/final.err")" >&2
+  fi
+  sample_set "$db" > "$tmp/got.set"
+  missing=$((missing + $(comm -23 <(cut -d'|' -f1-5 "$tmp/ref.set") <(cut -d'|' -f1-5 "$tmp/got.set") | wc -l)))
+  extra=$((extra + $(comm -13 <(cut -d'|' -f1-5 "$tmp/ref.set") <(cut -d'|' -f1-5 "$tmp/got.set") | wc -l)))
+  dups=$((dups + $(q "$db" "select count(*) - count(distinct case_id || '/' || prompt_idx || '/' || rep || '/' || turn) from sample")))
+  tok_diff_greedy=$((tok_diff_greedy + $(diff <(grep -E '^(ar-greedy|spec-k4)\|' "$tmp/ref.set") \
+                                              <(grep -E '^(ar-greedy|spec-k4)\|' "$tmp/got.set") | grep -c '^>')))
+  tok_diff_all=$((tok_diff_all + $(diff "$tmp/ref.set" "$tmp/got.set" | grep -c '^>')))
+  n_greedy=$((n_greedy + n_greedy_ref))
+  n_compared=$((n_compared + total))
+  [ "$(q "$db" "pragma integrity_check")" = ok ] || integ_bad=$((integ_bad + 1))
+  resumes=$((resumes + $(q "$db" "select resumed from run") + 0))
 done
-run --resume 1 --db "$db" >/dev/null 2>"$tmp/final.err"
-final_rc=$?
-[ "$(q "$db" "select status from run")" = completed ] || final_rc=1
-sample_set "$db" > "$tmp/got.set"
-missing=$(comm -23 <(cut -d'|' -f1-5 "$tmp/ref.set") <(cut -d'|' -f1-5 "$tmp/got.set") | wc -l)
-extra=$(comm -13 <(cut -d'|' -f1-5 "$tmp/ref.set") <(cut -d'|' -f1-5 "$tmp/got.set") | wc -l)
-dups=$(q "$db" "select count(*) - count(distinct case_id || '/' || prompt_idx || '/' || rep || '/' || turn) from sample")
-tok_diff_greedy=$(diff <(grep -E '^(ar-greedy|spec-k4)\|' "$tmp/ref.set") <(grep -E '^(ar-greedy|spec-k4)\|' "$tmp/got.set") | grep -c '^>')
-tok_diff_all=$(diff "$tmp/ref.set" "$tmp/got.set" | grep -c '^>')
-n_greedy=$(grep -cE '^(ar-greedy|spec-k4)\|' "$tmp/ref.set")
-integ=$(q "$db" "pragma integrity_check")
-resumed=$(q "$db" "select resumed from run")
 
 # ---- 2. SIGTERM, SIGHUP, SIGINT from outside ------------------------------------------
 sig_rows=""
@@ -165,14 +194,16 @@ echo "suite: bundled target; ar greedy, ar sampling, spec k=4 (draft-distilled);
 echo
 echo "| check | result |"
 echo "|---|---|"
-echo "| kill -9 (SIGKILL) points, one run resumed after each | $((hook_kills + ext_kills)): $hook_kills at an exact sample count, $ext_kills from outside at a random time ($ext_misses outside kills came too late) |"
+echo "| kill -9 (SIGKILL) points in a run, resumed after each | $((hook_kills + ext_kills)) in $chains runs: $hook_kills right after a random number of stored samples, $ext_kills from outside at a random time (not counted: $ext_early outside kills during model loading, $ext_misses after the end) |"
 echo "| finished samples lost at the exact kill points | $lost |"
-echo "| final run | exit $final_rc, $(q "$db" "select status from run"), resumed $resumed times, $(nsamples "$db") samples of $total |"
-echo "| sample keys missing / extra / duplicated | $missing / $extra / $dups |"
+echo "| runs resumed to the end | $((chains - final_bad)) of $chains completed ($resumes resumes in all) |"
+echo "| sample keys missing / extra / duplicated | $missing / $extra / $dups (of $n_compared) |"
 echo "| greedy samples with tokens differing from the uninterrupted run | $tok_diff_greedy of $n_greedy |"
-echo "| all samples (sampled included) differing | $tok_diff_all of $total |"
-echo "| PRAGMA integrity_check | $integ |"
+echo "| all samples (sampled included) differing | $tok_diff_all of $n_compared |"
+echo "| PRAGMA integrity_check not ok | $integ_bad of $chains |"
 printf '%s' "$sig_rows"
 echo "| $writers concurrent writers on a new database, $rounds rounds | $w_ok of $w_total runs completed |"
+echo
+echo "campaign: $(( $(date +%s) - t_start )) s"
 [ "$lost" = 0 ] && [ "$missing" = 0 ] && [ "$extra" = 0 ] && [ "$dups" = 0 ] && [ "$tok_diff_all" = 0 ] \
-  && [ "$integ" = ok ] && [ $final_rc = 0 ] && [ $sig_ok = 1 ] && [ "$w_ok" = "$w_total" ]
+  && [ "$integ_bad" = 0 ] && [ $final_bad = 0 ] && [ $sig_ok = 1 ] && [ "$w_ok" = "$w_total" ]

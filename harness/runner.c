@@ -710,7 +710,7 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
             .threads = r.threads, .counters = cst, .n_counters = n_cst,
         };
         db_run_lifecycle lc = { suite_sha[0] ? suite_sha : NULL, inputs_sha, o->limit_prompts };
-        rr.lifecycle = &lc;
+        db_store_set_run_lifecycle(r.st, &lc);
         if (db_store_machine(r.st, &mach, &machine_id) != 0 ||
             (rr.machine_id = machine_id, db_store_run_begin(r.st, &rr, &r.run_id) != 0)) {
             rc = db_errf(err, errlen, "%s: %s", o->db_path, db_store_errmsg(r.st));

@@ -31,6 +31,10 @@ struct db_store {
     pthread_t hb_thread;
     pthread_mutex_t hb_mu;
     pthread_cond_t hb_cv;
+    /* the next run's resume keys (db_store_set_run_lifecycle) */
+    bool next_lc_set;
+    db_run_lifecycle next_lc;
+    char next_suite_sha[65], next_config_sha[65];
 };
 
 static void reap_runs_aside(const char *path);
@@ -524,7 +528,8 @@ int db_store_run_begin(db_store *st, const db_run_record *r, int64_t *run_id) {
     sqlite3_finalize(s);
     sqlite3_finalize(c);
     s = c = NULL;
-    if (db_store_run_claim(st, id, r->lifecycle) != 0) goto fail;   /* S7: who runs it, in the same transaction */
+    /* S7: who runs it and its resume keys, in the same transaction */
+    if (db_store_run_claim(st, id, st->next_lc_set ? &st->next_lc : NULL) != 0) goto fail;
     if (exec(st, "COMMIT") != 0) goto fail;
     *run_id = id;
     return 0;
@@ -797,6 +802,17 @@ int db_store_run_claim(db_store *st, int64_t run_id, const db_run_lifecycle *lc)
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? 0 : st_err(st, "claim run");
+}
+
+int db_store_set_run_lifecycle(db_store *st, const db_run_lifecycle *lc) {
+    st->next_lc_set = lc != NULL;
+    if (!lc) return 0;
+    snprintf(st->next_suite_sha, sizeof st->next_suite_sha, "%s", lc->suite_sha256 ? lc->suite_sha256 : "");
+    snprintf(st->next_config_sha, sizeof st->next_config_sha, "%s", lc->config_sha256 ? lc->config_sha256 : "");
+    st->next_lc.suite_sha256 = lc->suite_sha256 ? st->next_suite_sha : NULL;
+    st->next_lc.config_sha256 = lc->config_sha256 ? st->next_config_sha : NULL;
+    st->next_lc.limit_prompts = lc->limit_prompts;
+    return 0;
 }
 
 static void *heartbeat_main(void *arg) {

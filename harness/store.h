@@ -81,16 +81,12 @@ typedef struct db_probe_record {
 /* Store a probe result for a machine (replacing one with the same time). */
 int db_store_probe(db_store *st, int64_t machine_id, const db_probe_record *p);
 
-struct db_run_lifecycle;
 typedef struct db_run_record {
     int64_t machine_id;
     const char *suite_name, *suite_path, *config_json, *argv;
     const char *decobench_rev, *llama_commit, *compiler, *build_flags, *papi_version;
     int threads;
     const db_counter_status *counters; int n_counters;
-    /* S7: the run's resume keys, stored with it in the same transaction
-     * (the row always gets this process's pid, hostname and heartbeat) */
-    const struct db_run_lifecycle *lifecycle;   /* NULL: none */
 } db_run_record;
 
 /* Insert a run with status 'running'. */
@@ -150,15 +146,19 @@ int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
 #define DB_RUN_HEARTBEAT_MS (30 * 1000)
 
 /* What a run needs to be recognised as alive and to be resumed. */
-struct db_run_lifecycle {
+typedef struct db_run_lifecycle {
     const char *suite_sha256;   /* sha256 of the suite file; NULL when none */
     const char *config_sha256;  /* sha256 of the resolved configuration and its datasets */
     int limit_prompts;          /* --limit, 0 none */
-};
-typedef struct db_run_lifecycle db_run_lifecycle;
+} db_run_lifecycle;
+
+/* The next db_store_run_begin on st stores lc (copied) with its run, in the
+ * same transaction; every run row gets this process's pid, hostname and
+ * heartbeat there anyway. */
+int db_store_set_run_lifecycle(db_store *st, const db_run_lifecycle *lc);
 
 /* Record this process (pid, hostname, heartbeat now) and the resume keys on
- * a run (db_store_run_begin does it in its transaction; lc may be NULL). */
+ * a run (lc may be NULL: none). */
 int db_store_run_claim(db_store *st, int64_t run_id, const db_run_lifecycle *lc);
 /* Refresh the run's heartbeat from a background thread (own connection)
  * every DB_RUN_HEARTBEAT_MS until db_store_heartbeat_stop (or close). */

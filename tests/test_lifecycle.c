@@ -65,7 +65,8 @@ static int start_run(db_store *st, int64_t *run_id, int64_t *case_id) {
                           "completed", 0, 0 };
     if (db_store_machine(st, &m, &mid) != 0) return -1;
     rr.machine_id = mid;
-    if (db_store_run_begin(st, &rr, run_id) != 0 || db_store_run_claim(st, *run_id, &lc) != 0) return -1;
+    /* the resume keys go in with the run row, in its transaction */
+    if (db_store_set_run_lifecycle(st, &lc) != 0 || db_store_run_begin(st, &rr, run_id) != 0) return -1;
     return db_store_case_begin(st, *run_id, &cr, case_id);
 }
 
