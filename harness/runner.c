@@ -22,6 +22,7 @@
 #include "grammar.h"
 #include "metrics.h"
 #include "model.h"
+#include "preflight.h"
 #include "quality.h"
 #include "scorer.h"
 #include "store.h"
@@ -511,6 +512,33 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
     return rc;
 }
 
+/* S7: the pre-flight checks (harness/preflight.h) on the loaded models;
+ * their warnings go to stderr only when every check passed. */
+static int run_preflight(runner *r, const db_case *cases, int n_cases, char *err, size_t errlen) {
+    db_model **models = calloc((size_t)r->n_loaded + 1, sizeof *models);
+    const char **names = calloc((size_t)r->n_loaded + 1, sizeof *names);
+    int rc = -1;
+    if (!models || !names) {
+        db_errf(err, errlen, "out of memory");
+    } else {
+        for (int i = 0; i < r->n_loaded; i++) {
+            models[i] = r->models[i].m;
+            names[i] = i < r->s->n_models ? r->s->models[i].name : r->models[i].name;
+        }
+        db_preflight_in in = {
+            .s = r->s, .cases = cases, .n_cases = n_cases, .models = models, .n_models = r->n_loaded,
+            .model_names = names, .case_draft = r->case_draft, .limit_prompts = r->o->limit_prompts,
+        };
+        char *warnings = NULL;
+        rc = db_preflight(&in, &warnings, err, errlen);
+        if (warnings) fputs(warnings, stderr);
+        free(warnings);
+    }
+    free(models);
+    free(names);
+    return rc;
+}
+
 int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum, char *err, size_t errlen) {
     runner r;
     memset(&r, 0, sizeof r);
@@ -576,6 +604,10 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
         }
     }
     if (s->scorer >= 0 && load_model(&r, s->scorer, err, errlen) != 0) {
+        rc = -1;
+        goto done;
+    }
+    if (run_preflight(&r, cases, n_cases, err, errlen) != 0) {   /* S7: bad input before anything is written */
         rc = -1;
         goto done;
     }
