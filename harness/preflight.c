@@ -207,6 +207,29 @@ static int check_context(pf *p, const db_case *c, int ti, int di) {
     return 0;
 }
 
+/* The suite's scorer reads each prompt (as text) and the output in one
+ * batch: a prompt alone longer than its context fails for any output.  (A
+ * prompt that fits may still fail with a long output: stored as a failed
+ * case at run time.) */
+static int check_scorer(pf *p, const db_case *c) {
+    const db_suite *s = p->in->s;
+    const int si = s->scorer;
+    if (si < 0 || si >= p->in->n_models || !p->in->models[si]) return 0;
+    const db_suite_dataset *ds = &s->datasets[c->dataset];
+    if (ds->chat) return 0;   /* scored in the target's chat template, checked with the target */
+    db_model_info info;
+    db_model_get_info(p->in->models[si], &info);
+    const int lim = usable_ctx(p, si, si, &info), np = n_prompts_used(p, ds);
+    for (int i = 0; i < np; i++) {
+        int n = count_tokens(p->in->models[si], ds->prompts[i].text);
+        if (n > lim)
+            return db_errf(p->err, p->errlen, "%s: dataset '%s' item '%s' (%s): %d prompt tokens exceed the context of the "
+                           "scorer '%s', %d tokens (set \"n_ctx\" on the model)", s->path, ds->name, ds->prompts[i].id,
+                           ds->path, n, mname(p, si), lim);
+    }
+    return 0;
+}
+
 /* ---- constraints ------------------------------------------------------ */
 
 /* The checks the runner's compliance check (quality.c) makes of every
@@ -347,7 +370,8 @@ int db_preflight(const db_preflight_in *in, char **warnings, char *err, size_t e
         if (pair_new) rc = check_vocab(&p, c, ti, di);
         if (rc == 0 && triple_new) rc = check_context(&p, c, ti, di);
         if (rc == 0) {
-            rc = check_constraints(&p, c, ci, !ds_done[c->dataset]);
+            if (!ds_done[c->dataset]) rc = check_scorer(&p, c);
+            if (rc == 0) rc = check_constraints(&p, c, ci, !ds_done[c->dataset]);
             ds_done[c->dataset] = true;
         }
     }

@@ -9,7 +9,8 @@
  *   - every prompt the run will use, in its chat template for chat datasets
  *     (every turn with empty earlier answers, a lower bound), fits the
  *     context of the target and of its draft together with max_new_tokens;
- *     the model must have a chat template then;
+ *     the model must have a chat template then; the suite's scorer can
+ *     read each prompt;
  *   - every constraint of those prompts compiles: "grammar" (GBNF),
  *     "regex" (the compliance check's ECMA-262 matcher), "json_schema" (the
  *     validator), "keywords"; and for the engines that use them, the

@@ -320,6 +320,18 @@ static int score_output(runner *r, const db_case *c, const char *prompt_text, co
     return rc;
 }
 
+/* S7: free what run_one copied into a record it then does not keep. */
+static void record_free(db_sample_record *s) {
+    free((void *)s->output_tokens);
+    free((void *)s->output_text);
+    free((void *)s->stop_reason);
+    free((void *)s->counter_values);
+    free((void *)s->events);
+    free((void *)s->metric_names);
+    free((void *)s->metric_values);
+    memset(s, 0, sizeof *s);
+}
+
 /* One generation; when rec is NULL it is a warmup and nothing is kept.
  * Returns 0, 1 when cancelled, -1 on error (err set). */
 static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char *text, uint64_t seed,
@@ -370,6 +382,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
     int n_values = rec ? db_counters_stop(r->counters, values) : 0;
 
     if (rc == 0 && log->oom) rc = db_errf(err, errlen, "out of memory recording step events");
+    const bool filled = rc == 0 && rec;
     if (rc == 0 && rec) {
         memset(rec, 0, sizeof *rec);
         db_metrics_from_events(log, n, t1 - t0, &rec->m);
@@ -405,6 +418,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
         if (rc == 0) rc = score_output(r, c, text, rec, &nll, err, errlen);
         if (rc == 0) rc = sample_metrics(rec, &out, pr->constraint_json, nll, pr->reference, err, errlen);
     }
+    if (filled && rc != 0) record_free(rec);   /* S7: a failed sample is not kept; its copies leaked */
     free(out.tokens);
     free(toks);
     return rc;

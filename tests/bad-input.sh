@@ -164,6 +164,30 @@ refuse "draft context too small" "context of model 'draft', 12 tokens" -- $(R ct
 suite no-template.json 'datasets={ "mt": { "path": "turns.jsonl", "chat": true } }'
 refuse "chat dataset on a model without a chat template" "has \"chat\": true, but model 'target'" -- $(R no-template.json)
 
+suite scorer-short.json 'models={ "target": { "path": "target.gguf", "n_ctx": 512 }, "scorer": { "path": "target.gguf", "n_ctx": 8 } }' \
+  'scorer="scorer"'
+refuse "prompt longer than the scorer's context" "exceed the context of the scorer 'scorer', 8 tokens" -- $(R scorer-short.json)
+
+# ---- what only a run can find: a failed case with its reason, nothing leaked --------
+# the scorer holds the 11-token prompt but not prompt + 8 generated tokens
+suite scorer-late.json 'models={ "target": { "path": "target.gguf", "n_ctx": 512 }, "scorer": { "path": "target.gguf", "n_ctx": 14 } }' \
+  'scorer="scorer"' 'stop_at_eog=false' 'datasets={ "p": { "path": "one.jsonl" } }'
+echo '{"id": "p1", "prompt": "The old house stood at the end of the road"}' > "$tmp/one.jsonl"
+"$bin" run "$tmp/scorer-late.json" --db "$tmp/late.db" --no-progress --format none >/dev/null 2>"$tmp/late.err"; rc=$?
+st=$(sqlite3 "$tmp/late.db" 'select status from "case"' 2>/dev/null)
+run_st=$(sqlite3 "$tmp/late.db" 'select status from run' 2>/dev/null)
+case "$st" in "failed: scorer 'scorer': scorer: forward over 18 tokens"*) st_ok=1 ;; *) st_ok=0 ;; esac
+[ $rc = 1 ] && [ $st_ok = 1 ] && [ "$run_st" = failed ] && ok "a failure only the run can find: exit 1, the case stored as failed with its reason" \
+  || fail "run-time failure stored as a failed case" "rc=$rc case=$st run=$run_st" "$(head -3 "$tmp/late.err")"
+# under the sanitizers (build-san) LeakSanitizer reports at exit: the failed sample's copies were leaked before
+grep -q "LeakSanitizer\|AddressSanitizer" "$tmp/late.err" && fail "the failed case leaks nothing" "$(grep -A3 "leak of" "$tmp/late.err" | head -8)" \
+  || ok "the failed case leaks nothing (LeakSanitizer quiet under build-san)"
+# a prompt beyond the model's training context (256 for the bundled target): a warning, and the run goes on
+suite train-ctx.json 'models={ "target": { "path": "target.gguf", "n_ctx": 2048 } }' 'datasets={ "long": { "path": "long.jsonl" } }'
+"$bin" run "$tmp/train-ctx.json" --db "$tmp/warn.db" --no-progress --format none >/dev/null 2>"$tmp/warn.err"; rc=$?
+[ $rc = 0 ] && grep -qF "warning: model 'target' was trained with a context of 256 tokens; 1 prompt of dataset 'long' with max_new_tokens 8 go beyond it (first: item 'long-one', 1354 prompt tokens)" "$tmp/warn.err" \
+  && ok "a prompt beyond the training context warns and runs" || fail "training-context warning" "rc=$rc $(cat "$tmp/warn.err")"
+
 # ---- datasets and their constraints ------------------------------------------------
 suite no-dataset.json 'datasets={ "d": { "path": "nosuch.jsonl" } }'
 refuse "missing dataset file" "nosuch.jsonl" -- $(R no-dataset.json)
