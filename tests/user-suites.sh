@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # user-suites.sh — the suites meant for users' own models (those whose model
 # paths do not exist in a clean clone: spec-bench, jsonschemabench,
-# lexical-commongen) and the README's recipes for them, run end to end on
+# lexical-commongen) and the README's recipes for them (and `./decobench
+# run` itself), run end to end on
 # the bundled models given a chat template (decobench-mkmodel --from ...
 # --chat-template chatml), one prompt per dataset (--limit 1) and 16 new
 # tokens; and every JSONL dataset shipped under data/ loaded in full and run
@@ -88,6 +89,19 @@ recipe "README: report --metrics constraint_supported,output_compliant,complianc
   --metrics constraint_supported,output_compliant,compliance,mask_p50_us
 recipe "README/suite: report --metrics keywords_all,keyword_coverage,constraint_success" "$tmp/lexical-commongen.db" \
   --metrics keywords_all,keyword_coverage,constraint_success
+
+# ---- README: `./decobench run` from a clean clone (the default suite) --------------
+mkdir -p "$tmp/clone"
+ln -s "$src/suites" "$tmp/clone/suites"
+ln -s "$src/data" "$tmp/clone/data"
+(cd "$tmp/clone" && "$bin" run >"$tmp/default.out" 2>"$tmp/default.err")
+rc=$?
+if [ $rc = 0 ] && grep -q "^decobench run: run 1 completed: 3/3 cases, 72 samples -> decobench.db$" "$tmp/default.err" \
+   && grep -q "^| ar-greedy | smoke | target | 24 | " "$tmp/default.out" && [ -s "$tmp/clone/decobench.db" ]; then
+  ok "README: ./decobench run runs the default suite into ./decobench.db and prints the table"
+else
+  fail "README: ./decobench run" "rc=$rc" "$(head -3 "$tmp/default.err")"
+fi
 
 # ---- every dataset shipped under data/ ----------------------------------------------
 # loaded in full (every line parsed) and run for its first prompt with ar;
