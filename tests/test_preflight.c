@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "fixtures.h"
+#include "../harness/json_gbnf.h"
 #include "../harness/jsonlimits.h"
+#include "../harness/jsonschema.h"
 #include "../harness/preflight.h"
 #include "../harness/suite.h"
 #include "../harness/util.h"
@@ -195,6 +197,12 @@ static void test_json_too_deep(void) {
     char err[1024];
     CHECK(db_suite_parse(t, "deep.json", db_test_tmpdir(), &s, err, sizeof err) != 0);
     CHECK_CONTAINS(err, "deep.json:1:1023: JSON nested deeper than 1000 levels");
+    db_jsonschema *js = NULL;
+    CHECK(db_jsonschema_compile(t, NULL, &js, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "schema: JSON nested deeper than 1000 levels");
+    char *g = NULL;
+    CHECK(db_json_gbnf_text(t, &g, err, sizeof err) < 0);
+    CHECK_CONTAINS(err, "the schema is JSON nested deeper than 1000 levels");
     size_t n = strlen(t);
     t[n] = '\n';
     t[n + 1] = 0;
