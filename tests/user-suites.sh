@@ -103,6 +103,13 @@ else
   fail "README: ./decobench run" "rc=$rc" "$(head -3 "$tmp/default.err")"
 fi
 
+# `decobench list suites|models` (README's command table) from the clean clone
+(cd "$tmp/clone" && "$bin" list suites >"$tmp/ls.out" 2>&1 && "$bin" list models >"$tmp/lm.out" 2>&1)
+n_listed=$(grep -c '^  suites/.*\.json ' "$tmp/ls.out")
+n_suites=$(ls "$src"/suites/*.json | wc -l)
+[ "$n_listed" = "$n_suites" ] && grep -q '^  data/models/target.gguf ' "$tmp/lm.out" \
+  && ok "README: list suites ($n_listed) and list models" || fail "list suites/models" "listed $n_listed of $n_suites" "$(head -3 "$tmp/lm.out")"
+
 # ---- every dataset shipped under data/ ----------------------------------------------
 # loaded in full (every line parsed) and run for its first prompt with ar;
 # data/schemas/index.jsonl is the index of the JSON Schema files (their
