@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "json_gbnf.h"
+#include "jsonlimits.h"
 #include "util.h"
 
 static void usage(FILE *f) {
@@ -55,7 +56,14 @@ int cmd_json2gbnf(int argc, char **argv) {
         return 2;
     }
     cJSON *schema = cJSON_ParseWithLength(text, len);
+    int dline = 0, dcol = 0;
+    int deep = !schema && db_json_too_deep(text, len, &dline, &dcol);
     free(text);
+    if (deep) {
+        fprintf(stderr, "decobench json2gbnf: %s:%d:%d: JSON nested deeper than %d levels\n", path, dline, dcol,
+                db_json_nesting_limit());
+        return 2;
+    }
     if (!schema) {
         fprintf(stderr, "decobench json2gbnf: %s: not valid JSON\n", path);
         return 2;

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "jsonlimits.h"
 #include "model.h"
 #include "runner.h"
 #include "store.h"
@@ -77,6 +78,13 @@ static int load_with_overrides(const char *suite_path, const char *override_path
         char *ot = db_read_file(override_path, NULL, err, errlen);
         if (!ot) goto out;
         cJSON *patch = cJSON_Parse(ot);
+        int dline = 0, dcol = 0;
+        if (!patch && db_json_too_deep(ot, strlen(ot), &dline, &dcol)) {
+            db_errf(err, errlen, "%s:%d:%d: --override: JSON nested deeper than %d levels", override_path, dline, dcol,
+                    db_json_nesting_limit());
+            free(ot);
+            goto out;
+        }
         free(ot);
         if (!patch || !cJSON_IsObject(patch)) {
             db_errf(err, errlen, "%s: --override: %s", override_path, patch ? "expected a JSON object" : "malformed JSON");

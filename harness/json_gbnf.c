@@ -9,6 +9,7 @@
  * named rule, so $ref recursion turns into recursive rules.
  */
 #include "json_gbnf.h"
+#include "jsonlimits.h"
 #include "jsonschema.h"
 #include "regex_syntax.h"
 #include "util.h"
@@ -2233,6 +2234,8 @@ done:
 int db_json_gbnf_text(const char *schema_json, char **out_gbnf, char *why, size_t whylen) {
     *out_gbnf = NULL;
     cJSON *j = cJSON_Parse(schema_json);
+    if (!j && db_json_too_deep(schema_json, strlen(schema_json), NULL, NULL))   /* S7 */
+        return db_errf(why, whylen, "the schema is JSON nested deeper than %d levels", db_json_nesting_limit());
     if (!j) return db_errf(why, whylen, "the schema is not valid JSON");
     int rc = db_json_gbnf(j, out_gbnf, why, whylen);
     cJSON_Delete(j);

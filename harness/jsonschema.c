@@ -10,6 +10,7 @@
  * Regex: a small backtracking engine over Unicode code points (ECMA-262 subset).
  */
 #include "jsonschema.h"
+#include "jsonlimits.h"
 #include "regex_syntax.h"
 #include "util.h"
 
@@ -1329,6 +1330,9 @@ int db_jsonschema_compile(const char *schema_json, const char *base_uri,
     *out = NULL;
     if (!schema_json) return db_errf(err, errlen, "schema: NULL text");
     cJSON *js = cJSON_Parse(schema_json);
+    if (!js && db_json_too_deep(schema_json, strlen(schema_json), NULL, NULL))   /* S7 */
+        return db_errf(err, errlen, "schema%s%s: JSON nested deeper than %d levels", base_uri ? " " : "",
+                       base_uri ? base_uri : "", db_json_nesting_limit());
     if (!js) return db_errf(err, errlen, "schema%s%s: not valid JSON", base_uri ? " " : "", base_uri ? base_uri : "");
     int r = db_jsonschema_compile_cjson(js, base_uri, out, err, errlen);
     cJSON_Delete(js);

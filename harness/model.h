@@ -59,6 +59,7 @@ typedef struct db_model_info {
     int n_embd;
     int n_ctx;
     int n_vocab;
+    int n_ctx_train;         /* context length the model was trained with; 0 = unknown */
 } db_model_info;
 
 void db_model_get_info(const db_model *m, db_model_info *info);

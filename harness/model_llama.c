@@ -172,6 +172,7 @@ static void llama_get_info(const db_model *m, db_model_info *info) {
     info->n_embd = llama_model_n_embd(L->model);
     info->n_ctx = (int)llama_n_ctx(L->ctx);
     info->n_vocab = m->n_vocab;
+    info->n_ctx_train = llama_model_n_ctx_train(L->model);
 }
 
 static db_token llama_special(const db_model *m, int which) {

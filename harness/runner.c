@@ -26,6 +26,7 @@
 #include "grammar.h"
 #include "metrics.h"
 #include "model.h"
+#include "preflight.h"
 #include "quality.h"
 #include "run_inputs.h"
 #include "scorer.h"
@@ -305,6 +306,18 @@ static int score_output(runner *r, const db_case *c, const char *prompt_text, co
     return rc;
 }
 
+/* S7: free what run_one copied into a record it then does not keep. */
+static void record_free(db_sample_record *s) {
+    free((void *)s->output_tokens);
+    free((void *)s->output_text);
+    free((void *)s->stop_reason);
+    free((void *)s->counter_values);
+    free((void *)s->events);
+    free((void *)s->metric_names);
+    free((void *)s->metric_values);
+    memset(s, 0, sizeof *s);
+}
+
 /* One generation; when rec is NULL it is a warmup and nothing is kept.
  * Returns 0, 1 when cancelled, -1 on error (err set). */
 static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char *text, uint64_t seed,
@@ -355,6 +368,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
     int n_values = rec ? db_counters_stop(r->counters, values) : 0;
 
     if (rc == 0 && log->oom) rc = db_errf(err, errlen, "out of memory recording step events");
+    const bool filled = rc == 0 && rec;
     if (rc == 0 && rec) {
         memset(rec, 0, sizeof *rec);
         db_metrics_from_events(log, n, t1 - t0, &rec->m);
@@ -390,6 +404,7 @@ static int run_one(runner *r, const db_case *c, const db_prompt *pr, const char 
         if (rc == 0) rc = score_output(r, c, text, rec, &nll, err, errlen);
         if (rc == 0) rc = sample_metrics(rec, &out, pr->constraint_json, nll, pr->reference, err, errlen);
     }
+    if (filled && rc != 0) record_free(rec);   /* S7: a failed sample is not kept; its copies leaked */
     free(out.tokens);
     free(toks);
     return rc;
@@ -603,6 +618,33 @@ static int resume_run(runner *r, const char *inputs_sha, const char *suite_sha, 
     return rc;
 }
 
+/* S7: the pre-flight checks (harness/preflight.h) on the loaded models;
+ * their warnings go to stderr only when every check passed. */
+static int run_preflight(runner *r, const db_case *cases, int n_cases, char *err, size_t errlen) {
+    db_model **models = calloc((size_t)r->n_loaded + 1, sizeof *models);
+    const char **names = calloc((size_t)r->n_loaded + 1, sizeof *names);
+    int rc = -1;
+    if (!models || !names) {
+        db_errf(err, errlen, "out of memory");
+    } else {
+        for (int i = 0; i < r->n_loaded; i++) {
+            models[i] = r->models[i].m;
+            names[i] = i < r->s->n_models ? r->s->models[i].name : r->models[i].name;
+        }
+        db_preflight_in in = {
+            .s = r->s, .cases = cases, .n_cases = n_cases, .models = models, .n_models = r->n_loaded,
+            .model_names = names, .case_draft = r->case_draft, .limit_prompts = r->o->limit_prompts,
+        };
+        char *warnings = NULL;
+        rc = db_preflight(&in, &warnings, err, errlen);
+        if (warnings) fputs(warnings, stderr);
+        free(warnings);
+    }
+    free(models);
+    free(names);
+    return rc;
+}
+
 int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum, char *err, size_t errlen) {
     runner r;
     memset(&r, 0, sizeof r);
@@ -668,6 +710,10 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
         }
     }
     if (s->scorer >= 0 && load_model(&r, s->scorer, err, errlen) != 0) {
+        rc = -1;
+        goto done;
+    }
+    if (run_preflight(&r, cases, n_cases, err, errlen) != 0) {   /* S7: bad input before anything is written */
         rc = -1;
         goto done;
     }

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "counters.h"
+#include "jsonlimits.h"
 #include "util.h"
 
 #define MAX_CASES 1000000
@@ -291,20 +292,78 @@ void db_prompts_free(db_prompt *p, int n) {
     free(p);
 }
 
-/* A string field, or the first string of an array field ("turns"). */
+/* A reference field: a string, null (none), or an array whose first element
+ * is the first turn's reference -- a string, null, or itself an array of
+ * acceptable answers (Spec-Bench's rag items: [["a", "b"]]), of which the
+ * first is taken.  Returns -1 for anything else. */
 static int text_field(const cJSON *obj, const char *key, const char **out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     *out = NULL;
-    if (!v) return 0;
-    if (cJSON_IsString(v)) {
-        *out = v->valuestring;
+    for (int depth = 0; v && depth < 8; depth++) {
+        if (cJSON_IsNull(v)) return 0;
+        if (cJSON_IsString(v)) {
+            *out = v->valuestring;
+            return 0;
+        }
+        if (!cJSON_IsArray(v)) return -1;
+        if (!v->child) return 0;   /* [] : no reference */
+        v = v->child;
+    }
+    return v ? -1 : 0;
+}
+
+/* The shipped source datasets, read as they are: a GSM8K line
+ * {"question", "answer"} is a prompt with the answer as its reference; a
+ * concept set {"concepts": [...], "references": [...]} (CommonGen, the Brown
+ * keyword sets of data/constraints) is the prompt "Write a sentence that
+ * uses the words: a, b, c." with the concepts as a keywords constraint and
+ * its first reference.  Adds the missing decobench fields to o; fields
+ * already present win.  Returns 0, or -1 when out of memory. */
+static int source_format(cJSON *o) {
+    if (!cJSON_IsObject(o) || cJSON_GetObjectItemCaseSensitive(o, "prompt") ||
+        cJSON_GetObjectItemCaseSensitive(o, "text") || cJSON_GetObjectItemCaseSensitive(o, "turns"))
+        return 0;
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "question");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "answer");
+    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(o, "concepts");
+    const cJSON *refs = cJSON_GetObjectItemCaseSensitive(o, "references");
+    const bool has_ref = cJSON_GetObjectItemCaseSensitive(o, "reference") != NULL;
+    if (cJSON_IsString(q)) {
+        if (!cJSON_AddStringToObject(o, "prompt", q->valuestring)) return -1;
+        if (!has_ref && cJSON_IsString(a) && !cJSON_AddStringToObject(o, "reference", a->valuestring)) return -1;
         return 0;
     }
-    if (cJSON_IsArray(v) && v->child && cJSON_IsString(v->child)) {
-        *out = v->child->valuestring;
-        return 0;
+    if (!cJSON_IsArray(cs) || !cs->child) return 0;
+    db_str t;
+    db_str_init(&t);
+    db_str_append(&t, "Write a sentence that uses the words: ");
+    for (const cJSON *c = cs->child; c; c = c->next) {
+        if (!cJSON_IsString(c)) {
+            db_str_free(&t);
+            return 0;   /* not a concept set: the usual checks report it */
+        }
+        db_str_printf(&t, "%s%s", c == cs->child ? "" : ", ", c->valuestring);
     }
-    return -1;
+    db_str_append(&t, ".\n");
+    int rc = 0;
+    if (!t.s || !cJSON_AddStringToObject(o, "prompt", t.s)) rc = -1;
+    db_str_free(&t);
+    if (rc == 0 && !cJSON_GetObjectItemCaseSensitive(o, "constraint")) {
+        cJSON *con = cJSON_AddObjectToObject(o, "constraint");
+        cJSON *kw = con ? cJSON_Duplicate(cs, 1) : NULL;
+        if (!kw || !cJSON_AddItemToObject(con, "keywords", kw)) {
+            cJSON_Delete(kw);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && !has_ref && refs) {
+        cJSON *r = cJSON_Duplicate(refs, 1);
+        if (!r || !cJSON_AddItemToObject(o, "reference", r)) {
+            cJSON_Delete(r);
+            rc = -1;
+        }
+    }
+    return rc;
 }
 
 static int parse_prompt_line(const char *path, int lineno, const char *line, size_t len,
@@ -315,7 +374,12 @@ static int parse_prompt_line(const char *path, int lineno, const char *line, siz
     cJSON *o = cJSON_ParseWithOpts(copy, &end, 1);
     if (!o) {
         long col = end ? (long)(end - copy) + 1 : 1;
+        int dcol = 0;
+        int deep = db_json_too_deep(copy, len, NULL, &dcol);
         free(copy);
+        if (deep)
+            return db_errf(err, errlen, "%s:%d: JSON nested deeper than %d levels at column %d", path, lineno,
+                           db_json_nesting_limit(), dcol);
         return db_errf(err, errlen, "%s:%d: malformed JSON at column %ld", path, lineno, col);
     }
     free(copy);
@@ -324,6 +388,10 @@ static int parse_prompt_line(const char *path, int lineno, const char *line, siz
     const cJSON *turns_arr = NULL;
     if (!cJSON_IsObject(o)) {
         db_errf(err, errlen, "%s:%d: expected a JSON object, got %s", path, lineno, type_name(o));
+        goto out;
+    }
+    if (source_format(o) != 0) {
+        db_errf(err, errlen, "%s:%d: out of memory", path, lineno);
         goto out;
     }
     const cJSON *pv = cJSON_GetObjectItemCaseSensitive(o, "prompt");
@@ -392,7 +460,8 @@ static int parse_prompt_line(const char *path, int lineno, const char *line, siz
     }
     if (!cat || !cat[0]) cat = default_category ? default_category : "";
     if (text_field(o, "reference", &ref) != 0) {
-        db_errf(err, errlen, "%s:%d: \"reference\": expected a string or an array of strings", path, lineno);
+        db_errf(err, errlen, "%s:%d: \"reference\": expected a string, or an array (of strings or of arrays of strings)",
+                path, lineno);
         goto out;
     }
     const cJSON *cons = cJSON_GetObjectItemCaseSensitive(o, "constraint");
@@ -994,6 +1063,10 @@ int db_suite_parse(const char *json_text, const char *origin, const char *base_d
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json_text, &end, 1);
     if (!root) {
+        int dline = 0, dcol = 0;
+        if (db_json_too_deep(json_text, strlen(json_text), &dline, &dcol))
+            return db_errf(err, errlen, "%s:%d:%d: JSON nested deeper than %d levels", origin, dline, dcol,
+                           db_json_nesting_limit());
         if (!end) end = json_text;
         int line = 1, col = 1;
         for (const char *q = json_text; q < end && *q; q++) {

@@ -32,6 +32,37 @@ static int split_names(char *copy, char **names, char *err, size_t errlen) {
     return n;
 }
 
+/* S7: the per-sample metric names the harness and its engines write
+ * (docs/metrics.md), and those computed when reporting. */
+static const char *const known_metrics[] = {
+    "agreement", "agreement_exact",
+    "compile_ms", "constraint_evals", "constraint_evals_per_token", "constraint_time_ms", "mask_p50_us", "mask_p99_us",
+    "json_parses", "schema_valid", "regex_match", "grammar_valid", "keyword_coverage", "keywords_all",
+    "output_compliant", "compliance", "scorer_nll", "scorer_ppl", "ref_rouge2", "ref_bleu", "answer_correct",
+    "astar_expansions", "astar_prm_calls", "astar_reward", "astar_tokens", "beam_finished", "constraint_success",
+    "constraint_supported", "constraints_met", "constraints_total", "diffusion_max_commit", "gad_complete",
+    "gad_iterations", "gad_mass", "gad_trie_nodes", "importance_log_weight", "lattice_calls", "lattice_edges",
+    "lattice_merges", "lattice_nodes", "lattice_oracle_paths", "lattice_oracle_rouge2", "lattice_paths",
+    "lookahead_forwards", "nbest_distinct2", "nbest_self_bleu", "search_complete", "search_nodes",
+    "search_norm_score", "search_optimal", "search_queue", "search_score",
+};
+
+/* Is name a metric: one of the list above, or a name stored in this
+ * database (a newer or foreign decobench may write others)?  1 yes, 0 no,
+ * -1 on a database error (err set). */
+static int metric_known(sqlite3 *db, const char *name, char *err, size_t errlen) {
+    for (size_t i = 0; i < sizeof known_metrics / sizeof *known_metrics; i++)
+        if (strcmp(known_metrics[i], name) == 0) return 1;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sample_metric WHERE name = ? LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+        return db_sql_fail(db, "read sample metrics", err, errlen);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) return db_sql_fail(db, "read sample metrics", err, errlen);
+    return step == SQLITE_ROW;
+}
+
 int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv, const char *format, FILE *out,
                              char *err, size_t errlen) {
     const char *fmt = format ? format : "md";
@@ -46,6 +77,21 @@ int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv
     if (n_names < 0) {
         free(copy);
         return -1;
+    }
+    for (int k = 0; k < n_names; k++) {
+        int kn = metric_known(db, names[k], err, errlen);
+        if (kn == 0) {
+            char shown[65];   /* one line: control characters shown as '?' */
+            snprintf(shown, sizeof shown, "%s", names[k]);
+            for (char *q = shown; *q; q++)
+                if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
+            db_errf(err, errlen, "--metrics: unknown metric '%s' (the names are in docs/metrics.md, e.g. compliance,"
+                                 " schema_valid, keyword_coverage, ref_rouge2, agreement)", shown);
+        }
+        if (kn <= 0) {
+            free(copy);
+            return -1;
+        }
     }
     sqlite3_stmt *s = NULL;
     int rc = -1;

@@ -5,6 +5,8 @@
  * stream per tensor, so the same options give a byte-identical file.  The
  * tokenizer is a built-in SentencePiece-style vocabulary (or one read from a
  * TSV file).  The GGUF writing itself lives in tools/gguf_writer.c.
+ * With --from it copies an existing GGUF instead (e.g. a bundled model given
+ * a chat template, so that chat suites can run on it).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,8 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ggml.h"
+#include "gguf.h"
 #include "harness/rng.h"
 #include "tools/gguf_writer.h"
 
@@ -44,6 +49,9 @@ static void usage(FILE *f) {
         "  --chat-template T  write tokenizer.chat_template (Jinja text or a name llama.cpp\n"
         "                     knows, e.g. chatml)\n"
         "  --name NAME        general.name (default \"decobench-random\")\n"
+        "  --from FILE        copy the GGUF model FILE (weights and metadata) instead of\n"
+        "                     writing random weights; only --chat-template and --name apply\n"
+        "                     (e.g. a bundled model given a chat template, for chat suites)\n"
         "  -h, --help         this help\n");
 }
 
@@ -247,6 +255,56 @@ static void log_drop(enum ggml_log_level level, const char *text, void *user) {
     (void)user;
 }
 
+/* --from: copy a GGUF model, optionally with a new chat template and name,
+ * through a temporary file in the destination's directory (mkstemp) renamed
+ * over it. */
+static int copy_model(const char *from, const char *out, const char *chat_template, const char *name) {
+    struct ggml_context *tctx = NULL;
+    struct gguf_init_params full = { false, &tctx };
+    struct gguf_context *src = gguf_init_from_file(from, full);
+    if (!src) {
+        fprintf(stderr, PROG ": --from %s: not a readable GGUF file\n", from);
+        return 2;
+    }
+    struct gguf_context *dst = gguf_init_empty();
+    int rc = 1;
+    size_t ol = strlen(out);
+    char *tmp = malloc(ol + 16);
+    if (!dst || !tmp) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto done;
+    }
+    gguf_set_kv(dst, src);
+    if (chat_template) gguf_set_val_str(dst, "tokenizer.chat_template", chat_template);
+    if (name) gguf_set_val_str(dst, "general.name", name);
+    for (int64_t i = 0; i < gguf_get_n_tensors(src); i++)
+        gguf_add_tensor(dst, ggml_get_tensor(tctx, gguf_get_tensor_name(src, i)));
+    snprintf(tmp, ol + 16, "%s.tmpXXXXXX", out);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        if (fd >= 0) { close(fd); unlink(tmp); }
+        fprintf(stderr, PROG ": %s: cannot create a file next to it: %s\n", out, strerror(errno));
+        goto done;
+    }
+    bool ok = gguf_write_to_file_ptr(dst, f, false);
+    if (fclose(f) != 0) ok = false;
+    if (!ok || chmod(tmp, 0644) != 0 || rename(tmp, out) != 0) {
+        unlink(tmp);
+        fprintf(stderr, PROG ": %s: cannot write the model\n", out);
+        goto done;
+    }
+    printf("%s: copy of %s (%lld tensors)%s\n", out, from, (long long)gguf_get_n_tensors(src),
+           chat_template ? ", with a chat template" : "");
+    rc = 0;
+done:
+    free(tmp);
+    if (dst) gguf_free(dst);
+    gguf_free(src);
+    ggml_free(tctx);
+    return rc;
+}
+
 /* ---- options ---- */
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
     char *end;
@@ -262,7 +320,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 
 int main(int argc, char **argv) {
     enum { O_OUT = 256, O_EMBD, O_LAYER, O_HEAD, O_HEADKV, O_FF, O_CTX, O_SEED, O_STD, O_TYPE,
-           O_VOCAB, O_NOCAUSAL, O_MASK, O_NAME, O_CHAT };
+           O_VOCAB, O_NOCAUSAL, O_MASK, O_NAME, O_CHAT, O_FROM };
     static const struct option longopts[] = {
         { "out", required_argument, 0, O_OUT }, { "n-embd", required_argument, 0, O_EMBD },
         { "n-layer", required_argument, 0, O_LAYER }, { "n-head", required_argument, 0, O_HEAD },
@@ -272,9 +330,11 @@ int main(int argc, char **argv) {
         { "vocab", required_argument, 0, O_VOCAB }, { "no-causal", no_argument, 0, O_NOCAUSAL },
         { "mask-token", no_argument, 0, O_MASK }, { "name", required_argument, 0, O_NAME },
         { "chat-template", required_argument, 0, O_CHAT },
+        { "from", required_argument, 0, O_FROM },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
-    const char *out = NULL, *vocab_path = NULL, *name = "decobench-random", *chat_template = NULL;
+    const char *out = NULL, *vocab_path = NULL, *name = "decobench-random", *chat_template = NULL, *from = NULL;
+    bool name_set = false, shape_set = false;
     int n_embd = 64, n_layer = 2, n_head = 4, n_head_kv = 0, n_ff = 0, n_ctx = 512;
     unsigned long long seed = 42;
     double init_std = 0.02;
@@ -321,8 +381,9 @@ int main(int argc, char **argv) {
         case O_VOCAB: vocab_path = optarg; break;
         case O_NOCAUSAL: causal = false; break;
         case O_MASK: mask = true; break;
-        case O_NAME: name = optarg; break;
+        case O_NAME: name = optarg; name_set = true; break;
         case O_CHAT: chat_template = optarg; break;
+        case O_FROM: from = optarg; break;
         case 'h': usage(stdout); return 0;
         default:
             if (optopt && optopt < 256) fprintf(stderr, PROG ": unknown option '-%c' (see --help)\n", optopt);
@@ -330,6 +391,7 @@ int main(int argc, char **argv) {
             else fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[optind - 1]);
             return 2;
         }
+        if (c != O_OUT && c != O_NAME && c != O_CHAT && c != O_FROM) shape_set = true;
         if (rc) return 2;
     }
     if (optind < argc) {
@@ -339,6 +401,13 @@ int main(int argc, char **argv) {
     if (!out) {
         fprintf(stderr, PROG ": --out FILE is required (see --help)\n");
         return 2;
+    }
+    if (from) {
+        if (shape_set) {
+            fprintf(stderr, PROG ": --from copies a model: only --out, --chat-template and --name apply\n");
+            return 2;
+        }
+        return copy_model(from, out, chat_template, name_set ? name : NULL);
     }
     if (n_head_kv == 0) n_head_kv = n_head;
     if (n_ff == 0) n_ff = (4 * n_embd + 31) / 32 * 32;
