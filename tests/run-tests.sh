@@ -45,6 +45,10 @@ echo "== end-to-end tests"
 bash "$src/tests/e2e.sh" 2>&1 | tee "$tmp/e2e.log"
 count "$tmp/e2e.log" e2e.sh
 
+echo "== -o rules and safe output files"
+bash "$src/tests/outsafe.sh" 2>&1 | tee "$tmp/outsafe.log"
+count "$tmp/outsafe.log" outsafe.sh
+
 echo "== model-building tools"
 bash "$src/tests/train-check.sh" 2>&1 | tee "$tmp/train.log"
 count "$tmp/train.log" train-check.sh
