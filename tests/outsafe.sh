@@ -29,7 +29,7 @@ if mknod "$tmp/null" c 1 3 2>/dev/null && [ -c "$tmp/null" ]; then null="$tmp/nu
 is_null() { [ -c "$1" ] && [ -c /dev/null ]; }
 
 # ---- a results database with two runs -----------------------------------------
-"$mkmodel" --out "$tmp/tiny.gguf" --n-embd 32 --n-layer 1 --seed 3 >/dev/null 2>&1 \
+"$mkmodel" --out "$tmp/tiny.gguf" --n-embd 32 --n-layer 2 --seed 3 >/dev/null 2>&1 \
   || { fail "mkmodel writes a model"; finish; }
 printf '{"id": "p1", "prompt": "Once upon a time"}\n{"id": "p2", "prompt": "The sea"}\n' > "$tmp/p.jsonl"
 cat > "$tmp/s.json" <<JSON
@@ -150,5 +150,32 @@ ln -s in.db "$tmp/in-link.db"
 "$bin" merge "$tmp/r.db" -o "$tmp/new.db" >/dev/null 2>&1
 [ "$(sqlite3 "$tmp/new.db" 'select count(*) from run')" = 2 ] && ! ls "$tmp"/new.db.tmp* >/dev/null 2>&1 \
   && ok "merge -o NEW.db: created, no temporary file left" || fail "merge -o NEW.db"
+
+# ---- self-spec with the model in a read-only directory (S7 finding 8) ----------------------
+# the derived draft goes to the cache directory; nothing is written next to the model
+mkdir -p "$tmp/romodel" "$tmp/nb/cache"
+cp "$tmp/tiny.gguf" "$tmp/p.jsonl" "$tmp/romodel/"
+cat > "$tmp/romodel/self.json" <<JSON
+{ "name": "ro", "models": { "target": { "path": "tiny.gguf" } },
+  "datasets": { "d": { "path": "p.jsonl" } },
+  "engines": [ { "engine": "ar", "label": "ar" }, { "engine": "self-spec", "label": "self", "params": { "layers": 1 } } ],
+  "max_new_tokens": 4, "repetitions": 1, "warmup": 0, "threads": 1 }
+JSON
+chmod 644 "$tmp/romodel/"*; chmod 555 "$tmp/romodel"; chmod 700 "$tmp/nb/cache"
+as_user=()
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+  chown -R 65534:65534 "$tmp/nb"
+  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+fi
+before=$(ls -A "$tmp/romodel" | wc -l)
+DECOBENCH_CACHE_DIR="$tmp/nb/cache" "${as_user[@]}" "$bin" run "$tmp/romodel/self.json" --db "$tmp/nb/ro.db" --no-progress \
+  >/dev/null 2>"$tmp/ro-run.err"; rc=$?
+if [ "$rc" = 0 ] && [ "$(ls -A "$tmp/romodel" | wc -l)" = "$before" ] && ls "$tmp/nb/cache"/self-spec-*-L1.gguf >/dev/null 2>&1 \
+   && [ "$(sqlite3 "$tmp/nb/ro.db" 'select status from run')" = completed ]; then
+  ok "self-spec with the model in a read-only directory: draft in the cache, nothing beside the model${as_user:+ (as nobody)}"
+else
+  fail "self-spec with a read-only model directory" "rc=$rc $(tail -2 "$tmp/ro-run.err")" "$(ls -A "$tmp/romodel" "$tmp/nb/cache" | tr '\n' ' ')"
+fi
+chmod 755 "$tmp/romodel"
 
 finish
