@@ -29,7 +29,8 @@ static void usage(FILE *f) {
           "already present gains only the cases it lacks.  Cases, samples, counters and step\n"
           "events keep their run and machine (with new ids).  One transaction per run.\n"
           "\n"
-          "  -o, --output F     the merged database (required)\n"
+          "  -o, --output F     the merged database (required; - = stdout, a device or FIFO\n"
+          "                     gets the finished database: man decobench)\n"
           "  -h, --help         show this help\n", f);
 }
 
