@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-tests.sh — runs all of decobench's tests: the C unit tests
 # (tests/unit_tests), the data checks, the end-to-end CLI tests
-# (tests/e2e.sh), the tokenizer and model trainers (tests/train-check.sh)
+# (tests/e2e.sh), the -o rules and safe output files (tests/outsafe.sh),
+# the tokenizer and model trainers (tests/train-check.sh)
 # and the HTML report in a headless browser
 # (tests/html-check.sh; skipped without chromium), and ends with one line
 # "N passed, N failed[, N skipped]" summing them.
