@@ -170,13 +170,22 @@ const db_engine db_engine_spec = {
 /* ---- self-speculative decoding -------------------------------------------
  * The draft is the target's own first `layers` transformer blocks followed
  * by its final norm and output head (the LayerSkip / SWIFT family without a
- * trained early-exit head).  decobench writes that model as a GGUF next to
- * the target (or under $XDG_CACHE_HOME/decobench when the model's folder is
- * read-only) and reuses it while the target's size and mtime are unchanged.
+ * trained early-exit head).  decobench writes that model as a GGUF into the
+ * per-user cache directory (harness/outfile.h db_cache_dir:
+ * $DECOBENCH_CACHE_DIR, else $XDG_CACHE_HOME/decobench, else
+ * ~/.cache/decobench), never next to the model, whose folder may be
+ * read-only or shared, under the name self-spec-<sha256 of the target>-L<layers>.gguf,
+ * and reuses it while it is a regular file of this user (not a symlink) that
+ * records the same source hash.  It is written to a mkstemp file in the
+ * cache directory and renamed into place.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "../harness/outfile.h"
+#include "../harness/suite.h"
 
 #include <ggml.h>
 #include <gguf.h>
@@ -187,37 +196,38 @@ static const db_param_def self_params[] = {
     { "layers",   DB_PARAM_INT,   "1", 1, 1024, NULL, "transformer blocks kept in the draft (fewer than the target has)" },
 };
 
+/* the cached draft at path may be reused: a regular file (a symlink is not
+ * followed) of this user, not writable by others, derived from source */
+static bool self_cached_ok(const char *path, const char *source) {
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st;
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 022);
+    close(fd);
+    if (!ok) return false;
+    struct gguf_init_params meta = { true, NULL };
+    struct gguf_context *old = gguf_init_from_file(path, meta);
+    if (!old) return false;
+    int64_t kid = gguf_find_key(old, "decobench.self_spec.source");
+    ok = kid >= 0 && gguf_get_kv_type(old, kid) == GGUF_TYPE_STRING && strcmp(gguf_get_val_str(old, kid), source) == 0;
+    gguf_free(old);
+    return ok;
+}
+
 static int self_derive(const db_params *p, const char *target, char *out, size_t len, char *err, size_t errlen) {
     const int L = db_params_int(p, "layers");
-    struct stat st;
-    if (stat(target, &st) != 0) return db_errf(err, errlen, "%s: %s", target, strerror(errno));
+    char sha[65], e2[512];
+    if (db_sha256_file(target, sha, e2, sizeof e2) != 0) return db_errf(err, errlen, "%s", e2);
     char stamp[96];
-    snprintf(stamp, sizeof stamp, "%lld-%lld", (long long)st.st_size, (long long)st.st_mtime);
-    snprintf(out, len, "%s.self-L%d.gguf", target, L);
-    char dir_probe[4096];
-    snprintf(dir_probe, sizeof dir_probe, "%s", target);
-    char *slash = strrchr(dir_probe, '/');
-    if (slash) *slash = 0; else snprintf(dir_probe, sizeof dir_probe, ".");
-    if (access(dir_probe, W_OK) != 0) {
-        const char *cache = getenv("XDG_CACHE_HOME");
-        const char *home = getenv("HOME");
-        char cdir[3000];
-        if (cache && *cache) snprintf(cdir, sizeof cdir, "%s/decobench", cache);
-        else snprintf(cdir, sizeof cdir, "%s/.cache/decobench", home ? home : "/tmp");
-        mkdir(cdir, 0755);
-        const char *base = strrchr(target, '/');
-        snprintf(out, len, "%s/%s.self-L%d.gguf", cdir, base ? base + 1 : target, L);
-    }
+    snprintf(stamp, sizeof stamp, "sha256:%s", sha);
+    char *cdir = db_cache_dir(e2, sizeof e2);
+    if (!cdir) return db_errf(err, errlen, "%s", e2);
+    int n = snprintf(out, len, "%s/self-spec-%s-L%d.gguf", cdir, sha, L);
+    free(cdir);
+    if (n < 0 || (size_t)n >= len) return db_errf(err, errlen, "cache directory: path too long");
 
     /* reuse when it was derived from this very file */
-    struct gguf_init_params meta = { true, NULL };
-    struct gguf_context *old = access(out, R_OK) == 0 ? gguf_init_from_file(out, meta) : NULL;
-    if (old) {
-        int64_t kid = gguf_find_key(old, "decobench.self_spec.source");
-        int ok = kid >= 0 && gguf_get_kv_type(old, kid) == GGUF_TYPE_STRING && strcmp(gguf_get_val_str(old, kid), stamp) == 0;
-        gguf_free(old);
-        if (ok) return 0;
-    }
+    if (self_cached_ok(out, stamp)) return 0;
 
     struct ggml_context *tctx = NULL;
     struct gguf_init_params full = { false, &tctx };
@@ -247,12 +257,27 @@ static int self_derive(const db_params *p, const char *target, char *out, size_t
             if (sscanf(name, "blk.%d.", &blk) == 1 && blk >= L) continue;
             gguf_add_tensor(dst, ggml_get_tensor(tctx, name));
         }
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp%d", out, (int)getpid());
-        if (!gguf_write_to_file(dst, tmp, false) || rename(tmp, out) != 0) {
-            unlink(tmp);
-            rc = db_errf(err, errlen, "%s: cannot write the derived draft", out);
+        /* mkstemp in the cache directory, then rename: a planted file or
+         * symlink at the final name is replaced, never written through */
+        char *tmp = NULL;
+        int fd = db_tmp_create(out, &tmp, e2, sizeof e2);
+        FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+        if (fd < 0) {
+            rc = db_errf(err, errlen, "%s", e2);
+        } else if (!f) {
+            close(fd);
+            rc = -1;
+        } else {
+            bool ok = gguf_write_to_file_ptr(dst, f, false);
+            ok = fflush(f) == 0 && ok && !ferror(f);
+            ok = fclose(f) == 0 && ok;
+            rc = ok && rename(tmp, out) == 0 ? 0 : -1;
         }
+        if (rc != 0 && fd >= 0) {
+            unlink(tmp);
+            db_errf(err, errlen, "%s: cannot write the derived draft", out);
+        }
+        free(tmp);
         gguf_free(dst);
     }
     gguf_free(src);

@@ -43,7 +43,8 @@ static void usage(FILE *f) {
           "  --seed N           bootstrap seed (default 1)\n"
           "  --bootstrap B      bootstrap resamples (default 2000)\n"
           "  --format FMT       md (default), csv or junit (JUnit XML for CI dashboards)\n"
-          "  -o, --output F     write to F (atomically) instead of stdout\n"
+          "  -o, --output F     write to F instead of stdout (- = stdout; a file is replaced\n"
+          "                     atomically, a device or FIFO written through: man decobench)\n"
           "  -h, --help         show this help\n"
           "\n"
           "Exit status: 0 no regression, 1 a regression, 2 bad usage or input.\n", f);

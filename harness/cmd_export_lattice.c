@@ -29,7 +29,8 @@ static void usage(FILE *f) {
           "                      slots, oracle_paths; see 'decobench list'); repeatable\n"
           "  --max-new-tokens N  longest path (default 32)\n"
           "  --threads N         decode threads (default: backend default)\n"
-          "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
+          "  -o, --output FILE   write to FILE instead of stdout (- = stdout; a file is replaced\n"
+          "                      atomically, a device or FIFO written through: man decobench)\n"
           "  -h, --help          show this help\n", f);
 }
 

@@ -35,7 +35,8 @@ static void usage(FILE *f) {
           "  --permutations N   permutations per test (default 999)\n"
           "  --min-segment N    fewest runs between change points (default 3)\n"
           "  --seed N           permutation seed (default 1)\n"
-          "  -o, --output F     write to F (atomically) instead of stdout\n"
+          "  -o, --output F     write to F instead of stdout (- = stdout; a file is replaced\n"
+          "                     atomically, a device or FIFO written through: man decobench)\n"
           "  -h, --help         show this help\n", f);
 }
 

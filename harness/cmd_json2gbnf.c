@@ -21,7 +21,8 @@ static void usage(FILE *f) {
           "A schema using a keyword the converter cannot enforce is refused: the reason\n"
           "(\"keyword 'uniqueItems' at /properties/tags\") goes to stderr and the exit status is 1.\n"
           "\n"
-          "  -o, --output F     write the grammar to F (atomically) instead of stdout\n"
+          "  -o, --output F     write the grammar to F instead of stdout (- = stdout; a file is\n"
+          "                     replaced atomically, a device or FIFO written through)\n"
           "  -h, --help         show this help\n", f);
 }
 

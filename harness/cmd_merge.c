@@ -1,8 +1,9 @@
 /* cmd_merge.c — `decobench merge A.db B.db ... -o ALL.db`: combine results
  * databases (from several machines or shards) without duplicates
- * (reports/compare.h db_merge).  A new output is built in a temporary file
+ * (reports/compare.h db_merge).  A new output is built in a mkstemp file
  * next to it and renamed into place; an existing one is merged into, one
- * transaction per run.
+ * transaction per run; "-", a character device or a FIFO (e.g. /dev/null)
+ * receives the finished database, built in a private temporary file.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "store.h"
 #include "util.h"
 #include "../reports/compare.h"
@@ -27,7 +29,8 @@ static void usage(FILE *f) {
           "already present gains only the cases it lacks.  Cases, samples, counters and step\n"
           "events keep their run and machine (with new ids).  One transaction per run.\n"
           "\n"
-          "  -o, --output F     the merged database (required)\n"
+          "  -o, --output F     the merged database (required; - = stdout, a device or FIFO\n"
+          "                     gets the finished database: man decobench)\n"
           "  -h, --help         show this help\n", f);
 }
 
@@ -67,7 +70,8 @@ int cmd_merge(int argc, char **argv) {
     char err[512];
     int status = 2;
     bool created = false;
-    char *tmp = NULL;
+    char *tmp = NULL, *real = NULL;
+    bool through = false;
     db_store **src = calloc((size_t)n_src, sizeof *src);
     db_store *dst = NULL;
     if (!src) {
@@ -87,25 +91,45 @@ int cmd_merge(int argc, char **argv) {
             goto out;
         }
     }
-    const char *target = out_path;
-    if (!db_file_exists(out_path)) {
-        size_t n = strlen(out_path) + 16;
-        tmp = malloc(n);
-        if (!tmp) {
-            fprintf(stderr, "decobench merge: out of memory\n");
-            status = 1;
-            goto out;
+    /* -o rules (harness/outfile.h): an existing regular file (or the one a
+     * symlink names) is merged into; a missing one is built in a mkstemp
+     * file next to it and renamed; "-", a character device or a FIFO gets
+     * the finished database written through from a private temporary file. */
+    real = db_output_resolve(out_path, err, sizeof err);
+    if (!real) {
+        fprintf(stderr, "decobench merge: %s\n", err);
+        goto out;
+    }
+    struct stat ost;
+    bool exists = strcmp(out_path, "-") != 0 && stat(real, &ost) == 0;
+    if (exists && S_ISDIR(ost.st_mode)) {
+        fprintf(stderr, "decobench merge: %s: is a directory\n", real);
+        goto out;
+    }
+    if (exists && !S_ISREG(ost.st_mode) && !S_ISCHR(ost.st_mode) && !S_ISFIFO(ost.st_mode)) {
+        fprintf(stderr, "decobench merge: %s: not a regular file, character device or FIFO; nothing written\n", real);
+        goto out;
+    }
+    through = strcmp(out_path, "-") == 0 || (exists && !S_ISREG(ost.st_mode));
+    const char *target = real;
+    if (through || !exists) {
+        char *tmpl = NULL;
+        if (through) {
+            const char *td = getenv("TMPDIR");
+            tmpl = db_path_join(td && *td ? td : "/tmp", "decobench-merge");
         }
-        snprintf(tmp, n, "%s.tmpXXXXXX", out_path);
-        int fd = mkstemp(tmp);
+        int fd = db_tmp_create(through ? tmpl : real, &tmp, err, sizeof err);
+        free(tmpl);
         if (fd < 0) {
-            fprintf(stderr, "decobench merge: %s: cannot create: %s\n", out_path, strerror(errno));
-            free(tmp);
-            tmp = NULL;
+            fprintf(stderr, "decobench merge: %s\n", err);
             goto out;
         }
         close(fd);
-        chmod(tmp, 0644);
+        if (!through) {
+            mode_t mask = umask(0);
+            umask(mask);
+            chmod(tmp, 0666 & ~mask);
+        }
         created = true;
         target = tmp;
     }
@@ -131,13 +155,24 @@ int cmd_merge(int argc, char **argv) {
     }
     db_store_close(dst);
     dst = NULL;
-    if (created && rename(tmp, out_path) != 0) {
-        fprintf(stderr, "decobench merge: %s: cannot create: %s\n", out_path, strerror(errno));
+    if (through) {
+        size_t blen = 0;
+        char *bytes = db_read_file(tmp, &blen, err, sizeof err);
+        int wrc = bytes ? db_output_write(out_path, bytes, blen, err, sizeof err) : -1;
+        free(bytes);
+        if (wrc != 0) {
+            fprintf(stderr, "decobench merge: %s\n", err);
+            status = 1;
+            goto out;
+        }
+    } else if (created && rename(tmp, real) != 0) {
+        fprintf(stderr, "decobench merge: %s: cannot create: %s\n", real, strerror(errno));
         status = 1;
         goto out;
     }
-    created = false;
-    printf("%s: %d run%s added (%d case%s, %" PRId64 " sample%s), %d already present, %d machine%s added\n",
+    if (!through) created = false;
+    /* with -o - the database is on stdout: the summary goes to stderr */
+    fprintf(strcmp(out_path, "-") == 0 ? stderr : stdout, "%s: %d run%s added (%d case%s, %" PRId64 " sample%s), %d already present, %d machine%s added\n",
            out_path, total.runs_added, total.runs_added == 1 ? "" : "s", total.cases_added,
            total.cases_added == 1 ? "" : "s", total.samples_added, total.samples_added == 1 ? "" : "s",
            total.runs_present, total.machines_added, total.machines_added == 1 ? "" : "s");
@@ -146,6 +181,7 @@ out:
     db_store_close(dst);
     if (created && tmp) db_store_remove_files(tmp);
     free(tmp);
+    free(real);
     for (int i = 0; i < n_src; i++) db_store_close(src[i]);
     free(src);
     return status;

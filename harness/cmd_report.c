@@ -64,7 +64,8 @@ static void usage(FILE *f) {
           "  --metrics NAMES also a table of per-sample metrics (comma-separated, e.g.\n"
           "                  keywords_all,keyword_coverage,constraint_success): per case\n"
           "                  the mean over its samples; md or csv\n"
-          "  -o, --output F  write to F (atomically) instead of stdout\n"
+          "  -o, --output F  write to F instead of stdout (- = stdout; a file is replaced\n"
+          "                  atomically, a device or FIFO written through: man decobench)\n"
           "  -h, --help      show this help\n", f);
 }
 

@@ -1,5 +1,6 @@
 /* util.c — shared helpers (see util.h). */
 #include "util.h"
+#include "outfile.h"
 
 #include <errno.h>
 #include <math.h>
@@ -68,34 +69,7 @@ char *db_read_file(const char *path, size_t *len, char *err, size_t errlen) {
 }
 
 int db_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) return db_errf(err, errlen, "%s: out of memory", path);
-    snprintf(tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        db_errf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f || fwrite(data, 1, len, f) != len || fflush(f) != 0) {
-        db_errf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        if (f) fclose(f); else close(fd);
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    fclose(f);
-    chmod(tmp, 0644);
-    if (rename(tmp, path) != 0) {
-        db_errf(err, errlen, "%s: cannot replace: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    return db_output_write(path, data, len, err, errlen);   /* the -o rules of outfile.h */
 }
 
 bool db_file_exists(const char *path) {
@@ -244,10 +218,7 @@ int db_parse_double(const char *s, double *v) {
 }
 
 int db_deliver_output(const char *path, const char *buf, size_t len, char *err, size_t errlen) {
-    if (path) return db_write_file_atomic(path, buf, len, err, errlen);
-    if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0)
-        return db_errf(err, errlen, "stdout: write error");
-    return 0;
+    return db_output_write(path, buf, len, err, errlen);   /* NULL or "-": stdout */
 }
 
 int64_t db_unix_ms(void) {

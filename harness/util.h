@@ -25,7 +25,8 @@ char *db_strndup(const char *s, size_t n);
 /* Whole file into a NUL-terminated malloc'd buffer; *len gets its size.
  * Returns NULL and fills err ("PATH: No such file or directory"). */
 char *db_read_file(const char *path, size_t *len, char *err, size_t errlen);
-/* Write a file atomically (temp file + rename). Returns 0 or -1 + err. */
+/* Write a file by the -o rules of outfile.h (a regular or missing file:
+ * temp file + rename; a device or FIFO: written through). 0 or -1 + err. */
 int db_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 bool db_file_exists(const char *path);
 /* Directory part of path ("." when none), malloc'd. */
@@ -56,8 +57,8 @@ char *db_str_take(db_str *b);
  * (db_parse_u64 refuses signs; db_parse_double refuses inf/nan). */
 int db_parse_u64(const char *s, uint64_t *v);
 int db_parse_double(const char *s, double *v);
-/* Deliver a command's finished output: atomically to path, or to stdout
- * when path is NULL.  Returns 0, or -1 with one line in err. */
+/* Deliver a command's finished output: to path by the -o rules of
+ * outfile.h, or to stdout when path is NULL or "-".  Returns 0, or -1 with one line in err. */
 int db_deliver_output(const char *path, const char *buf, size_t len, char *err, size_t errlen);
 
 int64_t db_unix_ms(void);      /* wall clock, ms since the epoch */

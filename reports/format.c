@@ -2,6 +2,7 @@
 #include "format.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,39 @@ void db_fmt_full(char *buf, size_t len, double v) {
     }
 }
 
-void db_csv_field(FILE *out, const char *s, int first) {
+/* a number as decobench writes one (optional sign, digits, optional
+ * fraction and exponent): a spreadsheet reads it as a number, never as a
+ * formula, so it needs no guard */
+static bool csv_is_number(const char *s) {
+    const char *p = s;
+    if (*p == '-' || *p == '+') p++;
+    bool digits = false;
+    while (*p >= '0' && *p <= '9') p++, digits = true;
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9') p++, digits = true;
+    }
+    if (!digits) return false;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '-' || *p == '+') p++;
+        if (!(*p >= '0' && *p <= '9')) return false;
+        while (*p >= '0' && *p <= '9') p++;
+    }
+    return *p == 0;
+}
+
+/* OWASP CSV injection: a cell a spreadsheet would run as a formula (first
+ * character, after any spaces, = + - @ tab or CR, or their full-width forms
+ * U+FF1D U+FF0B U+FF0D U+FF20) */
+static bool csv_formula_risk(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p == ' ') p++;
+    if (*p == '=' || *p == '+' || *p == '-' || *p == '@' || *p == '\t' || *p == '\r') return true;
+    return p[0] == 0xEF && p[1] == 0xBC && (p[2] == 0x9D || p[2] == 0x8B || p[2] == 0x8D || p[2] == 0xA0);
+}
+
+static void csv_raw(FILE *out, const char *s, int first) {
     if (!first) fputc(',', out);
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, out);
@@ -32,10 +65,25 @@ void db_csv_field(FILE *out, const char *s, int first) {
     fputc('"', out);
 }
 
+void db_csv_field(FILE *out, const char *s, int first) {
+    if (!csv_formula_risk(s) || csv_is_number(s)) {
+        csv_raw(out, s, first);
+        return;
+    }
+    /* guarded: a leading single quote inside a quoted cell */
+    if (!first) fputc(',', out);
+    fputs("\"'", out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
 void db_csv_num(FILE *out, double v) {
     char buf[40];
     db_fmt_full(buf, sizeof buf, v);
-    db_csv_field(out, buf, 0);
+    csv_raw(out, buf, 0);
 }
 
 char *db_sql_text(sqlite3_stmt *s, int i) {
@@ -65,9 +113,18 @@ int db_sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen) {
 
 void db_md_text(FILE *out, const char *s) {
     for (; *s; s++) {
-        if (*s == '|') fputs("\\|", out);
-        else if (*s == '\n' || *s == '\r') fputc(' ', out);
-        else fputc(*s, out);
+        switch (*s) {
+        case '|': fputs("\\|", out); break;
+        case '\n': case '\r': fputc(' ', out); break;
+        /* Markdown renders inline HTML: < > & " as character references */
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '&': fputs("&amp;", out); break;
+        case '"': fputs("&quot;", out); break;
+        default:
+            if ((unsigned char)*s < 0x20 || *s == 0x7F) fputc(' ', out);
+            else fputc(*s, out);
+        }
     }
 }
 
@@ -89,9 +146,20 @@ void db_tex_text(FILE *out, const char *s) {
         case '\\': fputs("\\textbackslash{}", out); break;
         case '[': fputs("{[}", out); break;
         case ']': fputs("{]}", out); break;
-        case '\n': case '\r': fputc(' ', out); break;
-        default: fputc(*s, out);
+        default:
+            if ((unsigned char)*s < 0x20 || *s == 0x7F) fputc(' ', out);   /* line breaks too */
+            else fputc(*s, out);
         }
+    }
+}
+
+void db_tex_comment(FILE *out, const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (; *p; p++) {
+        if (*p < 0x20 || *p == 0x7F) fputc(' ', out);   /* a line break would end the comment */
+        else if (p[0] == 0xC2 && p[1] == 0x85) fputc(' ', out), p++;   /* U+0085 NEL */
+        else if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) fputc(' ', out), p += 2;   /* U+2028/9 */
+        else fputc(*p, out);
     }
 }
 
@@ -135,6 +203,17 @@ void db_html_text(FILE *out, const char *s) {
         fwrite(p, 1, (size_t)n, out);
         p += n;
     }
+}
+
+void db_tex_commentf(FILE *out, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = NULL;
+    int n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && text) db_tex_comment(out, text);
+    free(text);
+    fputc('\n', out);
 }
 
 int db_json_print(cJSON *root, FILE *out, char *err, size_t errlen) {

@@ -410,14 +410,12 @@ static void write_md(const hw_report *h, FILE *out) {
 
 static void write_latex(const hw_report *h, FILE *out) {
     char buf[256];
-    fputs("% decobench hardware report -- suite: ", out);
-    fputs(h->suite, out);
-    fputc('\n', out);
+    db_tex_commentf(out, "%% decobench hardware report -- suite: %s", h->suite);
     for (int i = 0; i < h->nm; i++) {
+        char desc[256];
         machine_title(&h->m[i], buf, sizeof buf);
-        fprintf(out, "%% %s: ", buf);
-        machine_desc(&h->m[i], buf, sizeof buf);
-        fprintf(out, "%s\n", buf);
+        machine_desc(&h->m[i], desc, sizeof desc);
+        db_tex_commentf(out, "%% %s: %s", buf, desc);   /* no line break can end the comment */
     }
     fputs("% requires \\usepackage{booktabs}\n\\begin{tabular}{ll", out);
     for (int i = 0; i < h->nm; i++) fputc('r', out);

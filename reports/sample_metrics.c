@@ -167,7 +167,7 @@ int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv
     }
     if (!strcmp(fmt, "md")) {
         fputs("\n| label | dataset | n |", out);
-        for (int k = 0; k < n_names; k++) fprintf(out, " %s |", names[k]);
+        for (int k = 0; k < n_names; k++) db_md_cell(out, names[k]);   /* names come from the command line */
         fputs("\n|---|---|---:|", out);
         for (int k = 0; k < n_names; k++) fputs("---:|", out);
         fputc('\n', out);

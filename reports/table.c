@@ -744,10 +744,21 @@ static void col_cell(const table *t, int i, const col_pick *k, char *buf, size_t
 static void title_line(const table *t, const char *by, FILE *out) {
     char machine[256];
     title_parts(t, machine, sizeof machine);
-    fprintf(out, "**decobench run %lld** — suite: %s — machine: %s — llama.cpp: %s", (long long)t->run_id,
-            t->suite[0] ? t->suite : "?", machine, t->llama_commit[0] ? t->llama_commit : "?");
-    if (by) fprintf(out, " — by %s", by);
-    if (strcmp(t->status, "completed") != 0) fprintf(out, " — status: %s", t->status);
+    /* stored text is escaped (db_md_text): a suite name is no Markdown or HTML */
+    fprintf(out, "**decobench run %lld** — suite: ", (long long)t->run_id);
+    db_md_text(out, t->suite[0] ? t->suite : "?");
+    fputs(" — machine: ", out);
+    db_md_text(out, machine);
+    fputs(" — llama.cpp: ", out);
+    db_md_text(out, t->llama_commit[0] ? t->llama_commit : "?");
+    if (by) {
+        fputs(" — by ", out);
+        db_md_text(out, by);
+    }
+    if (strcmp(t->status, "completed") != 0) {
+        fputs(" — status: ", out);
+        db_md_text(out, t->status);
+    }
 }
 
 static void columns_md(const table *t, const col_pick *cols, int n, FILE *out) {
@@ -899,8 +910,8 @@ static bool col_ranks(const table *t, const col_pick *k, const char *best) {
 static void columns_latex(const table *t, const col_pick *cols, int n, FILE *out) {
     char machine[256], buf[512], best[512];
     title_parts(t, machine, sizeof machine);
-    fprintf(out, "%% decobench run %lld -- suite: %s -- machine: %s -- llama.cpp: %s\n",
-            (long long)t->run_id, t->suite, machine, t->llama_commit);
+    db_tex_commentf(out, "%% decobench run %lld -- suite: %s -- machine: %s -- llama.cpp: %s",
+                    (long long)t->run_id, t->suite, machine, t->llama_commit);
     fputs("% bold: best per column; tok/s and speedup: median $\\pm$ half-width of the 95% bootstrap CI\n", out);
     fputs("% requires \\usepackage{booktabs}\n\\begin{tabular}{", out);
     for (int c = 0; c < n; c++) fputc(col_is_text(cols[c].spec->id) ? 'l' : 'r', out);
@@ -1462,7 +1473,9 @@ static void pivot_md(const table *t, const pivot *p, FILE *out) {
         fputc('\n', out);
     }
     cell_caption(t, p, false, buf, sizeof buf);
-    fprintf(out, "\nCell: %s.\n", buf);
+    fputs("\nCell: ", out);
+    db_md_text(out, buf);   /* holds the baseline key of the run's config */
+    fputs(".\n", out);
 }
 
 static void pivot_csv(const table *t, const pivot *p, FILE *out) {
@@ -1520,15 +1533,15 @@ static void pivot_csv(const table *t, const pivot *p, FILE *out) {
 static void pivot_latex(const table *t, const pivot *p, FILE *out) {
     char machine[256], buf[256];
     title_parts(t, machine, sizeof machine);
-    fprintf(out, "%% decobench run %lld -- suite: %s -- machine: %s -- llama.cpp: %s -- by %s%s\n",
-            (long long)t->run_id, t->suite, machine, t->llama_commit, p->by == BY_PARAM ? "param:" : "",
-            p->by == BY_PARAM ? p->param : p->by == BY_ENGINE ? "engine" : p->dim);
+    db_tex_commentf(out, "%% decobench run %lld -- suite: %s -- machine: %s -- llama.cpp: %s -- by %s%s",
+                    (long long)t->run_id, t->suite, machine, t->llama_commit, p->by == BY_PARAM ? "param:" : "",
+                    p->by == BY_PARAM ? p->param : p->by == BY_ENGINE ? "engine" : p->dim);
     if (p->ck == CELL_DEFAULT)
-        fprintf(out, "%% cell: speedup against %s / \\#MAT; bold: best speedup per column\n",
-                t->baseline_key ? t->baseline_key : "no baseline");
+        db_tex_commentf(out, "%% cell: speedup against %s / \\#MAT; bold: best speedup per column",
+                        t->baseline_key ? t->baseline_key : "no baseline");
     else {
         cell_caption(t, p, true, buf, sizeof buf);
-        fprintf(out, "%% cell: %s; bold: best per column\n", buf);
+        db_tex_commentf(out, "%% cell: %s; bold: best per column", buf);
     }
     int lead = 1 + p->show_dataset + p->show_model;
     fputs("% requires \\usepackage{booktabs}\n\\begin{tabular}{", out);

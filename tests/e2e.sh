@@ -10,6 +10,8 @@ mkmodel="$build/decobench-mkmodel"
 tmp="$(mktemp -d /tmp/decobench-e2e.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
 . "$src/tests/lib.sh"
+# derived models (self-spec's draft) go to a cache of this test's own
+export DECOBENCH_CACHE_DIR="$tmp/cache"
 
 # a small random GGUF (the bundled trained models replace it once S2 lands)
 "$mkmodel" --out "$tmp/tiny.gguf" --n-embd 64 --n-layer 2 --seed 7 >/dev/null 2>&1 \
@@ -140,7 +142,8 @@ total=$(sqlite3 "$tmp/spec.db" 'select count(*) from sample s join "case" c on c
 mat=$(sqlite3 "$tmp/spec.db" 'select round(sum(s.mat * s.n_commits) / sum(s.n_commits), 2) from sample s join "case" c on c.id = s.case_id where c.label = "spec k=5"' 2>/dev/null)
 awk "BEGIN{exit !($mat > 3.0)}" && ok "self-draft spec k=5 accepts everything (#MAT $mat)" || fail "self-draft spec #MAT" "$mat"
 dd=$(sqlite3 "$tmp/spec.db" 'select draft_name from "case" where label = "self-spec"' 2>/dev/null)
-[ "$dd" = "target:derived" ] && ls "$tmp"/tiny.gguf.self-L1.gguf >/dev/null 2>&1 && ok "self-spec derived its draft next to the model" \
+[ "$dd" = "target:derived" ] && ls "$DECOBENCH_CACHE_DIR"/self-spec-*-L1.gguf >/dev/null 2>&1 \
+  && ! ls "$tmp"/tiny.gguf.self-* >/dev/null 2>&1 && ok "self-spec derived its draft in the cache directory, not next to the model" \
   || fail "self-spec derived draft" "draft_name=$dd"
 
 # ---- chat datasets: every turn, in the model's chat template ------------------

@@ -3,8 +3,8 @@
 # (tests/unit_tests), the data checks, the end-to-end CLI tests
 # (tests/e2e.sh), the run lifecycle (tests/reliability.sh), bad input
 # (tests/bad-input.sh), the suites for users' own models and every shipped
-# dataset (tests/user-suites.sh), the tokenizer and model trainers
-# (tests/train-check.sh)
+# dataset (tests/user-suites.sh), the -o rules and safe output files
+# (tests/outsafe.sh), the tokenizer and model trainers (tests/train-check.sh)
 # and the HTML report in a headless browser
 # (tests/html-check.sh; skipped without chromium), and ends with one line
 # "N passed, N failed[, N skipped]" summing them.
@@ -61,6 +61,7 @@ count "$tmp/e2e.log" e2e.sh
 echo "== run lifecycle: kill, resume, signals, concurrent writers"
 bash "$src/tests/reliability.sh" 2>&1 | tee "$tmp/reliability.log"
 count "$tmp/reliability.log" reliability.sh
+
 echo "== bad input (one line, exit 2, nothing written)"
 bash "$src/tests/bad-input.sh" 2>&1 | tee "$tmp/bad.log"
 count "$tmp/bad.log" bad-input.sh
@@ -68,6 +69,10 @@ count "$tmp/bad.log" bad-input.sh
 echo "== suites for users' models and every shipped dataset"
 bash "$src/tests/user-suites.sh" 2>&1 | tee "$tmp/user.log"
 count "$tmp/user.log" user-suites.sh
+
+echo "== -o rules and safe output files"
+bash "$src/tests/outsafe.sh" 2>&1 | tee "$tmp/outsafe.log"
+count "$tmp/outsafe.log" outsafe.sh
 
 echo "== model-building tools"
 bash "$src/tests/train-check.sh" 2>&1 | tee "$tmp/train.log"

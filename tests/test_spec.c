@@ -10,7 +10,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "engines/engine.h"
@@ -18,6 +20,7 @@
 #include "harness/model_exact.h"
 #include "harness/sample.h"
 #include "harness/stats.h"
+#include "harness/suite.h"
 
 #include "engines/pld.h"
 
@@ -599,7 +602,42 @@ static void self_spec_derives_draft(void) {
     db_params p;
     db_params_defaults(&p, e->params, e->n_params);
     db_params_set(&p, "layers", "2", NULL, 0);
+    /* S7 finding 8: the draft goes to the cache directory, never next to the
+     * model; symlinks planted at the old predictable name and at the cache
+     * name are neither followed nor written through */
+    char cache[700], victim[700], old_name[700], cpath[4200], sha[65], vtext[64];
+    snprintf(cache, sizeof cache, "%s/self-cache", db_test_tmpdir());
+    snprintf(victim, sizeof victim, "%s/self-victim", db_test_tmpdir());
+    snprintf(old_name, sizeof old_name, "%s.self-L2.gguf", a);
+    setenv("DECOBENCH_CACHE_DIR", cache, 1);
+    mkdir(cache, 0700);
+    FILE *vf = fopen(victim, "w");
+    if (vf) { fputs("victim", vf); fclose(vf); }
+    unlink(old_name);
+    CHECK_INT_EQ(symlink(victim, old_name), 0);
+    /* and at the old temporary name (NAME.tmpPID), which a writer following links would truncate */
+    char old_tmp[800];
+    snprintf(old_tmp, sizeof old_tmp, "%s.tmp%d", old_name, (int)getpid());
+    unlink(old_tmp);
+    CHECK_INT_EQ(symlink(victim, old_tmp), 0);
+    CHECK_INT_EQ(db_sha256_file(a, sha, err, sizeof err), 0);
+    snprintf(cpath, sizeof cpath, "%s/self-spec-%s-L2.gguf", cache, sha);
+    unlink(cpath);
+    CHECK_INT_EQ(symlink(victim, cpath), 0);
     CHECK_INT_EQ(e->derive_draft(&p, a, dpath, sizeof dpath, err, sizeof err), 0);
+    CHECK_STR_EQ(dpath, cpath);
+    struct stat lst;
+    CHECK_INT_EQ(lstat(cpath, &lst), 0);
+    CHECK(S_ISREG(lst.st_mode));                  /* the planted link was replaced, not followed */
+    CHECK_INT_EQ(lstat(old_name, &lst), 0);
+    CHECK(S_ISLNK(lst.st_mode));                  /* nothing written next to the model */
+    vf = fopen(victim, "r");
+    size_t vn = vf ? fread(vtext, 1, sizeof vtext - 1, vf) : 0;
+    if (vf) fclose(vf);
+    vtext[vn] = 0;
+    CHECK_STR_EQ(vtext, "victim");
+    unlink(old_name);
+    unlink(old_tmp);
     struct stat st1, st2;
     CHECK_INT_EQ(stat(dpath, &st1), 0);
     CHECK_INT_EQ(e->derive_draft(&p, a, dpath, sizeof dpath, err, sizeof err), 0);   /* reused */

@@ -29,6 +29,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "harness/outfile.h"
 #include "harness/rng.h"
 #include "tools/corpus_docs.h"
 
@@ -636,23 +637,21 @@ int main(int argc, char **argv) {
     fprintf(stderr, PROG ": %zu merges\n", n_merged);
 
     /* 6. write the TSV */
-    size_t olen = strlen(out);
-    char *tpath = xrealloc(NULL, olen + 8);
-    snprintf(tpath, olen + 8, "%s.tmp", out);
-    FILE *f = fopen(tpath, "w");
-    if (!f) { fprintf(stderr, PROG ": %s: %s\n", tpath, strerror(errno)); return 1; }
+    /* by the -o rules of harness/outfile.h (mkstemp next to it, renamed) */
+    db_outfile of;
+    char oerr[512];
+    if (db_outfile_open(&of, out, oerr, sizeof oerr) != 0) { fprintf(stderr, PROG ": %s\n", oerr); return 1; }
+    FILE *f = of.f;
     fprintf(f, "<unk>\t0\t2\n<s>\t0\t3\n</s>\t0\t3\n<|mask|>\t0\t3\n");
     for (int b = 0; b < 256; b++) fprintf(f, "<0x%02X>\t0\t6\n", b);
     for (size_t i = 0; i < n_merged; i++) fprintf(f, "%s\t%g\t1\n", st.str[merged[i]], -(double)(i + 1));
     for (size_t i = 0; i < n_alpha; i++) fprintf(f, "%s\t%g\t1\n", st.str[i], -(double)(n_merged + 1 + i));
-    if (fclose(f) != 0 || rename(tpath, out) != 0) {
-        fprintf(stderr, PROG ": %s: cannot write: %s\n", out, strerror(errno));
-        remove(tpath);
+    if (db_outfile_commit(&of, oerr, sizeof oerr) != 0) {
+        fprintf(stderr, PROG ": %s\n", oerr);
         return 1;
     }
     printf("%s: %zu tokens (%d fixed, %zu characters, %zu merges)\n", out, n_fixed + n_alpha + n_merged,
            n_fixed, n_alpha, n_merged);
-    free(tpath);
     free(tmp);
     free(merged);
     for (size_t i = 0; i < idx_cap; i++) free(idx[i].w);

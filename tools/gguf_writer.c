@@ -11,6 +11,8 @@
 #include "ggml.h"
 #include "gguf.h"
 
+#include "../harness/outfile.h"
+
 static int errf(char *err, size_t errlen, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -172,28 +174,27 @@ int db_gguf_write_llama(const char *path, const db_gguf_hparams *hp, const db_gg
         gguf_add_tensor(g, t);
     }
 
-    /* write to a temporary file, then rename */
+    /* by the -o rules of harness/outfile.h: a mkstemp file next to path,
+     * renamed into place (keeping a replaced file's mode), or written
+     * through to a device or FIFO */
     {
-        size_t plen = strlen(path);
-        char *tpath = malloc(plen + 16);
-        if (!tpath) { errf(err, errlen, "%s: out of memory", path); goto done; }
-        snprintf(tpath, plen + 16, "%s.tmp%d", path, (int)(plen % 97));
+        db_outfile of;
+        char e2[512];
+        if (db_outfile_open(&of, path, e2, sizeof e2) != 0) {
+            errf(err, errlen, "%s", e2);
+            goto done;
+        }
         errno = 0;
-        if (!gguf_write_to_file(g, tpath, false)) {
+        if (!gguf_write_to_file_ptr(g, of.f, false)) {
             int e = errno;
-            remove(tpath);
+            db_outfile_abort(&of);
             errf(err, errlen, "%s: cannot write: %s", path, e ? strerror(e) : "gguf write failed");
-            free(tpath);
             goto done;
         }
-        if (rename(tpath, path) != 0) {
-            int e = errno;
-            remove(tpath);
-            errf(err, errlen, "%s: cannot write: %s", path, strerror(e));
-            free(tpath);
+        if (db_outfile_commit(&of, e2, sizeof e2) != 0) {
+            errf(err, errlen, "%s", e2);
             goto done;
         }
-        free(tpath);
     }
     if (stats) {
         struct stat st;

@@ -60,6 +60,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -68,8 +69,10 @@
 #include "gguf.h"
 #include "llama.h"
 
+#include "harness/outfile.h"
 #include "harness/rng.h"
 #include "harness/sample.h"
+#include "harness/util.h"
 #include "tools/corpus_docs.h"
 #include "tools/gguf_writer.h"
 
@@ -441,9 +444,13 @@ static int gguf_patch(const char *path, int mask_id, char *err, size_t errlen) {
     char *buf = xmalloc(meta > (1u << 20) ? meta : (1u << 20));
     gguf_get_meta_data(g, buf);
     gguf_free(g);
-    char *tmp = path_with(path, ".patch.tmp");
-    FILE *in = fopen(path, "rb"), *out = fopen(tmp, "wb");
+    /* a mkstemp file next to path, renamed over it (harness/outfile.h) */
+    db_outfile of;
+    char e2[512];
+    FILE *in = fopen(path, "rb");
     int rc = -1;
+    bool opened = in && db_outfile_open(&of, path, e2, sizeof e2) == 0;
+    FILE *out = opened ? of.f : NULL;
     if (in && out && fwrite(buf, 1, meta, out) == meta && fseek(in, (long)old_off, SEEK_SET) == 0) {
         size_t n;
         rc = 0;
@@ -452,29 +459,43 @@ static int gguf_patch(const char *path, int mask_id, char *err, size_t errlen) {
         if (ferror(in)) rc = -1;
     }
     if (in) fclose(in);
-    if (out && fclose(out) != 0) rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0) rc = -1;
-    if (rc != 0) {
-        snprintf(err, errlen, "%s: cannot rewrite metadata: %s", path, strerror(errno));
-        remove(tmp);
-    }
-    free(tmp);
+    if (opened && rc == 0) rc = db_outfile_commit(&of, e2, sizeof e2);
+    else if (opened) db_outfile_abort(&of);
+    if (rc != 0) snprintf(err, errlen, "%s: cannot rewrite metadata: %s", path, strerror(errno));
     free(buf);
     return rc;
 }
 
 static int save_model(struct llama_model *model, const char *path, int mask_id) {
-    char *tmp = path_with(path, ".tmp");
     char err[512];
+    /* a mkstemp file of our own next to path (not a predictable name that a
+     * planted symlink could redirect), renamed over path at the end */
+    char *tmp = NULL;
+    int tfd = db_tmp_create(path, &tmp, err, sizeof err);
+    if (tfd < 0) { fprintf(stderr, PROG ": %s\n", err); return -1; }
+    close(tfd);
+    {
+        mode_t mask = umask(0);
+        umask(mask);
+        chmod(tmp, 0666 & ~mask);
+    }
     llama_model_save_to_file(model, tmp);
-    if (!file_exists(tmp)) { fprintf(stderr, PROG ": %s: cannot write checkpoint\n", tmp); free(tmp); return -1; }
+    struct stat tst;
+    if (stat(tmp, &tst) != 0 || tst.st_size == 0) {
+        fprintf(stderr, PROG ": %s: cannot write checkpoint\n", tmp);
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
     if (gguf_patch(tmp, mask_id, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
+        unlink(tmp);
         free(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
         fprintf(stderr, PROG ": %s: cannot write: %s\n", path, strerror(errno));
+        unlink(tmp);
         free(tmp);
         return -1;
     }
@@ -503,14 +524,16 @@ static int state_write(const char *path, const state *s, const opts *o) {
     cJSON_AddStringToObject(j, "note", "data order and masks are functions of (seed, step); AdamW moments restart on resume");
     char *txt = cJSON_Print(j);
     cJSON_Delete(j);
-    char *tmp = path_with(path, ".tmp");
-    FILE *f = fopen(tmp, "w");
     int rc = 0;
-    if (!f || fputs(txt, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, PROG ": %s: cannot write: %s\n", path, strerror(errno));
+    db_str b;
+    db_str_init(&b);
+    char e2[512];
+    if (db_str_append(&b, txt) != 0 || db_str_append(&b, "\n") != 0 ||
+        db_output_write(path, b.s, b.len, e2, sizeof e2) != 0) {
+        fprintf(stderr, PROG ": %s: cannot write: %s\n", path, e2);
         rc = -1;
     }
-    free(tmp);
+    db_str_free(&b);
     free(txt);
     return rc;
 }
@@ -1464,10 +1487,17 @@ int main(int argc, char **argv) {
         : "next-token NLL over held-out windows, nats/token");
     txt = cJSON_Print(j);
     cJSON_Delete(j);
-    FILE *rf = fopen(report, "w");
-    if (!rf || fputs(txt, rf) < 0 || fputc('\n', rf) < 0 || fclose(rf) != 0) {
-        fprintf(stderr, PROG ": %s: cannot write: %s\n", report, strerror(errno));
-        { rc = 1; goto done; }
+    {
+        db_str rb;
+        db_str_init(&rb);
+        char e3[512] = "out of memory";
+        int wr = db_str_append(&rb, txt) == 0 && db_str_append(&rb, "\n") == 0
+                     ? db_output_write(report, rb.s, rb.len, e3, sizeof e3) : -1;
+        db_str_free(&rb);
+        if (wr != 0) {
+            fprintf(stderr, PROG ": %s: cannot write: %s\n", report, e3);
+            { rc = 1; goto done; }
+        }
     }
     fprintf(stderr, PROG ": %s (%s): held-out loss %.4f (ppl %.2f, f32 %.4f), unigram ppl %.2f, %lld tokens, %.0f s\n",
             o.out, type, eout.loss, exp(eout.loss), e32.loss, exp(uni_loss), (long long)st.tokens_seen, st.elapsed_s);
