@@ -213,5 +213,6 @@ const db_engine db_engine_lookahead = {
     .needs_draft = false,
     .n_seq_max = la_n_seq,
     .validate = la_validate,
+    .lossless_greedy = true,
     .generate = la_generate,
 };

@@ -285,7 +285,11 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
             for (int d = 0; d < k - 1 && base + d < dk.cap; d++) dk.tok[base + d] = br[win].tok[d];
             dk.n = base + k - 1;
         }
-        int v = db_spec_accept(&s, accepted, a, extra, n_nodes, err, errlen);
+        /* VERIFY counts draft positions by depth (k, the length of every
+         * root-to-leaf path), not tree nodes (the DRAFT event has those):
+         * accept_at[i] is then "the path reached depth i+1", as for a chain
+         * (docs/metrics.md) */
+        int v = db_spec_accept(&s, accepted, a, extra, n_nodes > 0 ? k : 0, err, errlen);
         if (v < 0) rc = -1;
         if (v != 0) break;
     }
@@ -307,5 +311,6 @@ const db_engine db_engine_spec_tree = {
     .needs_draft = true,
     .n_seq_max = tree_n_seq,
     .validate = tree_validate,
+    .lossless_greedy = true,
     .generate = tree_generate,
 };

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "engines/engine.h"
 #include "engines/specdec.h"
+#include "harness/metrics.h"
 #include "harness/model_exact.h"
 #include "harness/sample.h"
 #include "harness/stats.h"
@@ -141,6 +142,76 @@ static void greedy_identical_to_ar_exact(void) {
     CHECK(tree_commits > 0 && (double)tree_acc / tree_commits > 1.2);
     CHECK_MSG(la_acc > 0, "lookahead never accepted an n-gram token");
     printf("    lookahead: %ld n-gram tokens accepted\n", la_acc);
+    db_model_close(t);
+    db_model_close(d);
+}
+
+/* spec-tree's VERIFY events count draft depth, not tree nodes: with k=4 and
+ * trees of up to 3x4 nodes, every VERIFY drafts <= 4 positions, α@5.. do not
+ * exist, and α@i equals the share of steps whose committed tokens (accepted
+ * path + 1) exceeded i, counted independently from the COMMIT events. */
+static void tree_alpha_by_depth_engine(void) {
+    db_model *t = open_model("exact", TARGET), *d = open_model("exact", DRAFT);
+    if (!t || !d) return;
+    const db_engine *e = db_engine_find("spec-tree");
+    db_params p;
+    db_params_defaults(&p, e->params, e->n_params);
+    db_params_set(&p, "k", "4", NULL, 0);
+    db_params_set(&p, "branches", "3", NULL, 0);
+    db_params_set(&p, "p_split", "0.02", NULL, 0);
+    db_event_log log;
+    db_event_log_init(&log);
+    int max_nodes = 0, drafted_at[DB_MAX_DRAFT_POS] = { 0 }, accepted_at[DB_MAX_DRAFT_POS] = { 0 };
+    db_sample_metrics tot;
+    memset(&tot, 0, sizeof tot);
+    for (int pr = 0; pr < 6; pr++) {
+        db_token prompt[4] = { DB_EXACT_BOS, 3 + pr, 5 + 2 * pr, 7 };
+        db_event_log_start(&log);
+        db_model_reset(t);
+        db_model_reset(d);
+        db_gen_request req = { .target = t, .draft = d, .prompt = prompt, .n_prompt = 4, .max_new_tokens = 40,
+                               .stop_at_eog = false, .seed = 1, .params = &p, .events = &log };
+        db_gen_output o;
+        memset(&o, 0, sizeof o);
+        char err[256];
+        CHECK_INT_EQ(e->generate(&req, &o, err, sizeof err), 0);
+        int depth = 0;
+        for (int i = 0; i < log.n; i++) {
+            const db_event *ev = &log.ev[i];
+            if (ev->kind == DB_EV_DRAFT && ev->n_tokens > max_nodes) max_nodes = ev->n_tokens;
+            if (ev->kind == DB_EV_VERIFY) {
+                CHECK(ev->n_tokens >= 1 && ev->n_tokens <= 4);
+                CHECK(ev->n_accepted <= ev->n_tokens);
+                depth = ev->n_tokens;
+            }
+            if (ev->kind == DB_EV_COMMIT && ev->step > 0 && depth > 0) {
+                for (int j = 0; j < depth; j++) {
+                    drafted_at[j]++;
+                    if (ev->n_tokens - 1 > j) accepted_at[j]++;   /* accepted path + correction/bonus */
+                }
+                depth = 0;
+            }
+        }
+        db_sample_metrics m;
+        db_metrics_from_events(&log, 4, 1000, &m);
+        for (int j = 0; j < DB_MAX_DRAFT_POS; j++) {
+            tot.drafted_at[j] += m.drafted_at[j];
+            tot.accepted_at[j] += m.accepted_at[j];
+        }
+        db_output_free(&o);
+    }
+    CHECK_MSG(max_nodes > 4, "the trees never had more nodes (%d) than depth", max_nodes);
+    for (int j = 0; j < DB_MAX_DRAFT_POS; j++) {
+        CHECK_INT_EQ(tot.drafted_at[j], drafted_at[j]);
+        CHECK_INT_EQ(tot.accepted_at[j], accepted_at[j]);
+        if (j >= 4) CHECK_INT_EQ(tot.drafted_at[j], 0);
+    }
+    CHECK(tot.drafted_at[0] > 10 && tot.accepted_at[0] > 0 && tot.accepted_at[3] < tot.drafted_at[3]);
+    printf("    spec-tree k=4: alpha@1..4 = %.2f/%.2f/%.2f/%.2f over %d verifications, trees up to %d nodes\n",
+           (double)tot.accepted_at[0] / tot.drafted_at[0], (double)tot.accepted_at[1] / tot.drafted_at[1],
+           (double)tot.accepted_at[2] / tot.drafted_at[2], (double)tot.accepted_at[3] / tot.drafted_at[3],
+           tot.drafted_at[0], max_nodes);
+    db_event_log_free(&log);
     db_model_close(t);
     db_model_close(d);
 }
@@ -639,6 +710,7 @@ void suite_spec(void) {
     RUN(pld_lookup_finds_latest_longest);
     RUN(ngram_cache_drafts_by_counts);
     RUN(greedy_identical_to_ar_exact);
+    RUN(tree_alpha_by_depth_engine);
     RUN(stochastic_spec_samples_target);
     RUN(broken_verifier_is_detected);
     RUN(llama_greedy_identity_and_kv);
