@@ -216,6 +216,67 @@ static void tree_alpha_by_depth_engine(void) {
     db_model_close(d);
 }
 
+/* Planted-bug control for the identity checks: spec-tree on a target whose
+ * KV copies into the branch sequences are dropped (an engine committing
+ * the accepted cells to sequence 0 only, so the branch sequences attend to
+ * a history with holes) must not pass as identical to ar: the same check
+ * that finds every unbroken configuration identical finds this one
+ * different (or failing) on some prompt. */
+static const db_model_backend *real_exact;
+static int faulty_seq_cp(db_model *m, int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+    if (dst != 0) return 0;                       /* the planted bug */
+    return real_exact->seq_cp(m, src, dst, p0, p1);
+}
+
+static void wrong_cell_is_detected(void) {
+    db_model *t = open_model("exact", TARGET), *d = open_model("exact", DRAFT);
+    if (!t || !d) return;
+    db_model_backend faulty = *t->backend;
+    real_exact = t->backend;
+    faulty.seq_cp = faulty_seq_cp;
+    const db_engine *e = db_engine_find("spec-tree");
+    db_params p;
+    db_params_defaults(&p, e->params, e->n_params);
+    db_params_set(&p, "k", "6", NULL, 0);
+    db_params_set(&p, "branches", "8", NULL, 0);
+    db_params_set(&p, "p_split", "0.02", NULL, 0);
+    db_rng r = db_rng_make(3, 0);
+    int same_ok = 0, broken = 0, n = 0;
+    for (int prompt_i = 0; prompt_i < 25; prompt_i++) {
+        db_token prompt[12] = { DB_EXACT_BOS };
+        int np = 2 + (int)db_rng_below(&r, 10);
+        for (int i = 1; i < np; i++) prompt[i] = 3 + (db_token)db_rng_below(&r, 37);
+        db_gen_output ref, o;
+        run_engine("ar", t, NULL, NULL, 0, prompt, np, 48, 1, &ref, NULL);
+        for (int f = 0; f < 2; f++) {
+            t->backend = f ? &faulty : real_exact;
+            db_event_log log;
+            db_event_log_init(&log);
+            db_event_log_start(&log);
+            db_model_reset(t);
+            db_model_reset(d);
+            db_gen_request req = { .target = t, .draft = d, .prompt = prompt, .n_prompt = np, .max_new_tokens = 48,
+                                   .stop_at_eog = true, .seed = 1, .params = &p, .events = &log };
+            memset(&o, 0, sizeof o);
+            char err[256];
+            int rc = e->generate(&req, &o, err, sizeof err);
+            bool same = rc == 0 && same_tokens(&o, &ref);
+            if (f) broken += !same;
+            else same_ok += same;
+            db_output_free(&o);
+            db_event_log_free(&log);
+        }
+        t->backend = real_exact;
+        n++;
+        db_output_free(&ref);
+    }
+    CHECK_INT_EQ(same_ok, n);
+    CHECK_MSG(broken > 0, "a spec-tree that drops the accepted cells of its branch sequences passed as identical on all %d prompts", n);
+    printf("    planted wrong cell: %d of %d prompts differ from ar (unbroken: %d identical)\n", broken, n, same_ok);
+    db_model_close(t);
+    db_model_close(d);
+}
+
 /* ---- stochastic losslessness ---- */
 #define SV 9   /* vocab: BOS, EOS, MASK + 6 words */
 #define S_TARGET "vocab=9,order=1,seed=5,sharpness=1.3"
@@ -711,6 +772,7 @@ void suite_spec(void) {
     RUN(ngram_cache_drafts_by_counts);
     RUN(greedy_identical_to_ar_exact);
     RUN(tree_alpha_by_depth_engine);
+    RUN(wrong_cell_is_detected);
     RUN(stochastic_spec_samples_target);
     RUN(broken_verifier_is_detected);
     RUN(llama_greedy_identity_and_kv);
