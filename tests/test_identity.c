@@ -13,6 +13,7 @@
 
 #include "harness/identity.h"
 #include "harness/store.h"
+#include "reports/compare.h"
 #include "reports/report.h"
 
 static char *q1(sqlite3 *db, const char *sql) {
@@ -155,6 +156,53 @@ static void identity_check_pairs_and_counts(void) {
     free(path);
 }
 
+/* compare's identical_to_ar: run 2 is run 1 with the planted difference,
+ * run 1 has it fixed; BASE 1 -> NEW 2 regresses for that case only, and the
+ * same run against itself is unchanged with a note. */
+static void identity_in_compare(void) {
+    char *path = build_db();
+    if (!path) return;
+    db_store *st = NULL;
+    char err[512];
+    CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
+    if (!st) { free(path); return; }
+    sqlite3 *db = db_store_handle(st);
+    exec_ok(db, "INSERT INTO run(id, suite_name, config_json, started_at, status) VALUES(2, 'id', '{}', 2, 'completed');"
+                "INSERT INTO \"case\"(id, run_id, idx, engine, label, params_json, model_name, model_sha256, dataset, status)"
+                " SELECT id + 100, 2, idx, engine, label, params_json, model_name, model_sha256, dataset, status"
+                " FROM \"case\" WHERE run_id = 1;"
+                "INSERT INTO sample(case_id, prompt_idx, prompt_id, rep, turn, tokens_per_s, latency_ms, ttft_ms,"
+                " new_tokens, mat, n_commits, output_tokens_json) SELECT case_id + 100, prompt_idx, prompt_id, rep, turn,"
+                " tokens_per_s, latency_ms, ttft_ms, new_tokens, mat, n_commits, output_tokens_json FROM sample;"
+                "UPDATE sample SET output_tokens_json = '[7,8,9]' WHERE case_id = 2 AND prompt_idx = 2;");
+    CHECK_INT_EQ(db_identity_check_run(db, 1, NULL, NULL, err, sizeof err), 0);
+    CHECK_INT_EQ(db_identity_check_run(db, 2, NULL, NULL, err, sizeof err), 0);
+    for (int same = 0; same < 2; same++) {
+        db_compare_result res;
+        CHECK_INT_EQ(db_compare_runs(st, same ? 2 : 1, st, 2, NULL, &res, err, sizeof err), 0);
+        int n_rows = 0, regressed = 0;
+        for (int i = 0; i < res.n_rows; i++) {
+            const db_compare_row *r = &res.rows[i];
+            if (strcmp(r->metric, "identical_to_ar") != 0) continue;
+            n_rows++;
+            if (r->verdict == DB_VERDICT_REGRESSED) {
+                regressed++;
+                CHECK_STR_EQ(r->label, "spec #2");
+                CHECK_NEAR(r->base, 1.0, 0);
+                CHECK_NEAR(r->new_, 2.0 / 3.0, 1e-12);
+            }
+            if (same && !strcmp(r->label, "spec #2")) CHECK_STR_EQ(r->note ? r->note : "", "differs from ar in both runs");
+        }
+        CHECK_INT_EQ(n_rows, 4);              /* the four compared cases only */
+        CHECK_INT_EQ(regressed, same ? 0 : 1);
+        db_compare_result_free(&res);
+    }
+    db_store_close(st);
+    db_store_remove_files(path);
+    free(path);
+}
+
 void suite_identity(void) {
     RUN(identity_check_pairs_and_counts);
+    RUN(identity_in_compare);
 }
