@@ -11,7 +11,9 @@
  * far (sample-then-check), so each emitted token comes from the target's own
  * conditional distribution: greedy output equals `ar`, and stochastic output
  * is lossless.  The window is advanced greedily (its content only proposes
- * candidates).
+ * candidates).  Bit for bit on llama.cpp's CPU backend while a step's batch
+ * stays under 64 rows (GGML_FA_TILE_Q): larger batches go through another
+ * flash-attention kernel, whose rounding can flip a near-tie (README).
  */
 #include "engine.h"
 
