@@ -159,5 +159,6 @@ const db_engine db_engine_ar = {
     .n_params = (int)(sizeof ar_params / sizeof ar_params[0]),
     .needs_draft = false,
     .validate = ar_validate,
+    .greedy_baseline = true,
     .generate = ar_generate,
 };

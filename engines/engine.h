@@ -166,6 +166,14 @@ typedef struct db_engine {
     const db_param_def *params;
     int n_params;
     bool needs_draft;
+    /* Greedy identity, checked after every run (harness/identity.c):
+     * lossless_greedy: with "mode" = "greedy" the output equals the greedy
+     * baseline's token for token on the same target model (lossless
+     * speculative engines); greedy_baseline: this engine, greedy and with
+     * every parameter other than temp/top_k/top_p at its default, is that
+     * baseline (`ar`). */
+    bool lossless_greedy;
+    bool greedy_baseline;
     /* Optional: sequence ids the engine uses in the target / draft KV cache
      * (tree drafts, lookahead); NULL means 1. */
     int (*n_seq_max)(const db_params *p);

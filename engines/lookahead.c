@@ -11,7 +11,9 @@
  * far (sample-then-check), so each emitted token comes from the target's own
  * conditional distribution: greedy output equals `ar`, and stochastic output
  * is lossless.  The window is advanced greedily (its content only proposes
- * candidates).
+ * candidates).  Bit for bit on llama.cpp's CPU backend while a step's batch
+ * stays under 64 rows (GGML_FA_TILE_Q): larger batches go through another
+ * flash-attention kernel, whose rounding can flip a near-tie (README).
  */
 #include "engine.h"
 
@@ -82,7 +84,7 @@ static int la_generate(const db_gen_request *req, db_gen_output *out, char *err,
     int rc = 0;
     memset(&b, 0, sizeof b);
     if (!pool.cnt || !pool.head || (G > 0 && !pool.tok) || !lev || !lev_prev || !ng_row || !ng_tok || !ng_active ||
-        !all || !look || db_batch_init(&b, 1 + G * (N - 1) + W * (N - 1), n_seq_total) != 0) {
+        !all || !look || db_batch_init(&b, N + G * (N - 1) + W * (N - 1), n_seq_total) != 0) {
         rc = db_errf(err, errlen, "out of memory");
         goto done;
     }
@@ -105,16 +107,19 @@ static int la_generate(const db_gen_request *req, db_gen_output *out, char *err,
             rc = 1;
             break;
         }
-        const int n_past = s.target_past;          /* position of the current token */
+        const int n_past = s.n_seq - 1;            /* position of the current token */
         const db_token id = db_spec_last(&s);
         int64_t t0 = db_now_ns();
         db_batch_clear(&b);
-        db_batch_add(&b, id, n_past, all, n_seq_total, true);
+        /* accepted tokens of the last step evaluated again (see the KV
+         * update below), then the current token, in every sequence */
+        for (int i = s.target_past; i < n_past; i++) db_batch_add(&b, s.seq[i], i, all, n_seq_total, false);
+        const int row_cur = db_batch_add(&b, id, n_past, all, n_seq_total, true);
         const int g_cur = G > 0 ? pool.cnt[id] : 0;
         for (int g = 0; g < g_cur; g++) {
             ng_active[g] = true;
             ng_tok[g * N] = id;
-            ng_row[g * N] = 0;
+            ng_row[g * N] = row_cur;
         }
         for (int j = 0; j < N - 1; j++)
             for (int g = 0; g < g_cur; g++) {
@@ -133,7 +138,7 @@ static int la_generate(const db_gen_request *req, db_gen_output *out, char *err,
                 int32_t sid = i + 1;
                 db_batch_add(&b, lev[j * W + i], n_past + j + i, &sid, 1, j == N - 2);
             }
-        const int last_level_row0 = g_cur * (N - 1) + W * (N - 2);
+        const int last_level_row0 = row_cur + g_cur * (N - 1) + W * (N - 2);
         if (g_cur > 0) db_emit_draft(req->events, s.step, g_cur * (N - 1), t0, db_now_ns());
         if (db_forward(m, &b, req->events, DB_ROLE_TARGET, s.step) != 0) {
             rc = db_errf(err, errlen, "target forward at position %d: %s", n_past, db_model_last_error(m));
@@ -143,12 +148,12 @@ static int la_generate(const db_gen_request *req, db_gen_output *out, char *err,
         /* verification: sample, then keep the n-grams that still match */
         int64_t t1 = db_now_ns();
         db_token emitted[16];
-        int n_emit = 0, best_seq = 0, row = 0;
+        int n_emit = 0, best_seq = 0, best_g = -1, row = row_cur;
         for (int v = 0; v < N; v++) {
             if (v > 0) {
                 row = -1;
                 for (int g = 0; g < g_cur; g++)
-                    if (ng_active[g]) { row = ng_row[g * N + v]; best_seq = W + 1 + g; break; }
+                    if (ng_active[g]) { row = ng_row[g * N + v]; best_seq = W + 1 + g; best_g = g; break; }
                 if (row < 0) break;
             }
             db_token t = db_sample_token(&s.sampling, db_model_logits(m, row), &s.buf, &s.rng);
@@ -182,8 +187,18 @@ static int la_generate(const db_gen_request *req, db_gen_output *out, char *err,
          * context back to all W+G+1 sequences (one tree insertion per cell
          * per sequence), which costs more than the rest of the step. */
         const int a = n_emit - 1;                 /* emitted tokens that were draft tokens */
-        bool kv_ok = db_model_seq_rm(m, -1, n_past + 1 + a, -1) == 0;
-        if (best_seq != 0 && a > 0)
+        /* Bit-identical greedy output needs the cells in the order a
+         * single-sequence decode leaves them (llama.cpp's CPU flash
+         * attention accumulates in cell order; a later token placed in a
+         * hole before the accepted cells changes the rounding): the accepted
+         * n-gram's cells are kept only when they directly follow the
+         * current token's; otherwise all of this step's cells go and the
+         * accepted tokens are evaluated again at the head of the next
+         * forward. */
+        bool in_order = true;
+        for (int j = 0; j < a; j++) in_order &= ng_row[best_g * N + j + 1] == row_cur + 1 + j;
+        bool kv_ok = db_model_seq_rm(m, -1, n_past + 1 + (in_order ? a : 0), -1) == 0;
+        if (best_seq != 0 && a > 0 && in_order)
             for (int q = 0; q < n_seq_total && kv_ok; q++)
                 if (q != best_seq)
                     kv_ok = db_model_seq_rm(m, q, n_past + 1, n_past + 1 + a) == 0 &&
@@ -193,6 +208,7 @@ static int la_generate(const db_gen_request *req, db_gen_output *out, char *err,
             break;
         }
         int vr = db_spec_accept(&s, emitted, a, emitted[a], g_cur > 0 ? N - 1 : 0, err, errlen);
+        if (!in_order) s.target_past = n_past + 1;
         if (vr < 0) { rc = -1; break; }
         if (vr == 1) break;
     }
@@ -213,5 +229,6 @@ const db_engine db_engine_lookahead = {
     .needs_draft = false,
     .n_seq_max = la_n_seq,
     .validate = la_validate,
+    .lossless_greedy = true,
     .generate = la_generate,
 };

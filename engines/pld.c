@@ -241,5 +241,6 @@ const db_engine db_engine_pld = {
     .n_params = (int)(sizeof pld_params / sizeof pld_params[0]),
     .needs_draft = false,
     .validate = pld_validate,
+    .lossless_greedy = true,
     .generate = pld_generate,
 };

@@ -164,6 +164,7 @@ const db_engine db_engine_spec = {
     .n_params = (int)(sizeof spec_params / sizeof spec_params[0]),
     .needs_draft = true,
     .validate = db_spec_validate,
+    .lossless_greedy = true,
     .generate = db_spec_generate,
 };
 
@@ -293,5 +294,6 @@ const db_engine db_engine_self_spec = {
     .needs_draft = false,
     .derive_draft = self_derive,
     .validate = db_spec_validate,
+    .lossless_greedy = true,
     .generate = db_spec_generate,
 };

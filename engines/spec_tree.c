@@ -101,7 +101,7 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
     memset(&db, 0, sizeof db);
     memset(&tb, 0, sizeof tb);
     if (!resid || db_kv_mirror_init(&dk, req->draft, req->n_prompt + req->max_new_tokens + max_nodes + 8, n_br_max, DB_ROLE_DRAFT) != 0 ||
-        db_batch_init(&db, n_br_max, n_br_max) != 0 || db_batch_init(&tb, max_nodes + 4, n_br_max) != 0 ||
+        db_batch_init(&db, n_br_max, n_br_max) != 0 || db_batch_init(&tb, max_nodes + k_max + 4, n_br_max) != 0 ||
         db_sampler_buf_init(&qb, V) != 0) {
         free(resid);
         db_spec_end(&s);
@@ -262,15 +262,31 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
         /* ---- keep the winning branch in both caches, as sequence 0 ---- */
         int win = cur >= 0 ? nodes[cur].branch : 0;
         const int wseq = br[win].seq;
+        /* Bit-identical greedy output needs the target's KV cells in the
+         * order a single-sequence decode leaves them: llama.cpp's CPU flash
+         * attention accumulates over the cells in cell order, so a later
+         * token placed in a hole before the accepted cells changes the
+         * rounding.  The accepted cells directly follow the committed ones
+         * only when they are the batch's first nodes (branch 0's path,
+         * nodes 0..a-1); otherwise this step's cells all go and the accepted
+         * tokens are evaluated again at the head of the next forward (the
+         * committed tail), a+1 rows instead of 1. */
+        const bool in_order = a == 0 || cur == a - 1;
+        if (!in_order) {
+            if (db_model_seq_rm(req->target, -1, base, -1) != 0) {
+                rc = db_errf(err, errlen, "target KV rollback: %s", db_model_last_error(req->target));
+                break;
+            }
+        }
         /* target: the winner's accepted cells join every sequence, the rest
          * of this step's cells go (only this step's positions are touched) */
-        for (int q = 0; q < n_br_max && rc == 0; q++) {
+        for (int q = 0; q < n_br_max && rc == 0 && in_order; q++) {
             if (q == wseq) continue;
             if (db_model_seq_rm(req->target, q, base, -1) != 0 ||
                 (a > 0 && db_model_seq_cp(req->target, wseq, q, base, base + a) != 0))
                 rc = db_errf(err, errlen, "target KV keep branch: %s", db_model_last_error(req->target));
         }
-        if (rc == 0 && db_model_seq_rm(req->target, wseq, base + a, -1) != 0)
+        if (rc == 0 && in_order && db_model_seq_rm(req->target, wseq, base + a, -1) != 0)
             rc = db_errf(err, errlen, "target KV rollback: %s", db_model_last_error(req->target));
         /* draft: the winner's cells of this step join every branch sequence
          * (the mirror's cells are shared; db_kv_sync trims what the target
@@ -285,7 +301,12 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
             for (int d = 0; d < k - 1 && base + d < dk.cap; d++) dk.tok[base + d] = br[win].tok[d];
             dk.n = base + k - 1;
         }
-        int v = db_spec_accept(&s, accepted, a, extra, n_nodes, err, errlen);
+        /* VERIFY counts draft positions by depth (k, the length of every
+         * root-to-leaf path), not tree nodes (the DRAFT event has those):
+         * accept_at[i] is then "the path reached depth i+1", as for a chain
+         * (docs/metrics.md) */
+        int v = db_spec_accept(&s, accepted, a, extra, n_nodes > 0 ? k : 0, err, errlen);
+        if (!in_order) s.target_past = base;     /* re-evaluate the accepted tokens */
         if (v < 0) rc = -1;
         if (v != 0) break;
     }
@@ -307,5 +328,6 @@ const db_engine db_engine_spec_tree = {
     .needs_draft = true,
     .n_seq_max = tree_n_seq,
     .validate = tree_validate,
+    .lossless_greedy = true,
     .generate = tree_generate,
 };

@@ -31,13 +31,15 @@ static void usage(FILE *f) {
           "the minimum effect), improved (p < alpha and better by more than it), noisy (not\n"
           "significant, CI wider than twice the minimum effect) or unchanged.  #MAT is flagged on\n"
           "any change; greedy identity (share of NEW outputs equal to BASE's for the same\n"
-          "prompt, repetition and turn) regresses on any drop for greedy cases.\n"
+          "prompt, repetition and turn) regresses on any drop for greedy cases; identical to ar\n"
+          "(each run's own check of lossless greedy cases against its greedy ar) regresses when\n"
+          "NEW has a prompt that differs from ar and BASE had fewer.\n"
           "\n"
           "  --db FILE          results database for run ids (default " DB_DEFAULT_DB ")\n"
           "  --base-db FILE     database of BASE\n"
           "  --new-db FILE      database of NEW\n"
-          "  --metric M         tokens_per_s, latency_ms, ttft_ms, mat, greedy_identity (repeat or\n"
-          "                     comma-separate; default: all five)\n"
+          "  --metric M         tokens_per_s, latency_ms, ttft_ms, mat, greedy_identity,\n"
+          "                     identical_to_ar (repeat or comma-separate; default: all six)\n"
           "  --min-effect X     minimum relative effect for speed metrics (default 0.02)\n"
           "  --alpha A          significance level; CIs are 1-A (default 0.05)\n"
           "  --seed N           bootstrap seed (default 1)\n"
@@ -127,7 +129,7 @@ int cmd_compare(int argc, char **argv) {
                 const char *cn = db_compare_metric(name, 0);
                 if (!cn || len > 63) {
                     fprintf(stderr, "decobench compare: --metric: unknown metric '%s' (expected tokens_per_s, "
-                                    "latency_ms, ttft_ms, mat or greedy_identity)\n", name);
+                                    "latency_ms, ttft_ms, mat, greedy_identity or identical_to_ar)\n", name);
                     return 2;
                 }
                 if (n_metrics == (int)(sizeof metrics / sizeof metrics[0])) {

@@ -12,6 +12,7 @@
  * case already holds are skipped, so only the missing ones run.
  */
 #include "runner.h"
+#include "identity.h"
 
 #include <math.h>
 #include <signal.h>
@@ -645,6 +646,19 @@ static int run_preflight(runner *r, const db_case *cases, int n_cases, char *err
     return rc;
 }
 
+/* Compare the run's lossless greedy cases with its greedy baseline and
+ * store the result; a difference is reported on stderr (the run's status
+ * is unchanged: the numbers are still measured, `report` marks them). */
+static void identity_check(runner *r) {
+    char ierr[600];
+    int n_cmp = 0, n_diff = 0;
+    if (db_identity_check_run(db_store_handle(r->st), r->run_id, &n_cmp, &n_diff, ierr, sizeof ierr) != 0)
+        fprintf(stderr, "decobench run: %s\n", ierr);
+    else if (n_diff > 0)
+        fprintf(stderr, "decobench run: %d of %d lossless greedy cases differ from the ar baseline in some prompt "
+                "(decobench report, column identical)\n", n_diff, n_cmp);
+}
+
 int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum, char *err, size_t errlen) {
     runner r;
     memset(&r, 0, sizeof r);
@@ -810,6 +824,8 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     }
     if (o->progress) progress(&r, n_cases - 1, n_cases, "done", true);
     if (strcmp(status, "completed") == 0 && sum->n_cases_failed > 0) status = "failed";
+    /* S7: greedy identity of lossless engines with the ar baseline (harness/identity.c) */
+    if (rc == 0) identity_check(&r);
     if (db_store_run_finish(r.st, r.run_id, status) != 0 && rc == 0)
         rc = db_errf(err, errlen, "%s: %s", o->db_path, db_store_errmsg(r.st));
     sum->status = status;

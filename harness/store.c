@@ -139,7 +139,8 @@ static int table_count(sqlite3 *db, int *n_tables, int *has_meta) {
 /* Schema upgrades: migrations[v] takes a version-v database to v + 1; each
  * "%s" is "" or "TEMP " (read-only connections get the new tables as TEMP).
  * Version 2: named per-sample metrics; the machine's measured memory
- * bandwidth and peak FP32 rate (`decobench probe`). */
+ * bandwidth and peak FP32 rate (`decobench probe`).  Version 3: see the
+ * "-- S7" blocks. */
 static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
     [1] = "CREATE %sTABLE sample_metric(\n"
           "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value REAL,\n"
@@ -148,6 +149,12 @@ static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
           "  machine_id INTEGER NOT NULL REFERENCES machine(id), measured_at INTEGER NOT NULL,\n"
           "  bandwidth_gbs REAL, gflops REAL, gflops_per_thread REAL, threads INTEGER, method TEXT,\n"
           "  PRIMARY KEY(machine_id, measured_at));\n",
+    /* -- S7 identity: greedy outputs of lossless engines against the greedy
+     * `ar` baseline of the same run (harness/identity.c) */
+    [2] = "CREATE %sTABLE identity(\n"
+          "  run_id INTEGER NOT NULL REFERENCES run(id), case_id INTEGER NOT NULL PRIMARY KEY REFERENCES \"case\"(id),\n"
+          "  baseline_case_id INTEGER NOT NULL REFERENCES \"case\"(id), n_compared INTEGER NOT NULL,\n"
+          "  n_identical INTEGER NOT NULL, first_diff_json TEXT);\n",
 };
 
 /* Upgrade statements that only a writable connection runs (ALTER TABLE and

@@ -31,6 +31,8 @@
  *   run gains pid, hostname, heartbeat_at, suite_sha256, config_sha256,
  *       limit_prompts, resumed; UNIQUE sample_key on
  *       sample(case_id, prompt_idx, rep, turn)                (version 3)
+ *   identity(run_id, case_id, baseline_case_id, n_compared, n_identical,
+ *            first_diff_json)                                  (version 3)
  *
  * Opening a database of an older schema version read-write upgrades it in
  * place (one transaction); read-only opens accept every version from 1, so

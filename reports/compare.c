@@ -14,13 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../harness/identity.h"
 #include "../harness/rng.h"
 #include "../harness/stats.h"
 #include "../harness/util.h"
 
 /* ---- metrics ------------------------------------------------------------- */
 
-typedef enum { K_SPEED, K_MAT, K_IDENTITY, K_EXACT } metric_kind;
+typedef enum { K_SPEED, K_MAT, K_IDENTITY, K_EXACT, K_AR_IDENTITY } metric_kind;
 
 typedef struct metric_def {
     const char *name;      /* canonical */
@@ -37,12 +38,15 @@ static const metric_def METRICS[] = {
     { "ttft_ms", "ttft_ms", "TTFT p50 (ms)", 0, K_SPEED, 1, 1 },
     { "mat", "mat", "#MAT", 1, K_MAT, 1, 1 },
     { "greedy_identity", NULL, "greedy identity", 1, K_IDENTITY, 1, 0 },
+    /* S7 identity: share of prompts identical to the run's greedy ar baseline */
+    { "identical_to_ar", NULL, "identical to ar", 1, K_AR_IDENTITY, 1, 0 },
     { "tpot_ms", "tpot_ms", "TPOT p50 (ms)", 0, K_SPEED, 0, 1 },
     { "acceptance_rate", "acceptance_rate", "acceptance rate", 1, K_EXACT, 0, 1 },
     { "peak_rss_kib", "peak_rss_kib", "peak RSS (KiB)", 0, K_SPEED, 0, 1 },
 };
 #define N_METRICS ((int)(sizeof METRICS / sizeof METRICS[0]))
-static const char *const DEFAULT_COMPARE[] = { "tokens_per_s", "latency_ms", "ttft_ms", "mat", "greedy_identity" };
+static const char *const DEFAULT_COMPARE[] = { "tokens_per_s", "latency_ms", "ttft_ms", "mat", "greedy_identity",
+                                                "identical_to_ar" };
 
 static const metric_def *metric_by_name(const char *name) {
     for (int i = 0; i < N_METRICS; i++)
@@ -135,6 +139,7 @@ typedef struct ccase {
     smp *s;
     int n;
     int matched;
+    int id_found, id_cmp, id_same;   /* S7 identity row of the case (harness/identity.c) */
 } ccase;
 
 typedef struct side {
@@ -274,6 +279,14 @@ static int load_side(sqlite3 *db, int64_t want, side *sd, char *err, size_t errl
             free(ids);
             return -1;
         }
+    for (int i = 0; i < sd->n; i++) {
+        ccase *c = &sd->c[i];
+        c->id_found = db_identity_get(db, ids[i], &c->id_cmp, &c->id_same);
+        if (c->id_found < 0) {
+            free(ids);
+            return db_sql_fail(db, "read identity", err, errlen);
+        }
+    }
     free(ids);
     return 0;
 }
@@ -380,6 +393,22 @@ static void compare_metric(const ccase *b, const ccase *n, const metric_def *md,
     row->metric = md->name;
     row->base = row->new_ = row->change = row->lo = row->hi = row->p = NAN;
     row->verdict = DB_VERDICT_UNCHANGED;
+    if (md->kind == K_AR_IDENTITY) {
+        /* within each run: prompts identical to the run's greedy ar / compared */
+        row->n_base = b->id_found == 1 ? b->id_cmp : 0;
+        row->n_new = n->id_found == 1 ? n->id_cmp : 0;
+        if (b->id_found == 1 && b->id_cmp > 0) row->base = (double)b->id_same / b->id_cmp;
+        if (n->id_found == 1 && n->id_cmp > 0) row->new_ = (double)n->id_same / n->id_cmp;
+        if (isfinite(row->base) && isfinite(row->new_)) row->change = row->new_ - row->base;
+        if (isfinite(row->new_) && row->new_ < 1.0) {
+            if (isfinite(row->base) && row->base <= row->new_) row->note = "differs from ar in both runs";
+            else {
+                row->note = "differs from ar";
+                row->verdict = DB_VERDICT_REGRESSED;
+            }
+        } else if (!isfinite(row->new_)) row->note = "not compared in NEW";
+        return;
+    }
     if (md->kind == K_IDENTITY) {
         row->n_base = b->n;
         row->n_new = n->n;
@@ -538,6 +567,8 @@ int db_compare_runs(db_store *base, int64_t base_run, db_store *nw, int64_t new_
         res->rows = nr;
         uint64_t h = hash_str(hash_str(hash_str(0x5eed, cb->label), cb->dataset), cb->model_name);
         for (int k = 0; k < nd; k++) {
+            /* S7 identity: only cases that some run compared with its ar */
+            if (defs[k]->kind == K_AR_IDENTITY && cb->id_found != 1 && cn->id_found != 1) continue;
             db_compare_row *r = &res->rows[res->n_rows];
             memset(r, 0, sizeof *r);
             r->label = db_strdup(cb->label);
@@ -567,7 +598,7 @@ out:
 static void fmt_val(char *buf, size_t len, double v, const metric_def *md) {
     double a = fabs(v);
     if (!isfinite(v)) snprintf(buf, len, "-");
-    else if (md->kind == K_IDENTITY || md->kind == K_EXACT) snprintf(buf, len, "%.3f", v);
+    else if (md->kind == K_IDENTITY || md->kind == K_EXACT || md->kind == K_AR_IDENTITY) snprintf(buf, len, "%.3f", v);
     else if (md->kind == K_MAT) snprintf(buf, len, "%.4g", v);
     else if (a >= 100) snprintf(buf, len, "%.0f", v);
     else if (a >= 10) snprintf(buf, len, "%.1f", v);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../harness/identity.h"
 #include "../harness/rng.h"
 #include "../harness/stats.h"
 #include "../harness/util.h"
@@ -268,6 +269,13 @@ static int load_cases(sqlite3 *db, table *t, char *err, size_t errlen) {
     if (rc != SQLITE_DONE) return db_sql_fail(db, "read cases", err, errlen);
     for (int i = 0; i < t->n_rows; i++)
         if (load_samples(db, t, &t->rows[i], err, errlen) != 0) return -1;
+    /* S7 identity: the stored greedy-identity result of each case */
+    for (int i = 0; i < t->n_rows; i++) {
+        int nc = 0, ni = 0, f = db_identity_get(db, t->rows[i].case_id, &nc, &ni);
+        if (f < 0) return db_sql_fail(db, "read identity", err, errlen);
+        db_identity_format(t->rows[i].ident, sizeof t->rows[i].ident, f, nc, ni);
+        if (f == 1) t->ident = true;
+    }
     return 0;
 }
 
@@ -542,6 +550,8 @@ static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
             cJSON *aa = cJSON_AddArrayToObject(o, "accept_at");
             for (int k = 0; k < r->n_pos && aa; k++) cJSON_AddItemToArray(aa, jnum(r->acc_at[k]));
         } else cJSON_AddNullToObject(o, "accept_at");
+        /* S7 identity: only for cases compared with the greedy ar baseline */
+        if (r->ident[0]) cJSON_AddStringToObject(o, "identical", r->ident);
         cJSON *cc = cJSON_AddObjectToObject(o, "counters");
         for (int c = 0; c < t->n_counters && cc; c++) cJSON_AddItemToObject(cc, t->counters[c], jnum(r->cnt_med[c]));
     }
@@ -557,7 +567,8 @@ static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
  * the run are columns too, by their names. */
 typedef enum {
     C_LABEL, C_ENGINE, C_DATASET, C_MODEL, C_N, C_TPS, C_SPEEDUP, C_PRED, C_MAT, C_ALPHA, C_KBAR, C_ACC_AT,
-    C_COST, C_DSHARE, C_TTFT50, C_TTFT90, C_LAT50, C_DRAFTED, C_ACCEPTED, C_VERIFY, C_COUNTER
+    C_COST, C_DSHARE, C_TTFT50, C_TTFT90, C_LAT50, C_DRAFTED, C_ACCEPTED, C_VERIFY, C_COUNTER,
+    C_IDENT
 } col_id;
 
 typedef struct col_spec {
@@ -589,6 +600,8 @@ static const col_spec COLS[] = {
     { C_DRAFTED, "drafted", "drafted", "Drafted", 0, true, false },
     { C_ACCEPTED, "accepted", "accepted", "Accepted", 0, true, false },
     { C_VERIFY, "verify_steps", "verify steps", "Verify steps", 0, true, false },
+    /* S7 identity: in the default tables when some case was compared */
+    { C_IDENT, "identical", "identical", "Identical", 0, false, true },
 };
 #define N_COLS ((int)(sizeof COLS / sizeof COLS[0]))
 
@@ -659,7 +672,7 @@ static int parse_columns(const table *t, const char *csv, col_pick **out, int *n
 /* CSV's default columns: every column but engine, the speculative ones always */
 static const col_id CSV_DEFAULT[] = {
     C_LABEL, C_DATASET, C_MODEL, C_N, C_TPS, C_SPEEDUP, C_MAT, C_TTFT50, C_TTFT90, C_LAT50, C_DRAFTED,
-    C_ACCEPTED, C_VERIFY, C_ALPHA, C_KBAR, C_DSHARE, C_COST, C_PRED, C_ACC_AT,
+    C_ACCEPTED, C_VERIFY, C_ALPHA, C_KBAR, C_DSHARE, C_COST, C_PRED, C_ACC_AT, C_IDENT,
 };
 
 /* the default columns of fmt (md, latex: those marked dflt, speculative
@@ -671,10 +684,12 @@ static col_pick *default_columns(const table *t, const char *fmt, int *n) {
     if (!strcmp(fmt, "csv")) {
         for (size_t k = 0; k < sizeof CSV_DEFAULT / sizeof CSV_DEFAULT[0]; k++)
             for (int i = 0; i < N_COLS; i++)
-                if (COLS[i].id == CSV_DEFAULT[k]) picks[(*n)++] = (col_pick){ &COLS[i], -1 };
+                if (COLS[i].id == CSV_DEFAULT[k] && (COLS[i].id != C_IDENT || t->ident))
+                    picks[(*n)++] = (col_pick){ &COLS[i], -1 };
     } else {
         for (int i = 0; i < N_COLS; i++)
-            if (COLS[i].dflt && (!COLS[i].spec || t->spec)) picks[(*n)++] = (col_pick){ &COLS[i], -1 };
+            if (COLS[i].dflt && (!COLS[i].spec || t->spec) && (COLS[i].id != C_IDENT || t->ident))
+                picks[(*n)++] = (col_pick){ &COLS[i], -1 };
     }
     for (int c = 0; c < t->n_counters; c++) picks[(*n)++] = (col_pick){ &COUNTER_COL, c };
     return picks;
@@ -714,11 +729,12 @@ static double col_value(const table *t, int i, const col_pick *k, double *lo, do
 }
 
 static bool col_is_text(col_id id) {
-    return id == C_LABEL || id == C_ENGINE || id == C_DATASET || id == C_MODEL;
+    return id == C_LABEL || id == C_ENGINE || id == C_DATASET || id == C_MODEL || id == C_IDENT;
 }
 
 static const char *col_text(const row *r, col_id id) {
-    return id == C_LABEL ? r->label : id == C_ENGINE ? r->engine : id == C_DATASET ? r->dataset : r->model;
+    return id == C_LABEL ? r->label : id == C_ENGINE ? r->engine : id == C_DATASET ? r->dataset
+         : id == C_IDENT ? r->ident : r->model;
 }
 
 /* a cell as the Markdown table prints it ("-" where not applicable) */

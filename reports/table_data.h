@@ -39,6 +39,7 @@ typedef struct db_table_row {
     double alpha, kbar, dshare, cost, pred;   /* NaN when not applicable */
     double acc_at[DB_TABLE_MAX_POS];          /* n_pos of them */
     bool best;                   /* best tokens/s within its dataset+model */
+    char ident[48];              /* S7 identity: "40/40", "39/40 DIFF", "" when not compared */
 } db_table_row;
 
 typedef struct db_table {
@@ -51,6 +52,7 @@ typedef struct db_table {
     db_table_row *rows;
     int n_rows;
     bool spec;                   /* some case drafted tokens */
+    bool ident;                  /* some case was compared with the greedy baseline (identity table) */
     int max_pos;                 /* max n_pos over rows */
 } db_table;
 

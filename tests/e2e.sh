@@ -139,6 +139,12 @@ differ=$(sqlite3 "$tmp/spec.db" 'select count(*) from sample s join "case" c on 
 total=$(sqlite3 "$tmp/spec.db" 'select count(*) from sample s join "case" c on c.id = s.case_id where c.label <> "ar"' 2>/dev/null)
 [ "$differ" = 0 ] && [ "${total:-0}" = 18 ] && ok "greedy outputs of 6 speculative configurations identical to ar (18 samples)" \
   || fail "greedy outputs identical to ar" "differing=$differ of $total"
+# S7 identity: the run compared each lossless case with ar itself; report shows it
+ident=$(sqlite3 "$tmp/spec.db" 'select count(*) || ":" || sum(n_identical) || "/" || sum(n_compared) from identity' 2>/dev/null)
+"$bin" report --db "$tmp/spec.db" --columns label,identical >"$tmp/ident.md" 2>&1
+[ "$ident" = "6:18/18" ] && grep -q '| tree | 3/3 |' "$tmp/ident.md" \
+  && ok "run stores greedy identity with ar for 6 lossless cases; report column identical" \
+  || fail "identity table / report column" "$ident" "$(cat "$tmp/ident.md")"
 mat=$(sqlite3 "$tmp/spec.db" 'select round(sum(s.mat * s.n_commits) / sum(s.n_commits), 2) from sample s join "case" c on c.id = s.case_id where c.label = "spec k=5"' 2>/dev/null)
 awk "BEGIN{exit !($mat > 3.0)}" && ok "self-draft spec k=5 accepts everything (#MAT $mat)" || fail "self-draft spec #MAT" "$mat"
 dd=$(sqlite3 "$tmp/spec.db" 'select draft_name from "case" where label = "self-spec"' 2>/dev/null)

@@ -110,7 +110,47 @@ static void constrained_log(void) {
     db_event_log_free(&log);
 }
 
+/* A tree engine (spec-tree k=4): per step one DRAFT event with the tree's
+ * node count and one VERIFY with its depth.  α@i by depth, hand-computed:
+ *   step 1: 11 nodes, depth 4, path accepted to depth 2  (mask 0b0011)
+ *   step 2:  6 nodes, depth 4, accepted to depth 4       (mask 0b1111)
+ *   step 3:  4 nodes, depth 4, nothing accepted          (mask 0)
+ *   step 4:  3 nodes, depth 3 (k cut by the length limit), depth 1 (0b001)
+ * drafted_at = 4,4,4,3; accepted_at = 3,2,1,1 (α@1 = 3/4, α@2 = 2/4,
+ * α@3 = 1/4, α@4 = 1/3); nothing at depth 5 and beyond although the trees
+ * had up to 11 nodes; acceptance_rate = 7 accepted / 15 positions. */
+static void tree_alpha_by_depth(void) {
+    db_event_log log;
+    db_event_log_init(&log);
+    db_event_log_start(&log);
+    const int nodes[] = { 11, 6, 4, 3 }, depth[] = { 4, 4, 4, 3 }, acc[] = { 2, 4, 0, 1 };
+    cur_step = 0;
+    add(&log, DB_EV_FORWARD, DB_ROLE_TARGET, 5, 0, 0, 0, 1);
+    add(&log, DB_EV_COMMIT, DB_ROLE_TARGET, 1, 0, 0, 1, 1);
+    for (int i = 0; i < 4; i++) {
+        cur_step = i + 1;
+        add(&log, DB_EV_DRAFT, DB_ROLE_DRAFT, nodes[i], 0, 0, 2 + i, 2 + i);
+        add(&log, DB_EV_FORWARD, DB_ROLE_TARGET, nodes[i] + 1, 0, 0, 2 + i, 3 + i);
+        add(&log, DB_EV_VERIFY, DB_ROLE_TARGET, depth[i], acc[i], (1u << acc[i]) - 1u, 3 + i, 3 + i);
+        add(&log, DB_EV_COMMIT, DB_ROLE_TARGET, acc[i] + 1, 0, 0, 3 + i, 3 + i);
+    }
+    db_sample_metrics m;
+    db_metrics_from_events(&log, 5, 10 * 1000000LL, &m);
+    const int want_d[] = { 4, 4, 4, 3, 0 }, want_a[] = { 3, 2, 1, 1, 0 };
+    for (int i = 0; i < 5; i++) {
+        CHECK_INT_EQ(m.drafted_at[i], want_d[i]);
+        CHECK_INT_EQ(m.accepted_at[i], want_a[i]);
+    }
+    for (int i = 5; i < DB_MAX_DRAFT_POS; i++) CHECK_INT_EQ(m.drafted_at[i], 0);
+    CHECK_INT_EQ(m.drafted, 15);
+    CHECK_INT_EQ(m.accepted, 7);
+    CHECK_NEAR(m.acceptance_rate, 7.0 / 15.0, 1e-12);
+    CHECK_NEAR(m.mat, 11.0 / 4.0, 1e-12);
+    db_event_log_free(&log);
+}
+
 void suite_metrics(void) {
+    RUN(tree_alpha_by_depth);
     RUN(speculative_log);
     RUN(autoregressive_log_has_mat_one);
     RUN(constrained_log);

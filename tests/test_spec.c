@@ -17,6 +17,7 @@
 #include "config.h"
 #include "engines/engine.h"
 #include "engines/specdec.h"
+#include "harness/metrics.h"
 #include "harness/model_exact.h"
 #include "harness/sample.h"
 #include "harness/stats.h"
@@ -144,6 +145,137 @@ static void greedy_identical_to_ar_exact(void) {
     CHECK(tree_commits > 0 && (double)tree_acc / tree_commits > 1.2);
     CHECK_MSG(la_acc > 0, "lookahead never accepted an n-gram token");
     printf("    lookahead: %ld n-gram tokens accepted\n", la_acc);
+    db_model_close(t);
+    db_model_close(d);
+}
+
+/* spec-tree's VERIFY events count draft depth, not tree nodes: with k=4 and
+ * trees of up to 3x4 nodes, every VERIFY drafts <= 4 positions, α@5.. do not
+ * exist, and α@i equals the share of steps whose committed tokens (accepted
+ * path + 1) exceeded i, counted independently from the COMMIT events. */
+static void tree_alpha_by_depth_engine(void) {
+    db_model *t = open_model("exact", TARGET), *d = open_model("exact", DRAFT);
+    if (!t || !d) return;
+    const db_engine *e = db_engine_find("spec-tree");
+    db_params p;
+    db_params_defaults(&p, e->params, e->n_params);
+    db_params_set(&p, "k", "4", NULL, 0);
+    db_params_set(&p, "branches", "3", NULL, 0);
+    db_params_set(&p, "p_split", "0.02", NULL, 0);
+    db_event_log log;
+    db_event_log_init(&log);
+    int max_nodes = 0, drafted_at[DB_MAX_DRAFT_POS] = { 0 }, accepted_at[DB_MAX_DRAFT_POS] = { 0 };
+    db_sample_metrics tot;
+    memset(&tot, 0, sizeof tot);
+    for (int pr = 0; pr < 6; pr++) {
+        db_token prompt[4] = { DB_EXACT_BOS, 3 + pr, 5 + 2 * pr, 7 };
+        db_event_log_start(&log);
+        db_model_reset(t);
+        db_model_reset(d);
+        db_gen_request req = { .target = t, .draft = d, .prompt = prompt, .n_prompt = 4, .max_new_tokens = 40,
+                               .stop_at_eog = false, .seed = 1, .params = &p, .events = &log };
+        db_gen_output o;
+        memset(&o, 0, sizeof o);
+        char err[256];
+        CHECK_INT_EQ(e->generate(&req, &o, err, sizeof err), 0);
+        int depth = 0;
+        for (int i = 0; i < log.n; i++) {
+            const db_event *ev = &log.ev[i];
+            if (ev->kind == DB_EV_DRAFT && ev->n_tokens > max_nodes) max_nodes = ev->n_tokens;
+            if (ev->kind == DB_EV_VERIFY) {
+                CHECK(ev->n_tokens >= 1 && ev->n_tokens <= 4);
+                CHECK(ev->n_accepted <= ev->n_tokens);
+                depth = ev->n_tokens;
+            }
+            if (ev->kind == DB_EV_COMMIT && ev->step > 0 && depth > 0) {
+                for (int j = 0; j < depth; j++) {
+                    drafted_at[j]++;
+                    if (ev->n_tokens - 1 > j) accepted_at[j]++;   /* accepted path + correction/bonus */
+                }
+                depth = 0;
+            }
+        }
+        db_sample_metrics m;
+        db_metrics_from_events(&log, 4, 1000, &m);
+        for (int j = 0; j < DB_MAX_DRAFT_POS; j++) {
+            tot.drafted_at[j] += m.drafted_at[j];
+            tot.accepted_at[j] += m.accepted_at[j];
+        }
+        db_output_free(&o);
+    }
+    CHECK_MSG(max_nodes > 4, "the trees never had more nodes (%d) than depth", max_nodes);
+    for (int j = 0; j < DB_MAX_DRAFT_POS; j++) {
+        CHECK_INT_EQ(tot.drafted_at[j], drafted_at[j]);
+        CHECK_INT_EQ(tot.accepted_at[j], accepted_at[j]);
+        if (j >= 4) CHECK_INT_EQ(tot.drafted_at[j], 0);
+    }
+    CHECK(tot.drafted_at[0] > 10 && tot.accepted_at[0] > 0 && tot.accepted_at[3] < tot.drafted_at[3]);
+    printf("    spec-tree k=4: alpha@1..4 = %.2f/%.2f/%.2f/%.2f over %d verifications, trees up to %d nodes\n",
+           (double)tot.accepted_at[0] / tot.drafted_at[0], (double)tot.accepted_at[1] / tot.drafted_at[1],
+           (double)tot.accepted_at[2] / tot.drafted_at[2], (double)tot.accepted_at[3] / tot.drafted_at[3],
+           tot.drafted_at[0], max_nodes);
+    db_event_log_free(&log);
+    db_model_close(t);
+    db_model_close(d);
+}
+
+/* Planted-bug control for the identity checks: spec-tree on a target whose
+ * KV copies into the branch sequences are dropped (an engine committing
+ * the accepted cells to sequence 0 only, so the branch sequences attend to
+ * a history with holes) must not pass as identical to ar: the same check
+ * that finds every unbroken configuration identical finds this one
+ * different (or failing) on some prompt. */
+static const db_model_backend *real_exact;
+static int faulty_seq_cp(db_model *m, int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+    if (dst != 0) return 0;                       /* the planted bug */
+    return real_exact->seq_cp(m, src, dst, p0, p1);
+}
+
+static void wrong_cell_is_detected(void) {
+    db_model *t = open_model("exact", TARGET), *d = open_model("exact", DRAFT);
+    if (!t || !d) return;
+    db_model_backend faulty = *t->backend;
+    real_exact = t->backend;
+    faulty.seq_cp = faulty_seq_cp;
+    const db_engine *e = db_engine_find("spec-tree");
+    db_params p;
+    db_params_defaults(&p, e->params, e->n_params);
+    db_params_set(&p, "k", "6", NULL, 0);
+    db_params_set(&p, "branches", "8", NULL, 0);
+    db_params_set(&p, "p_split", "0.02", NULL, 0);
+    db_rng r = db_rng_make(3, 0);
+    int same_ok = 0, broken = 0, n = 0;
+    for (int prompt_i = 0; prompt_i < 25; prompt_i++) {
+        db_token prompt[12] = { DB_EXACT_BOS };
+        int np = 2 + (int)db_rng_below(&r, 10);
+        for (int i = 1; i < np; i++) prompt[i] = 3 + (db_token)db_rng_below(&r, 37);
+        db_gen_output ref, o;
+        run_engine("ar", t, NULL, NULL, 0, prompt, np, 48, 1, &ref, NULL);
+        for (int f = 0; f < 2; f++) {
+            t->backend = f ? &faulty : real_exact;
+            db_event_log log;
+            db_event_log_init(&log);
+            db_event_log_start(&log);
+            db_model_reset(t);
+            db_model_reset(d);
+            db_gen_request req = { .target = t, .draft = d, .prompt = prompt, .n_prompt = np, .max_new_tokens = 48,
+                                   .stop_at_eog = true, .seed = 1, .params = &p, .events = &log };
+            memset(&o, 0, sizeof o);
+            char err[256];
+            int rc = e->generate(&req, &o, err, sizeof err);
+            bool same = rc == 0 && same_tokens(&o, &ref);
+            if (f) broken += !same;
+            else same_ok += same;
+            db_output_free(&o);
+            db_event_log_free(&log);
+        }
+        t->backend = real_exact;
+        n++;
+        db_output_free(&ref);
+    }
+    CHECK_INT_EQ(same_ok, n);
+    CHECK_MSG(broken > 0, "a spec-tree that drops the accepted cells of its branch sequences passed as identical on all %d prompts", n);
+    printf("    planted wrong cell: %d of %d prompts differ from ar (unbroken: %d identical)\n", broken, n, same_ok);
     db_model_close(t);
     db_model_close(d);
 }
@@ -379,7 +511,7 @@ static void ngram_cache_drafts_by_counts(void) {
 static double kv_matches_fresh(db_model *t, db_model *fresh, const db_token *prompt, int n, const db_gen_output *o,
                                int n_seq, double tol, const char *what) {
     db_batch bt, bf;
-    db_batch_init(&bt, 1, 1);
+    db_batch_init(&bt, 17, 1);
     db_batch_init(&bf, n + o->n_tokens, 1);
     const int last_pos = n + o->n_tokens - 1;
     db_model_reset(fresh);
@@ -390,12 +522,18 @@ static double kv_matches_fresh(db_model *t, db_model *fresh, const db_token *pro
     const int V = db_model_n_vocab(t);
     double worst = 0;
     for (int q = 0; q < n_seq; q++) {
-        CHECK_MSG(db_model_seq_pos_max(t, q) == last_pos - 1, "%s: KV sequence %d holds positions up to %d, expected %d",
-                  what, q, (int)db_model_seq_pos_max(t, q), last_pos - 1);
+        /* spec-tree and lookahead may leave their last step's accepted
+         * tokens out of the KV (they evaluate them again at the head of the
+         * next forward to keep the cells in order): decode them here */
+        const int have = (int)db_model_seq_pos_max(t, q) + 1;
+        CHECK_MSG(have <= last_pos && have >= last_pos - 16 && have >= n,
+                  "%s: KV sequence %d holds positions up to %d, expected %d (or a step less)", what, q, have - 1,
+                  last_pos - 1);
+        if (have > last_pos || have < last_pos - 16 || have < n) continue;
         db_batch_clear(&bt);
-        db_batch_add1(&bt, o->tokens[o->n_tokens - 1], last_pos, q, true);
+        for (int p = have; p <= last_pos; p++) db_batch_add1(&bt, o->tokens[p - n], p, q, p == last_pos);
         CHECK_INT_EQ(db_model_decode(t, &bt), 0);
-        const float *l1 = db_model_logits(t, 0);
+        const float *l1 = db_model_logits(t, bt.n_tokens - 1);
         double md = 0;
         for (int v = 0; v < V; v++) md = fmax(md, fabs(l1[v] - l2[v]));
         /* batch composition changes float summation order (~1e-3 on F32, more
@@ -494,48 +632,112 @@ static void llama_greedy_identity_and_kv(void) {
 #endif
 }
 
-/* Where an engine's greedy tokens first differ from ar's, the gap between
- * the two tokens' logits there, from a fresh one-batch evaluation of the
- * prompt and ar's tokens before it.  Returns 1 for a real mismatch, 0 for
- * a numerical tie (gap within tol: batch composition changes float
- * summation order, so two tokens whose logits are that close may swap). */
-static int divergence_is_real(db_model *fresh, const char *engine, int prompt_no, const db_token *prompt, int n,
-                              const db_gen_output *o, const db_gen_output *ref, double tol) {
-    int i = 0;
-    while (i < o->n_tokens && i < ref->n_tokens && o->tokens[i] == ref->tokens[i]) i++;
-    if (i >= o->n_tokens || i >= ref->n_tokens) {
-        printf("    %s: %d tokens against ar's %d on prompt %d\n", engine, o->n_tokens, ref->n_tokens, prompt_no);
-        return 1;
+#ifdef HAVE_LLAMA
+/* ar's own logits for prompt + ref[0..i) (prompt in one forward, then one
+ * token per forward, as `ar` computes them) into inc[(i+1) * V], and the
+ * same prefix in one forward into one[(i+1) * V]. */
+static void ar_and_batch_logits(db_model *m, const db_token *prompt, int n, const db_token *ref, int i, float *inc,
+                                float *one) {
+    const int V = db_model_n_vocab(m);
+    db_batch b;
+    db_batch_init(&b, n + i + 1, 1);
+    db_model_reset(m);
+    for (int j = 0; j < n; j++) db_batch_add1(&b, prompt[j], j, 0, j == n - 1);
+    CHECK_INT_EQ(db_model_decode(m, &b), 0);
+    memcpy(inc, db_model_logits(m, n - 1), sizeof(float) * (size_t)V);
+    for (int j = 0; j < i; j++) {
+        db_batch_clear(&b);
+        db_batch_add1(&b, ref[j], n + j, 0, true);
+        CHECK_INT_EQ(db_model_decode(m, &b), 0);
+        memcpy(inc + (size_t)(j + 1) * V, db_model_logits(m, 0), sizeof(float) * (size_t)V);
     }
-    db_batch bf;
-    db_batch_init(&bf, n + i, 1);
-    db_model_reset(fresh);
-    for (int j = 0; j < n; j++) db_batch_add1(&bf, prompt[j], j, 0, i == 0 && j == n - 1);
-    for (int j = 0; j < i; j++) db_batch_add1(&bf, ref->tokens[j], n + j, 0, j == i - 1);
-    double gap = INFINITY;
-    if (db_model_decode(fresh, &bf) == 0) {
-        const float *l = db_model_logits(fresh, bf.n_tokens - 1);
-        gap = fabs((double)l[ref->tokens[i]] - (double)l[o->tokens[i]]);
-    }
-    db_batch_free(&bf);
-    printf("    %s differs from ar on prompt %d at output token %d: logit gap %.4f (%s, tolerance %.3f)\n", engine,
-           prompt_no, i, gap, gap <= tol ? "a numerical tie" : "a real difference", tol);
-    return gap > tol;
+    db_model_reset(m);
+    db_batch_clear(&b);
+    for (int j = 0; j < n; j++) db_batch_add1(&b, prompt[j], j, 0, j == n - 1);
+    for (int j = 0; j < i; j++) db_batch_add1(&b, ref[j], n + j, 0, true);
+    CHECK_INT_EQ(db_model_decode(m, &b), 0);
+    for (int j = 0; j <= i; j++) memcpy(one + (size_t)j * V, db_model_logits(m, n - 1 + j), sizeof(float) * (size_t)V);
+    db_batch_free(&b);
 }
 
-/* The bundled target and draft (real acceptance patterns: lookahead accepts
- * pool n-grams, spec-tree forks and rejects branches): greedy lookahead,
- * spec-tree and spec equal ar on prose, scripture and code prompts — where
- * they differ, only at a numerical tie: the two tokens' logits within the
- * cache-vs-batch noise tolerance — and after each the KV cache equals a
- * fresh evaluation. */
+/* The noise bound of a prompt: max |logit difference| between ar's
+ * token-by-token logits and one forward over the same prefix (llama.cpp
+ * computes a batch of >= 64 rows with another flash-attention kernel),
+ * over all positions of ar's output. */
+static double noise_bound(db_model *m, const db_token *prompt, int n, const db_gen_output *ref) {
+    const int V = db_model_n_vocab(m), k = ref->n_tokens - 1;
+    float *inc = malloc(sizeof(float) * (size_t)V * (size_t)(k + 1)), *one = malloc(sizeof(float) * (size_t)V * (size_t)(k + 1));
+    ar_and_batch_logits(m, prompt, n, ref->tokens, k, inc, one);
+    double eps = 0;
+    for (size_t x = 0; x < (size_t)V * (size_t)(k + 1); x++) eps = fmax(eps, fabs(inc[x] - one[x]));
+    free(inc);
+    free(one);
+    return eps;
+}
+
+/* Greedy output of an engine against ar's, re-synchronised after each
+ * near-tie: at a first difference (output position i) the gap
+ * l[ar's token] - l[engine's token] under ar's own logits must be at most
+ * tol, else it is a real error (returns 1); the engine then continues from
+ * ar's prefix (the prompt + ar's tokens through position i).  *n_ties and
+ * *max_gap collect the ties. */
+static int identical_modulo_ties(db_model *t, db_model *d, db_model *ar_m, const char *engine, const char *const *kv,
+                                 int n_kv, const db_token *prompt, int n, const db_gen_output *ref, double tol,
+                                 int *n_ties, double *max_gap) {
+    const int V = db_model_n_vocab(t);
+    db_token *cur = malloc(sizeof(db_token) * (size_t)(n + ref->n_tokens));
+    memcpy(cur, prompt, sizeof(db_token) * (size_t)n);
+    int off = 0, bad = 0;
+    while (off < ref->n_tokens && !bad) {
+        db_gen_output o;
+        if (run_engine(engine, t, d, kv, n_kv, cur, n + off, ref->n_tokens - off, 1, &o, NULL) != 0) { bad = 1; break; }
+        int i = 0;
+        while (i < o.n_tokens && off + i < ref->n_tokens && o.tokens[i] == ref->tokens[off + i]) i++;
+        if (off + i >= ref->n_tokens && i == o.n_tokens) { db_output_free(&o); break; }
+        if (i >= o.n_tokens || off + i >= ref->n_tokens) {
+            printf("    %s: %d tokens against ar's %d\n", engine, off + o.n_tokens, ref->n_tokens);
+            db_output_free(&o);
+            bad = 1;
+            break;
+        }
+        float *inc = malloc(sizeof(float) * (size_t)V * (size_t)(off + i + 1));
+        float *one = malloc(sizeof(float) * (size_t)V * (size_t)(off + i + 1));
+        ar_and_batch_logits(ar_m, prompt, n, ref->tokens, off + i, inc, one);
+        const float *l = inc + (size_t)(off + i) * V;
+        double gap = (double)l[ref->tokens[off + i]] - (double)l[o.tokens[i]];
+        free(inc);
+        free(one);
+        printf("    %s differs from ar at output token %d: gap under ar %.4f (bound %.4f): %s\n", engine, off + i, gap,
+               tol, gap <= tol ? "a near-tie, continuing from ar's prefix" : "A REAL DIFFERENCE");
+        db_output_free(&o);
+        if (gap > tol) { bad = 1; break; }
+        (*n_ties)++;
+        *max_gap = fmax(*max_gap, gap);
+        for (int j = off; j <= off + i; j++) cur[n + j] = ref->tokens[j];
+        off += i + 1;
+    }
+    free(cur);
+    return bad;
+}
+#endif
+
+/* The bundled target and drafts (real acceptance patterns: lookahead
+ * accepts pool n-grams, spec-tree forks and rejects branches).  spec,
+ * spec-tree and lookahead with batches under 64 rows are bit-identical to
+ * ar: every token, no tolerance (they keep the KV cells in single-sequence
+ * order).  lookahead W=15 N=5 G=15 verifies in batches of >= 64 rows,
+ * which llama.cpp's CPU flash attention computes with another kernel
+ * (tiled, F32 accumulation): there a difference is allowed only at a
+ * near-tie — gap under ar at most twice the prompt's measured noise bound —
+ * and the engine must then match ar again from ar's prefix.  After each the
+ * KV cache equals a fresh evaluation. */
 static void bundled_models_identity_and_kv(void) {
 #ifndef HAVE_LLAMA
     db_test_skip("built without llama.cpp");
 #else
     char tp[4096], dp[4096];
     snprintf(tp, sizeof tp, "%s/data/models/target.gguf", db_test_srcdir());
-    snprintf(dp, sizeof dp, "%s/data/models/draft.gguf", db_test_srcdir());
+    snprintf(dp, sizeof dp, "%s/data/models/draft-distilled.gguf", db_test_srcdir());
     struct stat st;
     if (stat(tp, &st) != 0 || stat(dp, &st) != 0) { db_test_fail(__FILE__, __LINE__, "bundled models missing"); return; }
     db_llama_set_quiet(true);
@@ -543,10 +745,12 @@ static void bundled_models_identity_and_kv(void) {
     if (!t || !d || !fresh) return;
     const char *texts[] = { "The committee said that the city would", "And the LORD spake unto Moses, saying,",
                             "def read_config(path):\n    with open(path) as f:\n" };
-    const char *la_kv[] = { "W", "15", "N", "5", "G", "15" };
+    const char *la_big[] = { "W", "15", "N", "5", "G", "15" };
+    const char *la_small[] = { "W", "7", "N", "4", "G", "7" };
     const char *tree_kv[] = { "k", "4", "branches", "3", "p_split", "0.1" };
     const char *spec_kv[] = { "k", "4" };
-    int mism = 0;
+    int strict_diff = 0, real = 0, ties = 0;
+    double max_gap = 0;
     long la_acc = 0, tree_acc = 0, tree_rej = 0;
     for (int i = 0; i < 3; i++) {
         db_token prompt[128];
@@ -554,32 +758,45 @@ static void bundled_models_identity_and_kv(void) {
         db_gen_output ref, o;
         gen_stats gs;
         run_engine("ar", t, NULL, NULL, 0, prompt, n, 96, 1, &ref, NULL);
-        /* the noise floor: ar's own token-by-token cache against one batch */
-        double floor_md = kv_matches_fresh(t, fresh, prompt, n, &ref, 1, 1.0, "ar");
-        const double tol = 3 * floor_md + 0.05;
-        run_engine("lookahead", t, NULL, la_kv, 6, prompt, n, 96, 1, &o, &gs);
-        if (!same_tokens(&o, &ref)) mism += divergence_is_real(fresh, "lookahead", i, prompt, n, &o, &ref, tol);
-        la_acc += gs.accepted;
-        kv_matches_fresh(t, fresh, prompt, n, &o, 31, tol, "lookahead");
-        db_output_free(&o);
+        const double eps = noise_bound(fresh, prompt, n, &ref);
+        const double tol_kv = 2 * eps + 1e-4;
+        /* strict */
         run_engine("spec-tree", t, d, tree_kv, 6, prompt, n, 96, 1, &o, &gs);
-        if (!same_tokens(&o, &ref)) mism += divergence_is_real(fresh, "spec-tree", i, prompt, n, &o, &ref, tol);
+        strict_diff += !same_tokens(&o, &ref);
+        CHECK_MSG(same_tokens(&o, &ref), "spec-tree differs from ar on prompt %d", i);
         tree_acc += gs.accepted;
         tree_rej += gs.drafted - gs.accepted;
-        kv_matches_fresh(t, fresh, prompt, n, &o, 3, tol, "spec-tree");
+        kv_matches_fresh(t, fresh, prompt, n, &o, 3, tol_kv, "spec-tree");
         draft_sequences_agree(d, 3, o.tokens[0]);
         db_output_free(&o);
+        run_engine("lookahead", t, NULL, la_small, 6, prompt, n, 96, 1, &o, &gs);
+        CHECK_MSG(same_tokens(&o, &ref), "lookahead W=7 differs from ar on prompt %d", i);
+        strict_diff += !same_tokens(&o, &ref);
+        la_acc += gs.accepted;
+        kv_matches_fresh(t, fresh, prompt, n, &o, 15, tol_kv, "lookahead W=7");
+        db_output_free(&o);
         run_engine("spec", t, d, spec_kv, 2, prompt, n, 96, 1, &o, &gs);
-        if (!same_tokens(&o, &ref)) mism += divergence_is_real(fresh, "spec", i, prompt, n, &o, &ref, tol);
-        kv_matches_fresh(t, fresh, prompt, n, &o, 1, tol, "spec");
+        CHECK_MSG(same_tokens(&o, &ref), "spec differs from ar on prompt %d", i);
+        strict_diff += !same_tokens(&o, &ref);
+        kv_matches_fresh(t, fresh, prompt, n, &o, 1, tol_kv, "spec");
+        db_output_free(&o);
+        /* batches of >= 64 rows: identical up to near-ties */
+        real += identical_modulo_ties(t, NULL, fresh, "lookahead", la_big, 6, prompt, n, &ref, 2 * eps, &ties,
+                                      &max_gap);
+        run_engine("lookahead", t, NULL, la_big, 6, prompt, n, 96, 1, &o, &gs);
+        la_acc += gs.accepted;
+        kv_matches_fresh(t, fresh, prompt, n, &o, 31, tol_kv, "lookahead W=15");
         db_output_free(&o);
         db_output_free(&ref);
-        printf("    prompt %d: ar cache vs one batch %.4f (tolerance %.3f)\n", i, floor_md, tol);
+        printf("    prompt %d: noise bound (ar token by token vs one batch) %.4f\n", i, eps);
     }
-    CHECK_INT_EQ(mism, 0);
+    CHECK_INT_EQ(strict_diff, 0);
+    CHECK_INT_EQ(real, 0);
     CHECK_MSG(la_acc > 10, "lookahead accepted only %ld n-gram tokens", la_acc);
     CHECK_MSG(tree_acc > 10 && tree_rej > 10, "spec-tree accepted %ld, rejected %ld draft tokens", tree_acc, tree_rej);
-    printf("    bundled: lookahead accepted %ld n-gram tokens, spec-tree %ld draft tokens\n", la_acc, tree_acc);
+    printf("    bundled: spec, spec-tree, lookahead W=7 identical to ar on 3 of 3; lookahead W=15: %d near-ties "
+           "(largest gap %.4f); lookahead accepted %ld n-gram tokens, spec-tree %ld draft tokens\n", ties, max_gap,
+           la_acc, tree_acc);
     db_model_close(t); db_model_close(d); db_model_close(fresh);
 #endif
 }
@@ -677,6 +894,8 @@ void suite_spec(void) {
     RUN(pld_lookup_finds_latest_longest);
     RUN(ngram_cache_drafts_by_counts);
     RUN(greedy_identical_to_ar_exact);
+    RUN(tree_alpha_by_depth_engine);
+    RUN(wrong_cell_is_detected);
     RUN(stochastic_spec_samples_target);
     RUN(broken_verifier_is_detected);
     RUN(llama_greedy_identity_and_kv);

@@ -333,7 +333,7 @@ static void test_store_upgrade_v1(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     if (!st) { free(path); return; }
     sqlite3 *db = db_store_handle(st);
-    CHECK_INT_EQ(sqlite3_exec(db, "DROP TABLE sample_metric; DROP TABLE machine_probe; UPDATE meta SET value='1' WHERE key='schema_version'",
+    CHECK_INT_EQ(sqlite3_exec(db, "DROP TABLE sample_metric; DROP TABLE machine_probe; DROP TABLE identity; UPDATE meta SET value='1' WHERE key='schema_version'",
                               NULL, NULL, NULL), SQLITE_OK);
     db_store_close(st);
 
@@ -342,6 +342,7 @@ static void test_store_upgrade_v1(void) {
     if (st) {
         db = db_store_handle(st);
         CHECK_Q(db, "SELECT COUNT(*) FROM sample_metric", "0");
+        CHECK_Q(db, "SELECT COUNT(*) FROM identity", "0");   /* S7 identity: TEMP on read-only */
         CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='sample_metric'", "0");
         db_store_close(st);
@@ -352,6 +353,7 @@ static void test_store_upgrade_v1(void) {
         db = db_store_handle(st);
         CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "3");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='sample_metric'", "1");
+        CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='identity'", "1");
         db_store_close(st);
     }
     /* a future version is refused with its number */

@@ -2,12 +2,14 @@
  *
  * Usage: unit_tests [SUITE...]   (no argument: every suite)
  * Environment: DB_SRCDIR / DB_BUILDDIR locate data files and binaries
- * (default "."), DB_TEST_TMPDIR the scratch directory.
+ * (default "."), DB_TEST_TMPDIR the scratch directory, DB_TEST_ONLY=SUBSTRING
+ * runs only the tests whose name contains it.
  */
 #include "test.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,7 +17,7 @@
     X(rng) X(sample) X(stats) X(params) X(exact) X(engine_ar) X(metrics) \
     X(suite) X(store) X(counters) X(report) X(llama) X(spec) X(kv) X(models) X(jsonschema) X(compare) \
     X(quality) X(golden) X(probe) X(lexical) X(diffusion) X(grammar) X(json_gbnf) X(search) \
-    X(train) X(lifecycle) X(preflight) X(inject) X(outfile)
+    X(train) X(lifecycle) X(preflight) X(inject) X(outfile) X(identity)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
@@ -43,6 +45,9 @@ void db_test_skip(const char *reason) {
 }
 
 void db_test_run(const char *name, void (*fn)(void)) {
+    /* DB_TEST_ONLY=SUBSTRING runs only the tests whose name contains it */
+    const char *only = getenv("DB_TEST_ONLY");
+    if (only && *only && !strstr(name, only)) return;
     cur_name = name;
     cur_failed = 0;
     cur_skipped = 0;
