@@ -315,7 +315,8 @@ static void test_lifecycle_upgrade_v2(void) {
                               "DROP INDEX sample_key; ALTER TABLE run DROP COLUMN pid; ALTER TABLE run DROP COLUMN hostname;"
                               "ALTER TABLE run DROP COLUMN heartbeat_at; ALTER TABLE run DROP COLUMN suite_sha256;"
                               "ALTER TABLE run DROP COLUMN config_sha256; ALTER TABLE run DROP COLUMN limit_prompts;"
-                              "ALTER TABLE run DROP COLUMN resumed; UPDATE meta SET value='2' WHERE key='schema_version';",
+                              "ALTER TABLE run DROP COLUMN resumed; DROP TABLE identity;"
+                              "UPDATE meta SET value='2' WHERE key='schema_version';",
                               NULL, NULL, NULL),
                  SQLITE_OK);
     db_store_close(st);
@@ -336,6 +337,7 @@ static void test_lifecycle_upgrade_v2(void) {
         CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "3");
         CHECK_Q(db, "SELECT resumed || '|' || (pid IS NULL) FROM run", "0|1");
         CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='sample_key'", "1");
+        CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='identity'", "1");
         db_store_close(st);
     }
     free(path);
