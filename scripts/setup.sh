@@ -5,7 +5,8 @@
 #
 #   scripts/setup.sh            set up and build
 #   scripts/setup.sh --test     also install chromium (the HTML report's browser
-#                               test), build with ASan/UBSan in build-san/ and
+#                               test) and clang (libFuzzer: tests/fuzz-check.sh
+#                               builds build-fuzz/), build with ASan/UBSan in build-san/ and
 #                               run every test (ends "N passed, N failed")
 #   scripts/setup.sh --no-deps  skip the apt-get step
 set -euo pipefail
@@ -29,7 +30,11 @@ tool_packages="gcc:build-essential g++:build-essential make:build-essential auto
   automake:automake libtoolize:libtool pkg-config:pkg-config cmake:cmake git:git npm:npm sqlite3:sqlite3
   python3:python3 jq:jq"
 # --test also needs a browser for tests/html-check.sh
-if [ "$run_tests" = 1 ]; then tool_packages="$tool_packages chromium:chromium"; fi
+# and clang with libFuzzer for the fuzz targets (tests/fuzz-check.sh)
+if [ "$run_tests" = 1 ]; then
+  tool_packages="$tool_packages chromium:chromium clang:clang"
+  lib_packages="$lib_packages libclang-rt-14-dev"
+fi
 if [ "$deps" = 1 ]; then
   missing=""
   for p in $lib_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
