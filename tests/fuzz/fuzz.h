@@ -45,7 +45,8 @@ char *db_fuzz_str(const uint8_t *data, size_t size);
 /* Split at the first NUL byte: *a = the part before, *b = after (or NULL when
  * there is none); both malloc'd, NUL-terminated.  Returns -1 when out of memory. */
 int db_fuzz_split(const uint8_t *data, size_t size, char **a, char **b);
-/* A private scratch directory for this process (created once, removed at exit). */
+/* A private scratch directory for this process (created once, removed at exit;
+ * in $TMPDIR, else /dev/shm, else /tmp). */
 const char *db_fuzz_tmpdir(void);
 /* Write data to dir/name (replacing it); returns the path (static buffer) or NULL. */
 const char *db_fuzz_write(const char *name, const uint8_t *data, size_t size);
