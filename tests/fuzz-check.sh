@@ -54,7 +54,7 @@ for tr in $runs; do
   fi
   # 2. a fixed number of executions from the seeds
   start=$(date +%s)
-  if "$bin" -runs="$n" -seed=1 -timeout=20 -rss_limit_mb=2048 -max_len=16384 \
+  if "$bin" -runs="$n" -seed=1 -timeout=60 -rss_limit_mb=2048 -max_len=16384 \
        -artifact_prefix="$crash/" "$tmp/corpus-$t" "$out/fuzz-seeds/$t" > "$tmp/$t.log" 2>&1 < /dev/null; then
     echo "ok   fuzz $t: $n runs in $(( $(date +%s) - start )) s, $(ls "$src/tests/fuzz/regressions/$t" | wc -l) regression files replayed"
     passed=$((passed + 1))

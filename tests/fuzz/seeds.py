@@ -17,7 +17,7 @@ committed twice:
 
 usage: tests/fuzz/seeds.py SRCDIR OUTDIR [--max N]   (N seeds per target, default 400)
 """
-import glob, hashlib, json, os, shutil, sys
+import glob, hashlib, json, os, sys
 
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith('--')]
@@ -125,17 +125,25 @@ def main():
 
     for t, v in seeds.items():
         d = os.path.join(out, t)
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
+        os.makedirs(d, exist_ok=True)
         uniq = {}
         for data in v:
             uniq.setdefault(hashlib.sha1(data).hexdigest(), data)
         # spread the cap over the whole list (not only its first files)
         items = sorted(uniq.items())
         step = max(1, len(items) // cap) if cap else 1
-        for h, data in items[::step][:cap]:
-            open(os.path.join(d, h), 'wb').write(data)
-        print('%-13s %4d seeds' % (t, min(len(items[::step]), cap)))
+        want = dict(items[::step][:cap])
+        # files are named by content: write only the missing ones, remove the
+        # stale ones (a fuzzer reading the directory meanwhile is not disturbed)
+        for h, data in want.items():
+            f = os.path.join(d, h)
+            if not os.path.exists(f):
+                open(f + '.tmp', 'wb').write(data)
+                os.rename(f + '.tmp', f)
+        for f in os.listdir(d):
+            if f not in want:
+                os.remove(os.path.join(d, f))
+        print('%-13s %4d seeds' % (t, len(want)))
 
 if __name__ == '__main__':
     main()
