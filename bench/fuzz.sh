@@ -39,7 +39,7 @@ for t in $targets; do
   [ -x "$bin" ] || { echo "fuzz.sh: no target '$t'" >&2; exit 2; }
   corpus="$out/fuzz-corpus/$t" crash="$out/fuzz-crashers/$t"
   mkdir -p "$corpus" "$crash"
-  before=$(ls "$crash" | wc -l)
+  before=$(ls "$crash" | grep -cE "^(crash|leak|timeout|oom)-")
   start=$(date +%s) execs=0 log="$out/fuzz-$t.log"
   : > "$log"
   # a crash stops libFuzzer: start it again (the input is kept) until the time is spent
@@ -52,7 +52,7 @@ for t in $targets; do
     rm -f "$log.1"
   done
   took=$(( $(date +%s) - start ))
-  crashes=$(( $(ls "$crash" | wc -l) - before ))
+  crashes=$(( $(ls "$crash" | grep -cE "^(crash|leak|timeout|oom)-") - before ))
   printf '%s\t%s\t%s\t%s\t%s\n' "$t" "$execs" "$took" "$crashes" "$(date -u +%F)" >> "$tsv"
 done
 column -t -s "$(printf '\t')" "$tsv"
