@@ -2001,6 +2001,7 @@ static int sh_disjoint(gb *g, shape *a, shape *b, int depth) {
             if (forbidden) return 1;
             if (pass == 0 && sh_has_req(y, p)) {
                 shape px, py;
+                sh_init(&px); sh_init(&py);   /* both freed below even when the first prop_shape fails */
                 int d = prop_shape(g, x, p, &px) == 0 && prop_shape(g, y, p, &py) == 0 && sh_disjoint(g, &px, &py, depth + 1);
                 sh_free(&px); sh_free(&py);
                 if (g->status) return 0;

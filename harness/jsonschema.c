@@ -1058,6 +1058,8 @@ static snode *build(db_jsonschema *S, const cJSON *js, const char *base, int dia
     if (dialect >= 2020) {
         if ((v = cJSON_GetObjectItemCaseSensitive(js, "prefixItems")) && !(s->prefix = sub_array(S, v, "prefixItems", s, &s->nprefix))) return NULL;
         if (items && cJSON_IsArray(items)) {   /* 2019-09 style array items */
+            free(s->prefix);   /* replaces a prefixItems array (fuzz: it leaked) */
+            s->prefix = NULL;
             if (!(s->prefix = sub_array(S, items, "items", s, &s->nprefix))) return NULL;
             if ((v = cJSON_GetObjectItemCaseSensitive(js, "additionalItems")) && !(s->items = sub(S, v, "additionalItems", s))) return NULL;
         } else if (items && !(s->items = sub(S, items, "items", s))) return NULL;

@@ -5,9 +5,10 @@
 #
 #   scripts/setup.sh            set up and build
 #   scripts/setup.sh --test     also install chromium (the HTML report's browser
-#                               test), fetch the training corpora (the data
-#                               checks' contamination test), build with
-#                               ASan/UBSan in build-san/ and run every test
+#                               test) and clang (libFuzzer: tests/fuzz-check.sh
+#                               builds build-fuzz/), fetch the training corpora
+#                               (the data checks' contamination test), build
+#                               with ASan/UBSan in build-san/ and run every test
 #                               (ends "N passed, N failed")
 #   scripts/setup.sh --no-deps  skip the apt-get step
 set -euo pipefail
@@ -18,7 +19,7 @@ for a in "$@"; do
   case "$a" in
     --test) run_tests=1 ;;
     --no-deps) deps=0 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument '$a'" >&2; exit 2 ;;
   esac
 done
@@ -31,7 +32,11 @@ tool_packages="gcc:build-essential g++:build-essential make:build-essential auto
   automake:automake libtoolize:libtool pkg-config:pkg-config cmake:cmake git:git npm:npm sqlite3:sqlite3
   python3:python3 jq:jq"
 # --test also needs a browser for tests/html-check.sh
-if [ "$run_tests" = 1 ]; then tool_packages="$tool_packages chromium:chromium"; fi
+# and clang with libFuzzer for the fuzz targets (tests/fuzz-check.sh)
+if [ "$run_tests" = 1 ]; then
+  tool_packages="$tool_packages chromium:chromium clang:clang"
+  lib_packages="$lib_packages libclang-rt-14-dev"
+fi
 if [ "$deps" = 1 ]; then
   missing=""
   for p in $lib_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -247,6 +247,9 @@ echo '{"properties":{"tags":{"type":"array","uniqueItems":true}}}' > "$tmp/uniqu
   || fail "json2gbnf refuses an unenforced keyword" "rc=$rc $(head -2 "$tmp/e")"
 expect_error "json2gbnf on a missing schema" "nosuch-schema.json" -- json2gbnf "$tmp/nosuch-schema.json"
 expect_error "json2gbnf on malformed JSON" "malformed.json: not valid JSON" -- json2gbnf "$tmp/malformed.json"
+# S7 finding 7: this 100-byte schema crashed the converter (a bad free in the oneOf disjointness check)
+printf '%s' '{"type":"object","oneOf":[{"properties":{"status":{"enum":{}}},"required":["status"]},{"required":["status"]}]}' > "$tmp/f7.json"
+expect_error "json2gbnf on a oneOf branch with a bad enum (S7 finding 7)" "f7.json: 'enum' at /oneOf/0/properties/status is not an array" -- json2gbnf "$tmp/f7.json"
 
 # ---- SIGINT: completed cases and finished samples stay, run marked interrupted --
 # the first case is short, the second longer; the signal arrives at an exact

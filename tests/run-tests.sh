@@ -4,7 +4,8 @@
 # (tests/e2e.sh), the run lifecycle (tests/reliability.sh), bad input
 # (tests/bad-input.sh), the suites for users' own models and every shipped
 # dataset (tests/user-suites.sh), the -o rules and safe output files
-# (tests/outsafe.sh), the tokenizer and model trainers (tests/train-check.sh)
+# (tests/outsafe.sh), the fuzz targets for fixed run counts
+# (tests/fuzz-check.sh), the tokenizer and model trainers (tests/train-check.sh)
 # and the HTML report in a headless browser
 # (tests/html-check.sh; skipped without chromium), and ends with one line
 # "N passed, N failed[, N skipped]" summing them.
@@ -73,6 +74,10 @@ count "$tmp/user.log" user-suites.sh
 echo "== -o rules and safe output files"
 bash "$src/tests/outsafe.sh" 2>&1 | tee "$tmp/outsafe.log"
 count "$tmp/outsafe.log" outsafe.sh
+
+echo "== fuzz targets (clang/libFuzzer, fixed run counts)"
+bash "$src/tests/fuzz-check.sh" 2>&1 | tee "$tmp/fuzz.log"
+count "$tmp/fuzz.log" fuzz-check.sh
 
 echo "== model-building tools"
 bash "$src/tests/train-check.sh" 2>&1 | tee "$tmp/train.log"

@@ -644,6 +644,13 @@ static void bad_grammar_and_missing_constraint(void) {
     CHECK(db_model_grammar_new(m, "", err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "empty");
     CHECK_INT_EQ(db_gbnf_check("root ::= (", "x", err, sizeof err), -1);
+    /* fuzz (tests/fuzz/regressions/gbnf): {m,n} with n < m made llama.cpp's parser loop
+     * until memory ran out; refused first, on the text path and the model path */
+    CHECK_INT_EQ(db_gbnf_match("r ::= \"{9,1}\" [{]\n# {5,2}\nroot ::= [a-z]{11,2}", "a", 1, err, sizeof err), -1);
+    CHECK_STR_EQ(err, "grammar: repetition {11,2} on line 3: the maximum is below the minimum");
+    CHECK(db_model_grammar_new(m, "root ::= \"a\"{ 3 , 1 }", err, sizeof err) == NULL);
+    CHECK_CONTAINS(err, "{3,1}");
+    CHECK_INT_EQ(db_gbnf_match("root ::= \"{3,1}\" [a]{2,2}", "{3,1}aa", 7, err, sizeof err), DB_GBNF_COMPLETE);
     const char *names[] = { "grammar", "awrs", "gad" };
     for (int i = 0; i < 3; i++) {
         const db_engine *e = db_engine_find(names[i]);

@@ -233,6 +233,10 @@ static void test_unsupported(void) {
           "circular $ref at /$defs/a (the schema refers to itself without an object or array in between)", 1 },
         { "false", "the schema accepts no value", 1 },
         { "[1]", "the schema is not a JSON object or boolean", -1 },
+        /* S7 finding 7: a bad enum under a required property of one oneOf branch
+         * freed an uninitialised shape in the disjointness check (bad free) */
+        { "{\"type\":\"object\",\"oneOf\":[{\"properties\":{\"status\":{\"enum\":{}}},\"required\":[\"status\"]},{\"required\":[\"status\"]}]}",
+          "'enum' at /oneOf/0/properties/status is not an array", -1 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *g = NULL, why[512];
