@@ -20,6 +20,7 @@
 #include "config.h"
 #include "counters.h"
 #include "grammar.h"
+#include "interference.h"
 #include "metrics.h"
 #include "model.h"
 #include "quality.h"
@@ -54,6 +55,7 @@ typedef struct runner {
     /* progress */
     int total_samples, done_samples;
     int64_t t_start_ns;
+    int n_noisy;              /* S7 interference: cases measured under interference */
 } runner;
 
 static int load_model(runner *r, int idx, char *err, size_t errlen) {
@@ -448,6 +450,8 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
     db_event_log_init(&log);
     sample_buf sb = { 0 };
     char serr[512] = "";
+    db_noise_snap noise0;     /* S7 interference: the machine while this case runs */
+    db_noise_begin(&noise0);
 
     for (int w = 0; w < s->warmup && rc == 0 && n_prompts > 0; w++) {
         const db_prompt *pr = &ds->prompts[w % n_prompts];
@@ -492,12 +496,15 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
         }
     }
     db_event_log_free(&log);
+    db_noise noise;
+    db_noise_end(&noise0, &noise);
 
     if (rc == 0) {
         if (write_case(r, c, "completed", n_prompts, started, sb.rec, sb.n) != 0) {
             db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
             rc = -2;
-        }
+        } else if (db_noise_store(r->st, r->run_id, c->index, &noise, err, errlen) != 0) rc = -2;
+        else r->n_noisy += noise.flagged;
     } else if (rc < 0) {
         /* keep a record of the failure; the run goes on with the next case */
         char status[700];
@@ -608,6 +615,8 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     }
     r.t_start_ns = db_now_ns();
     const char *status = "completed";
+    db_noise_snap run_noise0;   /* S7 interference: the machine during the whole run */
+    db_noise_begin(&run_noise0);
     for (int i = 0; i < n_cases; i++) {
         char cerr[600] = "";
         progress(&r, i, n_cases, cases[i].label, false);
@@ -636,6 +645,19 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     }
     if (o->progress) progress(&r, n_cases - 1, n_cases, "done", true);
     if (strcmp(status, "completed") == 0 && sum->n_cases_failed > 0) status = "failed";
+    {   /* S7 interference: the run's own verdict, flagged too when a case was */
+        db_noise rn;
+        db_noise_end(&run_noise0, &rn);
+        char why[600];
+        if (r.n_noisy > 0 && rn.n_reasons < DB_NOISE_MAX_REASONS)
+            snprintf(rn.reason[rn.n_reasons++], sizeof rn.reason[0], "%d of %d cases measured under interference",
+                     r.n_noisy, sum->n_cases_done);
+        rn.flagged = rn.n_reasons > 0;
+        if (db_noise_store(r.st, r.run_id, -1, &rn, why, sizeof why) != 0 && rc == 0)
+            rc = db_errf(err, errlen, "%s: %s", o->db_path, why);
+        db_noise_reasons_text(&rn, why, sizeof why);
+        if (rn.flagged) fprintf(stderr, "decobench run: measured under interference: %s\n", why);
+    }
     if (db_store_run_finish(r.st, r.run_id, status) != 0 && rc == 0)
         rc = db_errf(err, errlen, "%s: %s", o->db_path, db_store_errmsg(r.st));
     sum->status = status;

@@ -68,6 +68,11 @@ static const char *const schema_sql =
     "  machine_id INTEGER NOT NULL REFERENCES machine(id), measured_at INTEGER NOT NULL,\n"
     "  bandwidth_gbs REAL, gflops REAL, gflops_per_thread REAL, threads INTEGER, method TEXT,\n"
     "  PRIMARY KEY(machine_id, measured_at));\n"
+    /* -- S7 interference (schema version 3): harness/interference.h */
+    "CREATE TABLE interference(\n"
+    "  run_id INTEGER NOT NULL REFERENCES run(id), case_idx INTEGER NOT NULL, name TEXT NOT NULL,\n"
+    "  value REAL, text TEXT);\n"
+    /* -- end S7 interference */
     "CREATE INDEX case_run_id ON \"case\"(run_id);\n"
     "CREATE INDEX sample_case_id ON sample(case_id);\n"
     "CREATE INDEX run_machine_id ON run(machine_id);\n";
@@ -122,7 +127,8 @@ static int table_count(sqlite3 *db, int *n_tables, int *has_meta) {
 /* Schema upgrades: migrations[v] takes a version-v database to v + 1; each
  * "%s" is "" or "TEMP " (read-only connections get the new tables as TEMP).
  * Version 2: named per-sample metrics; the machine's measured memory
- * bandwidth and peak FP32 rate (`decobench probe`). */
+ * bandwidth and peak FP32 rate (`decobench probe`).
+ * Version 3: S7 blocks (interference: harness/interference.h). */
 static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
     [1] = "CREATE %sTABLE sample_metric(\n"
           "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value REAL,\n"
@@ -131,6 +137,12 @@ static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
           "  machine_id INTEGER NOT NULL REFERENCES machine(id), measured_at INTEGER NOT NULL,\n"
           "  bandwidth_gbs REAL, gflops REAL, gflops_per_thread REAL, threads INTEGER, method TEXT,\n"
           "  PRIMARY KEY(machine_id, measured_at));\n",
+    /* -- S7 interference: was the machine busy while a case ran (harness/interference.h) */
+    [2] = "CREATE %sTABLE interference(\n"
+          "  run_id INTEGER NOT NULL REFERENCES run(id), case_idx INTEGER NOT NULL, name TEXT NOT NULL,\n"
+          "  value REAL, text TEXT);\n"
+    /* -- end S7 interference */
+          "",
 };
 
 static int check_decobench(sqlite3 *db, const char *path, bool *empty, int *version, char *err, size_t errlen) {
@@ -180,7 +192,7 @@ static int upgrade_schema(db_store *st, int version, char *err, size_t errlen) {
     }
     for (int v = version; v < DB_STORE_SCHEMA_VERSION; v++) {
         const char *temp = st->readonly ? "TEMP " : "";
-        char *sql = sqlite3_mprintf(migrations[v], temp, temp);
+        char *sql = sqlite3_mprintf(migrations[v], temp, temp, temp, temp, temp, temp, temp, temp);
         if (!sql) goto fail;
         int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
         sqlite3_free(sql);

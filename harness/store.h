@@ -27,6 +27,8 @@
  *              accepted_mask, t_start_us, t_end_us)
  *   machine_probe(machine_id, measured_at, bandwidth_gbs, gflops,
  *                 gflops_per_thread, threads, method)        (version 2)
+ *   interference(run_id, case_idx, name, value, text)          (version 3;
+ *                 harness/interference.h; case_idx -1: the whole run)
  *
  * Opening a database of an older schema version read-write upgrades it in
  * place (one transaction); read-only opens accept every version from 1, so
@@ -46,7 +48,7 @@
 extern "C" {
 #endif
 
-#define DB_STORE_SCHEMA_VERSION 2
+#define DB_STORE_SCHEMA_VERSION 3
 
 typedef struct db_store db_store;
 

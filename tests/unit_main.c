@@ -15,7 +15,8 @@
     X(rng) X(sample) X(stats) X(params) X(exact) X(engine_ar) X(metrics) \
     X(suite) X(store) X(counters) X(report) X(llama) X(spec) X(models) X(jsonschema) X(compare) \
     X(quality) X(golden) X(probe) X(lexical) X(diffusion) X(grammar) X(json_gbnf) X(search) \
-    X(train)
+    X(train) \
+    X(interference)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
