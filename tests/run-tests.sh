@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-tests.sh — runs all of decobench's tests: the C unit tests
 # (tests/unit_tests), the data checks, the end-to-end CLI tests
-# (tests/e2e.sh), the tokenizer and model trainers (tests/train-check.sh)
+# (tests/e2e.sh), a run on a busy machine flagged as measured under
+# interference (tests/noise-check.sh), the tokenizer and model trainers (tests/train-check.sh)
 # and the HTML report in a headless browser
 # (tests/html-check.sh; skipped without chromium), and ends with one line
 # "N passed, N failed[, N skipped]" summing them.
@@ -44,6 +45,10 @@ count "$tmp/data.log" check-data.sh
 echo "== end-to-end tests"
 bash "$src/tests/e2e.sh" 2>&1 | tee "$tmp/e2e.log"
 count "$tmp/e2e.log" e2e.sh
+
+echo "== interference: a run on a busy machine is flagged"
+bash "$src/tests/noise-check.sh" 2>&1 | tee "$tmp/noise.log"
+count "$tmp/noise.log" noise-check.sh
 
 echo "== model-building tools"
 bash "$src/tests/train-check.sh" 2>&1 | tee "$tmp/train.log"

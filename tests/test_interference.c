@@ -25,6 +25,7 @@
 #include "../harness/interference.h"
 #include "../harness/store.h"
 #include "../harness/util.h"
+#include "../reports/compare.h"
 #include "../reports/report.h"
 
 /* mkdir -p of path's directory, then write text to root/rel */
@@ -416,6 +417,36 @@ static void test_compare_warns_or_refuses(void) {
     free(path);
 }
 
+/* merge copies a new run's interference rows; merging again adds none */
+static void test_merge_keeps_flags(void) {
+    char *path = NULL;
+    db_store *st = noise_db(&path);
+    if (!st) return;
+    db_store_close(st);
+    char *dpath = db_test_fresh_db_path("noise-merged.db");
+    db_store *src = NULL, *dst = NULL;
+    char err[512];
+    CHECK(db_store_open_readonly(path, &src, err, sizeof err) == 0);
+    CHECK(db_store_open(dpath, &dst, err, sizeof err) == 0);
+    if (!src || !dst) goto out;
+    db_merge_stats ms = { 0 };
+    CHECK_MSG(db_merge(dst, src, &ms, err, sizeof err) == 0, "merge: %s", err);
+    CHECK(db_merge(dst, src, &ms, err, sizeof err) == 0);
+    sqlite3_stmt *s = NULL;
+    CHECK(sqlite3_prepare_v2(db_store_handle(dst), "SELECT COUNT(*) FROM interference", -1, &s, NULL) == SQLITE_OK);
+    /* run 1: 14 rows per stored verdict + reasons (quiet 0, noisy 2 × 2, run 1) */
+    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 4 * 14 + 0 + 2 * 2 + 1);
+    sqlite3_finalize(s);
+    char *md = report(dst, 1, "md", NULL, NULL);
+    CHECK_CONTAINS(md, "| noisy \xE2\x80\xA0 |");
+    free(md);
+out:
+    db_store_close(src);
+    db_store_close(dst);
+    free(dpath);
+    free(path);
+}
+
 void suite_interference(void) {
     RUN(test_busy_machine_values_and_verdict);
     RUN(test_quiet_machine_not_flagged);
@@ -423,4 +454,5 @@ void suite_interference(void) {
     RUN(test_unreadable_is_unknown);
     RUN(test_stored_and_reported);
     RUN(test_compare_warns_or_refuses);
+    RUN(test_merge_keeps_flags);
 }
