@@ -225,6 +225,7 @@ void db_noise_end(const db_noise_snap *b, db_noise *n) {
         double others = busy > self ? busy - self : 0.0;
         n->n_cpus = a.n_cpus;
         n->others_cpus = others * ncpu / total;
+        n->others_jiffies = (int64_t)others;
         n->self_cpus = self * ncpu / total;
         n->steal_share = (double)(a.steal - b->steal) / total;
     } else if (a.have_stat) n->n_cpus = a.n_cpus;
@@ -252,7 +253,8 @@ static void add_reason(db_noise *n, const char *fmt, double v, const char *s) {
 
 void db_noise_judge(db_noise *n) {
     n->n_reasons = 0;
-    if (isfinite(n->others_cpus) && n->others_cpus > DB_NOISE_MAX_OTHER_CPUS)
+    if (isfinite(n->others_cpus) && n->others_cpus > DB_NOISE_MAX_OTHER_CPUS &&
+        n->others_jiffies >= DB_NOISE_MIN_OTHER_JIFFIES)
         add_reason(n, "other processes used %.2f CPUs (limit 0.20)", n->others_cpus, NULL);
     if (isfinite(n->steal_share) && n->steal_share > DB_NOISE_MAX_STEAL)
         add_reason(n, "CPU steal %.1f%% (limit 2%%)", 100.0 * n->steal_share, NULL);
@@ -288,6 +290,7 @@ int db_noise_store(db_store *st, int64_t run_id, int case_idx, const db_noise *n
         { "wall_s", n->wall_s },
         { "n_cpus", n->n_cpus > 0 ? n->n_cpus : NAN },
         { "others_cpus", n->others_cpus },
+        { "others_jiffies", isfinite(n->others_cpus) ? (double)n->others_jiffies : NAN },
         { "self_cpus", n->self_cpus },
         { "steal_share", n->steal_share },
         { "load1_before", n->load1_before },

@@ -29,6 +29,11 @@ extern "C" {
 /* Flag thresholds (docs/metrics.md). */
 #define DB_NOISE_MAX_OTHER_CPUS 0.20   /* other processes' CPU time / wall time */
 #define DB_NOISE_MAX_STEAL      0.02   /* steal jiffies / all jiffies */
+/* ... and other processes' CPU time flags only from this many jiffies on
+ * (0.1 CPU-seconds at USER_HZ 100): below it, the kernel's tick-sampled
+ * accounting and the truncation of /proc/stat's fields (±7 jiffies) could
+ * produce it alone in a short case */
+#define DB_NOISE_MIN_OTHER_JIFFIES 10
 
 /* One snapshot (db_noise_begin). */
 typedef struct db_noise_snap {
@@ -49,6 +54,7 @@ typedef struct db_noise {
     double wall_s;                  /* real time between the snapshots (not from root) */
     int n_cpus;                     /* online CPUs (cpuN lines), 0 unknown */
     double others_cpus;             /* CPUs other processes used on average, NaN unknown */
+    int64_t others_jiffies;         /* their CPU time, jiffies (USER_HZ) */
     double self_cpus;               /* CPUs this process used on average, NaN unknown */
     double steal_share;             /* steal / all CPU time, NaN unknown */
     double load1_before, load1_after; /* 1-minute load average, NaN unknown */

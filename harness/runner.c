@@ -450,8 +450,6 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
     db_event_log_init(&log);
     sample_buf sb = { 0 };
     char serr[512] = "";
-    db_noise_snap noise0;     /* S7 interference: the machine while this case runs */
-    db_noise_begin(&noise0);
 
     for (int w = 0; w < s->warmup && rc == 0 && n_prompts > 0; w++) {
         const db_prompt *pr = &ds->prompts[w % n_prompts];
@@ -461,6 +459,8 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
         free(text);
         if (rc < 0) db_errf(err, errlen, "%s", serr);
     }
+    db_noise_snap noise0;     /* S7 interference: the machine while the measured samples run */
+    db_noise_begin(&noise0);
     for (int rep = 0; rep < s->repetitions && rc == 0; rep++) {
         for (int i = 0; i < n_prompts && rc == 0; i++) {
             const db_prompt *pr = &ds->prompts[i];

@@ -112,6 +112,7 @@ static void test_busy_machine_values_and_verdict(void) {
     db_noise_end(&s, &n);
     CHECK_INT_EQ(n.n_cpus, 2);
     CHECK_NEAR(n.others_cpus, 0.22, 1e-12);
+    CHECK_INT_EQ(n.others_jiffies, 220);
     CHECK_NEAR(n.self_cpus, 0.18, 1e-12);
     CHECK_NEAR(n.steal_share, 0.10, 1e-12);
     CHECK_NEAR(n.load1_before, 0.50, 1e-12);
@@ -170,6 +171,7 @@ static void test_thresholds(void) {
     memset(&n, 0, sizeof n);
     n.steal_share = NAN;
     n.others_cpus = DB_NOISE_MAX_OTHER_CPUS;
+    n.others_jiffies = 1000;
     n.throttle_events = -1;
     db_noise_judge(&n);
     CHECK(!n.flagged);
@@ -177,6 +179,14 @@ static void test_thresholds(void) {
     db_noise_judge(&n);
     CHECK(n.flagged);
     CHECK_INT_EQ(n.n_reasons, 1);
+    /* too few jiffies to tell from the accounting's granularity: not flagged */
+    n.others_jiffies = DB_NOISE_MIN_OTHER_JIFFIES - 1;
+    n.others_cpus = 0.9;
+    db_noise_judge(&n);
+    CHECK(!n.flagged);
+    n.others_jiffies = DB_NOISE_MIN_OTHER_JIFFIES;
+    db_noise_judge(&n);
+    CHECK(n.flagged);
     n.others_cpus = NAN;
     n.steal_share = 0.02;
     db_noise_judge(&n);
@@ -286,6 +296,7 @@ static db_store *noise_db(char **path_out) {
     db_noise_judge(&q);
     b = q;
     b.others_cpus = 0.93;
+    b.others_jiffies = 93;
     snprintf(b.governor, sizeof b.governor, "<b>x|y</b>");
     db_noise_judge(&b);
     char err[256];
@@ -434,8 +445,8 @@ static void test_merge_keeps_flags(void) {
     CHECK(db_merge(dst, src, &ms, err, sizeof err) == 0);
     sqlite3_stmt *s = NULL;
     CHECK(sqlite3_prepare_v2(db_store_handle(dst), "SELECT COUNT(*) FROM interference", -1, &s, NULL) == SQLITE_OK);
-    /* run 1: 14 rows per stored verdict + reasons (quiet 0, noisy 2 × 2, run 1) */
-    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 4 * 14 + 0 + 2 * 2 + 1);
+    /* run 1: 15 rows per stored verdict + reasons (quiet 0, noisy 2 × 2, run 1) */
+    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 4 * 15 + 0 + 2 * 2 + 1);
     sqlite3_finalize(s);
     char *md = report(dst, 1, "md", NULL, NULL);
     CHECK_CONTAINS(md, "| noisy \xE2\x80\xA0 |");
