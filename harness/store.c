@@ -138,7 +138,7 @@ static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
           "  bandwidth_gbs REAL, gflops REAL, gflops_per_thread REAL, threads INTEGER, method TEXT,\n"
           "  PRIMARY KEY(machine_id, measured_at));\n",
     /* -- S7 interference: was the machine busy while a case ran (harness/interference.h) */
-    [2] = "CREATE %sTABLE interference(\n"
+    [2] = "CREATE %sTABLE IF NOT EXISTS interference(\n"
           "  run_id INTEGER NOT NULL REFERENCES run(id), case_idx INTEGER NOT NULL, name TEXT NOT NULL,\n"
           "  value REAL, text TEXT);\n"
     /* -- end S7 interference */

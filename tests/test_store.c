@@ -76,7 +76,7 @@ static void test_store_roundtrip(void) {
     sqlite3 *db = db_store_handle(st);
     CHECK_Q(db, "PRAGMA journal_mode", "wal");
     CHECK_Q(db, "PRAGMA foreign_keys", "1");
-    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "2");
+    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "3");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='machine_probe'", "1");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN ('case_run_id','sample_case_id')", "2");
 
@@ -333,7 +333,8 @@ static void test_store_upgrade_v1(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     if (!st) { free(path); return; }
     sqlite3 *db = db_store_handle(st);
-    CHECK_INT_EQ(sqlite3_exec(db, "DROP TABLE sample_metric; DROP TABLE machine_probe; UPDATE meta SET value='1' WHERE key='schema_version'",
+    CHECK_INT_EQ(sqlite3_exec(db, "DROP TABLE sample_metric; DROP TABLE machine_probe; DROP TABLE interference; "
+                              "UPDATE meta SET value='1' WHERE key='schema_version'",
                               NULL, NULL, NULL), SQLITE_OK);
     db_store_close(st);
 
@@ -350,7 +351,7 @@ static void test_store_upgrade_v1(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     if (st) {
         db = db_store_handle(st);
-        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "2");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "3");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='sample_metric'", "1");
         db_store_close(st);
     }
