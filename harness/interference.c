@@ -137,7 +137,7 @@ static void read_governor(const char *root, char *out, size_t len) {
         long cpu = strtol(e->d_name + 3, NULL, 10);
         if (strcmp(buf, "performance") != 0 && (first_other < 0 || cpu < first_other)) {
             first_other = cpu;
-            snprintf(other, sizeof other, "%s", buf);
+            snprintf(other, sizeof other, "%.31s", buf);
         }
     }
     closedir(d);
