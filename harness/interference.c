@@ -181,6 +181,21 @@ static int read_cpulist_count(const char *root, const char *rel) {
     return n;
 }
 
+/* the number of CPUs in a hex CPU mask ("3", "ff,ffffffff"); -1 unreadable */
+static int read_hexmask_count(const char *root, const char *rel) {
+    char buf[1024];
+    if (read_small(root, rel, buf, sizeof buf) != 0) return -1;
+    int n = 0, digits = 0;
+    for (const char *p = buf; *p; p++) {
+        int v = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+              : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : -1;
+        if (v < 0) continue;
+        digits++;
+        n += (v & 1) + (v >> 1 & 1) + (v >> 2 & 1) + (v >> 3 & 1);
+    }
+    return digits ? n : -1;
+}
+
 static double read_load1(const char *root) {
     char buf[256];
     if (read_small(root, "/proc/loadavg", buf, sizeof buf) != 0) return NAN;
@@ -238,6 +253,8 @@ void db_noise_end(const db_noise_snap *b, db_noise *n) {
     n->isolated_cpus = read_cpulist_count(a.root, "/sys/devices/system/cpu/isolated");
     long v;
     n->aslr = read_int(a.root, "/proc/sys/kernel/randomize_va_space", &v) == 0 ? (int)v : -1;
+    n->perf_max_sample_rate = read_int(a.root, "/proc/sys/kernel/perf_event_max_sample_rate", &v) == 0 ? (int)v : -1;
+    n->irq_default_cpus = read_hexmask_count(a.root, "/proc/irq/default_smp_affinity");
     cpu_set_t set;
     CPU_ZERO(&set);
     n->allowed_cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
@@ -300,6 +317,8 @@ int db_noise_store(db_store *st, int64_t run_id, int case_idx, const db_noise *n
         { "isolated_cpus", n->isolated_cpus >= 0 ? n->isolated_cpus : NAN },
         { "aslr", n->aslr >= 0 ? n->aslr : NAN },
         { "allowed_cpus", n->allowed_cpus > 0 ? n->allowed_cpus : NAN },
+        { "perf_max_sample_rate", n->perf_max_sample_rate >= 0 ? n->perf_max_sample_rate : NAN },
+        { "irq_default_cpus", n->irq_default_cpus >= 0 ? n->irq_default_cpus : NAN },
     };
     const int n_nums = (int)(sizeof nums / sizeof nums[0]);
     int rc = 0;

@@ -64,6 +64,8 @@ typedef struct db_noise {
     int isolated_cpus;              /* /sys/devices/system/cpu/isolated, -1 unknown */
     int aslr;                       /* /proc/sys/kernel/randomize_va_space, -1 unknown */
     int allowed_cpus;               /* sched_getaffinity of this process (not from root), 0 unknown */
+    int perf_max_sample_rate;       /* /proc/sys/kernel/perf_event_max_sample_rate, -1 unknown */
+    int irq_default_cpus;           /* CPUs in /proc/irq/default_smp_affinity, -1 unknown */
     /* verdict */
     bool flagged;
     int n_reasons;

@@ -82,6 +82,8 @@ static void busy_before(const char *root) {
     put(root, "/sys/devices/system/cpu/cpufreq/boost", "1\n");
     put(root, "/sys/devices/system/cpu/isolated", "1-2,4\n");
     put(root, "/proc/sys/kernel/randomize_va_space", "2\n");
+    put(root, "/proc/sys/kernel/perf_event_max_sample_rate", "100000\n");
+    put(root, "/proc/irq/default_smp_affinity", "f,0000000d\n");
 }
 
 static void busy_after(const char *root) {
@@ -122,6 +124,8 @@ static void test_busy_machine_values_and_verdict(void) {
     CHECK_INT_EQ(n.boost, 1);
     CHECK_INT_EQ(n.isolated_cpus, 3);
     CHECK_INT_EQ(n.aslr, 2);
+    CHECK_INT_EQ(n.perf_max_sample_rate, 100000);
+    CHECK_INT_EQ(n.irq_default_cpus, 4 + 3);   /* f: 4 CPUs, d: 3 */
     CHECK(n.flagged);
     CHECK_INT_EQ(n.n_reasons, 4);
     CHECK_STR_EQ(n.reason[0], "other processes used 0.22 CPUs (limit 0.20)");
@@ -161,6 +165,7 @@ static void test_quiet_machine_not_flagged(void) {
     CHECK_INT_EQ(n.boost, 0);                 /* no_turbo = 1 */
     CHECK_INT_EQ(n.isolated_cpus, -1);        /* no file */
     CHECK_INT_EQ(n.aslr, -1);
+    CHECK_INT_EQ(n.irq_default_cpus, -1);
     CHECK(!n.flagged);
     CHECK_INT_EQ(n.n_reasons, 0);
 }
@@ -446,8 +451,8 @@ static void test_merge_keeps_flags(void) {
     CHECK(db_merge(dst, src, &ms, err, sizeof err) == 0);
     sqlite3_stmt *s = NULL;
     CHECK(sqlite3_prepare_v2(db_store_handle(dst), "SELECT COUNT(*) FROM interference", -1, &s, NULL) == SQLITE_OK);
-    /* run 1: 15 rows per stored verdict + reasons (quiet 0, noisy 2 × 2, run 1) */
-    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 4 * 15 + 0 + 2 * 2 + 1);
+    /* run 1: 17 rows per stored verdict + reasons (quiet 0, noisy 2 × 2, run 1) */
+    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 4 * 17 + 0 + 2 * 2 + 1);
     sqlite3_finalize(s);
     char *md = report(dst, 1, "md", NULL, NULL);
     CHECK_CONTAINS(md, "| noisy \xE2\x80\xA0 |");
