@@ -843,7 +843,9 @@ static int columns_json(const table *t, const col_pick *cols, int n, FILE *out, 
         if (!o) break;
         cJSON_AddItemToArray(rows, o);
         cJSON_AddNumberToObject(o, "case_id", (double)r->case_id);
-        db_noise_json(o, t->noise_recorded, r->noise);   /* S7 interference */
+        bool noise_col = false;   /* S7 interference: the object, unless chosen as a text column */
+        for (int c = 0; c < n; c++) noise_col |= cols[c].spec->id == C_NOISE;
+        if (!noise_col) db_noise_json(o, t->noise_recorded, r->noise);
         for (int c = 0; c < n; c++) {
             col_id id = cols[c].spec->id;
             const char *key = col_name(t, &cols[c]);

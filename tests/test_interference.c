@@ -372,6 +372,17 @@ static void test_stored_and_reported(void) {
     CHECK_STR_EQ(cJSON_GetStringValue(cJSON_GetArrayItem(br, 0)), reason);
     cJSON_Delete(j);
     free(js);
+    /* --columns interference: the reasons as a text column (JSON: one key, a string) */
+    js = report(st, 1, "json", NULL, "label,interference");
+    j = cJSON_Parse(js ? js : "");
+    cJSON *r1 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "rows"), 1);
+    CHECK_INT_EQ(cJSON_GetArraySize(r1), 3);   /* case_id, label, interference */
+    CHECK_CONTAINS(cJSON_GetStringValue(cJSON_GetObjectItem(r1, "interference")), reason);
+    cJSON_Delete(j);
+    free(js);
+    md = report(st, 1, "md", NULL, "label,interference");
+    CHECK_CONTAINS(md, "| quiet |  |\n| noisy \xE2\x80\xA0 | other processes used 0.93 CPUs");
+    free(md);
     char *html = report(st, 1, "html", NULL, NULL);
     CHECK_CONTAINS(html, "noisy <a href=\"#interference\">\xE2\x80\xA0</a></td>");
     CHECK_CONTAINS(html, "<li>noisy (mixed): other processes used 0.93 CPUs (limit 0.20); CPU frequency governor "
