@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +16,14 @@
 #include "store.h"
 #include "util.h"
 #include "../reports/compare.h"
+#include "../reports/format.h"
+#include "../reports/noise.h"
 
 static void usage(FILE *f) {
     fputs("usage: decobench compare BASE NEW [--db FILE] [--base-db FILE] [--new-db FILE]\n"
           "                         [--metric M]... [--min-effect X] [--alpha A] [--seed N]\n"
-          "                         [--bootstrap B] [--format md|csv|junit] [-o FILE] [--help]\n"
+          "                         [--bootstrap B] [--format md|csv|junit] [--strict-quiet]\n"
+          "                         [-o FILE] [--help]\n"
           "\n"
           "Compare two runs case by case (cases matched by label, dataset and model).  BASE and\n"
           "NEW are each a run id, 'latest', a results database file (its latest run) or FILE:ID.\n"
@@ -45,11 +49,15 @@ static void usage(FILE *f) {
           "  --seed N           bootstrap seed (default 1)\n"
           "  --bootstrap B      bootstrap resamples (default 2000)\n"
           "  --format FMT       md (default), csv or junit (JUnit XML for CI dashboards)\n"
+          "  --strict-quiet     refuse (exit 3, nothing written) when BASE or NEW was measured\n"
+          "                     under interference; without it such a run gets a warning on\n"
+          "                     stderr and below the Markdown table (docs/metrics.md)\n"
           "  -o, --output F     write to F instead of stdout (- = stdout; a file is replaced\n"
           "                     atomically, a device or FIFO written through: man decobench)\n"
           "  -h, --help         show this help\n"
           "\n"
-          "Exit status: 0 no regression, 1 a regression, 2 bad usage or input.\n", f);
+          "Exit status: 0 no regression, 1 a regression, 2 bad usage or input, 3 a run measured\n"
+          "under interference with --strict-quiet.\n", f);
 }
 
 typedef struct run_ref {
@@ -102,6 +110,7 @@ int cmd_compare(int argc, char **argv) {
         { "format", required_argument, NULL, 'f' },
         { "output", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
+        { "strict-quiet", no_argument, NULL, 'Q' },   /* S7 interference */
         { NULL, 0, NULL, 0 },
     };
     const char *db_path = DB_DEFAULT_DB, *base_db = NULL, *new_db = NULL, *out_path = NULL, *format = "md";
@@ -111,6 +120,8 @@ int cmd_compare(int argc, char **argv) {
     uint64_t v;
     double x;
     int c;
+    bool strict_quiet = false;
+    char *noise[2] = { NULL, NULL };   /* S7: reasons BASE / NEW were flagged */
     optind = 0;
     opterr = 0;
     /* no '+': options may follow BASE and NEW */
@@ -179,6 +190,7 @@ int cmd_compare(int argc, char **argv) {
             format = optarg;
             break;
         case 'o': out_path = optarg; break;
+        case 'Q': strict_quiet = true; break;
         case 'h': usage(stdout); return 0;
         default:   /* ':' (missing value) or '?' (unknown option) */
             return db_cli_bad_option("compare", c, argv);
@@ -240,6 +252,25 @@ int cmd_compare(int argc, char **argv) {
         fprintf(stderr, "decobench compare: %s\n", err);
         goto out;
     }
+    {   /* S7 interference: refuse (--strict-quiet) or warn when a side was flagged */
+        const int64_t ids[2] = { res.base_run, res.new_run };
+        db_store *sts[2] = { sb, sn };
+        for (int k = 0; k < 2; k++) {
+            if (db_noise_run_reasons(sts[k], ids[k], &noise[k], err, sizeof err) != 0) {
+                fprintf(stderr, "decobench compare: %s\n", err);
+                goto out;
+            }
+            if (!noise[k]) continue;
+            if (strict_quiet) {
+                fprintf(stderr, "decobench compare: %s run %" PRId64 " was measured under interference (%s); "
+                        "--strict-quiet refuses it\n", k ? "NEW" : "BASE", ids[k], noise[k]);
+                status = 3;
+                goto out;
+            }
+            fprintf(stderr, "decobench compare: warning: %s run %" PRId64 " was measured under interference: %s\n",
+                    k ? "NEW" : "BASE", ids[k], noise[k]);
+        }
+    }
     FILE *mem = open_memstream(&buf, &len);
     if (!mem) {
         fprintf(stderr, "decobench compare: out of memory\n");
@@ -247,6 +278,13 @@ int cmd_compare(int argc, char **argv) {
         goto out;
     }
     int wrc = db_compare_write(&res, format, mem);
+    for (int k = 0; k < 2 && wrc == 0 && !strcmp(format, "md"); k++)   /* S7 interference */
+        if (noise[k]) {
+            fprintf(mem, "\nWarning: %s run %" PRId64 " was measured under interference: ", k ? "NEW" : "BASE",
+                    k ? res.new_run : res.base_run);
+            db_md_text(mem, noise[k]);
+            fputc('\n', mem);
+        }
     fclose(mem);
     if (wrc != 0) {
         fprintf(stderr, "decobench compare: cannot format the comparison\n");
@@ -261,6 +299,8 @@ int cmd_compare(int argc, char **argv) {
     status = res.n_verdict[DB_VERDICT_REGRESSED] > 0 ? 1 : 0;
 out:
     free(buf);
+    free(noise[0]);
+    free(noise[1]);
     db_compare_result_free(&res);
     db_store_close(sb);
     db_store_close(sn);

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "counters.h"
 #include "grammar.h"
+#include "interference.h"
 #include "metrics.h"
 #include "model.h"
 #include "preflight.h"
@@ -62,6 +63,7 @@ typedef struct runner {
     int total_samples, done_samples;
     int stored_here;          /* samples this process stored (test hook) */
     int64_t t_start_ns;
+    int n_noisy;              /* S7 interference: cases measured under interference */
 } runner;
 
 static int load_model(runner *r, int idx, char *err, size_t errlen) {
@@ -528,6 +530,8 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
         free(text);
         if (rc < 0) db_errf(err, errlen, "%s", serr);
     }
+    db_noise_snap noise0;     /* S7 interference: the machine while the measured samples run */
+    db_noise_begin(&noise0);
     for (int rep = 0; rep < s->repetitions && rc == 0; rep++) {
         for (int i = 0; i < n_prompts && rc == 0; i++) {
             const db_prompt *pr = &ds->prompts[i];
@@ -579,6 +583,8 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
         }
     }
     db_event_log_free(&log);
+    db_noise noise;   /* S7 interference */
+    db_noise_end(&noise0, &noise);
     db_sample_keys_free(keys, n_keys);
     free(stored);
     free(first_slot);
@@ -593,6 +599,9 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
     if (db_store_case_finish(r->st, case_id, status) != 0) {
         db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
         rc = -2;
+    } else if (rc == 0) {   /* S7 interference: the completed case's verdict */
+        if (db_noise_store(r->st, r->run_id, c->index, &noise, err, errlen) != 0) rc = -2;
+        else r->n_noisy += noise.flagged;
     }
     return rc;
 }
@@ -796,6 +805,8 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     }
     r.t_start_ns = db_now_ns();
     const char *status = "completed";
+    db_noise_snap run_noise0;   /* S7 interference: the machine during the whole run */
+    db_noise_begin(&run_noise0);
     for (int i = 0; i < n_cases; i++) {
         char cerr[600] = "";
         progress(&r, i, n_cases, cases[i].label, false);
@@ -826,6 +837,19 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     if (strcmp(status, "completed") == 0 && sum->n_cases_failed > 0) status = "failed";
     /* S7: greedy identity of lossless engines with the ar baseline (harness/identity.c) */
     if (rc == 0) identity_check(&r);
+    {   /* S7 interference: the run's own verdict, flagged too when a case was */
+        db_noise rn;
+        db_noise_end(&run_noise0, &rn);
+        char why[600];
+        if (r.n_noisy > 0 && rn.n_reasons < DB_NOISE_MAX_REASONS)
+            snprintf(rn.reason[rn.n_reasons++], sizeof rn.reason[0], "%d of %d cases measured under interference",
+                     r.n_noisy, sum->n_cases_done);
+        rn.flagged = rn.n_reasons > 0;
+        if (db_noise_store(r.st, r.run_id, -1, &rn, why, sizeof why) != 0 && rc == 0)
+            rc = db_errf(err, errlen, "%s: %s", o->db_path, why);
+        db_noise_reasons_text(&rn, why, sizeof why);
+        if (rn.flagged) fprintf(stderr, "decobench run: measured under interference: %s\n", why);
+    }
     if (db_store_run_finish(r.st, r.run_id, status) != 0 && rc == 0)
         rc = db_errf(err, errlen, "%s: %s", o->db_path, db_store_errmsg(r.st));
     sum->status = status;

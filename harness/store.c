@@ -140,7 +140,8 @@ static int table_count(sqlite3 *db, int *n_tables, int *has_meta) {
  * "%s" is "" or "TEMP " (read-only connections get the new tables as TEMP).
  * Version 2: named per-sample metrics; the machine's measured memory
  * bandwidth and peak FP32 rate (`decobench probe`).  Version 3: see the
- * "-- S7" blocks. */
+ * "-- S7" blocks (identity: harness/identity.c; interference:
+ * harness/interference.h; run lifecycle in migrations_rw). */
 static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
     [1] = "CREATE %sTABLE sample_metric(\n"
           "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value REAL,\n"
@@ -151,10 +152,15 @@ static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
           "  PRIMARY KEY(machine_id, measured_at));\n",
     /* -- S7 identity: greedy outputs of lossless engines against the greedy
      * `ar` baseline of the same run (harness/identity.c) */
-    [2] = "CREATE %sTABLE identity(\n"
+    [2] = "CREATE %sTABLE IF NOT EXISTS identity(\n"
           "  run_id INTEGER NOT NULL REFERENCES run(id), case_id INTEGER NOT NULL PRIMARY KEY REFERENCES \"case\"(id),\n"
           "  baseline_case_id INTEGER NOT NULL REFERENCES \"case\"(id), n_compared INTEGER NOT NULL,\n"
-          "  n_identical INTEGER NOT NULL, first_diff_json TEXT);\n",
+          "  n_identical INTEGER NOT NULL, first_diff_json TEXT);\n"
+    /* -- S7 interference: was the machine busy while a case ran (harness/interference.h) */
+          "CREATE %sTABLE IF NOT EXISTS interference(\n"
+          "  run_id INTEGER NOT NULL REFERENCES run(id), case_idx INTEGER NOT NULL, name TEXT NOT NULL,\n"
+          "  value REAL, text TEXT);\n",
+    /* -- end S7 interference */
 };
 
 /* Upgrade statements that only a writable connection runs (ALTER TABLE and
@@ -248,7 +254,7 @@ static int upgrade_schema(db_store *st, int version, char *err, size_t errlen) {
     for (int v = version; v < DB_STORE_SCHEMA_VERSION; v++) {
         const char *temp = st->readonly ? "TEMP " : "";
         if (migrations[v]) {
-            char *sql = sqlite3_mprintf(migrations[v], temp, temp);
+            char *sql = sqlite3_mprintf(migrations[v], temp, temp, temp, temp, temp, temp, temp, temp);
             if (!sql) goto fail;
             int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
             sqlite3_free(sql);
@@ -367,7 +373,7 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
             }
             /* schema_sql is the version-2 layout; later versions' statements follow */
             for (int v = 2; v < DB_STORE_SCHEMA_VERSION; v++) {
-                char *sql = migrations[v] ? sqlite3_mprintf(migrations[v], "", "") : NULL;
+                char *sql = migrations[v] ? sqlite3_mprintf(migrations[v], "", "", "", "", "", "", "", "") : NULL;
                 int erc = sql ? sqlite3_exec(st->db, sql, NULL, NULL, &msg) : SQLITE_OK;
                 sqlite3_free(sql);
                 if (erc == SQLITE_OK && migrations_rw[v]) erc = exec_rw_migration(st->db, migrations_rw[v], &msg);

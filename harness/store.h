@@ -33,6 +33,8 @@
  *       sample(case_id, prompt_idx, rep, turn)                (version 3)
  *   identity(run_id, case_id, baseline_case_id, n_compared, n_identical,
  *            first_diff_json)                                  (version 3)
+ *   interference(run_id, case_idx, name, value, text)          (version 3;
+ *                 harness/interference.h; case_idx -1: the whole run)
  *
  * Opening a database of an older schema version read-write upgrades it in
  * place (one transaction); read-only opens accept every version from 1, so

@@ -1375,7 +1375,7 @@ static int sel_col(const copier *c, const char *name) {
     return -1;
 }
 
-enum { C_MACHINE, C_RUN, C_RUNCNT, C_CASE, C_SAMPLE, C_SMPCNT, C_SMPMET, C_EVENT, C_N };
+enum { C_MACHINE, C_RUN, C_RUNCNT, C_CASE, C_SAMPLE, C_SMPCNT, C_SMPMET, C_EVENT, C_NOISE, C_N };
 
 typedef struct merger {
     sqlite3 *src, *dst;
@@ -1609,6 +1609,21 @@ static int merge_runs(merger *m, db_merge_stats *stats) {
             m_fail(m, m->src, "read run_counter");
             goto fail;
         }
+        if (!exists) {   /* S7 interference: a new run's verdicts (harness/interference.h) */
+            copier *nc = &m->c[C_NOISE];
+            sqlite3_reset(nc->sel);
+            sqlite3_bind_int64(nc->sel, 1, sr);
+            int r5;
+            while ((r5 = sqlite3_step(nc->sel)) == SQLITE_ROW)
+                if (copier_put(nc, m->dst, dr, NULL) != 0) {
+                    m_fail(m, m->dst, "insert interference");
+                    goto fail;
+                }
+            if (r5 != SQLITE_DONE) {
+                m_fail(m, m->src, "read interference");
+                goto fail;
+            }
+        }
         if (copy_cases(m, sr, dr, exists, stats) != 0) goto fail;
         if (sqlite3_exec(m->dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             m_fail(m, m->dst, "commit");
@@ -1643,6 +1658,8 @@ int db_merge(db_store *dst, db_store *src, db_merge_stats *stats, char *err, siz
         copier_init(&m.c[C_SMPMET], m.src, m.dst, "sample_metric", "sample_id",
                     "WHERE sample_id = ? ORDER BY rowid", 0, err, errlen) != 0 ||
         copier_init(&m.c[C_EVENT], m.src, m.dst, "step_event", "sample_id", "WHERE sample_id = ? ORDER BY seq", 0,
+                    err, errlen) != 0 ||
+        copier_init(&m.c[C_NOISE], m.src, m.dst, "interference", "run_id", "WHERE run_id = ? ORDER BY rowid", 0,
                     err, errlen) != 0)
         goto out;
     if (sqlite3_prepare_v2(m.dst, "SELECT id FROM machine WHERE fingerprint IS ?", -1, &m.find_machine, NULL) !=

@@ -246,7 +246,11 @@ static void write_results_table(FILE *out, const report *r) {
     for (int i = 0; i < t->n_rows; i++) {
         const db_table_row *row = &t->rows[i];
         fprintf(out, "<tr%s>", row->best ? " class=\"best\"" : "");
-        td(out, row->label, false);
+        if (row->noise) {   /* S7 interference: marked, listed below the table */
+            fputs("<td class=\"noisy\">", out);
+            esc(out, row->label);
+            fputs(" <a href=\"#interference\">" DB_NOISE_MARK "</a></td>", out);
+        } else td(out, row->label, false);
         td(out, row->dataset, false);
         td(out, row->model, false);
         snprintf(buf, sizeof buf, "%d", row->n);
@@ -290,6 +294,7 @@ static void write_results_table(FILE *out, const report *r) {
     esc(out, t->baseline_key ? t->baseline_key : "(no baseline)");
     fputs("</b> on the same dataset and model, 95% bootstrap CI; bold tokens/s: the fastest case of its dataset"
           " and model.  Definitions: docs/metrics.md.</p>\n", out);
+    db_noise_footnote_html(t, out);   /* S7 interference */
 }
 
 /* ---- charts ---------------------------------------------------------------- */
@@ -789,6 +794,7 @@ int db_report_html(sqlite3 *db, int64_t run_id, uint64_t seed, FILE *out, char *
     esc(out, t->llama_commit[0] ? t->llama_commit : "?");
     fputs(" \xE2\x80\x94 status: ", out);
     esc(out, t->status);
+    if (t->noise) fputs(" \xE2\x80\x94 <a href=\"#interference\">" DB_NOISE_MARK " measured under interference</a>", out);
     fprintf(out, " \xE2\x80\x94 %d case%s</p>\n", t->n_rows, t->n_rows == 1 ? "" : "s");
     fputs("<p><a href=\"#results\">results</a> \xC2\xB7 <a href=\"#charts\">charts</a> \xC2\xB7 "
           "<a href=\"#machine\">machine</a> \xC2\xB7 <a href=\"#configuration\">configuration</a> \xC2\xB7 "

@@ -34,6 +34,7 @@ static void table_free(table *t) {
     free(t->cpu_model);
     free(t->status);
     free(t->baseline_key);
+    free(t->noise);
     for (int i = 0; i < t->n_counters; i++) free(t->counters[i]);
     free(t->counters);
     for (int i = 0; i < t->n_rows; i++) {
@@ -56,6 +57,7 @@ static void table_free(table *t) {
         free(r->cat);
         free(r->cnt);
         free(r->cnt_med);
+        free(r->noise);
     }
     free(t->rows);
 }
@@ -504,6 +506,7 @@ static cJSON *json_run_header(const table *t) {
     cJSON_AddStringToObject(root, "llama_commit", t->llama_commit);
     if (t->baseline_key) cJSON_AddStringToObject(root, "baseline", t->baseline_key);
     else cJSON_AddNullToObject(root, "baseline");
+    db_noise_json(root, t->noise_recorded, t->noise);   /* S7 interference */
     return root;
 }
 
@@ -554,6 +557,7 @@ static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
         if (r->ident[0]) cJSON_AddStringToObject(o, "identical", r->ident);
         cJSON *cc = cJSON_AddObjectToObject(o, "counters");
         for (int c = 0; c < t->n_counters && cc; c++) cJSON_AddItemToObject(cc, t->counters[c], jnum(r->cnt_med[c]));
+        db_noise_json(o, t->noise_recorded, r->noise);   /* S7 interference */
     }
     return db_json_print(root, out, err, errlen);
 }
@@ -567,7 +571,7 @@ static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
  * the run are columns too, by their names. */
 typedef enum {
     C_LABEL, C_ENGINE, C_DATASET, C_MODEL, C_N, C_TPS, C_SPEEDUP, C_PRED, C_MAT, C_ALPHA, C_KBAR, C_ACC_AT,
-    C_COST, C_DSHARE, C_TTFT50, C_TTFT90, C_LAT50, C_DRAFTED, C_ACCEPTED, C_VERIFY, C_COUNTER,
+    C_COST, C_DSHARE, C_TTFT50, C_TTFT90, C_LAT50, C_DRAFTED, C_ACCEPTED, C_VERIFY, C_NOISE, C_COUNTER,
     C_IDENT
 } col_id;
 
@@ -602,6 +606,8 @@ static const col_spec COLS[] = {
     { C_VERIFY, "verify_steps", "verify steps", "Verify steps", 0, true, false },
     /* S7 identity: in the default tables when some case was compared */
     { C_IDENT, "identical", "identical", "Identical", 0, false, true },
+    /* S7: the reasons a case was measured under interference ("" when quiet) */
+    { C_NOISE, "interference", "interference", "Interference", 0, false, false },
 };
 #define N_COLS ((int)(sizeof COLS / sizeof COLS[0]))
 
@@ -686,6 +692,7 @@ static col_pick *default_columns(const table *t, const char *fmt, int *n) {
             for (int i = 0; i < N_COLS; i++)
                 if (COLS[i].id == CSV_DEFAULT[k] && (COLS[i].id != C_IDENT || t->ident))
                     picks[(*n)++] = (col_pick){ &COLS[i], -1 };
+        if (t->noise_recorded) picks[(*n)++] = (col_pick){ col_find("interference"), -1 };   /* S7 */
     } else {
         for (int i = 0; i < N_COLS; i++)
             if (COLS[i].dflt && (!COLS[i].spec || t->spec) && (COLS[i].id != C_IDENT || t->ident))
@@ -729,10 +736,11 @@ static double col_value(const table *t, int i, const col_pick *k, double *lo, do
 }
 
 static bool col_is_text(col_id id) {
-    return id == C_LABEL || id == C_ENGINE || id == C_DATASET || id == C_MODEL || id == C_IDENT;
+    return id == C_LABEL || id == C_ENGINE || id == C_DATASET || id == C_MODEL || id == C_IDENT || id == C_NOISE;
 }
 
 static const char *col_text(const row *r, col_id id) {
+    if (id == C_NOISE) return r->noise ? r->noise : "";
     return id == C_LABEL ? r->label : id == C_ENGINE ? r->engine : id == C_DATASET ? r->dataset
          : id == C_IDENT ? r->ident : r->model;
 }
@@ -775,6 +783,7 @@ static void title_line(const table *t, const char *by, FILE *out) {
         fputs(" — status: ", out);
         db_md_text(out, t->status);
     }
+    if (t->noise) fputs(" — " DB_NOISE_MARK " measured under interference", out);   /* S7 */
 }
 
 static void columns_md(const table *t, const col_pick *cols, int n, FILE *out) {
@@ -788,7 +797,10 @@ static void columns_md(const table *t, const col_pick *cols, int n, FILE *out) {
     for (int i = 0; i < t->n_rows; i++) {
         fputc('|', out);
         for (int c = 0; c < n; c++) {
-            if (col_is_text(cols[c].spec->id)) db_md_cell(out, col_text(&t->rows[i], cols[c].spec->id));
+            if (cols[c].spec->id == C_LABEL && t->rows[i].noise) {   /* S7: marked, footnote below */
+                snprintf(buf, sizeof buf, "%s " DB_NOISE_MARK, t->rows[i].label);
+                db_md_cell(out, buf);
+            } else if (col_is_text(cols[c].spec->id)) db_md_cell(out, col_text(&t->rows[i], cols[c].spec->id));
             else {
                 col_cell(t, i, &cols[c], buf, sizeof buf);
                 db_md_cell(out, buf);
@@ -796,6 +808,7 @@ static void columns_md(const table *t, const col_pick *cols, int n, FILE *out) {
         }
         fputc('\n', out);
     }
+    db_noise_footnote_md(t, out);   /* S7 interference */
 }
 
 /* CSV: full precision; a column with a CI adds NAME_lo and NAME_hi, accept_at
@@ -859,6 +872,9 @@ static int columns_json(const table *t, const col_pick *cols, int n, FILE *out, 
         if (!o) break;
         cJSON_AddItemToArray(rows, o);
         cJSON_AddNumberToObject(o, "case_id", (double)r->case_id);
+        bool noise_col = false;   /* S7 interference: the object, unless chosen as a text column */
+        for (int c = 0; c < n; c++) noise_col |= cols[c].spec->id == C_NOISE;
+        if (!noise_col) db_noise_json(o, t->noise_recorded, r->noise);
         for (int c = 0; c < n; c++) {
             col_id id = cols[c].spec->id;
             const char *key = col_name(t, &cols[c]);
@@ -946,6 +962,7 @@ static void columns_latex(const table *t, const col_pick *cols, int n, FILE *out
             if (c) fputs(" & ", out);
             if (col_is_text(id)) {
                 db_tex_text(out, col_text(r, id));
+                if (id == C_LABEL && r->noise) fputs("$^\\dagger$", out);   /* S7 interference */
                 continue;
             }
             latex_value(t, i, k, buf, sizeof buf);
@@ -967,6 +984,7 @@ static void columns_latex(const table *t, const col_pick *cols, int n, FILE *out
         fputs(" \\\\\n", out);
     }
     fputs("\\bottomrule\n\\end{tabular}\n", out);
+    db_noise_footnote_tex(t, out);   /* S7 interference */
 }
 
 static int write_columns(const table *t, const char *fmt, const char *names, FILE *out, char *err, size_t errlen) {
@@ -1492,6 +1510,7 @@ static void pivot_md(const table *t, const pivot *p, FILE *out) {
     fputs("\nCell: ", out);
     db_md_text(out, buf);   /* holds the baseline key of the run's config */
     fputs(".\n", out);
+    db_noise_footnote_md(t, out);   /* S7 interference */
 }
 
 static void pivot_csv(const table *t, const pivot *p, FILE *out) {
@@ -1602,6 +1621,7 @@ static void pivot_latex(const table *t, const pivot *p, FILE *out) {
     }
     free(best);
     fputs("\\bottomrule\n\\end{tabular}\n", out);
+    db_noise_footnote_tex(t, out);   /* S7 interference */
 }
 
 static int pivot_json(const table *t, const pivot *p, FILE *out, char *err, size_t errlen) {
@@ -1698,7 +1718,7 @@ static int write_pivot(const table *t, const char *fmt, const char *by, const ch
 int db_table_load(sqlite3 *db, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     if (load_run(db, run_id, t, err, errlen) != 0 || load_counters(db, t, err, errlen) != 0 ||
-        load_cases(db, t, err, errlen) != 0)
+        load_cases(db, t, err, errlen) != 0 || db_table_load_noise(db, t, err, errlen) != 0)
         return -1;
     pick_baselines(t);
     return compute(t, seed, err, errlen);

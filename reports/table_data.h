@@ -40,6 +40,7 @@ typedef struct db_table_row {
     double acc_at[DB_TABLE_MAX_POS];          /* n_pos of them */
     bool best;                   /* best tokens/s within its dataset+model */
     char ident[48];              /* S7 identity: "40/40", "39/40 DIFF", "" when not compared */
+    char *noise;                 /* S7: "; "-joined reasons when measured under interference, else NULL */
 } db_table_row;
 
 typedef struct db_table {
@@ -54,6 +55,8 @@ typedef struct db_table {
     bool spec;                   /* some case drafted tokens */
     bool ident;                  /* some case was compared with the greedy baseline (identity table) */
     int max_pos;                 /* max n_pos over rows */
+    bool noise_recorded;         /* S7: the run has interference rows (schema 3 runs) */
+    char *noise;                 /* S7: the run's reasons when measured under interference, else NULL */
 } db_table;
 
 /* Load run run_id (0: the latest) and compute every row (bootstrap seeded
@@ -72,6 +75,18 @@ void db_table_fmt_acc_at(char *buf, size_t len, const db_table_row *r);  /* "0.8
 void db_table_fmt_percent(char *buf, size_t len, double v);              /* "12.5%" */
 /* "CPU model, N cores" / "CPU model" / "unknown" */
 void db_table_machine_title(const db_table *t, char *buf, size_t len);
+
+/* S7 interference (reports/noise.c): load the run's and each row's
+ * verdict (table interference); the marker a flagged label gets, and the
+ * footnotes listing the reasons under the Markdown and LaTeX tables and the
+ * HTML results table; JSON's "interference" object of the run or a row. */
+#define DB_NOISE_MARK "\xE2\x80\xA0"     /* U+2020 dagger */
+int  db_table_load_noise(sqlite3 *db, db_table *t, char *err, size_t errlen);
+void db_noise_footnote_md(const db_table *t, FILE *out);
+void db_noise_footnote_tex(const db_table *t, FILE *out);
+void db_noise_footnote_html(const db_table *t, FILE *out);
+struct cJSON;
+void db_noise_json(struct cJSON *o, bool recorded, const char *reasons);
 
 /* The writers reached through db_report_table (report.h): the
  * self-contained HTML report of one run (html.c) and the machines-as-columns

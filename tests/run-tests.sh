@@ -5,7 +5,9 @@
 # (tests/bad-input.sh), the suites for users' own models and every shipped
 # dataset (tests/user-suites.sh), the -o rules and safe output files
 # (tests/outsafe.sh), the fuzz targets for fixed run counts
-# (tests/fuzz-check.sh), the tokenizer and model trainers (tests/train-check.sh)
+# (tests/fuzz-check.sh), a run on a busy machine flagged as measured under
+# interference (tests/noise-check.sh), the tokenizer and model trainers
+# (tests/train-check.sh)
 # and the HTML report in a headless browser
 # (tests/html-check.sh; skipped without chromium), and ends with one line
 # "N passed, N failed[, N skipped]" summing them.
@@ -78,6 +80,10 @@ count "$tmp/outsafe.log" outsafe.sh
 echo "== fuzz targets (clang/libFuzzer, fixed run counts)"
 bash "$src/tests/fuzz-check.sh" 2>&1 | tee "$tmp/fuzz.log"
 count "$tmp/fuzz.log" fuzz-check.sh
+
+echo "== interference: a run on a busy machine is flagged"
+bash "$src/tests/noise-check.sh" 2>&1 | tee "$tmp/noise.log"
+count "$tmp/noise.log" noise-check.sh
 
 echo "== model-building tools"
 bash "$src/tests/train-check.sh" 2>&1 | tee "$tmp/train.log"

@@ -430,7 +430,7 @@ static void test_report_columns_and_cell(void) {
     s = report_o(st, "md", NULL, "label,tok_s", NULL, &rc, err, sizeof err);
     CHECK_INT_EQ(rc, -1);
     CHECK_CONTAINS(err, "--columns: unknown column 'tok_s' (valid: label, engine, dataset, model, n, tokens_per_s,");
-    CHECK_CONTAINS(err, "ttft_p90_ms, latency_p50_ms, drafted, accepted, verify_steps, identical)");
+    CHECK_CONTAINS(err, "ttft_p90_ms, latency_p50_ms, drafted, accepted, verify_steps, identical, interference)");
     free(s);
     s = report_o(st, "md", NULL, "label,,mat", NULL, &rc, err, sizeof err);
     CHECK_INT_EQ(rc, -1);

@@ -333,7 +333,8 @@ static void test_store_upgrade_v1(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     if (!st) { free(path); return; }
     sqlite3 *db = db_store_handle(st);
-    CHECK_INT_EQ(sqlite3_exec(db, "DROP TABLE sample_metric; DROP TABLE machine_probe; DROP TABLE identity; UPDATE meta SET value='1' WHERE key='schema_version'",
+    CHECK_INT_EQ(sqlite3_exec(db, "DROP TABLE sample_metric; DROP TABLE machine_probe; DROP TABLE identity; "
+                              "DROP TABLE interference; UPDATE meta SET value='1' WHERE key='schema_version'",
                               NULL, NULL, NULL), SQLITE_OK);
     db_store_close(st);
 

@@ -1,0 +1,175 @@
+/* noise.c — S7 interference in the reports: reads the verdicts that
+ * harness/interference.c stored (table interference) for a run and its
+ * cases, and writes the footnotes and JSON objects that go with the marker
+ * (DB_NOISE_MARK) on a flagged case's label.  The thresholds behind a flag
+ * are in docs/metrics.md ("Interference").
+ */
+#include "format.h"
+#include "table_data.h"
+#include "noise.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness/util.h"
+
+/* whether item is one of the "; "-joined items of list */
+static bool has_item(const char *list, const char *item) {
+    size_t l = strlen(item);
+    for (const char *p = list; p && *p;) {
+        const char *e = strstr(p, "; ");
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == l && !memcmp(p, item, l)) return true;
+        p = e ? e + 2 : p + n;
+    }
+    return false;
+}
+
+/* The verdict of (run_id, case_idx) or of case case_id: *recorded when it
+ * has rows; *reasons (malloc'd, "; "-joined, each once) when flagged. */
+static int read_verdict(sqlite3 *db, const char *where, int64_t a, int64_t b, bool *recorded, char **reasons,
+                        char *err, size_t errlen) {
+    *recorded = false;
+    *reasons = NULL;
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT i.name, i.value, i.text FROM interference i %s ORDER BY i.rowid", where);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return 0;   /* no such table: not recorded */
+    sqlite3_bind_int64(s, 1, a);
+    if (b != INT64_MIN) sqlite3_bind_int64(s, 2, b);
+    bool flagged = false;
+    db_str r;
+    db_str_init(&r);
+    int rc, oom = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        *recorded = true;
+        if (!name) continue;
+        if (!strcmp(name, "flagged") && sqlite3_column_type(s, 1) != SQLITE_NULL && sqlite3_column_double(s, 1) > 0)
+            flagged = true;
+        const char *text = (const char *)sqlite3_column_text(s, 2);
+        if (strcmp(name, "reason") != 0 || !text || !text[0]) continue;
+        if (!has_item(r.s, text)) oom |= db_str_printf(&r, "%s%s", r.len ? "; " : "", text);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE || oom) {
+        db_str_free(&r);
+        return oom ? db_errf(err, errlen, "out of memory") : db_sql_fail(db, "read interference", err, errlen);
+    }
+    if (flagged && !r.len) oom = db_str_append(&r, "flagged");
+    if (flagged && !oom) *reasons = db_str_take(&r);
+    else db_str_free(&r);
+    return oom ? db_errf(err, errlen, "out of memory") : 0;
+}
+
+int db_table_load_noise(sqlite3 *db, db_table *t, char *err, size_t errlen) {
+    bool rec = false;
+    if (read_verdict(db, "WHERE i.run_id = ? AND i.case_idx = -1", t->run_id, INT64_MIN, &rec, &t->noise, err,
+                     errlen) != 0)
+        return -1;
+    t->noise_recorded = rec;
+    for (int i = 0; i < t->n_rows; i++) {
+        db_table_row *r = &t->rows[i];
+        if (read_verdict(db, "JOIN \"case\" c ON c.run_id = i.run_id AND c.idx = i.case_idx WHERE c.id = ?",
+                         r->case_id, INT64_MIN, &rec, &r->noise, err, errlen) != 0)
+            return -1;
+        t->noise_recorded |= rec;
+    }
+    return 0;
+}
+
+static bool any_noise(const db_table *t) {
+    if (t->noise) return true;
+    for (int i = 0; i < t->n_rows; i++)
+        if (t->rows[i].noise) return true;
+    return false;
+}
+
+void db_noise_footnote_md(const db_table *t, FILE *out) {
+    if (!any_noise(t)) return;
+    fputs("\n" DB_NOISE_MARK " measured under interference (docs/metrics.md, \"Interference\"):", out);
+    if (t->noise) {
+        fputs(" run: ", out);
+        db_md_text(out, t->noise);
+    }
+    fputc('\n', out);
+    for (int i = 0; i < t->n_rows; i++) {
+        const db_table_row *r = &t->rows[i];
+        if (!r->noise) continue;
+        fputs("- ", out);
+        db_md_text(out, r->label);
+        fputs(" (", out);
+        db_md_text(out, r->dataset);
+        fputs("): ", out);
+        db_md_text(out, r->noise);
+        fputc('\n', out);
+    }
+}
+
+void db_noise_footnote_tex(const db_table *t, FILE *out) {
+    if (!any_noise(t)) return;
+    fputs("\\par\\smallskip{\\footnotesize $^\\dagger$ measured under interference", out);
+    if (t->noise) {
+        fputs(" (run: ", out);
+        db_tex_text(out, t->noise);
+        fputc(')', out);
+    }
+    for (int i = 0; i < t->n_rows; i++) {
+        const db_table_row *r = &t->rows[i];
+        if (!r->noise) continue;
+        fputs("; ", out);
+        db_tex_text(out, r->label);
+        fputs(" (", out);
+        db_tex_text(out, r->dataset);
+        fputs("): ", out);
+        db_tex_text(out, r->noise);
+    }
+    fputs(".}\n", out);
+}
+
+void db_noise_footnote_html(const db_table *t, FILE *out) {
+    if (!any_noise(t)) return;
+    fputs("<p class=\"noise\" id=\"interference\"><b>" DB_NOISE_MARK " measured under interference</b>", out);
+    if (t->noise) {
+        fputs(" \xE2\x80\x94 run: ", out);
+        db_html_text(out, t->noise);
+    }
+    fputs("</p>\n<ul class=\"noise\">\n", out);
+    for (int i = 0; i < t->n_rows; i++) {
+        const db_table_row *r = &t->rows[i];
+        if (!r->noise) continue;
+        fputs("<li>", out);
+        db_html_text(out, r->label);
+        fputs(" (", out);
+        db_html_text(out, r->dataset);
+        fputs("): ", out);
+        db_html_text(out, r->noise);
+        fputs("</li>\n", out);
+    }
+    fputs("</ul>\n", out);
+}
+
+void db_noise_json(cJSON *o, bool recorded, const char *reasons) {
+    if (!recorded || !o) return;
+    cJSON *n = cJSON_AddObjectToObject(o, "interference");
+    if (!n) return;
+    cJSON_AddBoolToObject(n, "flagged", reasons != NULL);
+    cJSON *a = cJSON_AddArrayToObject(n, "reasons");
+    for (const char *p = reasons; a && p && *p;) {
+        const char *e = strstr(p, "; ");
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        char *one = db_strndup(p, l);
+        if (one) cJSON_AddItemToArray(a, cJSON_CreateString(one));
+        free(one);
+        p = e ? e + 2 : p + l;
+    }
+}
+
+int db_noise_run_reasons(db_store *st, int64_t run_id, char **reasons, char *err, size_t errlen) {
+    bool rec = false;
+    *reasons = NULL;
+    sqlite3 *db = db_store_handle(st);
+    if (!db) return db_errf(err, errlen, "no results database");
+    return read_verdict(db, "WHERE i.run_id = ? AND i.case_idx = -1", run_id, INT64_MIN, &rec, reasons, err, errlen);
+}
