@@ -6,6 +6,7 @@
  * test, and the target's KV cache after decoding equals a fresh evaluation.
  */
 #include "test.h"
+#include <cjson/cJSON.h>
 #include "fixtures.h"
 
 #include <stdio.h>
@@ -890,6 +891,81 @@ static void self_spec_derives_draft(void) {
 #endif
 }
 
+/* self-spec on the bundled target (4 blocks; the draft is its first 2 and
+ * the head): a related but different draft, so acceptance is partial; its
+ * greedy output equals ar's on 12 held-out prompts of each kind, 64 tokens. */
+static void self_spec_bundled_identity(void) {
+#ifndef HAVE_LLAMA
+    db_test_skip("built without llama.cpp");
+#else
+    char tp[4096], dpath[4096], err[512], cache[1200];
+    snprintf(tp, sizeof tp, "%s/data/models/target.gguf", db_test_srcdir());
+    snprintf(cache, sizeof cache, "%s/self-spec-cache", db_test_tmpdir());
+    setenv("DECOBENCH_CACHE_DIR", cache, 1);
+    const db_engine *e = db_engine_find("self-spec");
+    if (!e || !e->derive_draft) { db_test_fail(__FILE__, __LINE__, "no self-spec"); return; }
+    db_params p;
+    db_params_defaults(&p, e->params, e->n_params);
+    db_params_set(&p, "layers", "2", NULL, 0);
+    if (e->derive_draft(&p, tp, dpath, sizeof dpath, err, sizeof err) != 0) {
+        db_test_fail(__FILE__, __LINE__, "derive: %s", err);
+        return;
+    }
+    db_llama_set_quiet(true);
+    db_model *t = open_model("llama", tp), *d = open_model("llama", dpath);
+    if (!t || !d) return;
+    const char *files[] = { "prose", "scripture", "code" };
+    const char *kv[] = { "k", "4", "layers", "2" };
+    int same = 0, n_prompts = 0;
+    long drafted = 0, accepted = 0;
+    for (int f = 0; f < 3; f++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/data/prompts/%s.jsonl", db_test_srcdir(), files[f]);
+        FILE *jf = fopen(path, "r");
+        if (!jf) { db_test_fail(__FILE__, __LINE__, "%s unreadable", path); continue; }
+        char *line = NULL;
+        size_t cap = 0;
+        /* the last 12 prompts of each file (the bundled-model tests use the first ones) */
+        int n_lines = 0;
+        while (getline(&line, &cap, jf) > 0) n_lines++;
+        rewind(jf);
+        for (int li = 0; getline(&line, &cap, jf) > 0; li++) {
+            if (li < n_lines - 12) continue;
+            cJSON *o = cJSON_Parse(line);
+            const cJSON *pr = cJSON_GetObjectItem(o, "prompt");
+            if (cJSON_IsString(pr)) {
+                db_token prompt[512];
+                int n = db_model_tokenize(t, pr->valuestring, strlen(pr->valuestring), true, true, prompt, 448);
+                if (n > 0) {
+                    db_gen_output ref, out;
+                    gen_stats st;
+                    run_engine("ar", t, NULL, NULL, 0, prompt, n, 64, 1, &ref, NULL);
+                    run_engine("self-spec", t, d, kv, 4, prompt, n, 64, 1, &out, &st);
+                    same += same_tokens(&out, &ref);
+                    n_prompts++;
+                    drafted += st.drafted;
+                    accepted += st.accepted;
+                    db_output_free(&ref);
+                    db_output_free(&out);
+                }
+            }
+            cJSON_Delete(o);
+        }
+        free(line);
+        fclose(jf);
+    }
+    const double rate = drafted ? (double)accepted / (double)drafted : 0;
+    printf("    self-spec (2 of 4 blocks) on the bundled target: %d of %d prompts identical to ar; acceptance %.3f\n", same,
+           n_prompts, rate);
+    CHECK_INT_EQ(n_prompts, 36);
+    CHECK_INT_EQ(same, n_prompts);
+    CHECK_MSG(rate > 0.05 && rate < 0.95, "acceptance %.3f: the draft should be partly right", rate);
+    db_model_close(t);
+    db_model_close(d);
+    unsetenv("DECOBENCH_CACHE_DIR");
+#endif
+}
+
 void suite_spec(void) {
     RUN(pld_lookup_finds_latest_longest);
     RUN(ngram_cache_drafts_by_counts);
@@ -901,4 +977,5 @@ void suite_spec(void) {
     RUN(llama_greedy_identity_and_kv);
     RUN(bundled_models_identity_and_kv);
     RUN(self_spec_derives_draft);
+    RUN(self_spec_bundled_identity);
 }
