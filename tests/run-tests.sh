@@ -45,12 +45,17 @@ echo "== unit tests"
 "$build/tests/unit_tests" 2>&1 | tee "$tmp/unit.log"
 count "$tmp/unit.log" unit_tests
 
-# the checks that sample under ASan (test_json_gbnf's stride) once more,
-# whole, on the optimised build: every MaskBench instance and test group
+# the checks that sample under ASan (test_json_gbnf's stride, test_grammar's
+# reference cross-check) once more, whole, on the optimised build: every
+# MaskBench instance and test group, every sampled grammar string
 if [ -n "${DB_FULL_BUILDDIR:-}" ] && [ -x "$DB_FULL_BUILDDIR/tests/unit_tests" ]; then
   echo "== unit tests without sanitizers, every case (json_gbnf)"
   DB_JSON_GBNF_STRIDE=1 "$DB_FULL_BUILDDIR/tests/unit_tests" json_gbnf 2>&1 | tee "$tmp/unit-full.log"
   count "$tmp/unit-full.log" "unit_tests json_gbnf (optimised build)"
+  echo "== the grammar matcher against the independent reference, whole (optimised build)"
+  DB_TEST_ONLY=matcher_equals_reference DB_GBNF_REF_SCALE=1 "$DB_FULL_BUILDDIR/tests/unit_tests" grammar 2>&1 |
+    tee "$tmp/unit-ref.log"
+  count "$tmp/unit-ref.log" "unit_tests grammar matcher_equals_reference (optimised build)"
 fi
 
 echo "== data checks"
