@@ -309,7 +309,8 @@ static int score_output(runner *r, const db_case *c, const char *prompt_text, co
     return rc;
 }
 
-/* S7: free what run_one copied into a record it then does not keep. */
+/* Free the copies run_one made into a record (after it is stored, or when
+ * it is not kept). */
 static void record_free(db_sample_record *s) {
     free((void *)s->output_tokens);
     free((void *)s->output_text);
@@ -436,17 +437,6 @@ static int begin_case(runner *r, const db_case *c, int n_prompts, int64_t starte
     return db_store_case_begin(r->st, r->run_id, &cr, case_id);
 }
 
-static void sample_record_free(db_sample_record *s) {
-    free((void *)s->output_tokens);
-    free((void *)s->output_text);
-    free((void *)s->stop_reason);
-    free((void *)s->counter_values);
-    free((void *)s->events);
-    free((void *)s->metric_names);
-    free((void *)s->metric_values);
-    memset(s, 0, sizeof *s);
-}
-
 /* Test hook (tests/reliability.sh, bench/reliability.sh):
  * DECOBENCH_TEST_KILL_AFTER_SAMPLES=N[:SIG] raises SIG (KILL, TERM, HUP or
  * INT; default KILL) in this process right after its N-th sample is stored,
@@ -556,7 +546,7 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
                 free(text);
                 if (rc < 0) db_errf(err, errlen, "%s", serr);
                 if (rc != 0) {   /* failed, or cancelled mid-sample: discarded */
-                    sample_record_free(&rec);
+                    record_free(&rec);
                     break;
                 }
                 rec.prompt_idx = i;
@@ -566,14 +556,14 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
                 rec.turn = t;
                 if (db_store_sample(r->st, case_id, &rec) != 0) {
                     db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
-                    sample_record_free(&rec);
+                    record_free(&rec);
                     rc = -2;
                     break;
                 }
                 own[t] = (char *)rec.output_text;   /* kept for the later turns */
                 rec.output_text = NULL;
                 answers[t] = own[t] ? own[t] : "";
-                sample_record_free(&rec);
+                record_free(&rec);
                 r->done_samples++;
                 r->stored_here++;
                 progress(r, c->index, n_cases, c->label, false);

@@ -711,6 +711,29 @@ static int insert_sample(db_store *st, sqlite3_stmt *s, sqlite3_stmt *sc, sqlite
     return 0;
 }
 
+/* Binds run_id and a case record's fields up to n_prompts (the columns
+ * both case writers share, in their order); returns the next index. */
+static int bind_case_fields(sqlite3_stmt *s, int64_t run_id, const db_case_record *c) {
+    int k = 1;
+    sqlite3_bind_int64(s, k++, run_id);
+    sqlite3_bind_int(s, k++, c->idx);
+    bind_text(s, k++, c->engine);
+    bind_text(s, k++, c->label);
+    bind_text(s, k++, c->params_json);
+    bind_text(s, k++, c->model_name);
+    bind_text(s, k++, c->model_path);
+    bind_text(s, k++, c->model_sha256);
+    bind_text(s, k++, c->model_desc);
+    sqlite3_bind_int64(s, k++, (sqlite3_int64)c->model_params);
+    sqlite3_bind_int64(s, k++, (sqlite3_int64)c->model_bytes);
+    bind_text(s, k++, c->draft_name);
+    bind_text(s, k++, c->draft_path);
+    bind_text(s, k++, c->draft_sha256);
+    bind_text(s, k++, c->dataset);
+    sqlite3_bind_int(s, k++, c->n_prompts);
+    return k;
+}
+
 int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
                   const db_sample_record *samples, int n_samples, int64_t *case_id) {
     if (check_writable(st) != 0) return -1;
@@ -734,23 +757,7 @@ int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
                 "INSERT INTO step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,"
                 " accepted_mask, t_start_us, t_end_us) VALUES(?,?,?,?,?,?,?,?,?,?)", &se) != 0)
         goto fail;
-    int k = 1;
-    sqlite3_bind_int64(s, k++, run_id);
-    sqlite3_bind_int(s, k++, c->idx);
-    bind_text(s, k++, c->engine);
-    bind_text(s, k++, c->label);
-    bind_text(s, k++, c->params_json);
-    bind_text(s, k++, c->model_name);
-    bind_text(s, k++, c->model_path);
-    bind_text(s, k++, c->model_sha256);
-    bind_text(s, k++, c->model_desc);
-    sqlite3_bind_int64(s, k++, (sqlite3_int64)c->model_params);
-    sqlite3_bind_int64(s, k++, (sqlite3_int64)c->model_bytes);
-    bind_text(s, k++, c->draft_name);
-    bind_text(s, k++, c->draft_path);
-    bind_text(s, k++, c->draft_sha256);
-    bind_text(s, k++, c->dataset);
-    sqlite3_bind_int(s, k++, c->n_prompts);
+    int k = bind_case_fields(s, run_id, c);
     bind_text(s, k++, c->status);
     sqlite3_bind_int64(s, k++, c->started_at_ms);
     sqlite3_bind_int64(s, k++, c->finished_at_ms);
@@ -921,23 +928,7 @@ int db_store_case_begin(db_store *st, int64_t run_id, const db_case_record *c, i
                     " draft_sha256, dataset, n_prompts, status, started_at)"
                     " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'running',?)", &s) != 0)
             goto fail;
-        int k = 1;
-        sqlite3_bind_int64(s, k++, run_id);
-        sqlite3_bind_int(s, k++, c->idx);
-        bind_text(s, k++, c->engine);
-        bind_text(s, k++, c->label);
-        bind_text(s, k++, c->params_json);
-        bind_text(s, k++, c->model_name);
-        bind_text(s, k++, c->model_path);
-        bind_text(s, k++, c->model_sha256);
-        bind_text(s, k++, c->model_desc);
-        sqlite3_bind_int64(s, k++, (sqlite3_int64)c->model_params);
-        sqlite3_bind_int64(s, k++, (sqlite3_int64)c->model_bytes);
-        bind_text(s, k++, c->draft_name);
-        bind_text(s, k++, c->draft_path);
-        bind_text(s, k++, c->draft_sha256);
-        bind_text(s, k++, c->dataset);
-        sqlite3_bind_int(s, k++, c->n_prompts);
+        int k = bind_case_fields(s, run_id, c);
         sqlite3_bind_int64(s, k++, c->started_at_ms > 0 ? c->started_at_ms : db_unix_ms());
         if (step_done(st, s, "insert case") != 0) goto fail;
         cid = sqlite3_last_insert_rowid(st->db);
