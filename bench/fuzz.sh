@@ -1,58 +1,107 @@
 #!/usr/bin/env bash
 # fuzz.sh — a longer fuzzing campaign over decobench's libFuzzer targets
 # (tests/fuzz; the CI check, tests/fuzz-check.sh, runs each for a fixed
-# number of executions only).  Targets run one after the other, each for
-# --time seconds on one core at low priority (nice); after a crash
-# libFuzzer is started again until the target's time is spent.  Corpora grow in
-# BUILDDIR/fuzz-corpus/TARGET (kept between campaigns); crashers, leaks and
-# timeouts are kept in BUILDDIR/fuzz-crashers/TARGET — once fixed, copy each
-# into tests/fuzz/regressions/TARGET/.  Prints a table
-# target / executions / seconds / crashes (and writes it to
-# BUILDDIR/fuzz-campaign.tsv).  The goal is one CPU-hour per target with no
-# crash (README "Fuzzing").
+# number of executions only).  Each target runs for --time wall-clock seconds
+# on one core at low priority (nice); --jobs J runs J targets at once.  After
+# a crash libFuzzer is started again until the target's time is spent.
+# Corpora grow in BUILDDIR/fuzz-corpus/TARGET (kept between campaigns, so a
+# campaign can be spread over several sessions); crashers, leaks and timeouts
+# are kept in BUILDDIR/fuzz-crashers/TARGET — once fixed, copy each into
+# tests/fuzz/regressions/TARGET/.
 #
-#   bench/fuzz.sh [--time SECONDS] [--nice N] [--builddir DIR] [TARGET...]
-#   (default: 600 s per target, nice 19, build-fuzz, all nine targets; on a
-#   machine busy with other work nice 19 gets almost no CPU: use a lower N)
+# Every finished target appends one row to the ledger (default
+# bench/results/fuzz-ledger.tsv, kept in git): date, commit, machine, target,
+# CPU seconds the fuzzer really got (user + system, measured, not the wall
+# time), wall seconds, executions, new crash files.  --summary prints the
+# ledger's totals per target — the figure the README quotes.  The goal is one
+# CPU-hour per target with no crash (README "Fuzzing").
+#
+#   bench/fuzz.sh [--time SECONDS] [--jobs J] [--nice N] [--builddir DIR]
+#                 [--ledger FILE] [TARGET...]
+#   bench/fuzz.sh --summary [--ledger FILE]
+#   (default: 600 s per target, 1 job, nice 19, build-fuzz, all nine targets;
+#   on a machine busy with other work nice 19 gets little CPU, which the CPU
+#   column shows)
 set -eu
 src="$(cd "$(dirname "$0")/.." && pwd)"
-secs=600 niceness=19 out="$src/build-fuzz" targets=""
+secs=600 niceness=19 out="$src/build-fuzz" targets="" jobs=1 summary=0
+ledger="$src/bench/results/fuzz-ledger.tsv"
 while [ $# -gt 0 ]; do
   case "$1" in
     --time) secs="$2"; shift 2 ;;
     --builddir) out="$2"; shift 2 ;;
     --nice) niceness="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --jobs) jobs="$2"; shift 2 ;;
+    --ledger) ledger="$2"; shift 2 ;;
+    --summary) summary=1; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1'" >&2; exit 2 ;;
     *) targets="$targets $1"; shift ;;
   esac
 done
-case "$secs" in ''|*[!0-9]*) echo "fuzz.sh: --time '$secs': expected a number of seconds" >&2; exit 2 ;; esac
+for v in "$secs" "$jobs"; do
+  case "$v" in ''|*[!0-9]*) echo "fuzz.sh: '$v': expected a whole number" >&2; exit 2 ;; esac
+done
+[ "$jobs" -ge 1 ] || { echo "fuzz.sh: --jobs must be at least 1" >&2; exit 2; }
+
+summarise() {
+  [ -s "$ledger" ] || { echo "fuzz.sh: no ledger at $ledger" >&2; return 2; }
+  awk -F'\t' 'NR > 1 { cpu[$4] += $5; wall[$4] += $6; ex[$4] += $7; cr[$4] += $8; n[$4]++
+                       if (!($4 in first)) { first[$4] = $1; order[++k] = $4 } last[$4] = $1 }
+    END { printf "%-13s %9s %10s %12s %8s %9s  %s\n", "target", "cpu_min", "wall_min", "executions", "crashes", "sessions", "dates"
+          for (i = 1; i <= k; i++) { t = order[i]
+            printf "%-13s %9.1f %10.1f %12d %8d %9d  %s..%s\n", t, cpu[t] / 60, wall[t] / 60, ex[t], cr[t], n[t], first[t], last[t] } }' "$ledger"
+}
+if [ "$summary" = 1 ]; then summarise; exit $?; fi
+
 targets="${targets:-suite jsonl jsonschema json_gbnf regex_dfa regex_search regex_gbnf gbnf merge}"
 bash "$src/tests/fuzz/build.sh" "$out"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-tsv="$out/fuzz-campaign.tsv"
-printf 'target\texecs\tseconds\tcrashes\tdate\n' > "$tsv"
+commit="$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+machine="$(uname -m) $(nproc)cpu $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1 | tr '\t' ' ')"
+mkdir -p "$(dirname "$ledger")"
+[ -s "$ledger" ] || printf 'date\tcommit\tmachine\ttarget\tcpu_seconds\twall_seconds\texecutions\tcrashes\n' > "$ledger"
 for t in $targets; do
-  bin="$out/tests/fuzz/fuzz-$t"
-  [ -x "$bin" ] || { echo "fuzz.sh: no target '$t'" >&2; exit 2; }
-  corpus="$out/fuzz-corpus/$t" crash="$out/fuzz-crashers/$t"
+  [ -x "$out/tests/fuzz/fuzz-$t" ] || { echo "fuzz.sh: no target '$t'" >&2; exit 2; }
+done
+
+# fuzz_one TARGET: runs one target for $secs wall seconds, appends its ledger row
+fuzz_one() {
+  local t="$1" bin="$out/tests/fuzz/fuzz-$1"
+  local corpus="$out/fuzz-corpus/$t" crash="$out/fuzz-crashers/$t" log="$out/fuzz-$t.log"
   mkdir -p "$corpus" "$crash"
-  before=$(ls "$crash" | grep -cE "^(crash|leak|timeout|oom)-")
-  start=$(date +%s) execs=0 log="$out/fuzz-$t.log"
+  local before start execs=0 cpu=0 left n tf
+  before=$(ls "$crash" | grep -cE "^(crash|leak|timeout|oom)-" || true)
+  start=$(date +%s)
   : > "$log"
-  # a crash stops libFuzzer: start it again (the input is kept) until the time is spent
+  tf="$(mktemp "$out/fuzz-$t.time.XXXXXX")"
   while left=$(( secs - ($(date +%s) - start) )); [ "$left" -gt 0 ]; do
-    nice -n "$niceness" "$bin" -max_total_time="$left" -timeout=60 -rss_limit_mb=2048 -max_len=16384 \
-      -print_final_stats=1 -artifact_prefix="$crash/" "$corpus" "$out/fuzz-seeds/$t" > "$log.1" 2>&1 < /dev/null || true
+    # the time keyword measures the child's user + system CPU seconds
+    { TIMEFORMAT='%3U %3S'; time nice -n "$niceness" "$bin" -max_total_time="$left" -timeout=60 \
+        -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 -artifact_prefix="$crash/" \
+        "$corpus" "$out/fuzz-seeds/$t" > "$log.1" 2>&1 < /dev/null || true; } 2> "$tf"
+    cpu=$(awk -v c="$cpu" '{ printf "%.3f", c + $1 + $2 }' "$tf")
     n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log.1" | tail -n1)
     execs=$(( execs + ${n:-0} ))
     cat "$log.1" >> "$log"
     rm -f "$log.1"
   done
+  rm -f "$tf"
+  local took crashes
   took=$(( $(date +%s) - start ))
-  crashes=$(( $(ls "$crash" | grep -cE "^(crash|leak|timeout|oom)-") - before ))
-  printf '%s\t%s\t%s\t%s\t%s\n' "$t" "$execs" "$took" "$crashes" "$(date -u +%F)" >> "$tsv"
+  crashes=$(( $(ls "$crash" | grep -cE "^(crash|leak|timeout|oom)-" || true) - before ))
+  # one short append per row (under PIPE_BUF): concurrent jobs do not interleave
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%F)" "$commit" "$machine" "$t" \
+    "$cpu" "$took" "$execs" "$crashes" >> "$ledger"
+  printf 'fuzz.sh: %-13s cpu %7.0f s  wall %6d s  executions %10d  crashes %d\n' "$t" "$cpu" "$took" "$execs" "$crashes"
+}
+
+running=0
+for t in $targets; do
+  if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$((running - 1)); fi
+  fuzz_one "$t" &
+  running=$((running + 1))
 done
-column -t -s "$(printf '\t')" "$tsv"
+wait
+summarise

@@ -1383,6 +1383,8 @@ typedef struct merger {
     sqlite3_stmt *find_run, *find_case, *fix_run, *find_machine;
     int64_t *mach_src, *mach_dst;
     int n_mach;
+    int64_t *added_idx;   /* idx of the cases copy_cases added to a run already present */
+    int n_added, cap_added;
     char err[512];
 } merger;
 
@@ -1441,6 +1443,16 @@ static int copy_cases(merger *m, int64_t sr, int64_t dr, int exists, db_merge_st
         }
         if (copier_put(cc, m->dst, dr, &dc_id) != 0) return m_fail(m, m->dst, "insert case");
         stats->cases_added++;
+        if (exists && ci_idx >= 0) {   /* its interference rows follow it (merge_noise) */
+            if (m->n_added == m->cap_added) {
+                int cap = m->cap_added ? 2 * m->cap_added : 16;
+                int64_t *a = realloc(m->added_idx, (size_t)cap * sizeof *a);
+                if (!a) return snprintf(m->err, sizeof m->err, "out of memory"), -1;
+                m->added_idx = a;
+                m->cap_added = cap;
+            }
+            m->added_idx[m->n_added++] = sqlite3_column_int64(cc->sel, ci_idx);
+        }
         if (copy_samples(m, sc_id, dc_id, stats) != 0) return -1;
     }
     return rc == SQLITE_DONE ? 0 : m_fail(m, m->src, "read cases");
@@ -1537,6 +1549,41 @@ out:
     return rc;
 }
 
+/* S7 interference (harness/interference.h): the verdicts of source run sr
+ * that dst run dr lacks — all of them for a new run; for a run already
+ * present (merged while it ran, or resumed since), those of the cases just
+ * added and the run's own verdict (case_idx -1) when dst has none yet */
+static int merge_noise(merger *m, int64_t sr, int64_t dr, int exists) {
+    copier *nc = &m->c[C_NOISE];
+    const int ci_case = sel_col(nc, "case_idx");
+    bool run_level = !exists;
+    if (exists) {
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(m->dst, "SELECT COUNT(*) FROM interference WHERE run_id = ? AND case_idx = -1", -1,
+                               &q, NULL) != SQLITE_OK)
+            return m_fail(m, m->dst, "read interference");
+        sqlite3_bind_int64(q, 1, dr);
+        int r = sqlite3_step(q);
+        run_level = r == SQLITE_ROW && sqlite3_column_int64(q, 0) == 0;
+        sqlite3_finalize(q);
+        if (r != SQLITE_ROW) return m_fail(m, m->dst, "read interference");
+        if (ci_case < 0) return 0;   /* a foreign table without case_idx: nothing to match */
+    }
+    sqlite3_reset(nc->sel);
+    sqlite3_bind_int64(nc->sel, 1, sr);
+    int r5;
+    while ((r5 = sqlite3_step(nc->sel)) == SQLITE_ROW) {
+        if (exists) {
+            int64_t idx = sqlite3_column_int64(nc->sel, ci_case);
+            bool take = idx == -1 && run_level;
+            for (int i = 0; i < m->n_added && !take; i++) take = m->added_idx[i] == idx;
+            if (!take) continue;
+        }
+        if (copier_put(nc, m->dst, dr, NULL) != 0) return m_fail(m, m->dst, "insert interference");
+    }
+    return r5 == SQLITE_DONE ? 0 : m_fail(m, m->src, "read interference");
+}
+
 static int merge_runs(merger *m, db_merge_stats *stats) {
     copier *c = &m->c[C_RUN];
     const int ci_mach = sel_col(c, "machine_id"), ci_start = sel_col(c, "started_at"),
@@ -1609,22 +1656,9 @@ static int merge_runs(merger *m, db_merge_stats *stats) {
             m_fail(m, m->src, "read run_counter");
             goto fail;
         }
-        if (!exists) {   /* S7 interference: a new run's verdicts (harness/interference.h) */
-            copier *nc = &m->c[C_NOISE];
-            sqlite3_reset(nc->sel);
-            sqlite3_bind_int64(nc->sel, 1, sr);
-            int r5;
-            while ((r5 = sqlite3_step(nc->sel)) == SQLITE_ROW)
-                if (copier_put(nc, m->dst, dr, NULL) != 0) {
-                    m_fail(m, m->dst, "insert interference");
-                    goto fail;
-                }
-            if (r5 != SQLITE_DONE) {
-                m_fail(m, m->src, "read interference");
-                goto fail;
-            }
-        }
+        m->n_added = 0;
         if (copy_cases(m, sr, dr, exists, stats) != 0) goto fail;
+        if (merge_noise(m, sr, dr, exists) != 0) goto fail;
         if (sqlite3_exec(m->dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             m_fail(m, m->dst, "commit");
             goto fail;
@@ -1691,5 +1725,6 @@ out:
     sqlite3_finalize(m.fix_run);
     free(m.mach_src);
     free(m.mach_dst);
+    free(m.added_idx);
     return rc;
 }

@@ -20,6 +20,13 @@
  *     over the case's samples, divided by the machine's latest measured
  *     STREAM bandwidth (machine_probe, `decobench probe`); "n/a — run
  *     decobench probe" without one.
+ *
+ * Interference (S7, harness/interference.h): a machine whose run was
+ * measured under interference names the reasons in its description; the
+ * tok/s and speedup cells of a case measured under interference are marked
+ * ‡ (the † is #MAT's) with the reasons in a footnote; CSV gains an
+ * "interference" column and JSON "interference" objects when any of the
+ * runs recorded interference (schema 3).
  */
 #include "report.h"
 #include "format.h"
@@ -36,6 +43,7 @@
 
 #define MAT_NOISE 1e-9
 #define NO_PROBE "n/a \xE2\x80\x94 run decobench probe"
+#define NOISE_MARK "\xE2\x80\xA1"   /* U+2021 double dagger: measured under interference */
 
 typedef struct hw_machine {
     int64_t machine_id, run_id;
@@ -66,6 +74,7 @@ typedef struct hw_report {
     char **counters;
     int n_counters;
     bool any_flag, any_missing_probe;
+    bool noise_recorded, any_noise;  /* S7: some run recorded interference; some run or case was flagged */
 } hw_report;
 
 static void hw_free(hw_report *h) {
@@ -225,6 +234,9 @@ static int build(sqlite3 *db, hw_report *h, uint64_t seed, char *err, size_t err
             h->counters[h->n_counters++] = t->counters[c];
         }
         if (!isfinite(h->m[i].bandwidth_gbs)) h->any_missing_probe = true;
+        h->noise_recorded |= t->noise_recorded;
+        h->any_noise |= t->noise != NULL;
+        for (int r = 0; r < t->n_rows; r++) h->any_noise |= t->rows[r].noise != NULL;
     }
     h->cells = calloc((size_t)(h->nk > 0 ? h->nk : 1) * (size_t)(h->nm > 0 ? h->nm : 1), sizeof *h->cells);
     if (!h->cells) return db_errf(err, errlen, "out of memory");
@@ -301,7 +313,10 @@ static bool metric_applies(const hw_report *h, int k, int met) {
     return false;
 }
 
-static void cell_text(const hw_report *h, int k, int i, int met, char *buf, size_t len, const char *dagger) {
+/* dagger: appended to a #MAT that differs; noise: appended to the tok/s and
+ * speedup of a case measured under interference */
+static void cell_text(const hw_report *h, int k, int i, int met, char *buf, size_t len, const char *dagger,
+                      const char *noise) {
     const hw_cell *c = cell(h, k, i);
     const db_table_row *r = c->row;
     if (!r) {
@@ -310,8 +325,14 @@ static void cell_text(const hw_report *h, int k, int i, int met, char *buf, size
     }
     char a[64], b[64], cc[64];
     switch (met) {
-    case MET_TPS: db_table_fmt_ci(buf, len, r->tps_med, r->tps_lo, r->tps_hi); break;
-    case MET_SPEEDUP: db_table_fmt_speedup(buf, len, r, r->baseline == c->row_index); break;
+    case MET_TPS:
+        db_table_fmt_ci(a, sizeof a, r->tps_med, r->tps_lo, r->tps_hi);
+        snprintf(buf, len, "%s%s", a, r->noise ? noise : "");
+        break;
+    case MET_SPEEDUP:
+        db_table_fmt_speedup(a, sizeof a, r, r->baseline == c->row_index);
+        snprintf(buf, len, "%s%s", a, r->noise ? noise : "");
+        break;
     case MET_MAT:
         db_table_fmt_fixed(a, sizeof a, r->mat, 2);
         snprintf(buf, len, "%s%s", a, c->mat_differs ? dagger : "");
@@ -356,6 +377,40 @@ static void machine_desc(const hw_machine *m, char *buf, size_t len) {
                  m->cores, (long long)m->run_id, NO_PROBE);
 }
 
+/* S7: the reasons behind the interference marks, one line per machine run and case */
+static void noise_lines(const hw_report *h, bool latex, FILE *out) {
+    if (!h->any_noise) return;
+    char title[256];
+    if (latex) fputs("% double dagger: measured under interference (docs/metrics.md, \"Interference\")\n", out);
+    else fputs("\n" NOISE_MARK " measured under interference (docs/metrics.md, \"Interference\"):\n", out);
+    for (int i = 0; i < h->nm; i++) {
+        const db_table *t = &h->m[i].t;
+        machine_title(&h->m[i], title, sizeof title);
+        for (int r = -1; r < t->n_rows; r++) {
+            const char *why = r < 0 ? t->noise : t->rows[r].noise;
+            if (!why) continue;
+            if (latex) {
+                db_tex_commentf(out, "%%   %s, %s%s%s: %s", title, r < 0 ? "the run" : t->rows[r].label,
+                                r < 0 ? "" : " / ", r < 0 ? "" : t->rows[r].dataset, why);
+                continue;
+            }
+            fputs("- ", out);
+            db_md_text(out, title);
+            fputs(", ", out);
+            if (r < 0) fputs("the run", out);
+            else {
+                db_md_text(out, t->rows[r].label);
+                fputs(" (", out);
+                db_md_text(out, t->rows[r].dataset);
+                fputc(')', out);
+            }
+            fputs(": ", out);
+            db_md_text(out, why);
+            fputc('\n', out);
+        }
+    }
+}
+
 static const char *FOOTNOTE =
     "#MAT differs from the first machine with the same configuration beyond sampling noise (95% bootstrap CI of"
     " the difference excludes 0); #MAT should not depend on hardware, so decoding took other paths (numerics).";
@@ -374,6 +429,7 @@ static void write_md(const hw_report *h, FILE *out) {
         fputs(": ", out);
         machine_desc(&h->m[i], buf, sizeof buf);
         db_md_text(out, buf);
+        if (h->m[i].t.noise) fputs(" — measured under interference " NOISE_MARK, out);   /* S7 */
         fputc('\n', out);
     }
     fputs("\n|", out);
@@ -398,12 +454,13 @@ static void write_md(const hw_report *h, FILE *out) {
             db_md_cell(out, buf);
             db_md_cell(out, metric_name(h, met));
             for (int i = 0; i < h->nm; i++) {
-                cell_text(h, k, i, met, buf, sizeof buf, " †");
+                cell_text(h, k, i, met, buf, sizeof buf, " †", " " NOISE_MARK);
                 db_md_cell(out, buf);
             }
             fputc('\n', out);
         }
     if (h->any_flag) fprintf(out, "\n† %s\n", FOOTNOTE);
+    noise_lines(h, false, out);
     fputs("\nRoofline: autoregressive cases' weight bytes per second (model bytes × target forwards / forward"
           " time) over the machine's STREAM triad bandwidth (decobench probe).\n", out);
 }
@@ -433,17 +490,20 @@ static void write_latex(const hw_report *h, FILE *out) {
             fputs(" & ", out);
             db_tex_text(out, metric_name(h, met));
             for (int i = 0; i < h->nm; i++) {
-                cell_text(h, k, i, met, buf, sizeof buf, "\x01");
+                cell_text(h, k, i, met, buf, sizeof buf, "\x01", "\x02");
                 fputs(" & ", out);
-                char *dag = strchr(buf, '\x01');
+                char *dag = strchr(buf, '\x01'), *ddag = strchr(buf, '\x02');
                 if (dag) *dag = '\0';
+                if (ddag) *ddag = '\0';
                 db_tex_text(out, strcmp(buf, "-") ? buf : "--");
                 if (dag) fputs("$^\\dagger$", out);
+                if (ddag) fputs("$^\\ddagger$", out);   /* S7 interference */
             }
             fputs(" \\\\\n", out);
         }
     fputs("\\bottomrule\n\\end{tabular}\n", out);
     if (h->any_flag) fprintf(out, "%% dagger: %s\n", FOOTNOTE);
+    noise_lines(h, true, out);
 }
 
 static void csv_int(FILE *out, int64_t v) {
@@ -456,6 +516,7 @@ static void write_csv(const hw_report *h, FILE *out) {
     const char *heads[] = { "machine_id", "run_id", "hostname", "cpu_model", "label", "dataset", "model", "metric",
                             "value", "lo", "hi", "mat_differs" };
     for (int i = 0; i < (int)(sizeof heads / sizeof heads[0]); i++) db_csv_field(out, heads[i], i == 0);
+    if (h->noise_recorded) db_csv_field(out, "interference", 0);   /* S7: the case's reasons */
     fputs("\r\n", out);
     for (int k = 0; k < h->nk; k++)
         for (int i = 0; i < h->nm; i++) {
@@ -496,6 +557,7 @@ static void write_csv(const hw_report *h, FILE *out) {
                     db_csv_num(out, line ? NAN : lo);
                     db_csv_num(out, line ? NAN : hi);
                     db_csv_field(out, met == MET_MAT ? (c->mat_differs ? "1" : "0") : "", 0);
+                    if (h->noise_recorded) db_csv_field(out, r->noise ? r->noise : "", 0);
                     fputs("\r\n", out);
                 }
             }
@@ -527,6 +589,7 @@ static int write_json(const hw_report *h, FILE *out, char *err, size_t errlen) {
         cJSON_AddNumberToObject(o, "cores", h->m[i].cores);
         cJSON_AddItemToObject(o, "bandwidth_gbs", jnum(h->m[i].bandwidth_gbs));
         cJSON_AddItemToObject(o, "gflops", jnum(h->m[i].gflops));
+        db_noise_json(o, h->m[i].t.noise_recorded, h->m[i].t.noise);   /* S7: the run's verdict */
     }
     cJSON *cases = cJSON_AddArrayToObject(root, "cases");
     for (int k = 0; k < h->nk && cases; k++) {
@@ -558,6 +621,7 @@ static int write_json(const hw_report *h, FILE *out, char *err, size_t errlen) {
             cJSON_AddBoolToObject(e, "mat_differs", c->mat_differs);
             cJSON_AddItemToObject(e, "weight_gbs", jnum(c->achieved_gbs));
             cJSON_AddItemToObject(e, "roofline_fraction", jnum(c->roofline));
+            db_noise_json(e, h->m[i].t.noise_recorded, r->noise);   /* S7: the case's verdict */
             cJSON *cc = cJSON_AddObjectToObject(e, "counters");
             const db_table *t = &h->m[i].t;
             for (int x = 0; x < t->n_counters && cc; x++) cJSON_AddItemToObject(cc, t->counters[x], jnum(r->cnt_med[x]));

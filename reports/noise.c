@@ -150,6 +150,29 @@ void db_noise_footnote_html(const db_table *t, FILE *out) {
     fputs("</ul>\n", out);
 }
 
+int db_noise_union(char **acc, const char *reasons) {
+    if (!reasons || !reasons[0]) return 0;
+    db_str r;
+    db_str_init(&r);
+    int oom = *acc ? db_str_append(&r, *acc) : 0;
+    for (const char *p = reasons; !oom && *p;) {
+        const char *e = strstr(p, "; ");
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        char *one = db_strndup(p, l);
+        if (!one) oom = 1;
+        else if (!has_item(r.s, one)) oom = db_str_printf(&r, "%s%s", r.len ? "; " : "", one);
+        free(one);
+        p = e ? e + 2 : p + l;
+    }
+    if (oom) {
+        db_str_free(&r);
+        return -1;
+    }
+    free(*acc);
+    *acc = r.s;
+    return 0;
+}
+
 void db_noise_json(cJSON *o, bool recorded, const char *reasons) {
     if (!recorded || !o) return;
     cJSON *n = cJSON_AddObjectToObject(o, "interference");

@@ -1076,6 +1076,7 @@ typedef struct pivot {
     int *case_row, *case_col;   /* per case: its pivot row; its column (-1: per sample, categories) */
     cell *cells;          /* n_rows × n_cols */
     bool show_dataset, show_model;
+    char **row_noise;     /* S7: per row, the interference reasons of its cases (NULL: quiet) */
 } pivot;
 
 static int str_cmp(const void *a, const void *b) {
@@ -1090,6 +1091,37 @@ static void pivot_free(pivot *p) {
     free(p->case_row);
     free(p->case_col);
     free(p->cells);
+    for (int i = 0; p->row_noise && i < p->n_rows; i++) free(p->row_noise[i]);
+    free(p->row_noise);
+}
+
+/* S7 interference: the reasons of the cases in pivot row pr and, for c >= 0,
+ * in its column c ("; "-joined, malloc'd; NULL when none was flagged) */
+static int pivot_cell_noise(const table *t, const pivot *p, int pr, int c, char **out) {
+    *out = NULL;
+    for (int i = 0; i < t->n_rows; i++) {
+        if (p->case_row[i] != pr || !t->rows[i].noise) continue;
+        if (c >= 0 && p->case_col[i] >= 0 && p->case_col[i] != c) continue;
+        if (db_noise_union(out, t->rows[i].noise) != 0) {
+            free(*out);
+            *out = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int pivot_noise(const table *t, pivot *p, char *err, size_t errlen) {
+    if (!t->noise_recorded || p->n_rows == 0) return 0;
+    p->row_noise = calloc((size_t)p->n_rows, sizeof *p->row_noise);
+    if (!p->row_noise) return db_errf(err, errlen, "out of memory");
+    for (int i = 0; i < p->n_rows; i++)
+        if (pivot_cell_noise(t, p, i, -1, &p->row_noise[i]) != 0) return db_errf(err, errlen, "out of memory");
+    return 0;
+}
+
+static const char *pivot_row_noise(const pivot *p, int i) {
+    return p->row_noise ? p->row_noise[i] : NULL;
 }
 
 static int col_index(const pivot *p, const char *name) {
@@ -1497,7 +1529,10 @@ static void pivot_md(const table *t, const pivot *p, FILE *out) {
             fputc('\n', out);
         }
         fputc('|', out);
-        db_md_cell(out, r->label);
+        if (pivot_row_noise(p, i)) {   /* S7: marked, footnote below */
+            snprintf(buf, sizeof buf, "%s " DB_NOISE_MARK, r->label);
+            db_md_cell(out, buf);
+        } else db_md_cell(out, r->label);
         if (p->show_dataset) db_md_cell(out, r->dataset);
         if (p->show_model) db_md_cell(out, r->model);
         for (int c = 0; c < p->n_cols; c++) {
@@ -1533,6 +1568,7 @@ static void pivot_csv(const table *t, const pivot *p, FILE *out) {
             db_csv_field(out, h, 0);
         }
     }
+    if (p->row_noise) db_csv_field(out, "interference", 0);   /* S7: the cell's cases' reasons */
     fputs("\r\n", out);
     for (int i = 0; i < p->n_rows; i++) {
         const prow *r = &p->rows[i];
@@ -1559,6 +1595,12 @@ static void pivot_csv(const table *t, const pivot *p, FILE *out) {
                     db_csv_num(out, x->vlo);
                     db_csv_num(out, x->vhi);
                 }
+            }
+            if (p->row_noise) {
+                char *why = NULL;
+                if (pivot_row_noise(p, i) && pivot_cell_noise(t, p, i, c, &why) != 0) why = NULL;
+                db_csv_field(out, why ? why : "", 0);
+                free(why);
             }
             fputs("\r\n", out);
         }
@@ -1601,6 +1643,7 @@ static void pivot_latex(const table *t, const pivot *p, FILE *out) {
             fputs("}} \\\\\n", out);
         }
         db_tex_text(out, r->label);
+        if (pivot_row_noise(p, i)) fputs("$^\\dagger$", out);   /* S7 interference */
         if (p->show_dataset) {
             fputs(" & ", out);
             db_tex_text(out, r->dataset);
@@ -1649,6 +1692,7 @@ static int pivot_json(const table *t, const pivot *p, FILE *out, char *err, size
         if (p->by != BY_DATASET) cJSON_AddStringToObject(o, "dataset", r->dataset);
         if (p->by != BY_MODEL) cJSON_AddStringToObject(o, "model", r->model);
         cJSON_AddBoolToObject(o, "is_baseline", r->baseline);
+        db_noise_json(o, p->row_noise != NULL, pivot_row_noise(p, i));   /* S7 interference */
         cJSON *cells = cJSON_AddObjectToObject(o, "cells");
         for (int c = 0; c < p->n_cols && cells; c++) {
             const cell *x = cell_at(p, i, c);
@@ -1703,6 +1747,7 @@ static int write_pivot(const table *t, const char *fmt, const char *by, const ch
     }
     int rc = pivot_layout(t, &p, err, errlen);
     if (rc == 0) rc = pivot_cells(t, seed, &p, err, errlen);
+    if (rc == 0) rc = pivot_noise(t, &p, err, errlen);
     if (rc == 0) {
         if (!strcmp(fmt, "md")) pivot_md(t, &p, out);
         else if (!strcmp(fmt, "csv")) pivot_csv(t, &p, out);

@@ -87,6 +87,10 @@ void db_noise_footnote_tex(const db_table *t, FILE *out);
 void db_noise_footnote_html(const db_table *t, FILE *out);
 struct cJSON;
 void db_noise_json(struct cJSON *o, bool recorded, const char *reasons);
+/* Adds each of reasons' "; "-joined items missing from *acc (malloc'd or
+ * NULL) to it: the reasons of several cases shown together (a pivot cell or
+ * row).  Returns 0, or -1 when out of memory (*acc unchanged). */
+int  db_noise_union(char **acc, const char *reasons);
 
 /* The writers reached through db_report_table (report.h): the
  * self-contained HTML report of one run (html.c) and the machines-as-columns

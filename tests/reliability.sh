@@ -2,8 +2,8 @@
 # reliability.sh — the run lifecycle end to end (S7 findings 3-6), short
 # enough for CI: a run killed with SIGKILL right after its N-th stored sample
 # (for a few N) keeps exactly N samples and `run --resume` completes it with
-# the same sample set and the same tokens as an uninterrupted run; a resume
-# of a changed suite or dataset is refused; SIGTERM, SIGHUP and SIGINT mark
+# the same sample set and the same tokens as an uninterrupted run (also for
+# a multi-turn chat dataset killed between turns); a resume of a changed suite or dataset is refused; SIGTERM, SIGHUP and SIGINT mark
 # the run interrupted and keep what was stored, and the summary line counts
 # exactly that; `report` does not take a crashed run for the latest without
 # saying so; four runs starting on one new database all complete.
@@ -181,6 +181,58 @@ for sig in TERM HUP INT; do
   cmp -s "$tmp/ref.set" "$tmp/got.set" && ok "SIG$sig: resumed to the uninterrupted run's samples" \
     || fail "SIG$sig: resumed to the uninterrupted run's samples"
 done
+
+# ---- multi-turn chat: a conversation killed between its turns ---------------
+# the resumed run must answer the remaining turns with the stored earlier
+# answers in context (runner.c run_case), giving the uninterrupted run's
+# samples: the same tokens and the same prompt lengths turn by turn
+if [ -x "$build/decobench-mkmodel" ] \
+   && "$build/decobench-mkmodel" --out "$tmp/chat.gguf" --n-embd 32 --n-layer 1 --seed 4 --chat-template chatml >/dev/null 2>&1; then
+  cat > "$tmp/turns.jsonl" <<'JSONL'
+{"question_id": 1, "category": "writing", "turns": ["Write a line about the sea.", "Now make it rhyme.", "Shorter."]}
+{"question_id": 2, "category": "qa", "turns": ["What is a river?", "And a lake?"]}
+{"question_id": 3, "category": "qa", "turns": ["Name a colour."]}
+JSONL
+  cat > "$tmp/chat.json" <<'JSON'
+{
+  "name": "chat-resume", "models": { "target": { "path": "chat.gguf" } },
+  "datasets": { "mt": { "path": "turns.jsonl", "chat": true } },
+  "engines": [ { "engine": "ar", "label": "greedy", "params": { "mode": "greedy" } } ],
+  "max_new_tokens": 6, "repetitions": 2, "warmup": 0, "threads": 1
+}
+JSON
+  chat_set() {
+    q "$1" "select s.prompt_idx || '|' || s.rep || '|' || s.turn || '|' || s.n_prompt_tokens || '|' || s.output_tokens_json
+            from sample s order by 1"
+  }
+  "$bin" run "$tmp/chat.json" --db "$tmp/chat-ref.db" --no-progress --format none >/dev/null 2>"$tmp/chat.err"
+  chat_set "$tmp/chat-ref.db" > "$tmp/chat-ref.set"
+  nref=$(wc -l < "$tmp/chat-ref.set")
+  if [ "$nref" = 12 ]; then
+    ok "chat reference run: 12 samples (6 turns x 2 repetitions)"
+  else
+    fail "chat reference run: 12 samples" "samples=$nref" "$(tail -2 "$tmp/chat.err")"
+  fi
+  # after 1 sample: turn 0 of the first conversation stored, turns 1-2 to come;
+  # after 4: inside the second conversation
+  for k in 1 4; do
+    db="$tmp/chat-kill$k.db"
+    { DECOBENCH_TEST_KILL_AFTER_SAMPLES=$k "$bin" run "$tmp/chat.json" --db "$db" --no-progress --format none \
+      >/dev/null 2>&1; } 2>/dev/null
+    n=$(q "$db" "select count(*) from sample")
+    "$bin" run --resume 1 --db "$db" --no-progress --format none >/dev/null 2>"$tmp/resume.err"
+    rc=$?
+    chat_set "$db" > "$tmp/chat-got.set"
+    if [ "$n" = "$k" ] && [ $rc = 0 ] && [ "$(dups "$db")" = 0 ] && cmp -s "$tmp/chat-ref.set" "$tmp/chat-got.set"; then
+      ok "chat killed after sample $k (between turns), resumed: the uninterrupted run's turns, tokens and prompt lengths"
+    else
+      fail "chat killed after sample $k, resumed" "kept=$n rc=$rc duplicates=$(dups "$db")" \
+        "$(diff "$tmp/chat-ref.set" "$tmp/chat-got.set" | head -3)" "$(tail -2 "$tmp/resume.err")"
+    fi
+  done
+else
+  fail "chat resume: decobench-mkmodel builds a model with a chat template"
+fi
 
 # ---- four runs starting together on one new database --------------------------
 db="$tmp/four.db"

@@ -390,6 +390,78 @@ static void test_stored_and_reported(void) {
     free(html);
     char *pv = report(st, 1, "md", "engine", NULL);
     CHECK_CONTAINS(pv, "\n- noisy (mixed): other processes used 0.93 CPUs");
+    CHECK_CONTAINS(pv, "| noisy \xE2\x80\xA0 |");   /* the pivot row of a flagged case is marked */
+    CHECK(pv && !strstr(pv, "| quiet \xE2\x80\xA0"));
+    free(pv);
+    /* pivot CSV: an interference column, the cell's cases' reasons */
+    pv = report(st, 1, "csv", "engine", NULL);
+    CHECK_CONTAINS(pv, ",mat,interference\r\n");
+    const char *nl = pv ? strstr(pv, "\r\n1,ar,noisy,") : NULL, *ql = pv ? strstr(pv, "\r\n1,ar,quiet,") : NULL;
+    CHECK(nl && ql);
+    if (nl && ql) {
+        const char *ne = strstr(nl + 2, "\r\n"), *qe = strstr(ql + 2, "\r\n");
+        char *noisy_line = db_strndup(nl + 2, ne ? (size_t)(ne - nl - 2) : strlen(nl + 2));
+        CHECK_CONTAINS(noisy_line, reason);
+        CHECK(qe && qe[-1] == ',');   /* quiet: an empty last field */
+        free(noisy_line);
+    }
+    free(pv);
+    pv = report(st, 1, "latex", "engine", NULL);
+    CHECK_CONTAINS(pv, "noisy$^\\dagger$");
+    CHECK(pv && !strstr(pv, "quiet$^\\dagger$"));
+    free(pv);
+    pv = report(st, 1, "json", "engine", NULL);
+    j = cJSON_Parse(pv ? pv : "");
+    rows = cJSON_GetObjectItem(j, "rows");
+    for (int i = 0; i < cJSON_GetArraySize(rows); i++) {
+        cJSON *r = cJSON_GetArrayItem(rows, i);
+        bool is_noisy = !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r, "label")), "noisy");
+        cJSON *f = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "interference"), "flagged");
+        CHECK(is_noisy ? cJSON_IsTrue(f) : cJSON_IsFalse(f));
+    }
+    CHECK_INT_EQ(cJSON_GetArraySize(rows), 2);
+    cJSON_Delete(j);
+    free(pv);
+    /* the hardware report (--by machine): the run's machine and the case's cells marked ‡ */
+    pv = report(st, 1, "md", "machine", NULL);
+    CHECK_CONTAINS(pv, "measured under interference \xE2\x80\xA1\n");
+    CHECK_CONTAINS(pv, " \xE2\x80\xA1 |");
+    CHECK_CONTAINS(pv, ", the run: 1 of 2 cases measured under interference\n");
+    CHECK_CONTAINS(pv, ", noisy (mixed): other processes used 0.93 CPUs");
+    /* only noisy's tok/s and speedup cells carry the mark */
+    int marks = 0;
+    for (const char *at = pv; at && (at = strstr(at, " \xE2\x80\xA1 |")); at++) marks++;
+    CHECK_INT_EQ(marks, 2);
+    free(pv);
+    pv = report(st, 1, "csv", "machine", NULL);
+    CHECK_CONTAINS(pv, ",mat_differs,interference\r\n");
+    CHECK_CONTAINS(pv, reason);
+    free(pv);
+    pv = report(st, 1, "latex", "machine", NULL);
+    CHECK_CONTAINS(pv, "$^\\ddagger$");
+    CHECK_CONTAINS(pv, "% double dagger: measured under interference");
+    free(pv);
+    pv = report(st, 1, "json", "machine", NULL);
+    j = cJSON_Parse(pv ? pv : "");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "machines"), 0),
+                                                               "interference"), "flagged")));
+    cJSON *hc = cJSON_GetObjectItem(j, "cases");
+    CHECK_INT_EQ(cJSON_GetArraySize(hc), 2);
+    for (int i = 0; i < cJSON_GetArraySize(hc); i++) {
+        cJSON *c = cJSON_GetArrayItem(hc, i);
+        bool is_noisy = !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "label")), "noisy");
+        cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "machines"), 0);
+        cJSON *f = cJSON_GetObjectItem(cJSON_GetObjectItem(m0, "interference"), "flagged");
+        CHECK(is_noisy ? cJSON_IsTrue(f) : cJSON_IsFalse(f));
+    }
+    cJSON_Delete(j);
+    free(pv);
+    /* run 2 recorded nothing: the pivot and the hardware report unchanged */
+    pv = report(st, 2, "csv", "engine", NULL);
+    CHECK(pv && !strstr(pv, "interference"));
+    free(pv);
+    pv = report(st, 2, "md", "machine", NULL);
+    CHECK(pv && !strstr(pv, "\xE2\x80\xA1") && !strstr(pv, "interference"));
     free(pv);
     /* run 2 recorded nothing: no marker, no column, no footnote, no JSON key */
     md = report(st, 2, "md", NULL, NULL);
@@ -475,12 +547,88 @@ out:
     free(path);
 }
 
+static int count_rows(db_store *st, const char *sql) {
+    sqlite3_stmt *s = NULL;
+    int n = -1;
+    if (sqlite3_prepare_v2(db_store_handle(st), sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
+
+/* a run merged, then given another case (merged while it ran, or resumed):
+ * merging again copies the new case's verdict and the run's, once */
+static void test_merge_into_present_run(void) {
+    char *path = db_test_fresh_db_path("noise-grow.db");
+    char *dpath = db_test_fresh_db_path("noise-grow-merged.db");
+    int64_t mid = 0;
+    db_store *st = db_test_open_store(path, "growfp", &mid), *src = NULL, *dst = NULL;
+    char err[512];
+    if (!st) goto out;
+    int64_t run = add_run(st, mid);
+    CHECK(add_case(st, run, 0, "quiet") == 0);
+    db_noise q;
+    memset(&q, 0, sizeof q);
+    q.others_cpus = 0.01;
+    q.boost = q.isolated_cpus = q.aslr = -1;
+    db_noise_judge(&q);
+    CHECK(db_noise_store(st, run, 0, &q, err, sizeof err) == 0);
+    db_store_close(st);
+    st = NULL;
+    CHECK(db_store_open(dpath, &dst, err, sizeof err) == 0);
+    CHECK(db_store_open_readonly(path, &src, err, sizeof err) == 0);
+    if (!src || !dst) goto out;
+    db_merge_stats ms = { 0 };
+    CHECK_MSG(db_merge(dst, src, &ms, err, sizeof err) == 0, "merge: %s", err);
+    db_store_close(src);
+    src = NULL;
+    const int per = count_rows(dst, "SELECT COUNT(*) FROM interference WHERE case_idx = 0");
+    CHECK(per > 0);
+    /* the source run grows: a flagged case and the run's verdict */
+    CHECK(db_store_open(path, &st, err, sizeof err) == 0);
+    if (!st) goto out;
+    CHECK(add_case(st, run, 1, "noisy") == 0);
+    db_noise b = q;
+    b.others_cpus = 0.93;
+    b.others_jiffies = 93;
+    db_noise_judge(&b);
+    CHECK(db_noise_store(st, run, 1, &b, err, sizeof err) == 0);
+    CHECK(db_noise_store(st, run, -1, &b, err, sizeof err) == 0);
+    db_store_close(st);
+    st = NULL;
+    for (int round = 0; round < 2; round++) {   /* the second merge adds nothing */
+        CHECK(db_store_open_readonly(path, &src, err, sizeof err) == 0);
+        if (!src) goto out;
+        memset(&ms, 0, sizeof ms);
+        CHECK_MSG(db_merge(dst, src, &ms, err, sizeof err) == 0, "merge: %s", err);
+        CHECK_INT_EQ((int)ms.runs_added, 0);
+        CHECK_INT_EQ((int)ms.cases_added, round == 0 ? 1 : 0);
+        db_store_close(src);
+        src = NULL;
+        CHECK_INT_EQ(count_rows(dst, "SELECT COUNT(*) FROM interference WHERE case_idx = 0"), per);
+        CHECK(count_rows(dst, "SELECT COUNT(*) FROM interference WHERE case_idx = 1") >= per);
+        CHECK_INT_EQ(count_rows(dst, "SELECT COUNT(*) FROM interference WHERE case_idx = 1"),
+                     count_rows(dst, "SELECT COUNT(*) FROM interference WHERE case_idx = -1"));
+    }
+    char *md = report(dst, 1, "md", NULL, NULL);
+    CHECK_CONTAINS(md, "| noisy \xE2\x80\xA0 |");
+    CHECK_CONTAINS(md, "— \xE2\x80\xA0 measured under interference\n");
+    free(md);
+out:
+    db_store_close(st);
+    db_store_close(src);
+    db_store_close(dst);
+    free(dpath);
+    free(path);
+}
+
 void suite_interference(void) {
     RUN(test_busy_machine_values_and_verdict);
     RUN(test_quiet_machine_not_flagged);
     RUN(test_thresholds);
     RUN(test_unreadable_is_unknown);
     RUN(test_stored_and_reported);
+    RUN(test_merge_into_present_run);
     RUN(test_compare_warns_or_refuses);
     RUN(test_merge_keeps_flags);
 }
