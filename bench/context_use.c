@@ -35,8 +35,8 @@
 
 #include "llama.h"
 
-#include "harness/rng.h"
-#include "harness/util.h"
+#include "harness/util/rng.h"
+#include "harness/util/util.h"
 
 #define N_CTX 256
 

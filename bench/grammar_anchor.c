@@ -24,9 +24,9 @@
 #include "llama.h"
 
 #include "engines/engine.h"
-#include "harness/grammar.h"
-#include "harness/stats.h"
-#include "harness/util.h"
+#include "harness/constraint/grammar.h"
+#include "harness/util/stats.h"
+#include "harness/util/util.h"
 
 typedef struct gprompt {
     char *id, *text, *gbnf;

@@ -4,7 +4,7 @@
 # verses, Python source) that are not prompts in data/prompts/*.jsonl,
 # cut to their first words.  Runs one suite with `ar` and the lossless
 # engines through `decobench run` (which checks identity itself and stores
-# it, harness/identity.c), prints `report`'s identical column, then per
+# it, harness/run/identity.c), prints `report`'s identical column, then per
 # first difference the logit gap under ar against the noise bound
 # (build/bench/identity_gap).
 #

@@ -1,5 +1,5 @@
 /* identity_gap.c — for a run's greedy identity results (the `identity`
- * table that `decobench run` fills, harness/identity.c): per compared case
+ * table that `decobench run` fills, harness/run/identity.c): per compared case
  * the prompts identical to `ar`, and for every first difference the logit
  * gap there between ar's token and the engine's, next to the noise bound of
  * the same prefix.
@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/model.h"
-#include "../harness/util.h"
+#include "harness/model/model.h"
+#include "harness/util/util.h"
 
 static char **load_prompts(const char *path, int *n) {
     size_t len = 0;

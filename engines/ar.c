@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/sample.h"
-#include "../harness/util.h"
+#include "harness/model/sample.h"
+#include "harness/util/util.h"
 
 static const db_param_def ar_params[] = {
     { "mode",  DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy argmax or sampling" },

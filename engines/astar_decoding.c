@@ -31,8 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/sample.h"
-#include "../harness/util.h"
+#include "harness/model/sample.h"
+#include "harness/util/util.h"
 
 #define MAX_K 64
 

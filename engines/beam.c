@@ -34,8 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/textmetrics.h"
-#include "../harness/util.h"
+#include "harness/util/textmetrics.h"
+#include "harness/util/util.h"
 
 #define MAX_WIDTH 256
 
@@ -220,7 +220,7 @@ done:
 }
 
 /* Diversity of the best `width` finished hypotheses as text: distinct
- * bigrams and self-BLEU (harness/textmetrics.h). */
+ * bigrams and self-BLEU (harness/util/textmetrics.h). */
 static int nbest_diversity(const db_gen_request *req, const db_hyp_list *nb, db_gen_output *out) {
     int n = nb->n < db_params_int(req->params, "width") ? nb->n : db_params_int(req->params, "width");
     if (n < 2) return 0;

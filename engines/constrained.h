@@ -7,10 +7,11 @@
 #define DECOBENCH_CONSTRAINED_H
 
 #include "engine.h"
-#include "../harness/sample.h"
+#include "harness/constraint/grammar.h"
+#include "harness/model/sample.h"
 
 /* The prompt's constraint as GBNF: its "grammar" text, else its
- * "json_schema" converted by harness/json_gbnf.c (the conversion timed as a
+ * "json_schema" converted by harness/constraint/json_gbnf.c (the conversion timed as a
  * COMPILE event).  Records the outcome "constraint_supported" (0/1).
  * Returns 0 with *gbnf malloc'd; 1 when the schema uses a keyword the
  * converter does not enforce — the engine then declines the prompt: no

@@ -64,9 +64,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "../harness/regex_dfa.h"
-#include "../harness/sample.h"
-#include "../harness/util.h"
+#include "harness/constraint/regex_dfa.h"
+#include "harness/model/sample.h"
+#include "harness/util/util.h"
 
 enum { SCHED_LLADA, SCHED_DREAM, SCHED_FASTDLLM };
 enum { RULE_LOW_CONFIDENCE, RULE_RANDOM, RULE_ORIGIN, RULE_MASKGIT_PLUS, RULE_TOPK_MARGIN, RULE_ENTROPY };

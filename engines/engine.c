@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 /* ---- parameters ---- */
 const db_param_def *db_params_find(const db_param_def *defs, int n, const char *name) {

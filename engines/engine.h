@@ -6,7 +6,7 @@
  *
  * Engines never compute metrics.  They emit step events through
  * db_emit_*() (model forwards, tokens drafted/accepted, tokens committed);
- * the harness (harness/metrics.c) turns the event stream into metrics, so a
+ * the harness (harness/run/metrics.c) turns the event stream into metrics, so a
  * metric means the same thing for every engine.
  */
 #ifndef DECOBENCH_ENGINE_H
@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../harness/model.h"
-#include "../harness/rng.h"
+#include "harness/model/model.h"
+#include "harness/util/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -166,7 +166,7 @@ typedef struct db_engine {
     const db_param_def *params;
     int n_params;
     bool needs_draft;
-    /* Greedy identity, checked after every run (harness/identity.c):
+    /* Greedy identity, checked after every run (harness/run/identity.c):
      * lossless_greedy: with "mode" = "greedy" the output equals the greedy
      * baseline's token for token on the same target model (lossless
      * speculative engines); greedy_baseline: this engine, greedy and with

@@ -34,7 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 static const db_param_def exact_params[] = {
     { "max_len",   DB_PARAM_INT, "64", 1, 65536, NULL, "longest hypothesis (also limited by max_new_tokens)" },

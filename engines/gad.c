@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 static const db_param_def gad_params[] = {
     { "iterations", DB_PARAM_INT, "16", 1, 1000000, NULL, "ASAp samples per generation (the last is returned)" },

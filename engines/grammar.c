@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/json_gbnf.h"
-#include "../harness/util.h"
+#include "harness/constraint/json_gbnf.h"
+#include "harness/util/util.h"
 
 int db_constraint_gbnf(const db_gen_request *req, db_gen_output *out, char **gbnf, char *err, size_t errlen) {
     *gbnf = NULL;

@@ -1,5 +1,5 @@
 /* json.c — JSON Schema constrained decoding: the prompt's "json_schema" is
- * converted to GBNF by decobench's own converter (harness/json_gbnf.c; the
+ * converted to GBNF by decobench's own converter (harness/constraint/json_gbnf.c; the
  * conversion is part of the COMPILE time, so of TTFT) and decoded like the
  * `grammar` engine (full mask or sample-then-check).  A schema using a
  * keyword the converter does not enforce is declined — empty output, stop
@@ -11,7 +11,7 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 static int json_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
     cJSON *c = req->constraint_json ? cJSON_Parse(req->constraint_json) : NULL;

@@ -39,8 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/textmetrics.h"
-#include "../harness/util.h"
+#include "harness/util/textmetrics.h"
+#include "harness/util/util.h"
 
 static const db_param_def lattice_params[] = {
     { "budget",       DB_PARAM_INT,   "64", 1, 10000000, NULL, "model calls after the prompt's forward" },

@@ -42,7 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 #define MAX_SEQS 256     /* llama.cpp's LLAMA_MAX_SEQ */
 

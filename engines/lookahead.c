@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "specdec.h"
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 static const db_param_def la_params[] = {
     { "mode",  DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy or lossless sampling" },

@@ -24,7 +24,7 @@
 
 #include "pld.h"
 #include "specdec.h"
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 static const db_param_def pld_params[] = {
     { "mode",      DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy (exact match) or stochastic lossless verification" },

@@ -3,7 +3,7 @@
 #ifndef DECOBENCH_PLD_H
 #define DECOBENCH_PLD_H
 
-#include "../harness/model.h"
+#include "harness/model/model.h"
 
 /* Draft up to k tokens from the most recent earlier occurrence of the last n
  * tokens of seq (n = ngram_max down to ngram_min); returns the count. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 void db_pathkv_free(db_pathkv *kv) {
     if (kv->slot_tok)

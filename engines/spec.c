@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "specdec.h"
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 #define SPEC_COMMON_PARAMS \
     { "mode",  DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy (exact match) or stochastic lossless verification" }, \
@@ -172,7 +172,7 @@ const db_engine db_engine_spec = {
  * The draft is the target's own first `layers` transformer blocks followed
  * by its final norm and output head (the LayerSkip / SWIFT family without a
  * trained early-exit head).  decobench writes that model as a GGUF into the
- * per-user cache directory (harness/outfile.h db_cache_dir:
+ * per-user cache directory (harness/util/outfile.h db_cache_dir:
  * $DECOBENCH_CACHE_DIR, else $XDG_CACHE_HOME/decobench, else
  * ~/.cache/decobench), never next to the model, whose folder may be
  * read-only or shared, under the name self-spec-<sha256 of the target>-L<layers>.gguf,
@@ -185,8 +185,8 @@ const db_engine db_engine_spec = {
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../harness/outfile.h"
-#include "../harness/suite.h"
+#include "harness/util/outfile.h"
+#include "harness/util/sha256.h"
 
 #include <ggml.h>
 #include <gguf.h>

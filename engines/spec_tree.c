@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "specdec.h"
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 #define MAX_BRANCHES 8
 #define MAX_DEPTH 16

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 db_sampling db_spec_sampling(const db_params *p) {
     db_sampling s;

@@ -17,7 +17,7 @@
 #define DECOBENCH_SPECDEC_H
 
 #include "engine.h"
-#include "../harness/sample.h"
+#include "harness/model/sample.h"
 
 typedef struct db_spec {
     const db_gen_request *req;

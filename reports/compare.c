@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/identity.h"
-#include "../harness/rng.h"
-#include "../harness/stats.h"
-#include "../harness/util.h"
+#include "harness/run/identity.h"
+#include "harness/util/rng.h"
+#include "harness/util/stats.h"
+#include "harness/util/util.h"
 
 /* ---- metrics ------------------------------------------------------------- */
 
@@ -139,7 +139,7 @@ typedef struct ccase {
     smp *s;
     int n;
     int matched;
-    int id_found, id_cmp, id_same;   /* S7 identity row of the case (harness/identity.c) */
+    int id_found, id_cmp, id_same;   /* S7 identity row of the case (harness/run/identity.c) */
 } ccase;
 
 typedef struct side {
@@ -168,7 +168,7 @@ static void side_free(side *sd) {
 /* run id 0 -> the latest; fills run_id, rev, started */
 static int resolve_run(sqlite3 *db, int64_t want, side *sd, char *err, size_t errlen) {
     sqlite3_stmt *s = NULL;
-    /* "latest": the latest run that ended (harness/store.h) */
+    /* "latest": the latest run that ended (harness/run/store.h) */
     if (want <= 0 && db_store_pick_run(db, 0, &want, NULL, 0, err, errlen) != 0) return -1;
     const char *sql = want > 0 ? "SELECT id, decobench_rev, started_at FROM run WHERE id = ?"
                                : "SELECT id, decobench_rev, started_at FROM run ORDER BY id DESC LIMIT 1";
@@ -1549,7 +1549,7 @@ out:
     return rc;
 }
 
-/* S7 interference (harness/interference.h): the verdicts of source run sr
+/* S7 interference (harness/run/interference.h): the verdicts of source run sr
  * that dst run dr lacks — all of them for a new run; for a run already
  * present (merged while it ran, or resumed since), those of the cases just
  * added and the run's own verdict (case_idx -1) when dst has none yet */

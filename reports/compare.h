@@ -54,7 +54,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../harness/store.h"
+#include "harness/run/store.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 void db_fmt_full(char *buf, size_t len, double v) {
     if (!isfinite(v)) {

@@ -21,7 +21,7 @@
  *     STREAM bandwidth (machine_probe, `decobench probe`); "n/a — run
  *     decobench probe" without one.
  *
- * Interference (S7, harness/interference.h): a machine whose run was
+ * Interference (S7, harness/run/interference.h): a machine whose run was
  * measured under interference names the reasons in its description; the
  * tok/s and speedup cells of a case measured under interference are marked
  * ‡ (the † is #MAT's) with the reasons in a footnote; CSV gains an
@@ -38,8 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/rng.h"
-#include "../harness/util.h"
+#include "harness/util/rng.h"
+#include "harness/util/util.h"
 
 #define MAT_NOISE 1e-9
 #define NO_PROBE "n/a \xE2\x80\x94 run decobench probe"
@@ -100,7 +100,7 @@ static hw_cell *cell(const hw_report *h, int k, int m) {
 
 static int pick_runs(sqlite3 *db, int64_t want, hw_report *h, char *err, size_t errlen) {
     sqlite3_stmt *s = NULL;
-    /* "latest": the latest run that ended (harness/store.h) */
+    /* "latest": the latest run that ended (harness/run/store.h) */
     if (want <= 0 && db_store_pick_run(db, 0, &want, NULL, 0, err, errlen) != 0) return -1;
     const char *sql = want > 0 ? "SELECT id, suite_name FROM run WHERE id = ?"
                                : "SELECT id, suite_name FROM run ORDER BY id DESC LIMIT 1";

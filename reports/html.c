@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 #define SAMPLES_SHOWN 5          /* outputs shown per case */
 #define OUTPUT_CHARS 400         /* bytes of each output shown */

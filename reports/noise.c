@@ -1,5 +1,5 @@
 /* noise.c — S7 interference in the reports: reads the verdicts that
- * harness/interference.c stored (table interference) for a run and its
+ * harness/run/interference.c stored (table interference) for a run and its
  * cases, and writes the footnotes and JSON objects that go with the marker
  * (DB_NOISE_MARK) on a flagged case's label.  The thresholds behind a flag
  * are in docs/metrics.md ("Interference").
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 /* whether item is one of the "; "-joined items of list */
 static bool has_item(const char *list, const char *item) {

@@ -1,12 +1,12 @@
 /* noise.h — S7 interference for commands outside the report writers:
  * whether a stored run was measured under interference (reports/noise.c;
- * the measurement is harness/interference.h). */
+ * the measurement is harness/run/interference.h). */
 #ifndef DECOBENCH_NOISE_H
 #define DECOBENCH_NOISE_H
 
 #include <stdint.h>
 
-#include "../harness/store.h"
+#include "harness/run/store.h"
 
 /* *reasons: the run's "; "-joined reasons (malloc'd) when run run_id was
  * flagged, NULL when it was not or recorded nothing (runs before schema

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 #define MAX_METRICS 16
 
@@ -95,7 +95,7 @@ int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv
     }
     sqlite3_stmt *s = NULL;
     int rc = -1;
-    /* "latest": the latest run that ended (harness/store.h) */
+    /* "latest": the latest run that ended (harness/run/store.h) */
     if (run_id <= 0 && db_store_pick_run(db, 0, &run_id, NULL, 0, err, errlen) != 0) goto done;
     /* the run's cases, in order */
     int n_rows = 0, cap = 0;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/util.h"
+#include "harness/util/util.h"
 
 /* llama.cpp's logits for one path differ slightly with the batch they were
  * computed in (~1e-4 nats per token), so two engines can score the same
@@ -37,7 +37,7 @@ typedef struct prow {
 
 static int resolve_run(sqlite3 *db, int64_t want, int64_t *run, char *err, size_t errlen) {
     sqlite3_stmt *s = NULL;
-    /* "latest": the latest run that ended (harness/store.h) */
+    /* "latest": the latest run that ended (harness/run/store.h) */
     if (want <= 0 && db_store_pick_run(db, 0, &want, NULL, 0, err, errlen) != 0) return -1;
     const char *sql = want > 0 ? "SELECT id FROM run WHERE id = ?" : "SELECT id FROM run ORDER BY id DESC LIMIT 1";
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read run", err, errlen);

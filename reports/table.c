@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/identity.h"
-#include "../harness/rng.h"
-#include "../harness/stats.h"
-#include "../harness/util.h"
+#include "harness/run/identity.h"
+#include "harness/util/rng.h"
+#include "harness/util/stats.h"
+#include "harness/util/util.h"
 
 #define MAX_POS DB_TABLE_MAX_POS
 
@@ -71,7 +71,7 @@ static int load_run(sqlite3 *db, int64_t want, table *t, char *err, size_t errle
     int64_t nruns = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
     if (nruns == 0) return db_errf(err, errlen, "no runs in database");
-    /* "latest": the latest run that ended (harness/store.h) */
+    /* "latest": the latest run that ended (harness/run/store.h) */
     if (want <= 0 && db_store_pick_run(db, 0, &want, NULL, 0, err, errlen) != 0) return -1;
     const char *sql =
         "SELECT r.id, r.suite_name, r.config_json, r.llama_commit, m.cpu_model, m.cores, r.status"
@@ -1787,53 +1787,9 @@ void db_table_machine_title(const db_table *t, char *buf, size_t len) { title_pa
 
 /* ---- entry ------------------------------------------------------------------ */
 
-int db_report_format_ok(const char *name) {
-    return name && (!strcmp(name, "md") || !strcmp(name, "csv") || !strcmp(name, "latex") ||
-                    !strcmp(name, "json") || !strcmp(name, "html"));
-}
-
-int db_report_by_ok(const char *name) {
-    return name && (!strcmp(name, "category") || !strcmp(name, "machine") || !strcmp(name, "engine") ||
-                    !strcmp(name, "model") || !strcmp(name, "dataset") || (!strncmp(name, "param:", 6) && name[6]));
-}
-
-int db_report_table(db_store *st, const db_report_opts *o, FILE *out, char *err, size_t errlen) {
-    const char *fmt = o && o->format ? o->format : "md";
-    const char *by = o ? o->by : NULL;
-    if (!db_report_format_ok(fmt))
-        return db_errf(err, errlen, "unknown format '%s' (expected md, csv, latex, json or html)", fmt);
-    if (by && !db_report_by_ok(by))
-        return db_errf(err, errlen, "unknown grouping '%s' (expected " DB_REPORT_BY_NAMES ")", by);
-    if (by && !strcmp(fmt, "html"))
-        return db_errf(err, errlen, "format html is the whole report of a run: it takes no --by %s", by);
-    const char *columns = o ? o->columns : NULL, *cellm = o ? o->cell : NULL;
-    if (columns && (by || !strcmp(fmt, "html")))
-        return db_errf(err, errlen, "--columns chooses the per-case table's columns (md, csv, latex, json): "
-                       "not with %s", by ? "--by" : "format html");
-    if (cellm && (!by || !strcmp(by, "machine")))
-        return db_errf(err, errlen, "--cell chooses what a pivot's cells show: it needs --by category, engine, "
-                       "model, dataset or param:NAME");
-    sqlite3 *db = db_store_handle(st);
-    if (!db) return db_errf(err, errlen, "no results database");
-    uint64_t seed = o ? o->seed : DB_REPORT_DEFAULT_SEED;
-    int64_t run_id = o ? o->run_id : 0;
-    if (by && !strcmp(by, "machine")) return db_report_hardware(db, run_id, fmt, seed, out, err, errlen);
-    if (!strcmp(fmt, "html")) return db_report_html(db, run_id, seed, out, err, errlen);
-    table t;
-    memset(&t, 0, sizeof t);
-    int rc = -1;
-    if (db_table_load(db, run_id, seed, &t, err, errlen) != 0) goto done;
-    if (by) {
-        if (write_pivot(&t, fmt, by, cellm, seed, out, err, errlen) != 0) goto done;
-    } else if (columns || strcmp(fmt, "json") != 0) {
-        if (write_columns(&t, fmt, columns, out, err, errlen) != 0) goto done;
-    } else if (write_json(&t, out, err, errlen) != 0) goto done;
-    if (ferror(out)) {
-        db_errf(err, errlen, "write error");
-        goto done;
-    }
-    rc = 0;
-done:
-    table_free(&t);
-    return rc;
+int db_table_write(const db_table *t, const char *fmt, const char *by, const char *columns, const char *cellm,
+                   uint64_t seed, FILE *out, char *err, size_t errlen) {
+    if (by) return write_pivot(t, fmt, by, cellm, seed, out, err, errlen);
+    if (columns || strcmp(fmt, "json") != 0) return write_columns(t, fmt, columns, out, err, errlen);
+    return write_json(t, out, err, errlen);
 }

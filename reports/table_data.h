@@ -76,6 +76,14 @@ void db_table_fmt_percent(char *buf, size_t len, double v);              /* "12.
 /* "CPU model, N cores" / "CPU model" / "unknown" */
 void db_table_machine_title(const db_table *t, char *buf, size_t len);
 
+/* Write loaded table t (table.c): a pivot when by is set (category,
+ * engine, model, dataset or param:NAME; cellm: NULL or a cell metric), else
+ * the per-case table with the chosen columns (NULL: the format's default),
+ * or for fmt json without columns the whole JSON document.  fmt: md, csv,
+ * latex or json.  Returns 0, or -1 with one line in err. */
+int db_table_write(const db_table *t, const char *fmt, const char *by, const char *columns, const char *cellm,
+                   uint64_t seed, FILE *out, char *err, size_t errlen);
+
 /* S7 interference (reports/noise.c): load the run's and each row's
  * verdict (table interference); the marker a flagged label gets, and the
  * footnotes listing the reasons under the Markdown and LaTeX tables and the

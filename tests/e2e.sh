@@ -254,7 +254,7 @@ expect_error "json2gbnf on a oneOf branch with a bad enum (S7 finding 7)" "f7.js
 # ---- SIGINT: completed cases and finished samples stay, run marked interrupted --
 # the first case is short, the second longer; the signal arrives at an exact
 # point, not after a race against the clock: the runner's test hook
-# (DECOBENCH_TEST_KILL_AFTER_SAMPLES=N:INT, harness/runner.c) raises SIGINT
+# (DECOBENCH_TEST_KILL_AFTER_SAMPLES=N:INT, harness/run/runner.c) raises SIGINT
 # right after the N-th stored sample, 3 samples into the second case
 for i in $(seq 1 40); do echo "{\"prompt\": \"The story number $i begins\"}"; done > "$tmp/big.jsonl"
 cat > "$tmp/long.json" <<JSON

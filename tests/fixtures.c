@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "test.h"
-#include "harness/util.h"
+#include "harness/util/util.h"
 
 db_model *db_test_open_model(const char *backend, const char *spec_or_path, int n_ctx, int n_batch, int n_seq_max) {
     db_model_params p = db_model_default_params();

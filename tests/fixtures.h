@@ -4,8 +4,8 @@
 
 #include <stdint.h>
 
-#include "harness/model.h"
-#include "harness/store.h"
+#include "harness/model/model.h"
+#include "harness/run/store.h"
 
 /* Open a model for a test: backend "exact" (spec_or_path is an exact-backend
  * spec) or "llama" (a GGUF path), one thread, the given context, batch and

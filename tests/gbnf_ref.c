@@ -6,7 +6,7 @@
  * derive no string are removed first, so a non-empty Earley set after the
  * last character means the text is a prefix of some sentence.
  *
- * Written from the GBNF documentation, not from harness/grammar.c or
+ * Written from the GBNF documentation, not from harness/constraint/grammar.c or
  * llama.cpp's parser; speed is secondary (tests only).
  */
 #include "gbnf_ref.h"

@@ -1,6 +1,6 @@
 /* gbnf_ref.h — a reference GBNF recogniser written only for the tests: its
  * own parser of llama.cpp's GBNF syntax and an Earley recogniser over
- * Unicode code points.  It shares no code with harness/grammar.c (which
+ * Unicode code points.  It shares no code with harness/constraint/grammar.c (which
  * runs llama.cpp's grammar sampler), so the tests can cross-check the
  * harness's matcher and the masks built on it against an independent
  * implementation of the same language.

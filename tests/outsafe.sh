@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # outsafe.sh — the `-o FILE` rules of every writing command (S7 finding 13;
-# harness/outfile.h, docs/decobench.1 "OUTPUT FILES"): report, compare,
+# harness/util/outfile.h, docs/decobench.1 "OUTPUT FILES"): report, compare,
 # history, json2gbnf, export-lattice and merge write through to a
 # character device (a private one made with mknod when possible, else
 # /dev/null itself, checked to be a character device after) and to a FIFO

@@ -9,7 +9,7 @@
 # saying so; four runs starting on one new database all complete.
 #
 # Kill points are exact, not timed: DECOBENCH_TEST_KILL_AFTER_SAMPLES=N[:SIG]
-# makes decobench raise SIG after the N-th sample it stored (harness/runner.c).
+# makes decobench raise SIG after the N-th sample it stored (harness/run/runner.c).
 # The model is the analytic "exact" backend, so the whole script takes seconds.
 # bench/reliability.sh is the longer campaign (random kill points, kill -9
 # from outside).  Ends with "N passed, N failed".

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-tests.sh — runs all of decobench's tests: the C unit tests
 # (tests/unit_tests), the data checks, the end-to-end CLI tests
-# (tests/e2e.sh), the run lifecycle (tests/reliability.sh), bad input
+# (tests/e2e.sh), the layering of the code (tests/layers.py), the run lifecycle (tests/reliability.sh), bad input
 # (tests/bad-input.sh), the suites for users' own models and every shipped
 # dataset (tests/user-suites.sh), the -o rules and safe output files
 # (tests/outsafe.sh), the fuzz targets for fixed run counts
@@ -57,6 +57,10 @@ if [ -n "${DB_FULL_BUILDDIR:-}" ] && [ -x "$DB_FULL_BUILDDIR/tests/unit_tests" ]
     tee "$tmp/unit-ref.log"
   count "$tmp/unit-ref.log" "unit_tests grammar matcher_equals_reference (optimised build)"
 fi
+
+echo "== layers: includes and calls go down (docs/architecture.md)"
+python3 "$src/tests/layers.py" 2>&1 | tee "$tmp/layers.log"
+count "$tmp/layers.log" layers.py
 
 echo "== data checks"
 bash "$src/tests/check-data.sh" 2>&1 | tee "$tmp/data.log"

@@ -1,6 +1,6 @@
 /* test_compare.c — regression detection (reports/compare.c) and the
  * compare / history / merge commands, on DBs built here through
- * harness/store.h with seeded noise:
+ * harness/run/store.h with seeded noise:
  *
  * compare.db: 4 runs of the same 3 cases (ar greedy, spec k=4 greedy, a
  * sampled ar whose label needs XML/CSV escaping), 20 samples per case
@@ -32,11 +32,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../harness/cli.h"
-#include "../harness/rng.h"
-#include "../harness/store.h"
-#include "../harness/util.h"
-#include "../reports/compare.h"
+#include "harness/cli/cli.h"
+#include "harness/util/rng.h"
+#include "harness/run/store.h"
+#include "harness/util/util.h"
+#include "reports/compare.h"
 
 #define NPROMPT 10
 #define NREP 2

@@ -1,6 +1,6 @@
-/* test_counters.c — tests of PAPI counters (harness/counters.c), thread
+/* test_counters.c — tests of PAPI counters (harness/run/counters.c), thread
  * inheritance of counters, peak RSS, and the hwloc machine probe and
- * pinning (harness/topology.c).
+ * pinning (harness/run/topology.c).
  */
 #include "test.h"
 
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../harness/counters.h"
-#include "../harness/topology.h"
+#include "harness/run/counters.h"
+#include "harness/run/topology.h"
 
 static volatile double sink;
 

@@ -10,7 +10,7 @@
  * sampling draws the tempered closed form (chi-square, negative control).
  * Constrained decoding (DINGO) is checked against brute force over V^d on a
  * tiny vocabulary, and every constrained output against the backtracking
- * regex matcher of harness/jsonschema.c.  The regex DFA is compared with the
+ * regex matcher of harness/constraint/jsonschema.c.  The regex DFA is compared with the
  * same matcher on random strings.  The scorer's perplexity is compared with
  * the closed form, directly and through a suite run.  The engine's
  * diffusion_max_commit and the agreement of outputs with the one-token-per-
@@ -39,18 +39,18 @@
 #include <sqlite3.h>
 
 #include "engines/diffusion.h"
-#include "harness/store.h"
-#include "harness/util.h"
+#include "harness/run/store.h"
+#include "harness/util/util.h"
 #include "reports/agreement.h"
 #include "reports/search.h"
-#include "harness/jsonschema.h"
-#include "harness/model_exact.h"
-#include "harness/regex_dfa.h"
-#include "harness/rng.h"
-#include "harness/runner.h"
-#include "harness/scorer.h"
-#include "harness/stats.h"
-#include "harness/suite.h"
+#include "harness/constraint/jsonschema.h"
+#include "harness/model/model_exact.h"
+#include "harness/constraint/regex_dfa.h"
+#include "harness/util/rng.h"
+#include "harness/run/runner.h"
+#include "harness/run/scorer.h"
+#include "harness/util/stats.h"
+#include "harness/run/suite.h"
 
 static db_model *open_exact(const char *spec) { return db_test_open_model("exact", spec, 128, 128, 0); }
 

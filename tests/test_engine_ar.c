@@ -11,9 +11,9 @@
 #include <stdlib.h>
 
 #include "engines/engine.h"
-#include "harness/model_exact.h"
-#include "harness/sample.h"
-#include "harness/stats.h"
+#include "harness/model/model_exact.h"
+#include "harness/model/sample.h"
+#include "harness/util/stats.h"
 
 #define SPEC "vocab=16,order=1,seed=11,sharpness=1.5"
 
@@ -65,7 +65,7 @@ static void greedy_is_argmax_chain(void) {
     db_model_close(m);
 }
 
-/* the sampling distribution computed independently of harness/sample.c */
+/* the sampling distribution computed independently of harness/model/sample.c */
 static void reference_probs(const float *logits, int n, double temp, int top_k, double top_p, double *p) {
     double mx = -1e300, z = 0;
     for (int i = 0; i < n; i++) if (logits[i] > mx) mx = logits[i];

@@ -6,8 +6,8 @@
 
 #include <stdlib.h>
 
-#include "harness/model.h"
-#include "harness/model_exact.h"
+#include "harness/model/model.h"
+#include "harness/model/model_exact.h"
 
 static db_model *open_exact(const char *spec, int n_seq) { return db_test_open_model("exact", spec, 64, 32, n_seq); }
 

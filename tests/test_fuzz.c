@@ -7,13 +7,13 @@
  * `unit_tests fuzz` runs only these; each file's name is printed before it
  * is fed, so a crash names its input. */
 #include "test.h"
-#include "fuzz/fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "harness/util.h"
+#include "harness/util/util.h"
 
 static void record_failure(const char *msg) { db_test_fail(__FILE__, __LINE__, "%s", msg); }
 

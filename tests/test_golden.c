@@ -23,11 +23,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../engines/engine.h"
-#include "../harness/store.h"
-#include "../harness/util.h"
-#include "../reports/compare.h"
-#include "../reports/report.h"
+#include "engines/engine.h"
+#include "harness/run/store.h"
+#include "harness/util/outfile.h"
+#include "harness/util/util.h"
+#include "reports/compare.h"
+#include "reports/report.h"
 
 #define NS 4                      /* samples per case */
 #define STEPS 6                   /* decoding steps of a speculative sample */

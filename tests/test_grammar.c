@@ -1,4 +1,4 @@
-/* test_grammar.c — grammars (model.h's db_grammar, harness/grammar.c) and
+/* test_grammar.c — grammars (model.h's db_grammar, harness/constraint/grammar.c) and
  * the grammar-constrained engines on the exact backend's character
  * vocabulary (alphabet=json), against references computed independently:
  * allowed sets by brute force (each token's piece appended to the text and
@@ -20,7 +20,7 @@
  *   reference_recogniser_by_hand   tests/gbnf_ref.c (an Earley recogniser
  *                                  sharing no code with the matcher) on
  *                                  hand-classified strings
- *   matcher_equals_reference       harness/grammar.c's matcher (llama.cpp's
+ *   matcher_equals_reference       harness/constraint/grammar.c's matcher (llama.cpp's
  *                                  sampler) = the reference on sentences,
  *                                  prefixes and mutations of the bundled
  *                                  grammars and converted JSON schemas
@@ -45,12 +45,12 @@
 #include <string.h>
 
 #include "engines/engine.h"
-#include "harness/grammar.h"
-#include "harness/json_gbnf.h"
-#include "harness/model_exact.h"
-#include "harness/quality.h"
-#include "harness/stats.h"
-#include "harness/util.h"
+#include "harness/constraint/grammar.h"
+#include "harness/constraint/json_gbnf.h"
+#include "harness/model/model_exact.h"
+#include "harness/constraint/quality.h"
+#include "harness/util/stats.h"
+#include "harness/util/util.h"
 
 #define V DB_EXACT_JSON_VOCAB
 

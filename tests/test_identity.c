@@ -1,4 +1,4 @@
-/* test_identity.c — the run-time greedy identity check (harness/identity.c)
+/* test_identity.c — the run-time greedy identity check (harness/run/identity.c)
  * on a hand-built results database: which cases are compared with which
  * baseline, the stored counts and first differences, re-running replaces
  * the rows, and `report` shows "n/n" with a DIFF mark in every format.  The
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/identity.h"
-#include "harness/store.h"
+#include "harness/run/identity.h"
+#include "harness/run/store.h"
 #include "reports/compare.h"
 #include "reports/report.h"
 

@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/store.h"
-#include "../harness/util.h"
-#include "../reports/compare.h"
-#include "../reports/report.h"
+#include "harness/run/store.h"
+#include "harness/util/util.h"
+#include "reports/compare.h"
+#include "reports/report.h"
 
 #define NS 3
 #define T0 1700000000000LL

@@ -1,5 +1,5 @@
 /* test_interference.c — S7 finding 11, noisy machines: the interference
- * measurement (harness/interference.c) on fabricated /proc and /sys trees
+ * measurement (harness/run/interference.c) on fabricated /proc and /sys trees
  * (values computed by hand, exact verdicts and reasons, a quiet machine not
  * flagged, the thresholds' boundaries, unreadable files unknown), its
  * storage (schema 3, table interference), the marker and footnote of every
@@ -21,12 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../harness/cli.h"
-#include "../harness/interference.h"
-#include "../harness/store.h"
-#include "../harness/util.h"
-#include "../reports/compare.h"
-#include "../reports/report.h"
+#include "harness/cli/cli.h"
+#include "harness/run/interference.h"
+#include "harness/run/store.h"
+#include "harness/util/util.h"
+#include "reports/compare.h"
+#include "reports/report.h"
 
 /* mkdir -p of path's directory, then write text to root/rel */
 static void put(const char *root, const char *rel, const char *text) {

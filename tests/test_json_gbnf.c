@@ -1,4 +1,4 @@
-/* test_json_gbnf.c — the JSON Schema → GBNF converter (harness/json_gbnf.c),
+/* test_json_gbnf.c — the JSON Schema → GBNF converter (harness/constraint/json_gbnf.c),
  * checked with llama.cpp's own grammar engine: each grammar is loaded with
  * llama_sampler_init_grammar over the bundled vocabulary (data/models/target.gguf,
  * vocab only), and a JSON text is "accepted" when every token of it is allowed
@@ -17,9 +17,9 @@
 #include "config.h"
 #endif
 #include "test.h"
-#include "harness/json_gbnf.h"
-#include "harness/jsonschema.h"
-#include "harness/util.h"
+#include "harness/constraint/json_gbnf.h"
+#include "harness/constraint/jsonschema.h"
+#include "harness/util/util.h"
 
 #include <dirent.h>
 #include <math.h>

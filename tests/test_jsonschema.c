@@ -1,13 +1,13 @@
-/* test_jsonschema.c — the JSON Schema validator (harness/jsonschema.c) against
+/* test_jsonschema.c — the JSON Schema validator (harness/constraint/jsonschema.c) against
  * the official JSON-Schema-Test-Suite (tests/data/json-schema-test-suite, draft
  * 2020-12 and draft-07; optional/format in assertion mode) and MaskBench's
  * labelled instances (data/schemas/instances).  Prints a per-keyword pass-rate
  * table; asserts 100% on every keyword file declared supported below.
  */
 #include "test.h"
-#include "harness/jsonschema.h"
-#include "harness/regex_syntax.h"
-#include "harness/util.h"
+#include "harness/constraint/jsonschema.h"
+#include "harness/constraint/regex_syntax.h"
+#include "harness/util/util.h"
 
 #include <dirent.h>
 #include <stdlib.h>

@@ -32,7 +32,7 @@
 #include <sys/stat.h>
 
 #include "engines/engine.h"
-#include "harness/model.h"
+#include "harness/model/model.h"
 
 #define N_POS 512
 #define N_SEQ 40

@@ -14,7 +14,7 @@
 
 #include "engines/engine.h"
 #include "engines/lexcons.h"
-#include "harness/model_exact.h"
+#include "harness/model/model_exact.h"
 
 static db_model *open_exact(const char *spec, int n_seq) { return db_test_open_model("exact", spec, 64, 1024, n_seq); }
 

@@ -1,4 +1,4 @@
-/* test_lifecycle.c — tests of the run lifecycle in harness/store.c (S7):
+/* test_lifecycle.c — tests of the run lifecycle in harness/run/store.c (S7):
  * every finished sample committed on its own (visible to another
  * connection while the case runs, kept when the process is killed), the
  * sample key unique, a killed run recognised and marked crashed by the next
@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../harness/store.h"
-#include "../harness/util.h"
+#include "harness/run/store.h"
+#include "harness/util/util.h"
 
 static char *tmp_db(const char *name) {
     char *p = db_path_join(db_test_tmpdir(), name);

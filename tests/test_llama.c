@@ -19,7 +19,7 @@
 #ifdef HAVE_LLAMA
 
 #include "engines/engine.h"
-#include "harness/model.h"
+#include "harness/model/model.h"
 
 #define N_PREDICT 24
 

@@ -2,7 +2,7 @@
  * forwards per role and time shares on a hand-built event log. */
 #include "test.h"
 
-#include "harness/metrics.h"
+#include "harness/run/metrics.h"
 
 static int cur_step;
 

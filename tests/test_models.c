@@ -1,6 +1,6 @@
 /* test_models.c — the bundled trained models (data/models, written by
  * scripts/train-models.sh): MANIFEST.json's sha256 values match the files;
- * every model loads through harness/model.h and generates with the `ar`
+ * every model loads through harness/model/model.h and generates with the `ar`
  * engine; all share one vocabulary whose tokenizer round-trips text byte for
  * byte (built-in samples and the .txt files of data/heldout); the diffusion model has a
  * mask token and attends bidirectionally as loaded.
@@ -22,7 +22,7 @@
 #include <openssl/evp.h>
 
 #include "engines/engine.h"
-#include "harness/model.h"
+#include "harness/model/model.h"
 
 #define MAX_MODELS 8
 

@@ -1,5 +1,5 @@
 /* test_outfile.c — the `-o` rules and safe temporary files of
- * harness/outfile.c (S7 findings 8 and 13): a new file; a regular file
+ * harness/util/outfile.c (S7 findings 8 and 13): a new file; a regular file
  * replaced with its mode kept; a symlink followed (the link stays, its
  * target is replaced); /dev/null and a FIFO written through and still a
  * character device / FIFO afterwards; "-" is standard output; a directory,
@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../harness/outfile.h"
-#include "../harness/util.h"
+#include "harness/util/outfile.h"
+#include "harness/util/util.h"
 
 static char *tpath(const char *name) {
     return db_path_join(db_test_tmpdir(), name);

@@ -1,8 +1,8 @@
 /* test_preflight.c — tests of the pre-flight checks a run makes before it
- * writes anything (harness/preflight.c), on exact-backend models: draft
+ * writes anything (harness/run/preflight.c), on exact-backend models: draft
  * vocabularies, context lengths (the suite's n_ctx included), constraint
  * compilation, the warning for prompts beyond the training context; JSON
- * nested too deep (harness/jsonlimits.c); and the prompt loader reading the
+ * nested too deep (harness/util/jsonlimits.c); and the prompt loader reading the
  * shipped datasets as they are (Spec-Bench's nested references, GSM8K and
  * concept-set lines).
  */
@@ -13,12 +13,13 @@
 #include <string.h>
 
 #include "fixtures.h"
-#include "../harness/json_gbnf.h"
-#include "../harness/jsonlimits.h"
-#include "../harness/jsonschema.h"
-#include "../harness/preflight.h"
-#include "../harness/suite.h"
-#include "../harness/util.h"
+#include "harness/constraint/json_gbnf.h"
+#include "harness/util/jsonlimits.h"
+#include "harness/constraint/jsonschema.h"
+#include "harness/run/preflight.h"
+#include "harness/run/suite.h"
+#include "harness/util/outfile.h"
+#include "harness/util/util.h"
 
 static char *tmp_path(const char *name) { return db_path_join(db_test_tmpdir(), name); }
 

@@ -1,4 +1,4 @@
-/* test_probe.c — `decobench probe` (harness/probe.c, harness/cmd_probe.c)
+/* test_probe.c — `decobench probe` (harness/run/probe.c, harness/cli/cmd_probe.c)
  * and schema version 2 (machine_probe): the measurements are sane (positive
  * and finite; nothing about their size is asserted), the stored row is present, bad options fail before anything is written, the
  * default array size follows the topology record, and a version-1 database
@@ -12,12 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../harness/cli.h"
-#include "../harness/probe.h"
-#include "../harness/store.h"
-#include "../harness/topology.h"
-#include "../harness/util.h"
-#include "../reports/report.h"
+#include "harness/cli/cli.h"
+#include "harness/run/probe.h"
+#include "harness/run/store.h"
+#include "harness/run/topology.h"
+#include "harness/util/util.h"
+#include "reports/report.h"
 
 static char *q1(sqlite3 *db, const char *sql) {
     sqlite3_stmt *s = NULL;

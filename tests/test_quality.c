@@ -1,10 +1,10 @@
-/* test_quality.c — tests of harness/quality.c: compliance of outputs with
+/* test_quality.c — tests of harness/constraint/quality.c: compliance of outputs with
  * their constraint (JSON Schema, regex, keywords, grammar via a checker). */
 #include "test.h"
 
 #include <string.h>
 
-#include "../harness/quality.h"
+#include "harness/constraint/quality.h"
 
 static double metric(const db_quality *q, const char *name) {
     for (int i = 0; i < q->n; i++)

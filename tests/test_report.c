@@ -1,5 +1,5 @@
 /* test_report.c — golden tests of the results table (reports/table.c) and of
- * `decobench report` (harness/cmd_report.c) on a small DB built here:
+ * `decobench report` (harness/cli/cmd_report.c) on a small DB built here:
  * a 2-case run (ar baseline, spec) with 3 samples each, and a speculative
  * run (ar, spec, pld) with VERIFY events and prompt categories for the
  * speculative columns and the --by category pivot; expected output derived
@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../harness/cli.h"
-#include "../harness/store.h"
-#include "../harness/util.h"
-#include "../reports/report.h"
+#include "harness/cli/cli.h"
+#include "harness/run/store.h"
+#include "harness/util/util.h"
+#include "reports/report.h"
 
 typedef struct { double tps, ttft, lat; int commits; int64_t ins, pf; } fx_sample;
 

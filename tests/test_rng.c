@@ -4,8 +4,8 @@
 
 #include <stdint.h>
 
-#include "harness/rng.h"
-#include "harness/stats.h"
+#include "harness/util/rng.h"
+#include "harness/util/stats.h"
 
 static void philox_known_answers(void) {
     /* Random123's kat_vectors for philox4x32_10 */

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#include "harness/sample.h"
+#include "harness/model/sample.h"
 
 static void greedy_ties_pick_lowest_id(void) {
     float l[5] = { 1.0f, 3.0f, 2.0f, 3.0f, -1.0f };

@@ -26,8 +26,8 @@
 #include "engines/engine.h"
 #include "engines/lattice.h"
 #include "engines/search.h"
-#include "harness/model_exact.h"
-#include "harness/textmetrics.h"
+#include "harness/model/model_exact.h"
+#include "harness/util/textmetrics.h"
 
 #define MAXL 6
 

@@ -18,11 +18,13 @@
 #include "config.h"
 #include "engines/engine.h"
 #include "engines/specdec.h"
-#include "harness/metrics.h"
-#include "harness/model_exact.h"
-#include "harness/sample.h"
-#include "harness/stats.h"
-#include "harness/suite.h"
+#include "harness/run/metrics.h"
+#include "harness/model/model_exact.h"
+#include "harness/model/model_int.h"   /* a faulty backend for a planted-bug control */
+#include "harness/model/sample.h"
+#include "harness/util/stats.h"
+#include "harness/run/suite.h"
+#include "harness/util/sha256.h"
 
 #include "engines/pld.h"
 

@@ -1,11 +1,11 @@
-/* test_stats.c — tests of harness/stats.c against hand-computed values
+/* test_stats.c — tests of harness/util/stats.c against hand-computed values
  * (numpy type-7 quantiles, chi-square tables, Mann–Whitney exact tables). */
 #include "test.h"
 
 #include <math.h>
 #include <stdint.h>
 
-#include "../harness/stats.h"
+#include "harness/util/stats.h"
 
 static void test_quantiles(void) {
     const double x[] = { 10, 1, 9, 2, 8, 3, 7, 4, 6, 5 };   /* 1..10 shuffled */

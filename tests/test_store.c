@@ -1,4 +1,4 @@
-/* test_store.c — tests of harness/store.c: schema creation, a full round trip
+/* test_store.c — tests of harness/run/store.c: schema creation, a full round trip
  * of machine/run/case/samples/counters/events read back with SQL, refusal of
  * non-database and foreign SQLite files, transactions, read-only opening. */
 #include "test.h"
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../harness/store.h"
-#include "../harness/util.h"
+#include "harness/run/store.h"
+#include "harness/util/util.h"
 
 static char *tmp_path(const char *name) {
     char *p = db_path_join(db_test_tmpdir(), name);

@@ -1,4 +1,4 @@
-/* test_suite.c — tests of suite files (harness/suite.c): parsing with
+/* test_suite.c — tests of suite files (harness/run/suite.c): parsing with
  * defaults, grid expansion, every class of error message, the JSONL prompt
  * loader and file sha256.
  */
@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../harness/suite.h"
-#include "../harness/util.h"
+#include "harness/run/suite.h"
+#include "harness/util/sha256.h"
+#include "harness/util/outfile.h"
+#include "harness/util/util.h"
 
 static char *tmp_path(const char *name) {
     return db_path_join(db_test_tmpdir(), name);

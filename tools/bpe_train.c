@@ -29,9 +29,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "harness/outfile.h"
-#include "harness/rng.h"
-#include "tools/corpus_docs.h"
+#include "harness/util/outfile.h"
+#include "harness/util/rng.h"
+#include "corpus_docs.h"
 
 #define PROG "decobench-bpe"
 #define SPM_SPACE "\xe2\x96\x81"
@@ -637,7 +637,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, PROG ": %zu merges\n", n_merged);
 
     /* 6. write the TSV */
-    /* by the -o rules of harness/outfile.h (mkstemp next to it, renamed) */
+    /* by the -o rules of harness/util/outfile.h (mkstemp next to it, renamed) */
     db_outfile of;
     char oerr[512];
     if (db_outfile_open(&of, out, oerr, sizeof oerr) != 0) { fprintf(stderr, PROG ": %s\n", oerr); return 1; }

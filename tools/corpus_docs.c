@@ -1,5 +1,5 @@
 /* corpus_docs.c — JSONL corpus documents in a seeded order (see corpus_docs.h). */
-#include "tools/corpus_docs.h"
+#include "corpus_docs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "harness/rng.h"
+#include "harness/util/rng.h"
 
 void corpus_docs_free(char **docs, size_t n_docs) {
     for (size_t i = 0; i < n_docs; i++) free(docs[i]);

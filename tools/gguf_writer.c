@@ -11,7 +11,7 @@
 #include "ggml.h"
 #include "gguf.h"
 
-#include "../harness/outfile.h"
+#include "harness/util/outfile.h"
 
 static int errf(char *err, size_t errlen, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -174,7 +174,7 @@ int db_gguf_write_llama(const char *path, const db_gguf_hparams *hp, const db_gg
         gguf_add_tensor(g, t);
     }
 
-    /* by the -o rules of harness/outfile.h: a mkstemp file next to path,
+    /* by the -o rules of harness/util/outfile.h: a mkstemp file next to path,
      * renamed into place (keeping a replaced file's mode), or written
      * through to a device or FIFO */
     {

@@ -1,7 +1,7 @@
 /* mkmodel.c — decobench-mkmodel: write a randomly initialised
  * llama-architecture GGUF (for tests and for benchmarking without downloads).
  *
- * Weights are N(0, init_std^2) from the counter-based RNG (harness/rng.h), one
+ * Weights are N(0, init_std^2) from the counter-based RNG (harness/util/rng.h), one
  * stream per tensor, so the same options give a byte-identical file.  The
  * tokenizer is a built-in SentencePiece-style vocabulary (or one read from a
  * TSV file).  The GGUF writing itself lives in tools/gguf_writer.c.
@@ -20,8 +20,8 @@
 
 #include "ggml.h"
 #include "gguf.h"
-#include "harness/rng.h"
-#include "tools/gguf_writer.h"
+#include "harness/util/rng.h"
+#include "gguf_writer.h"
 
 #define PROG "decobench-mkmodel"
 

@@ -69,12 +69,12 @@
 #include "gguf.h"
 #include "llama.h"
 
-#include "harness/outfile.h"
-#include "harness/rng.h"
-#include "harness/sample.h"
-#include "harness/util.h"
-#include "tools/corpus_docs.h"
-#include "tools/gguf_writer.h"
+#include "harness/util/outfile.h"
+#include "harness/util/rng.h"
+#include "harness/model/sample.h"
+#include "harness/util/util.h"
+#include "corpus_docs.h"
+#include "gguf_writer.h"
 
 #define PROG "decobench-train"
 #define MAX_FILES 16
@@ -444,7 +444,7 @@ static int gguf_patch(const char *path, int mask_id, char *err, size_t errlen) {
     char *buf = xmalloc(meta > (1u << 20) ? meta : (1u << 20));
     gguf_get_meta_data(g, buf);
     gguf_free(g);
-    /* a mkstemp file next to path, renamed over it (harness/outfile.h) */
+    /* a mkstemp file next to path, renamed over it (harness/util/outfile.h) */
     db_outfile of;
     char e2[512];
     FILE *in = fopen(path, "rb");

@@ -33,7 +33,7 @@ if [ ! -f "$out/Makefile" ] || [ "$src/configure" -nt "$out/Makefile" ]; then
 fi
 progs=""
 for t in $targets; do progs="$progs tests/fuzz/fuzz-$t"; done
-make -s -C "$out" harness/version.h >/dev/null   # a BUILT_SOURCE: made by `make all` only
+make -s -C "$out" harness/util/version.h >/dev/null   # a BUILT_SOURCE: made by `make all` only
 # shellcheck disable=SC2086
 make -s -C "$out" -j "${DB_JOBS:-2}" $progs >/dev/null
 python3 "$src/tests/fuzz/seeds.py" "$src" "$out/fuzz-seeds" >/dev/null

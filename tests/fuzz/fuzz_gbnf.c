@@ -1,4 +1,4 @@
-/* fuzz_gbnf.c — fuzz target: the GBNF path (harness/grammar.c: a grammar
+/* fuzz_gbnf.c — fuzz target: the GBNF path (harness/constraint/grammar.c: a grammar
  * parsed by llama.cpp's grammar sampler over the byte-level vocabulary, then
  * a text walked through it).  Input: GRAMMAR [NUL TEXT]; without a NUL the
  * text is empty.  Checks: db_gbnf_match gives -1 with a reason or a
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/grammar.h"
+#include "harness/constraint/grammar.h"
 
 int db_fuzz_gbnf(const uint8_t *data, size_t size) {
     char *gram, *text;

@@ -1,15 +1,15 @@
 /* fuzz_json_gbnf.c — fuzz target: the JSON Schema -> GBNF converter
- * (harness/json_gbnf.c db_json_gbnf_text).  Checks its contract: rc 0 with
+ * (harness/constraint/json_gbnf.c db_json_gbnf_text).  Checks its contract: rc 0 with
  * a grammar, or 1/-1 with a reason and no grammar; a grammar it emits (up to
  * 4 KB, for speed) must be one llama.cpp's grammar parser accepts
- * (harness/grammar.c). */
+ * (harness/constraint/grammar.c). */
 #include "fuzz.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/grammar.h"
-#include "harness/json_gbnf.h"
+#include "harness/constraint/grammar.h"
+#include "harness/constraint/json_gbnf.h"
 
 int db_fuzz_json_gbnf(const uint8_t *data, size_t size) {
     char *text = db_fuzz_str(data, size);

@@ -1,11 +1,11 @@
-/* fuzz_jsonl.c — fuzz target: the JSONL dataset reader (harness/suite.c
+/* fuzz_jsonl.c — fuzz target: the JSONL dataset reader (harness/run/suite.c
  * db_prompts_load), on the input written to a scratch file. */
 #include "fuzz.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/suite.h"
+#include "harness/run/suite.h"
 
 int db_fuzz_jsonl(const uint8_t *data, size_t size) {
     const char *path = db_fuzz_write("data.jsonl", data, size);

@@ -1,5 +1,5 @@
 /* fuzz_jsonschema.c — fuzz target: the JSON Schema validator
- * (harness/jsonschema.c).  Input: SCHEMA [NUL INSTANCE]; the schema is
+ * (harness/constraint/jsonschema.c).  Input: SCHEMA [NUL INSTANCE]; the schema is
  * compiled (2020-12 and, from the same text, draft-07 with format
  * assertion), and the instance (the schema text itself when there is no NUL)
  * validated against each; the unsupported-keyword list is read too. */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/jsonschema.h"
+#include "harness/constraint/jsonschema.h"
 
 static void one(const cJSON *schema, const db_jsonschema_opts *o, const char *inst) {
     db_jsonschema *s = NULL;

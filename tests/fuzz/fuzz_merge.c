@@ -1,5 +1,5 @@
 /* fuzz_merge.c — fuzz target: `decobench merge` reading a foreign results
- * database (reports/compare.c db_merge through harness/store.c).
+ * database (reports/compare.c db_merge through harness/run/store.c).
  *
  * Two input forms: a file starting with SQLite's header ("SQLite format 3")
  * is written as the source database as it is (a corrupt file must give an
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "harness/store.h"
+#include "harness/run/store.h"
 #include "reports/compare.h"
 
 static int progress_budget(void *user) {

@@ -1,5 +1,5 @@
 /* fuzz_regex_dfa.c — fuzz target: the regex -> DFA compiler
- * (harness/regex_dfa.c).  Input: PATTERN [NUL SUBJECT]; a pattern that
+ * (harness/constraint/regex_dfa.c).  Input: PATTERN [NUL SUBJECT]; a pattern that
  * compiles is run on the subject (the pattern text itself when there is no
  * NUL), and whole-text match, prefix and the byte-by-byte walk must agree. */
 #include "fuzz.h"
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/regex_dfa.h"
+#include "harness/constraint/regex_dfa.h"
 
 int db_fuzz_regex_dfa(const uint8_t *data, size_t size) {
     char *pat, *subj;

@@ -1,7 +1,7 @@
 /* fuzz_regex_gbnf.c — fuzz target: the converter's regex front end
- * (harness/json_gbnf.c, "pattern" -> GBNF, with harness/regex_syntax.c).
+ * (harness/constraint/json_gbnf.c, "pattern" -> GBNF, with harness/constraint/regex_syntax.c).
  * The input is the pattern of {"type":"string","pattern":P}; a grammar the
- * converter emits must parse in llama.cpp (harness/grammar.c).  Text after a
+ * converter emits must parse in llama.cpp (harness/constraint/grammar.c).  Text after a
  * NUL byte is ignored (the input format of the other regex targets, so their
  * corpora can be shared). */
 #include "fuzz.h"
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/grammar.h"
-#include "harness/json_gbnf.h"
+#include "harness/constraint/grammar.h"
+#include "harness/constraint/json_gbnf.h"
 
 int db_fuzz_regex_gbnf(const uint8_t *data, size_t size) {
     char *pat, *subj;

@@ -1,6 +1,6 @@
 /* fuzz_regex_search.c — fuzz target: the JSON Schema validator's
- * backtracking regex engine (harness/jsonschema.c db_regex_search, with the
- * escapes of harness/regex_syntax.c).  Input: PATTERN [NUL SUBJECT]; without
+ * backtracking regex engine (harness/constraint/jsonschema.c db_regex_search, with the
+ * escapes of harness/constraint/regex_syntax.c).  Input: PATTERN [NUL SUBJECT]; without
  * a NUL the pattern is searched in itself.  The same pattern is also
  * compiled as a "pattern" and a "patternProperties" key of a schema. */
 #include "fuzz.h"
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/jsonschema.h"
+#include "harness/constraint/jsonschema.h"
 
 int db_fuzz_regex_search(const uint8_t *data, size_t size) {
     char *pat, *subj;

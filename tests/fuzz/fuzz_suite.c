@@ -1,4 +1,4 @@
-/* fuzz_suite.c — fuzz target: the suite loader (harness/suite.c
+/* fuzz_suite.c — fuzz target: the suite loader (harness/run/suite.c
  * db_suite_parse, then db_suite_expand of a suite that loads).  Relative
  * dataset/model paths resolve in a scratch directory holding prompts.jsonl
  * and model.gguf (an empty file), so seeds can name them; inputs naming
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/suite.h"
+#include "harness/run/suite.h"
 
 static const char *base_dir(void) {
     static int ready;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 
-#include "harness/util.h"
+#include "harness/util/util.h"
 
 void (*db_fuzz_fail_hook)(const char *msg);
 

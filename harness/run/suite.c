@@ -1,0 +1,1215 @@
+/* suite.c — parsing and validation of suite files (cJSON), JSONL prompt
+ * loading, and expansion of a suite into the
+ * ordered list of cases.  The format is documented in docs/suite-format.md.
+ *
+ * Every error is one line: "ORIGIN: $.json.path: problem" (or
+ * "FILE:LINE: problem" for prompt files, "ORIGIN:LINE:COL: ..." for
+ * malformed JSON).
+ */
+#include "suite.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "counters.h"
+#include "harness/util/jsonlimits.h"
+#include "harness/util/sha256.h"
+#include "harness/util/util.h"
+
+#define MAX_CASES 1000000
+#define MAX_SEEDS 10000
+#define MAX_SAFE_INT 9007199254740991.0   /* 2^53 - 1: exact in a JSON number */
+
+/* ---- small helpers -------------------------------------------------- */
+
+typedef struct ctx {
+    const char *origin;
+    const char *base_dir;
+    char *err;
+    size_t errlen;
+} ctx;
+
+/* "ORIGIN: PATH: message" */
+static int fail(ctx *c, const char *path, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int fail(ctx *c, const char *path, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return db_errf(c->err, c->errlen, "%s: %s: %s", c->origin, path, msg);
+}
+
+static const char *type_name(const cJSON *v) {
+    if (!v) return "nothing";
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    return "an invalid value";
+}
+
+/* Shortest decimal text that reads back as v (integers without a point). */
+static void num_text(double v, char *buf, size_t n) {
+    if (isfinite(v) && v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, n, "%.0f", v);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+/* Scalar JSON value as parameter text: numbers, strings, booleans. */
+static int scalar_text(const cJSON *v, char *buf, size_t n) {
+    if (cJSON_IsString(v)) {
+        snprintf(buf, n, "%s", v->valuestring);
+        return strlen(v->valuestring) < n ? 0 : -1;
+    }
+    if (cJSON_IsNumber(v)) {
+        num_text(v->valuedouble, buf, n);
+        return 0;
+    }
+    if (cJSON_IsBool(v)) {
+        snprintf(buf, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
+        return 0;
+    }
+    return -1;
+}
+
+static void child_path(char *out, size_t n, const char *parent, const char *key) {
+    snprintf(out, n, "%s.%s", parent, key);
+}
+
+static void index_path(char *out, size_t n, const char *parent, int i) {
+    snprintf(out, n, "%s[%d]", parent, i);
+}
+
+/* Unknown and duplicate keys of obj; `allowed` is NULL-terminated. */
+static int check_keys(ctx *c, const cJSON *obj, const char *path, const char *const *allowed) {
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        char p[512];
+        child_path(p, sizeof p, path, it->string ? it->string : "");
+        int known = allowed == NULL;
+        for (int i = 0; allowed && allowed[i]; i++)
+            if (strcmp(allowed[i], it->string) == 0) known = 1;
+        if (!known) return fail(c, p, "unknown key");
+        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
+            if (strcmp(prev->string, it->string) == 0) return fail(c, p, "duplicate key");
+    }
+    return 0;
+}
+
+static int get_string(ctx *c, const cJSON *obj, const char *key, const char *path, bool required,
+                      const char **out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char p[512];
+    child_path(p, sizeof p, path, key);
+    if (!v) {
+        if (required) return fail(c, p, "required key is missing");
+        return 0;
+    }
+    if (!cJSON_IsString(v)) return fail(c, p, "expected a string, got %s", type_name(v));
+    if (!v->valuestring[0]) return fail(c, p, "must not be empty");
+    *out = v->valuestring;
+    return 0;
+}
+
+static int get_int(ctx *c, const cJSON *obj, const char *key, const char *path, double lo, double hi,
+                   int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char p[512];
+    child_path(p, sizeof p, path, key);
+    if (!v) return 0;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble)) {
+        char t[64] = "";
+        if (cJSON_IsNumber(v)) num_text(v->valuedouble, t, sizeof t);
+        return fail(c, p, "expected an integer in [%.0f, %.0f], got %s%s%s", lo, hi, type_name(v),
+                    t[0] ? " " : "", t);
+    }
+    if (v->valuedouble < lo || v->valuedouble > hi)
+        return fail(c, p, "expected an integer in [%.0f, %.0f], got %.0f", lo, hi, v->valuedouble);
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+static int get_bool(ctx *c, const cJSON *obj, const char *key, const char *path, bool *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char p[512];
+    child_path(p, sizeof p, path, key);
+    if (!v) return 0;
+    if (!cJSON_IsBool(v)) return fail(c, p, "expected true or false, got %s", type_name(v));
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+static int get_object(ctx *c, const cJSON *obj, const char *key, const char *path, bool required,
+                      const cJSON **out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char p[512];
+    child_path(p, sizeof p, path, key);
+    *out = NULL;
+    if (!v) return required ? fail(c, p, "required key is missing") : 0;
+    if (!cJSON_IsObject(v)) return fail(c, p, "expected an object, got %s", type_name(v));
+    *out = v;
+    return 0;
+}
+
+static int get_array(ctx *c, const cJSON *obj, const char *key, const char *path, bool required,
+                     const cJSON **out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char p[512];
+    child_path(p, sizeof p, path, key);
+    *out = NULL;
+    if (!v) return required ? fail(c, p, "required key is missing") : 0;
+    if (!cJSON_IsArray(v)) return fail(c, p, "expected an array, got %s", type_name(v));
+    *out = v;
+    return 0;
+}
+
+/* Strings of an array, all non-empty and distinct. */
+static int get_string_list(ctx *c, const cJSON *arr, const char *path, size_t max_len,
+                           char ***out, int *n_out) {
+    int n = cJSON_GetArraySize(arr);
+    char **v = calloc((size_t)(n > 0 ? n : 1), sizeof *v);
+    if (!v) return fail(c, path, "out of memory");
+    *out = v;
+    *n_out = 0;
+    int i = 0;
+    for (const cJSON *it = arr->child; it; it = it->next, i++) {
+        char p[512];
+        index_path(p, sizeof p, path, i);
+        if (!cJSON_IsString(it)) return fail(c, p, "expected a string, got %s", type_name(it));
+        if (!it->valuestring[0]) return fail(c, p, "must not be empty");
+        if (max_len && strlen(it->valuestring) > max_len)
+            return fail(c, p, "longer than %zu characters", max_len);
+        for (int j = 0; j < i; j++)
+            if (strcmp(v[j], it->valuestring) == 0) return fail(c, p, "duplicate '%s'", it->valuestring);
+        if (!(v[i] = db_strdup(it->valuestring))) return fail(c, p, "out of memory");
+        (*n_out)++;
+    }
+    return 0;
+}
+
+static void free_list(char **v, int n) {
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* Relative paths: from the suite's directory, then from the current one. */
+static int resolve_path(ctx *c, const char *path, const char *rel, char **out) {
+    if (rel[0] == '/') {
+        struct stat st;
+        if (stat(rel, &st) != 0) return fail(c, path, "%s: %s", rel, strerror(errno));
+        return (*out = db_strdup(rel)) ? 0 : fail(c, path, "out of memory");
+    }
+    char *cand = db_path_join(c->base_dir, rel);
+    if (!cand) return fail(c, path, "out of memory");
+    struct stat st;
+    if (stat(cand, &st) == 0) {
+        *out = cand;
+        return 0;
+    }
+    int e = errno;
+    free(cand);
+    if (stat(rel, &st) == 0) return (*out = db_strdup(rel)) ? 0 : fail(c, path, "out of memory");
+    return fail(c, path, "%s: %s", rel, strerror(e));
+}
+
+static int find_model(const db_suite *s, const char *name) {
+    for (int i = 0; i < s->n_models; i++)
+        if (strcmp(s->models[i].name, name) == 0) return i;
+    return -1;
+}
+
+static int find_dataset(const db_suite *s, const char *name) {
+    for (int i = 0; i < s->n_datasets; i++)
+        if (strcmp(s->datasets[i].name, name) == 0) return i;
+    return -1;
+}
+
+/* ---- prompts --------------------------------------------------------- */
+
+void db_prompts_free(db_prompt *p, int n) {
+    if (!p) return;
+    for (int i = 0; i < n; i++) {
+        free(p[i].id);
+        free(p[i].category);
+        free(p[i].text);
+        free(p[i].reference);
+        free(p[i].constraint_json);
+        for (int t = 0; t < p[i].n_turns; t++) free(p[i].turns[t]);
+        free(p[i].turns);
+    }
+    free(p);
+}
+
+/* A reference field: a string, null (none), or an array whose first element
+ * is the first turn's reference -- a string, null, or itself an array of
+ * acceptable answers (Spec-Bench's rag items: [["a", "b"]]), of which the
+ * first is taken.  Returns -1 for anything else. */
+static int text_field(const cJSON *obj, const char *key, const char **out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = NULL;
+    for (int depth = 0; v && depth < 8; depth++) {
+        if (cJSON_IsNull(v)) return 0;
+        if (cJSON_IsString(v)) {
+            *out = v->valuestring;
+            return 0;
+        }
+        if (!cJSON_IsArray(v)) return -1;
+        if (!v->child) return 0;   /* [] : no reference */
+        v = v->child;
+    }
+    return v ? -1 : 0;
+}
+
+/* The shipped source datasets, read as they are: a GSM8K line
+ * {"question", "answer"} is a prompt with the answer as its reference; a
+ * concept set {"concepts": [...], "references": [...]} (CommonGen, the Brown
+ * keyword sets of data/constraints) is the prompt "Write a sentence that
+ * uses the words: a, b, c." with the concepts as a keywords constraint and
+ * its first reference.  Adds the missing decobench fields to o; fields
+ * already present win.  Returns 0, or -1 when out of memory. */
+static int source_format(cJSON *o) {
+    if (!cJSON_IsObject(o) || cJSON_GetObjectItemCaseSensitive(o, "prompt") ||
+        cJSON_GetObjectItemCaseSensitive(o, "text") || cJSON_GetObjectItemCaseSensitive(o, "turns"))
+        return 0;
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "question");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "answer");
+    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(o, "concepts");
+    const cJSON *refs = cJSON_GetObjectItemCaseSensitive(o, "references");
+    const bool has_ref = cJSON_GetObjectItemCaseSensitive(o, "reference") != NULL;
+    if (cJSON_IsString(q)) {
+        if (!cJSON_AddStringToObject(o, "prompt", q->valuestring)) return -1;
+        if (!has_ref && cJSON_IsString(a) && !cJSON_AddStringToObject(o, "reference", a->valuestring)) return -1;
+        return 0;
+    }
+    if (!cJSON_IsArray(cs) || !cs->child) return 0;
+    db_str t;
+    db_str_init(&t);
+    db_str_append(&t, "Write a sentence that uses the words: ");
+    for (const cJSON *c = cs->child; c; c = c->next) {
+        if (!cJSON_IsString(c)) {
+            db_str_free(&t);
+            return 0;   /* not a concept set: the usual checks report it */
+        }
+        db_str_printf(&t, "%s%s", c == cs->child ? "" : ", ", c->valuestring);
+    }
+    db_str_append(&t, ".\n");
+    int rc = 0;
+    if (!t.s || !cJSON_AddStringToObject(o, "prompt", t.s)) rc = -1;
+    db_str_free(&t);
+    if (rc == 0 && !cJSON_GetObjectItemCaseSensitive(o, "constraint")) {
+        cJSON *con = cJSON_AddObjectToObject(o, "constraint");
+        cJSON *kw = con ? cJSON_Duplicate(cs, 1) : NULL;
+        if (!kw || !cJSON_AddItemToObject(con, "keywords", kw)) {
+            cJSON_Delete(kw);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && !has_ref && refs) {
+        cJSON *r = cJSON_Duplicate(refs, 1);
+        if (!r || !cJSON_AddItemToObject(o, "reference", r)) {
+            cJSON_Delete(r);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+static int parse_prompt_line(const char *path, int lineno, const char *line, size_t len,
+                             const char *default_category, db_prompt *p, char *err, size_t errlen) {
+    char *copy = db_strndup(line, len);
+    if (!copy) return db_errf(err, errlen, "%s:%d: out of memory", path, lineno);
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithOpts(copy, &end, 1);
+    if (!o) {
+        long col = end ? (long)(end - copy) + 1 : 1;
+        int dcol = 0;
+        int deep = db_json_too_deep(copy, len, NULL, &dcol);
+        free(copy);
+        if (deep)
+            return db_errf(err, errlen, "%s:%d: JSON nested deeper than %d levels at column %d", path, lineno,
+                           db_json_nesting_limit(), dcol);
+        return db_errf(err, errlen, "%s:%d: malformed JSON at column %ld", path, lineno, col);
+    }
+    free(copy);
+    int rc = -1;
+    const char *text = NULL, *ref = NULL, *cat = NULL;
+    const cJSON *turns_arr = NULL;
+    if (!cJSON_IsObject(o)) {
+        db_errf(err, errlen, "%s:%d: expected a JSON object, got %s", path, lineno, type_name(o));
+        goto out;
+    }
+    if (source_format(o) != 0) {
+        db_errf(err, errlen, "%s:%d: out of memory", path, lineno);
+        goto out;
+    }
+    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(o, "prompt");
+    const cJSON *tv = cJSON_GetObjectItemCaseSensitive(o, "text");
+    if (pv) {
+        if (!cJSON_IsString(pv)) {
+            db_errf(err, errlen, "%s:%d: \"prompt\": expected a string, got %s", path, lineno, type_name(pv));
+            goto out;
+        }
+        text = pv->valuestring;
+    } else if (tv) {
+        if (!cJSON_IsString(tv)) {
+            db_errf(err, errlen, "%s:%d: \"text\": expected a string, got %s", path, lineno, type_name(tv));
+            goto out;
+        }
+        text = tv->valuestring;
+    } else {
+        const cJSON *turns = cJSON_GetObjectItemCaseSensitive(o, "turns");
+        if (turns) {
+            if (!cJSON_IsArray(turns) || !turns->child || !cJSON_IsString(turns->child)) {
+                db_errf(err, errlen, "%s:%d: \"turns\": expected an array starting with a string", path, lineno);
+                goto out;
+            }
+            for (const cJSON *t = turns->child; t; t = t->next)
+                if (!cJSON_IsString(t) || !t->valuestring[0]) {
+                    db_errf(err, errlen, "%s:%d: \"turns\": every turn must be a non-empty string", path, lineno);
+                    goto out;
+                }
+            text = turns->child->valuestring;
+            turns_arr = turns;
+        }
+    }
+    if (!text) {
+        db_errf(err, errlen, "%s:%d: no \"prompt\", \"text\" or \"turns\" field", path, lineno);
+        goto out;
+    }
+    if (!text[0]) {
+        db_errf(err, errlen, "%s:%d: empty prompt text", path, lineno);
+        goto out;
+    }
+    char idbuf[64];
+    snprintf(idbuf, sizeof idbuf, "%d", lineno);
+    const char *id = idbuf;
+    const cJSON *iv = cJSON_GetObjectItemCaseSensitive(o, "id");
+    const char *idkey = "id";
+    if (!iv) {
+        iv = cJSON_GetObjectItemCaseSensitive(o, "question_id");
+        idkey = "question_id";
+    }
+    if (iv) {
+        if (cJSON_IsString(iv) && iv->valuestring[0]) id = iv->valuestring;
+        else if (cJSON_IsNumber(iv)) num_text(iv->valuedouble, idbuf, sizeof idbuf);
+        else {
+            db_errf(err, errlen, "%s:%d: \"%s\": expected a number or a non-empty string, got %s", path,
+                    lineno, idkey, type_name(iv));
+            goto out;
+        }
+    }
+    const cJSON *cv = cJSON_GetObjectItemCaseSensitive(o, "category");
+    if (cv) {
+        if (!cJSON_IsString(cv)) {
+            db_errf(err, errlen, "%s:%d: \"category\": expected a string, got %s", path, lineno, type_name(cv));
+            goto out;
+        }
+        cat = cv->valuestring;
+    }
+    if (!cat || !cat[0]) cat = default_category ? default_category : "";
+    if (text_field(o, "reference", &ref) != 0) {
+        db_errf(err, errlen, "%s:%d: \"reference\": expected a string, or an array (of strings or of arrays of strings)",
+                path, lineno);
+        goto out;
+    }
+    const cJSON *cons = cJSON_GetObjectItemCaseSensitive(o, "constraint");
+    if (cons) {
+        if (!cJSON_IsObject(cons)) {
+            db_errf(err, errlen, "%s:%d: \"constraint\": expected an object, got %s", path, lineno, type_name(cons));
+            goto out;
+        }
+        static const char *const known[] = { "grammar", "json_schema", "regex", "keywords" };
+        for (const cJSON *k = cons->child; k; k = k->next) {
+            size_t i = 0;
+            while (i < sizeof known / sizeof *known && strcmp(known[i], k->string) != 0) i++;
+            if (i == sizeof known / sizeof *known) {
+                db_errf(err, errlen, "%s:%d: \"constraint\": unknown key \"%s\" (grammar, json_schema, regex, keywords)",
+                        path, lineno, k->string);
+                goto out;
+            }
+        }
+        if (!(p->constraint_json = cJSON_PrintUnformatted(cons))) {
+            db_errf(err, errlen, "%s:%d: out of memory", path, lineno);
+            goto out;
+        }
+    }
+    p->id = db_strdup(id);
+    p->category = db_strdup(cat);
+    p->text = db_strdup(text);
+    p->reference = ref ? db_strdup(ref) : NULL;
+    p->n_turns = turns_arr ? cJSON_GetArraySize(turns_arr) : 1;
+    p->turns = calloc((size_t)p->n_turns, sizeof *p->turns);
+    if (p->turns) {
+        if (!turns_arr) p->turns[0] = db_strdup(text);
+        else {
+            int t = 0;
+            for (const cJSON *tj = turns_arr->child; tj; tj = tj->next) p->turns[t++] = db_strdup(tj->valuestring);
+        }
+    }
+    for (int t = 0; p->turns && t < p->n_turns; t++)
+        if (!p->turns[t]) { free(p->turns); p->turns = NULL; break; }
+    if (!p->turns) p->n_turns = 0;
+    if (!p->id || !p->category || !p->text || (ref && !p->reference) || !p->turns) {
+        db_errf(err, errlen, "%s:%d: out of memory", path, lineno);
+        goto out;
+    }
+    rc = 0;
+out:
+    cJSON_Delete(o);
+    return rc;
+}
+
+int db_prompts_load(const char *path, const char *default_category, int limit,
+                    db_prompt **out, int *n_out, char *err, size_t errlen) {
+    *out = NULL;
+    *n_out = 0;
+    size_t len = 0;
+    char *buf = db_read_file(path, &len, err, errlen);
+    if (!buf) return -1;
+    db_prompt *v = NULL;
+    int n = 0, cap = 0, lineno = 0;
+    size_t pos = 0;
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) pos = 3;   /* UTF-8 byte order mark */
+    while (pos < len && (limit <= 0 || n < limit)) {
+        const char *line = buf + pos;
+        const char *nl = memchr(line, '\n', len - pos);
+        size_t llen = nl ? (size_t)(nl - line) : len - pos;
+        pos += llen + (nl ? 1 : 0);
+        lineno++;
+        if (llen && line[llen - 1] == '\r') llen--;
+        size_t k = 0;
+        while (k < llen && (line[k] == ' ' || line[k] == '\t')) k++;
+        if (k == llen) continue;   /* blank line */
+        if (memchr(line, '\0', llen)) {
+            free(buf);
+            db_prompts_free(v, n);
+            return db_errf(err, errlen, "%s:%d: NUL byte in line", path, lineno);
+        }
+        if (n == cap) {
+            int ncap = cap ? cap * 2 : 16;
+            db_prompt *nv = realloc(v, (size_t)ncap * sizeof *nv);
+            if (!nv) {
+                free(buf);
+                db_prompts_free(v, n);
+                return db_errf(err, errlen, "%s: out of memory", path);
+            }
+            v = nv;
+            cap = ncap;
+        }
+        memset(&v[n], 0, sizeof v[n]);
+        if (parse_prompt_line(path, lineno, line, llen, default_category, &v[n], err, errlen) != 0) {
+            free(buf);
+            db_prompts_free(v, n + 1);
+            return -1;
+        }
+        n++;
+    }
+    free(buf);
+    if (n == 0) {
+        free(v);
+        return db_errf(err, errlen, "%s: no prompts", path);
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+/* ---- suite ----------------------------------------------------------- */
+
+static void free_engine(db_suite_engine *e) {
+    free(e->engine);
+    free(e->label);
+    free(e->target);
+    free(e->draft);
+    free_list(e->fixed_names, e->n_fixed);
+    free_list(e->fixed_values, e->n_fixed);
+    for (int a = 0; a < e->n_axes; a++) {
+        free(e->axes[a].param);
+        free_list(e->axes[a].values, e->axes[a].n_values);
+    }
+    free(e->axes);
+    free_list(e->datasets, e->n_datasets);
+}
+
+void db_suite_free(db_suite *s) {
+    if (!s) return;
+    free(s->path);
+    free(s->name);
+    free(s->description);
+    free(s->json);
+    for (int i = 0; i < s->n_models; i++) {
+        db_suite_model *m = &s->models[i];
+        free(m->name);
+        free(m->backend);
+        free(m->path);
+        free(m->sha256);
+        free(m->exact_spec);
+    }
+    free(s->models);
+    for (int i = 0; i < s->n_datasets; i++) {
+        db_suite_dataset *d = &s->datasets[i];
+        free(d->name);
+        free(d->path);
+        free(d->category);
+        db_prompts_free(d->prompts, d->n_prompts);
+    }
+    free(s->datasets);
+    for (int i = 0; i < s->n_engines; i++) free_engine(&s->engines[i]);
+    free(s->engines);
+    free(s->baseline);
+    free(s->seeds);
+    free(s->pin);
+    free_list(s->papi_events, s->n_papi_events);
+    free(s);
+}
+
+static int is_hex64(const char *h) {
+    if (strlen(h) != 64) return 0;
+    for (int i = 0; i < 64; i++) {
+        char ch = h[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))) return 0;
+    }
+    return 1;
+}
+
+static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
+    static const char *const keys[] = { "backend", "path", "sha256", "spec", "n_gpu_layers", "n_ctx", NULL };
+    if (check_keys(c, models, "$.models", NULL) != 0) return -1;
+    int n = cJSON_GetArraySize(models);
+    if (n == 0) return fail(c, "$.models", "at least one model is required");
+    s->models = calloc((size_t)n, sizeof *s->models);
+    if (!s->models) return fail(c, "$.models", "out of memory");
+    for (const cJSON *mj = models->child; mj; mj = mj->next) {
+        db_suite_model *m = &s->models[s->n_models++];
+        char path[512], p[560];
+        child_path(path, sizeof path, "$.models", mj->string);
+        if (!(m->name = db_strdup(mj->string))) return fail(c, path, "out of memory");
+        if (!m->name[0]) return fail(c, path, "model name must not be empty");
+        if (!cJSON_IsObject(mj)) return fail(c, path, "expected an object, got %s", type_name(mj));
+        if (check_keys(c, mj, path, keys) != 0) return -1;
+        const char *backend = "llama", *rel = NULL, *sha = NULL, *spec = NULL;
+        if (get_string(c, mj, "backend", path, false, &backend) != 0) return -1;
+        child_path(p, sizeof p, path, "backend");
+        if (strcmp(backend, "llama") != 0 && strcmp(backend, "exact") != 0)
+            return fail(c, p, "expected \"llama\" or \"exact\", got \"%s\"", backend);
+        int exact = strcmp(backend, "exact") == 0;
+        if (get_string(c, mj, "path", path, !exact, &rel) != 0) return -1;
+        if (get_string(c, mj, "sha256", path, false, &sha) != 0) return -1;
+        if (get_string(c, mj, "spec", path, exact, &spec) != 0) return -1;
+        if (exact && rel) {
+            child_path(p, sizeof p, path, "path");
+            return fail(c, p, "backend \"exact\" takes a \"spec\", not a file");
+        }
+        if (!exact && spec) {
+            child_path(p, sizeof p, path, "spec");
+            return fail(c, p, "only for backend \"exact\"");
+        }
+        if (exact && sha) {
+            child_path(p, sizeof p, path, "sha256");
+            return fail(c, p, "only for models with a file");
+        }
+        m->n_gpu_layers = 0;
+        m->n_ctx = 0;
+        if (get_int(c, mj, "n_gpu_layers", path, -1, 100000, &m->n_gpu_layers) != 0) return -1;
+        if (get_int(c, mj, "n_ctx", path, 0, 16777216, &m->n_ctx) != 0) return -1;
+        if (!(m->backend = db_strdup(backend))) return fail(c, path, "out of memory");
+        if (spec && !(m->exact_spec = db_strdup(spec))) return fail(c, path, "out of memory");
+        if (rel) {
+            child_path(p, sizeof p, path, "path");
+            if (resolve_path(c, p, rel, &m->path) != 0) return -1;
+        }
+        if (sha) {
+            child_path(p, sizeof p, path, "sha256");
+            if (!is_hex64(sha)) return fail(c, p, "expected 64 hexadecimal digits, got \"%s\"", sha);
+            if (!(m->sha256 = db_strdup(sha))) return fail(c, p, "out of memory");
+            for (char *q = m->sha256; *q; q++)
+                if (*q >= 'A' && *q <= 'F') *q = (char)(*q - 'A' + 'a');
+            char got[65], e2[512];
+            if (db_sha256_file(m->path, got, e2, sizeof e2) != 0) return fail(c, p, "%s", e2);
+            if (strcmp(got, m->sha256) != 0)
+                return fail(c, p, "model '%s' (%s): sha256 mismatch: expected %s, file has %s", m->name,
+                            m->path, m->sha256, got);
+        }
+        cJSON *o = cJSON_AddObjectToObject(out, m->name);
+        if (!o) return fail(c, path, "out of memory");
+        cJSON_AddStringToObject(o, "backend", m->backend);
+        if (m->path) cJSON_AddStringToObject(o, "path", m->path);
+        if (m->sha256) cJSON_AddStringToObject(o, "sha256", m->sha256);
+        if (m->exact_spec) cJSON_AddStringToObject(o, "spec", m->exact_spec);
+        cJSON_AddNumberToObject(o, "n_gpu_layers", m->n_gpu_layers);
+        cJSON_AddNumberToObject(o, "n_ctx", m->n_ctx);
+    }
+    return 0;
+}
+
+static int parse_datasets(ctx *c, db_suite *s, const cJSON *datasets, cJSON *out) {
+    static const char *const keys[] = { "path", "category", "limit", "chat", NULL };
+    if (check_keys(c, datasets, "$.datasets", NULL) != 0) return -1;
+    int n = cJSON_GetArraySize(datasets);
+    if (n == 0) return fail(c, "$.datasets", "at least one dataset is required");
+    s->datasets = calloc((size_t)n, sizeof *s->datasets);
+    if (!s->datasets) return fail(c, "$.datasets", "out of memory");
+    for (const cJSON *dj = datasets->child; dj; dj = dj->next) {
+        db_suite_dataset *d = &s->datasets[s->n_datasets++];
+        char path[512], p[560];
+        child_path(path, sizeof path, "$.datasets", dj->string);
+        if (!(d->name = db_strdup(dj->string))) return fail(c, path, "out of memory");
+        if (!d->name[0]) return fail(c, path, "dataset name must not be empty");
+        if (!cJSON_IsObject(dj)) return fail(c, path, "expected an object, got %s", type_name(dj));
+        if (check_keys(c, dj, path, keys) != 0) return -1;
+        const char *rel = NULL, *cat = NULL;
+        if (get_string(c, dj, "path", path, true, &rel) != 0) return -1;
+        if (get_string(c, dj, "category", path, false, &cat) != 0) return -1;
+        if (get_int(c, dj, "limit", path, 0, 100000000, &d->limit) != 0) return -1;
+        d->chat = false;
+        if (get_bool(c, dj, "chat", path, &d->chat) != 0) return -1;
+        if (!(d->category = db_strdup(cat ? cat : d->name))) return fail(c, path, "out of memory");
+        child_path(p, sizeof p, path, "path");
+        if (resolve_path(c, p, rel, &d->path) != 0) return -1;
+        char e2[768];
+        if (db_prompts_load(d->path, d->category, d->limit, &d->prompts, &d->n_prompts, e2, sizeof e2) != 0)
+            return fail(c, p, "%s", e2);
+        cJSON *o = cJSON_AddObjectToObject(out, d->name);
+        if (!o) return fail(c, path, "out of memory");
+        cJSON_AddStringToObject(o, "path", d->path);
+        cJSON_AddStringToObject(o, "category", d->category);
+        cJSON_AddNumberToObject(o, "limit", d->limit);
+        cJSON_AddBoolToObject(o, "chat", d->chat);
+    }
+    return 0;
+}
+
+static int set_param(ctx *c, const char *path, db_params *p, const char *name, const char *value) {
+    char e2[512];
+    if (db_params_set(p, name, value, e2, sizeof e2) != 0) return fail(c, path, "%s", e2);
+    return 0;
+}
+
+static int parse_engine(ctx *c, db_suite *s, const cJSON *ej, int idx, cJSON *out) {
+    static const char *const keys[] = { "engine", "label", "target", "draft", "params", "grid", "datasets", NULL };
+    db_suite_engine *e = &s->engines[idx];
+    char path[64], p[512];
+    index_path(path, sizeof path, "$.engines", idx);
+    if (!cJSON_IsObject(ej)) return fail(c, path, "expected an object, got %s", type_name(ej));
+    if (check_keys(c, ej, path, keys) != 0) return -1;
+    const char *name = NULL, *label = NULL, *target = NULL, *draft = NULL;
+    if (get_string(c, ej, "engine", path, true, &name) != 0) return -1;
+    child_path(p, sizeof p, path, "engine");
+    e->def = db_engine_find(name);
+    if (!e->def) {
+        db_str known;
+        db_str_init(&known);
+        for (int i = 0; i < db_engine_count; i++)
+            db_str_printf(&known, "%s%s", i ? ", " : "", db_engine_registry[i]->name);
+        fail(c, p, "unknown engine '%s' (known: %s)", name, known.s ? known.s : "none");
+        db_str_free(&known);
+        return -1;
+    }
+    if (get_string(c, ej, "label", path, false, &label) != 0) return -1;
+    if (get_string(c, ej, "target", path, false, &target) != 0) return -1;
+    if (get_string(c, ej, "draft", path, false, &draft) != 0) return -1;
+    if (!(e->engine = db_strdup(name)) || !(e->label = db_strdup(label ? label : name)))
+        return fail(c, path, "out of memory");
+    for (int j = 0; j < idx; j++)
+        if (strcmp(s->engines[j].label, e->label) == 0) {
+            child_path(p, sizeof p, path, label ? "label" : "engine");
+            return fail(c, p, "duplicate label '%s' (also $.engines[%d]); give each entry a distinct \"label\"",
+                        e->label, j);
+        }
+
+    /* models */
+    child_path(p, sizeof p, path, "target");
+    if (!target) {
+        if (find_model(s, "target") >= 0) target = "target";
+        else if (s->n_models == 1) target = s->models[0].name;
+        else return fail(c, p, "required: no model is named \"target\" and there are several models");
+    }
+    if (find_model(s, target) < 0) return fail(c, p, "no model named '%s' in $.models", target);
+    if (!(e->target = db_strdup(target))) return fail(c, p, "out of memory");
+    child_path(p, sizeof p, path, "draft");
+    if (e->def->needs_draft) {
+        if (!draft) return fail(c, p, "required: engine '%s' needs a draft model", e->engine);
+        if (find_model(s, draft) < 0) return fail(c, p, "no model named '%s' in $.models", draft);
+        if (!(e->draft = db_strdup(draft))) return fail(c, p, "out of memory");
+    } else if (draft) {
+        return fail(c, p, "engine '%s' takes no draft model", e->engine);
+    }
+
+    /* fixed params */
+    db_params base;
+    db_params_defaults(&base, e->def->params, e->def->n_params);
+    const cJSON *params = NULL, *grid = NULL, *dsets = NULL;
+    if (get_object(c, ej, "params", path, false, &params) != 0) return -1;
+    if (get_object(c, ej, "grid", path, false, &grid) != 0) return -1;
+    if (get_array(c, ej, "datasets", path, false, &dsets) != 0) return -1;
+    char ppath[512];
+    child_path(ppath, sizeof ppath, path, "params");
+    cJSON *eo = cJSON_CreateObject();
+    if (!eo) return fail(c, path, "out of memory");
+    cJSON_AddItemToArray(out, eo);
+    cJSON_AddStringToObject(eo, "engine", e->engine);
+    cJSON_AddStringToObject(eo, "label", e->label);
+    cJSON_AddStringToObject(eo, "target", e->target);
+    if (e->draft) cJSON_AddStringToObject(eo, "draft", e->draft);
+    cJSON *po = cJSON_AddObjectToObject(eo, "params");
+    cJSON *go = cJSON_AddObjectToObject(eo, "grid");
+    if (!po || !go) return fail(c, path, "out of memory");
+    if (params) {
+        if (check_keys(c, params, ppath, NULL) != 0) return -1;
+        int n = cJSON_GetArraySize(params);
+        e->fixed_names = calloc((size_t)(n ? n : 1), sizeof(char *));
+        e->fixed_values = calloc((size_t)(n ? n : 1), sizeof(char *));
+        if (!e->fixed_names || !e->fixed_values) return fail(c, ppath, "out of memory");
+        for (const cJSON *it = params->child; it; it = it->next) {
+            char vp[600], text[1024];
+            child_path(vp, sizeof vp, ppath, it->string);
+            if (scalar_text(it, text, sizeof text) != 0)
+                return fail(c, vp, "expected a number, string or boolean, got %s", type_name(it));
+            if (set_param(c, vp, &base, it->string, text) != 0) return -1;
+            e->fixed_names[e->n_fixed] = db_strdup(it->string);
+            e->fixed_values[e->n_fixed] = db_strdup(text);
+            e->n_fixed++;
+            if (!e->fixed_names[e->n_fixed - 1] || !e->fixed_values[e->n_fixed - 1])
+                return fail(c, vp, "out of memory");
+            cJSON_AddItemToObject(po, it->string, cJSON_Duplicate(it, 1));
+        }
+    }
+
+    /* grid */
+    if (grid) {
+        char gpath[512];
+        child_path(gpath, sizeof gpath, path, "grid");
+        if (check_keys(c, grid, gpath, NULL) != 0) return -1;
+        int n = cJSON_GetArraySize(grid);
+        e->axes = calloc((size_t)(n ? n : 1), sizeof *e->axes);
+        if (!e->axes) return fail(c, gpath, "out of memory");
+        for (const cJSON *ax = grid->child; ax; ax = ax->next) {
+            char apath[600];
+            child_path(apath, sizeof apath, gpath, ax->string);
+            if (!db_params_find(e->def->params, e->def->n_params, ax->string)) {
+                db_params tmp = base;
+                return set_param(c, apath, &tmp, ax->string, "0");   /* "unknown parameter ..." */
+            }
+            if (params && cJSON_GetObjectItemCaseSensitive(params, ax->string))
+                return fail(c, apath, "parameter '%s' is also set in \"params\"", ax->string);
+            if (!cJSON_IsArray(ax) || cJSON_GetArraySize(ax) == 0)
+                return fail(c, apath, "expected a non-empty array of numbers, strings or booleans, got %s",
+                            cJSON_IsArray(ax) ? "an empty array" : type_name(ax));
+            db_grid_axis *a = &e->axes[e->n_axes++];
+            int nv = cJSON_GetArraySize(ax);
+            if (!(a->param = db_strdup(ax->string)) || !(a->values = calloc((size_t)nv, sizeof(char *))))
+                return fail(c, apath, "out of memory");
+            int i = 0;
+            for (const cJSON *v = ax->child; v; v = v->next, i++) {
+                char vp[640], text[1024];
+                index_path(vp, sizeof vp, apath, i);
+                if (scalar_text(v, text, sizeof text) != 0)
+                    return fail(c, vp, "expected a number, string or boolean, got %s", type_name(v));
+                db_params tmp = base;
+                if (set_param(c, vp, &tmp, a->param, text) != 0) return -1;
+                for (int j = 0; j < a->n_values; j++)
+                    if (strcmp(a->values[j], text) == 0) return fail(c, vp, "duplicate value '%s'", text);
+                if (!(a->values[a->n_values] = db_strdup(text))) return fail(c, vp, "out of memory");
+                a->n_values++;
+            }
+            cJSON_AddItemToObject(go, ax->string, cJSON_Duplicate(ax, 1));
+        }
+    }
+
+    /* datasets */
+    cJSON *dout = cJSON_AddArrayToObject(eo, "datasets");
+    if (!dout) return fail(c, path, "out of memory");
+    if (dsets) {
+        char dpath[512];
+        child_path(dpath, sizeof dpath, path, "datasets");
+        if (cJSON_GetArraySize(dsets) == 0) return fail(c, dpath, "must not be empty (leave it out for all datasets)");
+        if (get_string_list(c, dsets, dpath, 0, &e->datasets, &e->n_datasets) != 0) return -1;
+        for (int i = 0; i < e->n_datasets; i++) {
+            char ip[560];
+            index_path(ip, sizeof ip, dpath, i);
+            if (find_dataset(s, e->datasets[i]) < 0)
+                return fail(c, ip, "no dataset named '%s' in $.datasets", e->datasets[i]);
+            cJSON_AddItemToArray(dout, cJSON_CreateString(e->datasets[i]));
+        }
+    } else {
+        for (int i = 0; i < s->n_datasets; i++) cJSON_AddItemToArray(dout, cJSON_CreateString(s->datasets[i].name));
+    }
+    return 0;
+}
+
+/* Case label: engine label plus "param=value" for axes with several values. */
+static char *case_label(const db_suite_engine *e, const int *point) {
+    db_str b;
+    db_str_init(&b);
+    db_str_append(&b, e->label);
+    for (int a = 0; a < e->n_axes; a++)
+        if (e->axes[a].n_values > 1) db_str_printf(&b, " %s=%s", e->axes[a].param, e->axes[a].values[point[a]]);
+    return db_str_take(&b);
+}
+
+static int parse_seeds(ctx *c, db_suite *s, const cJSON *root) {
+    const cJSON *arr = NULL;
+    if (get_array(c, root, "seeds", "$", false, &arr) != 0) return -1;
+    if (!arr) {
+        s->seeds = malloc(sizeof *s->seeds);
+        if (!s->seeds) return fail(c, "$.seeds", "out of memory");
+        s->seeds[0] = 1234;
+        s->n_seeds = 1;
+        return 0;
+    }
+    int n = cJSON_GetArraySize(arr);
+    if (n == 0 || n > MAX_SEEDS) return fail(c, "$.seeds", "expected 1 to %d seeds, got %d", MAX_SEEDS, n);
+    s->seeds = calloc((size_t)n, sizeof *s->seeds);
+    if (!s->seeds) return fail(c, "$.seeds", "out of memory");
+    int i = 0;
+    for (const cJSON *it = arr->child; it; it = it->next, i++) {
+        char p[64];
+        index_path(p, sizeof p, "$.seeds", i);
+        if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble != floor(it->valuedouble) ||
+            it->valuedouble < 0 || it->valuedouble > MAX_SAFE_INT) {
+            char t[64] = "";
+            if (cJSON_IsNumber(it)) num_text(it->valuedouble, t, sizeof t);
+            return fail(c, p, "expected an integer in [0, 9007199254740991], got %s%s%s", type_name(it),
+                        t[0] ? " " : "", t);
+        }
+        s->seeds[s->n_seeds++] = (uint64_t)it->valuedouble;
+    }
+    return 0;
+}
+
+static const char *const default_papi_events[] = {
+    "PAPI_TOT_INS", "PAPI_TOT_CYC", "perf::TASK-CLOCK", "perf::PAGE-FAULTS", "perf::CONTEXT-SWITCHES",
+};
+
+/* Name from the origin: basename without its extension. */
+static char *name_from_origin(const char *origin) {
+    const char *b = strrchr(origin, '/');
+    b = b ? b + 1 : origin;
+    const char *dot = strrchr(b, '.');
+    size_t n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
+    return n ? db_strndup(b, n) : db_strdup("suite");
+}
+
+static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
+    static const char *const keys[] = {
+        "name", "description", "models", "datasets", "engines", "baseline", "max_new_tokens",
+        "repetitions", "warmup", "seeds", "threads", "pin", "papi_events", "stop_at_eog", "scorer", NULL,
+    };
+    if (!cJSON_IsObject(root)) return fail(c, "$", "expected an object, got %s", type_name(root));
+    if (check_keys(c, root, "$", keys) != 0) return -1;
+
+    const char *name = NULL, *desc = NULL, *baseline = NULL, *pin = "none", *scorer = NULL;
+    if (get_string(c, root, "name", "$", false, &name) != 0) return -1;
+    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(root, "description");
+    if (dv && !cJSON_IsString(dv)) return fail(c, "$.description", "expected a string, got %s", type_name(dv));
+    desc = dv ? dv->valuestring : "";
+    s->name = name ? db_strdup(name) : name_from_origin(c->origin);
+    s->description = db_strdup(desc);
+    if (!s->name || !s->description) return fail(c, "$", "out of memory");
+
+    /* run settings first: cheap checks before any file is touched */
+    s->max_new_tokens = 64;
+    s->repetitions = 1;
+    s->warmup = 1;
+    s->threads = 0;
+    s->stop_at_eog = true;
+    s->scorer = -1;
+    if (get_int(c, root, "max_new_tokens", "$", 1, 65536, &s->max_new_tokens) != 0) return -1;
+    if (get_int(c, root, "repetitions", "$", 1, 10000, &s->repetitions) != 0) return -1;
+    if (get_int(c, root, "warmup", "$", 0, 1000, &s->warmup) != 0) return -1;
+    if (get_int(c, root, "threads", "$", 0, 1024, &s->threads) != 0) return -1;
+    if (get_bool(c, root, "stop_at_eog", "$", &s->stop_at_eog) != 0) return -1;
+    if (get_string(c, root, "pin", "$", false, &pin) != 0) return -1;
+    if (strcmp(pin, "none") != 0 && strcmp(pin, "cores") != 0 && strcmp(pin, "compact") != 0)
+        return fail(c, "$.pin", "expected \"none\", \"cores\" or \"compact\", got \"%s\"", pin);
+    if (!(s->pin = db_strdup(pin))) return fail(c, "$.pin", "out of memory");
+    if (parse_seeds(c, s, root) != 0) return -1;
+    const cJSON *ev = NULL;
+    if (get_array(c, root, "papi_events", "$", false, &ev) != 0) return -1;
+    if (ev) {
+        if (cJSON_GetArraySize(ev) > DB_MAX_COUNTERS)
+            return fail(c, "$.papi_events", "at most %d events, got %d", DB_MAX_COUNTERS, cJSON_GetArraySize(ev));
+        if (get_string_list(c, ev, "$.papi_events", 63, &s->papi_events, &s->n_papi_events) != 0) return -1;
+    } else {
+        int n = (int)(sizeof default_papi_events / sizeof *default_papi_events);
+        s->papi_events = calloc((size_t)n, sizeof(char *));
+        if (!s->papi_events) return fail(c, "$.papi_events", "out of memory");
+        for (int i = 0; i < n; i++) {
+            if (!(s->papi_events[i] = db_strdup(default_papi_events[i])))
+                return fail(c, "$.papi_events", "out of memory");
+            s->n_papi_events++;
+        }
+    }
+    if (get_string(c, root, "baseline", "$", false, &baseline) != 0) return -1;
+    if (get_string(c, root, "scorer", "$", false, &scorer) != 0) return -1;
+
+    const cJSON *models = NULL, *datasets = NULL, *engines = NULL;
+    if (get_object(c, root, "models", "$", true, &models) != 0) return -1;
+    if (get_object(c, root, "datasets", "$", true, &datasets) != 0) return -1;
+    if (get_array(c, root, "engines", "$", true, &engines) != 0) return -1;
+
+    cJSON_AddStringToObject(out, "name", s->name);
+    cJSON_AddStringToObject(out, "description", s->description);
+    cJSON *mo = cJSON_AddObjectToObject(out, "models");
+    cJSON *dso = cJSON_AddObjectToObject(out, "datasets");
+    cJSON *eo = cJSON_AddArrayToObject(out, "engines");
+    if (!mo || !dso || !eo) return fail(c, "$", "out of memory");
+    if (parse_models(c, s, models, mo) != 0) return -1;
+    if (parse_datasets(c, s, datasets, dso) != 0) return -1;
+    s->scorer = -1;
+    if (scorer) {
+        s->scorer = find_model(s, scorer);
+        if (s->scorer < 0) return fail(c, "$.scorer", "no model named '%s' in $.models", scorer);
+    }
+
+    int ne = cJSON_GetArraySize(engines);
+    if (ne == 0) return fail(c, "$.engines", "at least one engine is required");
+    s->engines = calloc((size_t)ne, sizeof *s->engines);
+    if (!s->engines) return fail(c, "$.engines", "out of memory");
+    int i = 0;
+    for (const cJSON *ej = engines->child; ej; ej = ej->next, i++) {
+        s->n_engines++;
+        if (parse_engine(c, s, ej, i, eo) != 0) return -1;
+    }
+
+    /* baseline: an entry label or a case label (checked after expansion in
+     * db_suite_parse); default: the first "ar" entry, else the first entry */
+    if (baseline) {
+        s->baseline = db_strdup(baseline);
+    } else {
+        const db_suite_engine *b = &s->engines[0];
+        for (int k = 0; k < s->n_engines; k++)
+            if (strcmp(s->engines[k].engine, "ar") == 0) {
+                b = &s->engines[k];
+                break;
+            }
+        s->baseline = db_strdup(b->label);
+    }
+    if (!s->baseline) return fail(c, "$.baseline", "out of memory");
+
+    cJSON_AddStringToObject(out, "baseline", s->baseline);
+    cJSON_AddNumberToObject(out, "max_new_tokens", s->max_new_tokens);
+    cJSON_AddNumberToObject(out, "repetitions", s->repetitions);
+    cJSON_AddNumberToObject(out, "warmup", s->warmup);
+    cJSON *so = cJSON_AddArrayToObject(out, "seeds");
+    for (int k = 0; so && k < s->n_seeds; k++) cJSON_AddItemToArray(so, cJSON_CreateNumber((double)s->seeds[k]));
+    cJSON_AddNumberToObject(out, "threads", s->threads);
+    cJSON_AddStringToObject(out, "pin", s->pin);
+    cJSON *po = cJSON_AddArrayToObject(out, "papi_events");
+    for (int k = 0; po && k < s->n_papi_events; k++) cJSON_AddItemToArray(po, cJSON_CreateString(s->papi_events[k]));
+    cJSON_AddBoolToObject(out, "stop_at_eog", s->stop_at_eog);
+    if (s->scorer >= 0) cJSON_AddStringToObject(out, "scorer", s->models[s->scorer].name);
+    return 0;
+}
+
+int db_suite_parse(const char *json_text, const char *origin, const char *base_dir,
+                   db_suite **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (!origin) origin = "<suite>";
+    ctx c = { origin, base_dir ? base_dir : ".", err, errlen };
+    if (!json_text) return db_errf(err, errlen, "%s: no text", origin);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json_text, &end, 1);
+    if (!root) {
+        int dline = 0, dcol = 0;
+        if (db_json_too_deep(json_text, strlen(json_text), &dline, &dcol))
+            return db_errf(err, errlen, "%s:%d:%d: JSON nested deeper than %d levels", origin, dline, dcol,
+                           db_json_nesting_limit());
+        if (!end) end = json_text;
+        int line = 1, col = 1;
+        for (const char *q = json_text; q < end && *q; q++) {
+            if (*q == '\n') {
+                line++;
+                col = 1;
+            } else {
+                col++;
+            }
+        }
+        char near[24];
+        size_t k = 0;
+        for (const char *q = end; *q && *q != '\n' && *q != '\r' && k < sizeof near - 1; q++) near[k++] = *q;
+        near[k] = 0;
+        if (k) return db_errf(err, errlen, "%s:%d:%d: malformed JSON near '%s'", origin, line, col, near);
+        return db_errf(err, errlen, "%s:%d:%d: malformed JSON (unexpected end of input)", origin, line, col);
+    }
+    db_suite *s = calloc(1, sizeof *s);
+    cJSON *canon = cJSON_CreateObject();
+    if (!s || !canon || !(s->path = db_strdup(origin))) {
+        cJSON_Delete(root);
+        cJSON_Delete(canon);
+        db_suite_free(s);
+        return db_errf(err, errlen, "%s: out of memory", origin);
+    }
+    int rc = parse_root(&c, s, root, canon);
+    cJSON_Delete(root);
+    if (rc == 0) {
+        s->json = cJSON_PrintUnformatted(canon);
+        if (!s->json) rc = db_errf(err, errlen, "%s: out of memory", origin);
+    }
+    cJSON_Delete(canon);
+    if (rc == 0) {
+        /* expanding runs every engine's validate() on every grid point */
+        db_case *cases = NULL;
+        int n = 0;
+        rc = db_suite_expand(s, &cases, &n, err, errlen);
+        if (rc == 0) {
+            int found = 0;
+            for (int k = 0; k < s->n_engines && !found; k++) found = strcmp(s->engines[k].label, s->baseline) == 0;
+            for (int k = 0; k < n && !found; k++) found = strcmp(cases[k].label, s->baseline) == 0;
+            if (!found)
+                rc = db_errf(err, errlen, "%s: $.baseline: no engine entry or case is labelled '%s'", origin,
+                             s->baseline);
+        }
+        db_cases_free(cases, n);
+    }
+    if (rc != 0) {
+        db_suite_free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+int db_suite_load(const char *path, db_suite **out, char *err, size_t errlen) {
+    *out = NULL;
+    char *text = db_read_file(path, NULL, err, errlen);
+    if (!text) return -1;
+    char *dir = db_dirname(path);
+    if (!dir) {
+        free(text);
+        return db_errf(err, errlen, "%s: out of memory", path);
+    }
+    int rc = db_suite_parse(text, path, dir, out, err, errlen);
+    free(dir);
+    free(text);
+    return rc;
+}
+
+/* ---- expansion ------------------------------------------------------- */
+
+void db_cases_free(db_case *cases, int n) {
+    if (!cases) return;
+    for (int i = 0; i < n; i++) {
+        free(cases[i].params_json);
+        free(cases[i].label);
+    }
+    free(cases);
+}
+
+int db_suite_expand(const db_suite *s, db_case **cases, int *n_cases, char *err, size_t errlen) {
+    *cases = NULL;
+    *n_cases = 0;
+    const char *origin = s->path ? s->path : "<suite>";
+    /* count first */
+    long long total = 0;
+    for (int e = 0; e < s->n_engines; e++) {
+        const db_suite_engine *se = &s->engines[e];
+        if (se->n_axes > DB_MAX_PARAMS)
+            return db_errf(err, errlen, "%s: $.engines[%d].grid: more than %d axes", origin, e, DB_MAX_PARAMS);
+        long long pts = 1;
+        for (int a = 0; a < se->n_axes; a++) {
+            pts *= se->axes[a].n_values;
+            if (pts > MAX_CASES) break;
+        }
+        total += pts * (se->n_datasets ? se->n_datasets : s->n_datasets);
+        if (total > MAX_CASES)
+            return db_errf(err, errlen, "%s: $.engines[%d].grid: the suite expands to more than %d cases", origin,
+                           e, MAX_CASES);
+    }
+    db_case *v = calloc((size_t)(total ? total : 1), sizeof *v);
+    if (!v) return db_errf(err, errlen, "%s: out of memory", origin);
+    int n = 0;
+    for (int e = 0; e < s->n_engines; e++) {
+        const db_suite_engine *se = &s->engines[e];
+        const db_engine *def = se->def ? se->def : db_engine_find(se->engine);
+        if (!def) {
+            db_cases_free(v, n);
+            return db_errf(err, errlen, "%s: $.engines[%d].engine: unknown engine '%s'", origin, e, se->engine);
+        }
+        int target = find_model(s, se->target);
+        int draft = se->draft ? find_model(s, se->draft) : -1;
+        if (target < 0 || (se->draft && draft < 0)) {
+            db_cases_free(v, n);
+            return db_errf(err, errlen, "%s: $.engines[%d]: unknown model '%s'", origin, e,
+                           target < 0 ? se->target : se->draft);
+        }
+        int nds = se->n_datasets ? se->n_datasets : s->n_datasets;
+        int point[DB_MAX_PARAMS] = { 0 };
+        for (;;) {
+            db_params p;
+            char e2[512];
+            db_params_defaults(&p, def->params, def->n_params);
+            for (int f = 0; f < se->n_fixed; f++)
+                if (db_params_set(&p, se->fixed_names[f], se->fixed_values[f], e2, sizeof e2) != 0) {
+                    db_cases_free(v, n);
+                    return db_errf(err, errlen, "%s: $.engines[%d].params.%s: %s", origin, e, se->fixed_names[f], e2);
+                }
+            for (int a = 0; a < se->n_axes; a++)
+                if (db_params_set(&p, se->axes[a].param, se->axes[a].values[point[a]], e2, sizeof e2) != 0) {
+                    db_cases_free(v, n);
+                    return db_errf(err, errlen, "%s: $.engines[%d].grid.%s[%d]: %s", origin, e, se->axes[a].param,
+                                   point[a], e2);
+                }
+            char *label = case_label(se, point);
+            if (!label) {
+                db_cases_free(v, n);
+                return db_errf(err, errlen, "%s: out of memory", origin);
+            }
+            if (def->validate && def->validate(&p, e2, sizeof e2) != 0) {
+                db_errf(err, errlen, "%s: $.engines[%d] (%s): %s", origin, e, label, e2);
+                free(label);
+                db_cases_free(v, n);
+                return -1;
+            }
+            for (int d = 0; d < nds; d++) {
+                int ds = se->n_datasets ? find_dataset(s, se->datasets[d]) : d;
+                if (ds < 0) {
+                    free(label);
+                    db_cases_free(v, n);
+                    return db_errf(err, errlen, "%s: $.engines[%d].datasets[%d]: unknown dataset '%s'", origin, e, d,
+                                   se->datasets[d]);
+                }
+                db_case *cs = &v[n];
+                cs->index = n;
+                cs->se = se;
+                cs->params = p;
+                cs->params_json = db_params_to_json(&p);
+                cs->label = db_strdup(label);
+                cs->target_model = target;
+                cs->draft_model = draft;
+                cs->dataset = ds;
+                n++;
+                if (!cs->params_json || !cs->label) {
+                    free(label);
+                    db_cases_free(v, n);
+                    return db_errf(err, errlen, "%s: out of memory", origin);
+                }
+            }
+            free(label);
+            /* next grid point: last axis fastest, first axis slowest */
+            int a = se->n_axes - 1;
+            while (a >= 0 && ++point[a] == se->axes[a].n_values) point[a--] = 0;
+            if (a < 0) break;
+        }
+    }
+    *cases = v;
+    *n_cases = n;
+    return 0;
+}

@@ -1,0 +1,131 @@
+/* suite.h — benchmark suite files (suites/NAME.json) and their expansion into
+ * cases.
+ *
+ * A suite names models, datasets (JSONL prompt files), engines with parameter
+ * grids, and run settings.  db_suite_load parses and validates it (unknown
+ * keys and wrong types are errors naming the JSON path, e.g.
+ * "suites/x.json: $.engines[1].grid.k: expected an array of numbers");
+ * db_suite_expand turns it into the ordered list of cases the runner
+ * executes (engine config × model × dataset).  The full format is in
+ * docs/suite-format.md.
+ */
+#ifndef DECOBENCH_SUITE_H
+#define DECOBENCH_SUITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engines/engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct db_suite_model {
+    char *name;          /* key used by engines ("target", "draft", ...) */
+    char *backend;       /* "llama" (default) or "exact" */
+    char *path;          /* resolved: relative paths are taken from the suite's directory,
+                            then from the current directory */
+    char *sha256;        /* expected, lowercase hex; NULL = not checked */
+    char *exact_spec;    /* for backend "exact" */
+    int n_gpu_layers;    /* default 0 */
+    int n_ctx;           /* 0 = derive from prompts + max_new_tokens */
+} db_suite_model;
+
+typedef struct db_prompt {
+    char *id;            /* "id" / "question_id" field, else the line number */
+    char *category;      /* "category" field, else the dataset's category */
+    char *text;          /* "prompt" / "text" / first of "turns" */
+    char **turns;        /* every user turn ("turns"), turns[0] == text; n_turns >= 1 */
+    int n_turns;
+    char *reference;     /* optional "reference" field (quality metrics) */
+    char *constraint_json; /* optional "constraint" object, as compact JSON text */
+} db_prompt;
+
+typedef struct db_suite_dataset {
+    char *name;
+    char *path;          /* JSONL file, resolved like model paths */
+    char *category;      /* default category for its prompts */
+    int limit;           /* use the first `limit` prompts; 0 = all */
+    bool chat;           /* format with the model's chat template; run every turn (multi-turn) */
+    db_prompt *prompts;  /* loaded by db_suite_load */
+    int n_prompts;
+} db_suite_dataset;
+
+typedef struct db_grid_axis {
+    char *param;
+    char **values;       /* textual values, validated against the engine's table */
+    int n_values;
+} db_grid_axis;
+
+typedef struct db_suite_engine {
+    char *engine;        /* registry name */
+    char *label;         /* row label in reports; default: engine name */
+    const db_engine *def;
+    char *target;        /* model name; default "target" or the only model */
+    char *draft;         /* model name when def->needs_draft */
+    char **fixed_names, **fixed_values;  /* "params": {...} applied to every grid point */
+    int n_fixed;
+    db_grid_axis *axes;  /* "grid": {"k": [2,4,8]} */
+    int n_axes;
+    char **datasets;     /* "datasets": names this entry runs on, in that order; */
+    int n_datasets;      /* 0 = every dataset of the suite, in suite order */
+} db_suite_engine;
+
+typedef struct db_suite {
+    char *path;          /* the file it came from */
+    char *name;
+    char *description;
+    char *json;          /* the resolved configuration, canonical JSON (stored verbatim per run) */
+    db_suite_model *models;     int n_models;
+    db_suite_dataset *datasets; int n_datasets;
+    db_suite_engine *engines;   int n_engines;
+    char *baseline;      /* label of the baseline engine config; default: first "ar" */
+    int max_new_tokens;  /* default 64 */
+    int repetitions;     /* default 1; measured runs per prompt */
+    int warmup;          /* default 1; unrecorded runs before each case */
+    uint64_t *seeds;     /* seed of repetition r = seeds[r % n_seeds]; default {1234} */
+    int n_seeds;
+    int threads;         /* 0 = all physical cores */
+    char *pin;           /* "none" (default), "cores" (one thread per physical core), "compact" */
+    char **papi_events;  /* default: PAPI_TOT_INS, PAPI_TOT_CYC, perf::TASK-CLOCK,
+                            perf::PAGE-FAULTS, perf::CONTEXT-SWITCHES */
+    int n_papi_events;
+    bool stop_at_eog;    /* default true */
+    int scorer;          /* index into models of the "scorer" (per-sample perplexity
+                            of each output given its prompt), -1 = none */
+} db_suite;
+
+/* One point of the matrix. */
+typedef struct db_case {
+    int index;                   /* 0-based position in run order */
+    const db_suite_engine *se;
+    db_params params;            /* resolved values */
+    char *params_json;           /* canonical JSON of params (malloc'd) */
+    char *label;                 /* se->label + non-default grid values, e.g. "spec k=4" */
+    int target_model;            /* index into suite->models */
+    int draft_model;             /* -1 when none */
+    int dataset;                 /* index into suite->datasets */
+} db_case;
+
+/* Parse, validate and load prompt files.  Returns 0, or -1 with one line in err. */
+int  db_suite_load(const char *path, db_suite **out, char *err, size_t errlen);
+/* Same, from text (tests); base_dir resolves relative paths. */
+int  db_suite_parse(const char *json_text, const char *origin, const char *base_dir,
+                    db_suite **out, char *err, size_t errlen);
+void db_suite_free(db_suite *s);
+
+int  db_suite_expand(const db_suite *s, db_case **cases, int *n_cases, char *err, size_t errlen);
+void db_cases_free(db_case *cases, int n);
+
+/* Load a JSONL prompt file (also used by tools).  Returns 0 or -1 + err. */
+int  db_prompts_load(const char *path, const char *default_category, int limit,
+                     db_prompt **out, int *n_out, char *err, size_t errlen);
+void db_prompts_free(db_prompt *p, int n);
+
+
+#ifdef __cplusplus
+}
+#endif
+#endif
