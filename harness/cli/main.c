@@ -1,5 +1,5 @@
 /* main.c — the decobench driver: one dispatch table of subcommands
- * (cmd_<verb> in harness/cmd_*.c), global --help and --version. */
+ * (cmd_<verb> in harness/cli/cmd_*.c), global --help and --version. */
 #include <stdio.h>
 #include <string.h>
 
