@@ -261,12 +261,10 @@ static float fma_generic(uint64_t iters) {
     return t;
 }
 
-/* its reference: one scalar lane of each chain, multiply then add */
+/* its reference: one scalar lane of each chain, the same expression (so a
+ * compiler that contracts one contracts both) */
 static float fma_unfused_lane(float x, uint64_t iters) {
-    for (uint64_t i = 0; i < iters; i++) {
-        float p = x * 0.999999f;
-        x = p + 1e-6f;
-    }
+    for (uint64_t i = 0; i < iters; i++) x = x * 0.999999f + 1e-6f;
     return x;
 }
 

@@ -76,7 +76,9 @@ ntok=$(sqlite3 "$tmp/r.db" 'select sum(new_tokens) from sample' 2>/dev/null)
 [ "$evbad" = 0 ] && [ "${events:-0}" = "$((3 * ${ntok:-0}))" ] && [ "${ntok:-0}" -gt 0 ] \
   && ok "step events: per sample one forward per target forward, one commit and one sampling event per token ($events)" \
   || fail "step events match the samples" "events=$events tokens=$ntok samples not matching: $evbad"
-# physical cores and packages as lscpu counts them from the same kernel topology
+# physical cores and packages as lscpu counts them from the same kernel
+# topology (the whole machine, as decobench's hwloc view: not only the CPUs
+# this process may use)
 machine=$(sqlite3 "$tmp/r.db" 'select cores || " " || packages || " " || length(fingerprint) from machine' 2>/dev/null)
 lcores=$(lscpu -p=Core,Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
 lpkgs=$(lscpu -p=Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
