@@ -40,10 +40,11 @@ JSON
 
 # ---- a full run, then report --------------------------------------------
 write_suite "$tmp/suite.json" "tiny.gguf"
-if "$bin" run "$tmp/suite.json" --db "$tmp/r.db" --no-progress >"$tmp/run.out" 2>"$tmp/run.err"; then
-  ok "run completes (exit 0)"
+"$bin" run "$tmp/suite.json" --db "$tmp/r.db" --no-progress >"$tmp/run.out" 2>"$tmp/run.err"; rc=$?
+if [ $rc = 0 ] && [ "$(tail -1 "$tmp/run.err")" = "decobench run: run 1 completed: 3/3 cases, 18 samples -> $tmp/r.db" ]; then
+  ok "run completes (exit 0, 'run 1 completed: 3/3 cases, 18 samples')"
 else
-  fail "run completes (exit 0)" "$(tail -3 "$tmp/run.err")"
+  fail "run completes (exit 0, 'run 1 completed: 3/3 cases, 18 samples')" "rc=$rc" "$(tail -3 "$tmp/run.err")"
 fi
 n_cases=$(sqlite3 "$tmp/r.db" 'select count(*) from "case" where status = "completed"' 2>/dev/null)
 n_samples=$(sqlite3 "$tmp/r.db" 'select count(*) from sample' 2>/dev/null)
@@ -54,31 +55,57 @@ if [ "$n_cases" = 3 ] && [ "$n_samples" = 18 ] && [ "$status" = completed ]; the
 else
   fail "database holds 3 cases, 18 samples, run completed" "cases=$n_cases samples=$n_samples status=$status"
 fi
-bad=$(sqlite3 "$tmp/r.db" 'select count(*) from sample where new_tokens < 1 or new_tokens > 12 or latency_ms <= 0 or tokens_per_s <= 0 or target_forwards <> new_tokens or abs(mat - 1.0) > 1e-9 or length(output_text) = 0' 2>/dev/null)
-[ "$bad" = 0 ] && ok "every ar sample: 1..12 tokens, one forward per token, MAT 1.00" \
-  || fail "every ar sample: 1..12 tokens, one forward per token, MAT 1.00" "bad rows: $bad"
+# ar: 12 tokens unless the model ends the text (stop_reason eog: fewer), as
+# many as the stored token list holds; one target forward per token, one
+# commit per token after the first (the prompt's forward gives the first)
+bad=$(sqlite3 "$tmp/r.db" 'select count(*) from sample where not (stop_reason = "length" and new_tokens = 12 or stop_reason = "eog" and new_tokens between 1 and 11) or json_array_length(output_tokens_json) <> new_tokens or latency_ms <= 0 or tokens_per_s <= 0 or target_forwards <> new_tokens or n_commits <> new_tokens - 1 or abs(mat - 1.0) > 1e-9 or length(output_text) = 0' 2>/dev/null)
+[ "$bad" = 0 ] && ok "every ar sample: 12 tokens (fewer only at eog) as stored, one forward and commit per token, MAT 1.00" \
+  || fail "every ar sample: 12 tokens (fewer only at eog) as stored, one forward and commit per token, MAT 1.00" "bad rows: $bad"
 # greedy is deterministic: both repetitions of a prompt give the same tokens
 diff=$(sqlite3 "$tmp/r.db" 'select count(*) from sample a join sample b on a.case_id = b.case_id and a.prompt_idx = b.prompt_idx and a.rep = 0 and b.rep = 1 join "case" c on c.id = a.case_id where c.label = "ar-greedy" and a.output_tokens_json <> b.output_tokens_json' 2>/dev/null)
 [ "$diff" = 0 ] && ok "greedy repetitions give identical tokens" || fail "greedy repetitions give identical tokens" "differing: $diff"
+# ar's trace, per sample: a forward event (kind 1) per target forward, a
+# commit (kind 4) of one token and a sampling event (kind 5) per token
 events=$(sqlite3 "$tmp/r.db" 'select count(*) from step_event' 2>/dev/null)
-[ "${events:-0}" -gt 0 ] && ok "step events stored ($events)" || fail "step events stored"
-machine=$(sqlite3 "$tmp/r.db" 'select cores > 0 and length(fingerprint) = 64 from machine' 2>/dev/null)
-[ "$machine" = 1 ] && ok "machine topology stored" || fail "machine topology stored" "$machine"
+evbad=$(sqlite3 "$tmp/r.db" 'select count(*) from sample s where
+  (select count(*) from step_event e where e.sample_id = s.id and kind = 1) <> s.target_forwards
+  or (select count(*) from step_event e where e.sample_id = s.id and kind = 4 and n_tokens = 1) <> s.new_tokens
+  or (select count(*) from step_event e where e.sample_id = s.id and kind = 5) <> s.new_tokens
+  or (select count(*) from step_event e where e.sample_id = s.id) <> 3 * s.new_tokens' 2>/dev/null)
+ntok=$(sqlite3 "$tmp/r.db" 'select sum(new_tokens) from sample' 2>/dev/null)
+[ "$evbad" = 0 ] && [ "${events:-0}" = "$((3 * ${ntok:-0}))" ] && [ "${ntok:-0}" -gt 0 ] \
+  && ok "step events: per sample one forward per target forward, one commit and one sampling event per token ($events)" \
+  || fail "step events match the samples" "events=$events tokens=$ntok samples not matching: $evbad"
+# physical cores and packages as lscpu counts them from the same kernel
+# topology (the whole machine, as decobench's hwloc view: not only the CPUs
+# this process may use)
+machine=$(sqlite3 "$tmp/r.db" 'select cores || " " || packages || " " || length(fingerprint) from machine' 2>/dev/null)
+lcores=$(lscpu -p=Core,Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+lpkgs=$(lscpu -p=Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+[ "$machine" = "$lcores $lpkgs 64" ] && ok "machine topology stored ($lcores cores, $lpkgs package(s), as lscpu counts)" \
+  || fail "machine topology stored" "cores packages fingerprint-length: $machine; lscpu: $lcores $lpkgs"
 commit=$(sqlite3 "$tmp/r.db" 'select llama_commit from run' 2>/dev/null)
 [ "${#commit}" = 40 ] && ok "llama.cpp commit recorded" || fail "llama.cpp commit recorded" "'$commit'"
-grep -q "ar-greedy" "$tmp/run.out" && grep -q "ar-sample temp=0.7" "$tmp/run.out" \
-  && ok "run prints the table" || fail "run prints the table" "$(head -5 "$tmp/run.out")"
+# the table: one row per case, in suite order, 6 samples each (3 prompts x 2 repetitions)
+rows=$(grep '^| ar-' "$tmp/run.out" | awk -F' [|] ' '{ sub(/^[|] /, "", $1); sub(/ †$/, "", $1); printf "%s/%s/%s;", $1, $2, $4 }')
+[ "$rows" = "ar-greedy/mixed/6;ar-sample temp=0.7/mixed/6;ar-sample temp=1/mixed/6;" ] \
+  && ok "run prints the table: 3 rows, 6 samples each" || fail "run prints the table" "rows: $rows" "$(head -5 "$tmp/run.out")"
 
 if "$bin" report --db "$tmp/r.db" --format csv >"$tmp/rep.csv" 2>"$tmp/rep.err"; then
   rows=$(($(wc -l <"$tmp/rep.csv") - 1))
-  [ "$rows" = 3 ] && ok "report csv has 3 rows" || fail "report csv has 3 rows" "$(cat "$tmp/rep.csv")"
+  labels=$(tr -d '\r' < "$tmp/rep.csv" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "label") c = i; next } { printf "%s;", $c }')
+  [ "$rows" = 3 ] && [ "$labels" = "ar-greedy;ar-sample temp=0.7;ar-sample temp=1;" ] && ok "report csv has 3 rows, one per case" \
+    || fail "report csv has 3 rows, one per case" "labels: $labels" "$(cat "$tmp/rep.csv")"
 else
   fail "report csv" "$(cat "$tmp/rep.err")"
 fi
-"$bin" report --db "$tmp/r.db" --format latex >"$tmp/rep.tex" 2>&1 && grep -q 'toprule' "$tmp/rep.tex" \
-  && ok "report latex (booktabs)" || fail "report latex (booktabs)" "$(head -3 "$tmp/rep.tex")"
+"$bin" report --db "$tmp/r.db" --format latex >"$tmp/rep.tex" 2>&1
+ltx=$(awk '/^\\toprule/ { s = 1; next } /^\\midrule/ { s = 2; next } /^\\bottomrule/ { s = 3; next }
+           s == 2 { split($0, f, " & "); sub(/[$]\^\\dagger[$]$/, "", f[1]); printf "%s/%s;", f[1], f[4] }' "$tmp/rep.tex")
+[ "$ltx" = "ar-greedy/6;ar-sample temp=0.7/6;ar-sample temp=1/6;" ] && grep -q '^\\begin{tabular}' "$tmp/rep.tex" \
+  && ok "report latex (booktabs): 3 rows between midrule and bottomrule" || fail "report latex (booktabs)" "rows: $ltx" "$(head -3 "$tmp/rep.tex")"
 "$bin" report --db "$tmp/r.db" --run 999 >/dev/null 2>"$tmp/e"; rc=$?
-[ $rc -ne 0 ] && [ "$(wc -l <"$tmp/e")" = 1 ] && ok "report of an unknown run: one error line, non-zero" \
+[ $rc = 2 ] && [ "$(cat "$tmp/e")" = "decobench report: $tmp/r.db: no run with id 999" ] && ok "report of an unknown run: one error line naming it, exit 2" \
   || fail "report of an unknown run" "rc=$rc $(cat "$tmp/e")"
 # pivot by the sampling temperature: the two sampled cases share a row, one column per temp
 "$bin" report --db "$tmp/r.db" --by param:temp >"$tmp/pt.md" 2>"$tmp/pt.err" \
@@ -93,17 +120,23 @@ fi
   && grep -q '| ar-greedy | roofline (weight GB/s / STREAM GB/s) | n/a — run decobench probe (' "$tmp/hw.md" \
   && ok "report --by machine: roofline n/a before a probe" || fail "report --by machine before a probe" "$(cat "$tmp/hw.err")" "$(grep roofline "$tmp/hw.md" | head -2)"
 if "$bin" probe --db "$tmp/r.db" --threads 1 --reps 1 --array-mib 8 >"$tmp/probe.out" 2>"$tmp/probe.err"; then
-  prow=$(sqlite3 "$tmp/r.db" 'select count(*) from machine_probe p join machine m on m.id = p.machine_id where p.bandwidth_gbs > 0 and p.gflops > 0 and p.threads = 1' 2>/dev/null)
-  [ "$prow" = 1 ] && grep -q "memory bandwidth: " "$tmp/probe.out" && ok "probe prints and stores bandwidth and GFLOP/s for the run's machine" \
-    || fail "probe stores a row for the run's machine" "rows=$prow" "$(cat "$tmp/probe.out")"
+  # the stored row holds what was printed (printed to 2 decimals), for the run's machine
+  prow=$(sqlite3 "$tmp/r.db" 'select count(*) || " " || printf("%.2f %.2f %.2f", bandwidth_gbs, gflops_per_thread, gflops) || " " || threads || " " || method from machine_probe p join machine m on m.id = p.machine_id' 2>/dev/null)
+  printed=$(sed -n 's/^memory bandwidth: \([0-9.]*\) GB\/s (STREAM triad, 3 x 8 MiB, 1 thread, best of 1)$/\1/p; s/^peak FP32: \([0-9.]*\) GFLOP\/s on 1 thread, \([0-9.]*\) GFLOP\/s on 1 thread (\([a-z0-9-]*\) FMA)$/\1 \2 \3/p' "$tmp/probe.out" | tr '\n' ' ')
+  read -r pbw pg1 pgn pk <<< "$printed"
+  [ -n "$pk" ] && [ "$prow" = "1 $pbw $pg1 $pgn 1 STREAM triad 3 x 8 MiB double, 1 thread; FP32 FMA $pk, 12 chains; best of 1" ] \
+    && ok "probe prints and stores bandwidth and GFLOP/s for the run's machine (stored = printed)" \
+    || fail "probe stores what it prints for the run's machine" "stored: $prow" "printed: $printed" "$(cat "$tmp/probe.out")"
 else
   fail "probe" "$(cat "$tmp/probe.err")"
 fi
 "$bin" report --db "$tmp/r.db" --by machine --format json >"$tmp/hw.json" 2>"$tmp/hw.err"
 frac=$(jq -r '.cases[] | select(.label == "ar-greedy") | .machines[0].roofline_fraction' "$tmp/hw.json" 2>/dev/null)
-awk "BEGIN{exit !(\"$frac\" != \"\" && \"$frac\" != \"null\" && $frac > 0)}" 2>/dev/null \
-  && ok "report --by machine: roofline fraction after the probe ($frac)" \
-  || fail "report --by machine: roofline fraction after the probe" "'$frac'" "$(head -c 300 "$tmp/hw.json")"
+# recomputed: model bytes x target forwards / forward seconds / 1e9, over the probe's GB/s
+want=$(sqlite3 "$tmp/r.db" 'select printf("%.17g", c.model_bytes * sum(s.target_forwards) / (sum(s.forward_time_ms) / 1000.0) / 1e9 / (select bandwidth_gbs from machine_probe order by measured_at desc limit 1)) from sample s join "case" c on c.id = s.case_id where c.label = "ar-greedy" and c.run_id = 1' 2>/dev/null)
+awk -v f="$frac" -v w="$want" 'BEGIN { d = f / w - 1; exit !(f != "" && f != "null" && w > 0 && d < 1e-9 && d > -1e-9) }' 2>/dev/null \
+  && ok "report --by machine: roofline fraction after the probe ($frac = weight GB/s / STREAM GB/s recomputed)" \
+  || fail "report --by machine: roofline fraction after the probe" "'$frac', recomputed '$want'" "$(head -c 300 "$tmp/hw.json")"
 "$bin" probe --db "$tmp/r.db" --threads 0 >/dev/null 2>"$tmp/e"; rc=$?
 [ $rc = 2 ] && [ "$(wc -l <"$tmp/e")" = 1 ] && ok "probe --threads 0: one error line, exit 2" || fail "probe --threads 0" "rc=$rc $(cat "$tmp/e")"
 
@@ -129,11 +162,11 @@ cat > "$tmp/spec.json" <<JSON
   "baseline": "ar", "max_new_tokens": 24, "repetitions": 1, "warmup": 0, "threads": 1
 }
 JSON
-if "$bin" run "$tmp/spec.json" --db "$tmp/spec.db" --no-progress >"$tmp/spec.out" 2>"$tmp/spec.err"; then
-  ok "speculative suite runs (spec, spec-tree, pld, lookahead, self-spec)"
-else
-  fail "speculative suite runs" "$(tail -3 "$tmp/spec.err")"
-fi
+"$bin" run "$tmp/spec.json" --db "$tmp/spec.db" --no-progress >"$tmp/spec.out" 2>"$tmp/spec.err"; rc=$?
+labels=$(sqlite3 "$tmp/spec.db" 'select group_concat(label || ":" || status || ":" || n, ",") from (select c.label, c.status, count(s.id) n from "case" c left join sample s on s.case_id = c.id group by c.id order by c.idx)' 2>/dev/null)
+[ $rc = 0 ] && [ "$labels" = "ar:completed:3,spec k=2:completed:3,spec k=5:completed:3,tree:completed:3,pld:completed:3,lookahead:completed:3,self-spec:completed:3" ] \
+  && ok "speculative suite runs (spec, spec-tree, pld, lookahead, self-spec): 7 cases of 3 samples" \
+  || fail "speculative suite runs" "rc=$rc cases: $labels" "$(tail -3 "$tmp/spec.err")"
 # greedy: every engine's tokens equal ar's on every prompt
 differ=$(sqlite3 "$tmp/spec.db" 'select count(*) from sample s join "case" c on c.id = s.case_id join sample b on b.prompt_idx = s.prompt_idx join "case" bc on bc.id = b.case_id and bc.label = "ar" where c.label <> "ar" and s.output_tokens_json <> b.output_tokens_json' 2>/dev/null)
 total=$(sqlite3 "$tmp/spec.db" 'select count(*) from sample s join "case" c on c.id = s.case_id where c.label <> "ar"' 2>/dev/null)
@@ -142,11 +175,17 @@ total=$(sqlite3 "$tmp/spec.db" 'select count(*) from sample s join "case" c on c
 # S7 identity: the run compared each lossless case with ar itself; report shows it
 ident=$(sqlite3 "$tmp/spec.db" 'select count(*) || ":" || sum(n_identical) || "/" || sum(n_compared) from identity' 2>/dev/null)
 "$bin" report --db "$tmp/spec.db" --columns label,identical >"$tmp/ident.md" 2>&1
-[ "$ident" = "6:18/18" ] && grep -q '| tree | 3/3 |' "$tmp/ident.md" \
+[ "$ident" = "6:18/18" ] && grep -qE '^[|] tree( †)? [|] 3/3 [|]' "$tmp/ident.md" \
   && ok "run stores greedy identity with ar for 6 lossless cases; report column identical" \
   || fail "identity table / report column" "$ident" "$(cat "$tmp/ident.md")"
-mat=$(sqlite3 "$tmp/spec.db" 'select round(sum(s.mat * s.n_commits) / sum(s.n_commits), 2) from sample s join "case" c on c.id = s.case_id where c.label = "spec k=5"' 2>/dev/null)
-awk "BEGIN{exit !($mat > 3.0)}" && ok "self-draft spec k=5 accepts everything (#MAT $mat)" || fail "self-draft spec #MAT" "$mat"
+# a draft identical to the target: every drafted token accepted, so each
+# commit after the first token brings k + 1 tokens (the last one fewer):
+# ceil((new_tokens - 1) / (k + 1)) commits, #MAT (new_tokens - 1) / commits
+mat=$(sqlite3 "$tmp/spec.db" 'select round(sum(s.mat * s.n_commits) / sum(s.n_commits), 6) from sample s join "case" c on c.id = s.case_id where c.label = "spec k=5"' 2>/dev/null)
+sbad=$(sqlite3 "$tmp/spec.db" 'select count(*) from sample s join "case" c on c.id = s.case_id where c.engine = "spec" and (s.accepted <> s.drafted or s.drafted = 0 or s.n_commits <> (s.new_tokens - 1 + json_extract(c.params_json, "$.k")) / (json_extract(c.params_json, "$.k") + 1) or abs(s.mat - (s.new_tokens - 1) * 1.0 / s.n_commits) > 1e-9)' 2>/dev/null)
+want=$(sqlite3 "$tmp/spec.db" 'select round(sum(s.new_tokens - 1) * 1.0 / sum((s.new_tokens - 1 + 5) / 6), 6) from sample s join "case" c on c.id = s.case_id where c.label = "spec k=5"' 2>/dev/null)
+[ "$sbad" = 0 ] && [ -n "$mat" ] && [ "$mat" = "$want" ] \
+  && ok "self-draft spec accepts everything: ceil((n-1)/(k+1)) commits; k=5 #MAT $mat" || fail "self-draft spec #MAT" "#MAT $mat, expected $want; samples not matching: $sbad"
 dd=$(sqlite3 "$tmp/spec.db" 'select draft_name from "case" where label = "self-spec"' 2>/dev/null)
 [ "$dd" = "target:derived" ] && ls "$DECOBENCH_CACHE_DIR"/self-spec-*-L1.gguf >/dev/null 2>&1 \
   && ! ls "$tmp"/tiny.gguf.self-* >/dev/null 2>&1 && ok "self-spec derived its draft in the cache directory, not next to the model" \
@@ -238,8 +277,15 @@ expect_error "--override that is not an object" "expected a JSON object" -- run 
 # ---- json2gbnf: a grammar, an unsupported keyword (exit 1), bad input (exit 2) ---
 echo '{"type":"object","properties":{"n":{"type":"integer","minimum":1}},"required":["n"]}' > "$tmp/schema.json"
 "$bin" json2gbnf "$tmp/schema.json" -o "$tmp/schema.gbnf" 2>"$tmp/e"; rc=$?
-[ $rc = 0 ] && grep -q '^root ::= "{" space' "$tmp/schema.gbnf" && grep -q '^space ::=' "$tmp/schema.gbnf" \
-  && ok "json2gbnf writes a grammar" || fail "json2gbnf writes a grammar" "rc=$rc $(head -2 "$tmp/e")"
+# the object's one required key, its value an integer >= 1 (no sign, no
+# leading zero), further keys allowed; every rule used is defined
+undefined=$(awk -F' ::= ' 'NF > 1 { def[$1] = 1; rhs = rhs " " $2 }
+  END { gsub(/"([^"\\]|\\.)*"|\[([^]\\]|\\.)*\]/, " ", rhs); n = split(rhs, w, /[^a-z0-9-]+/)
+        for (i = 1; i <= n; i++) if (w[i] ~ /^[a-z]/ && !(w[i] in def)) printf "%s ", w[i] }' "$tmp/schema.gbnf" 2>/dev/null)
+[ $rc = 0 ] && grep -qxF 'root ::= "{" space ("\x22n\x22" space ":" space root-n ("," space root-additional-kv)*) "}" space' "$tmp/schema.gbnf" \
+  && grep -qxF 'root-n ::= (([1-9]) | [1-9] ([0-9])+) space' "$tmp/schema.gbnf" && [ -z "$undefined" ] \
+  && ok "json2gbnf writes the grammar: required key n, integer >= 1, every rule defined" \
+  || fail "json2gbnf writes the grammar" "rc=$rc undefined: $undefined" "$(head -2 "$tmp/e" "$tmp/schema.gbnf")"
 echo '{"properties":{"tags":{"type":"array","uniqueItems":true}}}' > "$tmp/unique.json"
 "$bin" json2gbnf "$tmp/unique.json" -o "$tmp/unique.gbnf" >/dev/null 2>"$tmp/e"; rc=$?
 [ $rc = 1 ] && grep -q "keyword 'uniqueItems' at /properties/tags" "$tmp/e" && [ ! -e "$tmp/unique.gbnf" ] \
@@ -305,12 +351,23 @@ for s in "$src"/suites/*.json; do
   "$bin" run "$s" --db "$tmp/suite-$name.db" --limit 1 --override "$tmp/short.json" --no-progress --format none \
     >/dev/null 2>"$tmp/suite.err"
   rc=$?
+  # cases: each engine entry x its grid's combinations x its datasets
+  want=$(jq '(.datasets | length) as $d | [.engines[] | ((.grid // {}) | [.[] | length] | reduce .[] as $x (1; . * $x))
+             * (if .datasets then (.datasets | length) else $d end)] | add' "$s" 2>/dev/null)
   bad=$(sqlite3 "$tmp/suite-$name.db" 'select count(*) from "case" where status <> "completed"' 2>/dev/null)
   good=$(sqlite3 "$tmp/suite-$name.db" 'select count(*) from "case" where status = "completed"' 2>/dev/null)
-  if [ $rc = 0 ] && [ "${bad:-1}" = 0 ] && [ "${good:-0}" -ge 1 ]; then
-    ok "suite $name runs ($good cases)"
+  # samples: one per case (--limit 1, 1 repetition, no chat turns); each
+  # exactly 8 tokens, or the engine's max_len where smaller, when it stopped
+  # at the length limit, 1..that otherwise; as many as its stored token list
+  samples=$(sqlite3 "$tmp/suite-$name.db" 'select count(*) from sample' 2>/dev/null)
+  sbad=$(sqlite3 "$tmp/suite-$name.db" 'select count(*) from sample s join "case" c on c.id = s.case_id
+    where s.turn <> 0 or c.n_prompts <> 1 or json_array_length(s.output_tokens_json) <> s.new_tokens
+       or not (s.stop_reason = "length" and s.new_tokens = min(8, coalesce(json_extract(c.params_json, "$.max_len"), 8))
+               or s.stop_reason <> "length" and s.new_tokens between 1 and min(8, coalesce(json_extract(c.params_json, "$.max_len"), 8)))' 2>/dev/null)
+  if [ $rc = 0 ] && [ "${bad:-1}" = 0 ] && [ "${good:-0}" = "$want" ] && [ "${samples:-0}" = "$want" ] && [ "${sbad:-1}" = 0 ]; then
+    ok "suite $name runs ($good cases as the suite defines, one sample each of the expected length)"
   else
-    fail "suite $name runs" "rc=$rc completed=$good other=$bad" "$(tail -2 "$tmp/suite.err")"
+    fail "suite $name runs" "rc=$rc completed=$good other=$bad expected=$want samples=$samples wrong-length samples=$sbad" "$(tail -2 "$tmp/suite.err")"
   fi
 done
 
@@ -339,12 +396,32 @@ else
 fi
 
 # ---- list and help ---------------------------------------------------------
-(cd "$src" && "$bin" list engines) >"$tmp/list" 2>&1 && grep -q "^  ar " "$tmp/list" && grep -q "top_p" "$tmp/list" \
-  && ok "list shows engines with parameters" || fail "list shows engines with parameters" "$(head -3 "$tmp/list")"
-for cmd in run report list probe json2gbnf export-lattice; do
-  "$bin" "$cmd" --help >"$tmp/h" 2>&1 && grep -q "usage: decobench $cmd" "$tmp/h" \
-    && ok "$cmd --help" || fail "$cmd --help" "$(head -2 "$tmp/h")"
+# every engine of the registry (engines/registry.c), in its order, each with
+# its parameter lines (ar: mode, temp, top_k, top_p, no_repeat_ngram)
+(cd "$src" && "$bin" list engines) >"$tmp/list" 2>&1; rc=$?
+listed=$(awk '/^  [a-z]/ { printf "%s ", $1 }' "$tmp/list")
+registered=$(sed -n 's/^ *&db_engine_\([a-z_]*\),$/\1/p' "$src/engines/registry.c" | tr '_\n' '- ')
+arparams=$(awk '/^  ar / { on = 1; next } /^  [a-z]/ { on = 0 } on { printf "%s ", $1 }' "$tmp/list")
+[ $rc = 0 ] && [ "$listed" = "$registered" ] && [ "$(wc -w <<< "$registered")" = 17 ] \
+  && [ "$arparams" = "mode temp top_k top_p no_repeat_ngram " ] \
+  && ok "list shows all 17 registered engines in order, with parameters" \
+  || fail "list shows all 17 registered engines in order, with parameters" "listed: $listed" "registered: $registered; ar: $arparams"
+# --help: exit 0, nothing on stderr, the usage line, and every long option
+# of the command's option table (harness/cmd_*.c) named in the text
+for cmd in run report list probe json2gbnf export-lattice compare history merge; do
+  "$bin" "$cmd" --help >"$tmp/h" 2>"$tmp/he"; rc=$?
+  f="$src/harness/cmd_$(tr - _ <<< "$cmd").c"
+  opts=$(awk '/struct option/ { on = 1 } on && /[{] *NULL/ { on = 0 } on' "$f" | sed -n 's/.*{ *"\([a-z0-9-]*\)",.*/\1/p')
+  missing=""
+  for o in $opts; do grep -q -- "--$o\b" "$tmp/h" || missing="$missing --$o"; done
+  [ "$cmd" != list ] || grep -q 'engines|suites|models' "$tmp/h" || missing="$missing engines|suites|models"
+  [ $rc = 0 ] && [ ! -s "$tmp/he" ] && head -1 "$tmp/h" | grep -q "^usage: decobench $cmd " && [ -z "$missing" ] \
+    && ok "$cmd --help: usage line, its $(wc -w <<< "$opts") long options named" || fail "$cmd --help" "rc=$rc missing:$missing" "$(head -2 "$tmp/h" "$tmp/he")"
 done
-"$bin" --version | grep -q "llama.cpp" && ok "--version names the llama.cpp commit" || fail "--version"
+# --version: the package version of configure.ac and the llama.cpp commit the runs recorded
+pkgver=$(sed -n 's/^AC_INIT(\[decobench\], \[\([^]]*\)\].*/\1/p' "$src/configure.ac")
+"$bin" --version >"$tmp/v" 2>&1
+[ -n "$pkgver" ] && [ "${#commit}" = 40 ] && grep -qx "decobench $pkgver (revision [0-9a-f]*\(-dirty\)\?, llama.cpp $commit)" "$tmp/v" \
+  && ok "--version names the version ($pkgver) and the llama.cpp commit ($commit)" || fail "--version" "$(cat "$tmp/v")" "version $pkgver commit $commit"
 
 finish

@@ -301,6 +301,112 @@ static void test_compare_identity(void) {
     free(path);
 }
 
+static int count_of(const char *hay, const char *needle);
+
+/* the verdicts the other tests cannot show: run 2 (10% slower) as BASE and
+ * run 1 as NEW is a speed-up, so tokens/s and latency read "improved" with
+ * the mirrored change; spec's #MAT moving back up (run 4 -> 3) is an
+ * improvement by the exact ratio; a run against itself reads "noisy" for
+ * every speed metric (p = 1, a CI wider than 2·min_effect) and "unchanged"
+ * for the exact ones; each verdict is written as such in the CSV and the
+ * markdown summary */
+static void test_compare_improved_and_noisy(void) {
+    char *path = build_compare_db();
+    if (!path) return;
+    char err[512];
+    db_store *st = NULL;
+    CHECK_INT_EQ(db_store_open_readonly(path, &st, err, sizeof err), 0);
+    db_compare_result r;
+    if (!st || compare(st, 2, 1, &r) != 0) {
+        db_store_close(st);
+        free(path);
+        return;
+    }
+    const char *labels[3] = { "ar", "spec k=4", SAMPLED_LABEL };
+    for (int i = 0; i < 3; i++) {
+        const db_compare_row *t = find_row(&r, labels[i], "tokens_per_s");
+        const db_compare_row *l = find_row(&r, labels[i], "latency_ms");
+        CHECK(t && l);
+        if (!t || !l) continue;
+        CHECK_MSG(t->verdict == DB_VERDICT_IMPROVED, "%s tokens/s: %s", labels[i], db_verdict_name(t->verdict));
+        CHECK_MSG(t->change > 0.06 && t->change < 0.16, "%s change %g", labels[i], t->change);   /* 1/0.9 − 1 */
+        CHECK_MSG(t->lo > 0.02 && t->lo < t->change && t->hi > t->change, "%s CI [%g, %g]", labels[i], t->lo, t->hi);
+        CHECK_MSG(t->p < 0.01, "%s p %g", labels[i], t->p);
+        CHECK_NEAR(t->change, t->new_ / t->base - 1, 1e-12);
+        CHECK_MSG(l->verdict == DB_VERDICT_IMPROVED, "%s latency: %s", labels[i], db_verdict_name(l->verdict));
+        CHECK_MSG(l->change > -0.14 && l->change < -0.06, "%s latency change %g", labels[i], l->change);   /* 0.9 − 1 */
+    }
+    CHECK_INT_EQ(r.n_verdict[DB_VERDICT_IMPROVED], 6);
+    CHECK_INT_EQ(r.n_verdict[DB_VERDICT_REGRESSED], 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CHECK_INT_EQ(db_compare_write(&r, "csv", f), 0);
+    fclose(f);
+    int improved_lines = 0;
+    for (const char *p = buf; (p = strstr(p, "\r\n2,1,")); p += 2) {
+        const char *e = strstr(p + 2, "\r\n");
+        if (!e) break;
+        int n = (int)(e - p);
+        bool speed = strstr(p, ",tokens_per_s,") && strstr(p, ",tokens_per_s,") < e;
+        bool lat = strstr(p, ",latency_ms,") && strstr(p, ",latency_ms,") < e;
+        bool imp = n > 10 && memcmp(e - 10, ",improved,", 10) == 0;
+        CHECK_MSG((speed || lat) == imp, "%.*s", n - 2, p + 2);
+        improved_lines += imp;
+    }
+    CHECK_INT_EQ(improved_lines, 6);
+    free(buf);
+    f = open_memstream(&buf, &len);
+    CHECK_INT_EQ(db_compare_write(&r, "md", f), 0);
+    fclose(f);
+    char summary[96];
+    snprintf(summary, sizeof summary, "\n0 regressed, 6 improved, %d noisy, %d unchanged\n",
+             r.n_verdict[DB_VERDICT_NOISY], r.n_verdict[DB_VERDICT_UNCHANGED]);
+    CHECK_CONTAINS(buf, summary);
+    CHECK_INT_EQ(r.n_verdict[DB_VERDICT_NOISY] + r.n_verdict[DB_VERDICT_UNCHANGED], 9);
+    CHECK_CONTAINS(buf, "| ar | prose | target | tokens/s | 20/20 |");
+    CHECK_INT_EQ(count_of(buf, " | improved |"), 6);
+    free(buf);
+    db_compare_result_free(&r);
+
+    /* #MAT back up by one commit: improved by exactly (64/25) / (64·20/501) − 1 */
+    if (compare(st, 4, 3, &r) == 0) {
+        const db_compare_row *m = find_row(&r, "spec k=4", "mat");
+        CHECK(m && m->verdict == DB_VERDICT_IMPROVED);
+        if (m) CHECK_NEAR(m->change, (64.0 / 25) / (64.0 * 20 / 501) - 1, 1e-12);
+        db_compare_result_free(&r);
+    }
+
+    /* a run against itself */
+    if (compare(st, 1, 1, &r) == 0) {
+        for (int i = 0; i < r.n_rows; i++) {
+            const db_compare_row *x = &r.rows[i];
+            bool speed = !strcmp(x->metric, "tokens_per_s") || !strcmp(x->metric, "latency_ms") ||
+                         !strcmp(x->metric, "ttft_ms");
+            CHECK_MSG(x->change == 0, "%s %s change %g", x->label, x->metric, x->change);
+            if (speed) {
+                CHECK_MSG(x->verdict == DB_VERDICT_NOISY && x->p == 1.0 && x->hi - x->lo > 2 * DB_COMPARE_MIN_EFFECT,
+                          "%s %s: %s, p %g, CI [%g, %g]", x->label, x->metric, db_verdict_name(x->verdict), x->p, x->lo,
+                          x->hi);
+            } else {
+                CHECK_MSG(x->verdict == DB_VERDICT_UNCHANGED, "%s %s: %s", x->label, x->metric,
+                          db_verdict_name(x->verdict));
+            }
+        }
+        CHECK_INT_EQ(r.n_verdict[DB_VERDICT_NOISY], 9);
+        CHECK_INT_EQ(r.n_verdict[DB_VERDICT_UNCHANGED], 6);
+        f = open_memstream(&buf, &len);
+        CHECK_INT_EQ(db_compare_write(&r, "md", f), 0);
+        fclose(f);
+        CHECK_CONTAINS(buf, "\n0 regressed, 0 improved, 9 noisy, 6 unchanged\n");
+        CHECK_INT_EQ(count_of(buf, " | noisy |"), 9);
+        free(buf);
+        db_compare_result_free(&r);
+    }
+    db_store_close(st);
+    free(path);
+}
+
 /* ---- a minimal XML well-formedness check ------------------------------- */
 
 static bool xml_entity(const char **p) {
@@ -758,6 +864,7 @@ void suite_compare(void) {
     RUN(test_compare_slowdown);
     RUN(test_compare_noise_only);
     RUN(test_compare_identity);
+    RUN(test_compare_improved_and_noisy);
     RUN(test_compare_junit_and_cli);
     RUN(test_changepoints);
     RUN(test_history);

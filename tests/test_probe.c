@@ -1,6 +1,10 @@
 /* test_probe.c — `decobench probe` (harness/run/probe.c, harness/cli/cmd_probe.c)
- * and schema version 2 (machine_probe): the measurements are sane (positive
- * and finite; nothing about their size is asserted), the stored row is present, bad options fail before anything is written, the
+ * and schema version 2 (machine_probe): each figure is exactly its byte or
+ * flop count over its best time (counts checked against what the test
+ * computes from the options and the kernel; nothing about the machine's speed
+ * is asserted), the FMA kernel's result equals a scalar loop's and lies near
+ * the recurrence's closed form, the stored row holds what was printed, bad
+ * options fail before anything is written, the
  * default array size follows the topology record, and a version-1 database
  * still opens read-only and is upgraded when opened for writing. */
 #include "test.h"
@@ -40,13 +44,42 @@ static void test_probe_measures(void) {
     db_probe_opts o = { 2, 2, 8u << 20 };   /* small arrays: a sanity run, not a measurement */
     db_probe_result r;
     CHECK_MSG(db_probe_run(&m, &o, &r, err, sizeof err) == 0, "%s", err);
-    CHECK(isfinite(r.bandwidth_gbs) && r.bandwidth_gbs > 0);
-    CHECK(isfinite(r.gflops) && r.gflops > 0);
-    CHECK(isfinite(r.gflops_per_thread) && r.gflops_per_thread > 0);
     CHECK_INT_EQ(r.threads, 2);
     CHECK(r.array_bytes == 8u << 20);
-    CHECK_CONTAINS(r.method, "STREAM triad 3 x 8 MiB");
-    CHECK(r.kernel && strstr(r.method, r.kernel));
+    /* bandwidth: STREAM's count, 3 arrays x 8 bytes x 1 Mi doubles per
+     * repetition, over the best repetition's time, in 10^9 bytes/s */
+    CHECK(r.triad_elements == 1048576);
+    CHECK(r.triad_bytes == 25165824);
+    CHECK(isfinite(r.triad_best_s) && r.triad_best_s > 0);
+    CHECK(r.bandwidth_gbs == 25165824.0 / r.triad_best_s / 1e9);
+    /* FMA: the lane count follows the kernel; 12 chains, 2 flops per FMA */
+    int lanes = !r.kernel ? 0 : strcmp(r.kernel, "avx512") == 0 ? 16 : strcmp(r.kernel, "avx2-fma") == 0 ? 8
+                : strcmp(r.kernel, "generic") == 0 ? 4 : 0;
+    CHECK_MSG(lanes > 0, "kernel %s", r.kernel ? r.kernel : "(null)");
+    CHECK_INT_EQ(r.fma_lanes, lanes);
+    CHECK_INT_EQ(r.fma_chains, 12);
+    CHECK(r.fma_iters >= 1u << 14);
+    CHECK(r.fma_flops == r.fma_iters * 12u * (uint64_t)lanes * 2u);
+    CHECK(isfinite(r.fma_best_s_1) && r.fma_best_s_1 > 0 && isfinite(r.fma_best_s) && r.fma_best_s > 0);
+    CHECK(r.gflops_per_thread == (double)r.fma_flops / r.fma_best_s_1 / 1e9);
+    CHECK(r.gflops == 2.0 * (double)r.fma_flops / r.fma_best_s / 1e9);
+    /* the kernel computed what a scalar loop computes: every lane of chain c
+     * runs x <- x·0.999999 + 1e-6 from 0.01·c; summed over the 12 chains and
+     * the lanes.  Each lane moves towards 1 (the fixed point), so the sum lies
+     * between its starting value (lanes x 0.66) and lanes x 12, well away from both
+     * after >= 16384 iterations */
+    CHECK_MSG(r.fma_result == r.fma_reference, "%.9g vs %.9g", (double)r.fma_result, (double)r.fma_reference);
+    double x_lo = 0.66 * lanes, x_hi = 12.0 * lanes;
+    CHECK_MSG(r.fma_result > x_lo && r.fma_result < x_hi, "%.9g", (double)r.fma_result);
+    /* the closed form without rounding: lanes x sum_c (1 - (1 - 0.01c)·m^iters) */
+    double mn = pow(0.999999, (double)r.fma_iters), cf = 0;
+    for (int c = 0; c < 12; c++) cf += 1.0 - (1.0 - 0.01 * c) * mn;
+    cf *= lanes;
+    CHECK_MSG(fabs(r.fma_result - cf) < 0.25 * (cf - x_lo), "kernel %.9g, closed form %.9g", (double)r.fma_result, cf);
+    char expect[160];
+    snprintf(expect, sizeof expect, "STREAM triad 3 x 8 MiB double, 2 threads; FP32 FMA %s, 12 chains; best of 2",
+             r.kernel ? r.kernel : "?");
+    CHECK_STR_EQ(r.method, expect);
     /* bad options: one line naming the problem */
     db_probe_opts bad = { 5000, 1, 0 };
     CHECK_INT_EQ(db_probe_run(&m, &bad, &r, err, sizeof err), -1);
@@ -83,6 +116,8 @@ static void test_probe_command_stores(void) {
     CHECK_Q(db, "SELECT COUNT(*) FROM machine_probe", "1");
     CHECK_Q(db, "SELECT bandwidth_gbs > 0 AND gflops > 0 AND gflops_per_thread > 0 AND threads = 2"
                 " AND measured_at > 1600000000000 FROM machine_probe", "1");
+    CHECK_Q(db, "SELECT method LIKE 'STREAM triad 3 x 8 MiB double, 2 threads; FP32 FMA %, 12 chains; best of 2'"
+                " FROM machine_probe", "1");
     CHECK_Q(db, "SELECT p.machine_id = m.id AND length(m.fingerprint) = 64 FROM machine_probe p JOIN machine m", "1");
     sqlite3_close(db);
     /* a second probe adds a row to the same machine */

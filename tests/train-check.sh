@@ -51,21 +51,113 @@ run_train() {  # run_train OUT LOG [options]: exit status of decobench-train
 first_loss() { awk -F, 'NR == 2 { print $5 }' "$1"; }
 last_loss() { awk -F, 'NR > 1 { l = $5 } END { print l }' "$1"; }
 
+# the GGUF's header, read by tests/gguf-header.py (not by llama.cpp or the
+# trainer's writer), must hold the shape asked for and the vocabulary file's
+# tokens; the report the same shape's parameter count:
+# 2·V·E (embedding, output) + L·(2E + 4E² + 3E·F) (norms, attention, FFN) + E
+V=$(wc -l < "$vocab")
+header() { python3 "$src/tests/gguf-header.py" "$@" 2>&1; }
 run_train "$tmp/a.gguf" "$tmp/a" "${shape[@]}" --max-tokens 15360 --lr 3e-3 --lr-min 3e-4 --warmup 5
 rc=$?
-if [ $rc -eq 0 ] && [ -s "$tmp/a.gguf" ] && [ -s "$tmp/a.gguf.json" ]; then
-  ok "train: a small model trains and writes its GGUF and report"
+header "$tmp/a.gguf" --vocab "$vocab" > "$tmp/a.header"
+want_header="general.architecture llama
+llama.vocab_size $V
+llama.context_length 256
+llama.embedding_length 32
+llama.block_count 1
+llama.feed_forward_length 64
+llama.attention.head_count 2
+llama.attention.head_count_kv 2
+llama.attention.causal True
+general.file_type 0
+tensor token_embd.weight 32x$V
+tensor output.weight 32x$V
+tensor blk.0.attn_q.weight 32x32
+tensor blk.0.attn_k.weight 32x32
+tensor blk.0.ffn_up.weight 32x64
+tensor blk.0.ffn_down.weight 64x32
+vocab matches"
+missing=$(grep -vxF -f "$tmp/a.header" <<< "$want_header")
+n_tensors=$(grep -c '^tensor ' "$tmp/a.header")
+params=$(jq -r '[.parameters, .vocab_size, .type, .causal] | join(" ")' "$tmp/a.gguf.json" 2>/dev/null)
+want_params="$((2 * V * 32 + 1 * (2 * 32 + 4 * 32 * 32 + 3 * 32 * 64) + 32)) $V f32 true"
+if [ $rc -eq 0 ] && [ -z "$missing" ] && [ "$n_tensors" = 12 ] && [ "$params" = "$want_params" ]; then
+  ok "train: a small model trains; its GGUF has the shape asked for (E 32, 1 layer, 2 heads, FF 64, $V tokens, 12 tensors) and the report its $want_params"
 else
-  fail "train: small model" "exit $rc" "$(tail -3 "$tmp/a.err")"
+  fail "train: small model's GGUF and report" "exit $rc; header lacks: $(echo $missing); $n_tensors tensors; report '$params', expected '$want_params'" \
+    "$(tail -3 "$tmp/a.err")"
 fi
 f=$(first_loss "$tmp/a.csv"); l=$(last_loss "$tmp/a.csv")
 awk -v f="$f" -v l="$l" 'BEGIN { exit !(f != "" && l != "" && l < f - 1.0) }' &&
   ok "train: training loss falls by more than 1 nat over 60 steps ($f -> $l)" || fail "train: loss falls" "first $f last $l"
 steps=$(jq -r .steps "$tmp/a.gguf.json" 2>/dev/null); seen=$(jq -r .tokens_seen "$tmp/a.gguf.json" 2>/dev/null)
 [ "$steps" = 60 ] && [ "$seen" = 15360 ] && ok "train: report counts 60 steps, 15360 tokens" || fail "train: report counts" "steps=$steps tokens=$seen"
+# held-out figures: 8 windows of 256 tokens (--eval-tokens 2048); an f32
+# output file evaluates exactly like the f32 checkpoint; perplexity = e^loss;
+# the accuracies are whole counts out of 2048
 hl=$(jq -r .heldout_loss "$tmp/a.gguf.json" 2>/dev/null); ul=$(jq -r .unigram_loss "$tmp/a.gguf.json" 2>/dev/null)
-awk -v h="$hl" -v u="$ul" 'BEGIN { exit !(h > 0 && u > 0) }' && ok "train: report has held-out and unigram losses ($hl, $ul)" \
-  || fail "train: report losses" "heldout=$hl unigram=$ul"
+verdict=$(jq -r '[.heldout_tokens, .heldout_loss, .heldout_loss_f32, .heldout_perplexity, .heldout_accuracy,
+                  .unigram_loss, .unigram_perplexity, .unigram_accuracy] | map(tostring) | join(" ")' "$tmp/a.gguf.json" 2>/dev/null |
+  awk '{ n = $1; bad = ""
+         if (n != 2048) bad = bad " heldout_tokens " n
+         if ($2 != $3) bad = bad " f32 loss " $3 " vs " $2
+         if ((d = $4 / exp($2) - 1) > 1e-12 || d < -1e-12) bad = bad " perplexity " $4
+         if ((d = $7 / exp($6) - 1) > 1e-12 || d < -1e-12) bad = bad " unigram perplexity " $7
+         if ((d = $5 * n - int($5 * n + 0.5)) > 1e-6 || d < -1e-6) bad = bad " accuracy " $5 " not k/" n
+         if ((d = $8 * n - int($8 * n + 0.5)) > 1e-6 || d < -1e-6) bad = bad " unigram accuracy " $8 " not k/" n
+         print bad }')
+[ -n "$hl" ] && [ "$hl" != null ] && [ -z "$verdict" ] \
+  && ok "train: report's held-out figures: 2048 tokens, f32 loss = loss, perplexity = e^loss, accuracies k/2048 ($hl, unigram $ul)" \
+  || fail "train: report's held-out figures" "heldout=$hl unigram=$ul:$verdict"
+
+# the unigram baseline recomputed here: add-one smoothed training counts,
+# -ln((count(t) + 1) / (training tokens + V)) averaged over the held-out
+# targets; its accuracy, that of always guessing the most frequent training
+# token (the lowest id among ties).  Independent tokenization by llama.cpp's
+# llama-tokenize (BOS + text per document, as the trainer).  The held-out
+# corpus is made exactly 257 tokens long, one window of 256 targets, so the
+# targets are every held-out token but the first (a BOS), in any document
+# order: 30 training documents; scripture documents up to 240 tokens, then
+# one of "the" words to fill the rest
+tokenize=${DB_LLAMA_BINDIR:-$src/.deps/llama/bin}/llama-tokenize
+ids() { "$tokenize" -m "$tmp/a.gguf" -p "$1" --ids --log-disable 2>/dev/null | tail -1 | tr -d '[],'; }
+if [ -x "$tokenize" ]; then
+  head -30 "$tmp/train.jsonl" > "$tmp/u-train.jsonl"
+  : > "$tmp/u-held.jsonl"
+  total=0
+  while read -r d; do
+    n=$(ids "$(jq -r .text <<< "$d")" | wc -w)
+    [ $((total + n)) -le 240 ] || break
+    echo "$d" >> "$tmp/u-held.jsonl"; total=$((total + n))
+  done < "$tmp/heldout.jsonl"
+  filler=$(printf 'the %.0s' $(seq 1 $((257 - total - 2))))the
+  jq -cn --arg t "$filler" '{text: $t}' >> "$tmp/u-held.jsonl"
+  while read -r d; do ids "$(jq -r .text <<< "$d")"; echo; done < "$tmp/u-train.jsonl" > "$tmp/u-train.ids"
+  while read -r d; do ids "$(jq -r .text <<< "$d")"; echo; done < "$tmp/u-held.jsonl" > "$tmp/u-held.ids"
+  expect=$(awk -v V="$V" 'FNR == 1 { f++ }
+    f == 1 { for (i = 1; i <= NF; i++) { c[$i]++; n++ } next }
+    { for (i = 1; i <= NF; i++) h[++m] = $i }
+    END { top = 0; for (t in c) if (c[t] > c[top] || (c[t] == c[top] && t + 0 < top + 0)) top = t
+          for (i = 2; i <= m; i++) { nll -= log((c[h[i]] + 1) / (n + V)); hits += h[i] == top }
+          printf "%d %d %.10f %.10f", n, m, nll / (m - 1), hits / (m - 1) }' "$tmp/u-train.ids" "$tmp/u-held.ids")
+  "$train" --out "$tmp/u.gguf" --vocab "$vocab" --train "$tmp/u-train.jsonl" --heldout "$tmp/u-held.jsonl" \
+    --eval-tokens 256 --threads 2 --seed 3 --out-type f32 "${shape[@]}" --max-tokens 512 > "$tmp/uni.csv" 2> "$tmp/uni.err"
+  rc=$?
+  got=$(jq -r '[.unigram_loss, .unigram_accuracy, .heldout_tokens] | join(" ")' "$tmp/u.gguf.json" 2>/dev/null)
+  n_train=$(sed -n 's/.*u-train.jsonl: 30 documents, [0-9]* bytes, \([0-9]*\) tokens/\1/p' "$tmp/uni.err")
+  read -r e_train e_held e_loss e_acc <<< "$expect"
+  read -r g_loss g_acc g_n <<< "$got"
+  if [ $rc -eq 0 ] && [ "$e_held" = 257 ] && [ "$n_train" = "$e_train" ] && [ "$g_n" = 256 ] &&
+     awk -v a="$g_loss" -v b="$e_loss" -v x="$g_acc" -v y="$e_acc" \
+       'BEGIN { d = a - b; e = x - y; exit !(a != "" && d < 1e-9 && d > -1e-9 && e < 1e-9 && e > -1e-9) }'; then
+    ok "train: unigram loss and accuracy equal their recomputation ($g_loss, $g_acc over 256 targets, $e_train training tokens)"
+  else
+    fail "train: unigram baseline recomputed" "exit $rc; trainer: $got, $n_train training tokens;" \
+      "recomputed: $e_loss $e_acc, $e_held held-out and $e_train training tokens" "$(tail -2 "$tmp/uni.err")"
+  fi
+else
+  fail "train: unigram baseline recomputed ($tokenize is not built)"
+fi
 
 # llama.cpp patch 0005 computes the weight gradients (ggml's OUT_PROD) with
 # GEMM blocks; DECOBENCH_OUT_PROD_REFERENCE=1 selects ggml's original loop.
@@ -110,9 +202,19 @@ fi
 # and resuming it without --diffusion is refused
 run_train "$tmp/m.gguf" "$tmp/m" "${shape[@]}" --diffusion --max-tokens 2560 --lr 3e-3 --warmup 2
 rc=$?
+# scored: the masked positions, each position of the 8 windows masked with
+# probability 1/2 by a generator seeded with the window index (tools/train.c
+# eval_model), the same 995 positions whatever the model; the accuracies are
+# whole counts of them
 fa=$(jq -r '.heldout_fill_accuracy' "$tmp/m.gguf.json" 2>/dev/null); causal=$(jq -r .causal "$tmp/m.gguf.json" 2>/dev/null)
-[ $rc -eq 0 ] && [ "$causal" = false ] && awk -v a="$fa" 'BEGIN { exit !(a >= 0 && a <= 1) }' &&
-  ok "train: --diffusion writes a non-causal model with a fill accuracy ($fa)" || fail "train: diffusion" "exit $rc causal=$causal fill=$fa"
+mn=$(jq -r '[.heldout_tokens, .heldout_accuracy, .heldout_fill_accuracy, .heldout_fill_steps, .kind] | join(" ")' "$tmp/m.gguf.json" 2>/dev/null)
+hdr=$(header "$tmp/m.gguf" | grep -cxF -e 'llama.attention.causal False' -e 'tokenizer.ggml.mask_token_id 3')
+[ $rc -eq 0 ] && [ "$causal" = false ] && [ "$hdr" = 2 ] && awk -v s="$mn" 'BEGIN { split(s, v, " ")
+    n = v[1]; a = v[2] * n; f = v[3] * n
+    exit !(n == 995 && v[4] == 8 && v[5] == "masked-diffusion" && a - int(a + 0.5) < 1e-6 && int(a + 0.5) - a < 1e-6 &&
+           f - int(f + 0.5) < 1e-6 && int(f + 0.5) - f < 1e-6) }' &&
+  ok "train: --diffusion writes a non-causal model (GGUF causal False, mask token 3); fill accuracy $fa = k/995 masked positions" ||
+  fail "train: diffusion" "exit $rc causal=$causal header lines=$hdr tokens/accuracy/fill/steps/kind: $mn"
 run_train "$tmp/m.gguf" "$tmp/m2" "${shape[@]}" --max-tokens 5120
 rc=$?
 [ $rc -eq 2 ] && grep -q "pass --diffusion to resume it" "$tmp/m2.err" &&

@@ -73,7 +73,9 @@ typedef struct job {
     /* FMA */
     float (*kernel)(uint64_t iters);
     uint64_t iters;
-    float sink;
+    float reference;             /* what every call of kernel must return */
+    int mismatches;              /* calls that returned something else (under gate_mu) */
+    float first_result;          /* thread 0's first call */
     /* timing, by thread 0 */
     double best_s;
 } job;
@@ -164,7 +166,7 @@ static int run_threads(job *j, void *(*fn)(void *), char *err, size_t errlen) {
     return rc;
 }
 
-static int measure_bandwidth(int threads, int reps, uint64_t bytes, double *gbs, char *err, size_t errlen) {
+static int measure_bandwidth(int threads, int reps, uint64_t bytes, db_probe_result *r, char *err, size_t errlen) {
     job j;
     memset(&j, 0, sizeof j);
     j.threads = threads;
@@ -187,7 +189,10 @@ static int measure_bandwidth(int threads, int reps, uint64_t bytes, double *gbs,
             db_errf(err, errlen, "probe: triad result wrong at element %zu", i);
             goto out;
         }
-    *gbs = 3.0 * (double)sizeof(double) * (double)j.n / j.best_s / 1e9;
+    r->triad_elements = (uint64_t)j.n;
+    r->triad_bytes = 3 * (uint64_t)sizeof(double) * (uint64_t)j.n;
+    r->triad_best_s = j.best_s;
+    r->bandwidth_gbs = (double)r->triad_bytes / r->triad_best_s / 1e9;
     rc = 0;
 out:
     free(j.a);
@@ -212,7 +217,10 @@ __attribute__((target("avx512f"))) static float fma_avx512(uint64_t iters) {
     for (uint64_t i = 0; i < iters; i++) { FMA12(STEP512) }
     __m512 s = _mm512_setzero_ps();
     FMA12(SUM512)
-    return _mm512_reduce_add_ps(s);
+    float out[16], t = 0;
+    _mm512_storeu_ps(out, s);
+    for (int l = 0; l < 16; l++) t += out[l];
+    return t;
 }
 
 #define DECL256(k) __m256 x##k = _mm256_set1_ps(0.01f * (float)(k));
@@ -224,9 +232,16 @@ __attribute__((target("avx2,fma"))) static float fma_avx2(uint64_t iters) {
     for (uint64_t i = 0; i < iters; i++) { FMA12(STEP256) }
     __m256 s = _mm256_setzero_ps();
     FMA12(SUM256)
-    float out[8];
+    float out[8], t = 0;
     _mm256_storeu_ps(out, s);
-    return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
+    for (int l = 0; l < 8; l++) t += out[l];
+    return t;
+}
+
+/* the reference for both: one scalar lane of each chain, fused like the vector instructions */
+__attribute__((target("fma"))) static float fma_fused_lane(float x, uint64_t iters) {
+    for (uint64_t i = 0; i < iters; i++) x = __builtin_fmaf(x, 0.999999f, 1e-6f);
+    return x;
 }
 #endif
 
@@ -241,55 +256,87 @@ static float fma_generic(uint64_t iters) {
     for (uint64_t i = 0; i < iters; i++) { FMA12(STEPV) }
     v4sf s = { 0, 0, 0, 0 };
     FMA12(SUMV)
-    return s[0] + s[1] + s[2] + s[3];
+    float t = 0;
+    for (int l = 0; l < 4; l++) t += s[l];
+    return t;
+}
+
+/* its reference: one scalar lane of each chain, the same expression (so a
+ * compiler that contracts one contracts both) */
+static float fma_unfused_lane(float x, uint64_t iters) {
+    for (uint64_t i = 0; i < iters; i++) x = x * 0.999999f + 1e-6f;
+    return x;
 }
 
 typedef struct kernel {
     const char *name;
     float (*fn)(uint64_t);
     int lanes;
+    float (*lane)(float x0, uint64_t iters);   /* scalar reference of one lane of one chain */
 } kernel;
+
+/* what k->fn(iters) returns, computed lane by lane: chain c starts every
+ * lane at 0.01·c; the chains are summed in order (0 + x0 + … + x11), then
+ * the lanes (0 + l0 + … + l(lanes-1)), as the kernels do */
+static float fma_reference(const kernel *k, uint64_t iters) {
+    float chains = 0;
+    for (int c = 0; c < FMA_ACCUMULATORS; c++) chains += k->lane(0.01f * (float)c, iters);
+    float t = 0;
+    for (int l = 0; l < k->lanes; l++) t += chains;
+    return t;
+}
 
 static kernel pick_kernel(void) {
 #ifdef DB_PROBE_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return (kernel){ "avx512", fma_avx512, 16 };
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return (kernel){ "avx2-fma", fma_avx2, 8 };
+    if (__builtin_cpu_supports("avx512f")) return (kernel){ "avx512", fma_avx512, 16, fma_fused_lane };
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return (kernel){ "avx2-fma", fma_avx2, 8, fma_fused_lane };
 #endif
-    return (kernel){ "generic", fma_generic, 4 };
+    return (kernel){ "generic", fma_generic, 4, fma_unfused_lane };
 }
 
 static void *fma_worker(void *arg) {
     worker *w = arg;
     job *j = w->j;
     if (!pass_gate(j)) return NULL;
-    float sink = 0;
+    int wrong = 0;
     for (int r = 0; r < j->reps; r++) {
         pthread_barrier_wait(&j->bar);
         double t0 = now_s();
-        sink += j->kernel(j->iters);
+        float v = j->kernel(j->iters);
         pthread_barrier_wait(&j->bar);
         if (w->id == 0) {
             double dt = now_s() - t0;
             if (dt < j->best_s) j->best_s = dt;
+            if (r == 0) j->first_result = v;
         }
+        wrong += v != j->reference;
     }
-    if (w->id == 0) j->sink = sink;
+    pthread_mutex_lock(&j->gate_mu);
+    j->mismatches += wrong;
+    pthread_mutex_unlock(&j->gate_mu);
     return NULL;
 }
 
-static int measure_flops(const kernel *k, int threads, int reps, uint64_t iters, double *gflops, char *err,
-                         size_t errlen) {
+/* one FMA measurement on `threads` threads; the best repetition in *best_s,
+ * thread 0's first result in *result; -1 when any call's result differs from
+ * the scalar reference */
+static int measure_flops(const kernel *k, int threads, int reps, uint64_t iters, float reference, double *best_s,
+                         float *result, char *err, size_t errlen) {
     job j;
     memset(&j, 0, sizeof j);
     j.threads = threads;
     j.reps = reps;
     j.kernel = k->fn;
     j.iters = iters;
+    j.reference = reference;
     if (run_threads(&j, fma_worker, err, errlen) != 0) return -1;
-    if (!isfinite(j.sink)) return db_errf(err, errlen, "probe: FMA loop result not finite");
-    double flops = (double)threads * (double)iters * FMA_ACCUMULATORS * k->lanes * 2.0;
-    *gflops = flops / j.best_s / 1e9;
+    if (j.mismatches > 0)
+        return db_errf(err, errlen, "probe: %s FMA loop returned %.9g in %d of %d calls, expected %.9g", k->name,
+                       (double)j.first_result, j.mismatches, threads * reps, (double)reference);
+    *best_s = j.best_s;
+    *result = j.first_result;
     return 0;
 }
 
@@ -320,10 +367,18 @@ int db_probe_run(const db_machine *m, const db_probe_opts *o, db_probe_result *r
     r->threads = threads;
     r->array_bytes = bytes;
     r->kernel = k.name;
-    if (measure_bandwidth(threads, reps, bytes, &r->bandwidth_gbs, err, errlen) != 0) return -1;
+    if (measure_bandwidth(threads, reps, bytes, r, err, errlen) != 0) return -1;
     uint64_t iters = calibrate(&k);
-    if (measure_flops(&k, 1, reps, iters, &r->gflops_per_thread, err, errlen) != 0) return -1;
-    if (measure_flops(&k, threads, reps, iters, &r->gflops, err, errlen) != 0) return -1;
+    r->fma_iters = iters;
+    r->fma_chains = FMA_ACCUMULATORS;
+    r->fma_lanes = k.lanes;
+    r->fma_flops = iters * FMA_ACCUMULATORS * (uint64_t)k.lanes * 2;
+    r->fma_reference = fma_reference(&k, iters);
+    if (measure_flops(&k, 1, reps, iters, r->fma_reference, &r->fma_best_s_1, &r->fma_result, err, errlen) != 0 ||
+        measure_flops(&k, threads, reps, iters, r->fma_reference, &r->fma_best_s, &r->fma_result, err, errlen) != 0)
+        return -1;
+    r->gflops_per_thread = (double)r->fma_flops / r->fma_best_s_1 / 1e9;
+    r->gflops = (double)threads * (double)r->fma_flops / r->fma_best_s / 1e9;
     snprintf(r->method, sizeof r->method,
              "STREAM triad 3 x %.0f MiB double, %d thread%s; FP32 FMA %s, 12 chains; best of %d",
              (double)bytes / (double)MIB, threads, threads == 1 ? "" : "s", k.name, reps);
