@@ -407,10 +407,10 @@ arparams=$(awk '/^  ar / { on = 1; next } /^  [a-z]/ { on = 0 } on { printf "%s 
   && ok "list shows all 17 registered engines in order, with parameters" \
   || fail "list shows all 17 registered engines in order, with parameters" "listed: $listed" "registered: $registered; ar: $arparams"
 # --help: exit 0, nothing on stderr, the usage line, and every long option
-# of the command's option table (harness/cmd_*.c) named in the text
+# of the command's option table (harness/cli/cmd_*.c) named in the text
 for cmd in run report list probe json2gbnf export-lattice compare history merge; do
   "$bin" "$cmd" --help >"$tmp/h" 2>"$tmp/he"; rc=$?
-  f="$src/harness/cmd_$(tr - _ <<< "$cmd").c"
+  f="$src/harness/cli/cmd_$(tr - _ <<< "$cmd").c"
   opts=$(awk '/struct option/ { on = 1 } on && /[{] *NULL/ { on = 0 } on' "$f" | sed -n 's/.*{ *"\([a-z0-9-]*\)",.*/\1/p')
   missing=""
   for o in $opts; do grep -q -- "--$o\b" "$tmp/h" || missing="$missing --$o"; done
