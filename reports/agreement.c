@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/run/store_sql.h"
 #include "harness/util/util.h"
 
 double db_token_agreement(const int32_t *a, int na, const int32_t *b, int nb) {

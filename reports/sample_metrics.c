@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/run/store_sql.h"
 #include "harness/util/util.h"
 
 #define MAX_METRICS 16

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/run/store_sql.h"
 #include "harness/util/util.h"
 
 /* llama.cpp's logits for one path differ slightly with the batch they were
