@@ -12,13 +12,11 @@
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/run/identity.h"
-#include "harness/run/store_sql.h"
+#include "harness/run/store_read.h"
 #include "harness/util/rng.h"
 #include "harness/util/stats.h"
 #include "harness/util/util.h"
@@ -158,130 +156,75 @@ static void side_free(side *sd) {
     memset(sd, 0, sizeof *sd);
 }
 
-/* run id 0 -> the latest; fills run_id, rev, started */
-static int resolve_run(sqlite3 *db, int64_t want, side *sd, char *err, size_t errlen) {
-    sqlite3_stmt *s = NULL;
-    /* "latest": the latest run that ended (harness/run/store.h) */
-    if (want <= 0 && db_store_pick_run(db, 0, &want, NULL, 0, err, errlen) != 0) return -1;
-    const char *sql = want > 0 ? "SELECT id, decobench_rev, started_at FROM run WHERE id = ?"
-                               : "SELECT id, decobench_rev, started_at FROM run ORDER BY id DESC LIMIT 1";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read run", err, errlen);
-    if (want > 0) sqlite3_bind_int64(s, 1, want);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        if (rc != SQLITE_DONE) return db_sql_fail(db, "read run", err, errlen);
-        if (want > 0) return db_errf(err, errlen, "no run with id %lld", (long long)want);
-        return db_errf(err, errlen, "no runs in database");
-    }
-    sd->run_id = sqlite3_column_int64(s, 0);
-    sd->rev = db_sql_text(s, 1);
-    sd->started = sqlite3_column_int64(s, 2);
-    sqlite3_finalize(s);
-    return sd->rev ? 0 : db_errf(err, errlen, "out of memory");
+/* run id 0 -> the latest that ended; fills run_id, rev, started */
+static int resolve_run(db_store *st, int64_t want, side *sd, char *err, size_t errlen) {
+    db_run_info ri;
+    if (db_store_read_run(st, want, &ri, err, errlen) != 0) return -1;
+    sd->run_id = ri.id;
+    sd->rev = ri.decobench_rev;
+    sd->started = ri.started_at;
+    ri.decobench_rev = NULL;
+    db_run_info_free(&ri);
+    return 0;
 }
 
-static int load_samples(sqlite3 *db, int64_t case_id, ccase *c, char *err, size_t errlen) {
-    static const char *const sql[2] = {
-        "SELECT prompt_idx, rep, turn, n_commits, output_tokens_json, tokens_per_s, latency_ms, ttft_ms, mat,"
-        " tpot_ms, acceptance_rate, peak_rss_kib FROM sample WHERE case_id = ? ORDER BY id",
-        /* databases written before the turn column */
-        "SELECT prompt_idx, rep, 0, n_commits, output_tokens_json, tokens_per_s, latency_ms, ttft_ms, mat,"
-        " tpot_ms, acceptance_rate, peak_rss_kib FROM sample WHERE case_id = ? ORDER BY id",
-    };
+static int load_samples(db_store *st, int64_t case_id, ccase *c, char *err, size_t errlen) {
     static const char *const cols[] = { "tokens_per_s", "latency_ms", "ttft_ms", "mat", "tpot_ms",
                                         "acceptance_rate", "peak_rss_kib" };
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, sql[0], -1, &s, NULL) != SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql[1], -1, &s, NULL) != SQLITE_OK)
-        return db_sql_fail(db, "read samples", err, errlen);
-    sqlite3_bind_int64(s, 1, case_id);
-    int rc, cap = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (c->n == cap) {
-            cap = cap ? 2 * cap : 16;
-            smp *ns = realloc(c->s, (size_t)cap * sizeof *ns);
-            if (!ns) {
-                sqlite3_finalize(s);
-                return db_errf(err, errlen, "out of memory");
-            }
-            c->s = ns;
-        }
+    db_sample_info *s = NULL;
+    int n = 0;
+    if (db_store_read_samples(st, case_id, 0, true, &s, &n, err, errlen) != 0) return -1;
+    c->s = calloc((size_t)(n > 0 ? n : 1), sizeof *c->s);
+    if (!c->s) {
+        db_sample_infos_free(s, n);
+        return db_errf(err, errlen, "out of memory");
+    }
+    for (int k = 0; k < n; k++) {
         smp *x = &c->s[c->n++];
-        memset(x, 0, sizeof *x);
-        x->prompt = sqlite3_column_int(s, 0);
-        x->rep = sqlite3_column_int(s, 1);
-        x->turn = sqlite3_column_int(s, 2);
-        x->commits = sqlite3_column_int(s, 3);
-        x->toks = db_sql_text(s, 4);
+        x->prompt = s[k].prompt_idx;
+        x->rep = s[k].rep;
+        x->turn = s[k].turn;
+        x->commits = (int)s[k].n_commits;
+        x->toks = s[k].output_tokens_json;
+        s[k].output_tokens_json = NULL;
         for (int m = 0; m < N_METRICS; m++) x->v[m] = NAN;
-        for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
-            const metric_def *d = db_cmp_metric_by_name(cols[k]);
-            x->v[d - METRICS] = db_sql_real(s, 5 + (int)k);
-        }
-        if (!x->toks) {
-            sqlite3_finalize(s);
-            return db_errf(err, errlen, "out of memory");
+        for (size_t j = 0; j < sizeof cols / sizeof cols[0]; j++) {
+            const metric_def *d = db_cmp_metric_by_name(cols[j]);
+            x->v[d - METRICS] = db_sample_value(&s[k], cols[j]);
         }
     }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : db_sql_fail(db, "read samples", err, errlen);
+    db_sample_infos_free(s, n);
+    return 0;
 }
 
-static int load_side(sqlite3 *db, int64_t want, side *sd, char *err, size_t errlen) {
-    if (resolve_run(db, want, sd, err, errlen) != 0) return -1;
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, label, dataset, model_name, model_sha256, params_json FROM \"case\""
-                           " WHERE run_id = ? ORDER BY idx, id", -1, &s, NULL) != SQLITE_OK)
-        return db_sql_fail(db, "read cases", err, errlen);
-    sqlite3_bind_int64(s, 1, sd->run_id);
-    int rc;
-    int64_t *ids = NULL;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        ccase *nc = realloc(sd->c, (size_t)(sd->n + 1) * sizeof *nc);
-        int64_t *ni = realloc(ids, (size_t)(sd->n + 1) * sizeof *ni);
-        if (nc) sd->c = nc;
-        if (ni) ids = ni;
-        if (!nc || !ni) {
-            sqlite3_finalize(s);
-            free(ids);
-            return db_errf(err, errlen, "out of memory");
-        }
-        ccase *c = &sd->c[sd->n];
-        memset(c, 0, sizeof *c);
-        ids[sd->n++] = sqlite3_column_int64(s, 0);
-        c->label = db_sql_text(s, 1);
-        c->dataset = db_sql_text(s, 2);
-        c->model_name = db_sql_text(s, 3);
-        c->model_sha = db_sql_text(s, 4);
-        c->params = db_sql_text(s, 5);
-        if (!c->label || !c->dataset || !c->model_name || !c->model_sha || !c->params) {
-            sqlite3_finalize(s);
-            free(ids);
-            return db_errf(err, errlen, "out of memory");
-        }
+static int load_side(db_store *st, int64_t want, side *sd, char *err, size_t errlen) {
+    if (resolve_run(st, want, sd, err, errlen) != 0) return -1;
+    db_case_info *cs = NULL;
+    int n = 0;
+    if (db_store_read_cases(st, sd->run_id, NULL, &cs, &n, err, errlen) != 0) return -1;
+    sd->c = calloc((size_t)(n > 0 ? n : 1), sizeof *sd->c);
+    if (!sd->c) {
+        db_case_infos_free(cs, n);
+        return db_errf(err, errlen, "out of memory");
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        free(ids);
-        return db_sql_fail(db, "read cases", err, errlen);
+    for (int i = 0; i < n; i++) {
+        ccase *c = &sd->c[sd->n++];
+        c->label = cs[i].label;
+        c->dataset = cs[i].dataset;
+        c->model_name = cs[i].model_name;
+        c->model_sha = cs[i].model_sha256;
+        c->params = cs[i].params_json;
+        cs[i].label = cs[i].dataset = cs[i].model_name = cs[i].model_sha256 = cs[i].params_json = NULL;
     }
-    for (int i = 0; i < sd->n; i++)
-        if (load_samples(db, ids[i], &sd->c[i], err, errlen) != 0) {
-            free(ids);
-            return -1;
-        }
-    for (int i = 0; i < sd->n; i++) {
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) rc = load_samples(st, cs[i].id, &sd->c[i], err, errlen);
+    for (int i = 0; i < n && rc == 0; i++) {
         ccase *c = &sd->c[i];
-        c->id_found = db_identity_get(db, ids[i], &c->id_cmp, &c->id_same);
-        if (c->id_found < 0) {
-            free(ids);
-            return db_sql_fail(db, "read identity", err, errlen);
-        }
+        c->id_found = db_store_read_identity(st, cs[i].id, &c->id_cmp, &c->id_same, err, errlen);
+        if (c->id_found < 0) rc = -1;
     }
-    free(ids);
-    return 0;
+    db_case_infos_free(cs, n);
+    return rc;
 }
 
 static bool same_case(const ccase *a, const ccase *b) {
@@ -534,8 +477,7 @@ int db_compare_runs(db_store *base, int64_t base_run, db_store *nw, int64_t new_
     if (!(o->min_effect >= 0)) return db_errf(err, errlen, "min effect must be >= 0");
     side sb = { 0 }, sn = { 0 };
     int rc = -1;
-    if (load_side(db_store_handle(base), base_run, &sb, err, errlen) != 0 ||
-        load_side(db_store_handle(nw), new_run, &sn, err, errlen) != 0)
+    if (load_side(base, base_run, &sb, err, errlen) != 0 || load_side(nw, new_run, &sn, err, errlen) != 0)
         goto out;
     res->base_run = sb.run_id;
     res->new_run = sn.run_id;

@@ -10,12 +10,11 @@
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/run/store_sql.h"
+#include "harness/run/store_read.h"
 #include "harness/util/rng.h"
 #include "harness/util/stats.h"
 #include "harness/util/util.h"
@@ -164,41 +163,29 @@ static int cmp_hpoint(const void *a, const void *b) {
 }
 
 /* the metric's value of one case: median over samples (pooled #MAT) */
-static int case_value(sqlite3 *db, int64_t case_id, const metric_def *md, double *v, int *n, char *err,
+static int case_value(db_store *st, int64_t case_id, const metric_def *md, double *v, int *n, char *err,
                       size_t errlen) {
-    char sql[160];
-    snprintf(sql, sizeof sql, "SELECT %s, n_commits FROM sample WHERE case_id = ?", md->column);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read samples", err, errlen);
-    sqlite3_bind_int64(s, 1, case_id);
-    double *x = NULL, num = 0, den = 0, sum = 0;
-    int cnt = 0, cap = 0, rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        double y = db_sql_real(s, 0);
+    db_sample_info *s = NULL;
+    int ns = 0;
+    if (db_store_read_samples(st, case_id, 0, false, &s, &ns, err, errlen) != 0) return -1;
+    double *x = malloc((size_t)(ns > 0 ? ns : 1) * sizeof *x), num = 0, den = 0, sum = 0;
+    if (!x) {
+        db_sample_infos_free(s, ns);
+        return db_errf(err, errlen, "out of memory");
+    }
+    int cnt = 0;
+    for (int k = 0; k < ns; k++) {
+        double y = db_sample_value(&s[k], md->column);
         if (!isfinite(y)) continue;
-        if (cnt == cap) {
-            cap = cap ? 2 * cap : 32;
-            double *nx = realloc(x, (size_t)cap * sizeof *nx);
-            if (!nx) {
-                free(x);
-                sqlite3_finalize(s);
-                return db_errf(err, errlen, "out of memory");
-            }
-            x = nx;
-        }
         x[cnt++] = y;
         sum += y;
-        int c = sqlite3_column_int(s, 1);
+        int c = (int)s[k].n_commits;
         if (c > 0) {
             num += y * c;
             den += c;
         }
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        free(x);
-        return db_sql_fail(db, "read samples", err, errlen);
-    }
+    db_sample_infos_free(s, ns);
     *n = cnt;
     if (md->kind == K_MAT) *v = den > 0 ? num / den : cnt ? sum / cnt : NAN;
     else *v = db_cmp_median(x, (size_t)cnt);
@@ -219,34 +206,30 @@ static void history_free(hrun *runs, int nr, hseries *se, int ns) {
     free(se);
 }
 
-static int load_history(sqlite3 *db, const db_history_opts *o, const metric_def *md, hrun **runs_out, int *nr_out,
+static int load_history(db_store *st, const db_history_opts *o, const metric_def *md, hrun **runs_out, int *nr_out,
                         hseries **se_out, int *ns_out, char *err, size_t errlen) {
     hrun *runs = NULL;
     hseries *se = NULL;
-    int nr = 0, ns = 0, rc;
-    sqlite3_stmt *s = NULL;
+    int nr = 0, ns = 0;
     *runs_out = NULL;
     *se_out = NULL;
     *nr_out = *ns_out = 0;
     /* runs still going, interrupted or crashed are left out: their cases are incomplete */
-    if (sqlite3_prepare_v2(db, "SELECT id, decobench_rev, started_at FROM run WHERE " DB_RUN_ENDED_SQL, -1, &s,
-                           NULL) != SQLITE_OK)
-        return db_sql_fail(db, "read runs", err, errlen);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        hrun *n = realloc(runs, (size_t)(nr + 1) * sizeof *n);
-        if (!n) goto oom;
-        runs = n;
-        runs[nr].id = sqlite3_column_int64(s, 0);
-        runs[nr].rev = db_sql_text(s, 1);
-        runs[nr].started = sqlite3_column_int64(s, 2);
-        if (!runs[nr++].rev) goto oom;
+    db_run_info *ri = NULL;
+    int n_ri = 0;
+    if (db_store_read_runs(st, NULL, true, &ri, &n_ri, err, errlen) != 0) return -1;
+    runs = calloc((size_t)(n_ri > 0 ? n_ri : 1), sizeof *runs);
+    if (!runs) {
+        db_run_infos_free(ri, n_ri);
+        return db_errf(err, errlen, "out of memory");
     }
-    sqlite3_finalize(s);
-    s = NULL;
-    if (rc != SQLITE_DONE) {
-        history_free(runs, nr, se, ns);
-        return db_sql_fail(db, "read runs", err, errlen);
+    for (int i = 0; i < n_ri; i++) {
+        runs[nr].id = ri[i].id;
+        runs[nr].rev = ri[i].decobench_rev;
+        runs[nr++].started = ri[i].started_at;
+        ri[i].decobench_rev = NULL;
     }
+    db_run_infos_free(ri, n_ri);
     if (nr == 0) {
         history_free(runs, nr, se, ns);
         return db_errf(err, errlen, "no runs in database");
@@ -259,29 +242,21 @@ static int load_history(sqlite3 *db, const db_history_opts *o, const metric_def 
                 runs[i].rev_first = runs[j].started;
     }
     qsort(runs, (size_t)nr, sizeof *runs, cmp_hrun);
-    const char *sql = o->label ? "SELECT id, run_id, label, dataset, model_name, model_sha256 FROM \"case\""
-                                 " WHERE label = ? ORDER BY idx, id"
-                               : "SELECT id, run_id, label, dataset, model_name, model_sha256 FROM \"case\""
-                                 " ORDER BY idx, id";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+    db_case_info *cs = NULL;
+    int n_cs = 0;
+    if (db_store_read_cases(st, 0, o->label, &cs, &n_cs, err, errlen) != 0) {
         history_free(runs, nr, se, ns);
-        return db_sql_fail(db, "read cases", err, errlen);
+        return -1;
     }
-    if (o->label) sqlite3_bind_text(s, 1, o->label, -1, SQLITE_TRANSIENT);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t cid = sqlite3_column_int64(s, 0), rid = sqlite3_column_int64(s, 1);
-        const char *label = (const char *)sqlite3_column_text(s, 2);
-        const char *dataset = (const char *)sqlite3_column_text(s, 3);
-        const char *model = (const char *)sqlite3_column_text(s, 4);
-        const char *sha = (const char *)sqlite3_column_text(s, 5);
-        if (!label) label = "";
-        if (!dataset) dataset = "";
-        if (!model) model = "";
-        const char *key = sha && *sha ? sha : model;
-        int ri = -1;
-        for (int i = 0; i < nr && ri < 0; i++)
-            if (runs[i].id == rid) ri = i;
-        if (ri < 0) continue;
+    for (int ci = 0; ci < n_cs; ci++) {
+        int64_t cid = cs[ci].id, rid = cs[ci].run_id;
+        const char *label = cs[ci].label, *dataset = cs[ci].dataset, *model = cs[ci].model_name;
+        const char *sha = cs[ci].model_sha256;
+        const char *key = *sha ? sha : model;
+        int ri_ = -1;
+        for (int i = 0; i < nr && ri_ < 0; i++)
+            if (runs[i].id == rid) ri_ = i;
+        if (ri_ < 0) continue;
         int k = -1;
         for (int i = 0; i < ns && k < 0; i++)
             if (strcmp(se[i].label, label) == 0 && strcmp(se[i].dataset, dataset) == 0 &&
@@ -303,18 +278,14 @@ static int load_history(sqlite3 *db, const db_history_opts *o, const metric_def 
         if (!np) goto oom;
         se[k].pt = np;
         hpoint *pt = &np[se[k].n++];
-        pt->run = ri;
-        if (case_value(db, cid, md, &pt->v, &pt->n, err, errlen) != 0) {
-            sqlite3_finalize(s);
+        pt->run = ri_;
+        if (case_value(st, cid, md, &pt->v, &pt->n, err, errlen) != 0) {
+            db_case_infos_free(cs, n_cs);
             history_free(runs, nr, se, ns);
             return -1;
         }
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        history_free(runs, nr, se, ns);
-        return db_sql_fail(db, "read cases", err, errlen);
-    }
+    db_case_infos_free(cs, n_cs);
     if (ns == 0) {
         history_free(runs, nr, se, ns);
         if (o->label) return db_errf(err, errlen, "no case labelled '%s'", o->label);
@@ -327,7 +298,7 @@ static int load_history(sqlite3 *db, const db_history_opts *o, const metric_def 
     *ns_out = ns;
     return 0;
 oom:
-    sqlite3_finalize(s);
+    db_case_infos_free(cs, n_cs);
     history_free(runs, nr, se, ns);
     return db_errf(err, errlen, "out of memory");
 }
@@ -346,8 +317,7 @@ int db_history(db_store *st, const db_history_opts *o, FILE *out, int *n_changes
     hrun *runs;
     hseries *se;
     int nr, ns;
-    sqlite3 *db = db_store_handle(st);
-    if (load_history(db, o, md, &runs, &nr, &se, &ns, err, errlen) != 0) return -1;
+    if (load_history(st, o, md, &runs, &nr, &se, &ns, err, errlen) != 0) return -1;
     const bool md_out = strcmp(fmt, "md") == 0;
     if (md_out)
         fprintf(out,

@@ -1,8 +1,8 @@
 /* store_int.h — internals the files of the results database share
  * (store.c, store_sql.c, store_write.c, store_lifecycle.c, store_read.c,
  * store_merge.c) and the run layer's other SQL readers (identity.c):
- * the store's handle, its SQL helpers and the sample writer both case
- * writers use.  Private to harness/run (and tests/).
+ * the store's handle, its SQL helpers and column readers, and the sample
+ * writer both case writers use.  Private to harness/run (and tests/).
  */
 #ifndef DECOBENCH_STORE_INT_H
 #define DECOBENCH_STORE_INT_H
@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 #include "store.h"
-#include "store_sql.h"
 
 struct db_store {
     sqlite3 *db;
@@ -52,6 +51,15 @@ int  db_st_check_writable(db_store *st);
 void db_st_this_host(char *buf, size_t len);
 /* Column i as a malloc'd string, NULL for SQL NULL. */
 char *db_st_col_dup(sqlite3_stmt *s, int i);
+
+/* Column i as a malloc'd string ("" for NULL) / a double (NaN for NULL). */
+char  *db_sql_text(sqlite3_stmt *s, int i);
+double db_sql_real(sqlite3_stmt *s, int i);
+/* Whether the database has a table of that name (tables added by later
+ * schema versions may be absent from older databases). */
+bool   db_sql_has_table(sqlite3 *db, const char *name);
+/* One-line error "WHAT: sqlite message"; returns -1. */
+int    db_sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen);
 
 /* ---- store_write.c -------------------------------------------------------- */
 

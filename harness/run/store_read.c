@@ -153,6 +153,11 @@ void db_run_infos_free(db_run_info *r, int n) {
     free(r);
 }
 
+int db_store_resolve_run(db_store *st, int64_t want, int64_t *run_id, char *note, size_t notelen, char *err,
+                         size_t errlen) {
+    return db_store_pick_run(st->db, want, run_id, note, notelen, err, errlen);
+}
+
 int db_store_count_runs(db_store *st, int64_t *n, char *err, size_t errlen) {
     sqlite3_stmt *s = NULL;
     *n = 0;

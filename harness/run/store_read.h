@@ -39,6 +39,11 @@ typedef struct db_run_info {
     int cores;
 } db_run_info;
 
+/* db_store_pick_run (store.h) on st: which run "latest" (want <= 0) means,
+ * or check run want; note (may be NULL) gets one line, or "", when the run
+ * picked is incomplete or newer runs were passed over. */
+int  db_store_resolve_run(db_store *st, int64_t want, int64_t *run_id, char *note, size_t notelen, char *err,
+                          size_t errlen);
 /* Runs in the database. */
 int  db_store_count_runs(db_store *st, int64_t *n, char *err, size_t errlen);
 /* Run want, or for want <= 0 the latest run that ended (db_store_pick_run):
