@@ -67,7 +67,7 @@ void db_store_close(db_store *st);
 /* Remove a (closed) database file and its SQLite -wal / -shm side files. */
 void db_store_remove_files(const char *path);
 const char *db_store_errmsg(const db_store *st);
-struct sqlite3 *db_store_handle(db_store *st);   /* the raw handle: tests; reports read through store_read.h */
+struct sqlite3 *db_store_handle(db_store *st);   /* raw handle: tests, identity, interference */
 
 /* Insert the machine unless its fingerprint is known; returns its id. */
 int db_store_machine(db_store *st, const db_machine *m, int64_t *machine_id);

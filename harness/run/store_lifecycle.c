@@ -197,40 +197,37 @@ int db_store_reap_runs(db_store *st, int *n_marked) {
     sqlite3_finalize(s);
     if (n_dead == 0) return 0;
     if (db_st_exec(st, "BEGIN IMMEDIATE") != 0) return -1;
+    int marked = 0, rc = -1;
     if (db_st_prepare(st, "UPDATE run SET status='crashed', finished_at=COALESCE(heartbeat_at, started_at)"
-                    " WHERE id=? AND status='running'", &u) != 0 ||
+                          " WHERE id=? AND status='running'", &u) != 0 ||
         db_st_prepare(st, "UPDATE \"case\" SET status='interrupted', finished_at=? WHERE run_id=? AND status='running'",
-                &c) != 0)
-        goto fail;
-    int marked = 0;
+                      &c) != 0)
+        goto end;
     for (int i = 0; i < n_dead; i++) {
         sqlite3_bind_int64(u, 1, dead[i]);
-        if (db_st_step_done(st, u, "mark run crashed") != 0) goto fail;
+        if (db_st_step_done(st, u, "mark run crashed") != 0) goto end;
         if (sqlite3_changes(st->db) == 0) continue;   /* resumed or finished meanwhile */
         marked++;
         sqlite3_bind_int64(c, 1, now);
         sqlite3_bind_int64(c, 2, dead[i]);
-        if (db_st_step_done(st, c, "mark cases interrupted") != 0) goto fail;
+        if (db_st_step_done(st, c, "mark cases interrupted") != 0) goto end;
     }
     sqlite3_finalize(u);
     sqlite3_finalize(c);
     u = c = NULL;
-    if (db_st_exec(st, "COMMIT") != 0) goto fail;
-    if (n_marked) *n_marked = marked;
-    return 0;
-fail:
+    rc = db_st_exec(st, "COMMIT");
+end:
     sqlite3_finalize(u);
     sqlite3_finalize(c);
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    if (rc != 0) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    else if (n_marked) *n_marked = marked;
+    return rc;
 }
 
 void db_run_resume_free(db_run_resume *r) {
     if (!r) return;
-    free(r->suite_path);
-    free(r->config_json);
-    free(r->suite_sha256);
-    free(r->config_sha256);
+    char *f[] = { r->suite_path, r->config_json, r->suite_sha256, r->config_sha256 };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) free(f[i]);
     memset(r, 0, sizeof *r);
 }
 int db_store_run_resume(db_store *st, int64_t run_id, bool take_over, db_run_resume *out, char *err,
