@@ -35,8 +35,8 @@ int db_store_run_claim(db_store *st, int64_t run_id, const db_run_lifecycle *lc)
     db_st_this_host(host, sizeof host);
     sqlite3_stmt *s = NULL;
     if (db_st_prepare(st,
-                "UPDATE run SET pid=?, hostname=?, heartbeat_at=?, suite_sha256=?, config_sha256=?,"
-                " limit_prompts=? WHERE id=?", &s) != 0)
+                      "UPDATE run SET pid=?, hostname=?, heartbeat_at=?, suite_sha256=?, config_sha256=?,"
+                      " limit_prompts=? WHERE id=?", &s) != 0)
         return -1;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)getpid());
     db_st_bind_text(s, 2, host);
@@ -237,8 +237,8 @@ int db_store_run_resume(db_store *st, int64_t run_id, bool take_over, db_run_res
     sqlite3_stmt *s = NULL;
     if (db_st_exec(st, take_over ? "BEGIN IMMEDIATE" : "BEGIN") != 0) return db_errf(err, errlen, "%s", st->err);
     if (db_st_prepare(st,
-                "SELECT status, hostname, pid, COALESCE(heartbeat_at, started_at), suite_path, config_json,"
-                " suite_sha256, config_sha256, limit_prompts FROM run WHERE id=?", &s) != 0) {
+                      "SELECT status, hostname, pid, COALESCE(heartbeat_at, started_at), suite_path, config_json,"
+                      " suite_sha256, config_sha256, limit_prompts FROM run WHERE id=?", &s) != 0) {
         db_errf(err, errlen, "%s", st->err);
         goto fail;
     }

@@ -109,7 +109,7 @@ void db_sample_infos_free(db_sample_info *s, int n);
  * forward_time_ms); NaN for another name. */
 double db_sample_value(const db_sample_info *s, const char *column);
 
-/* Per-sample counter values of a case (sample_counter), in rowid order. */
+/* Per-sample counter values of a case (sample_counter), in no set order. */
 typedef struct db_counter_value {
     int64_t sample_id;
     char *name;

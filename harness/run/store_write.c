@@ -30,9 +30,9 @@ int db_store_machine(db_store *st, const db_machine *m, int64_t *machine_id) {
     if (rc != SQLITE_DONE) return db_st_err(st, "look up machine");
     /* OR IGNORE: another process may insert the same machine meanwhile; its id is read back below */
     if (db_st_prepare(st,
-                "INSERT OR IGNORE INTO machine(fingerprint, hostname, cpu_model, arch, os, packages, cores, pus,"
-                " numa_nodes, memory_bytes, l1d_bytes, l2_bytes, l3_bytes, topology_json, first_seen)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s) != 0)
+                      "INSERT OR IGNORE INTO machine(fingerprint, hostname, cpu_model, arch, os, packages, cores, pus,"
+                      " numa_nodes, memory_bytes, l1d_bytes, l2_bytes, l3_bytes, topology_json, first_seen)"
+                      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s) != 0)
         return -1;
     db_st_bind_text(s, 1, m->fingerprint);
     db_st_bind_text(s, 2, m->hostname);
@@ -66,9 +66,9 @@ int db_store_run_begin(db_store *st, const db_run_record *r, int64_t *run_id) {
     sqlite3_stmt *s = NULL, *c = NULL;
     if (db_st_exec(st, "BEGIN IMMEDIATE") != 0) return -1;
     if (db_st_prepare(st,
-                "INSERT INTO run(machine_id, suite_name, suite_path, config_json, argv, decobench_rev,"
-                " llama_commit, compiler, build_flags, papi_version, threads, started_at, status)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,'running')", &s) != 0)
+                      "INSERT INTO run(machine_id, suite_name, suite_path, config_json, argv, decobench_rev,"
+                      " llama_commit, compiler, build_flags, papi_version, threads, started_at, status)"
+                      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,'running')", &s) != 0)
         goto fail;
     if (r->machine_id > 0) sqlite3_bind_int64(s, 1, r->machine_id);
     else sqlite3_bind_null(s, 1);
@@ -136,8 +136,8 @@ int db_store_probe(db_store *st, int64_t machine_id, const db_probe_record *p) {
     if (db_st_check_writable(st) != 0) return -1;
     sqlite3_stmt *s = NULL;
     if (db_st_prepare(st,
-                "INSERT OR REPLACE INTO machine_probe(machine_id, measured_at, bandwidth_gbs, gflops,"
-                " gflops_per_thread, threads, method) VALUES(?,?,?,?,?,?,?)", &s) != 0)
+                      "INSERT OR REPLACE INTO machine_probe(machine_id, measured_at, bandwidth_gbs, gflops,"
+                      " gflops_per_thread, threads, method) VALUES(?,?,?,?,?,?,?)", &s) != 0)
         return -1;
     sqlite3_bind_int64(s, 1, machine_id);
     sqlite3_bind_int64(s, 2, p->measured_at_ms > 0 ? p->measured_at_ms : db_unix_ms());
@@ -301,22 +301,22 @@ int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
     sqlite3_stmt *s = NULL, *ss = NULL, *sc = NULL, *sm = NULL, *se = NULL;
     if (db_st_exec(st, "BEGIN IMMEDIATE") != 0) return -1;
     if (db_st_prepare(st,
-                "INSERT INTO \"case\"(run_id, idx, engine, label, params_json, model_name, model_path,"
-                " model_sha256, model_desc, model_params, model_bytes, draft_name, draft_path,"
-                " draft_sha256, dataset, n_prompts, status, started_at, finished_at)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s) != 0 ||
+                      "INSERT INTO \"case\"(run_id, idx, engine, label, params_json, model_name, model_path,"
+                      " model_sha256, model_desc, model_params, model_bytes, draft_name, draft_path,"
+                      " draft_sha256, dataset, n_prompts, status, started_at, finished_at)"
+                      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s) != 0 ||
         db_st_prepare(st,
-                "INSERT INTO sample(case_id, prompt_idx, prompt_id, category, rep, turn, seed,"
-                " n_prompt_tokens, new_tokens, ttft_ms, latency_ms, tokens_per_s, tpot_ms,"
-                " target_forwards, draft_forwards, target_tokens_evaluated, n_commits, mat, drafted,"
-                " accepted, acceptance_rate, accept_at_json, draft_time_ms, forward_time_ms,"
-                " sample_time_ms, peak_rss_kib, stop_reason, output_tokens_json, output_text)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &ss) != 0 ||
+                      "INSERT INTO sample(case_id, prompt_idx, prompt_id, category, rep, turn, seed,"
+                      " n_prompt_tokens, new_tokens, ttft_ms, latency_ms, tokens_per_s, tpot_ms,"
+                      " target_forwards, draft_forwards, target_tokens_evaluated, n_commits, mat, drafted,"
+                      " accepted, acceptance_rate, accept_at_json, draft_time_ms, forward_time_ms,"
+                      " sample_time_ms, peak_rss_kib, stop_reason, output_tokens_json, output_text)"
+                      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &ss) != 0 ||
         db_st_prepare(st, "INSERT INTO sample_counter(sample_id, name, value) VALUES(?,?,?)", &sc) != 0 ||
         db_st_prepare(st, "INSERT INTO sample_metric(sample_id, name, value) VALUES(?,?,?)", &sm) != 0 ||
         db_st_prepare(st,
-                "INSERT INTO step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,"
-                " accepted_mask, t_start_us, t_end_us) VALUES(?,?,?,?,?,?,?,?,?,?)", &se) != 0)
+                      "INSERT INTO step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,"
+                      " accepted_mask, t_start_us, t_end_us) VALUES(?,?,?,?,?,?,?,?,?,?)", &se) != 0)
         goto fail;
     int k = db_st_bind_case_fields(s, run_id, c);
     db_st_bind_text(s, k++, c->status);
@@ -367,10 +367,10 @@ int db_store_case_begin(db_store *st, int64_t run_id, const db_case_record *c, i
         if (db_st_step_done(st, s, "resume case") != 0) goto fail;
     } else {
         if (db_st_prepare(st,
-                    "INSERT INTO \"case\"(run_id, idx, engine, label, params_json, model_name, model_path,"
-                    " model_sha256, model_desc, model_params, model_bytes, draft_name, draft_path,"
-                    " draft_sha256, dataset, n_prompts, status, started_at)"
-                    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'running',?)", &s) != 0)
+                          "INSERT INTO \"case\"(run_id, idx, engine, label, params_json, model_name, model_path,"
+                          " model_sha256, model_desc, model_params, model_bytes, draft_name, draft_path,"
+                          " draft_sha256, dataset, n_prompts, status, started_at)"
+                          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'running',?)", &s) != 0)
             goto fail;
         int k = db_st_bind_case_fields(s, run_id, c);
         sqlite3_bind_int64(s, k++, c->started_at_ms > 0 ? c->started_at_ms : db_unix_ms());
@@ -394,20 +394,20 @@ int db_store_sample(db_store *st, int64_t case_id, const db_sample_record *r) {
     sqlite3_stmt *ss = NULL, *sc = NULL, *sm = NULL, *se = NULL;
     if (db_st_exec(st, "BEGIN IMMEDIATE") != 0) return -1;
     if (db_st_prepare(st,
-                "INSERT INTO sample(case_id, prompt_idx, prompt_id, category, rep, turn, seed,"
-                " n_prompt_tokens, new_tokens, ttft_ms, latency_ms, tokens_per_s, tpot_ms,"
-                " target_forwards, draft_forwards, target_tokens_evaluated, n_commits, mat, drafted,"
-                " accepted, acceptance_rate, accept_at_json, draft_time_ms, forward_time_ms,"
-                " sample_time_ms, peak_rss_kib, stop_reason, output_tokens_json, output_text)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &ss) != 0 ||
+                      "INSERT INTO sample(case_id, prompt_idx, prompt_id, category, rep, turn, seed,"
+                      " n_prompt_tokens, new_tokens, ttft_ms, latency_ms, tokens_per_s, tpot_ms,"
+                      " target_forwards, draft_forwards, target_tokens_evaluated, n_commits, mat, drafted,"
+                      " accepted, acceptance_rate, accept_at_json, draft_time_ms, forward_time_ms,"
+                      " sample_time_ms, peak_rss_kib, stop_reason, output_tokens_json, output_text)"
+                      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &ss) != 0 ||
         db_st_prepare(st, "INSERT INTO sample_counter(sample_id, name, value) VALUES(?,?,?)", &sc) != 0 ||
         db_st_prepare(st, "INSERT INTO sample_metric(sample_id, name, value) VALUES(?,?,?)", &sm) != 0 ||
         db_st_prepare(st,
-                "INSERT INTO step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,"
-                " accepted_mask, t_start_us, t_end_us) VALUES(?,?,?,?,?,?,?,?,?,?)", &se) != 0 ||
+                      "INSERT INTO step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,"
+                      " accepted_mask, t_start_us, t_end_us) VALUES(?,?,?,?,?,?,?,?,?,?)", &se) != 0 ||
         db_st_insert_sample(st, ss, sc, sm, se, case_id, r) != 0 ||
         db_st_heartbeat_now(st, "UPDATE run SET heartbeat_at=? WHERE id=(SELECT run_id FROM \"case\" WHERE id=?)",
-                      case_id) != 0)
+                            case_id) != 0)
         goto fail;
     sqlite3_finalize(ss);
     sqlite3_finalize(sc);
