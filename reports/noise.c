@@ -1,8 +1,8 @@
 /* noise.c — S7 interference in the reports: reads the verdicts that
- * harness/run/interference.c stored (table interference; read through
- * harness/run/store_read.h) for a run and its
- * cases, and writes the footnotes and JSON objects that go with the marker
- * (DB_NOISE_MARK) on a flagged case's label.  The thresholds behind a flag
+ * harness/run/interference.c stored (table interference, read through
+ * harness/run/store_read.h) for a run and its cases, and writes the
+ * footnotes and JSON objects that go with the marker (DB_NOISE_MARK) on a
+ * flagged case's label.  The thresholds behind a flag
  * are in docs/metrics.md ("Interference").
  */
 #include "format.h"
@@ -64,13 +64,11 @@ static int read_verdict(db_store *st, int64_t run_id, int64_t case_id, bool *rec
 
 int db_table_load_noise(db_store *st, db_table *t, char *err, size_t errlen) {
     bool rec = false;
-    if (read_verdict(st, t->run_id, 0, &rec, &t->noise, err, errlen) != 0)
-        return -1;
+    if (read_verdict(st, t->run_id, 0, &rec, &t->noise, err, errlen) != 0) return -1;
     t->noise_recorded = rec;
     for (int i = 0; i < t->n_rows; i++) {
         db_table_row *r = &t->rows[i];
-        if (read_verdict(st, t->run_id, r->case_id, &rec, &r->noise, err, errlen) != 0)
-            return -1;
+        if (read_verdict(st, t->run_id, r->case_id, &rec, &r->noise, err, errlen) != 0) return -1;
         t->noise_recorded |= rec;
     }
     return 0;

@@ -21,6 +21,7 @@
 typedef db_table_row row;
 typedef db_table table;
 
+/* ---- JSON: the default layout (the run, its counters, every row) ------------ */
 
 static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
     cJSON *root = db_table_json_header(t);
@@ -74,6 +75,9 @@ static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
     return db_json_print(root, out, err, errlen);
 }
 
+/* ---- the per-case table as Markdown, CSV and LaTeX (its columns: the
+ * defaults or --columns) ------------------------------------------------------ */
+
 #define COLS db_table_cols
 #define N_COLS db_table_n_cols
 
@@ -84,7 +88,6 @@ typedef struct col_pick {
 } col_pick;
 
 static const col_spec COUNTER_COL = { C_COUNTER, "", "", "", 0, false, true };
-
 
 /* "label, engine, ..." and the run's counters, for error messages */
 static void col_names(const table *t, char *buf, size_t len) {
@@ -225,7 +228,6 @@ static void col_cell(const table *t, int i, const col_pick *k, char *buf, size_t
     default: db_table_fmt_fixed(buf, len, v, 2); break;
     }
 }
-
 
 static void columns_md(const table *t, const col_pick *cols, int n, FILE *out) {
     char buf[512];
@@ -442,7 +444,6 @@ static int write_columns(const table *t, const char *fmt, const char *names, FIL
     free(cols);
     return rc;
 }
-
 
 /* ---- entry ------------------------------------------------------------------ */
 

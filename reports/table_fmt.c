@@ -118,7 +118,6 @@ cJSON *db_table_json_header(const table *t) {
     return root;
 }
 
-
 void db_table_title_line(const table *t, const char *by, FILE *out) {
     char machine[256];
     db_table_machine_title(t, machine, sizeof machine);

@@ -1,5 +1,6 @@
 /* table_load.c — the results table of one run loaded from the results
- * database and computed (table_data.h): its cases and samples, counters,
+ * database (through harness/run/store_read.h) and computed (table_data.h):
+ * its cases and samples, counters,
  * verification events and identity verdicts; baselines, bootstrap
  * intervals, speedups and the speculative-decoding metrics of each row.
  */
@@ -20,7 +21,6 @@
 #include "harness/util/util.h"
 
 #define MAX_POS DB_TABLE_MAX_POS
-
 
 typedef db_table_row row;
 typedef db_table table;
