@@ -663,11 +663,13 @@ int db_store_read_record(db_store *st, db_record_kind kind, int64_t id, db_field
     db_field *f = calloc((size_t)(nc > 0 ? nc : 1), sizeof *f);
     int bad = !f;
     for (int c = 0; !bad && c < nc; c++) {
-        const char *t = (const char *)sqlite3_column_text(s, c);
+        /* the type before any conversion (column_text converts numbers) */
+        int type = sqlite3_column_type(s, c);
+        f[c].is_text = type == SQLITE_TEXT;
+        f[c].int_value = sqlite3_column_int64(s, c);
+        const char *t = type == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(s, c);
         f[c].name = db_strdup(sqlite3_column_name(s, c));
         f[c].text = t ? db_strdup(t) : NULL;
-        f[c].is_text = sqlite3_column_type(s, c) == SQLITE_TEXT;
-        f[c].int_value = sqlite3_column_int64(s, c);
         bad = !f[c].name || (t && !f[c].text);
     }
     sqlite3_finalize(s);
