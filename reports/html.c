@@ -693,6 +693,7 @@ static void write_outputs(FILE *out, db_store *st, const report *r) {
             snprintf(rep, sizeof rep, "%d", s[k].rep);
             snprintf(turn, sizeof turn, "%d", s[k].turn);
             snprintf(toks, sizeof toks, "%lld", (long long)s[k].new_tokens);
+            if (!s[k].has_new_tokens) toks[0] = '\0';   /* NULL: an empty cell */
             fputs("<tr>", out);
             td(out, s[k].prompt_id, false);
             td(out, s[k].category, false);

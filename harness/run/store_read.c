@@ -345,6 +345,7 @@ static int sample_row(sqlite3_stmt *s, void *e) {
     x->turn = sqlite3_column_int(s, 3);
     x->has_seed = sqlite3_column_type(s, 4) != SQLITE_NULL;
     x->seed = sqlite3_column_int64(s, 4);
+    x->has_new_tokens = sqlite3_column_type(s, 11) != SQLITE_NULL;
     char **f[] = { &x->prompt_id, &x->category, &x->stop_reason, &x->output_tokens_json, &x->output_text };
     int bad = 0;
     for (int i = 0; i < 5; i++) bad |= !(*f[i] = db_sql_text(s, 5 + i));

@@ -90,7 +90,7 @@ typedef struct db_sample_info {
     int64_t id;
     int prompt_idx, rep, turn;          /* turn 0 in databases older than the column */
     int64_t seed;
-    bool has_seed;
+    bool has_seed, has_new_tokens;      /* false: SQL NULL */
     char *prompt_id, *category, *stop_reason;
     char *output_tokens_json, *output_text;
     int64_t n_prompt_tokens, new_tokens, target_forwards, draft_forwards, target_tokens_evaluated, n_commits,
