@@ -5,11 +5,11 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/run/store_read.h"
 #include "harness/util/util.h"
 
 double db_token_agreement(const int32_t *a, int na, const int32_t *b, int nb) {
@@ -80,38 +80,44 @@ static int parse_tokens(const char *json, int64_t sample, int32_t **t, int *n, c
     return 0;
 }
 
-/* Mean agreement and exact-match rate of case `id` against case `ref`. */
-static int pair_up(sqlite3 *db, int64_t id, int64_t ref, db_agreement *r, char *err, size_t errlen) {
-    static const char *sql =
-        "SELECT a.id, a.output_tokens_json, b.output_tokens_json FROM sample a"
-        " JOIN sample b ON b.case_id = ?2 AND b.prompt_idx = a.prompt_idx AND b.rep = a.rep"
-        "   AND b.turn = a.turn AND b.seed IS a.seed"
-        " WHERE a.case_id = ?1 ORDER BY a.id";
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "agreement", err, errlen);
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, ref);
-    double sum = 0.0, exact = 0.0;
-    int rc, status = 0;
-    r->pairs = 0;
-    while (status == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t sample = sqlite3_column_int64(s, 0);
-        int32_t *a = NULL, *b = NULL;
-        int na = 0, nb = 0;
-        if (parse_tokens((const char *)sqlite3_column_text(s, 1), sample, &a, &na, err, errlen) != 0 ||
-            parse_tokens((const char *)sqlite3_column_text(s, 2), sample, &b, &nb, err, errlen) != 0) {
-            status = -1;
-        } else {
-            double g = db_token_agreement(a, na, b, nb);
-            sum += g;
-            exact += na == nb && g == 1.0;
-            r->pairs++;
-        }
-        free(a);
-        free(b);
+/* Mean agreement and exact-match rate of case `id` against case `ref`: its
+ * samples (in id order) paired with the reference's of the same prompt,
+ * repetition, turn and seed. */
+static int pair_up(db_store *st, int64_t id, int64_t ref, db_agreement *r, char *err, size_t errlen) {
+    db_sample_info *sa = NULL, *sb = NULL;
+    int na_s = 0, nb_s = 0;
+    if (db_store_read_samples(st, id, 0, true, &sa, &na_s, err, errlen) != 0) return -1;
+    if (db_store_read_samples(st, ref, 0, true, &sb, &nb_s, err, errlen) != 0) {
+        db_sample_infos_free(sa, na_s);
+        return -1;
     }
-    if (status == 0 && rc != SQLITE_DONE) status = db_sql_fail(db, "agreement", err, errlen);
-    sqlite3_finalize(s);
+    double sum = 0.0, exact = 0.0;
+    int status = 0;
+    r->pairs = 0;
+    for (int i = 0; i < na_s && status == 0; i++) {
+        const db_sample_info *x = &sa[i];
+        for (int k = 0; k < nb_s && status == 0; k++) {
+            const db_sample_info *y = &sb[k];
+            if (y->prompt_idx != x->prompt_idx || y->rep != x->rep || y->turn != x->turn ||
+                y->has_seed != x->has_seed || (x->has_seed && y->seed != x->seed))
+                continue;
+            int32_t *a = NULL, *b = NULL;
+            int na = 0, nb = 0;
+            if (parse_tokens(x->output_tokens_json, x->id, &a, &na, err, errlen) != 0 ||
+                parse_tokens(y->output_tokens_json, x->id, &b, &nb, err, errlen) != 0) {
+                status = -1;
+            } else {
+                double g = db_token_agreement(a, na, b, nb);
+                sum += g;
+                exact += na == nb && g == 1.0;
+                r->pairs++;
+            }
+            free(a);
+            free(b);
+        }
+    }
+    db_sample_infos_free(sa, na_s);
+    db_sample_infos_free(sb, nb_s);
     r->agreement = r->pairs ? sum / r->pairs : NAN;
     r->exact_match = r->pairs ? exact / r->pairs : NAN;
     return status;
@@ -128,44 +134,36 @@ static void acases_free(acase *c, int n) {
     free(c);
 }
 
-int db_agreement_run(sqlite3 *db, int64_t run, db_agreement **out, int *n_out, char *err, size_t errlen) {
+int db_agreement_run(db_store *st, int64_t run, db_agreement **out, int *n_out, char *err, size_t errlen) {
     *out = NULL;
     *n_out = 0;
-    static const char *sql =
-        "SELECT c.id, c.label, c.engine, c.model_name, c.dataset, c.params_json,"
-        " (SELECT COUNT(*) FROM sample x WHERE x.case_id = c.id),"
-        " (SELECT COUNT(*) FROM sample x JOIN sample_metric m ON m.sample_id = x.id"
-        "   AND m.name = 'diffusion_max_commit' AND m.value = 1 WHERE x.case_id = c.id)"
-        " FROM \"case\" c WHERE c.run_id = ? ORDER BY c.idx";
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "agreement cases", err, errlen);
-    sqlite3_bind_int64(s, 1, run);
-    acase *c = NULL;
-    int n = 0, cap = 0, rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            acase *g = realloc(c, sizeof *g * (size_t)cap);
-            if (!g) { rc = SQLITE_NOMEM; break; }
-            c = g;
+    db_case_info *cs = NULL;
+    int n = 0;
+    if (db_store_read_cases(st, run, NULL, &cs, &n, err, errlen) != 0) return -1;
+    acase *c = calloc((size_t)(n > 0 ? n : 1), sizeof *c);
+    if (!c) {
+        db_case_infos_free(cs, n);
+        return db_errf(err, errlen, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        acase *x = &c[i];
+        x->id = cs[i].id;
+        x->label = cs[i].label;
+        x->engine = cs[i].engine;
+        x->model = cs[i].model_name;
+        x->dataset = cs[i].dataset;
+        cs[i].label = cs[i].engine = cs[i].model_name = cs[i].dataset = NULL;
+        x->params = cJSON_Parse(cs[i].params_json);
+        /* a reference commits one token per step in every sample */
+        int samples = cs[i].n_samples, one = 0;
+        if (db_store_case_metric_count(st, x->id, "diffusion_max_commit", 1, &one, err, errlen) != 0) {
+            db_case_infos_free(cs, n);
+            acases_free(c, n);
+            return -1;
         }
-        acase *x = &c[n++];
-        memset(x, 0, sizeof *x);
-        x->id = sqlite3_column_int64(s, 0);
-        x->label = db_sql_text(s, 1);
-        x->engine = db_sql_text(s, 2);
-        x->model = db_sql_text(s, 3);
-        x->dataset = db_sql_text(s, 4);
-        const char *pj = (const char *)sqlite3_column_text(s, 5);
-        x->params = pj ? cJSON_Parse(pj) : NULL;
-        int samples = sqlite3_column_int(s, 6), one = sqlite3_column_int(s, 7);
         x->reference = samples > 0 && one == samples;
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        acases_free(c, n);
-        return rc == SQLITE_NOMEM ? db_errf(err, errlen, "out of memory") : db_sql_fail(db, "agreement cases", err, errlen);
-    }
+    db_case_infos_free(cs, n);
     db_agreement *r = calloc((size_t)(n > 0 ? n : 1), sizeof *r);
     if (!r) {
         acases_free(c, n);
@@ -180,7 +178,7 @@ int db_agreement_run(sqlite3 *db, int64_t run, db_agreement **out, int *n_out, c
         a->ref_case_id = c[ref].id;
         a->ref_label = db_strdup(c[ref].label ? c[ref].label : "");
         if (!a->ref_label) status = db_errf(err, errlen, "out of memory");
-        else status = pair_up(db, c[i].id, c[ref].id, a, err, errlen);
+        else status = pair_up(st, c[i].id, c[ref].id, a, err, errlen);
     }
     acases_free(c, n);
     if (status != 0) {

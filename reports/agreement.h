@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct sqlite3;
+#include "harness/run/store.h"
 
 /* agreement(a, b) as defined above. */
 double db_token_agreement(const int32_t *a, int na, const int32_t *b, int nb);
@@ -46,7 +46,7 @@ typedef struct db_agreement {
  * allocated array (*out, *n_out; free with db_agreement_free).  Returns 0,
  * or -1 with one line in err (a stored output that is not a JSON array of
  * token ids is an error naming the sample). */
-int db_agreement_run(struct sqlite3 *db, int64_t run, db_agreement **out, int *n_out, char *err, size_t errlen);
+int db_agreement_run(db_store *st, int64_t run, db_agreement **out, int *n_out, char *err, size_t errlen);
 void db_agreement_free(db_agreement *a, int n);
 
 /* The entry of case_id in a, or NULL. */

@@ -1,8 +1,8 @@
 /* compare.h — nightly regression detection on the results database:
  * comparing two runs (`decobench compare`), the per-run series of a metric
- * with change-point detection (`decobench history`), and merging results
- * databases (`decobench merge`).  docs/regression.md describes the nightly
- * recipe built on them.
+ * with change-point detection (`decobench history`); merging results
+ * databases (`decobench merge`) is harness/run/store_merge.h.
+ * docs/regression.md describes the nightly recipe built on them.
  *
  * Compare.  Cases of BASE and NEW are matched by label, dataset and model
  * (sha256 when both runs recorded one, else the model name).  Per matched
@@ -37,15 +37,6 @@
  * permutation test (n_perm seeded shuffles of the segment) gives
  * p = (1 + #{T_perm ≥ T}) / (1 + n_perm) < alpha; both parts are then
  * searched again.
- *
- * Merge.  Machines are deduplicated by fingerprint; a run is identified by
- * (machine fingerprint, started_at, suite_name, config_json), so merging the
- * same source again adds nothing; a run already present gains the cases it
- * lacks (identified by idx, label, dataset, model_sha256, started_at).
- * Cases, samples, counters and step events are copied with new ids, one
- * transaction per run; the machines' probe results (machine_probe, when the
- * source has them) are copied too, a probe already present (same machine
- * and measured_at) kept.
  */
 #ifndef DECOBENCH_COMPARE_H
 #define DECOBENCH_COMPARE_H
@@ -151,20 +142,6 @@ typedef struct db_history_opts {
 /* Write the history table.  *n_changes gets the number of change points
  * found (may be NULL).  Returns 0 or -1 with one line in err. */
 int db_history(db_store *st, const db_history_opts *o, FILE *out, int *n_changes, char *err, size_t errlen);
-
-/* ---- merge ------------------------------------------------------------ */
-
-typedef struct db_merge_stats {
-    int machines_added;
-    int runs_added, runs_present;
-    int cases_added;
-    int64_t samples_added;
-} db_merge_stats;
-
-/* Copy everything of the decobench DB src (opened read-only) into dst
- * (opened writable); statistics are added to *stats.  Returns 0 or -1 with
- * one line in err; runs merged before a failure stay merged. */
-int db_merge(db_store *dst, db_store *src, db_merge_stats *stats, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -86,31 +86,6 @@ void db_csv_num(FILE *out, double v) {
     csv_raw(out, buf, 0);
 }
 
-char *db_sql_text(sqlite3_stmt *s, int i) {
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return db_strdup(t ? (const char *)t : "");
-}
-
-double db_sql_real(sqlite3_stmt *s, int i) {
-    return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
-}
-
-bool db_sql_has_table(sqlite3 *db, const char *name) {
-    sqlite3_stmt *s = NULL;
-    bool found = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        found = sqlite3_step(s) == SQLITE_ROW;
-    }
-    sqlite3_finalize(s);
-    return found;
-}
-
-int db_sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen) {
-    return db_errf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
-}
-
 void db_md_text(FILE *out, const char *s) {
     for (; *s; s++) {
         switch (*s) {

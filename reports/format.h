@@ -8,7 +8,6 @@
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 
 /* Shortest %g (15–17 digits) that reads back as exactly v; "" for NaN/inf. */
 void db_fmt_full(char *buf, size_t len, double v);
@@ -20,15 +19,6 @@ void db_fmt_full(char *buf, size_t len, double v);
 void db_csv_field(FILE *out, const char *s, int first);
 /* A number as a CSV field (never first), full precision, empty for NaN; never guarded. */
 void db_csv_num(FILE *out, double v);
-
-/* Column i as a malloc'd string ("" for NULL) / a double (NaN for NULL). */
-char  *db_sql_text(sqlite3_stmt *s, int i);
-double db_sql_real(sqlite3_stmt *s, int i);
-/* Whether the database has a table of that name (tables added by later
- * schema versions may be absent from older databases). */
-bool   db_sql_has_table(sqlite3 *db, const char *name);
-/* One-line error "WHAT: sqlite message"; returns -1. */
-int    db_sql_fail(sqlite3 *db, const char *what, char *err, size_t errlen);
 
 /* Write a JSON document (indented, then a newline) and free it: the tail of
  * every JSON report writer.  Returns 0, or -1 with err set. */

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/run/store_read.h"
 #include "harness/util/rng.h"
 #include "harness/util/util.h"
 
@@ -98,63 +99,61 @@ static hw_cell *cell(const hw_report *h, int k, int m) {
 
 /* ---- choosing runs ------------------------------------------------------------ */
 
-static int pick_runs(sqlite3 *db, int64_t want, hw_report *h, char *err, size_t errlen) {
-    sqlite3_stmt *s = NULL;
-    /* "latest": the latest run that ended (harness/run/store.h) */
-    if (want <= 0 && db_store_pick_run(db, 0, &want, NULL, 0, err, errlen) != 0) return -1;
-    const char *sql = want > 0 ? "SELECT id, suite_name FROM run WHERE id = ?"
-                               : "SELECT id, suite_name FROM run ORDER BY id DESC LIMIT 1";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read run", err, errlen);
-    if (want > 0) sqlite3_bind_int64(s, 1, want);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        return want > 0 ? db_errf(err, errlen, "no run with id %lld", (long long)want)
-                        : db_errf(err, errlen, "no runs in database");
-    }
-    int64_t sel = sqlite3_column_int64(s, 0);
-    h->suite = db_sql_text(s, 1);
-    sqlite3_finalize(s);
+/* machine id ascending, then run id descending */
+static int cmp_run(const void *a, const void *b) {
+    const db_run_info *x = a, *y = b;
+    if (x->machine_id != y->machine_id) return x->machine_id < y->machine_id ? -1 : 1;
+    return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
+}
+
+static int pick_runs(db_store *st, int64_t want, hw_report *h, char *err, size_t errlen) {
+    /* run 0: the latest run that ended (harness/run/store_read.h) */
+    db_run_info sel;
+    if (db_store_read_run(st, want, &sel, err, errlen) != 0) return -1;
+    h->suite = sel.suite_name;
+    sel.suite_name = NULL;
+    int64_t sel_id = sel.id;
+    db_run_info_free(&sel);
+    db_run_info *runs = NULL;
+    int n = 0;
+    if (db_store_read_runs(st, h->suite, false, &runs, &n, err, errlen) != 0) return -1;
+    qsort(runs, (size_t)n, sizeof *runs, cmp_run);
     /* per machine the first of: the selected run, completed runs newest first, the others newest first */
-    sql = "SELECT r.id, COALESCE(r.machine_id, 0), m.hostname, m.cpu_model, m.cores FROM run r"
-          " LEFT JOIN machine m ON m.id = r.machine_id WHERE r.suite_name IS ?"
-          " ORDER BY COALESCE(r.machine_id, 0), (r.id = ?) DESC, (r.status = 'completed') DESC, r.id DESC";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read runs", err, errlen);
-    sqlite3_bind_text(s, 1, h->suite, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, sel);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t mid = sqlite3_column_int64(s, 1);
-        if (h->nm > 0 && h->m[h->nm - 1].machine_id == mid) continue;
+    for (int g = 0, e; g < n; g = e) {
+        int64_t mid = runs[g].machine_id;
+        int r = -1;
+        for (e = g; e < n && runs[e].machine_id == mid; e++) {
+            int better = r < 0 || (runs[e].id == sel_id && runs[r].id != sel_id) ||
+                         (runs[r].id != sel_id && !strcmp(runs[e].status, "completed") &&
+                          strcmp(runs[r].status, "completed") != 0);
+            if (better) r = e;
+        }
         hw_machine *a = realloc(h->m, (size_t)(h->nm + 1) * sizeof *a);
         if (!a) {
-            sqlite3_finalize(s);
+            db_run_infos_free(runs, n);
             return db_errf(err, errlen, "out of memory");
         }
         h->m = a;
         hw_machine *m = &h->m[h->nm++];
         memset(m, 0, sizeof *m);
-        m->run_id = sqlite3_column_int64(s, 0);
+        m->run_id = runs[r].id;
         m->machine_id = mid;
-        m->hostname = db_sql_text(s, 2);
-        m->cpu_model = db_sql_text(s, 3);
-        m->cores = sqlite3_column_int(s, 4);
+        m->hostname = runs[r].hostname;
+        m->cpu_model = runs[r].cpu_model;
+        runs[r].hostname = runs[r].cpu_model = NULL;
+        m->cores = runs[r].cores;
         m->bandwidth_gbs = m->gflops = NAN;
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return db_sql_fail(db, "read runs", err, errlen);
-    if (!db_sql_has_table(db, "machine_probe")) return 0;
-    if (sqlite3_prepare_v2(db, "SELECT bandwidth_gbs, gflops FROM machine_probe WHERE machine_id = ?"
-                               " ORDER BY measured_at DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
-        return db_sql_fail(db, "read machine_probe", err, errlen);
+    db_run_infos_free(runs, n);
     for (int i = 0; i < h->nm; i++) {
-        sqlite3_reset(s);
-        sqlite3_bind_int64(s, 1, h->m[i].machine_id);
-        if (sqlite3_step(s) == SQLITE_ROW) {
-            h->m[i].bandwidth_gbs = db_sql_real(s, 0);
-            h->m[i].gflops = db_sql_real(s, 1);
+        db_probe_record p;
+        bool found = false;
+        if (db_store_read_probe(st, h->m[i].machine_id, &p, &found, err, errlen) != 0) return -1;
+        if (found) {
+            h->m[i].bandwidth_gbs = p.bandwidth_gbs;
+            h->m[i].gflops = p.gflops;
         }
     }
-    sqlite3_finalize(s);
     return 0;
 }
 
@@ -212,9 +211,9 @@ static int mat_differs(const db_table_row *a, const db_table_row *b, uint64_t se
     return differs;
 }
 
-static int build(sqlite3 *db, hw_report *h, uint64_t seed, char *err, size_t errlen) {
+static int build(db_store *st, hw_report *h, uint64_t seed, char *err, size_t errlen) {
     for (int i = 0; i < h->nm; i++) {
-        if (db_table_load(db, h->m[i].run_id, seed, &h->m[i].t, err, errlen) != 0) return -1;
+        if (db_table_load(st, h->m[i].run_id, seed, &h->m[i].t, err, errlen) != 0) return -1;
         const db_table *t = &h->m[i].t;
         for (int r = 0; r < t->n_rows; r++) {
             if (key_index(h, &t->rows[r]) >= 0) continue;
@@ -240,10 +239,6 @@ static int build(sqlite3 *db, hw_report *h, uint64_t seed, char *err, size_t err
     }
     h->cells = calloc((size_t)(h->nk > 0 ? h->nk : 1) * (size_t)(h->nm > 0 ? h->nm : 1), sizeof *h->cells);
     if (!h->cells) return db_errf(err, errlen, "out of memory");
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT params_json, model_bytes FROM \"case\" WHERE id = ?", -1, &s, NULL) !=
-        SQLITE_OK)
-        return db_sql_fail(db, "read cases", err, errlen);
     for (int k = 0; k < h->nk; k++)
         for (int i = 0; i < h->nm; i++) {
             hw_cell *c = cell(h, k, i);
@@ -257,11 +252,14 @@ static int build(sqlite3 *db, hw_report *h, uint64_t seed, char *err, size_t err
                     c->row_index = r;
                 }
             if (!c->row) continue;
-            sqlite3_reset(s);
-            sqlite3_bind_int64(s, 1, c->row->case_id);
-            if (sqlite3_step(s) == SQLITE_ROW) {
-                c->params_json = db_sql_text(s, 0);
-                c->model_bytes = db_sql_real(s, 1);
+            db_case_info ci;
+            bool found = false;
+            if (db_store_read_case(st, c->row->case_id, &ci, &found, err, errlen) != 0) return -1;
+            if (found) {
+                c->params_json = ci.params_json;
+                ci.params_json = NULL;
+                c->model_bytes = (double)ci.model_bytes;
+                db_case_info_free(&ci);
             } else c->params_json = db_strdup("");
             const db_table_row *r = c->row;
             if (!strcmp(r->engine, "ar") && isfinite(c->model_bytes) && c->model_bytes > 0 && r->sum_tfwd > 0 &&
@@ -271,7 +269,6 @@ static int build(sqlite3 *db, hw_report *h, uint64_t seed, char *err, size_t err
                     c->roofline = c->achieved_gbs / h->m[i].bandwidth_gbs;
             }
         }
-    sqlite3_finalize(s);
     /* #MAT against the first machine with the same configuration */
     for (int k = 0; k < h->nk; k++)
         for (int i = 0; i < h->nm; i++) {
@@ -630,12 +627,12 @@ static int write_json(const hw_report *h, FILE *out, char *err, size_t errlen) {
     return db_json_print(root, out, err, errlen);
 }
 
-int db_report_hardware(sqlite3 *db, int64_t run_id, const char *fmt, uint64_t seed, FILE *out, char *err,
+int db_report_hardware(db_store *st, int64_t run_id, const char *fmt, uint64_t seed, FILE *out, char *err,
                        size_t errlen) {
     hw_report h;
     memset(&h, 0, sizeof h);
     int rc = -1;
-    if (pick_runs(db, run_id, &h, err, errlen) != 0 || build(db, &h, seed, err, errlen) != 0) goto done;
+    if (pick_runs(st, run_id, &h, err, errlen) != 0 || build(st, &h, seed, err, errlen) != 0) goto done;
     if (!strcmp(fmt, "md")) write_md(&h, out);
     else if (!strcmp(fmt, "csv")) write_csv(&h, out);
     else if (!strcmp(fmt, "latex")) write_latex(&h, out);

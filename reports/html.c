@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/run/store_read.h"
 #include "harness/util/util.h"
 
 #define SAMPLES_SHOWN 5          /* outputs shown per case */
@@ -53,7 +54,6 @@ typedef struct report {
     char **quality;              /* metric names of sample_metric */
     int n_quality;
     bool multi;                  /* more than one dataset or model */
-    int64_t machine_id;
 } report;
 
 static void report_free(report *r) {
@@ -87,90 +87,56 @@ static void parse_params(case_extra *x) {
     cJSON_Delete(p);
 }
 
-static int load_quality_names(sqlite3 *db, report *r) {
-    if (!db_sql_has_table(db, "sample_metric")) return 0;
-    sqlite3_stmt *s = NULL;
-    const char *sql = "SELECT DISTINCT m.name FROM sample_metric m JOIN sample s ON s.id = m.sample_id"
-                      " JOIN \"case\" c ON c.id = s.case_id WHERE c.run_id = ? AND m.value IS NOT NULL"
-                      " ORDER BY m.name";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return 0;   /* another layout: not charted */
-    sqlite3_bind_int64(s, 1, r->t.run_id);
-    while (sqlite3_step(s) == SQLITE_ROW && r->n_quality < MAX_QUALITY) {
-        char **q = realloc(r->quality, (size_t)(r->n_quality + 1) * sizeof *q);
-        if (!q) break;
-        r->quality = q;
-        r->quality[r->n_quality++] = db_sql_text(s, 0);
-    }
-    sqlite3_finalize(s);
-    return 0;
+static void load_quality_names(db_store *st, report *r) {
+    char **names = NULL, ignore[8];
+    int n = 0;
+    /* another layout: not charted */
+    if (db_store_read_metric_names(st, r->t.run_id, &names, &n, ignore, sizeof ignore) != 0) return;
+    int keep = n < MAX_QUALITY ? n : MAX_QUALITY;
+    for (int i = keep; i < n; i++) free(names[i]);
+    r->quality = names;
+    r->n_quality = keep;
 }
 
-static int load_extra(sqlite3 *db, report *r, char *err, size_t errlen) {
+static int load_extra(db_store *st, report *r, char *err, size_t errlen) {
     r->x = calloc((size_t)(r->t.n_rows > 0 ? r->t.n_rows : 1), sizeof *r->x);
     if (!r->x) return db_errf(err, errlen, "out of memory");
-    load_quality_names(db, r);
-    sqlite3_stmt *cs = NULL, *ss = NULL, *hs = NULL, *qs = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(db, "SELECT params_json FROM \"case\" WHERE id = ?", -1, &cs, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT AVG(target_forwards), AVG(target_tokens_evaluated) FROM sample"
-                               " WHERE case_id = ?", -1, &ss, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT e.n_accepted, COUNT(*) FROM step_event e JOIN sample s ON s.id = e.sample_id"
-                               " WHERE s.case_id = ? AND e.kind = 3 GROUP BY e.n_accepted", -1, &hs, NULL) != SQLITE_OK) {
-        db_sql_fail(db, "read cases", err, errlen);
-        goto out;
-    }
-    if (r->n_quality > 0 &&
-        sqlite3_prepare_v2(db, "SELECT AVG(m.value) FROM sample_metric m JOIN sample s ON s.id = m.sample_id"
-                               " WHERE s.case_id = ? AND m.name = ?", -1, &qs, NULL) != SQLITE_OK) {
-        db_sql_fail(db, "read sample_metric", err, errlen);
-        goto out;
-    }
+    load_quality_names(st, r);
     for (int i = 0; i < r->t.n_rows; i++) {
         const db_table_row *row = &r->t.rows[i];
         case_extra *x = &r->x[i];
-        sqlite3_reset(cs);
-        sqlite3_bind_int64(cs, 1, row->case_id);
-        x->params_json = sqlite3_step(cs) == SQLITE_ROW ? db_sql_text(cs, 0) : db_strdup("");
+        db_case_info ci;
+        bool found = false;
+        if (db_store_read_case(st, row->case_id, &ci, &found, err, errlen) != 0) return -1;
+        x->params_json = found ? ci.params_json : db_strdup("");
+        ci.params_json = NULL;
+        db_case_info_free(&ci);
         parse_params(x);
-        sqlite3_reset(ss);
-        sqlite3_bind_int64(ss, 1, row->case_id);
-        x->mean_tfwd = x->mean_teval = NAN;
-        if (sqlite3_step(ss) == SQLITE_ROW) {
-            x->mean_tfwd = db_sql_real(ss, 0);
-            x->mean_teval = db_sql_real(ss, 1);
-        }
-        sqlite3_reset(hs);
-        sqlite3_bind_int64(hs, 1, row->case_id);
-        while (sqlite3_step(hs) == SQLITE_ROW) {
-            int a = sqlite3_column_int(hs, 0);
-            int64_t n = sqlite3_column_int64(hs, 1);
+        db_case_means cm;
+        if (db_store_case_means(st, row->case_id, &cm, err, errlen) != 0) return -1;
+        x->mean_tfwd = cm.target_forwards;
+        x->mean_teval = cm.target_tokens_evaluated;
+        db_event_info *ev = NULL;
+        int n_ev = 0;
+        if (db_store_read_events(st, row->case_id, DB_EV_VERIFY, &ev, &n_ev, err, errlen) != 0) return -1;
+        for (int e = 0; e < n_ev; e++) {
+            int a = ev[e].n_accepted;
             if (a < 0) continue;
             if (a > DB_TABLE_MAX_POS) a = DB_TABLE_MAX_POS;
-            x->hist[a] += n;
-            x->n_hist += n;
+            x->hist[a]++;
+            x->n_hist++;
         }
+        free(ev);
         x->quality = malloc((size_t)(r->n_quality > 0 ? r->n_quality : 1) * sizeof *x->quality);
-        if (!x->params_json || !x->k_group || !x->quality) {
-            db_errf(err, errlen, "out of memory");
-            goto out;
-        }
-        for (int q = 0; q < r->n_quality; q++) {
-            sqlite3_reset(qs);
-            sqlite3_bind_int64(qs, 1, row->case_id);
-            sqlite3_bind_text(qs, 2, r->quality[q], -1, SQLITE_STATIC);
-            x->quality[q] = sqlite3_step(qs) == SQLITE_ROW ? db_sql_real(qs, 0) : NAN;
-        }
+        if (!x->params_json || !x->k_group || !x->quality) return db_errf(err, errlen, "out of memory");
+        for (int q = 0; q < r->n_quality; q++)
+            if (db_store_case_metric_mean(st, row->case_id, r->quality[q], &x->quality[q], err, errlen) != 0)
+                return -1;
     }
     for (int i = 0; i < r->t.n_rows; i++)
         if (strcmp(r->t.rows[i].dataset, r->t.rows[0].dataset) || strcmp(r->t.rows[i].model, r->t.rows[0].model))
             r->multi = true;
-    rc = 0;
-out:
-    sqlite3_finalize(cs);
-    sqlite3_finalize(ss);
-    sqlite3_finalize(hs);
-    sqlite3_finalize(qs);
-    return rc;
+    return 0;
 }
 
 /* ---- page pieces ---------------------------------------------------------- */
@@ -636,62 +602,48 @@ static bool is_time_col(const char *name) {
     return (n > 3 && !strcmp(name + n - 3, "_at")) || !strcmp(name, "first_seen");
 }
 
-/* the one row of a query as a two-column table (unix-ms columns as ISO 8601 UTC) */
-static int kv_table(FILE *out, sqlite3 *db, const char *sql, int64_t id, const char *table_id) {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
-    sqlite3_bind_int64(s, 1, id);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        return 1;
-    }
+/* a stored record as a two-column table (unix-ms columns as ISO 8601 UTC);
+ * 1 when there is none, -1 when it cannot be read */
+static int kv_table(FILE *out, db_store *st, db_record_kind kind, int64_t id, const char *table_id) {
+    db_field *f = NULL;
+    int n = 0;
+    if (db_store_read_record(st, kind, id, &f, &n) != 0) return -1;
+    if (n == 0) return 1;
     fputs("<table id=\"", out);
     esc(out, table_id);
     fputs("\">\n", out);
-    for (int c = 0; c < sqlite3_column_count(s); c++) {
-        const char *name = sqlite3_column_name(s, c);
+    for (int c = 0; c < n; c++) {
+        const char *name = f[c].name;
         char buf[64];
         fputs("<tr><th>", out);
         esc(out, name);
         fputs("</th>", out);
-        if (sqlite3_column_type(s, c) == SQLITE_NULL) td(out, "", false);
+        if (!f[c].text) td(out, "", false);
         else if (is_time_col(name)) {
-            db_iso8601(sqlite3_column_int64(s, c), buf, sizeof buf);
+            db_iso8601(f[c].int_value, buf, sizeof buf);
             td(out, buf, false);
-        } else td(out, (const char *)sqlite3_column_text(s, c), sqlite3_column_type(s, c) != SQLITE_TEXT);
+        } else td(out, f[c].text, !f[c].is_text);
         fputs("</tr>\n", out);
     }
     fputs("</table>\n", out);
-    sqlite3_finalize(s);
+    db_fields_free(f, n);
     return 0;
 }
 
-static void write_machine(FILE *out, sqlite3 *db, const report *r) {
+static void write_machine(FILE *out, db_store *st, const report *r) {
     fputs("<h2 id=\"machine\">Machine</h2>\n", out);
-    if (r->machine_id <= 0 ||
-        kv_table(out, db,
-                 "SELECT hostname, cpu_model, arch, os, packages, cores, pus, numa_nodes, memory_bytes,"
-                 " l1d_bytes, l2_bytes, l3_bytes, fingerprint, first_seen FROM machine WHERE id = ?",
-                 r->machine_id, "machine-table") != 0) {
+    if (r->t.machine_id <= 0 || kv_table(out, st, DB_RECORD_MACHINE, r->t.machine_id, "machine-table") != 0) {
         fputs("<p>No machine recorded for this run.</p>\n", out);
         return;
     }
-    if (!db_sql_has_table(db, "machine_probe") ||
-        kv_table(out, db,
-                 "SELECT bandwidth_gbs AS \"memory bandwidth (GB/s)\", gflops AS \"FP32 peak, all threads (GFLOP/s)\","
-                 " gflops_per_thread AS \"FP32 peak, one thread (GFLOP/s)\", threads, method, measured_at"
-                 " FROM machine_probe WHERE machine_id = ? ORDER BY measured_at DESC LIMIT 1",
-                 r->machine_id, "machine-probe") != 0)
+    if (kv_table(out, st, DB_RECORD_PROBE, r->t.machine_id, "machine-probe") != 0)
         fputs("<p id=\"machine-probe\">Memory bandwidth and peak FP32 rate: n/a \xE2\x80\x94 run"
               " <code>decobench probe</code> on this machine.</p>\n", out);
 }
 
-static void write_config(FILE *out, sqlite3 *db, const report *r) {
+static void write_config(FILE *out, db_store *st, const report *r) {
     fputs("<h2 id=\"configuration\">Configuration</h2>\n", out);
-    kv_table(out, db,
-             "SELECT id AS run, suite_name, suite_path, status, argv, decobench_rev, llama_commit, compiler,"
-             " build_flags, papi_version, threads, started_at, finished_at FROM run WHERE id = ?",
-             r->t.run_id, "run-table");
+    kv_table(out, st, DB_RECORD_RUN, r->t.run_id, "run-table");
     fputs("<p>Suite configuration (run.config_json):</p>\n<pre id=\"config-json\">", out);
     cJSON *cfg = cJSON_Parse(r->t.config_json);
     char *pretty = cfg ? cJSON_Print(cfg) : NULL;
@@ -699,83 +651,80 @@ static void write_config(FILE *out, sqlite3 *db, const report *r) {
     free(pretty);
     cJSON_Delete(cfg);
     fputs("</pre>\n", out);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT name, available, fallback, reason FROM run_counter WHERE run_id = ?"
-                               " ORDER BY rowid", -1, &s, NULL) != SQLITE_OK)
-        return;
-    sqlite3_bind_int64(s, 1, r->t.run_id);
-    bool head = false;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (!head) {
+    db_run_counter_info *c = NULL;
+    int n = 0;
+    char ignore[8];
+    if (db_store_read_run_counters(st, r->t.run_id, &c, &n, ignore, sizeof ignore) != 0) return;
+    for (int i = 0; i < n; i++) {
+        if (i == 0)
             fputs("<p>Counters:</p>\n<table id=\"counters\">\n<tr><th>counter</th><th>available</th>"
                   "<th>fallback</th><th>reason</th></tr>\n", out);
-            head = true;
-        }
         fputs("<tr>", out);
-        td(out, (const char *)sqlite3_column_text(s, 0), false);
-        td(out, sqlite3_column_int(s, 1) ? "yes" : "no", false);
-        td(out, sqlite3_column_int(s, 2) ? "yes" : "no", false);
-        td(out, (const char *)sqlite3_column_text(s, 3), false);
+        td(out, c[i].name, false);
+        td(out, c[i].available ? "yes" : "no", false);
+        td(out, c[i].fallback ? "yes" : "no", false);
+        td(out, c[i].reason, false);
         fputs("</tr>\n", out);
     }
-    if (head) fputs("</table>\n", out);
-    sqlite3_finalize(s);
+    if (n > 0) fputs("</table>\n", out);
+    db_run_counters_free(c, n);
 }
 
 /* the first outputs of every case, cut at a UTF-8 boundary */
-static void write_outputs(FILE *out, sqlite3 *db, const report *r) {
+static void write_outputs(FILE *out, db_store *st, const report *r) {
     fputs("<h2 id=\"outputs\">Outputs</h2>\n", out);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT prompt_id, category, rep, turn, new_tokens, stop_reason, output_text"
-                               " FROM sample WHERE case_id = ? ORDER BY id LIMIT ?", -1, &s, NULL) != SQLITE_OK) {
-        fputs("<p>Outputs unreadable.</p>\n", out);
-        return;
-    }
     for (int i = 0; i < r->t.n_rows; i++) {
+        db_sample_info *s = NULL;
+        int n = 0;
+        char ignore[8];
+        if (db_store_read_samples(st, r->t.rows[i].case_id, SAMPLES_SHOWN, true, &s, &n, ignore, sizeof ignore) !=
+            0) {
+            fputs("<p>Outputs unreadable.</p>\n", out);
+            return;
+        }
         char *name = case_name(r, i);
         fputs("<details><summary>", out);
         esc(out, name);
         free(name);
         fputs("</summary>\n<table>\n<tr><th>prompt</th><th>category</th><th>rep</th><th>turn</th>"
               "<th>tokens</th><th>stop</th><th>output</th></tr>\n", out);
-        sqlite3_reset(s);
-        sqlite3_bind_int64(s, 1, r->t.rows[i].case_id);
-        sqlite3_bind_int(s, 2, SAMPLES_SHOWN);
-        while (sqlite3_step(s) == SQLITE_ROW) {
+        for (int k = 0; k < n; k++) {
+            char rep[24], turn[24], toks[24];
+            snprintf(rep, sizeof rep, "%d", s[k].rep);
+            snprintf(turn, sizeof turn, "%d", s[k].turn);
+            snprintf(toks, sizeof toks, "%lld", (long long)s[k].new_tokens);
+            if (!s[k].has_new_tokens) toks[0] = '\0';   /* NULL: an empty cell */
             fputs("<tr>", out);
-            for (int c = 0; c < 6; c++)
-                td(out, (const char *)sqlite3_column_text(s, c), c >= 2 && c <= 4);
-            const char *text = (const char *)sqlite3_column_text(s, 6);
-            char *cut = db_strdup(text ? text : "");
+            td(out, s[k].prompt_id, false);
+            td(out, s[k].category, false);
+            td(out, rep, true);
+            td(out, turn, true);
+            td(out, toks, true);
+            td(out, s[k].stop_reason, false);
+            char *cut = db_strdup(s[k].output_text);
             if (cut && strlen(cut) > OUTPUT_CHARS) {
-                size_t n = OUTPUT_CHARS;
-                while (n > 0 && ((unsigned char)cut[n] & 0xC0) == 0x80) n--;
-                memcpy(cut + n, "\xE2\x80\xA6", 4);
+                size_t m = OUTPUT_CHARS;
+                while (m > 0 && ((unsigned char)cut[m] & 0xC0) == 0x80) m--;
+                memcpy(cut + m, "\xE2\x80\xA6", 4);
             }
             fputs("<td class=\"out\">", out);
             esc(out, cut);
             fputs("</td></tr>\n", out);
             free(cut);
         }
+        db_sample_infos_free(s, n);
         fputs("</table></details>\n", out);
     }
-    sqlite3_finalize(s);
 }
 
 /* ---- entry ------------------------------------------------------------------------ */
 
-int db_report_html(sqlite3 *db, int64_t run_id, uint64_t seed, FILE *out, char *err, size_t errlen) {
+int db_report_html(db_store *st, int64_t run_id, uint64_t seed, FILE *out, char *err, size_t errlen) {
     report r;
     memset(&r, 0, sizeof r);
     int rc = -1;
-    if (db_table_load(db, run_id, seed, &r.t, err, errlen) != 0) goto done;
-    if (load_extra(db, &r, err, errlen) != 0) goto done;
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT machine_id FROM run WHERE id = ?", -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(s, 1, r.t.run_id);
-        if (sqlite3_step(s) == SQLITE_ROW) r.machine_id = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
+    if (db_table_load(st, run_id, seed, &r.t, err, errlen) != 0) goto done;
+    if (load_extra(st, &r, err, errlen) != 0) goto done;
 
     const db_table *t = &r.t;
     char machine[256];
@@ -807,9 +756,9 @@ int db_report_html(sqlite3 *db, int64_t run_id, uint64_t seed, FILE *out, char *
         db_errf(err, errlen, "out of memory");
         goto done;
     }
-    write_machine(out, db, &r);
-    write_config(out, db, &r);
-    write_outputs(out, db, &r);
+    write_machine(out, st, &r);
+    write_config(out, st, &r);
+    write_outputs(out, st, &r);
     fputs("</body>\n</html>\n", out);
     if (ferror(out)) {
         db_errf(err, errlen, "write error");

@@ -1,7 +1,8 @@
 /* noise.c — S7 interference in the reports: reads the verdicts that
- * harness/run/interference.c stored (table interference) for a run and its
- * cases, and writes the footnotes and JSON objects that go with the marker
- * (DB_NOISE_MARK) on a flagged case's label.  The thresholds behind a flag
+ * harness/run/interference.c stored (table interference, read through
+ * harness/run/store_read.h) for a run and its cases, and writes the
+ * footnotes and JSON objects that go with the marker (DB_NOISE_MARK) on a
+ * flagged case's label.  The thresholds behind a flag
  * are in docs/metrics.md ("Interference").
  */
 #include "format.h"
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/run/store_read.h"
 #include "harness/util/util.h"
 
 /* whether item is one of the "; "-joined items of list */
@@ -26,36 +28,33 @@ static bool has_item(const char *list, const char *item) {
     return false;
 }
 
-/* The verdict of (run_id, case_idx) or of case case_id: *recorded when it
- * has rows; *reasons (malloc'd, "; "-joined, each once) when flagged. */
-static int read_verdict(sqlite3 *db, const char *where, int64_t a, int64_t b, bool *recorded, char **reasons,
-                        char *err, size_t errlen) {
+/* The verdict of run run_id (case_id 0) or of case case_id: *recorded
+ * when it has rows; *reasons (malloc'd, "; "-joined, each once) when
+ * flagged. */
+static int read_verdict(db_store *st, int64_t run_id, int64_t case_id, bool *recorded, char **reasons, char *err,
+                        size_t errlen) {
     *recorded = false;
     *reasons = NULL;
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT i.name, i.value, i.text FROM interference i %s ORDER BY i.rowid", where);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return 0;   /* no such table: not recorded */
-    sqlite3_bind_int64(s, 1, a);
-    if (b != INT64_MIN) sqlite3_bind_int64(s, 2, b);
+    db_noise_row *rows = NULL;
+    int n = 0;
+    if (db_store_read_interference(st, run_id, case_id, &rows, &n, err, errlen) != 0) return -1;
     bool flagged = false;
     db_str r;
     db_str_init(&r);
-    int rc, oom = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(s, 0);
+    int oom = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = rows[i].name;
         *recorded = true;
         if (!name) continue;
-        if (!strcmp(name, "flagged") && sqlite3_column_type(s, 1) != SQLITE_NULL && sqlite3_column_double(s, 1) > 0)
-            flagged = true;
-        const char *text = (const char *)sqlite3_column_text(s, 2);
+        if (!strcmp(name, "flagged") && rows[i].value > 0) flagged = true;
+        const char *text = rows[i].text;
         if (strcmp(name, "reason") != 0 || !text || !text[0]) continue;
         if (!has_item(r.s, text)) oom |= db_str_printf(&r, "%s%s", r.len ? "; " : "", text);
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE || oom) {
+    db_noise_rows_free(rows, n);
+    if (oom) {
         db_str_free(&r);
-        return oom ? db_errf(err, errlen, "out of memory") : db_sql_fail(db, "read interference", err, errlen);
+        return db_errf(err, errlen, "out of memory");
     }
     if (flagged && !r.len) oom = db_str_append(&r, "flagged");
     if (flagged && !oom) *reasons = db_str_take(&r);
@@ -63,17 +62,13 @@ static int read_verdict(sqlite3 *db, const char *where, int64_t a, int64_t b, bo
     return oom ? db_errf(err, errlen, "out of memory") : 0;
 }
 
-int db_table_load_noise(sqlite3 *db, db_table *t, char *err, size_t errlen) {
+int db_table_load_noise(db_store *st, db_table *t, char *err, size_t errlen) {
     bool rec = false;
-    if (read_verdict(db, "WHERE i.run_id = ? AND i.case_idx = -1", t->run_id, INT64_MIN, &rec, &t->noise, err,
-                     errlen) != 0)
-        return -1;
+    if (read_verdict(st, t->run_id, 0, &rec, &t->noise, err, errlen) != 0) return -1;
     t->noise_recorded = rec;
     for (int i = 0; i < t->n_rows; i++) {
         db_table_row *r = &t->rows[i];
-        if (read_verdict(db, "JOIN \"case\" c ON c.run_id = i.run_id AND c.idx = i.case_idx WHERE c.id = ?",
-                         r->case_id, INT64_MIN, &rec, &r->noise, err, errlen) != 0)
-            return -1;
+        if (read_verdict(st, t->run_id, r->case_id, &rec, &r->noise, err, errlen) != 0) return -1;
         t->noise_recorded |= rec;
     }
     return 0;
@@ -192,7 +187,6 @@ void db_noise_json(cJSON *o, bool recorded, const char *reasons) {
 int db_noise_run_reasons(db_store *st, int64_t run_id, char **reasons, char *err, size_t errlen) {
     bool rec = false;
     *reasons = NULL;
-    sqlite3 *db = db_store_handle(st);
-    if (!db) return db_errf(err, errlen, "no results database");
-    return read_verdict(db, "WHERE i.run_id = ? AND i.case_idx = -1", run_id, INT64_MIN, &rec, reasons, err, errlen);
+    if (!st) return db_errf(err, errlen, "no results database");
+    return read_verdict(st, run_id, 0, &rec, reasons, err, errlen);
 }

@@ -38,15 +38,14 @@ int db_report_table(db_store *st, const db_report_opts *o, FILE *out, char *err,
     if (cellm && (!by || !strcmp(by, "machine")))
         return db_errf(err, errlen, "--cell chooses what a pivot's cells show: it needs --by category, engine, "
                        "model, dataset or param:NAME");
-    sqlite3 *db = db_store_handle(st);
-    if (!db) return db_errf(err, errlen, "no results database");
+    if (!st) return db_errf(err, errlen, "no results database");
     uint64_t seed = o ? o->seed : DB_REPORT_DEFAULT_SEED;
     int64_t run_id = o ? o->run_id : 0;
-    if (by && !strcmp(by, "machine")) return db_report_hardware(db, run_id, fmt, seed, out, err, errlen);
-    if (!strcmp(fmt, "html")) return db_report_html(db, run_id, seed, out, err, errlen);
+    if (by && !strcmp(by, "machine")) return db_report_hardware(st, run_id, fmt, seed, out, err, errlen);
+    if (!strcmp(fmt, "html")) return db_report_html(st, run_id, seed, out, err, errlen);
     db_table t;
     int rc = -1;
-    if (db_table_load(db, run_id, seed, &t, err, errlen) != 0) goto done;
+    if (db_table_load(st, run_id, seed, &t, err, errlen) != 0) goto done;
     if (db_table_write(&t, fmt, by, columns, cellm, seed, out, err, errlen) != 0) goto done;
     if (ferror(out)) {
         db_errf(err, errlen, "write error");

@@ -10,11 +10,11 @@
 #include "format.h"
 
 #include <math.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/run/store_read.h"
 #include "harness/util/util.h"
 
 #define MAX_METRICS 16
@@ -50,17 +50,12 @@ static const char *const known_metrics[] = {
 /* Is name a metric: one of the list above, or a name stored in this
  * database (a newer or foreign decobench may write others)?  1 yes, 0 no,
  * -1 on a database error (err set). */
-static int metric_known(sqlite3 *db, const char *name, char *err, size_t errlen) {
+static int metric_known(db_store *st, const char *name, char *err, size_t errlen) {
     for (size_t i = 0; i < sizeof known_metrics / sizeof *known_metrics; i++)
         if (strcmp(known_metrics[i], name) == 0) return 1;
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sample_metric WHERE name = ? LIMIT 1", -1, &s, NULL) != SQLITE_OK)
-        return db_sql_fail(db, "read sample metrics", err, errlen);
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (step != SQLITE_ROW && step != SQLITE_DONE) return db_sql_fail(db, "read sample metrics", err, errlen);
-    return step == SQLITE_ROW;
+    bool found = false;
+    if (db_store_metric_stored(st, name, &found, err, errlen) != 0) return -1;
+    return found;
 }
 
 int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv, const char *format, FILE *out,
@@ -68,8 +63,7 @@ int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv
     const char *fmt = format ? format : "md";
     if (strcmp(fmt, "md") != 0 && strcmp(fmt, "csv") != 0)
         return db_errf(err, errlen, "--metrics: only with --format md or csv, not '%s'", fmt);
-    sqlite3 *db = db_store_handle(st);
-    if (!db) return db_errf(err, errlen, "no results database");
+    if (!st) return db_errf(err, errlen, "no results database");
     char *copy = db_strdup(names_csv);
     if (!copy) return db_errf(err, errlen, "out of memory");
     char *names[MAX_METRICS];
@@ -79,7 +73,7 @@ int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv
         return -1;
     }
     for (int k = 0; k < n_names; k++) {
-        int kn = metric_known(db, names[k], err, errlen);
+        int kn = metric_known(st, names[k], err, errlen);
         if (kn == 0) {
             char shown[65];   /* one line: control characters shown as '?' */
             snprintf(shown, sizeof shown, "%s", names[k]);
@@ -93,75 +87,31 @@ int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv
             return -1;
         }
     }
-    sqlite3_stmt *s = NULL;
     int rc = -1;
-    /* "latest": the latest run that ended (harness/run/store.h) */
-    if (run_id <= 0 && db_store_pick_run(db, 0, &run_id, NULL, 0, err, errlen) != 0) goto done;
+    /* run 0: the latest run that ended (harness/run/store_read.h) */
+    if (run_id <= 0 && db_store_resolve_run(st, 0, &run_id, NULL, 0, err, errlen) != 0) goto done;
     /* the run's cases, in order */
-    int n_rows = 0, cap = 0;
-    char **label = NULL, **dataset = NULL;
-    int *n_samples = NULL;
-    int64_t *case_id = NULL;
+    db_case_info *cs = NULL;
+    int n_rows = 0;
     double *mean = NULL;
     db_agreement *agr = NULL;
     int n_agr = -1;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT c.label, c.dataset, (SELECT COUNT(*) FROM sample s WHERE s.case_id = c.id), c.id"
-                           " FROM \"case\" c WHERE c.run_id = ? ORDER BY c.idx", -1, &s, NULL) != SQLITE_OK) {
-        db_sql_fail(db, "read cases", err, errlen);
-        goto done;
-    }
-    sqlite3_bind_int64(s, 1, run_id);
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n_rows == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **l2 = realloc(label, sizeof *l2 * (size_t)cap);
-            if (l2) label = l2;
-            char **d2 = realloc(dataset, sizeof *d2 * (size_t)cap);
-            if (d2) dataset = d2;
-            int *n2 = realloc(n_samples, sizeof *n2 * (size_t)cap);
-            if (n2) n_samples = n2;
-            int64_t *i2 = realloc(case_id, sizeof *i2 * (size_t)cap);
-            if (i2) case_id = i2;
-            if (!l2 || !d2 || !n2 || !i2) { db_errf(err, errlen, "out of memory"); goto rows_done; }
-        }
-        label[n_rows] = db_sql_text(s, 0);
-        dataset[n_rows] = db_sql_text(s, 1);
-        case_id[n_rows] = sqlite3_column_int64(s, 3);
-        n_samples[n_rows++] = sqlite3_column_int(s, 2);
-    }
-    if (step != SQLITE_DONE) { db_sql_fail(db, "read cases", err, errlen); goto rows_done; }
-    sqlite3_finalize(s);
-    s = NULL;
+    if (db_store_read_cases(st, run_id, NULL, &cs, &n_rows, err, errlen) != 0) goto done;
     /* per metric: the mean over the case's samples that have it */
     mean = malloc(sizeof *mean * (size_t)(n_rows > 0 ? n_rows : 1) * (size_t)n_names);
     if (!mean) { db_errf(err, errlen, "out of memory"); goto rows_done; }
-    if (sqlite3_prepare_v2(db,
-                           "SELECT AVG(m.value) FROM \"case\" c JOIN sample s ON s.case_id = c.id"
-                           " LEFT JOIN sample_metric m ON m.sample_id = s.id AND m.name = ?"
-                           " WHERE c.run_id = ? GROUP BY c.id ORDER BY c.idx", -1, &s, NULL) != SQLITE_OK) {
-        db_sql_fail(db, "read sample metrics", err, errlen);
-        goto rows_done;
-    }
     for (int k = 0; k < n_names; k++) {
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, names[k], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, run_id);
-        for (int r = 0; r < n_rows; r++) mean[r * n_names + k] = NAN;
-        /* cases without samples have no row here: match by position among cases with samples */
-        int r = 0;
-        while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-            while (r < n_rows && n_samples[r] == 0) r++;
-            if (r == n_rows) break;
-            mean[r++ * n_names + k] = db_sql_real(s, 0);
+        for (int r = 0; r < n_rows; r++) {
+            mean[r * n_names + k] = NAN;
+            if (cs[r].n_samples > 0 &&
+                db_store_case_metric_mean(st, cs[r].id, names[k], &mean[r * n_names + k], err, errlen) != 0)
+                goto rows_done;
         }
-        if (step != SQLITE_DONE && step != SQLITE_ROW) { db_sql_fail(db, "read sample metrics", err, errlen); goto rows_done; }
         bool exact = strcmp(names[k], "agreement_exact") == 0;
         if (!exact && strcmp(names[k], "agreement") != 0) continue;
-        if (n_agr < 0 && db_agreement_run(db, run_id, &agr, &n_agr, err, errlen) != 0) goto rows_done;
+        if (n_agr < 0 && db_agreement_run(st, run_id, &agr, &n_agr, err, errlen) != 0) goto rows_done;
         for (int i = 0; i < n_rows; i++) {
-            const db_agreement *a = db_agreement_find(agr, n_agr, case_id[i]);
+            const db_agreement *a = db_agreement_find(agr, n_agr, cs[i].id);
             mean[i * n_names + k] = !a ? NAN : exact ? a->exact_match : a->agreement;
         }
     }
@@ -181,36 +131,28 @@ int db_report_sample_metrics(db_store *st, int64_t run_id, const char *names_csv
     for (int r = 0; r < n_rows; r++) {
         if (!strcmp(fmt, "md")) {
             fputc('|', out);
-            db_md_cell(out, label[r]);
-            db_md_cell(out, dataset[r]);
-            fprintf(out, " %d |", n_samples[r]);
+            db_md_cell(out, cs[r].label);
+            db_md_cell(out, cs[r].dataset);
+            fprintf(out, " %d |", cs[r].n_samples);
             for (int k = 0; k < n_names; k++) {
                 double v = mean[r * n_names + k];
                 if (v != v) fputs(" – |", out);
                 else fprintf(out, " %.3f |", v);
             }
         } else {
-            db_csv_field(out, label[r], 1);
-            db_csv_field(out, dataset[r], 0);
-            fprintf(out, ",%d", n_samples[r]);
+            db_csv_field(out, cs[r].label, 1);
+            db_csv_field(out, cs[r].dataset, 0);
+            fprintf(out, ",%d", cs[r].n_samples);
             for (int k = 0; k < n_names; k++) db_csv_num(out, mean[r * n_names + k]);
         }
         fputc('\n', out);
     }
     rc = ferror(out) ? db_errf(err, errlen, "write error") : 0;
 rows_done:
-    for (int r = 0; r < n_rows; r++) {
-        free(label[r]);
-        free(dataset[r]);
-    }
-    free(label);
-    free(dataset);
-    free(n_samples);
-    free(case_id);
+    db_case_infos_free(cs, n_rows);
     free(mean);
     db_agreement_free(agr, n_agr);
 done:
-    if (s) sqlite3_finalize(s);
     free(copy);
     return rc;
 }

@@ -7,11 +7,11 @@
 #include "format.h"
 
 #include <math.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/run/store_read.h"
 #include "harness/util/util.h"
 
 /* llama.cpp's logits for one path differ slightly with the batch they were
@@ -35,66 +35,29 @@ typedef struct prow {
     int qi;                  /* quality metric of its dataset and model, -1 none */
 } prow;
 
-static int resolve_run(sqlite3 *db, int64_t want, int64_t *run, char *err, size_t errlen) {
-    sqlite3_stmt *s = NULL;
-    /* "latest": the latest run that ended (harness/run/store.h) */
-    if (want <= 0 && db_store_pick_run(db, 0, &want, NULL, 0, err, errlen) != 0) return -1;
-    const char *sql = want > 0 ? "SELECT id FROM run WHERE id = ?" : "SELECT id FROM run ORDER BY id DESC LIMIT 1";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "read run", err, errlen);
-    if (want > 0) sqlite3_bind_int64(s, 1, want);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) *run = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    if (rc == SQLITE_ROW) return 0;
-    if (rc != SQLITE_DONE) return db_sql_fail(db, "read run", err, errlen);
-    return want > 0 ? db_errf(err, errlen, "no run with id %lld", (long long)want)
-                    : db_errf(err, errlen, "no runs in database");
-}
-
 static void put_num(FILE *out, bool md, double v, const char *fmt) {
     if (!md) { db_csv_num(out, v); return; }
     if (isnan(v)) fputs(" – |", out);
     else { fputc(' ', out); fprintf(out, fmt, v); fputs(" |", out); }
 }
 
-static int search_errors(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_t errlen) {
-    static const char *sql =
-        "SELECT c.label, ec.label, c.dataset, c.model_name, COUNT(*),"
-        " SUM(CASE WHEN b.output_tokens_json IS e.output_tokens_json AND b.stop_reason IS e.stop_reason THEN 0"
-        "          WHEN bs.value < es.value - ?2 THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN b.output_tokens_json IS e.output_tokens_json AND b.stop_reason IS e.stop_reason THEN 0"
-        "          WHEN bs.value > es.value + ?2 THEN 1 ELSE 0 END),"
-        " AVG(CASE WHEN b.output_tokens_json IS e.output_tokens_json AND b.stop_reason IS e.stop_reason THEN 0"
-        "          ELSE es.value - bs.value END)"
-        " FROM \"case\" c JOIN sample b ON b.case_id = c.id"
-        " JOIN sample_metric bs ON bs.sample_id = b.id AND bs.name = 'search_score'"
-        " JOIN \"case\" ec ON ec.run_id = c.run_id AND ec.engine = 'exact' AND ec.id <> c.id"
-        "   AND ec.dataset IS c.dataset AND ec.model_name IS c.model_name"
-        " JOIN sample e ON e.case_id = ec.id AND e.prompt_idx = b.prompt_idx AND e.rep = b.rep AND e.turn = b.turn"
-        " JOIN sample_metric es ON es.sample_id = e.id AND es.name = 'search_score'"
-        " JOIN sample_metric eo ON eo.sample_id = e.id AND eo.name = 'search_optimal' AND eo.value = 1"
-        " WHERE c.run_id = ?1 AND c.engine <> 'exact'"
-        " GROUP BY c.id, ec.id ORDER BY c.idx, ec.idx";
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "search errors", err, errlen);
-    sqlite3_bind_int64(s, 1, run);
-    sqlite3_bind_double(s, 2, SEARCH_ERROR_TOL);
+static int search_errors(db_store *st, int64_t run, bool md, FILE *out, char *err, size_t errlen) {
+    db_search_error_row *rows = NULL;
+    int n = 0;
+    if (db_store_read_search_errors(st, run, SEARCH_ERROR_TOL, &rows, &n, err, errlen) != 0) return -1;
     if (md) fprintf(out, "## Search errors against exact search (run %lld)\n\n"
                          "| case | exact case | dataset | model | pairs | errors | error rate | mean gap (nats) | above |\n"
                          "|---|---|---|---|---:|---:|---:|---:|---:|\n", (long long)run);
     else fputs("table,case,exact_case,dataset,model,pairs,errors,error_rate,mean_gap,above\n", out);
-    int rc, rows = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        rows++;
-        int pairs = sqlite3_column_int(s, 4), errs = sqlite3_column_int(s, 5), above = sqlite3_column_int(s, 6);
-        double gap = db_sql_real(s, 7);
+    for (int r = 0; r < n; r++) {
+        int pairs = rows[r].pairs, errs = rows[r].errors, above = rows[r].above;
+        double gap = rows[r].mean_gap;
         if (md) fputc('|', out);
         else db_csv_field(out, "search_errors", 1);
+        const char *cells[4] = { rows[r].label, rows[r].exact_label, rows[r].dataset, rows[r].model_name };
         for (int i = 0; i < 4; i++) {
-            char *t = db_sql_text(s, i);
-            if (md) db_md_cell(out, t);
-            else db_csv_field(out, t, 0);
-            free(t);
+            if (md) db_md_cell(out, cells[i]);
+            else db_csv_field(out, cells[i], 0);
         }
         put_num(out, md, pairs, "%.0f");
         put_num(out, md, errs, "%.0f");
@@ -103,67 +66,51 @@ static int search_errors(sqlite3 *db, int64_t run, bool md, FILE *out, char *err
         put_num(out, md, above, "%.0f");
         fputc('\n', out);
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return db_sql_fail(db, "search errors", err, errlen);
-    if (md && rows == 0) fputs("| (no case paired with an exact case that proved optimality) | | | | | | | | |\n", out);
+    db_search_error_rows_free(rows, n);
+    if (md && n == 0) fputs("| (no case paired with an exact case that proved optimality) | | | | | | | | |\n", out);
     if (md) fputc('\n', out);
     return 0;
 }
 
-static void metric_sql_avg(const char *name, char *buf, size_t len) {
-    snprintf(buf, len, "(SELECT AVG(m.value) FROM sample_metric m JOIN sample x ON x.id = m.sample_id"
-                       " WHERE x.case_id = c.id AND m.name = '%s')", name);
-}
-
-static int pareto(sqlite3 *db, int64_t run, bool md, FILE *out, char *err, size_t errlen) {
-    char q[8][256];
-    const char *names[8] = { "search_score", "lattice_paths", "lattice_oracle_rouge2",
-                             "answer_correct", "ref_rouge2", "ref_bleu", NULL, NULL };
-    for (int i = 0; i < 6; i++) metric_sql_avg(names[i], q[i], sizeof q[i]);
-    char sql[4096];
-    snprintf(sql, sizeof sql,
-             "SELECT c.label, c.engine, c.dataset, c.model_name,"
-             " (SELECT COUNT(*) FROM sample x WHERE x.case_id = c.id),"
-             " (SELECT AVG(x.target_forwards + x.draft_forwards) FROM sample x WHERE x.case_id = c.id),"
-             " (SELECT AVG(x.target_tokens_evaluated) FROM sample x WHERE x.case_id = c.id),"
-             " %s, %s, %s, %s, %s, %s, c.id"
-             " FROM \"case\" c WHERE c.run_id = ? ORDER BY c.idx",
-             q[0], q[1], q[2], q[3], q[4], q[5]);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_sql_fail(db, "quality vs budget", err, errlen);
-    sqlite3_bind_int64(s, 1, run);
-    prow *rows = NULL;
-    int n = 0, cap = 0, rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            prow *r = realloc(rows, sizeof *r * (size_t)cap);
-            if (!r) { rc = SQLITE_NOMEM; break; }
-            rows = r;
-        }
-        prow *r = &rows[n++];
-        memset(r, 0, sizeof *r);
-        r->label = db_sql_text(s, 0);
-        r->engine = db_sql_text(s, 1);
-        r->dataset = db_sql_text(s, 2);
-        r->model = db_sql_text(s, 3);
-        r->n = sqlite3_column_int(s, 4);
-        r->nfe = db_sql_real(s, 5);
-        r->tokens = db_sql_real(s, 6);
-        r->score = db_sql_real(s, 7);
-        r->paths = db_sql_real(s, 8);
-        r->oracle = db_sql_real(s, 9);
-        for (int k = 0; k < N_QUALITY; k++) r->q[k] = db_sql_real(s, 10 + k);
-        r->id = sqlite3_column_int64(s, 13);
-        r->agreement = r->exact_match = NAN;
+static int pareto(db_store *st, int64_t run, bool md, FILE *out, char *err, size_t errlen) {
+    static const char *const names[6] = { "search_score", "lattice_paths", "lattice_oracle_rouge2",
+                                          "answer_correct", "ref_rouge2", "ref_bleu" };
+    db_case_info *cs = NULL;
+    int n = 0;
+    if (db_store_read_cases(st, run, NULL, &cs, &n, err, errlen) != 0) return -1;
+    prow *rows = calloc((size_t)(n > 0 ? n : 1), sizeof *rows);
+    if (!rows) {
+        db_case_infos_free(cs, n);
+        return db_errf(err, errlen, "out of memory");
     }
-    sqlite3_finalize(s);
     int status = 0;
-    if (rc != SQLITE_DONE) status = rc == SQLITE_NOMEM ? db_errf(err, errlen, "out of memory")
-                                                       : db_sql_fail(db, "quality vs budget", err, errlen);
+    for (int i = 0; i < n && status == 0; i++) {
+        prow *r = &rows[i];
+        r->label = cs[i].label;
+        r->engine = cs[i].engine;
+        r->dataset = cs[i].dataset;
+        r->model = cs[i].model_name;
+        cs[i].label = cs[i].engine = cs[i].dataset = cs[i].model_name = NULL;
+        r->n = cs[i].n_samples;
+        r->id = cs[i].id;
+        r->agreement = r->exact_match = NAN;
+        db_case_means cm;
+        double v[6];
+        status = db_store_case_means(st, r->id, &cm, err, errlen);
+        for (int k = 0; k < 6 && status == 0; k++)
+            status = db_store_case_metric_mean(st, r->id, names[k], &v[k], err, errlen);
+        if (status != 0) break;
+        r->nfe = cm.forwards;
+        r->tokens = cm.target_tokens_evaluated;
+        r->score = v[0];
+        r->paths = v[1];
+        r->oracle = v[2];
+        for (int k = 0; k < N_QUALITY; k++) r->q[k] = v[3 + k];
+    }
+    db_case_infos_free(cs, n);
     db_agreement *agr = NULL;
     int n_agr = 0;
-    if (status == 0) status = db_agreement_run(db, run, &agr, &n_agr, err, errlen);
+    if (status == 0) status = db_agreement_run(st, run, &agr, &n_agr, err, errlen);
     for (int i = 0; i < n && status == 0; i++) {
         const db_agreement *a = db_agreement_find(agr, n_agr, rows[i].id);
         if (!a) continue;
@@ -276,9 +223,11 @@ int db_report_search(db_store *st, const db_report_opts *o, FILE *out, char *err
     bool md = strcmp(fmt, "md") == 0;
     if (!md && strcmp(fmt, "csv") != 0)
         return db_errf(err, errlen, "--search: format '%s' not supported (md or csv)", fmt);
-    sqlite3 *db = db_store_handle(st);
-    int64_t run = 0;
-    if (resolve_run(db, o->run_id, &run, err, errlen) != 0) return -1;
-    if (search_errors(db, run, md, out, err, errlen) != 0) return -1;
-    return pareto(db, run, md, out, err, errlen);
+    /* run 0: the latest run that ended (harness/run/store_read.h) */
+    db_run_info ri;
+    if (db_store_read_run(st, o->run_id, &ri, err, errlen) != 0) return -1;
+    int64_t run = ri.id;
+    db_run_info_free(&ri);
+    if (search_errors(st, run, md, out, err, errlen) != 0) return -1;
+    return pareto(st, run, md, out, err, errlen);
 }

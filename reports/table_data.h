@@ -1,4 +1,4 @@
-/* table_data.h — the results table of one run as reports/table.c loads and
+/* table_data.h — the results table of one run as reports/table_load.c loads and
  * computes it (report.h describes every number), for the writers built on
  * it: the HTML report (reports/html.c) and the hardware report
  * (reports/hardware.c).  Internal to reports/. */
@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <sqlite3.h>
+#include "harness/run/store.h"
 
 #define DB_TABLE_MAX_POS 32          /* draft positions tracked (accepted_mask bits) */
 
@@ -45,6 +45,7 @@ typedef struct db_table_row {
 
 typedef struct db_table {
     int64_t run_id;
+    int64_t machine_id;          /* the run's machine, 0 when none */
     char *suite, *config_json, *llama_commit, *cpu_model, *status;
     int cores;
     char *baseline_key;          /* config "baseline", or label of the first "ar" case */
@@ -62,7 +63,7 @@ typedef struct db_table {
 /* Load run run_id (0: the latest) and compute every row (bootstrap seeded
  * with seed).  Returns 0, or -1 with one line in err; free with
  * db_table_free either way. */
-int  db_table_load(sqlite3 *db, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen);
+int  db_table_load(db_store *st, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen);
 void db_table_free(db_table *t);
 
 /* The cell texts of the Markdown table ("-" where not applicable). */
@@ -89,7 +90,7 @@ int db_table_write(const db_table *t, const char *fmt, const char *by, const cha
  * footnotes listing the reasons under the Markdown and LaTeX tables and the
  * HTML results table; JSON's "interference" object of the run or a row. */
 #define DB_NOISE_MARK "\xE2\x80\xA0"     /* U+2020 dagger */
-int  db_table_load_noise(sqlite3 *db, db_table *t, char *err, size_t errlen);
+int  db_table_load_noise(db_store *st, db_table *t, char *err, size_t errlen);
 void db_noise_footnote_md(const db_table *t, FILE *out);
 void db_noise_footnote_tex(const db_table *t, FILE *out);
 void db_noise_footnote_html(const db_table *t, FILE *out);
@@ -103,8 +104,8 @@ int  db_noise_union(char **acc, const char *reasons);
 /* The writers reached through db_report_table (report.h): the
  * self-contained HTML report of one run (html.c) and the machines-as-columns
  * report of its suite (hardware.c; fmt md, csv, latex or json). */
-int db_report_html(sqlite3 *db, int64_t run_id, uint64_t seed, FILE *out, char *err, size_t errlen);
-int db_report_hardware(sqlite3 *db, int64_t run_id, const char *fmt, uint64_t seed, FILE *out, char *err,
+int db_report_html(db_store *st, int64_t run_id, uint64_t seed, FILE *out, char *err, size_t errlen);
+int db_report_hardware(db_store *st, int64_t run_id, const char *fmt, uint64_t seed, FILE *out, char *err,
                        size_t errlen);
 
 #endif

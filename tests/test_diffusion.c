@@ -943,7 +943,7 @@ static void agreement_of_hand_made_outputs(void) {
 
     db_agreement *a = NULL;
     int n = 0;
-    CHECK_INT_EQ(db_agreement_run(db, run, &a, &n, err, sizeof err), 0);
+    CHECK_INT_EQ(db_agreement_run(st, run, &a, &n, err, sizeof err), 0);
     CHECK_INT_EQ(n, 5);
     CHECK(db_agreement_find(a, n, ar) == NULL);
     CHECK(db_agreement_find(a, n, od) == NULL);
@@ -1033,7 +1033,7 @@ static void agreement_of_hand_made_outputs(void) {
     int64_t run2 = sql_id(db, sqlite3_mprintf("INSERT INTO run(started_at, status) VALUES(2, 'completed')"));
     int64_t bad = add_case(db, run2, 0, "diffusion", "bad", "prose", "llada", "low_confidence");
     add_sample(db, bad, 0, 0, "[1,\"x\"]", 4, 1);
-    CHECK_INT_EQ(db_agreement_run(db, run2, &a, &n, err, sizeof err), -1);
+    CHECK_INT_EQ(db_agreement_run(st, run2, &a, &n, err, sizeof err), -1);
     CHECK_CONTAINS(err, "output_tokens_json");
     CHECK(a == NULL && n == 0);
     db_store_close(st);

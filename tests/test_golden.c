@@ -27,7 +27,7 @@
 #include "harness/run/store.h"
 #include "harness/util/outfile.h"
 #include "harness/util/util.h"
-#include "reports/compare.h"
+#include "harness/run/store_merge.h"
 #include "reports/report.h"
 
 #define NS 4                      /* samples per case */

@@ -25,7 +25,7 @@
 #include "harness/run/interference.h"
 #include "harness/run/store.h"
 #include "harness/util/util.h"
-#include "reports/compare.h"
+#include "harness/run/store_merge.h"
 #include "reports/report.h"
 
 /* mkdir -p of path's directory, then write text to root/rel */

@@ -1,6 +1,7 @@
 /* test_store.c — tests of harness/run/store.c: schema creation, a full round trip
  * of machine/run/case/samples/counters/events read back with SQL, refusal of
- * non-database and foreign SQLite files, transactions, read-only opening. */
+ * non-database and foreign SQLite files, transactions, read-only opening;
+ * and the read API the reports use (harness/run/store_read.h). */
 #include "test.h"
 
 #include <math.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness/run/store.h"
+#include "harness/run/store_read.h"
 #include "harness/util/util.h"
 
 static char *tmp_path(const char *name) {
@@ -371,8 +373,201 @@ static void test_store_upgrade_v1(void) {
     free(path);
 }
 
+/* One case of two samples (or one) with counters, a VERIFY event and metrics. */
+static int64_t read_api_case(db_store *st, int64_t run, int idx, const char *label, int n) {
+    db_case_record cr = { idx, "spec", label, "{\"k\":4}", "target", "/m/t.gguf", "aa11", "tiny", 1, 4096,
+                          NULL, NULL, NULL, "mt", n, "completed", 1, 2 };
+    const char *cn[] = { "perf::TASK-CLOCK", "PAPI_TOT_INS" };
+    const int64_t cv[] = { 100, 200 };
+    const char *mn[] = { "schema_valid", "mask_p50_us" };
+    const double mv0[] = { 1, 12.5 }, mv1[] = { 0, 13.5 };
+    db_event ev = { DB_EV_VERIFY, DB_ROLE_TARGET, 1, 4, 2, 0x3, 10, 20 };
+    db_sample_record s[2];
+    memset(s, 0, sizeof s);
+    for (int i = 0; i < 2; i++) {
+        s[i].prompt_idx = i;
+        s[i].prompt_id = i ? "p1" : "p0";
+        s[i].category = "writing";
+        s[i].seed = 7;
+        s[i].m.tokens_per_s = 10 + i;
+        s[i].m.target_forwards = 2 + 2 * i;
+        s[i].m.draft_forwards = 1;
+        s[i].m.n_commits = 3;
+        s[i].m.mat = 1.5;
+        s[i].m.acceptance_rate = i ? NAN : 0.5;
+        s[i].m.tpot_ms = 20 + i;
+        s[i].stop_reason = "length";
+        s[i].output_text = i ? "second" : "first";
+        s[i].counter_names = cn;
+        s[i].counter_values = cv;
+        s[i].n_counters = 2;
+        s[i].metric_names = mn;
+        s[i].metric_values = i ? mv1 : mv0;
+        s[i].n_metrics = 2;
+    }
+    s[0].events = &ev;
+    s[0].n_events = 1;
+    int64_t id = 0;
+    CHECK_INT_EQ(db_store_case(st, run, &cr, s, n, &id), 0);
+    return id;
+}
+
+static void test_store_read_api(void) {
+    char *path = tmp_path("read_api.db");
+    char err[512] = "", note[512] = "";
+    db_store *st = NULL;
+    CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
+    if (!st) { printf("    %s\n", err); free(path); return; }
+    db_machine m;
+    fill_machine(&m, "read-api");
+    int64_t mid = 0, run1 = 0, run2 = 0;
+    CHECK_INT_EQ(db_store_machine(st, &m, &mid), 0);
+    db_run_record rr = { mid, "smoke", "suites/smoke.json", "{}", "decobench run", "rev1", "llama42", "gcc", "-O2",
+                         "", 4, NULL, 0 };
+    CHECK_INT_EQ(db_store_run_begin(st, &rr, &run1), 0);
+    int64_t cb = read_api_case(st, run1, 1, "b", 1);   /* written first, shown second (idx order) */
+    int64_t ca = read_api_case(st, run1, 0, "a", 2);
+    CHECK_INT_EQ(db_store_run_finish(st, run1, "completed"), 0);
+    CHECK_INT_EQ(db_store_run_begin(st, &rr, &run2), 0);   /* still running: not "latest" */
+
+    /* runs: run 0 is the latest run that ended, with a note naming the newer one */
+    int64_t n_runs = 0, id = 0;
+    CHECK_INT_EQ(db_store_count_runs(st, &n_runs, err, sizeof err), 0);
+    CHECK_INT_EQ(n_runs, 2);
+    CHECK_INT_EQ(db_store_resolve_run(st, 0, &id, note, sizeof note, err, sizeof err), 0);
+    CHECK_INT_EQ(id, run1);
+    CHECK_CONTAINS(note, "the latest that ended");
+    db_run_info ri;
+    CHECK_INT_EQ(db_store_read_run(st, 0, &ri, err, sizeof err), 0);
+    CHECK_INT_EQ(ri.id, run1);
+    CHECK_INT_EQ(ri.machine_id, mid);
+    CHECK_STR_EQ(ri.suite_name, "smoke");
+    CHECK_STR_EQ(ri.status, "completed");
+    CHECK_STR_EQ(ri.decobench_rev, "rev1");
+    CHECK_STR_EQ(ri.cpu_model, "Test CPU @ 3.0GHz");
+    CHECK_STR_EQ(ri.hostname, "host1");
+    CHECK_INT_EQ(ri.cores, 4);
+    db_run_info_free(&ri);
+    CHECK_INT_EQ(db_store_read_run(st, 99, &ri, err, sizeof err), -1);
+    CHECK_STR_EQ(err, "no run with id 99");
+    db_run_info *runs = NULL;
+    int n = 0;
+    CHECK_INT_EQ(db_store_read_runs(st, NULL, true, &runs, &n, err, sizeof err), 0);
+    CHECK_INT_EQ(n, 1);
+    if (n == 1) CHECK_INT_EQ(runs[0].id, run1);
+    db_run_infos_free(runs, n);
+    CHECK_INT_EQ(db_store_read_runs(st, "smoke", false, &runs, &n, err, sizeof err), 0);
+    CHECK_INT_EQ(n, 2);
+    if (n == 2) CHECK(runs[0].id == run1 && runs[1].id == run2 && !strcmp(runs[1].status, "running"));
+    db_run_infos_free(runs, n);
+    CHECK_INT_EQ(db_store_read_runs(st, "other", false, &runs, &n, err, sizeof err), 0);
+    CHECK_INT_EQ(n, 0);
+    db_run_infos_free(runs, n);
+
+    /* cases in idx order, with their sample counts */
+    db_case_info *cs = NULL;
+    CHECK_INT_EQ(db_store_read_cases(st, run1, NULL, &cs, &n, err, sizeof err), 0);
+    CHECK_INT_EQ(n, 2);
+    if (n == 2) {
+        CHECK(cs[0].id == ca && cs[1].id == cb);
+        CHECK_STR_EQ(cs[0].label, "a");
+        CHECK_INT_EQ(cs[0].n_samples, 2);
+        CHECK_INT_EQ(cs[1].n_samples, 1);
+        CHECK_INT_EQ(cs[0].model_bytes, 4096);
+        CHECK_STR_EQ(cs[0].params_json, "{\"k\":4}");
+    }
+    db_case_infos_free(cs, n);
+    CHECK_INT_EQ(db_store_read_cases(st, 0, "b", &cs, &n, err, sizeof err), 0);
+    CHECK(n == 1 && cs[0].id == cb);
+    db_case_infos_free(cs, n);
+    db_case_info one;
+    bool found = true;
+    CHECK_INT_EQ(db_store_read_case(st, 9999, &one, &found, err, sizeof err), 0);
+    CHECK(!found);
+
+    /* samples in id order: NULL reals read as NaN, outputs only when asked */
+    db_sample_info *sm = NULL;
+    CHECK_INT_EQ(db_store_read_samples(st, ca, 0, true, &sm, &n, err, sizeof err), 0);
+    CHECK_INT_EQ(n, 2);
+    if (n == 2) {
+        CHECK(sm[0].id < sm[1].id && sm[0].prompt_idx == 0 && sm[1].prompt_idx == 1);
+        CHECK_NEAR(sm[0].tokens_per_s, 10, 0);
+        CHECK_NEAR(sm[0].acceptance_rate, 0.5, 0);
+        CHECK(isnan(sm[1].acceptance_rate));
+        CHECK_INT_EQ(sm[1].target_forwards, 4);
+        CHECK(sm[0].has_seed && sm[0].seed == 7);
+        CHECK_STR_EQ(sm[1].output_text, "second");
+        CHECK_STR_EQ(sm[0].prompt_id, "p0");
+        CHECK_NEAR(db_sample_value(&sm[1], "tpot_ms"), 21, 0);
+        CHECK(isnan(db_sample_value(&sm[1], "no_such_column")));
+    }
+    db_sample_infos_free(sm, n);
+    CHECK_INT_EQ(db_store_read_samples(st, ca, 1, false, &sm, &n, err, sizeof err), 0);
+    CHECK(n == 1 && !strcmp(sm[0].output_text, "") && sm[0].prompt_idx == 0);
+    db_sample_infos_free(sm, n);
+
+    /* counters, events, metrics */
+    char **names = NULL;
+    CHECK_INT_EQ(db_store_read_counter_names(st, run1, &names, &n, err, sizeof err), 0);
+    CHECK(n == 2 && !strcmp(names[0], "perf::TASK-CLOCK") && !strcmp(names[1], "PAPI_TOT_INS"));
+    db_names_free(names, n);
+    db_counter_value *cv = NULL;
+    CHECK_INT_EQ(db_store_read_sample_counters(st, ca, &cv, &n, err, sizeof err), 0);
+    CHECK_INT_EQ(n, 4);
+    for (int i = 0; i < n; i++)
+        CHECK(!strcmp(cv[i].name, "PAPI_TOT_INS") ? cv[i].value == 200 : cv[i].value == 100);
+    db_counter_values_free(cv, n);
+    db_event_info *ev = NULL;
+    CHECK_INT_EQ(db_store_read_events(st, ca, DB_EV_VERIFY, &ev, &n, err, sizeof err), 0);
+    CHECK(n == 1 && ev[0].n_tokens == 4 && ev[0].n_accepted == 2 && ev[0].accepted_mask == 3);
+    free(ev);
+    CHECK_INT_EQ(db_store_read_metric_names(st, run1, &names, &n, err, sizeof err), 0);
+    CHECK(n == 2 && !strcmp(names[0], "mask_p50_us") && !strcmp(names[1], "schema_valid"));
+    db_names_free(names, n);
+    double mean = 0;
+    int count = -1;
+    CHECK_INT_EQ(db_store_case_metric_mean(st, ca, "mask_p50_us", &mean, err, sizeof err), 0);
+    CHECK_NEAR(mean, 13, 1e-12);
+    CHECK_INT_EQ(db_store_case_metric_mean(st, ca, "absent", &mean, err, sizeof err), 0);
+    CHECK(isnan(mean));
+    CHECK_INT_EQ(db_store_case_metric_count(st, ca, "schema_valid", 1, &count, err, sizeof err), 0);
+    CHECK_INT_EQ(count, 1);
+    CHECK_INT_EQ(db_store_metric_stored(st, "schema_valid", &found, err, sizeof err), 0);
+    CHECK(found);
+    CHECK_INT_EQ(db_store_metric_stored(st, "absent", &found, err, sizeof err), 0);
+    CHECK(!found);
+    db_case_means means;
+    CHECK_INT_EQ(db_store_case_means(st, ca, &means, err, sizeof err), 0);
+    CHECK_NEAR(means.target_forwards, 3, 0);
+    CHECK_NEAR(means.forwards, 4, 0);
+
+    /* probes, records, interference */
+    db_probe_record pr;
+    CHECK_INT_EQ(db_store_read_probe(st, mid, &pr, &found, err, sizeof err), 0);
+    CHECK(!found && isnan(pr.bandwidth_gbs));
+    db_probe_record pw = { 1700000000000, 12.5, 100, 50, 2, "test" };
+    CHECK_INT_EQ(db_store_probe(st, mid, &pw), 0);
+    CHECK_INT_EQ(db_store_read_probe(st, mid, &pr, &found, err, sizeof err), 0);
+    CHECK(found && pr.bandwidth_gbs == 12.5 && pr.gflops == 100 && pr.threads == 2);
+    db_field *f = NULL;
+    CHECK_INT_EQ(db_store_read_record(st, DB_RECORD_RUN, run1, &f, &n), 0);
+    CHECK(n > 2 && !strcmp(f[1].name, "suite_name") && !strcmp(f[1].text, "smoke") && f[1].is_text);
+    if (n > 0) CHECK(!strcmp(f[0].name, "run") && !f[0].is_text && f[0].int_value == run1);
+    db_fields_free(f, n);
+    CHECK_INT_EQ(db_store_read_record(st, DB_RECORD_MACHINE, 9999, &f, &n), 0);
+    CHECK_INT_EQ(n, 0);
+    db_noise_row *nr = NULL;
+    CHECK_INT_EQ(db_store_read_interference(st, run1, 0, &nr, &n, err, sizeof err), 0);
+    CHECK_INT_EQ(n, 0);
+    db_noise_rows_free(nr, n);
+    db_store_close(st);
+    db_store_remove_files(path);
+    free(path);
+}
+
 void suite_store(void) {
     RUN(test_store_roundtrip);
     RUN(test_store_upgrade_v1);
     RUN(test_store_open_errors);
+    RUN(test_store_read_api);
 }

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "harness/run/store.h"
+#include "harness/run/store_read.h"
 #include "harness/util/outfile.h"
 #include "harness/util/util.h"
 #include "reports/compare.h"
@@ -245,9 +246,9 @@ int cmd_compare(int argc, char **argv) {
     }
     /* incomplete runs (running, interrupted, crashed) are flagged; "latest" skips them */
     char note[400];
-    if (db_store_pick_run(db_store_handle(sb), rb.id, &rb.id, note, sizeof note, err, sizeof err) == 0 && note[0])
+    if (db_store_resolve_run(sb, rb.id, &rb.id, note, sizeof note, err, sizeof err) == 0 && note[0])
         fprintf(stderr, "decobench compare: note: base %s: %s\n", pb, note);
-    if (db_store_pick_run(db_store_handle(sn), rn.id, &rn.id, note, sizeof note, err, sizeof err) == 0 && note[0])
+    if (db_store_resolve_run(sn, rn.id, &rn.id, note, sizeof note, err, sizeof err) == 0 && note[0])
         fprintf(stderr, "decobench compare: note: new %s: %s\n", pn, note);
     if (db_compare_runs(sb, rb.id, sn, rn.id, &o, &res, err, sizeof err) != 0) {
         fprintf(stderr, "decobench compare: %s\n", err);

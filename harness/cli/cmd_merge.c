@@ -1,6 +1,6 @@
 /* cmd_merge.c — `decobench merge A.db B.db ... -o ALL.db`: combine results
  * databases (from several machines or shards) without duplicates
- * (reports/compare.h db_merge).  A new output is built in a mkstemp file
+ * (harness/run/store_merge.h db_merge).  A new output is built in a mkstemp file
  * next to it and renamed into place; an existing one is merged into, one
  * transaction per run; "-", a character device or a FIFO (e.g. /dev/null)
  * receives the finished database, built in a private temporary file.
@@ -18,7 +18,7 @@
 #include "harness/util/outfile.h"
 #include "harness/run/store.h"
 #include "harness/util/util.h"
-#include "reports/compare.h"
+#include "harness/run/store_merge.h"
 
 static void usage(FILE *f) {
     fputs("usage: decobench merge SOURCE.db... -o OUT.db [--help]\n"

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "harness/run/store.h"
+#include "harness/run/store_read.h"
 #include "harness/util/outfile.h"
 #include "harness/util/util.h"
 #include "reports/report.h"
@@ -172,7 +173,7 @@ int cmd_report(int argc, char **argv) {
     }
     /* which run: say when it is incomplete, or when newer runs were passed over */
     char note[400];
-    if (db_store_pick_run(db_store_handle(st), o.run_id, &o.run_id, note, sizeof note, err, sizeof err) == 0 &&
+    if (db_store_resolve_run(st, o.run_id, &o.run_id, note, sizeof note, err, sizeof err) == 0 &&
         note[0])
         fprintf(stderr, "decobench report: note: %s\n", note);
     char *buf = NULL;

@@ -67,7 +67,7 @@ void db_store_close(db_store *st);
 /* Remove a (closed) database file and its SQLite -wal / -shm side files. */
 void db_store_remove_files(const char *path);
 const char *db_store_errmsg(const db_store *st);
-struct sqlite3 *db_store_handle(db_store *st);   /* for reports' queries */
+struct sqlite3 *db_store_handle(db_store *st);   /* raw handle: tests, identity, interference */
 
 /* Insert the machine unless its fingerprint is known; returns its id. */
 int db_store_machine(db_store *st, const db_machine *m, int64_t *machine_id);
@@ -208,13 +208,14 @@ int db_store_run_resume(db_store *st, int64_t run_id, bool take_over, db_run_res
                         size_t errlen);
 void db_run_resume_free(db_run_resume *r);
 
-/* Which run "latest" means (want <= 0), or check run want: the latest run
+/* Which run "latest" means (want <= 0), or check run want (on a store:
+ * db_store_resolve_run, store_read.h): the latest run
  * that ended (status not running, interrupted or crashed), else the latest
  * run.  note (may be NULL) gets one line, or "", saying when the run picked
  * is incomplete or newer runs were passed over as incomplete. */
 int db_store_pick_run(struct sqlite3 *db, int64_t want, int64_t *run_id, char *note, size_t notelen,
                       char *err, size_t errlen);
-/* SQL condition true for runs that ended (history, compare). */
+/* SQL condition true for runs that ended (store_read.c). */
 #define DB_RUN_ENDED_SQL "status NOT IN ('running', 'interrupted', 'crashed')"
 
 #ifdef __cplusplus

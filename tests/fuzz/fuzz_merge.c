@@ -1,5 +1,5 @@
 /* fuzz_merge.c — fuzz target: `decobench merge` reading a foreign results
- * database (reports/compare.c db_merge through harness/run/store.c).
+ * database (harness/run/store_merge.c db_merge).
  *
  * Two input forms: a file starting with SQLite's header ("SQLite format 3")
  * is written as the source database as it is (a corrupt file must give an
@@ -13,12 +13,13 @@
 
 #include <ctype.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "harness/run/store.h"
-#include "reports/compare.h"
+#include "harness/run/store_merge.h"
 
 static int progress_budget(void *user) {
     int *left = user;

@@ -1,0 +1,492 @@
+/* store_merge.c — merging results databases (`decobench merge`,
+ * store_merge.h): every machine, probe, run, case, sample and their child
+ * rows of a source database copied into a destination, through one copier
+ * per table over the columns both databases have; runs already present
+ * gain only the cases they lack.
+ */
+#include "store_merge.h"
+#include "store_int.h"
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/util/util.h"
+
+/* one table's copier: the columns common to source and destination (but
+ * the id), a SELECT on the source by parent id and an INSERT into dst */
+typedef struct copier {
+    const char *table, *parent;   /* parent: the column remapped (NULL: none) */
+    int has_id;
+    int ncols, parent_col;        /* parent_col: index among cols, -1 */
+    sqlite3_stmt *sel, *ins;
+} copier;
+
+static int table_cols(sqlite3 *db, const char *table, char ***cols, int *n) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "PRAGMA table_info(\"%s\")", table);
+    sqlite3_stmt *s = NULL;
+    *cols = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        char **nc = realloc(*cols, (size_t)(*n + 1) * sizeof *nc);
+        if (!nc) break;
+        *cols = nc;
+        if (!(nc[*n] = db_sql_text(s, 1))) break;
+        (*n)++;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void free_cols(char **c, int n) {
+    for (int i = 0; i < n; i++) free(c[i]);
+    free(c);
+}
+
+static void copier_free(copier *c) {
+    sqlite3_finalize(c->sel);
+    sqlite3_finalize(c->ins);
+    c->sel = c->ins = NULL;
+}
+
+/* where: SQL after FROM table (e.g. "WHERE run_id = ? ORDER BY id");
+ * ignore: INSERT OR IGNORE */
+static int copier_init(copier *c, sqlite3 *src, sqlite3 *dst, const char *table, const char *parent, const char *where,
+                       int ignore, char *err, size_t errlen) {
+    char **sc = NULL, **dc = NULL;
+    int ns = 0, nd = 0, rc = -1;
+    db_str sel, ins, vals;
+    db_str_init(&sel);
+    db_str_init(&ins);
+    db_str_init(&vals);
+    memset(c, 0, sizeof *c);
+    c->table = table;
+    c->parent = parent;
+    c->parent_col = -1;
+    if (table_cols(src, table, &sc, &ns) != 0 || table_cols(dst, table, &dc, &nd) != 0) {
+        db_errf(err, errlen, "read the columns of %s: %s", table, sqlite3_errmsg(src));
+        goto out;
+    }
+    for (int i = 0; i < ns; i++)
+        if (strcmp(sc[i], "id") == 0) c->has_id = 1;
+    int e = db_str_append(&sel, c->has_id ? "SELECT id" : "SELECT 0");
+    e |= db_str_printf(&ins, "INSERT %sINTO \"%s\"(", ignore ? "OR IGNORE " : "", table);
+    for (int i = 0; i < ns; i++) {
+        if (strcmp(sc[i], "id") == 0) continue;
+        int in_dst = 0;
+        for (int j = 0; j < nd; j++) in_dst |= strcmp(sc[i], dc[j]) == 0;
+        if (!in_dst) continue;
+        if (parent && strcmp(sc[i], parent) == 0) c->parent_col = c->ncols;
+        e |= db_str_printf(&sel, ", \"%s\"", sc[i]);
+        e |= db_str_printf(&ins, "%s\"%s\"", c->ncols ? ", " : "", sc[i]);
+        e |= db_str_append(&vals, c->ncols ? ", ?" : "?");
+        c->ncols++;
+    }
+    e |= db_str_printf(&sel, " FROM \"%s\" %s", table, where);
+    e |= db_str_printf(&ins, ") VALUES(%s)", vals.s ? vals.s : "");
+    if (e) {
+        db_errf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(src, sel.s, -1, &c->sel, NULL) != SQLITE_OK) {
+        db_errf(err, errlen, "read %s: %s", table, sqlite3_errmsg(src));
+        goto out;
+    }
+    if (sqlite3_prepare_v2(dst, ins.s, -1, &c->ins, NULL) != SQLITE_OK) {
+        db_errf(err, errlen, "write %s: %s", table, sqlite3_errmsg(dst));
+        goto out;
+    }
+    rc = 0;
+out:
+    free_cols(sc, ns);
+    free_cols(dc, nd);
+    db_str_free(&sel);
+    db_str_free(&ins);
+    db_str_free(&vals);
+    if (rc != 0) copier_free(c);
+    return rc;
+}
+
+/* insert the current row of c->sel into dst with the parent column set to
+ * new_parent (NULL when new_parent < 0 and the row's parent is NULL) */
+static int copier_put(copier *c, sqlite3 *dst, int64_t new_parent, int64_t *new_id) {
+    for (int i = 0; i < c->ncols; i++) {
+        if (i == c->parent_col) {
+            if (new_parent > 0) sqlite3_bind_int64(c->ins, i + 1, new_parent);
+            else sqlite3_bind_null(c->ins, i + 1);
+        } else sqlite3_bind_value(c->ins, i + 1, sqlite3_column_value(c->sel, i + 1));
+    }
+    int rc = sqlite3_step(c->ins);
+    sqlite3_reset(c->ins);
+    sqlite3_clear_bindings(c->ins);
+    if (rc != SQLITE_DONE) return -1;
+    if (new_id) *new_id = sqlite3_last_insert_rowid(dst);
+    return 0;
+}
+
+/* column index (in c->sel) of a named source column, -1 when absent */
+static int sel_col(const copier *c, const char *name) {
+    for (int i = 0; i < sqlite3_column_count(c->sel); i++)
+        if (strcmp(sqlite3_column_name(c->sel, i), name) == 0) return i;
+    return -1;
+}
+
+enum { C_MACHINE, C_RUN, C_RUNCNT, C_CASE, C_SAMPLE, C_SMPCNT, C_SMPMET, C_EVENT, C_NOISE, C_N };
+
+typedef struct merger {
+    sqlite3 *src, *dst;
+    copier c[C_N];
+    sqlite3_stmt *find_run, *find_case, *fix_run, *find_machine;
+    int64_t *mach_src, *mach_dst;
+    int n_mach;
+    int64_t *added_idx;   /* idx of the cases copy_cases added to a run already present */
+    int n_added, cap_added;
+    char err[512];
+} merger;
+
+static int m_fail(merger *m, sqlite3 *db, const char *what) {
+    snprintf(m->err, sizeof m->err, "%s: %s", what, sqlite3_errmsg(db));
+    return -1;
+}
+
+/* copy the samples (and their counters and events) of source case sc_id
+ * to dst case dc_id */
+static int copy_samples(merger *m, int64_t sc_id, int64_t dc_id, db_merge_stats *stats) {
+    copier *cs = &m->c[C_SAMPLE];
+    sqlite3_reset(cs->sel);
+    sqlite3_bind_int64(cs->sel, 1, sc_id);
+    int rc;
+    while ((rc = sqlite3_step(cs->sel)) == SQLITE_ROW) {
+        int64_t ss_id = sqlite3_column_int64(cs->sel, 0), ds_id;
+        if (copier_put(cs, m->dst, dc_id, &ds_id) != 0) return m_fail(m, m->dst, "insert sample");
+        stats->samples_added++;
+        for (int k = C_SMPCNT; k <= C_EVENT; k++) {
+            copier *cc = &m->c[k];
+            sqlite3_reset(cc->sel);
+            sqlite3_bind_int64(cc->sel, 1, ss_id);
+            int r2;
+            while ((r2 = sqlite3_step(cc->sel)) == SQLITE_ROW)
+                if (copier_put(cc, m->dst, ds_id, NULL) != 0) return m_fail(m, m->dst, cc->table);
+            if (r2 != SQLITE_DONE) return m_fail(m, m->src, cc->table);
+        }
+    }
+    return rc == SQLITE_DONE ? 0 : m_fail(m, m->src, "read samples");
+}
+
+/* copy the cases of source run sr to dst run dr (only those dst lacks when exists) */
+static int copy_cases(merger *m, int64_t sr, int64_t dr, int exists, db_merge_stats *stats) {
+    copier *cc = &m->c[C_CASE];
+    sqlite3_reset(cc->sel);
+    sqlite3_bind_int64(cc->sel, 1, sr);
+    const int ci_idx = sel_col(cc, "idx"), ci_label = sel_col(cc, "label"), ci_ds = sel_col(cc, "dataset"),
+              ci_sha = sel_col(cc, "model_sha256"), ci_start = sel_col(cc, "started_at");
+    int rc;
+    while ((rc = sqlite3_step(cc->sel)) == SQLITE_ROW) {
+        int64_t sc_id = sqlite3_column_int64(cc->sel, 0), dc_id;
+        if (exists) {
+            sqlite3_stmt *f = m->find_case;
+            sqlite3_reset(f);
+            sqlite3_bind_int64(f, 1, dr);
+            int cols[5] = { ci_idx, ci_label, ci_ds, ci_sha, ci_start };
+            for (int k = 0; k < 5; k++) {
+                if (cols[k] >= 0) sqlite3_bind_value(f, k + 2, sqlite3_column_value(cc->sel, cols[k]));
+                else sqlite3_bind_null(f, k + 2);
+            }
+            int r2 = sqlite3_step(f);
+            sqlite3_reset(f);
+            if (r2 == SQLITE_ROW) continue;
+            if (r2 != SQLITE_DONE) return m_fail(m, m->dst, "look up case");
+        }
+        if (copier_put(cc, m->dst, dr, &dc_id) != 0) return m_fail(m, m->dst, "insert case");
+        stats->cases_added++;
+        if (exists && ci_idx >= 0) {   /* its interference rows follow it (merge_noise) */
+            if (m->n_added == m->cap_added) {
+                int cap = m->cap_added ? 2 * m->cap_added : 16;
+                int64_t *a = realloc(m->added_idx, (size_t)cap * sizeof *a);
+                if (!a) return snprintf(m->err, sizeof m->err, "out of memory"), -1;
+                m->added_idx = a;
+                m->cap_added = cap;
+            }
+            m->added_idx[m->n_added++] = sqlite3_column_int64(cc->sel, ci_idx);
+        }
+        if (copy_samples(m, sc_id, dc_id, stats) != 0) return -1;
+    }
+    return rc == SQLITE_DONE ? 0 : m_fail(m, m->src, "read cases");
+}
+
+static int64_t map_machine(const merger *m, int64_t src_id) {
+    for (int i = 0; i < m->n_mach; i++)
+        if (m->mach_src[i] == src_id) return m->mach_dst[i];
+    return 0;
+}
+
+static int merge_machines(merger *m, db_merge_stats *stats) {
+    copier *c = &m->c[C_MACHINE];
+    const int fp = sel_col(c, "fingerprint");
+    if (fp < 0) return snprintf(m->err, sizeof m->err, "machine table without fingerprint"), -1;
+    if (sqlite3_exec(m->dst, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return m_fail(m, m->dst, "begin");
+    int rc;
+    while ((rc = sqlite3_step(c->sel)) == SQLITE_ROW) {
+        int64_t sid = sqlite3_column_int64(c->sel, 0), did = 0;
+        sqlite3_reset(m->find_machine);
+        sqlite3_bind_value(m->find_machine, 1, sqlite3_column_value(c->sel, fp));
+        int r2 = sqlite3_step(m->find_machine);
+        if (r2 == SQLITE_ROW) did = sqlite3_column_int64(m->find_machine, 0);
+        sqlite3_reset(m->find_machine);
+        if (r2 != SQLITE_ROW && r2 != SQLITE_DONE) goto fail_dst;
+        if (r2 == SQLITE_DONE) {
+            if (copier_put(c, m->dst, -1, &did) != 0) goto fail_dst;
+            stats->machines_added++;
+        }
+        int64_t *a = realloc(m->mach_src, (size_t)(m->n_mach + 1) * sizeof *a);
+        if (a) m->mach_src = a;
+        int64_t *b = realloc(m->mach_dst, (size_t)(m->n_mach + 1) * sizeof *b);
+        if (b) m->mach_dst = b;
+        if (!a || !b) {
+            snprintf(m->err, sizeof m->err, "out of memory");
+            goto fail;
+        }
+        m->mach_src[m->n_mach] = sid;
+        m->mach_dst[m->n_mach++] = did;
+    }
+    if (rc != SQLITE_DONE) {
+        m_fail(m, m->src, "read machines");
+        goto fail;
+    }
+    if (sqlite3_exec(m->dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail_dst;
+    return 0;
+fail_dst:
+    m_fail(m, m->dst, "insert machine");
+fail:
+    sqlite3_exec(m->dst, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* the machines' probe results (schema version 2; absent in older sources),
+ * INSERT OR IGNORE: a probe already present stays */
+static int merge_probes(merger *m, char *err, size_t errlen) {
+    if (!db_sql_has_table(m->src, "machine_probe") || !db_sql_has_table(m->dst, "machine_probe")) return 0;
+    copier c;
+    if (copier_init(&c, m->src, m->dst, "machine_probe", "machine_id", "ORDER BY rowid", 1, err, errlen) != 0)
+        return -1;
+    const int ci_mach = sel_col(&c, "machine_id");
+    int rc = -1, r;
+    if (ci_mach < 0) {
+        db_errf(err, errlen, "machine_probe table without machine_id");
+        goto out;
+    }
+    if (sqlite3_exec(m->dst, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        db_errf(err, errlen, "begin: %s", sqlite3_errmsg(m->dst));
+        goto out;
+    }
+    while ((r = sqlite3_step(c.sel)) == SQLITE_ROW) {
+        int64_t mach = map_machine(m, sqlite3_column_int64(c.sel, ci_mach));
+        if (mach <= 0) continue;   /* a probe of a machine the source does not hold */
+        if (copier_put(&c, m->dst, mach, NULL) != 0) {
+            db_errf(err, errlen, "insert machine_probe: %s", sqlite3_errmsg(m->dst));
+            sqlite3_exec(m->dst, "ROLLBACK", NULL, NULL, NULL);
+            goto out;
+        }
+    }
+    if (r != SQLITE_DONE) {
+        db_errf(err, errlen, "read machine_probe: %s", sqlite3_errmsg(m->src));
+        sqlite3_exec(m->dst, "ROLLBACK", NULL, NULL, NULL);
+        goto out;
+    }
+    if (sqlite3_exec(m->dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        db_errf(err, errlen, "commit: %s", sqlite3_errmsg(m->dst));
+        sqlite3_exec(m->dst, "ROLLBACK", NULL, NULL, NULL);
+        goto out;
+    }
+    rc = 0;
+out:
+    copier_free(&c);
+    return rc;
+}
+
+/* S7 interference (harness/run/interference.h): the verdicts of source run sr
+ * that dst run dr lacks — all of them for a new run; for a run already
+ * present (merged while it ran, or resumed since), those of the cases just
+ * added and the run's own verdict (case_idx -1) when dst has none yet */
+static int merge_noise(merger *m, int64_t sr, int64_t dr, int exists) {
+    copier *nc = &m->c[C_NOISE];
+    const int ci_case = sel_col(nc, "case_idx");
+    bool run_level = !exists;
+    if (exists) {
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(m->dst, "SELECT COUNT(*) FROM interference WHERE run_id = ? AND case_idx = -1", -1,
+                               &q, NULL) != SQLITE_OK)
+            return m_fail(m, m->dst, "read interference");
+        sqlite3_bind_int64(q, 1, dr);
+        int r = sqlite3_step(q);
+        run_level = r == SQLITE_ROW && sqlite3_column_int64(q, 0) == 0;
+        sqlite3_finalize(q);
+        if (r != SQLITE_ROW) return m_fail(m, m->dst, "read interference");
+        if (ci_case < 0) return 0;   /* a foreign table without case_idx: nothing to match */
+    }
+    sqlite3_reset(nc->sel);
+    sqlite3_bind_int64(nc->sel, 1, sr);
+    int r5;
+    while ((r5 = sqlite3_step(nc->sel)) == SQLITE_ROW) {
+        if (exists) {
+            int64_t idx = sqlite3_column_int64(nc->sel, ci_case);
+            bool take = idx == -1 && run_level;
+            for (int i = 0; i < m->n_added && !take; i++) take = m->added_idx[i] == idx;
+            if (!take) continue;
+        }
+        if (copier_put(nc, m->dst, dr, NULL) != 0) return m_fail(m, m->dst, "insert interference");
+    }
+    return r5 == SQLITE_DONE ? 0 : m_fail(m, m->src, "read interference");
+}
+
+static int merge_runs(merger *m, db_merge_stats *stats) {
+    copier *c = &m->c[C_RUN];
+    const int ci_mach = sel_col(c, "machine_id"), ci_start = sel_col(c, "started_at"),
+              ci_suite = sel_col(c, "suite_name"), ci_cfg = sel_col(c, "config_json"),
+              ci_fin = sel_col(c, "finished_at"), ci_status = sel_col(c, "status");
+    if (ci_mach < 0 || ci_start < 0 || ci_suite < 0 || ci_cfg < 0)
+        return snprintf(m->err, sizeof m->err, "run table lacks identifying columns"), -1;
+    int rc;
+    while ((rc = sqlite3_step(c->sel)) == SQLITE_ROW) {
+        int64_t sr = sqlite3_column_int64(c->sel, 0);
+        int64_t mach = sqlite3_column_type(c->sel, ci_mach) == SQLITE_NULL
+                           ? -1 : map_machine(m, sqlite3_column_int64(c->sel, ci_mach));
+        if (mach == 0) mach = -1;   /* dangling machine id: keep the run, without machine */
+        if (sqlite3_exec(m->dst, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return m_fail(m, m->dst, "begin");
+        /* the same run: same machine, start time, suite and configuration */
+        sqlite3_stmt *f = m->find_run;
+        sqlite3_reset(f);
+        if (mach > 0) sqlite3_bind_int64(f, 1, mach);
+        else sqlite3_bind_null(f, 1);
+        sqlite3_bind_value(f, 2, sqlite3_column_value(c->sel, ci_start));
+        sqlite3_bind_value(f, 3, sqlite3_column_value(c->sel, ci_suite));
+        sqlite3_bind_value(f, 4, sqlite3_column_value(c->sel, ci_cfg));
+        int r2 = sqlite3_step(f);
+        int64_t dr = 0;
+        int exists = r2 == SQLITE_ROW;
+        bool unfinished = false;
+        if (exists) {
+            dr = sqlite3_column_int64(f, 0);
+            unfinished = sqlite3_column_type(f, 1) == SQLITE_NULL;
+        }
+        sqlite3_reset(f);
+        if (r2 != SQLITE_ROW && r2 != SQLITE_DONE) {
+            m_fail(m, m->dst, "look up run");
+            goto fail;
+        }
+        if (!exists) {
+            if (copier_put(c, m->dst, mach, &dr) != 0) {
+                m_fail(m, m->dst, "insert run");
+                goto fail;
+            }
+            stats->runs_added++;
+        } else {
+            stats->runs_present++;
+            /* a run merged while it was still running: take its end */
+            if (unfinished && ci_fin >= 0 && ci_status >= 0 &&
+                sqlite3_column_type(c->sel, ci_fin) != SQLITE_NULL) {
+                sqlite3_reset(m->fix_run);
+                sqlite3_bind_value(m->fix_run, 1, sqlite3_column_value(c->sel, ci_fin));
+                sqlite3_bind_value(m->fix_run, 2, sqlite3_column_value(c->sel, ci_status));
+                sqlite3_bind_int64(m->fix_run, 3, dr);
+                int r3 = sqlite3_step(m->fix_run);
+                sqlite3_reset(m->fix_run);
+                if (r3 != SQLITE_DONE) {
+                    m_fail(m, m->dst, "update run");
+                    goto fail;
+                }
+            }
+        }
+        copier *rc_ = &m->c[C_RUNCNT];   /* INSERT OR IGNORE: present counters stay */
+        sqlite3_reset(rc_->sel);
+        sqlite3_bind_int64(rc_->sel, 1, sr);
+        int r4;
+        while ((r4 = sqlite3_step(rc_->sel)) == SQLITE_ROW)
+            if (copier_put(rc_, m->dst, dr, NULL) != 0) {
+                m_fail(m, m->dst, "insert run_counter");
+                goto fail;
+            }
+        if (r4 != SQLITE_DONE) {
+            m_fail(m, m->src, "read run_counter");
+            goto fail;
+        }
+        m->n_added = 0;
+        if (copy_cases(m, sr, dr, exists, stats) != 0) goto fail;
+        if (merge_noise(m, sr, dr, exists) != 0) goto fail;
+        if (sqlite3_exec(m->dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            m_fail(m, m->dst, "commit");
+            goto fail;
+        }
+        continue;
+    fail:
+        sqlite3_exec(m->dst, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return rc == SQLITE_DONE ? 0 : m_fail(m, m->src, "read runs");
+}
+
+int db_merge(db_store *dst, db_store *src, db_merge_stats *stats, char *err, size_t errlen) {
+    merger m;
+    memset(&m, 0, sizeof m);
+    m.src = db_store_handle(src);
+    m.dst = db_store_handle(dst);
+    db_merge_stats local = { 0 };
+    if (!stats) stats = &local;
+    int rc = -1;
+    if (copier_init(&m.c[C_MACHINE], m.src, m.dst, "machine", NULL, "ORDER BY id", 0, err, errlen) != 0 ||
+        copier_init(&m.c[C_RUN], m.src, m.dst, "run", "machine_id", "ORDER BY id", 0, err, errlen) != 0 ||
+        copier_init(&m.c[C_RUNCNT], m.src, m.dst, "run_counter", "run_id", "WHERE run_id = ? ORDER BY rowid", 1,
+                    err, errlen) != 0 ||
+        copier_init(&m.c[C_CASE], m.src, m.dst, "case", "run_id", "WHERE run_id = ? ORDER BY idx, id", 0, err,
+                    errlen) != 0 ||
+        copier_init(&m.c[C_SAMPLE], m.src, m.dst, "sample", "case_id", "WHERE case_id = ? ORDER BY id", 0, err,
+                    errlen) != 0 ||
+        copier_init(&m.c[C_SMPCNT], m.src, m.dst, "sample_counter", "sample_id",
+                    "WHERE sample_id = ? ORDER BY rowid", 0, err, errlen) != 0 ||
+        copier_init(&m.c[C_SMPMET], m.src, m.dst, "sample_metric", "sample_id",
+                    "WHERE sample_id = ? ORDER BY rowid", 0, err, errlen) != 0 ||
+        copier_init(&m.c[C_EVENT], m.src, m.dst, "step_event", "sample_id", "WHERE sample_id = ? ORDER BY seq", 0,
+                    err, errlen) != 0 ||
+        copier_init(&m.c[C_NOISE], m.src, m.dst, "interference", "run_id", "WHERE run_id = ? ORDER BY rowid", 0,
+                    err, errlen) != 0)
+        goto out;
+    if (sqlite3_prepare_v2(m.dst, "SELECT id FROM machine WHERE fingerprint IS ?", -1, &m.find_machine, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(m.dst,
+                           "SELECT id, finished_at FROM run WHERE machine_id IS ? AND started_at IS ?"
+                           " AND suite_name IS ? AND config_json IS ? ORDER BY id LIMIT 1",
+                           -1, &m.find_run, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(m.dst,
+                           "SELECT 1 FROM \"case\" WHERE run_id = ? AND idx IS ? AND label IS ? AND dataset IS ?"
+                           " AND model_sha256 IS ? AND started_at IS ? LIMIT 1",
+                           -1, &m.find_case, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(m.dst, "UPDATE run SET finished_at = ?, status = ? WHERE id = ?", -1, &m.fix_run,
+                           NULL) != SQLITE_OK) {
+        db_errf(err, errlen, "prepare: %s", sqlite3_errmsg(m.dst));
+        goto out;
+    }
+    if (merge_machines(&m, stats) != 0 || merge_runs(&m, stats) != 0) {
+        db_errf(err, errlen, "%s", m.err);
+        goto out;
+    }
+    if (merge_probes(&m, err, errlen) != 0) goto out;
+    rc = 0;
+out:
+    for (int i = 0; i < C_N; i++) copier_free(&m.c[i]);
+    sqlite3_finalize(m.find_machine);
+    sqlite3_finalize(m.find_run);
+    sqlite3_finalize(m.find_case);
+    sqlite3_finalize(m.fix_run);
+    free(m.mach_src);
+    free(m.mach_dst);
+    free(m.added_idx);
+    return rc;
+}

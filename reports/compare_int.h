@@ -1,0 +1,34 @@
+/* compare_int.h — what comparing runs (compare.c) and the history of a
+ * metric (history.c) share: the metric table and a few helpers.  Private
+ * to reports/ (and tests/).
+ */
+#ifndef DECOBENCH_COMPARE_INT_H
+#define DECOBENCH_COMPARE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+typedef enum { K_SPEED, K_MAT, K_IDENTITY, K_EXACT, K_AR_IDENTITY } metric_kind;
+
+typedef struct metric_def {
+    const char *name;      /* canonical */
+    const char *column;    /* sample column (NULL: greedy_identity) */
+    const char *title;     /* display */
+    int higher_better;
+    metric_kind kind;
+    int in_compare, in_history;
+} metric_def;
+
+/* The metric of that canonical name, NULL when none. */
+const metric_def *db_cmp_metric_by_name(const char *name);
+/* Median of x[0..n) (no NaN), reordering x; NaN when n == 0. */
+double db_cmp_median(double *x, size_t n);
+/* h mixed with the bytes of s (a seed stream per case name). */
+uint64_t db_cmp_hash_str(uint64_t h, const char *s);
+/* A metric's value as its tables print it ("-" when not finite). */
+void db_cmp_fmt_val(char *buf, size_t len, double v, const metric_def *md);
+/* A relative change as a signed percentage ("-" when not finite). */
+void db_cmp_fmt_pct(char *buf, size_t len, double v);
+
+#endif

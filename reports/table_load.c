@@ -1,0 +1,371 @@
+/* table_load.c — the results table of one run loaded from the results
+ * database (through harness/run/store_read.h) and computed (table_data.h):
+ * its cases and samples, counters,
+ * verification events and identity verdicts; baselines, bootstrap
+ * intervals, speedups and the speculative-decoding metrics of each row.
+ */
+#include "report.h"
+#include "format.h"
+#include "table_data.h"
+#include "table_int.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/run/identity.h"
+#include "harness/run/store_read.h"
+#include "harness/util/rng.h"
+#include "harness/util/stats.h"
+#include "harness/util/util.h"
+
+#define MAX_POS DB_TABLE_MAX_POS
+
+typedef db_table_row row;
+typedef db_table table;
+
+static void table_free(table *t) {
+    free(t->suite);
+    free(t->config_json);
+    free(t->llama_commit);
+    free(t->cpu_model);
+    free(t->status);
+    free(t->baseline_key);
+    free(t->noise);
+    for (int i = 0; i < t->n_counters; i++) free(t->counters[i]);
+    free(t->counters);
+    for (int i = 0; i < t->n_rows; i++) {
+        row *r = &t->rows[i];
+        free(r->engine);
+        free(r->label);
+        free(r->dataset);
+        free(r->model);
+        free(r->params);
+        free(r->prompt_idx);
+        free(r->rep);
+        free(r->turn);
+        free(r->tps);
+        free(r->ttft);
+        free(r->lat);
+        free(r->newt);
+        free(r->commits);
+        if (r->cat)
+            for (int k = 0; k < r->n; k++) free(r->cat[k]);
+        free(r->cat);
+        free(r->cnt);
+        free(r->cnt_med);
+        free(r->noise);
+    }
+    free(t->rows);
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+static int load_run(db_store *st, int64_t want, table *t, char *err, size_t errlen) {
+    int64_t nruns = 0;
+    if (db_store_count_runs(st, &nruns, err, errlen) != 0) return -1;
+    if (nruns == 0) return db_errf(err, errlen, "no runs in database");
+    /* run 0: the latest run that ended (harness/run/store_read.h) */
+    db_run_info ri;
+    if (db_store_read_run(st, want, &ri, err, errlen) != 0) return -1;
+    t->run_id = ri.id;
+    t->machine_id = ri.machine_id;
+    t->suite = ri.suite_name;
+    t->config_json = ri.config_json;
+    t->llama_commit = ri.llama_commit;
+    t->cpu_model = ri.cpu_model;
+    t->cores = ri.cores;
+    t->status = ri.status;
+    ri.suite_name = ri.config_json = ri.llama_commit = ri.cpu_model = ri.status = NULL;
+    db_run_info_free(&ri);
+    return 0;
+}
+
+int db_table_counter_index(const table *t, const char *name) {
+    for (int i = 0; i < t->n_counters; i++)
+        if (strcmp(t->counters[i], name) == 0) return i;
+    return -1;
+}
+
+/* The index of sample sid among r's samples (ids ascending), -1 none. */
+static int sample_at(const int64_t *ids, int n, int64_t sid) {
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (ids[mid] == sid) return mid;
+        if (ids[mid] < sid) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+static int load_samples(db_store *st, table *t, row *r, char *err, size_t errlen) {
+    db_sample_info *smp = NULL;
+    int n = 0;
+    if (db_store_read_samples(st, r->case_id, 0, false, &smp, &n, err, errlen) != 0) return -1;
+    size_t cap = n > 0 ? (size_t)n : 1, nc = t->n_counters > 0 ? (size_t)t->n_counters : 1;
+    r->prompt_idx = calloc(cap, sizeof *r->prompt_idx);
+    r->rep = calloc(cap, sizeof *r->rep);
+    r->turn = calloc(cap, sizeof *r->turn);
+    r->tps = calloc(cap, sizeof *r->tps);
+    r->ttft = calloc(cap, sizeof *r->ttft);
+    r->lat = calloc(cap, sizeof *r->lat);
+    r->newt = calloc(cap, sizeof *r->newt);
+    r->commits = calloc(cap, sizeof *r->commits);
+    r->cat = calloc(cap, sizeof *r->cat);
+    r->cnt = calloc(cap * nc, sizeof *r->cnt);
+    r->cnt_med = calloc(nc, sizeof *r->cnt_med);
+    int64_t *ids = calloc(cap, sizeof *ids);
+    if (!r->prompt_idx || !r->rep || !r->turn || !r->tps || !r->ttft || !r->lat || !r->newt || !r->commits ||
+        !r->cat || !r->cnt || !r->cnt_med || !ids) {
+        free(ids);
+        db_sample_infos_free(smp, n);
+        return db_errf(err, errlen, "out of memory");
+    }
+    for (size_t i = 0; i < cap * nc; i++) r->cnt[i] = NAN;
+    for (int k = 0; k < n; k++) {
+        const db_sample_info *x = &smp[k];
+        int i = r->n++;
+        ids[i] = x->id;
+        r->prompt_idx[i] = x->prompt_idx;
+        r->rep[i] = x->rep;
+        r->tps[i] = x->tokens_per_s;
+        r->ttft[i] = x->ttft_ms;
+        r->lat[i] = x->latency_ms;
+        /* #MAT counts decoding steps only: the tokens of those steps are
+         * mat × n_commits (new_tokens also holds the prefill's token) */
+        double mat = x->mat;
+        r->commits[i] = x->n_commits;
+        r->newt[i] = isfinite(mat) && r->commits[i] > 0 ? llround(mat * (double)r->commits[i]) : 0;
+        r->turn[i] = x->turn;
+        r->sum_new += r->newt[i];
+        r->sum_commits += r->commits[i];
+        r->cat[i] = smp[k].category;
+        smp[k].category = NULL;
+        r->sum_drafted += x->drafted;
+        r->sum_accepted += x->accepted;
+        r->sum_dfwd += x->draft_forwards;
+        r->sum_tfwd += x->target_forwards;
+        double dt = x->draft_time_ms, ft = x->forward_time_ms;
+        if (isfinite(dt)) r->sum_dtime += dt;
+        if (isfinite(ft)) r->sum_ftime += ft;
+        if (isfinite(r->lat[i])) r->sum_lat += r->lat[i];
+    }
+    db_sample_infos_free(smp, n);
+    /* verification steps and per-position counts from the VERIFY events */
+    db_event_info *ev = NULL;
+    int n_ev = 0;
+    if (db_store_read_events(st, r->case_id, DB_EV_VERIFY, &ev, &n_ev, err, errlen) != 0) {
+        free(ids);
+        return -1;
+    }
+    for (int e = 0; e < n_ev; e++) {
+        int d = ev[e].n_tokens;
+        uint64_t mask = ev[e].accepted_mask;
+        r->n_verify++;
+        if (d > MAX_POS) d = MAX_POS;
+        for (int k = 0; k < d; k++) {
+            r->drafted_at[k]++;
+            if (mask & ((uint64_t)1 << k)) r->accepted_at[k]++;
+        }
+        if (d > r->n_pos) r->n_pos = d;
+    }
+    free(ev);
+    if (t->n_counters > 0 && r->n > 0) {
+        db_counter_value *cv = NULL;
+        int n_cv = 0;
+        if (db_store_read_sample_counters(st, r->case_id, &cv, &n_cv, err, errlen) != 0) {
+            free(ids);
+            return -1;
+        }
+        for (int k = 0; k < n_cv; k++) {
+            int ci = db_table_counter_index(t, cv[k].name);
+            int at = sample_at(ids, r->n, cv[k].sample_id);
+            if (ci >= 0 && at >= 0) r->cnt[(size_t)at * nc + (size_t)ci] = cv[k].value;
+        }
+        db_counter_values_free(cv, n_cv);
+    }
+    free(ids);
+    return 0;
+}
+
+static int load_cases(db_store *st, table *t, char *err, size_t errlen) {
+    db_case_info *cs = NULL;
+    int n = 0;
+    if (db_store_read_cases(st, t->run_id, NULL, &cs, &n, err, errlen) != 0) return -1;
+    t->rows = calloc((size_t)(n > 0 ? n : 1), sizeof *t->rows);
+    if (!t->rows) {
+        db_case_infos_free(cs, n);
+        return db_errf(err, errlen, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        row *r = &t->rows[t->n_rows++];
+        r->case_id = cs[i].id;
+        r->engine = cs[i].engine;
+        r->label = cs[i].label;
+        r->dataset = cs[i].dataset;
+        r->model = cs[i].model_name;
+        r->params = cs[i].params_json;
+        cs[i].engine = cs[i].label = cs[i].dataset = cs[i].model_name = cs[i].params_json = NULL;
+        r->baseline = -1;
+    }
+    db_case_infos_free(cs, n);
+    for (int i = 0; i < t->n_rows; i++)
+        if (load_samples(st, t, &t->rows[i], err, errlen) != 0) return -1;
+    /* S7 identity: the stored greedy-identity result of each case */
+    for (int i = 0; i < t->n_rows; i++) {
+        int nc = 0, ni = 0, f = db_store_read_identity(st, t->rows[i].case_id, &nc, &ni, err, errlen);
+        if (f < 0) return -1;
+        db_identity_format(t->rows[i].ident, sizeof t->rows[i].ident, f, nc, ni);
+        if (f == 1) t->ident = true;
+    }
+    return 0;
+}
+
+/* ---- computing ---------------------------------------------------------- */
+
+static void pick_baselines(table *t) {
+    cJSON *cfg = t->config_json && *t->config_json ? cJSON_Parse(t->config_json) : NULL;
+    const cJSON *b = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "baseline") : NULL;
+    if (cJSON_IsString(b) && b->valuestring[0]) t->baseline_key = db_strdup(b->valuestring);
+    cJSON_Delete(cfg);
+    if (!t->baseline_key) {
+        for (int i = 0; i < t->n_rows; i++)
+            if (strcmp(t->rows[i].engine, "ar") == 0) {
+                t->baseline_key = db_strdup(t->rows[i].label);
+                break;
+            }
+    }
+    if (!t->baseline_key) return;
+    size_t kl = strlen(t->baseline_key);
+    for (int i = 0; i < t->n_rows; i++) {
+        row *r = &t->rows[i];
+        int exact = -1, prefix = -1;
+        for (int j = 0; j < t->n_rows; j++) {
+            const row *c = &t->rows[j];
+            if (strcmp(c->dataset, r->dataset) != 0 || strcmp(c->model, r->model) != 0) continue;
+            if (exact < 0 && strcmp(c->label, t->baseline_key) == 0) exact = j;
+            if (prefix < 0 && strncmp(c->label, t->baseline_key, kl) == 0) prefix = j;
+        }
+        r->baseline = exact >= 0 ? exact : prefix;
+    }
+}
+
+/* finite values of x[0..n) into out; returns how many */
+static size_t finite_of(const double *x, int n, size_t stride, double *out) {
+    size_t m = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[(size_t)i * stride])) out[m++] = x[(size_t)i * stride];
+    return m;
+}
+
+/* Expected speedup of speculative decoding (Leviathan et al. 2023, eq. for
+ * the walltime improvement): acceptance rate a, draft length k, draft/target
+ * cost ratio c: (1 − a^(k+1)) / ((1 − a)(k·c + 1)); a → 1: (k + 1)/(k·c + 1). */
+double db_report_predicted_speedup(double a, double k, double c) {
+    if (!isfinite(a) || !isfinite(k) || !isfinite(c) || a < 0 || a > 1 || k < 0 || c < 0) return NAN;
+    double den = k * c + 1;
+    if (1 - a < 1e-12) return (k + 1) / den;
+    return (1 - pow(a, k + 1)) / ((1 - a) * den);
+}
+
+/* α, k̄, draft time share, cost ratio c, predicted speedup, α per position */
+static void spec_metrics(row *r) {
+    r->alpha = r->kbar = r->dshare = r->cost = r->pred = NAN;
+    for (int k = 0; k < MAX_POS; k++) r->acc_at[k] = NAN;
+    if (r->sum_drafted <= 0) return;
+    r->alpha = (double)r->sum_accepted / (double)r->sum_drafted;
+    if (r->n_verify > 0) r->kbar = (double)r->sum_drafted / (double)r->n_verify;
+    if (r->sum_lat > 0) r->dshare = r->sum_dtime / r->sum_lat;
+    double ttime = r->sum_ftime - r->sum_dtime;
+    if (r->sum_dfwd == 0 && r->sum_dtime == 0) r->cost = 0;   /* model-free drafting (pld, lookahead) */
+    else if (r->sum_dfwd > 0 && r->sum_tfwd > 0 && ttime > 0)
+        r->cost = (r->sum_dtime / (double)r->sum_dfwd) / (ttime / (double)r->sum_tfwd);
+    r->pred = db_report_predicted_speedup(r->alpha, r->kbar, r->cost);
+    for (int k = 0; k < r->n_pos; k++)
+        if (r->drafted_at[k] > 0) r->acc_at[k] = (double)r->accepted_at[k] / (double)r->drafted_at[k];
+}
+
+/* samples paired for speedups: same prompt, repetition and turn */
+bool db_table_same_prompt(const row *a, int i, const row *b, int k) {
+    return a->prompt_idx[i] == b->prompt_idx[k] && a->rep[i] == b->rep[k] && a->turn[i] == b->turn[k];
+}
+
+static int compute(table *t, uint64_t seed, char *err, size_t errlen) {
+    size_t nc = t->n_counters > 0 ? (size_t)t->n_counters : 1;
+    for (int i = 0; i < t->n_rows; i++) {
+        row *r = &t->rows[i];
+        double *v = malloc(((size_t)r->n + 1) * sizeof *v);
+        if (!v) return db_errf(err, errlen, "out of memory");
+        uint64_t rs = db_mix64(seed ^ db_mix64((uint64_t)i));
+        size_t m = finite_of(r->tps, r->n, 1, v);
+        r->tps_med = db_median(v, m);
+        r->tps_lo = r->tps_hi = NAN;
+        db_bootstrap_ci(v, m, DB_STAT_MEDIAN, 0.95, DB_REPORT_BOOTSTRAP, rs, &r->tps_lo, &r->tps_hi);
+        m = finite_of(r->ttft, r->n, 1, v);
+        r->ttft50 = db_quantile(v, m, 0.5);
+        r->ttft90 = db_quantile(v, m, 0.9);
+        m = finite_of(r->lat, r->n, 1, v);
+        r->lat50 = db_quantile(v, m, 0.5);
+        r->mat = r->sum_commits > 0 ? (double)r->sum_new / (double)r->sum_commits : NAN;
+        for (int c = 0; c < t->n_counters; c++) {
+            m = finite_of(r->cnt + c, r->n, nc, v);
+            r->cnt_med[c] = db_median(v, m);
+        }
+        /* paired speedup */
+        r->sp_med = r->sp_lo = r->sp_hi = NAN;
+        if (r->baseline == i) {
+            r->sp_med = r->sp_lo = r->sp_hi = 1.0;
+        } else if (r->baseline >= 0) {
+            const row *b = &t->rows[r->baseline];
+            m = 0;
+            for (int k = 0; k < r->n; k++) {
+                if (!isfinite(r->tps[k])) continue;
+                for (int j = 0; j < b->n; j++)
+                    if (db_table_same_prompt(b, j, r, k)) {
+                        if (isfinite(b->tps[j]) && b->tps[j] > 0) v[m++] = r->tps[k] / b->tps[j];
+                        break;
+                    }
+            }
+            r->sp_med = db_median(v, m);
+            db_bootstrap_ci(v, m, DB_STAT_MEDIAN, 0.95, DB_REPORT_BOOTSTRAP, db_mix64(rs + 1),
+                            &r->sp_lo, &r->sp_hi);
+        }
+        free(v);
+        spec_metrics(r);
+        if (r->sum_drafted > 0) t->spec = true;
+        if (r->n_pos > t->max_pos) t->max_pos = r->n_pos;
+    }
+    /* best tokens/s within each dataset+model */
+    for (int i = 0; i < t->n_rows; i++) {
+        row *r = &t->rows[i];
+        if (!isfinite(r->tps_med)) continue;
+        bool best = true;
+        for (int j = 0; j < t->n_rows && best; j++) {
+            const row *c = &t->rows[j];
+            if (j == i || strcmp(c->dataset, r->dataset) || strcmp(c->model, r->model)) continue;
+            if (isfinite(c->tps_med) && (c->tps_med > r->tps_med || (c->tps_med == r->tps_med && j < i)))
+                best = false;
+        }
+        r->best = best;
+    }
+    return 0;
+}
+
+/* ---- for the other writers (table_data.h) ----------------------------------- */
+
+int db_table_load(db_store *st, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen) {
+    memset(t, 0, sizeof *t);
+    if (load_run(st, run_id, t, err, errlen) != 0 ||
+        db_store_read_counter_names(st, t->run_id, &t->counters, &t->n_counters, err, errlen) != 0 ||
+        load_cases(st, t, err, errlen) != 0 || db_table_load_noise(st, t, err, errlen) != 0)
+        return -1;
+    pick_baselines(t);
+    return compute(t, seed, err, errlen);
+}
+
+void db_table_free(db_table *t) {
+    table_free(t);
+    memset(t, 0, sizeof *t);
+}
