@@ -7,6 +7,7 @@
 #define DECOBENCH_CONSTRAINED_H
 
 #include "engine.h"
+#include "sampling_params.h"
 #include "harness/constraint/grammar.h"
 #include "harness/model/sample.h"
 
@@ -24,9 +25,6 @@ int db_constraint_gbnf(const db_gen_request *req, db_gen_output *out, char **gbn
 #define DB_GRAMMAR_N_PARAMS 5
 extern const db_param_def db_grammar_params[DB_GRAMMAR_N_PARAMS];
 int db_grammar_validate(const db_params *p, char *err, size_t errlen);
-
-/* Sampling settings from parameters named mode (optional), temp, top_k, top_p. */
-db_sampling db_constrained_sampling(const db_params *p);
 
 /* Generate under GBNF grammar `gbnf` with req->params from db_grammar_params:
  * a COMPILE event for building the grammar, then per step one target

@@ -27,7 +27,7 @@
  * (expansions, re-expansions included), search_queue (hypotheses queued).
  */
 #include "engine.h"
-#include "search.h"
+#include "search_paths.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -20,7 +20,7 @@
  * depth keeps the lattice a DAG (the paper also merges across lengths).
  *
  * Budget: `budget` model calls after the prompt's forward.  Each call
- * evaluates one node (the path KV cache of search.h makes a rollout cost
+ * evaluates one node (the path KV cache of search_paths.h makes a rollout cost
  * one token per call).
  *
  * Output: the complete path with the highest normalised score.  Outcomes
@@ -31,7 +31,7 @@
  * paths against the reference) and lattice_oracle_paths (paths scored).
  */
 #include "lattice.h"
-#include "search.h"
+#include "search_paths.h"
 
 #include <math.h>
 #include <stdint.h>

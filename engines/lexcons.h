@@ -1,7 +1,7 @@
 /* lexcons.h — lexical (keyword) constraints for the constrained beam
  * searches: the `lexical` engine (Grid Beam Search, Dynamic Beam
  * Allocation; engines/lexical.c) and the `astar` engine (NeuroLogic
- * A*esque; engines/astar.c).
+ * A*esque; engines/lexical_astar.c).
  *
  * Three layers:
  *
@@ -168,7 +168,7 @@ int  lex_search_end(lex_search *s, db_gen_output *out, char *err, size_t errlen)
 /* Free without output (after an error). */
 void lex_search_free(lex_search *s);
 
-/* ---- NeuroLogic selection (engines/astar.c) --------------------------
+/* ---- NeuroLogic selection (engines/lexical_astar.c) --------------------------
  * Pure functions of one step, shared by the astar engine and its test
  * reference (which recomputes every model quantity in closed form).     */
 

@@ -21,10 +21,7 @@
 #include "harness/util/util.h"
 
 #define SPEC_COMMON_PARAMS \
-    { "mode",  DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy (exact match) or stochastic lossless verification" }, \
-    { "temp",  DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature (mode=sample)" }, \
-    { "top_k", DB_PARAM_INT,   "0", 0, 1000000, NULL, "top-k of the sampling distribution; 0 = all" }, \
-    { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "top-p of the sampling distribution; 1 = all" }
+    DB_SAMPLING_PARAMS(DB_HELP_MODE_VERIFY, DB_HELP_TOP_K_DIST, DB_HELP_TOP_P_DIST)
 
 #define SPEC_DRAFT_PARAMS \
     { "k",        DB_PARAM_INT,   "4", 1, 16, NULL, "draft tokens per step (the largest arm with adaptive=ucb)" }, \
@@ -38,10 +35,7 @@ static const db_param_def spec_params[] = {
 };
 
 int db_spec_validate(const db_params *p, char *err, size_t errlen) {
-    if (db_params_int(p, "mode") == 1 && db_params_num(p, "temp") <= 0.0)
-        return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample");
-    if (db_params_num(p, "top_p") <= 0.0) return db_errf(err, errlen, "parameter 'top_p': must be > 0");
-    return 0;
+    return db_sampling_params_check(p, " when mode=sample", err, errlen);
 }
 
 typedef struct bandit {

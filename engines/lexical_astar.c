@@ -1,4 +1,4 @@
-/* astar.c — NeuroLogic A*esque decoding (Lu et al., NAACL 2022): beam
+/* lexical_astar.c — NeuroLogic A*esque decoding (Lu et al., NAACL 2022): beam
  * search under lexical constraints where each candidate is ranked by
  *
  *     f = score / (t + 1) + alpha · h,
