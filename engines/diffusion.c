@@ -150,6 +150,21 @@ static int constraint_regex(const char *json, char **pattern, char *err, size_t 
     return rc;
 }
 
+/* db_engine.check_constraint: the prompt's regex (when it has one) compiles
+ * to an automaton that matches some text. */
+static int diffusion_check_constraint(const char *constraint_json, db_model *target, char *err, size_t errlen) {
+    char *pattern = NULL, why[512];
+    if (constraint_regex(constraint_json, &pattern, why, sizeof why) != 0 || !pattern) return 0;
+    db_regex_dfa *d = NULL;
+    int rc = 0;
+    if (db_regex_dfa_compile(pattern, &d, why, sizeof why) != 0) rc = db_errf(err, errlen, "$.constraint.regex: %s", why);
+    else if (db_regex_dfa_start(d) == DB_DFA_DEAD)
+        rc = db_errf(err, errlen, "$.constraint.regex /%s/: matches no text", pattern);
+    db_regex_dfa_free(d);
+    free(pattern);
+    return rc;
+}
+
 /* Compile the regex and the token-level transition table. */
 static int regex_con_build(db_model *m, const char *pattern, int block, regex_con **out, char *err, size_t errlen) {
     char e2[512];
@@ -600,6 +615,8 @@ const db_engine db_engine_diffusion = {
     .params = diffusion_params,
     .n_params = (int)(sizeof diffusion_params / sizeof diffusion_params[0]),
     .needs_draft = false,
+    .constraints = DB_CONSTRAINT_REGEX,
+    .check_constraint = diffusion_check_constraint,
     .validate = diffusion_validate,
     .generate = diffusion_generate,
 };

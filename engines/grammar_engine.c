@@ -189,6 +189,8 @@ const db_engine db_engine_grammar = {
     .params = db_grammar_params,
     .n_params = DB_GRAMMAR_N_PARAMS,
     .needs_draft = false,
+    .constraints = DB_CONSTRAINT_GRAMMAR | DB_CONSTRAINT_JSON_SCHEMA,
+    .constraint_required = true,
     .validate = db_grammar_validate,
     .generate = grammar_generate,
 };

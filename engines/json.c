@@ -33,6 +33,8 @@ const db_engine db_engine_json = {
     .params = db_grammar_params,
     .n_params = DB_GRAMMAR_N_PARAMS,
     .needs_draft = false,
+    .constraints = DB_CONSTRAINT_JSON_SCHEMA,
+    .constraint_required = true,
     .validate = db_grammar_validate,
     .generate = json_generate,
 };

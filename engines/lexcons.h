@@ -52,6 +52,10 @@ typedef struct lex_constraints {
  * identical tokens are merged.  Returns 0, or -1 with one line in err. */
 int lex_parse(const char *constraint_json, db_model *m, lex_constraints *c, char *err, size_t errlen);
 
+/* The keyword engines' db_engine.check_constraint: lex_parse succeeds on
+ * model m (every keyword tokenizes, at most LEX_MAX_PHRASES distinct). */
+int lex_check_constraint(const char *constraint_json, db_model *m, char *err, size_t errlen);
+
 /* Progress of one hypothesis. */
 typedef struct lex_state {
     uint32_t met;          /* phrases fully produced */
