@@ -142,7 +142,6 @@ const db_engine db_engine_ar = {
     .summary = "autoregressive baseline: one target forward per token (greedy or sampled)",
     .params = ar_params,
     .n_params = (int)(sizeof ar_params / sizeof ar_params[0]),
-    .needs_draft = false,
     .validate = ar_validate,
     .greedy_baseline = true,
     .generate = ar_generate,

@@ -157,7 +157,6 @@ const db_engine db_engine_awrs = {
     .summary = "adaptive weighted rejection sampling (Lipkin et al. 2025): checks sampled tokens only; importance weight",
     .params = awrs_params,
     .n_params = (int)(sizeof awrs_params / sizeof awrs_params[0]),
-    .needs_draft = false,
     .constraints = DB_CONSTRAINT_GRAMMAR | DB_CONSTRAINT_JSON_SCHEMA,
     .constraint_required = true,
     .validate = awrs_validate,

@@ -265,7 +265,6 @@ const db_engine db_engine_beam = {
     .summary = "beam search (width, length penalty) and diverse beam search (groups, Hamming diversity); one forward per step",
     .params = beam_params,
     .n_params = (int)(sizeof beam_params / sizeof beam_params[0]),
-    .needs_draft = false,
     .n_seq_max = beam_n_seq,
     .validate = beam_validate,
     .generate = beam_generate,

@@ -36,6 +36,11 @@ int db_grammar_validate(const db_params *p, char *err, size_t errlen);
 int db_grammar_generate(const db_gen_request *req, db_gen_output *out, const char *gbnf, char *err,
                         size_t errlen);
 
+/* The `grammar` engine's generate: the prompt's constraint as GBNF
+ * (db_constraint_gbnf; a declined schema returns 0 with stop reason
+ * "unsupported") decoded by db_grammar_generate. */
+int db_gbnf_constraint_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen);
+
 /* One decoding step's model forward, after checking for cancellation:
  * 0, 1 when cancelled (stop reason "cancel"), -1 with err set ("error"). */
 int db_constrained_forward(const db_gen_request *req, db_gen_output *out, const db_batch *b, int step, int32_t pos,

@@ -614,7 +614,6 @@ const db_engine db_engine_diffusion = {
     .summary = "masked-diffusion decoding (LLaDA / Dream / Fast-dLLM schedules; regex constraints by DINGO's DP)",
     .params = diffusion_params,
     .n_params = (int)(sizeof diffusion_params / sizeof diffusion_params[0]),
-    .needs_draft = false,
     .constraints = DB_CONSTRAINT_REGEX,
     .check_constraint = diffusion_check_constraint,
     .validate = diffusion_validate,

@@ -312,7 +312,6 @@ const db_engine db_engine_exact = {
     .summary = "exact MAP search (Dijkstra, lazy children, node budget); proves optimality for search-error rates",
     .params = exact_params,
     .n_params = (int)(sizeof exact_params / sizeof exact_params[0]),
-    .needs_draft = false,
     .n_seq_max = exact_n_seq,
     .generate = exact_generate,
 };

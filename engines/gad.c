@@ -314,7 +314,6 @@ const db_engine db_engine_gad = {
     .summary = "grammar-aligned decoding (ASAp, Park et al. 2024): learns expected future grammaticality over samples",
     .params = gad_params,
     .n_params = (int)(sizeof gad_params / sizeof gad_params[0]),
-    .needs_draft = false,
     .constraints = DB_CONSTRAINT_GRAMMAR | DB_CONSTRAINT_JSON_SCHEMA,
     .constraint_required = true,
     .validate = gad_validate,

@@ -174,7 +174,7 @@ int db_grammar_generate(const db_gen_request *req, db_gen_output *out, const cha
     return rc;
 }
 
-static int grammar_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
+int db_gbnf_constraint_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
     char *gbnf = NULL;
     int c = db_constraint_gbnf(req, out, &gbnf, err, errlen);
     if (c != 0) return c < 0 ? -1 : 0;
@@ -188,9 +188,8 @@ const db_engine db_engine_grammar = {
     .summary = "grammar-constrained decoding (GBNF via llama.cpp's grammar sampler): full mask or sample-then-check",
     .params = db_grammar_params,
     .n_params = DB_GRAMMAR_N_PARAMS,
-    .needs_draft = false,
     .constraints = DB_CONSTRAINT_GRAMMAR | DB_CONSTRAINT_JSON_SCHEMA,
     .constraint_required = true,
     .validate = db_grammar_validate,
-    .generate = grammar_generate,
+    .generate = db_gbnf_constraint_generate,
 };

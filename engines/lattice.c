@@ -481,7 +481,6 @@ const db_engine db_engine_lattice = {
     .summary = "best-first search with recombination (Xu et al. 2022): a lattice of many outputs in a budget of model calls",
     .params = lattice_params,
     .n_params = (int)(sizeof lattice_params / sizeof lattice_params[0]),
-    .needs_draft = false,
     .n_seq_max = lattice_n_seq,
     .generate = lattice_generate,
 };

@@ -216,7 +216,6 @@ const db_engine db_engine_lexical = {
     .summary = "lexically constrained beam search: Grid Beam Search or Dynamic Beam Allocation over the prompt's keywords",
     .params = lexical_params,
     .n_params = (int)(sizeof lexical_params / sizeof lexical_params[0]),
-    .needs_draft = false,
     .constraints = DB_CONSTRAINT_KEYWORDS,
     .check_constraint = lex_check_constraint,
     .n_seq_max = lexical_n_seq,

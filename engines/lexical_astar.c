@@ -290,7 +290,6 @@ const db_engine db_engine_astar = {
     .summary = "NeuroLogic A*esque: constrained beam search over the prompt's keywords ranked with a greedy-lookahead heuristic",
     .params = astar_params,
     .n_params = (int)(sizeof astar_params / sizeof astar_params[0]),
-    .needs_draft = false,
     .constraints = DB_CONSTRAINT_KEYWORDS,
     .check_constraint = lex_check_constraint,
     .n_seq_max = astar_n_seq,

@@ -220,7 +220,6 @@ const db_engine db_engine_lookahead = {
     .summary = "lookahead decoding: Jacobi window W x (N-1) and up to G n-gram candidates in one forward per step",
     .params = la_params,
     .n_params = (int)(sizeof la_params / sizeof la_params[0]),
-    .needs_draft = false,
     .n_seq_max = la_n_seq,
     .validate = la_validate,
     .lossless_greedy = true,

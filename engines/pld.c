@@ -233,7 +233,6 @@ const db_engine db_engine_pld = {
     .summary = "prompt lookup decoding: draft by matching the last n-gram in prompt + output (no draft model)",
     .params = pld_params,
     .n_params = (int)(sizeof pld_params / sizeof pld_params[0]),
-    .needs_draft = false,
     .validate = pld_validate,
     .lossless_greedy = true,
     .generate = pld_generate,

@@ -191,7 +191,6 @@ const db_engine db_engine_self_spec = {
     .summary = "self-speculative decoding: the draft is the target's first `layers` blocks plus its output head",
     .params = self_params,
     .n_params = (int)(sizeof self_params / sizeof self_params[0]),
-    .needs_draft = false,
     .derive_draft = self_derive,
     .validate = db_spec_validate,
     .lossless_greedy = true,
