@@ -258,6 +258,14 @@ static void test_preflight_engine_descriptors(void) {
     stand_in_engine = NULL;
 #undef SUITE_WITH
     db_model_close(m[0]);
+    /* the constraint keys a prompt may have are the kinds */
+    write_text("pf-e.jsonl", "{\"id\": \"u\", \"prompt\": \"w5\", \"constraint\": {\"grammer\": \"root ::= \\\"a\\\"\"}}\n");
+    char *path = tmp_path("pf-e.jsonl");
+    db_prompt *pr = NULL;
+    int np = 0;
+    CHECK(db_prompts_load(path, NULL, 0, &pr, &np, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "pf-e.jsonl:1: \"constraint\": unknown key \"grammer\" (grammar, json_schema, regex, keywords)");
+    free(path);
 }
 
 /* JSON deeper than cJSON's limit: detected past strings, at the right
