@@ -9,6 +9,7 @@
  * compared token for token.
  */
 #include "engine.h"
+#include "sampling_params.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -19,32 +20,16 @@
 #include "harness/util/util.h"
 
 static const db_param_def ar_params[] = {
-    { "mode",  DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy argmax or sampling" },
-    { "temp",  DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature (mode=sample)" },
-    { "top_k", DB_PARAM_INT,   "0", 0, 1000000, NULL, "keep the k most likely tokens; 0 = all" },
-    { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "nucleus: smallest set with this much mass; 1 = all" },
+    DB_SAMPLING_PARAMS(DB_HELP_MODE_SAMPLE, DB_HELP_TOP_K_KEEP, DB_HELP_TOP_P_NUCLEUS),
     { "no_repeat_ngram", DB_PARAM_INT, "0", 0, 64, NULL,
       "forbid tokens completing an n-gram already in the prompt or output (n >= 2; 0 = off)" },
 };
 
 static int ar_validate(const db_params *p, char *err, size_t errlen) {
-    if (db_params_int(p, "mode") == 1 && db_params_num(p, "temp") <= 0.0)
-        return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample (use mode=greedy for argmax)");
-    if (db_params_num(p, "top_p") <= 0.0)
-        return db_errf(err, errlen, "parameter 'top_p': must be > 0");
+    if (db_sampling_params_check(p, " when mode=sample (use mode=greedy for argmax)", err, errlen) != 0) return -1;
     if (db_params_int(p, "no_repeat_ngram") == 1)
         return db_errf(err, errlen, "parameter 'no_repeat_ngram': must be 0 (off) or at least 2 (1 would forbid every token seen)");
     return 0;
-}
-
-/* Sampling settings shared with engines that fall back to plain decoding. */
-static db_sampling ar_sampling(const db_params *p) {
-    db_sampling s;
-    s.greedy = db_params_int(p, "mode") == 0;
-    s.temperature = (float)db_params_num(p, "temp");
-    s.top_k = db_params_int(p, "top_k");
-    s.top_p = (float)db_params_num(p, "top_p");
-    return s;
 }
 
 /* Set to -inf in logits every token that would complete an n-gram (n =
@@ -68,7 +53,7 @@ static int ban_repeated_ngrams(const db_token *hist, int n_hist, int ngram, floa
 static int ar_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
     db_model *m = req->target;
     const int n_vocab = db_model_n_vocab(m);
-    db_sampling s = ar_sampling(req->params);
+    db_sampling s = db_sampling_from_params(req->params);
     const int ngram = db_params_int(req->params, "no_repeat_ngram");
     db_rng rng = db_rng_make(req->seed, 0);
     db_sampler_buf sb;
@@ -157,7 +142,6 @@ const db_engine db_engine_ar = {
     .summary = "autoregressive baseline: one target forward per token (greedy or sampled)",
     .params = ar_params,
     .n_params = (int)(sizeof ar_params / sizeof ar_params[0]),
-    .needs_draft = false,
     .validate = ar_validate,
     .greedy_baseline = true,
     .generate = ar_generate,

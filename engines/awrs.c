@@ -29,15 +29,11 @@
 #include "harness/util/util.h"
 
 static const db_param_def awrs_params[] = {
-    { "temp",  DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature of the proposal (> 0)" },
-    { "top_k", DB_PARAM_INT,   "0", 0, 1000000, NULL, "keep the k most likely tokens; 0 = all" },
-    { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "nucleus: smallest set with this much mass; 1 = all" },
+    DB_SAMPLING_PARAMS_NO_MODE("sampling temperature of the proposal (> 0)"),
 };
 
 static int awrs_validate(const db_params *p, char *err, size_t errlen) {
-    if (db_params_num(p, "temp") <= 0.0) return db_errf(err, errlen, "parameter 'temp': must be > 0 (awrs samples)");
-    if (db_params_num(p, "top_p") <= 0.0) return db_errf(err, errlen, "parameter 'top_p': must be > 0");
-    return 0;
+    return db_sampling_params_check(p, " (awrs samples)", err, errlen);
 }
 
 /* Inverse CDF over the positive entries of rem at target in [0, mass);
@@ -105,7 +101,7 @@ static int awrs_generate(const db_gen_request *req, db_gen_output *out, char *er
     if (c != 0) return c < 0 ? -1 : 0;
     db_model *m = req->target;
     const int n_vocab = db_model_n_vocab(m);
-    const db_sampling s = db_constrained_sampling(req->params);
+    const db_sampling s = db_sampling_from_params(req->params);
     db_rng rng = db_rng_make(req->seed, 0);
 
     snprintf(out->stop_reason, sizeof out->stop_reason, "length");
@@ -161,7 +157,8 @@ const db_engine db_engine_awrs = {
     .summary = "adaptive weighted rejection sampling (Lipkin et al. 2025): checks sampled tokens only; importance weight",
     .params = awrs_params,
     .n_params = (int)(sizeof awrs_params / sizeof awrs_params[0]),
-    .needs_draft = false,
+    .constraints = DB_CONSTRAINT_GRAMMAR | DB_CONSTRAINT_JSON_SCHEMA,
+    .constraint_required = true,
     .validate = awrs_validate,
     .generate = awrs_generate,
 };

@@ -1,7 +1,7 @@
 /* beam.c — beam search and diverse beam search.
  *
  * Standard beam search keeps `width` live hypotheses, each in its own KV
- * sequence (search.h's path KV), and extends all of them with ONE target
+ * sequence (search_paths.h's path KV), and extends all of them with ONE target
  * forward per step.  Candidates are ranked by their summed log-probability;
  * of the 2·width best candidates, those ending in an end-of-generation token
  * that rank within the first `width` become finished hypotheses, and the
@@ -22,12 +22,12 @@
  * finished list and early-stopping test.  The output is the best finished
  * hypothesis of all groups.
  *
- * Outcomes: search_score, search_norm_score (search.h), beam_finished, and
+ * Outcomes: search_score, search_norm_score (search_paths.h), beam_finished, and
  * the diversity of the best `width` finished hypotheses: nbest_distinct2
  * (distinct bigrams / bigrams) and nbest_self_bleu.
  */
 #include "engine.h"
-#include "search.h"
+#include "search_paths.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -265,7 +265,6 @@ const db_engine db_engine_beam = {
     .summary = "beam search (width, length penalty) and diverse beam search (groups, Hamming diversity); one forward per step",
     .params = beam_params,
     .n_params = (int)(sizeof beam_params / sizeof beam_params[0]),
-    .needs_draft = false,
     .n_seq_max = beam_n_seq,
     .validate = beam_validate,
     .generate = beam_generate,

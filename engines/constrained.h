@@ -7,6 +7,7 @@
 #define DECOBENCH_CONSTRAINED_H
 
 #include "engine.h"
+#include "sampling_params.h"
 #include "harness/constraint/grammar.h"
 #include "harness/model/sample.h"
 
@@ -25,9 +26,6 @@ int db_constraint_gbnf(const db_gen_request *req, db_gen_output *out, char **gbn
 extern const db_param_def db_grammar_params[DB_GRAMMAR_N_PARAMS];
 int db_grammar_validate(const db_params *p, char *err, size_t errlen);
 
-/* Sampling settings from parameters named mode (optional), temp, top_k, top_p. */
-db_sampling db_constrained_sampling(const db_params *p);
-
 /* Generate under GBNF grammar `gbnf` with req->params from db_grammar_params:
  * a COMPILE event for building the grammar, then per step one target
  * forward and CONSTRAINT events (a full-vocabulary mask: n_vocab evaluated;
@@ -37,6 +35,11 @@ db_sampling db_constrained_sampling(const db_params *p);
  * ("dead_end").  Returns 0, 1 when cancelled, -1 with err set. */
 int db_grammar_generate(const db_gen_request *req, db_gen_output *out, const char *gbnf, char *err,
                         size_t errlen);
+
+/* The `grammar` engine's generate: the prompt's constraint as GBNF
+ * (db_constraint_gbnf; a declined schema returns 0 with stop reason
+ * "unsupported") decoded by db_grammar_generate. */
+int db_gbnf_constraint_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen);
 
 /* One decoding step's model forward, after checking for cancellation:
  * 0, 1 when cancelled (stop reason "cancel"), -1 with err set ("error"). */

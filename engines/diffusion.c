@@ -64,6 +64,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "sampling_params.h"
 #include "harness/constraint/regex_dfa.h"
 #include "harness/model/sample.h"
 #include "harness/util/util.h"
@@ -83,16 +84,11 @@ static const db_param_def diffusion_params[] = {
     { "threshold", DB_PARAM_FLOAT, "0.9", 0.0, 10.0, NULL,
       "fastdllm: commit every masked position with confidence >= threshold (at least one)" },
     { "eps", DB_PARAM_FLOAT, "0.001", 0.0, 0.999, NULL, "dream: last timestep of linspace(1, eps, steps+1)" },
-    { "mode", DB_PARAM_ENUM, "greedy", 0, 0, "greedy|sample", "argmax tokens or sampling" },
-    { "temp", DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature (mode=sample)" },
-    { "top_k", DB_PARAM_INT, "0", 0, 1000000, NULL, "keep the k most likely tokens; 0 = all" },
-    { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "nucleus: smallest set with this much mass; 1 = all" },
+    DB_SAMPLING_PARAMS("argmax tokens or sampling", DB_HELP_TOP_K_KEEP, DB_HELP_TOP_P_NUCLEUS),
 };
 
 static int diffusion_validate(const db_params *p, char *err, size_t errlen) {
-    if (db_params_int(p, "mode") == 1 && db_params_num(p, "temp") <= 0.0)
-        return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample (use mode=greedy for argmax)");
-    if (db_params_num(p, "top_p") <= 0.0) return db_errf(err, errlen, "parameter 'top_p': must be > 0");
+    if (db_sampling_params_check(p, " when mode=sample (use mode=greedy for argmax)", err, errlen) != 0) return -1;
     if (db_params_int(p, "schedule") == SCHED_FASTDLLM && db_params_int(p, "remasking") == RULE_ORIGIN)
         return db_errf(err, errlen, "parameter 'remasking': origin has no confidence for schedule=fastdllm's threshold");
     int L = db_params_int(p, "gen_length"), B = db_params_int(p, "block_length");
@@ -151,6 +147,21 @@ static int constraint_regex(const char *json, char **pattern, char *err, size_t 
     if (r && !cJSON_IsString(r)) rc = db_errf(err, errlen, "constraint \"regex\": expected a string");
     else if (r && !(*pattern = db_strdup(r->valuestring))) rc = db_errf(err, errlen, "out of memory");
     cJSON_Delete(c);
+    return rc;
+}
+
+/* db_engine.check_constraint: the prompt's regex (when it has one) compiles
+ * to an automaton that matches some text. */
+static int diffusion_check_constraint(const char *constraint_json, db_model *target, char *err, size_t errlen) {
+    char *pattern = NULL, why[512];
+    if (constraint_regex(constraint_json, &pattern, why, sizeof why) != 0 || !pattern) return 0;
+    db_regex_dfa *d = NULL;
+    int rc = 0;
+    if (db_regex_dfa_compile(pattern, &d, why, sizeof why) != 0) rc = db_errf(err, errlen, "$.constraint.regex: %s", why);
+    else if (db_regex_dfa_start(d) == DB_DFA_DEAD)
+        rc = db_errf(err, errlen, "$.constraint.regex /%s/: matches no text", pattern);
+    db_regex_dfa_free(d);
+    free(pattern);
     return rc;
 }
 
@@ -441,10 +452,7 @@ int db_diffusion_generate(const db_gen_request *req, db_gen_output *out, db_diff
     D.rule = db_params_int(P, "remasking");
     D.threshold = db_params_num(P, "threshold");
     D.eps = db_params_num(P, "eps");
-    D.s.greedy = db_params_int(P, "mode") == 0;
-    D.s.temperature = (float)db_params_num(P, "temp");
-    D.s.top_k = db_params_int(P, "top_k");
-    D.s.top_p = (float)db_params_num(P, "top_p");
+    D.s = db_sampling_from_params(P);
     D.mask = db_model_mask(m);
     D.rng_tok = db_rng_make(req->seed, 0);
     D.rng_pos = db_rng_make(req->seed, 1);
@@ -606,7 +614,8 @@ const db_engine db_engine_diffusion = {
     .summary = "masked-diffusion decoding (LLaDA / Dream / Fast-dLLM schedules; regex constraints by DINGO's DP)",
     .params = diffusion_params,
     .n_params = (int)(sizeof diffusion_params / sizeof diffusion_params[0]),
-    .needs_draft = false,
+    .constraints = DB_CONSTRAINT_REGEX,
+    .check_constraint = diffusion_check_constraint,
     .validate = diffusion_validate,
     .generate = diffusion_generate,
 };

@@ -262,3 +262,24 @@ const db_engine *db_engine_find(const char *name) {
         if (strcmp(db_engine_registry[i]->name, name) == 0) return db_engine_registry[i];
     return NULL;
 }
+
+/* ---- constraint kinds ---- */
+static const char *const constraint_keys[DB_CONSTRAINT_N_KINDS] = { "grammar", "json_schema", "regex", "keywords" };
+
+const char *db_constraint_kind_key(unsigned kind) {
+    for (int i = 0; i < DB_CONSTRAINT_N_KINDS; i++)
+        if (kind == 1u << i) return constraint_keys[i];
+    return NULL;
+}
+
+const char *db_constraint_kinds_text(unsigned kinds, const char *sep, char *buf, size_t len) {
+    size_t at = 0;
+    if (len) buf[0] = 0;
+    for (int i = 0; i < DB_CONSTRAINT_N_KINDS; i++) {
+        if (!(kinds & (1u << i)) || at >= len) continue;
+        int n = snprintf(buf + at, len - at, "%s%s", at ? sep : "", constraint_keys[i]);
+        if (n < 0) break;
+        at += (size_t)n;
+    }
+    return buf;
+}

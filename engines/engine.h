@@ -1,8 +1,11 @@
 /* engine.h — the decoding-engine interface and registry.
  *
  * One decoding algorithm is one const struct db_engine: a name, a parameter
- * table (type, default, range, help), and a generate callback.  All engines
- * are listed in db_engine_registry[] (engines/registry.c).
+ * table (type, default, range, help), what it accepts (constraint kinds, a
+ * draft model), what it promises (lossless greedy output), and a generate
+ * callback.  The harness reads these fields instead of testing engine
+ * names.  All engines are listed in db_engine_registry[] (engines/registry.c,
+ * whose opening comment is the checklist for adding one).
  *
  * Engines never compute metrics.  They emit step events through
  * db_emit_*() (model forwards, tokens drafted/accepted, tokens committed);
@@ -160,28 +163,82 @@ int  db_output_push(db_gen_output *o, db_token t);
 int  db_output_stat(db_gen_output *o, const char *name, double value);
 void db_output_free(db_gen_output *o);
 
+/* ---- constraints -------------------------------------------------------
+ * The kinds of constraint a dataset item may carry: the keys of its
+ * "constraint" object (docs/suite-format.md).  An engine declares the kinds
+ * it applies while decoding in db_engine.constraints; every kind present is
+ * checked after generation by the compliance check (constraint/quality.c)
+ * whatever the engine. */
+enum db_constraint_kind {
+    DB_CONSTRAINT_GRAMMAR     = 1u << 0,   /* "grammar": GBNF text */
+    DB_CONSTRAINT_JSON_SCHEMA = 1u << 1,   /* "json_schema": a JSON Schema object */
+    DB_CONSTRAINT_REGEX       = 1u << 2,   /* "regex": the whole output matches it */
+    DB_CONSTRAINT_KEYWORDS    = 1u << 3,   /* "keywords": phrases the output contains */
+};
+#define DB_CONSTRAINT_N_KINDS 4
+/* The key of one kind ("grammar", "json_schema", "regex", "keywords"), or
+ * NULL for anything but a single DB_CONSTRAINT_* bit. */
+const char *db_constraint_kind_key(unsigned kind);
+/* The keys of the kinds in `kinds`, in bit order, joined by sep (e.g.
+ * "grammar|json_schema"), into buf; "" for none.  Returns buf. */
+const char *db_constraint_kinds_text(unsigned kinds, const char *sep, char *buf, size_t len);
+
+/* ---- the engine descriptor ---------------------------------------------
+ * One decoding algorithm.  Adding one: see the checklist at the top of
+ * engines/registry.c. */
 typedef struct db_engine {
-    const char *name;              /* "ar", "spec", ... */
-    const char *summary;           /* one line for `decobench list` */
+    /* The name suites give in "engine" and `decobench list` shows: lower
+     * case, digits and '-' ("spec-tree"); unique in the registry. */
+    const char *name;
+    /* One line for `decobench list`: what the algorithm is, its paper's
+     * idea in a phrase. */
+    const char *summary;
+    /* The parameter table (name, type, default, range, help) and its
+     * length (at most DB_MAX_PARAMS).  The sampling rows mode/temp/top_k/
+     * top_p come from engines/sampling_params.h. */
     const db_param_def *params;
     int n_params;
+    /* The engine reads req->draft: a suite entry must name a "draft" model;
+     * without it, naming one is an error. */
     bool needs_draft;
+    /* DB_CONSTRAINT_* bits: the constraint kinds the engine applies while
+     * decoding; 0 for an unconstrained engine.  The runner's preflight
+     * (harness/run/preflight.c) reads it: with constraint_required, every
+     * prompt of a dataset the engine runs on must carry one of these kinds,
+     * else the suite is refused before anything runs; `decobench list
+     * engines` shows the kinds. */
+    unsigned constraints;
+    bool constraint_required;
+    /* Optional, for engines with constraints: the engine's own check of a
+     * prompt's constraint before the run, beyond what every constraint key
+     * must satisfy (it compiles: preflight checks that for all engines),
+     * e.g. that the regex's automaton matches some text, or that keywords
+     * tokenize on the target model.  constraint_json is the item's
+     * "constraint" object as JSON text (never NULL).  Returns 0, or -1
+     * with a one-line reason in err; the caller prefixes where. */
+    int (*check_constraint)(const char *constraint_json, db_model *target, char *err, size_t errlen);
     /* Greedy identity, checked after every run (harness/run/identity.c):
      * lossless_greedy: with "mode" = "greedy" the output equals the greedy
      * baseline's token for token on the same target model (lossless
-     * speculative engines); greedy_baseline: this engine, greedy and with
-     * every parameter other than temp/top_k/top_p at its default, is that
-     * baseline (`ar`). */
+     * speculative engines: the draft changes speed, never the text);
+     * greedy_baseline: this engine, greedy and with every parameter other
+     * than the sampling rows (sampling_params.h) at its default, is that
+     * baseline (`ar`; it is also a suite's default "baseline" entry).  An
+     * engine with either flag has a "mode" parameter. */
     bool lossless_greedy;
     bool greedy_baseline;
     /* Optional: sequence ids the engine uses in the target / draft KV cache
      * (tree drafts, lookahead); NULL means 1. */
     int (*n_seq_max)(const db_params *p);
-    /* Optional: the engine builds its own draft from the target (self-spec):
-     * write it to draft_path (created once, then reused).  Returns 0 or -1 + err. */
+    /* Optional: the engine builds its own draft from the target (self-spec,
+     * through the model layer's harness/model/derive.h): write its path to
+     * draft_path (created once, then reused).  Returns 0 or -1 + err. */
     int (*derive_draft)(const db_params *p, const char *target_path, char *draft_path, size_t len,
                         char *err, size_t errlen);
-    /* Optional cross-parameter checks after values are set. */
+    /* Optional cross-parameter checks after values are set (types and
+     * ranges are checked from the table); sampling engines call
+     * db_sampling_params_check() here.  Returns 0, or -1 with a message
+     * "parameter 'NAME': ..." in err. */
     int (*validate)(const db_params *p, char *err, size_t errlen);
     /* Generate up to req->max_new_tokens after the prompt.  The KV caches of
      * the models are empty on entry.  Returns 0, 1 when cancelled, or -1 with

@@ -27,7 +27,7 @@
  * (expansions, re-expansions included), search_queue (hypotheses queued).
  */
 #include "engine.h"
-#include "search.h"
+#include "search_paths.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -312,7 +312,6 @@ const db_engine db_engine_exact = {
     .summary = "exact MAP search (Dijkstra, lazy children, node budget); proves optimality for search-error rates",
     .params = exact_params,
     .n_params = (int)(sizeof exact_params / sizeof exact_params[0]),
-    .needs_draft = false,
     .n_seq_max = exact_n_seq,
     .generate = exact_generate,
 };

@@ -40,15 +40,11 @@
 
 static const db_param_def gad_params[] = {
     { "iterations", DB_PARAM_INT, "16", 1, 1000000, NULL, "ASAp samples per generation (the last is returned)" },
-    { "temp",  DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature of the model distribution (> 0)" },
-    { "top_k", DB_PARAM_INT,   "0", 0, 1000000, NULL, "keep the k most likely tokens; 0 = all" },
-    { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "nucleus: smallest set with this much mass; 1 = all" },
+    DB_SAMPLING_PARAMS_NO_MODE("sampling temperature of the model distribution (> 0)"),
 };
 
 static int gad_validate(const db_params *p, char *err, size_t errlen) {
-    if (db_params_num(p, "temp") <= 0.0) return db_errf(err, errlen, "parameter 'temp': must be > 0 (gad samples)");
-    if (db_params_num(p, "top_p") <= 0.0) return db_errf(err, errlen, "parameter 'top_p': must be > 0");
-    return 0;
+    return db_sampling_params_check(p, " (gad samples)", err, errlen);
 }
 
 #define CHILD_NEW (-1)   /* allowed, not yet visited: c = 1 */
@@ -252,7 +248,7 @@ static int gad_generate(const db_gen_request *req, db_gen_output *out, char *err
     st.req = req;
     st.m = req->target;
     st.n_vocab = db_model_n_vocab(st.m);
-    st.s = db_constrained_sampling(req->params);
+    st.s = db_sampling_from_params(req->params);
     const int iterations = db_params_int(req->params, "iterations");
     const int max = req->max_new_tokens;
     db_rng rng = db_rng_make(req->seed, 0);
@@ -318,7 +314,8 @@ const db_engine db_engine_gad = {
     .summary = "grammar-aligned decoding (ASAp, Park et al. 2024): learns expected future grammaticality over samples",
     .params = gad_params,
     .n_params = (int)(sizeof gad_params / sizeof gad_params[0]),
-    .needs_draft = false,
+    .constraints = DB_CONSTRAINT_GRAMMAR | DB_CONSTRAINT_JSON_SCHEMA,
+    .constraint_required = true,
     .validate = gad_validate,
     .generate = gad_generate,
 };

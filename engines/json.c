@@ -9,7 +9,6 @@
 #include "constrained.h"
 
 #include <cjson/cJSON.h>
-#include <stdlib.h>
 
 #include "harness/util/util.h"
 
@@ -19,12 +18,7 @@ static int json_generate(const db_gen_request *req, db_gen_output *out, char *er
     cJSON_Delete(c);
     if (!has_schema)
         return db_errf(err, errlen, "unsupported constraint: the json engine needs a \"json_schema\" constraint");
-    char *gbnf = NULL;
-    int r = db_constraint_gbnf(req, out, &gbnf, err, errlen);
-    if (r != 0) return r < 0 ? -1 : 0;
-    int rc = db_grammar_generate(req, out, gbnf, err, errlen);
-    free(gbnf);
-    return rc;
+    return db_gbnf_constraint_generate(req, out, err, errlen);
 }
 
 const db_engine db_engine_json = {
@@ -32,7 +26,8 @@ const db_engine db_engine_json = {
     .summary = "JSON Schema constrained decoding (decobench's schema-to-GBNF converter; mask or sample-then-check)",
     .params = db_grammar_params,
     .n_params = DB_GRAMMAR_N_PARAMS,
-    .needs_draft = false,
+    .constraints = DB_CONSTRAINT_JSON_SCHEMA,
+    .constraint_required = true,
     .validate = db_grammar_validate,
     .generate = json_generate,
 };

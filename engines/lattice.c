@@ -20,7 +20,7 @@
  * depth keeps the lattice a DAG (the paper also merges across lengths).
  *
  * Budget: `budget` model calls after the prompt's forward.  Each call
- * evaluates one node (the path KV cache of search.h makes a rollout cost
+ * evaluates one node (the path KV cache of search_paths.h makes a rollout cost
  * one token per call).
  *
  * Output: the complete path with the highest normalised score.  Outcomes
@@ -31,7 +31,7 @@
  * paths against the reference) and lattice_oracle_paths (paths scored).
  */
 #include "lattice.h"
-#include "search.h"
+#include "search_paths.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -481,7 +481,6 @@ const db_engine db_engine_lattice = {
     .summary = "best-first search with recombination (Xu et al. 2022): a lattice of many outputs in a budget of model calls",
     .params = lattice_params,
     .n_params = (int)(sizeof lattice_params / sizeof lattice_params[0]),
-    .needs_draft = false,
     .n_seq_max = lattice_n_seq,
     .generate = lattice_generate,
 };

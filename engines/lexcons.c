@@ -102,6 +102,11 @@ int lex_parse(const char *constraint_json, db_model *m, lex_constraints *c, char
     return rc;
 }
 
+int lex_check_constraint(const char *constraint_json, db_model *m, char *err, size_t errlen) {
+    lex_constraints c;
+    return lex_parse(constraint_json, m, &c, err, errlen);
+}
+
 /* ---- tracking ----------------------------------------------------------- */
 
 lex_state lex_advance(const lex_constraints *c, lex_state s, db_token t) {

@@ -1,7 +1,7 @@
 /* lexcons.h — lexical (keyword) constraints for the constrained beam
  * searches: the `lexical` engine (Grid Beam Search, Dynamic Beam
  * Allocation; engines/lexical.c) and the `astar` engine (NeuroLogic
- * A*esque; engines/astar.c).
+ * A*esque; engines/lexical_astar.c).
  *
  * Three layers:
  *
@@ -51,6 +51,10 @@ typedef struct lex_constraints {
  * when the first is not a strict extension of tokens("a").  Phrases with
  * identical tokens are merged.  Returns 0, or -1 with one line in err. */
 int lex_parse(const char *constraint_json, db_model *m, lex_constraints *c, char *err, size_t errlen);
+
+/* The keyword engines' db_engine.check_constraint: lex_parse succeeds on
+ * model m (every keyword tokenizes, at most LEX_MAX_PHRASES distinct). */
+int lex_check_constraint(const char *constraint_json, db_model *m, char *err, size_t errlen);
 
 /* Progress of one hypothesis. */
 typedef struct lex_state {
@@ -168,7 +172,7 @@ int  lex_search_end(lex_search *s, db_gen_output *out, char *err, size_t errlen)
 /* Free without output (after an error). */
 void lex_search_free(lex_search *s);
 
-/* ---- NeuroLogic selection (engines/astar.c) --------------------------
+/* ---- NeuroLogic selection (engines/lexical_astar.c) --------------------------
  * Pure functions of one step, shared by the astar engine and its test
  * reference (which recomputes every model quantity in closed form).     */
 

@@ -25,20 +25,14 @@
 #include "harness/util/util.h"
 
 static const db_param_def la_params[] = {
-    { "mode",  DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy or lossless sampling" },
-    { "temp",  DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature (mode=sample)" },
-    { "top_k", DB_PARAM_INT,   "0", 0, 1000000, NULL, "top-k of the sampling distribution; 0 = all" },
-    { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "top-p of the sampling distribution; 1 = all" },
+    DB_SAMPLING_PARAMS("greedy or lossless sampling", DB_HELP_TOP_K_DIST, DB_HELP_TOP_P_DIST),
     { "W",     DB_PARAM_INT,   "15", 1, 64, NULL, "lookahead window (Jacobi positions)" },
     { "N",     DB_PARAM_INT,   "5", 3, 16, NULL, "n-gram size (window levels + 1)" },
     { "G",     DB_PARAM_INT,   "15", 0, 64, NULL, "most verification n-grams per step" },
 };
 
 static int la_validate(const db_params *p, char *err, size_t errlen) {
-    if (db_params_int(p, "mode") == 1 && db_params_num(p, "temp") <= 0.0)
-        return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample");
-    if (db_params_num(p, "top_p") <= 0.0) return db_errf(err, errlen, "parameter 'top_p': must be > 0");
-    return 0;
+    return db_sampling_params_check(p, " when mode=sample", err, errlen);
 }
 
 static int la_n_seq(const db_params *p) {
@@ -226,7 +220,6 @@ const db_engine db_engine_lookahead = {
     .summary = "lookahead decoding: Jacobi window W x (N-1) and up to G n-gram candidates in one forward per step",
     .params = la_params,
     .n_params = (int)(sizeof la_params / sizeof la_params[0]),
-    .needs_draft = false,
     .n_seq_max = la_n_seq,
     .validate = la_validate,
     .lossless_greedy = true,

@@ -27,10 +27,7 @@
 #include "harness/util/util.h"
 
 static const db_param_def pld_params[] = {
-    { "mode",      DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy (exact match) or stochastic lossless verification" },
-    { "temp",      DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature (mode=sample)" },
-    { "top_k",     DB_PARAM_INT,   "0", 0, 1000000, NULL, "top-k of the sampling distribution; 0 = all" },
-    { "top_p",     DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "top-p of the sampling distribution; 1 = all" },
+    DB_SAMPLING_PARAMS(DB_HELP_MODE_VERIFY, DB_HELP_TOP_K_DIST, DB_HELP_TOP_P_DIST),
     { "k",         DB_PARAM_INT,   "10", 1, 32, NULL, "most tokens proposed per step" },
     { "ngram_max", DB_PARAM_INT,   "3", 1, 16, NULL, "longest n-gram matched" },
     { "ngram_min", DB_PARAM_INT,   "1", 1, 16, NULL, "shortest n-gram matched" },
@@ -42,10 +39,7 @@ static int pld_validate(const db_params *p, char *err, size_t errlen) {
         return db_errf(err, errlen, "parameter 'ngram_min': must not exceed ngram_max");
     if (db_params_int(p, "lookup") == 1 && db_params_int(p, "ngram_max") > DB_NGRAM_CACHE_MAX)
         return db_errf(err, errlen, "parameter 'ngram_max': at most %d with lookup=cache", DB_NGRAM_CACHE_MAX);
-    if (db_params_int(p, "mode") == 1 && db_params_num(p, "temp") <= 0.0)
-        return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample");
-    if (db_params_num(p, "top_p") <= 0.0) return db_errf(err, errlen, "parameter 'top_p': must be > 0");
-    return 0;
+    return db_sampling_params_check(p, " when mode=sample", err, errlen);
 }
 
 /* Draft from the most recent earlier occurrence of the last n tokens. */
@@ -239,7 +233,6 @@ const db_engine db_engine_pld = {
     .summary = "prompt lookup decoding: draft by matching the last n-gram in prompt + output (no draft model)",
     .params = pld_params,
     .n_params = (int)(sizeof pld_params / sizeof pld_params[0]),
-    .needs_draft = false,
     .validate = pld_validate,
     .lossless_greedy = true,
     .generate = pld_generate,

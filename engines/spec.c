@@ -18,13 +18,11 @@
 #include <string.h>
 
 #include "specdec.h"
+#include "harness/model/model_derive.h"
 #include "harness/util/util.h"
 
 #define SPEC_COMMON_PARAMS \
-    { "mode",  DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy (exact match) or stochastic lossless verification" }, \
-    { "temp",  DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature (mode=sample)" }, \
-    { "top_k", DB_PARAM_INT,   "0", 0, 1000000, NULL, "top-k of the sampling distribution; 0 = all" }, \
-    { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "top-p of the sampling distribution; 1 = all" }
+    DB_SAMPLING_PARAMS(DB_HELP_MODE_VERIFY, DB_HELP_TOP_K_DIST, DB_HELP_TOP_P_DIST)
 
 #define SPEC_DRAFT_PARAMS \
     { "k",        DB_PARAM_INT,   "4", 1, 16, NULL, "draft tokens per step (the largest arm with adaptive=ucb)" }, \
@@ -38,10 +36,7 @@ static const db_param_def spec_params[] = {
 };
 
 int db_spec_validate(const db_params *p, char *err, size_t errlen) {
-    if (db_params_int(p, "mode") == 1 && db_params_num(p, "temp") <= 0.0)
-        return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample");
-    if (db_params_num(p, "top_p") <= 0.0) return db_errf(err, errlen, "parameter 'top_p': must be > 0");
-    return 0;
+    return db_sampling_params_check(p, " when mode=sample", err, errlen);
 }
 
 typedef struct bandit {
@@ -171,25 +166,10 @@ const db_engine db_engine_spec = {
 /* ---- self-speculative decoding -------------------------------------------
  * The draft is the target's own first `layers` transformer blocks followed
  * by its final norm and output head (the LayerSkip / SWIFT family without a
- * trained early-exit head).  decobench writes that model as a GGUF into the
- * per-user cache directory (harness/util/outfile.h db_cache_dir:
- * $DECOBENCH_CACHE_DIR, else $XDG_CACHE_HOME/decobench, else
- * ~/.cache/decobench), never next to the model, whose folder may be
- * read-only or shared, under the name self-spec-<sha256 of the target>-L<layers>.gguf,
- * and reuses it while it is a regular file of this user (not a symlink) that
- * records the same source hash.  It is written to a mkstemp file in the
- * cache directory and renamed into place.
+ * trained early-exit head).  The model layer writes that model as a GGUF
+ * into the per-user cache directory and reuses it
+ * (harness/model/model_derive.h: self-spec-<sha256 of the target>-L<layers>.gguf).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include "harness/util/outfile.h"
-#include "harness/util/sha256.h"
-
-#include <ggml.h>
-#include <gguf.h>
 
 static const db_param_def self_params[] = {
     SPEC_COMMON_PARAMS,
@@ -197,92 +177,12 @@ static const db_param_def self_params[] = {
     { "layers",   DB_PARAM_INT,   "1", 1, 1024, NULL, "transformer blocks kept in the draft (fewer than the target has)" },
 };
 
-/* the cached draft at path may be reused: a regular file (a symlink is not
- * followed) of this user, not writable by others, derived from source */
-static bool self_cached_ok(const char *path, const char *source) {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return false;
-    struct stat st;
-    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 022);
-    close(fd);
-    if (!ok) return false;
-    struct gguf_init_params meta = { true, NULL };
-    struct gguf_context *old = gguf_init_from_file(path, meta);
-    if (!old) return false;
-    int64_t kid = gguf_find_key(old, "decobench.self_spec.source");
-    ok = kid >= 0 && gguf_get_kv_type(old, kid) == GGUF_TYPE_STRING && strcmp(gguf_get_val_str(old, kid), source) == 0;
-    gguf_free(old);
-    return ok;
-}
-
 static int self_derive(const db_params *p, const char *target, char *out, size_t len, char *err, size_t errlen) {
     const int L = db_params_int(p, "layers");
-    char sha[65], e2[512];
-    if (db_sha256_file(target, sha, e2, sizeof e2) != 0) return db_errf(err, errlen, "%s", e2);
-    char stamp[96];
-    snprintf(stamp, sizeof stamp, "sha256:%s", sha);
-    char *cdir = db_cache_dir(e2, sizeof e2);
-    if (!cdir) return db_errf(err, errlen, "%s", e2);
-    int n = snprintf(out, len, "%s/self-spec-%s-L%d.gguf", cdir, sha, L);
-    free(cdir);
-    if (n < 0 || (size_t)n >= len) return db_errf(err, errlen, "cache directory: path too long");
-
-    /* reuse when it was derived from this very file */
-    if (self_cached_ok(out, stamp)) return 0;
-
-    struct ggml_context *tctx = NULL;
-    struct gguf_init_params full = { false, &tctx };
-    struct gguf_context *src = gguf_init_from_file(target, full);
-    if (!src) return db_errf(err, errlen, "%s: not a readable GGUF file", target);
-    int rc = 0;
-    int64_t aid = gguf_find_key(src, "general.architecture");
-    char key[160];
-    if (aid < 0 || gguf_get_kv_type(src, aid) != GGUF_TYPE_STRING) {
-        rc = db_errf(err, errlen, "%s: no general.architecture", target);
-    } else {
-        snprintf(key, sizeof key, "%s.block_count", gguf_get_val_str(src, aid));
-        int64_t bid = gguf_find_key(src, key);
-        uint32_t n_layer = bid >= 0 && gguf_get_kv_type(src, bid) == GGUF_TYPE_UINT32 ? gguf_get_val_u32(src, bid) : 0;
-        if (n_layer == 0) rc = db_errf(err, errlen, "%s: no %s", target, key);
-        else if ((uint32_t)L >= n_layer)
-            rc = db_errf(err, errlen, "parameter 'layers': %d, but the target has only %u blocks", L, n_layer);
-    }
-    if (rc == 0) {
-        struct gguf_context *dst = gguf_init_empty();
-        gguf_set_kv(dst, src);
-        gguf_set_val_u32(dst, key, (uint32_t)L);
-        gguf_set_val_str(dst, "decobench.self_spec.source", stamp);
-        for (int64_t i = 0; i < gguf_get_n_tensors(src); i++) {
-            const char *name = gguf_get_tensor_name(src, i);
-            int blk = -1;
-            if (sscanf(name, "blk.%d.", &blk) == 1 && blk >= L) continue;
-            gguf_add_tensor(dst, ggml_get_tensor(tctx, name));
-        }
-        /* mkstemp in the cache directory, then rename: a planted file or
-         * symlink at the final name is replaced, never written through */
-        char *tmp = NULL;
-        int fd = db_tmp_create(out, &tmp, e2, sizeof e2);
-        FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-        if (fd < 0) {
-            rc = db_errf(err, errlen, "%s", e2);
-        } else if (!f) {
-            close(fd);
-            rc = -1;
-        } else {
-            bool ok = gguf_write_to_file_ptr(dst, f, false);
-            ok = fflush(f) == 0 && ok && !ferror(f);
-            ok = fclose(f) == 0 && ok;
-            rc = ok && rename(tmp, out) == 0 ? 0 : -1;
-        }
-        if (rc != 0 && fd >= 0) {
-            unlink(tmp);
-            db_errf(err, errlen, "%s: cannot write the derived draft", out);
-        }
-        free(tmp);
-        gguf_free(dst);
-    }
-    gguf_free(src);
-    ggml_free(tctx);
+    uint32_t n_layer = 0;
+    int rc = db_model_derive_blocks(target, L, "self-spec", out, len, &n_layer, err, errlen);
+    if (rc == DB_DERIVE_TOO_FEW_BLOCKS)
+        return db_errf(err, errlen, "parameter 'layers': %d, but the target has only %u blocks", L, n_layer);
     return rc;
 }
 
@@ -291,7 +191,6 @@ const db_engine db_engine_self_spec = {
     .summary = "self-speculative decoding: the draft is the target's first `layers` blocks plus its output head",
     .params = self_params,
     .n_params = (int)(sizeof self_params / sizeof self_params[0]),
-    .needs_draft = false,
     .derive_draft = self_derive,
     .validate = db_spec_validate,
     .lossless_greedy = true,

@@ -35,20 +35,14 @@
 #define MAX_DEPTH 16
 
 static const db_param_def tree_params[] = {
-    { "mode",     DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy (argmax path) or stochastic lossless verification" },
-    { "temp",     DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature (mode=sample)" },
-    { "top_k",    DB_PARAM_INT,   "0", 0, 1000000, NULL, "top-k of the sampling distribution; 0 = all" },
-    { "top_p",    DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "top-p of the sampling distribution; 1 = all" },
+    DB_SAMPLING_PARAMS("greedy (argmax path) or stochastic lossless verification", DB_HELP_TOP_K_DIST, DB_HELP_TOP_P_DIST),
     { "k",        DB_PARAM_INT,   "4", 1, MAX_DEPTH, NULL, "tree depth (draft tokens per branch)" },
     { "branches", DB_PARAM_INT,   "3", 1, MAX_BRANCHES, NULL, "most branches (sequence ids) in the tree" },
     { "p_split",  DB_PARAM_FLOAT, "0.1", 0.0, 1.0, NULL, "fork a branch when the next-best draft candidate has at least this probability" },
 };
 
 static int tree_validate(const db_params *p, char *err, size_t errlen) {
-    if (db_params_int(p, "mode") == 1 && db_params_num(p, "temp") <= 0.0)
-        return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample");
-    if (db_params_num(p, "top_p") <= 0.0) return db_errf(err, errlen, "parameter 'top_p': must be > 0");
-    return 0;
+    return db_sampling_params_check(p, " when mode=sample", err, errlen);
 }
 
 static int tree_n_seq(const db_params *p) { return db_params_int(p, "branches"); }

@@ -7,15 +7,6 @@
 
 #include "harness/util/util.h"
 
-db_sampling db_spec_sampling(const db_params *p) {
-    db_sampling s;
-    s.greedy = db_params_int(p, "mode") == 0;
-    s.temperature = (float)db_params_num(p, "temp");
-    s.top_k = db_params_int(p, "top_k");
-    s.top_p = (float)db_params_num(p, "top_p");
-    return s;
-}
-
 static int seq_push(db_spec *s, db_token t) {
     if (s->n_seq == s->cap_seq) {
         int cap = s->cap_seq * 2;
@@ -65,7 +56,7 @@ int db_spec_begin(db_spec *s, const db_gen_request *req, db_gen_output *out, int
     s->out = out;
     s->k_max = k_max;
     s->n_vocab = db_model_n_vocab(req->target);
-    s->sampling = db_spec_sampling(req->params);
+    s->sampling = db_sampling_from_params(req->params);
     s->rng = db_rng_make(req->seed, 0);
     snprintf(out->stop_reason, sizeof out->stop_reason, "length");
     if (req->n_prompt < 1) return db_errf(err, errlen, "empty prompt");

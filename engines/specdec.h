@@ -17,6 +17,7 @@
 #define DECOBENCH_SPECDEC_H
 
 #include "engine.h"
+#include "sampling_params.h"
 #include "harness/model/sample.h"
 
 typedef struct db_spec {
@@ -36,9 +37,6 @@ typedef struct db_spec {
     int step;
     bool done;            /* length reached, EOG or cancel */
 } db_spec;
-
-/* Sampling settings from the common parameters mode/temp/top_k/top_p. */
-db_sampling db_spec_sampling(const db_params *p);
 
 /* Set up and run the target prefill (one forward over the prompt, commit the
  * first token).  k_max bounds drafts.  Returns 0 or -1 + err. */

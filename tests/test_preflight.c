@@ -33,12 +33,17 @@ static void write_text(const char *name, const char *text) {
 /* Parse suite_json (relative paths from the scratch directory), expand it,
  * and run the pre-flight checks with models[i] for the suite's model i.
  * Returns db_preflight's value; *warnings (may be NULL) gets its warnings. */
+/* When set, every engine entry of the suites preflight() parses runs this
+ * descriptor instead (a new engine's declarations, without registering it). */
+static const db_engine *stand_in_engine;
+
 static int preflight(const char *suite_json, db_model **models, int limit, char **warnings, char *err, size_t errlen) {
     db_suite *s = NULL;
     if (db_suite_parse(suite_json, "t.json", db_test_tmpdir(), &s, err, errlen) != 0) {
         db_test_fail(__FILE__, __LINE__, "suite: %s", err);
         return -9;
     }
+    for (int i = 0; stand_in_engine && i < s->n_engines; i++) s->engines[i].def = stand_in_engine;
     db_case *cases = NULL;
     int n = 0;
     if (db_suite_expand(s, &cases, &n, err, errlen) != 0) {
@@ -175,6 +180,94 @@ static void test_preflight_constraints(void) {
     db_model_close(m[0]);
 }
 
+/* The stand-in engine's own constraint check: refuses a "regex" holding "x". */
+static int stand_in_check(const char *constraint_json, db_model *target, char *err, size_t errlen) {
+    CHECK(target != NULL);
+    if (strstr(constraint_json, "\"regex\":\"x")) return db_errf(err, errlen, "stand-in refuses %s", constraint_json);
+    return 0;
+}
+
+/* What an engine needs of a prompt's constraint comes from its descriptor
+ * (engine.h: constraints, constraint_required, check_constraint): the
+ * registered engines' messages, and a stand-in descriptor that no code
+ * names gets the same checks. */
+static void test_preflight_engine_descriptors(void) {
+    char suite[512], err[1024];
+    db_model *m[1] = { db_test_open_model("exact", "vocab=64,order=2,seed=7", 64, 64, 1) };
+#define SUITE_WITH(engine) snprintf(suite, sizeof suite, \
+        "{\"models\": {\"target\": " EXACT("vocab=64,order=2,seed=7") "}, \"datasets\": {\"d\": {\"path\": \"pf-e.jsonl\"}}," \
+        " \"engines\": [{\"engine\": \"%s\", \"label\": \"L\"}], \"max_new_tokens\": 4}", engine)
+    /* json needs a json_schema: a grammar does not do */
+    write_text("pf-e.jsonl", "{\"id\": \"g\", \"prompt\": \"w5\", \"constraint\": {\"grammar\": \"root ::= \\\" w5\\\"+\"}}\n");
+    SUITE_WITH("json");
+    CHECK_INT_EQ(preflight(suite, m, 0, NULL, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "t.json: case 'L' (engine json): dataset 'd' item 'g' (");
+    CHECK_CONTAINS(err, "): the json engine needs a \"json_schema\" constraint");
+    SUITE_WITH("gad");
+    CHECK_MSG(preflight(suite, m, 0, NULL, err, sizeof err) == 0, "gad takes a grammar: %s", err);
+    SUITE_WITH("diffusion");
+    CHECK_MSG(preflight(suite, m, 0, NULL, err, sizeof err) == 0, "diffusion needs no constraint: %s", err);
+    /* diffusion: the regex must compile to its automaton and match some text */
+    write_text("pf-e.jsonl", "{\"id\": \"r\", \"prompt\": \"w5\", \"constraint\": {\"regex\": \"a[]\"}}\n");
+    CHECK_INT_EQ(preflight(suite, m, 0, NULL, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "(engine diffusion): dataset 'd' item 'r' (");
+    CHECK_CONTAINS(err, "): $.constraint.regex /a[]/: matches no text");
+    write_text("pf-e.jsonl", "{\"id\": \"r\", \"prompt\": \"w5\", \"constraint\": {\"regex\": \"[^\\\\s\\\\S]\"}}\n");
+    CHECK_INT_EQ(preflight(suite, m, 0, NULL, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "): $.constraint.regex: regex /[^\\s\\S]/: \\D, \\W, \\S inside a class are not supported");
+    SUITE_WITH("ar");
+    CHECK_MSG(preflight(suite, m, 0, NULL, err, sizeof err) == 0, "ar leaves the regex to the compliance check: %s", err);
+    /* lexical / astar: the keywords must tokenize, at most 32 distinct */
+    char line[1024];
+    int k = snprintf(line, sizeof line, "{\"id\": \"k\", \"prompt\": \"w5\", \"constraint\": {\"keywords\": [");
+    for (int w = 3; w < 3 + 33; w++) k += snprintf(line + k, sizeof line - (size_t)k, "%s\"w%d\"", w > 3 ? ", " : "", w);
+    snprintf(line + k, sizeof line - (size_t)k, "]}}\n");
+    write_text("pf-e.jsonl", line);
+    SUITE_WITH("astar");
+    CHECK_INT_EQ(preflight(suite, m, 0, NULL, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "(engine astar): dataset 'd' item 'k' (");
+    CHECK_CONTAINS(err, "): constraint \"keywords\": more than 32 distinct keywords");
+    SUITE_WITH("lexical");
+    CHECK_INT_EQ(preflight(suite, m, 0, NULL, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "more than 32 distinct keywords");
+    SUITE_WITH("beam");
+    CHECK_MSG(preflight(suite, m, 0, NULL, err, sizeof err) == 0, "beam ignores keywords: %s", err);
+
+    /* a stand-in descriptor: ar's parameters, a required regex, its own check */
+    db_engine stand_in = *db_engine_find("ar");
+    stand_in.name = "stand-in";
+    stand_in.constraints = DB_CONSTRAINT_REGEX;
+    stand_in.constraint_required = true;
+    stand_in.check_constraint = stand_in_check;
+    stand_in_engine = &stand_in;
+    SUITE_WITH("ar");
+    write_text("pf-e.jsonl", "{\"id\": \"ok\", \"prompt\": \"w5\", \"constraint\": {\"regex\": \"w[0-9]\"}}\n"
+                             "{\"id\": \"kw\", \"prompt\": \"w5\", \"constraint\": {\"keywords\": [\"w5\"]}}\n");
+    CHECK_INT_EQ(preflight(suite, m, 0, NULL, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "(engine stand-in): dataset 'd' item 'kw' (");
+    CHECK_CONTAINS(err, "): the stand-in engine needs a \"regex\" constraint");
+    stand_in.constraints = DB_CONSTRAINT_REGEX | DB_CONSTRAINT_JSON_SCHEMA;
+    CHECK_INT_EQ(preflight(suite, m, 0, NULL, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "): the engine needs a \"json_schema\" or \"regex\" constraint");
+    stand_in.constraint_required = false;
+    CHECK_MSG(preflight(suite, m, 0, NULL, err, sizeof err) == 0, "optional kinds: %s", err);
+    write_text("pf-e.jsonl", "{\"id\": \"x\", \"prompt\": \"w5\", \"constraint\": {\"regex\": \"x+\"}}\n");
+    CHECK_INT_EQ(preflight(suite, m, 0, NULL, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "(engine stand-in): dataset 'd' item 'x' (");
+    CHECK_CONTAINS(err, "): stand-in refuses {\"regex\":\"x+\"}");
+    stand_in_engine = NULL;
+#undef SUITE_WITH
+    db_model_close(m[0]);
+    /* the constraint keys a prompt may have are the kinds */
+    write_text("pf-e.jsonl", "{\"id\": \"u\", \"prompt\": \"w5\", \"constraint\": {\"grammer\": \"root ::= \\\"a\\\"\"}}\n");
+    char *path = tmp_path("pf-e.jsonl");
+    db_prompt *pr = NULL;
+    int np = 0;
+    CHECK(db_prompts_load(path, NULL, 0, &pr, &np, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "pf-e.jsonl:1: \"constraint\": unknown key \"grammer\" (grammar, json_schema, regex, keywords)");
+    free(path);
+}
+
 /* JSON deeper than cJSON's limit: detected past strings, at the right
  * column, and named as such by the suite and prompt loaders. */
 static void test_json_too_deep(void) {
@@ -259,6 +352,7 @@ void suite_preflight(void) {
     RUN(test_preflight_vocab);
     RUN(test_preflight_context);
     RUN(test_preflight_constraints);
+    RUN(test_preflight_engine_descriptors);
     RUN(test_json_too_deep);
     RUN(test_prompt_formats);
 }

@@ -25,7 +25,7 @@
 
 #include "engines/engine.h"
 #include "engines/lattice.h"
-#include "engines/search.h"
+#include "engines/search_paths.h"
 #include "harness/model/model_exact.h"
 #include "harness/util/textmetrics.h"
 

@@ -19,6 +19,7 @@
 #include "engines/engine.h"
 #include "engines/specdec.h"
 #include "harness/run/metrics.h"
+#include "harness/model/model_derive.h"
 #include "harness/model/model_exact.h"
 #include "harness/model/model_int.h"   /* a faulty backend for a planted-bug control */
 #include "harness/model/sample.h"
@@ -893,6 +894,46 @@ static void self_spec_derives_draft(void) {
 #endif
 }
 
+/* The model layer's derivation on its own (model_derive.h): return codes,
+ * the block count it reports, the cache path, and nothing written after a
+ * failure. */
+static void model_derive_blocks_codes(void) {
+#ifndef HAVE_LLAMA
+    db_test_skip("built without llama.cpp");
+#else
+    char a[600], cmd[1600], out[4096], err[512], cache[700], sha[65], want[4300], notgguf[700];
+    snprintf(a, sizeof a, "%s/derive-a.gguf", db_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s/decobench-mkmodel --out %s --n-embd 64 --n-layer 3 --seed 6 --init-std 0.05 >/dev/null 2>&1",
+             db_test_builddir(), a);
+    if (system(cmd) != 0) { db_test_fail(__FILE__, __LINE__, "mkmodel failed"); return; }
+    snprintf(cache, sizeof cache, "%s/derive-cache", db_test_tmpdir());
+    setenv("DECOBENCH_CACHE_DIR", cache, 1);
+    CHECK_INT_EQ(db_sha256_file(a, sha, err, sizeof err), 0);
+    uint32_t nb = 99;
+    CHECK_INT_EQ(db_model_derive_blocks(a, 3, "t", out, sizeof out, &nb, err, sizeof err), DB_DERIVE_TOO_FEW_BLOCKS);
+    CHECK_INT_EQ(nb, 3);
+    CHECK_CONTAINS(err, "3 blocks asked for, but it has only 3");
+    snprintf(want, sizeof want, "%s/t-%s-L3.gguf", cache, sha);
+    CHECK_STR_EQ(out, want);
+    struct stat st;
+    CHECK(stat(want, &st) != 0);                  /* nothing written */
+    CHECK_INT_EQ(db_model_derive_blocks(a, 1, "t", out, sizeof out, &nb, err, sizeof err), 0);
+    CHECK_INT_EQ(nb, 3);
+    snprintf(want, sizeof want, "%s/t-%s-L1.gguf", cache, sha);
+    CHECK_STR_EQ(out, want);
+    CHECK_INT_EQ(stat(want, &st), 0);
+    snprintf(notgguf, sizeof notgguf, "%s/derive-not.gguf", db_test_tmpdir());
+    FILE *f = fopen(notgguf, "w");
+    if (f) { fputs("not a model", f); fclose(f); }
+    CHECK_INT_EQ(db_model_derive_blocks(notgguf, 1, "t", out, sizeof out, &nb, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "derive-not.gguf: not a readable GGUF file");
+    CHECK(stat(out, &st) != 0);
+    char tiny[16];
+    CHECK_INT_EQ(db_model_derive_blocks(a, 1, "t", tiny, sizeof tiny, &nb, err, sizeof err), -1);
+    CHECK_STR_EQ(err, "cache directory: path too long");
+#endif
+}
+
 /* self-spec on the bundled target (4 blocks; the draft is its first 2 and
  * the head): a related but different draft, so acceptance is partial; its
  * greedy output equals ar's on 12 held-out prompts of each kind, 64 tokens. */
@@ -979,5 +1020,6 @@ void suite_spec(void) {
     RUN(llama_greedy_identity_and_kv);
     RUN(bundled_models_identity_and_kv);
     RUN(self_spec_derives_draft);
+    RUN(model_derive_blocks_codes);
     RUN(self_spec_bundled_identity);
 }

@@ -1,6 +1,7 @@
 /* cmd_list.c — `decobench list [engines|suites|models]`: what decobench can
- * run here — every registered engine with its parameter table, the suites
- * in suites/, and the GGUF models in data/models/. */
+ * run here — every registered engine with its parameter table (and, from
+ * its descriptor, the constraint kinds it applies and whether it is
+ * lossless), the suites in suites/, and the GGUF models in data/models/. */
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,12 @@ static void list_engines(void) {
     printf("engines:\n");
     for (int i = 0; i < db_engine_count; i++) {
         const db_engine *e = db_engine_registry[i];
-        printf("  %-12s %s%s\n", e->name, e->summary, e->needs_draft ? " [needs a draft model]" : "");
+        char kinds[96];
+        db_constraint_kinds_text(e->constraints, "|", kinds, sizeof kinds);
+        printf("  %-12s %s%s", e->name, e->summary, e->needs_draft ? " [needs a draft model]" : "");
+        if (e->constraints) printf(" [%s constraint: %s]", e->constraint_required ? "needs a" : "applies a", kinds);
+        if (e->lossless_greedy) printf(" [lossless]");
+        printf("\n");
         int name_width = 14; /* this engine's longest parameter name sets the column */
         for (int j = 0; j < e->n_params; j++) {
             const int len = (int)strlen(e->params[j].name);
@@ -89,8 +95,10 @@ int cmd_list(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "all";
     if (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0) {
         printf("usage: decobench list [engines|suites|models]\n\n"
-               "Lists registered engines with their parameters (name, type, default, range),\n"
-               "the suites in ./suites and the GGUF models in ./data/models.\n");
+               "Lists registered engines with their parameters (name, type, default, range)\n"
+               "and what they take ([needs a draft model], the constraint kinds they apply or\n"
+               "need, [lossless]: greedy output equals the baseline's), the suites in ./suites\n"
+               "and the GGUF models in ./data/models.\n");
         return 0;
     }
     if (argc > 2) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engines/engine.h"
 #include "harness/util/jsonlimits.h"
 #include "harness/util/util.h"
 
@@ -237,13 +238,14 @@ static int parse_prompt_line(const char *path, int lineno, const char *line, siz
             db_errf(err, errlen, "%s:%d: \"constraint\": expected an object, got %s", path, lineno, db_suite_json_type_name(cons));
             goto out;
         }
-        static const char *const known[] = { "grammar", "json_schema", "regex", "keywords" };
+        /* the keys: engine.h's constraint kinds */
         for (const cJSON *k = cons->child; k; k = k->next) {
-            size_t i = 0;
-            while (i < sizeof known / sizeof *known && strcmp(known[i], k->string) != 0) i++;
-            if (i == sizeof known / sizeof *known) {
-                db_errf(err, errlen, "%s:%d: \"constraint\": unknown key \"%s\" (grammar, json_schema, regex, keywords)",
-                        path, lineno, k->string);
+            int i = 0;
+            while (i < DB_CONSTRAINT_N_KINDS && strcmp(db_constraint_kind_key(1u << i), k->string) != 0) i++;
+            if (i == DB_CONSTRAINT_N_KINDS) {
+                char keys[96];
+                db_constraint_kinds_text((1u << DB_CONSTRAINT_N_KINDS) - 1, ", ", keys, sizeof keys);
+                db_errf(err, errlen, "%s:%d: \"constraint\": unknown key \"%s\" (%s)", path, lineno, k->string, keys);
                 goto out;
             }
         }

@@ -3,8 +3,9 @@
  * Which cases: an engine's descriptor says whether it is lossless
  * (lossless_greedy) or the baseline (greedy_baseline); a case is greedy when
  * its stored params_json has "mode": "greedy".  A baseline case must also
- * have every parameter other than temp/top_k/top_p at its default (an `ar`
- * with n-gram blocking is no baseline).  Pairs share the target model
+ * have every parameter other than the sampling rows (mode/temp/top_k/top_p,
+ * engines/sampling_params.h) at its default (an `ar` with n-gram blocking
+ * is no baseline).  Pairs share the target model
  * (sha256, else path) and the dataset; the first completed baseline case of
  * the run is used.  Samples pair by (prompt_idx, turn, rep), falling back to
  * the baseline's rep 0 (greedy repetitions are the same output).
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "engines/engine.h"
+#include "engines/sampling_params.h"
 #include "harness/util/util.h"
 
 #define DB_ID_SQL_FAIL(what) db_errf(err, errlen, "identity check: %s: %s", what, sqlite3_errmsg(db))
@@ -55,9 +57,7 @@ static void classify(id_case *c, const char *params_json) {
         bool ok = true;
         for (int i = 0; i < c->eng->n_params && ok; i++) {
             const db_param_def *d = &c->eng->params[i];
-            if (!strcmp(d->name, "mode") || !strcmp(d->name, "temp") || !strcmp(d->name, "top_k") ||
-                !strcmp(d->name, "top_p"))
-                continue;
+            if (db_sampling_param_name(d->name)) continue;
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, d->name);
             if (!v) continue;
             if (d->type == DB_PARAM_ENUM) ok = cJSON_IsString(v) && !strcmp(v->valuestring, d->def);

@@ -9,11 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engines/lexcons.h"
+#include "engines/engine.h"
 #include "harness/constraint/grammar.h"
 #include "harness/constraint/json_gbnf.h"
 #include "harness/constraint/jsonschema.h"
-#include "harness/constraint/regex_dfa.h"
 #include "harness/util/util.h"
 
 /* llama.cpp's common_speculative_are_compatible compares token texts from
@@ -277,38 +276,49 @@ static int check_constraint_keys(pf *p, const db_suite_dataset *ds, const db_pro
     return 0;
 }
 
-/* What an engine itself needs of a prompt's constraint. */
+/* Whether the prompt's constraint cj carries kind (one DB_CONSTRAINT_* bit)
+ * in a form the engines take: "grammar" and "regex" as strings. */
+static bool has_kind(const cJSON *cj, unsigned kind) {
+    const cJSON *v = cj ? cJSON_GetObjectItemCaseSensitive(cj, db_constraint_kind_key(kind)) : NULL;
+    if (kind == DB_CONSTRAINT_GRAMMAR || kind == DB_CONSTRAINT_REGEX) return cJSON_IsString(v);
+    return v != NULL;
+}
+
+/* What an engine itself needs of a prompt's constraint, as its descriptor
+ * says (engines/engine.h): one of its kinds when it requires one, and its
+ * own check of the constraint. */
 static int check_engine_constraint(pf *p, const db_case *c, int ti, const db_prompt *pr, const cJSON *cj) {
     const db_suite *s = p->in->s;
     const db_suite_dataset *ds = &s->datasets[c->dataset];
-    const char *e = c->se->def->name;
-    char why[512];
-    const cJSON *gram = cj ? cJSON_GetObjectItemCaseSensitive(cj, "grammar") : NULL;
-    const cJSON *schema = cj ? cJSON_GetObjectItemCaseSensitive(cj, "json_schema") : NULL;
-    const cJSON *regex = cj ? cJSON_GetObjectItemCaseSensitive(cj, "regex") : NULL;
+    const db_engine *e = c->se->def;
     char where[1200];
-    snprintf(where, sizeof where, "%s: case '%s' (engine %s): dataset '%s' item '%s' (%s)", s->path, c->label, e,
+    snprintf(where, sizeof where, "%s: case '%s' (engine %s): dataset '%s' item '%s' (%s)", s->path, c->label, e->name,
              ds->name, pr->id, ds->path);
-    bool is_json = strcmp(e, "json") == 0;
-    bool gbnf_engine = is_json || !strcmp(e, "grammar") || !strcmp(e, "awrs") || !strcmp(e, "gad");
-    if (gbnf_engine) {
-        if (is_json && !schema) return db_errf(p->err, p->errlen, "%s: the json engine needs a \"json_schema\" constraint", where);
-        if (!is_json && !cJSON_IsString(gram) && !schema)
-            return db_errf(p->err, p->errlen, "%s: the engine needs a \"grammar\" or \"json_schema\" constraint", where);
-    } else if (!strcmp(e, "diffusion") && cJSON_IsString(regex)) {
-        db_regex_dfa *d = NULL;
-        if (db_regex_dfa_compile(regex->valuestring, &d, why, sizeof why) != 0)
-            return db_errf(p->err, p->errlen, "%s: $.constraint.regex: %s", where, why);
-        int dead = db_regex_dfa_start(d) == DB_DFA_DEAD;
-        db_regex_dfa_free(d);
-        if (dead) return db_errf(p->err, p->errlen, "%s: $.constraint.regex /%s/: matches no text", where, regex->valuestring);
-    } else if ((!strcmp(e, "lexical") || !strcmp(e, "astar")) && cj) {
-        lex_constraints lc;
+    if (e->constraint_required) {
+        bool any = false;
+        int n_kinds = 0;
+        for (int k = 0; k < DB_CONSTRAINT_N_KINDS; k++) {
+            if (!(e->constraints & (1u << k))) continue;
+            n_kinds++;
+            any = any || has_kind(cj, 1u << k);
+        }
+        if (!any) {
+            char kinds[96];
+            db_constraint_kinds_text(e->constraints, "\" or \"", kinds, sizeof kinds);
+            if (n_kinds == 1)
+                return db_errf(p->err, p->errlen, "%s: the %s engine needs a \"%s\" constraint", where, e->name, kinds);
+            return db_errf(p->err, p->errlen, "%s: the engine needs a \"%s\" constraint", where, kinds);
+        }
+    }
+    if (e->check_constraint && cj) {
         char *txt = cJSON_PrintUnformatted(cj);
-        if (!txt) return db_errf(p->err, p->errlen, "out of memory");
-        int r = lex_parse(txt, p->in->models[ti], &lc, why, sizeof why);
+        char *why = malloc(p->errlen ? p->errlen : 1);
+        int r = txt && why ? e->check_constraint(txt, p->in->models[ti], why, p->errlen) : 0;
+        if (r != 0) db_errf(p->err, p->errlen, "%s: %s", where, why);
+        else if (!txt || !why) r = db_errf(p->err, p->errlen, "out of memory");
         free(txt);
-        if (r != 0) return db_errf(p->err, p->errlen, "%s: %s", where, why);
+        free(why);
+        if (r != 0) return -1;
     }
     return 0;
 }

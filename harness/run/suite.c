@@ -678,13 +678,14 @@ static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
     }
 
     /* baseline: an entry label or a case label (checked after expansion in
-     * db_suite_parse); default: the first "ar" entry, else the first entry */
+     * db_suite_parse); default: the first entry of the greedy-baseline
+     * engine (engine.h's greedy_baseline: "ar"), else the first entry */
     if (baseline) {
         s->baseline = db_strdup(baseline);
     } else {
         const db_suite_engine *b = &s->engines[0];
         for (int k = 0; k < s->n_engines; k++)
-            if (strcmp(s->engines[k].engine, "ar") == 0) {
+            if (s->engines[k].def->greedy_baseline) {
                 b = &s->engines[k];
                 break;
             }

@@ -1,4 +1,4 @@
-/* search.h — shared machinery of the search engines (beam, lattice, exact,
+/* search_paths.h — shared machinery of the search engines (beam, lattice, exact,
  * astar-decoding): a KV cache of search paths spread over sequence ids, and
  * log-probability helpers.
  *
@@ -18,8 +18,8 @@
  * the model (natural log, softmax at temperature 1); an end-of-generation
  * token ends a path and its log-probability counts.
  */
-#ifndef DECOBENCH_SEARCH_H
-#define DECOBENCH_SEARCH_H
+#ifndef DECOBENCH_SEARCH_PATHS_H
+#define DECOBENCH_SEARCH_PATHS_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* grammar.c — grammar-constrained decoding (GBNF, llama.cpp's grammar
+/* grammar_engine.c — grammar-constrained decoding (GBNF, llama.cpp's grammar
  * sampler through model.h's db_grammar): the `grammar` engine, and the
  * helpers the other constrained engines share (constrained.h).
  *
@@ -87,26 +87,11 @@ int db_constrained_commit(const db_gen_request *req, db_gen_output *out, db_gram
 const db_param_def db_grammar_params[DB_GRAMMAR_N_PARAMS] = {
     { "strategy", DB_PARAM_ENUM, "mask", 0, 0, "mask|check",
       "mask: full-vocabulary mask every step; check: sample, check that token, mask only on rejection" },
-    { "mode",  DB_PARAM_ENUM,  "greedy", 0, 0, "greedy|sample", "greedy argmax or sampling" },
-    { "temp",  DB_PARAM_FLOAT, "1.0", 0.0, 10.0, NULL, "sampling temperature (mode=sample)" },
-    { "top_k", DB_PARAM_INT,   "0", 0, 1000000, NULL, "keep the k most likely tokens; 0 = all" },
-    { "top_p", DB_PARAM_FLOAT, "1.0", 0.0, 1.0, NULL, "nucleus: smallest set with this much mass; 1 = all" },
+    DB_SAMPLING_PARAMS(DB_HELP_MODE_SAMPLE, DB_HELP_TOP_K_KEEP, DB_HELP_TOP_P_NUCLEUS),
 };
 
 int db_grammar_validate(const db_params *p, char *err, size_t errlen) {
-    if (db_params_int(p, "mode") == 1 && db_params_num(p, "temp") <= 0.0)
-        return db_errf(err, errlen, "parameter 'temp': must be > 0 when mode=sample (use mode=greedy for argmax)");
-    if (db_params_num(p, "top_p") <= 0.0) return db_errf(err, errlen, "parameter 'top_p': must be > 0");
-    return 0;
-}
-
-db_sampling db_constrained_sampling(const db_params *p) {
-    db_sampling s;
-    s.greedy = db_params_find(p->defs, p->n, "mode") ? db_params_int(p, "mode") == 0 : false;
-    s.temperature = (float)db_params_num(p, "temp");
-    s.top_k = db_params_int(p, "top_k");
-    s.top_p = (float)db_params_num(p, "top_p");
-    return s;
+    return db_sampling_params_check(p, " when mode=sample (use mode=greedy for argmax)", err, errlen);
 }
 
 int db_constrained_prefill(const db_gen_request *req, db_batch *b, char *err, size_t errlen) {
@@ -135,7 +120,7 @@ int db_grammar_generate(const db_gen_request *req, db_gen_output *out, const cha
                         size_t errlen) {
     db_model *m = req->target;
     const int n_vocab = db_model_n_vocab(m);
-    const db_sampling s = db_constrained_sampling(req->params);
+    const db_sampling s = db_sampling_from_params(req->params);
     const bool check = db_params_int(req->params, "strategy") == 1;
     db_rng rng = db_rng_make(req->seed, 0);
 
@@ -189,7 +174,7 @@ int db_grammar_generate(const db_gen_request *req, db_gen_output *out, const cha
     return rc;
 }
 
-static int grammar_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
+int db_gbnf_constraint_generate(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen) {
     char *gbnf = NULL;
     int c = db_constraint_gbnf(req, out, &gbnf, err, errlen);
     if (c != 0) return c < 0 ? -1 : 0;
@@ -203,7 +188,8 @@ const db_engine db_engine_grammar = {
     .summary = "grammar-constrained decoding (GBNF via llama.cpp's grammar sampler): full mask or sample-then-check",
     .params = db_grammar_params,
     .n_params = DB_GRAMMAR_N_PARAMS,
-    .needs_draft = false,
+    .constraints = DB_CONSTRAINT_GRAMMAR | DB_CONSTRAINT_JSON_SCHEMA,
+    .constraint_required = true,
     .validate = db_grammar_validate,
-    .generate = grammar_generate,
+    .generate = db_gbnf_constraint_generate,
 };

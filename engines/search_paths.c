@@ -1,6 +1,6 @@
-/* search.c — the path KV cache and log-probability helpers of the search
- * engines (see search.h). */
-#include "search.h"
+/* search_paths.c — the path KV cache and log-probability helpers of the
+ * search engines (see search_paths.h). */
+#include "search_paths.h"
 
 #include <math.h>
 #include <stdio.h>

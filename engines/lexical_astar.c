@@ -1,4 +1,4 @@
-/* astar.c — NeuroLogic A*esque decoding (Lu et al., NAACL 2022): beam
+/* lexical_astar.c — NeuroLogic A*esque decoding (Lu et al., NAACL 2022): beam
  * search under lexical constraints where each candidate is ranked by
  *
  *     f = score / (t + 1) + alpha · h,
@@ -290,7 +290,8 @@ const db_engine db_engine_astar = {
     .summary = "NeuroLogic A*esque: constrained beam search over the prompt's keywords ranked with a greedy-lookahead heuristic",
     .params = astar_params,
     .n_params = (int)(sizeof astar_params / sizeof astar_params[0]),
-    .needs_draft = false,
+    .constraints = DB_CONSTRAINT_KEYWORDS,
+    .check_constraint = lex_check_constraint,
     .n_seq_max = astar_n_seq,
     .validate = astar_validate,
     .generate = astar_generate,

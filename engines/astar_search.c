@@ -1,4 +1,4 @@
-/* astar_decoding.c — A*-decoding (Chatziveroglou 2025, "A*-Decoding:
+/* astar_search.c — A*-decoding (Chatziveroglou 2025, "A*-Decoding:
  * Token-Efficient Inference Scaling", arXiv:2505.13672): best-first search
  * over reasoning steps guided by a verifier, under a token budget.
  *
@@ -24,7 +24,7 @@
  * (answer_correct, ref_rouge2, ref_bleu) is computed by the harness.
  */
 #include "engine.h"
-#include "search.h"
+#include "search_paths.h"
 
 #include <math.h>
 #include <stdio.h>
