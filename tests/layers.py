@@ -131,6 +131,8 @@ def call_edges():
     for o in objs:
         rel = os.path.relpath(o, build)[:-2] + '.c'
         rel = re.sub(r'/[A-Za-z0-9_]+-([^/]+\.c)$', r'/\1', rel)   # automake's per-target prefixes
+        if not os.path.exists(os.path.join(src, rel)):
+            continue   # a stale object of a file since renamed or removed
         nm = subprocess.run(['nm', o], capture_output=True, text=True)
         for line in nm.stdout.splitlines():
             p = line.split()
