@@ -604,7 +604,7 @@ int db_fetch(const db_fetch_opts *opts, const char *text, char **local_path, db_
     const char *recorded = NULL;
     if (meta_read(&p, &old) == 0 && (p.ref.kind == DB_REF_URL || is_commit(p.ref.revision))) recorded = old.sha256;
     db_fetch_headers h;
-    rc = download(&p, opts, token, &h, err, errlen);
+    rc = download(&p, opts, p.ref.kind == DB_REF_HF ? token : NULL, &h, err, errlen);   /* the token goes to the Hub only */
     if (rc == 0 && verify(&p, given[0] ? given : NULL, &h, recorded, info, err, errlen) < 0) {
         unlink(p.part);
         rc = -1;
