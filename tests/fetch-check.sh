@@ -63,6 +63,7 @@ mkdir -p "$www/org/repo/resolve/main/sub" "$www/org/repo/resolve/v1"
 cp "$tmp/blob" "$www/org/repo/resolve/main/model.gguf"
 cp "$tmp/text" "$www/org/repo/resolve/v1/notes.txt"
 cp "$tmp/blob" "$www/org/repo/resolve/main/sub/other.bin"
+cp "$tmp/text" "$www/org/repo/resolve/main/unused.bin"   # never fetched: the unwritable cache must fail first
 
 # ---- CGI scripts ---------------------------------------------------------------------
 # one Python helper, the behaviour chosen by the script's name
@@ -179,9 +180,10 @@ runf() {  # runf ARGS...: decobench fetch, stdout/stderr kept (appended to all.l
 json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$out" "$1"; }
 # lighttpd buffers its access log (flushed about once a second): before
 # reading it, request a marker and wait (up to 20 s) until the marker is there
-nsync=0
-log_sync() {
-  nsync=$((nsync + 1))
+log_sync() {  # (called in $(...) subshells: the counter lives in a file)
+  local nsync
+  nsync=$(( $(cat "$tmp/nsync" 2>/dev/null || echo 0) + 1 ))
+  echo "$nsync" > "$tmp/nsync"
   python3 -c "import urllib.request,sys
 try: urllib.request.urlopen('$base/sync-$nsync', timeout=5)
 except Exception: pass" 2>/dev/null
@@ -213,7 +215,7 @@ if [ "$rc" = 0 ] && [ "$(json_field path)" = "$tmp/cache/hub/org/repo/v1/notes.t
    cmp -s "$tmp/cache/hub/org/repo/v1/notes.txt" "$tmp/text" && [ "$(json_field revision)" = v1 ] &&
    [ "$(accesses /org/repo/resolve/v1/notes.txt)" = 1 ]; then
   ok "hf:org/repo/notes.txt@v1 -> /org/repo/resolve/v1/notes.txt, cached as hub/org/repo/v1/notes.txt"
-else fail "hf: reference" "rc=$rc" "$(cat "$out" "$errf")"; fi
+else fail "hf: reference" "rc=$rc" "$(cat "$out" "$errf")" "$(tail -n4 "$tmp/access.log")"; fi
 
 # ---- 3. resume --------------------------------------------------------------------------
 runf --json "${fast[@]}" "$base/cut.cgi"
@@ -317,8 +319,8 @@ if [ "$rc" = 1 ] && grep -q "File too large" "$errf" && [ "$(wc -l < "$errf")" =
   ok "a full disk (file size limit): one line, exit 1, no partial file under either name"
 else fail "disk full" "rc=$rc" "$(cat "$errf")"; fi
 mkdir -p "$tmp/cache2" && chmod 700 "$tmp/cache2" && : > "$tmp/cache2/hub"
-DECOBENCH_CACHE_DIR="$tmp/cache2" runf "${fast[@]}" hf:org/repo/model.gguf
-if [ "$rc" = 1 ] && grep -q "cache: $tmp/cache2/hub: not a directory" "$errf" && [ "$(accesses /org/repo/resolve/main/model.gguf)" = 0 ]; then
+DECOBENCH_CACHE_DIR="$tmp/cache2" runf "${fast[@]}" hf:org/repo/unused.bin
+if [ "$rc" = 1 ] && grep -q "cache: $tmp/cache2/hub: not a directory" "$errf" && [ "$(accesses /org/repo/resolve/main/unused.bin)" = 0 ]; then
   ok "an unwritable cache (a file where a folder must go): one line before any download"
 else fail "unwritable cache" "rc=$rc" "$(cat "$errf")"; fi
 if [ "$(id -u)" != 0 ]; then
