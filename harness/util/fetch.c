@@ -50,15 +50,8 @@ typedef struct paths {
 
 static void paths_free(paths *p) {
     db_fetch_ref_free(&p->ref);
-    free(p->cache);
-    free(p->rel);
-    free(p->final);
-    free(p->state);
-    free(p->lock);
-    free(p->part);
-    free(p->meta);
-    free(p->url);
-    free(p->shown_url);
+    char *owned[] = { p->cache, p->rel, p->final, p->state, p->lock, p->part, p->meta, p->url, p->shown_url };
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
 }
 
 static bool env_true(const char *name) {

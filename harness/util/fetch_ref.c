@@ -55,11 +55,8 @@ static bool path_ok(const char *s, char *err, size_t errlen, const char *text) {
 
 void db_fetch_ref_free(db_fetch_ref *ref) {
     if (!ref) return;
-    free(ref->org);
-    free(ref->repo);
-    free(ref->path);
-    free(ref->revision);
-    free(ref->url);
+    char *owned[] = { ref->org, ref->repo, ref->path, ref->revision, ref->url };
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
     memset(ref, 0, sizeof *ref);
 }
 
