@@ -20,6 +20,9 @@ src="$(cd "$src" && pwd)"
 bin="$build/decobench"
 . "$src/tests/lib.sh"
 
+"$bin" fetch --help >/dev/null 2>&1 && "$bin" fetch --help | grep -q "^usage: decobench fetch" &&
+  "$bin" --help | grep -q "^  fetch " && ok "fetch --help, and fetch in decobench --help" || fail "fetch --help"
+
 lighttpd="$(command -v lighttpd || ls /usr/sbin/lighttpd 2>/dev/null || true)"
 if [ -z "$lighttpd" ]; then
   skip "fetch-check" "lighttpd is not installed (apt-get install lighttpd; scripts/setup.sh --test does)"
@@ -344,6 +347,24 @@ if [ "$ra" = 0 ] && [ "$rb" = 0 ] && [ "$pa_path" = "$pb_path" ] && cmp -s "$pa_
    [ "$(wc -l < "$tmp/state/trickle.cgi.log")" = 1 ]; then
   ok "two concurrent fetches of one file: both succeed, one download"
 else fail "concurrent fetches" "rc=$ra/$rb" "$(cat "$tmp"/c[12].err "$tmp/state/trickle.cgi.log" 2>/dev/null)"; fi
+
+# ---- 9b. the progress bar on a terminal only; proxies as libcurl reads them ----------------
+if command -v script >/dev/null; then
+  script -qec "'$bin' fetch --backoff 0.05 '$base/data/blob.bin?bar=1'" /dev/null > "$tmp/tty.out" 2>&1
+  if grep -q '\[#*\] 100.0% 293.0 KiB / 293.0 KiB' "$tmp/tty.out"; then ok "a terminal gets a progress bar (100.0%, 293.0 KiB)"
+  else fail "progress bar on a terminal" "$(tr '\r' '\n' < "$tmp/tty.out" | tail -3)"; fi
+  cat "$tmp/tty.out" >> "$tmp/all.log"
+else
+  skip "progress bar on a terminal" "script(1) is not installed"
+fi
+# a host that does not resolve, reachable only through the proxy (lighttpd's second port
+# answers the absolute-form request from its document root)
+http_proxy="http://127.0.0.1:$p2" runf --json "${fast[@]}" "http://decobench-proxy-test.invalid/data/blob.bin"
+if [ "$rc" = 0 ] && cmp -s "$(json_field path)" "$tmp/blob"; then ok "http_proxy is honoured (libcurl's proxy variables)"
+else fail "http_proxy" "rc=$rc" "$(cat "$out" "$errf")"; fi
+runf --retries 0 "http://decobench-proxy-test.invalid/data/blob.bin?direct"
+if [ "$rc" = 1 ] && [ "$(wc -l < "$errf")" = 1 ]; then ok "without the proxy that host fails: one line, exit 1"
+else fail "no proxy" "rc=$rc" "$(cat "$errf")"; fi
 
 # ---- 10. offline mode --------------------------------------------------------------------
 n0="$(requests)"

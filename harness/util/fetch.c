@@ -293,12 +293,7 @@ static void human(double b, char *out, size_t cap) {
     snprintf(out, cap, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
 
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
-    xfer *x = ud;
-    int64_t now = db_unix_ms();
-    if (!x->o->progress || now - x->last_draw < 100 || !x->started) return 0;
-    x->last_draw = now;
-    double have = (double)x->off + (double)dlnow, total = dltotal > 0 ? (double)x->off + (double)dltotal : 0;
+static void draw_bar(xfer *x, double have, double total) {
     char a[32], b[32];
     human(have, a, sizeof a);
     human(total, b, sizeof b);
@@ -312,6 +307,14 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
         fprintf(stderr, "\r%-28.28s %s ", x->label, a);
     }
     x->drew = true;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    xfer *x = ud;
+    int64_t now = db_unix_ms();
+    if (!x->o->progress || now - x->last_draw < 100 || !x->started) return 0;
+    x->last_draw = now;
+    draw_bar(x, (double)x->off + (double)dlnow, dltotal > 0 ? (double)x->off + (double)dltotal : 0);
     return 0;
 }
 
@@ -384,6 +387,9 @@ static int download(const paths *p, const db_fetch_opts *o, const char *token, d
         curl_easy_setopt(c, CURLOPT_RANGE, x.off > 0 ? range : NULL);
         cerr[0] = 0;
         CURLcode cc = curl_easy_perform(c);
+        struct stat done;
+        if (o->progress && x.started && cc == CURLE_OK && x.fd >= 0 && fstat(x.fd, &done) == 0)
+            draw_bar(&x, (double)done.st_size, (double)done.st_size);   /* the last state, not the last throttled one */
         if (x.drew) {
             fputc('\n', stderr);
             x.drew = false;
