@@ -398,8 +398,14 @@ cat > "$tmp/cat.json" <<JSON
 { "entries": [
   { "name": "pinned", "kind": "dataset", "ref": "$base/org/repo/resolve/v1/notes.txt", "sha256": "$sha_text" },
   { "name": "wrongpin", "kind": "dataset", "ref": "$base/data/blob.bin?x=1", "sha256": "$(printf '%064d' 1)" },
-  { "name": "tofu", "kind": "model", "ref": "hf:org/repo/sub/other.bin", "revision": "main", "sha256": null } ] }
+  { "name": "tofu", "kind": "model", "ref": "hf:org/repo/sub/other.bin", "revision": "main", "sha256": null },
+  { "name": "badsha", "kind": "model", "ref": "$base/data/unused-badsha.bin", "sha256": "xyz" } ] }
 JSON
+n0="$(requests)"
+runf --catalogue "$tmp/cat.json" "$base/data/unused-first.bin" badsha
+if [ "$rc" = 2 ] && grep -q "badsha: sha256 'xyz' is not 64 hexadecimal digits" "$errf" && [ "$(requests)" = "$n0" ]; then
+  ok "a malformed sha256 in the catalogue: exit 2 before any REF is fetched"
+else fail "catalogue malformed sha256" "rc=$rc" "$(cat "$errf")"; fi
 runf --catalogue "$tmp/cat.json" --json pinned
 if [ "$rc" = 0 ] && [ "$(json_field sha256_source)" = given ]; then ok "a catalogue name is fetched with its pinned sha256"
 else fail "catalogue fetch" "rc=$rc" "$(cat "$out" "$errf")"; fi

@@ -285,6 +285,12 @@ int cmd_fetch(int argc, char **argv) {
             refs[i] = db_strdup(a);
             shas[i] = db_strdup(sha);
         }
+        char hex[65];
+        if (shas[i] && (strlen(shas[i]) != 64 || db_fetch_etag_hash(shas[i], hex) != 64)) {
+            fprintf(stderr, "decobench fetch: %s: sha256 '%.80s' is not 64 hexadecimal digits\n", a, shas[i]);
+            rc = 2;
+            break;
+        }
         db_fetch_ref r;
         if (!refs[i] || db_fetch_ref_parse(refs[i], &r, err, sizeof err) < 0) {
             fprintf(stderr, "decobench fetch: %s\n", refs[i] ? err : "out of memory");
