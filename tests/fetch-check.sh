@@ -23,8 +23,9 @@ bin="$build/decobench"
 "$bin" fetch --help >/dev/null 2>&1 && "$bin" fetch --help | grep -q "^usage: decobench fetch" &&
   "$bin" --help | grep -q "^  fetch " && ok "fetch --help, and fetch in decobench --help" || fail "fetch --help"
 
-lighttpd="$(command -v lighttpd || ls /usr/sbin/lighttpd 2>/dev/null || true)"
-if [ -z "$lighttpd" ]; then
+# DB_LIGHTTPD: the server binary (default: lighttpd on PATH or in /usr/sbin)
+lighttpd="${DB_LIGHTTPD:-$(command -v lighttpd || ls /usr/sbin/lighttpd 2>/dev/null || true)}"
+if [ -z "$lighttpd" ] || [ ! -x "$lighttpd" ]; then
   skip "fetch-check" "lighttpd is not installed (apt-get install lighttpd; scripts/setup.sh --test does)"
   finish
 fi
