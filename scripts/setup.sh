@@ -7,7 +7,8 @@
 #   scripts/setup.sh --test     also install chromium (the HTML report's browser
 #                               test) and clang (libFuzzer: tests/fuzz-check.sh
 #                               builds build-fuzz/), fetch the training corpora
-#                               (the data checks' contamination test), build
+#                               (the data checks' contamination test), lighttpd
+#                               (tests/fetch-check.sh's local server), build
 #                               with ASan/UBSan in build-san/ and run every test
 #                               (ends "N passed, N failed")
 #   scripts/setup.sh --no-deps  skip the apt-get step
@@ -19,7 +20,7 @@ for a in "$@"; do
   case "$a" in
     --test) run_tests=1 ;;
     --no-deps) deps=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument '$a'" >&2; exit 2 ;;
   esac
 done
@@ -36,6 +37,8 @@ tool_packages="gcc:build-essential g++:build-essential make:build-essential auto
 if [ "$run_tests" = 1 ]; then
   tool_packages="$tool_packages chromium:chromium clang:clang"
   lib_packages="$lib_packages libclang-rt-14-dev"
+  # and lighttpd, the local HTTP server of tests/fetch-check.sh
+  lib_packages="$lib_packages lighttpd"
 fi
 if [ "$deps" = 1 ]; then
   missing=""

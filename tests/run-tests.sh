@@ -4,7 +4,8 @@
 # (tests/e2e.sh), the layering of the code (tests/layers.py), the run lifecycle (tests/reliability.sh), bad input
 # (tests/bad-input.sh), the suites for users' own models and every shipped
 # dataset (tests/user-suites.sh), the -o rules and safe output files
-# (tests/outsafe.sh), the fuzz targets for fixed run counts
+# (tests/outsafe.sh), `decobench fetch` against a local lighttpd
+# (tests/fetch-check.sh; skipped without lighttpd), the fuzz targets for fixed run counts
 # (tests/fuzz-check.sh), a run on a busy machine flagged as measured under
 # interference (tests/noise-check.sh), the tokenizer and model trainers
 # (tests/train-check.sh)
@@ -85,6 +86,10 @@ count "$tmp/user.log" user-suites.sh
 echo "== -o rules and safe output files"
 bash "$src/tests/outsafe.sh" 2>&1 | tee "$tmp/outsafe.log"
 count "$tmp/outsafe.log" outsafe.sh
+
+echo "== fetch: downloads from a local lighttpd (resume, retries, sha256, token)"
+bash "$src/tests/fetch-check.sh" 2>&1 | tee "$tmp/fetch.log"
+count "$tmp/fetch.log" fetch-check.sh
 
 echo "== fuzz targets (clang/libFuzzer, fixed run counts)"
 bash "$src/tests/fuzz-check.sh" 2>&1 | tee "$tmp/fuzz.log"

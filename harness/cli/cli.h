@@ -27,5 +27,6 @@ int cmd_merge(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_json2gbnf(int argc, char **argv);
 int cmd_export_lattice(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
 
 #endif

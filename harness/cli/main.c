@@ -24,6 +24,7 @@ static const command commands[] = {
     { "probe",  cmd_probe,  "measure memory bandwidth and peak FP32 rate; store them with the machine" },
     { "json2gbnf", cmd_json2gbnf, "convert a JSON Schema into a llama.cpp GBNF grammar (or say what is unsupported)" },
     { "export-lattice", cmd_export_lattice, "run the lattice search on one prompt and write Graphviz DOT" },
+    { "fetch",  cmd_fetch,  "download Hub files (hf:ORG/REPO/PATH) and URLs into the cache, verified; --list: the catalogue" },
 };
 
 static void usage(FILE *f) {
