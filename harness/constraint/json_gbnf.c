@@ -11,7 +11,8 @@
 #include "json_gbnf.h"
 #include "harness/util/jsonlimits.h"
 #include "jsonschema.h"
-#include "regex_syntax.h"
+#include "regex.h"
+#include "harness/util/utf8.h"
 #include "harness/util/util.h"
 
 #include <inttypes.h>
@@ -124,20 +125,14 @@ static int gb_cp(db_str *o, uint32_t c, int in_class) {
     return db_str_printf(o, "\\U%08X", (unsigned)c);
 }
 
+/* the next code point of NUL-terminated UTF-8 text; an ill-formed sequence
+ * reads as U+FFFD covering its well-formed prefix */
 static uint32_t utf8_next(const unsigned char **p) {
-    const unsigned char *s = *p;
-    uint32_t c = s[0];
-    int n = 0;
-    if (c < 0x80) n = 0;
-    else if ((c & 0xE0) == 0xC0) { c &= 0x1F; n = 1; }
-    else if ((c & 0xF0) == 0xE0) { c &= 0x0F; n = 2; }
-    else if ((c & 0xF8) == 0xF0) { c &= 0x07; n = 3; }
-    else { *p = s + 1; return 0xFFFD; }
-    for (int i = 1; i <= n; i++) {
-        if ((s[i] & 0xC0) != 0x80) { *p = s + i; return 0xFFFD; }
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    *p = s + n + 1;
+    uint32_t c;
+    size_t prefix = 1, n = 0;
+    while (n < 4 && (*p)[n]) n++;
+    int k = db_utf8_decode(*p, n ? n : 1, &c, &prefix);
+    *p += k > 0 ? (size_t)k : prefix;
     return c;
 }
 
@@ -270,7 +265,15 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
-/* Regex (ECMA-262 subset, mirroring harness/constraint/jsonschema.c's parser).    */
+static int hexv(uint32_t c) {
+    if (c >= '0' && c <= '9') return (int)(c - '0');
+    if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F') return (int)(c - 'A' + 10);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Regex: the front end's AST (regex.h) lowered to code-point sets.       */
 
 enum { X_SET, X_SEQ, X_ALT, X_REP, X_BOL, X_EOL };
 
@@ -282,10 +285,8 @@ typedef struct xnode {
 } xnode;
 
 typedef struct xparse {
-    uint32_t *p; int n, i;
     xnode **all; int nall, capall;
     char err[160];
-    int unsupported;   /* 1: valid regex with a feature a grammar cannot express */
 } xparse;
 
 static xnode *xnew(xparse *P, int type) {
@@ -313,183 +314,102 @@ static int xkid(xnode *x, xnode *k) {
 static void xfree_all(xparse *P) {
     for (int i = 0; i < P->nall; i++) { cs_free(&P->all[i]->set); free(P->all[i]->kids); free(P->all[i]); }
     free(P->all);
-    free(P->p);
-    P->all = NULL; P->p = NULL;
+    P->all = NULL;
 }
 
-static int xfail(xparse *P, int unsupported, const char *msg) {
-    if (!P->err[0]) { snprintf(P->err, sizeof P->err, "%s", msg); P->unsupported = unsupported; }
-    return -1;
-}
-
-static int hexv(uint32_t c) {
-    if (c >= '0' && c <= '9') return (int)(c - '0');
-    if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
-    if (c >= 'A' && c <= 'F') return (int)(c - 'A' + 10);
-    return -1;
-}
-
-/* escape after '\': 1 = single char *cp, 2 = class escape *cls ('d','D',...), -1 error */
-static int xescape(xparse *P, int in_class, uint32_t *cp, int *cls) {
-    if (P->i >= P->n) return xfail(P, 0, "trailing backslash");
-    const db_re_escape e = db_regex_escape(P->p, P->n, &P->i, in_class != 0);
-    switch (e.kind) {
-    case DB_RE_ESC_CHAR: *cp = e.cp; return 1;
-    case DB_RE_ESC_CLASS: *cls = e.cls; return 2;
-    case DB_RE_ESC_WORD_BOUNDARY: return xfail(P, 1, "word boundary \\b");
-    case DB_RE_ESC_NOT_BOUNDARY: return xfail(P, 1, "\\B");
-    case DB_RE_ESC_PROPERTY: return xfail(P, 1, "Unicode property escape \\p{..}");
-    case DB_RE_ESC_BACKREF: return xfail(P, 1, "backreference");
-    case DB_RE_ESC_NAMED_BACKREF: return xfail(P, 1, "named backreference \\k<..>");
-    case DB_RE_ESC_INVALID: break;
+/* the converter's wording of a front-end error (the converter reports every
+ * pattern it cannot parse or express as unsupported) */
+static const char *xmessage(const db_rx_error *e) {
+    switch (e->code) {
+    case DB_RX_E_TRAILING_BACKSLASH: return "trailing backslash";
+    case DB_RX_E_BOUNDARY: return e->ch == 'b' ? "word boundary \\b" : "\\B";
+    case DB_RX_E_PROPERTY: return "Unicode property escape \\p{..}";
+    case DB_RX_E_BACKREF: return "backreference";
+    case DB_RX_E_NAMED_BACKREF: return "named backreference \\k<..>";
+    case DB_RX_E_INVALID_ESCAPE: return e->ch == 'B' ? "\\B inside a character class" : "\\0 followed by a digit";
+    case DB_RX_E_CLASS_UNTERMINATED: return "unterminated character class";
+    case DB_RX_E_RANGE_ORDER: return "range out of order in character class";
+    case DB_RX_E_LOOKAHEAD: return "lookahead (?= (?!";
+    case DB_RX_E_BAD_NAMED_GROUP: return "bad named group";
+    case DB_RX_E_GROUP_SYNTAX: return "group syntax (?<= (?<! or other (?..)";
+    case DB_RX_E_MISSING_PAREN: return "missing )";
+    case DB_RX_E_NOTHING_TO_REPEAT: case DB_RX_E_NOT_QUANTIFIABLE: return "nothing to repeat";
+    case DB_RX_E_BRACE_NOTHING: return "nothing to repeat at '{'";
+    case DB_RX_E_REPEAT_ORDER: return "numbers out of order in {} quantifier";
+    case DB_RX_E_UNMATCHED_PAREN: return "unmatched )";
+    default: return "out of memory";   /* the other codes belong to other dialects */
     }
-    /* \B inside a class (a syntax error), \0 followed by a digit */
-    return xfail(P, 0, P->p[P->i - 1] == 'B' ? "\\B inside a character class" : "\\0 followed by a digit");
 }
 
-static xnode *xclass(xparse *P) {
-    xnode *x = xnew(P, X_SET);
-    if (!x) { xfail(P, 0, "out of memory"); return NULL; }
-    int neg = 0;
-    cset s = { 0 };
-    if (P->i < P->n && P->p[P->i] == '^') { neg = 1; P->i++; }
-    for (;;) {
-        if (P->i >= P->n) { cs_free(&s); xfail(P, 0, "unterminated character class"); return NULL; }
-        uint32_t ch = P->p[P->i++], lo;
-        if (ch == ']') break;
-        int cls = 0;
-        if (ch == '\\') {
-            int r = xescape(P, 1, &lo, &cls);
-            if (r < 0) { cs_free(&s); return NULL; }
-            if (r == 2) { cs_class(&s, cls); continue; }
-        } else lo = ch;
-        if (P->i + 1 < P->n && P->p[P->i] == '-' && P->p[P->i + 1] != ']') {
-            P->i++;
-            uint32_t hi = P->p[P->i++];
-            if (hi == '\\') {
-                int cls2 = 0;
-                int r = xescape(P, 1, &hi, &cls2);
-                if (r < 0) { cs_free(&s); return NULL; }
-                if (r == 2) { cs_add(&s, lo, lo); cs_add(&s, '-', '-'); cs_class(&s, cls2); continue; }
-            }
-            if (hi < lo) { cs_free(&s); xfail(P, 0, "range out of order in character class"); return NULL; }
-            cs_add(&s, lo, hi);
-        } else cs_add(&s, lo, lo);
+static xnode *xlower_alt(xparse *P, const db_rx_node *g);
+
+static xnode *xlower_atom(xparse *P, const db_rx_node *n) {
+    xnode *x = NULL;
+    switch (n->type) {
+    case DB_RX_CHAR:
+        if ((x = xnew(P, X_SET)) && cs_add(&x->set, n->ch, n->ch) < 0) x = NULL;
+        break;
+    case DB_RX_ANY:
+        if ((x = xnew(P, X_SET))) {
+            cs_add(&x->set, 0, 9); cs_add(&x->set, 11, 12); cs_add(&x->set, 14, 0x2027); cs_add(&x->set, 0x202A, MAX_CP);
+        }
+        break;
+    case DB_RX_CLASS: {
+        if (!(x = xnew(P, X_SET))) break;
+        cset s = { 0 };
+        for (int i = 0; i < n->nitems; i++) {
+            static const char letter[] = { 0, 'd', 'D', 'w', 'W', 's', 'S' };
+            const db_rx_item *it = &n->items[i];
+            if (it->kind == DB_RX_C_RANGE) cs_add(&s, it->lo, it->hi);
+            else cs_class(&s, letter[it->kind]);
+        }
+        cs_norm(&s);
+        if (n->negate) { cs_complement(&s, &x->set); cs_free(&s); }
+        else x->set = s;
+        break;
     }
-    cs_norm(&s);
-    if (neg) { cs_complement(&s, &x->set); cs_free(&s); }
-    else x->set = s;
+    case DB_RX_BOL: case DB_RX_EOL:
+        x = xnew(P, n->type == DB_RX_BOL ? X_BOL : X_EOL);
+        break;
+    case DB_RX_GROUP:
+        return xlower_alt(P, n);
+    case DB_RX_REPEAT: {
+        xnode *k = xlower_atom(P, n->child);
+        if (!k) return NULL;
+        if ((x = xnew(P, X_REP)) && xkid(x, k) < 0) x = NULL;
+        if (x) { x->min = n->min; x->max = n->max; }
+        break;
+    }
+    default:   /* lookahead, \b, \B: refused by the dialect */
+        break;
+    }
+    if (!x && !P->err[0]) snprintf(P->err, sizeof P->err, "out of memory");
     return x;
 }
 
-static xnode *xalt(xparse *P);
-
-static int xbraces(xparse *P, long *mn, long *mx) { return db_regex_braces(P->p, P->n, &P->i, mn, mx); }
-
-static xnode *xset1(xparse *P, uint32_t lo, uint32_t hi) {
-    xnode *x = xnew(P, X_SET);
-    if (!x || cs_add(&x->set, lo, hi) < 0) { xfail(P, 0, "out of memory"); return NULL; }
-    return x;
-}
-
-static xnode *xseq(xparse *P) {
-    xnode *seq = xnew(P, X_SEQ);
-    if (!seq) { xfail(P, 0, "out of memory"); return NULL; }
-    while (P->i < P->n) {
-        uint32_t c = P->p[P->i];
-        if (c == '|' || c == ')') break;
-        xnode *a = NULL;
-        int quantifiable = 1;
-        P->i++;
-        if (c == '(') {
-            if (P->i < P->n && P->p[P->i] == '?') {
-                if (P->i + 1 < P->n && P->p[P->i + 1] == ':') P->i += 2;
-                else if (P->i + 1 < P->n && (P->p[P->i + 1] == '=' || P->p[P->i + 1] == '!')) {
-                    xfail(P, 1, "lookahead (?= (?!"); return NULL;
-                } else if (P->i + 2 < P->n && P->p[P->i + 1] == '<' && P->p[P->i + 2] != '=' && P->p[P->i + 2] != '!') {
-                    int j = P->i + 2;
-                    while (j < P->n && P->p[j] != '>') j++;
-                    if (j >= P->n) { xfail(P, 0, "bad named group"); return NULL; }
-                    P->i = j + 1;
-                } else { xfail(P, 1, "group syntax (?<= (?<! or other (?..)"); return NULL; }
-            }
-            a = xalt(P);
-            if (!a) return NULL;
-            if (P->i >= P->n || P->p[P->i] != ')') { xfail(P, 0, "missing )"); return NULL; }
-            P->i++;
-        } else if (c == '[') {
-            if (!(a = xclass(P))) return NULL;
-        } else if (c == '.') {
-            a = xnew(P, X_SET);
-            if (!a) { xfail(P, 0, "out of memory"); return NULL; }
-            cs_add(&a->set, 0, 9); cs_add(&a->set, 11, 12); cs_add(&a->set, 14, 0x2027); cs_add(&a->set, 0x202A, MAX_CP);
-        } else if (c == '^' || c == '$') {
-            if (!(a = xnew(P, c == '^' ? X_BOL : X_EOL))) { xfail(P, 0, "out of memory"); return NULL; }
-            quantifiable = 0;
-        } else if (c == '\\') {
-            uint32_t cp; int cls = 0;
-            int r = xescape(P, 0, &cp, &cls);
-            if (r < 0) return NULL;
-            if (r == 1) { if (!(a = xset1(P, cp, cp))) return NULL; }
-            else {
-                if (!(a = xnew(P, X_SET))) { xfail(P, 0, "out of memory"); return NULL; }
-                cs_class(&a->set, cls);
-                cs_norm(&a->set);
-            }
-        } else if (c == '*' || c == '+' || c == '?') {
-            xfail(P, 0, "nothing to repeat"); return NULL;
-        } else if (c == '{') {
-            long mn, mx;
-            P->i--;
-            if (xbraces(P, &mn, &mx)) { xfail(P, 0, "nothing to repeat at '{'"); return NULL; }
-            P->i++;
-            if (!(a = xset1(P, '{', '{'))) return NULL;
-        } else {
-            if (!(a = xset1(P, c, c))) return NULL;
+static xnode *xlower_alt(xparse *P, const db_rx_node *g) {
+    xnode *alt = xnew(P, X_ALT);
+    if (!alt) { snprintf(P->err, sizeof P->err, "out of memory"); return NULL; }
+    for (int a = 0; a < g->nalts; a++) {
+        xnode *seq = xnew(P, X_SEQ);
+        if (!seq || xkid(alt, seq) < 0) { snprintf(P->err, sizeof P->err, "out of memory"); return NULL; }
+        for (const db_rx_node *n = g->alts[a]; n; n = n->next) {
+            xnode *k = xlower_atom(P, n);
+            if (!k) return NULL;
+            if (xkid(seq, k) < 0) { snprintf(P->err, sizeof P->err, "out of memory"); return NULL; }
         }
-        if (P->i < P->n) {
-            uint32_t q = P->p[P->i];
-            long mn = -2, mx = -2;
-            if (q == '*') { mn = 0; mx = -1; P->i++; }
-            else if (q == '+') { mn = 1; mx = -1; P->i++; }
-            else if (q == '?') { mn = 0; mx = 1; P->i++; }
-            else if (q == '{') { if (!xbraces(P, &mn, &mx)) mn = -2; }
-            if (mn != -2) {
-                if (!quantifiable) { xfail(P, 0, "nothing to repeat"); return NULL; }
-                if (mx >= 0 && mx < mn) { xfail(P, 0, "numbers out of order in {} quantifier"); return NULL; }
-                xnode *r = xnew(P, X_REP);
-                if (!r || xkid(r, a) < 0) { xfail(P, 0, "out of memory"); return NULL; }
-                r->min = mn; r->max = mx;
-                if (P->i < P->n && P->p[P->i] == '?') P->i++;   /* lazy: same language */
-                a = r;
-            }
-        }
-        if (xkid(seq, a) < 0) { xfail(P, 0, "out of memory"); return NULL; }
     }
-    return seq;
+    return alt;
 }
 
-static xnode *xalt(xparse *P) {
-    xnode *g = xnew(P, X_ALT);
-    if (!g) { xfail(P, 0, "out of memory"); return NULL; }
-    for (;;) {
-        xnode *s = xseq(P);
-        if (!s || xkid(g, s) < 0) return NULL;
-        if (P->i < P->n && P->p[P->i] == '|') { P->i++; continue; }
-        return g;
-    }
-}
-
-/* Parse pattern into P (root returned); NULL with P->err / P->unsupported. */
+/* Parse pattern into P (root returned); NULL with P->err. */
 static xnode *xparse_pattern(xparse *P, const char *pattern) {
     memset(P, 0, sizeof *P);
-    size_t len = strlen(pattern);
-    P->p = malloc((len + 1) * sizeof *P->p);
-    if (!P->p) { xfail(P, 0, "out of memory"); return NULL; }
-    const unsigned char *s = (const unsigned char *)pattern, *e = s + len;
-    while (s < e) P->p[P->n++] = utf8_next(&s);
-    xnode *root = xalt(P);
-    if (root && P->i < P->n) { xfail(P, 0, "unmatched )"); return NULL; }
+    db_rx_error e;
+    db_rx *re = db_rx_parse(pattern, 0, strlen(pattern), DB_RX_UTF8_SKIP_PREFIX, &e);
+    if (!re) { snprintf(P->err, sizeof P->err, "%s", xmessage(&e)); return NULL; }
+    xnode *root = xlower_alt(P, re->root);
+    db_rx_free(re);
     return root;
 }
 
