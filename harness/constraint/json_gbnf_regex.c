@@ -27,21 +27,17 @@ typedef struct xnode {
 } xnode;
 
 typedef struct xparse {
-    xnode **all; int nall, capall;
+    xnode **all; int nall, capall;   /* every node, for freeing; sized up front */
     char err[160];
 } xparse;
 
+/* a new node (the registry was sized for the AST: no growth needed) */
 static xnode *xnew(xparse *P, int type) {
-    if (P->nall == P->capall) {
-        int cap = P->capall ? P->capall * 2 : 32;
-        xnode **a = realloc(P->all, (size_t)cap * sizeof *a);
-        if (!a) return NULL;
-        P->all = a; P->capall = cap;
+    xnode *x = P->nall < P->capall ? calloc(1, sizeof *x) : NULL;
+    if (x) {
+        x->type = type;
+        P->all[P->nall++] = x;
     }
-    xnode *x = calloc(1, sizeof *x);
-    if (!x) return NULL;
-    x->type = type;
-    P->all[P->nall++] = x;
     return x;
 }
 
@@ -150,7 +146,16 @@ static xnode *xparse_pattern(xparse *P, const char *pattern) {
     db_rx_error e;
     db_rx *re = db_rx_parse(pattern, 0, strlen(pattern), DB_RX_UTF8_SKIP_PREFIX, &e);
     if (!re) { snprintf(P->err, sizeof P->err, "%s", xmessage(&e)); return NULL; }
-    xnode *root = xlower_alt(P, re->root);
+    /* one node per AST node, plus one sequence per alternative */
+    int cap = re->nall;
+    for (int i = 0; i < re->nall; i++) cap += re->all[i]->nalts;
+    xnode *root = NULL;
+    if ((P->all = calloc((size_t)cap, sizeof *P->all))) {
+        P->capall = cap;
+        root = xlower_alt(P, re->root);
+    } else {
+        snprintf(P->err, sizeof P->err, "out of memory");
+    }
     db_rx_free(re);
     return root;
 }

@@ -21,27 +21,27 @@ struct db_regex {
     locale_t loc;   /* C.UTF-8, for \p{...} classes (0: none needed) */
 };
 
-/* the validator's wording of a parse error */
-static void message(const db_rx_error *e, char *buf, size_t len) {
+/* the validator's wording of a parse error (in buf when it has details) */
+static const char *message(const db_rx_error *e, char *buf, size_t len) {
     switch (e->code) {
-    case DB_RX_E_TRAILING_BACKSLASH: snprintf(buf, len, "trailing backslash"); break;
     case DB_RX_E_PROPERTY_NAME:
         snprintf(buf, len, "unsupported Unicode property escape \\%c{%s}", (char)e->ch, e->name[0] ? e->name : "?");
-        break;
-    case DB_RX_E_BACKREF: snprintf(buf, len, "unsupported backreference \\%c", (char)e->ch); break;
-    case DB_RX_E_NAMED_BACKREF: snprintf(buf, len, "unsupported named backreference \\k<...>"); break;
-    case DB_RX_E_INVALID_ESCAPE: snprintf(buf, len, "unsupported escape \\%c", (char)e->ch); break;
-    case DB_RX_E_CLASS_UNTERMINATED: snprintf(buf, len, "unterminated character class"); break;
-    case DB_RX_E_RANGE_ORDER: snprintf(buf, len, "range out of order in character class"); break;
-    case DB_RX_E_BAD_NAMED_GROUP: snprintf(buf, len, "bad named group"); break;
-    case DB_RX_E_GROUP_SYNTAX: snprintf(buf, len, "unsupported group syntax (?%c", (char)e->ch); break;
-    case DB_RX_E_MISSING_PAREN: snprintf(buf, len, "missing )"); break;
-    case DB_RX_E_NOTHING_TO_REPEAT: snprintf(buf, len, "nothing to repeat at '%c'", (char)e->ch); break;
-    case DB_RX_E_BRACE_NOTHING: snprintf(buf, len, "nothing to repeat at '{'"); break;
-    case DB_RX_E_NOT_QUANTIFIABLE: snprintf(buf, len, "nothing to repeat"); break;
-    case DB_RX_E_REPEAT_ORDER: snprintf(buf, len, "numbers out of order in {} quantifier"); break;
-    case DB_RX_E_UNMATCHED_PAREN: snprintf(buf, len, "unmatched )"); break;
-    default: snprintf(buf, len, "out of memory"); break;   /* the other codes belong to other dialects */
+        return buf;
+    case DB_RX_E_BACKREF: snprintf(buf, len, "unsupported backreference \\%c", (char)e->ch); return buf;
+    case DB_RX_E_INVALID_ESCAPE: snprintf(buf, len, "unsupported escape \\%c", (char)e->ch); return buf;
+    case DB_RX_E_GROUP_SYNTAX: snprintf(buf, len, "unsupported group syntax (?%c", (char)e->ch); return buf;
+    case DB_RX_E_NOTHING_TO_REPEAT: snprintf(buf, len, "nothing to repeat at '%c'", (char)e->ch); return buf;
+    case DB_RX_E_TRAILING_BACKSLASH: return "trailing backslash";
+    case DB_RX_E_NAMED_BACKREF: return "unsupported named backreference \\k<...>";
+    case DB_RX_E_CLASS_UNTERMINATED: return "unterminated character class";
+    case DB_RX_E_RANGE_ORDER: return "range out of order in character class";
+    case DB_RX_E_BAD_NAMED_GROUP: return "bad named group";
+    case DB_RX_E_MISSING_PAREN: return "missing )";
+    case DB_RX_E_BRACE_NOTHING: return "nothing to repeat at '{'";
+    case DB_RX_E_NOT_QUANTIFIABLE: return "nothing to repeat";
+    case DB_RX_E_REPEAT_ORDER: return "numbers out of order in {} quantifier";
+    case DB_RX_E_UNMATCHED_PAREN: return "unmatched )";
+    default: return "out of memory";   /* the other codes belong to other dialects */
     }
 }
 
@@ -60,9 +60,8 @@ db_regex *db_regex_compile(const char *pattern, char *err, size_t errlen) {
     db_rx_error e;
     re->ast = db_rx_parse(pattern, 0, strlen(pattern), DB_RX_LOOKAHEAD | DB_RX_BOUNDARY | DB_RX_PROPERTY, &e);
     if (!re->ast) {
-        char m[160];
-        message(&e, m, sizeof m);
-        db_errf(err, errlen, "regex /%s/: %s", pattern, m);
+        char buf[160];
+        db_errf(err, errlen, "regex /%s/: %s", pattern, message(&e, buf, sizeof buf));
         db_regex_free(re);
         return NULL;
     }
