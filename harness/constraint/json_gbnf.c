@@ -2,14 +2,17 @@
  *
  * Every subschema conjunction (a list of schema nodes that must all hold,
  * plus the anyOf/oneOf groups already split) becomes one named rule, so $ref
- * recursion turns into recursive rules.  This file: the converter state
- * (rules, names, JSON-pointer and anchor paths, local $ref resolution), the
- * anyOf/oneOf split, the conjunction walk and the entry points; the other
- * json_gbnf_*.c files are listed in json_gbnf_int.h.
+ * recursion turns into recursive rules.  This file: the grammar for one
+ * merged shape (enum/const values checked against a validator for the
+ * conjunction, numbers and integer ranges, strings, arrays, objects), the
+ * anyOf/oneOf split, the conjunction walk and the entry points.  Below it,
+ * none calling back: json_gbnf_shape.c (a conjunction merged into a shape),
+ * json_gbnf_regex.c (pattern and format grammars), json_gbnf_state.c (rules,
+ * names, paths, local $ref resolution), json_gbnf_text.c (code-point sets,
+ * GBNF escaping); shared declarations in json_gbnf_int.h.
  */
 #include "json_gbnf_int.h"
 
-#include <stdarg.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -20,213 +23,553 @@
 #include "harness/util/jsonlimits.h"
 #include "jsonschema.h"
 
-static int hexv(uint32_t c) {
-    if (c >= '0' && c <= '9') return (int)(c - '0');
-    if (c >= 'a' && c <= 'f') return (int)(c - 'a' + 10);
-    if (c >= 'A' && c <= 'F') return (int)(c - 'A' + 10);
-    return -1;
-}
+#define ROOT_URN "urn:decobench:json-gbnf-root"
+
+static char *visit(gb *g, const cJSON *const *nodes, int n, const cJSON *const *res, int nres, const char *hint);
+
 
 /* ------------------------------------------------------------------ */
-/* Converter state.                                                    */
+/* Emission.                                                            */
 
-static size_t shash(const char *s) { size_t h = 1469598103934665603ull; for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull; return h; }
-
-int db_jg_smap_get(const smap *m, const char *k) {
-    if (!m->cap) return -1;
-    for (size_t i = shash(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->k[i]) return -1;
-        if (strcmp(m->k[i], k) == 0) return m->v[i];
-    }
+static char *root_resolver(void *user, const char *uri, char *err, size_t errlen) {
+    gb *g = user;
+    if (strcmp(uri, ROOT_URN) == 0) return db_strdup(g->root_text);
+    db_errf(err, errlen, "not the schema document");
+    return NULL;
 }
 
-int db_jg_smap_put(smap *m, const char *k, int v) {
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        char **nk = calloc(cap, sizeof *nk);
-        int *nv = calloc(cap, sizeof *nv);
-        if (!nk || !nv) { free(nk); free(nv); return -1; }
-        for (size_t i = 0; i < m->cap; i++) if (m->k[i]) {
-            size_t j = shash(m->k[i]) & (cap - 1);
-            while (nk[j]) j = (j + 1) & (cap - 1);
-            nk[j] = m->k[i]; nv[j] = m->v[i];
+/* A validator for the conjunction of nodes (they are checked against the whole
+ * document through a resolver, so local $refs keep working). */
+static db_jsonschema *conj_validator(gb *g, const cJSON *const *nodes, int n) {
+    if (!g->root_text && !(g->root_text = cJSON_PrintUnformatted(g->root))) { OOM(g); return NULL; }
+    db_str w;
+    db_str_init(&w);
+    int rc = db_str_append(&w, "{");
+    const cJSON *sch = cJSON_GetObjectItemCaseSensitive(g->root, "$schema");
+    if (cJSON_IsString(sch)) { rc |= db_str_append(&w, "\"$schema\":"); rc |= db_jg_json_str(&w, sch->valuestring); rc |= db_str_append(&w, ","); }
+    rc |= db_str_append(&w, "\"allOf\":[");
+    for (int i = 0; i < n; i++) {
+        db_str u;
+        db_str_init(&u);
+        rc |= db_str_append(&u, ROOT_URN "#");
+        for (const unsigned char *p = (const unsigned char *)db_jg_path_of(g, nodes[i]); *p; p++) {
+            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("/-._~", *p))
+                rc |= db_str_appendn(&u, (const char *)p, 1);
+            else rc |= db_str_printf(&u, "%%%02X", *p);
         }
-        free(m->k); free(m->v);
-        m->k = nk; m->v = nv; m->cap = cap;
+        rc |= db_str_printf(&w, "%s{\"$ref\":", i ? "," : "");
+        rc |= db_jg_json_str(&w, u.s ? u.s : "");
+        rc |= db_str_append(&w, "}");
+        db_str_free(&u);
     }
-    size_t i = shash(k) & (m->cap - 1);
-    while (m->k[i] && strcmp(m->k[i], k) != 0) i = (i + 1) & (m->cap - 1);
-    if (!m->k[i]) { if (!(m->k[i] = db_strdup(k))) return -1; m->n++; }
-    m->v[i] = v;
+    rc |= db_str_append(&w, "]}");
+    if (rc) { db_str_free(&w); OOM(g); return NULL; }
+    cJSON *wj = cJSON_Parse(w.s);
+    db_str_free(&w);
+    if (!wj) { OOM(g); return NULL; }
+    db_jsonschema_opts o;
+    memset(&o, 0, sizeof o);
+    o.format_assert = 1;
+    o.resolver = root_resolver;
+    o.resolver_user = g;
+    db_jsonschema *v = NULL;
+    char err[256];
+    if (db_jsonschema_compile_opts(wj, &o, &v, err, sizeof err) < 0) v = NULL;
+    cJSON_Delete(wj);
+    return v;
+}
+
+static unsigned value_type(const cJSON *v) {
+    if (cJSON_IsNull(v)) return T_NULL;
+    if (cJSON_IsBool(v)) return T_BOOL;
+    if (cJSON_IsObject(v)) return T_OBJ;
+    if (cJSON_IsArray(v)) return T_ARR;
+    if (cJSON_IsString(v)) return T_STR;
+    if (cJSON_IsNumber(v)) return v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 1e300 ? T_INT : T_NUM;
     return 0;
 }
 
-void db_jg_smap_free(smap *m) {
-    for (size_t i = 0; i < m->cap; i++) free(m->k[i]);
-    free(m->k); free(m->v);
-    memset(m, 0, sizeof *m);
+/* cJSON's spelling of a number */
+/* the canonical spelling of a number: integral values below 1e16 as digits, others
+ * the shortest %.15g/%.16g/%.17g that reads back exactly */
+static void num_text(char *buf, size_t len, double d) {
+    if (d == floor(d) && fabs(d) < 1e16) { snprintf(buf, len, "%.0f", d); if (!strcmp(buf, "-0")) snprintf(buf, len, "0"); return; }
+    for (int p = 15; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, d);
+        if (strtod(buf, NULL) == d) return;
+    }
 }
 
-int db_jg_gfail(gb *g, int status, const char *fmt, ...) {
-    if (g->status == 0) {
-        g->status = status;
-        if (g->why && g->whylen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(g->why, g->whylen, fmt, ap);
-            va_end(ap);
+/* a JSON value as a GBNF sequence (value followed by space) */
+static int lit_value(gb *g, db_str *o, const cJSON *v) {
+    int rc = 0;
+    g->need |= B_SPACE;
+    if (cJSON_IsNull(v)) return db_str_append(o, "\"null\" space");
+    if (cJSON_IsTrue(v)) return db_str_append(o, "\"true\" space");
+    if (cJSON_IsFalse(v)) return db_str_append(o, "\"false\" space");
+    if (cJSON_IsNumber(v)) {   /* the canonical spelling, and cJSON's when it differs and is exact */
+        char b[64], b2[64];
+        char *cj = cJSON_PrintUnformatted(v);
+        num_text(b, sizeof b, v->valuedouble);
+        snprintf(b2, sizeof b2, "%s", cj ? cj : b);
+        if (cj) cJSON_free(cj);
+        if (strcmp(b, b2) == 0 || strtod(b2, NULL) != v->valuedouble) return db_str_printf(o, "\"%s\" space", b);
+        return db_str_printf(o, "(\"%s\" | \"%s\") space", b2, b);
+    }
+    if (cJSON_IsString(v)) {
+        db_str t;
+        db_str_init(&t);
+        rc = db_jg_json_str(&t, v->valuestring);
+        if (!rc) rc = db_jg_gb_lit(o, t.s, t.len);
+        db_str_free(&t);
+        return rc | db_str_append(o, " space");
+    }
+    int obj = cJSON_IsObject(v);
+    rc |= db_str_append(o, obj ? "\"{\" space" : "\"[\" space");
+    const cJSON *c;
+    int i = 0;
+    cJSON_ArrayForEach(c, v) {
+        rc |= db_str_append(o, i++ ? " \",\" space " : " ");
+        if (obj) {
+            db_str t;
+            db_str_init(&t);
+            rc |= db_jg_json_str(&t, c->string);
+            if (!rc) rc |= db_jg_gb_lit(o, t.s, t.len);
+            db_str_free(&t);
+            rc |= db_str_append(o, " space \":\" space ");
         }
+        rc |= lit_value(g, o, c);
     }
-    return -1;
+    return rc | db_str_append(o, obj ? " \"}\" space" : " \"]\" space");
 }
 
-const char *db_jg_path_of(gb *g, const cJSON *node) {
-    char key[32];
-    snprintf(key, sizeof key, "%p", (const void *)node);
-    int i = db_jg_smap_get(&g->paths, key);
-    return i < 0 ? "?" : g->pathv[i];
-}
-
-const char *db_jg_pshow(gb *g, const cJSON *node) {
-    const char *p = db_jg_path_of(g, node);
-    return *p ? p : "(root)";
-}
-
-/* index every schema-ish node of the document by its JSON pointer */
-int db_jg_index_paths(gb *g, const cJSON *node, const char *path) {
-    char key[32];
-    snprintf(key, sizeof key, "%p", (const void *)node);
-    if (g->npath == g->cappath) {
-        int cap = g->cappath ? g->cappath * 2 : 256;
-        char **v = realloc(g->pathv, (size_t)cap * sizeof *v);
-        if (!v) return OOM(g);
-        g->pathv = v; g->cappath = cap;
-    }
-    if (!(g->pathv[g->npath] = db_strdup(path))) return OOM(g);
-    if (db_jg_smap_put(&g->paths, key, g->npath) < 0) return OOM(g);
-    g->npath++;
-    if (cJSON_IsObject(node)) {
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(node, "$anchor");
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(node, g->draft4 ? "id" : "$id");
-        const char *anchor = cJSON_IsString(a) ? a->valuestring :
-                             (cJSON_IsString(id) && id->valuestring[0] == '#' && id->valuestring[1]) ? id->valuestring + 1 : NULL;
-        if (anchor && db_jg_smap_get(&g->anchors, anchor) < 0) {
-            const cJSON **v = realloc(g->anchor_nodes, (size_t)(g->nanchor + 1) * sizeof *v);
-            if (!v) return OOM(g);
-            g->anchor_nodes = v;
-            g->anchor_nodes[g->nanchor] = node;
-            if (db_jg_smap_put(&g->anchors, anchor, g->nanchor++) < 0) return OOM(g);
-        }
-    }
-    if (cJSON_IsObject(node) || cJSON_IsArray(node)) {
-        const cJSON *c;
-        int i = 0;
-        db_str p;
-        db_str_init(&p);
-        cJSON_ArrayForEach(c, node) {
-            p.len = 0;
-            if (db_str_append(&p, path) || db_str_append(&p, "/")) { db_str_free(&p); return OOM(g); }
-            if (cJSON_IsObject(node)) {
-                for (const char *s = c->string; *s; s++) {
-                    int rc = *s == '~' ? db_str_append(&p, "~0") : *s == '/' ? db_str_append(&p, "~1") : db_str_appendn(&p, s, 1);
-                    if (rc) { db_str_free(&p); return OOM(g); }
-                }
-            } else if (db_str_printf(&p, "%d", i)) { db_str_free(&p); return OOM(g); }
-            i++;
-            if (db_jg_index_paths(g, c, p.s) < 0) { db_str_free(&p); return -1; }
-        }
-        db_str_free(&p);
-    }
+static int in_values(const cJSON *arr, const cJSON *v) {
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) if (cJSON_Compare(e, v, 1)) return 1;
     return 0;
 }
 
-/* Resolve a local $ref; NULL with g->status set when it cannot. */
-const cJSON *db_jg_resolve_ref(gb *g, const cJSON *at, const char *ref) {
-    const char *r = ref;
-    if (g->root_id && *g->root_id && strncmp(r, g->root_id, strlen(g->root_id)) == 0 && r[strlen(g->root_id)] == '#')
-        r += strlen(g->root_id);
-    if (*r == 0) return g->root;
-    if (*r != '#') { db_jg_gfail(g, 1, "remote $ref '%s' at %s", ref, db_jg_pshow(g, at)); return NULL; }
-    r++;
-    if (*r && *r != '/') {
-        int i = db_jg_smap_get(&g->anchors, r);
-        if (i < 0) { db_jg_gfail(g, 1, "unresolvable $ref '%s' at %s", ref, db_jg_pshow(g, at)); return NULL; }
-        return g->anchor_nodes[i];
-    }
-    const cJSON *cur = g->root;
-    while (*r == '/') {
-        r++;
-        db_str seg;
-        db_str_init(&seg);
-        while (*r && *r != '/') {
-            char ch = *r++;
-            if (ch == '%' && hexv((unsigned char)r[0]) >= 0 && hexv((unsigned char)r[1]) >= 0) {
-                ch = (char)(hexv((unsigned char)r[0]) * 16 + hexv((unsigned char)r[1]));
-                r += 2;
-            }
-            if (db_str_appendn(&seg, &ch, 1)) { db_str_free(&seg); OOM(g); return NULL; }
-        }
-        /* ~1 -> '/', ~0 -> '~' */
-        char *s = seg.s ? seg.s : (char *)"";
-        char *w = s;
-        for (char *q = s; *q; q++) {
-            if (q[0] == '~' && q[1] == '1') { *w++ = '/'; q++; }
-            else if (q[0] == '~' && q[1] == '0') { *w++ = '~'; q++; }
-            else *w++ = *q;
-        }
-        if (seg.s) *w = 0;
-        const cJSON *next = NULL;
-        if (cJSON_IsObject(cur)) next = cJSON_GetObjectItemCaseSensitive(cur, s);
-        else if (cJSON_IsArray(cur)) {
-            char *end;
-            long k = strtol(s, &end, 10);
-            if (*s && !*end && k >= 0) next = cJSON_GetArrayItem(cur, (int)k);
-        }
-        db_str_free(&seg);
-        if (!next) { db_jg_gfail(g, 1, "unresolvable $ref '%s' at %s", ref, db_jg_pshow(g, at)); return NULL; }
-        cur = next;
-    }
-    return cur;
-}
-
-/* a new rule named after base (made unique); returns its index */
-int db_jg_add_rule(gb *g, const char *base, char *body_owned) {
-    char name[64];
+/* the candidate values of s's enum/const lists (their intersection), as an array of borrowed pointers */
+static int enum_candidates(const shape *s, ptrs *out) {
+    const cJSON *first = s->consts.n ? s->consts.v[0] : NULL;
+    const cJSON *firstarr = first ? NULL : s->enums.v[0];
+    const cJSON *e;
+    if (first) { if (db_jg_ptrs_add(out, first) < 0) return -1; }
+    else cJSON_ArrayForEach(e, firstarr) if (db_jg_ptrs_add(out, e) < 0) return -1;
     int k = 0;
-    size_t n = 0;
-    for (const char *s = base; *s && n < 40; s++) {
-        char c = *s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) name[n++] = c;
-        else if (n && name[n - 1] != '-') name[n++] = '-';
+    for (int i = 0; i < out->n; i++) {
+        const cJSON *v = out->v[i];
+        int ok = 1;
+        for (int j = 0; j < s->consts.n && ok; j++) ok = cJSON_Compare(s->consts.v[j], v, 1);
+        for (int j = 0; j < s->enums.n && ok; j++) ok = in_values(s->enums.v[j], v);
+        for (int j = 0; j < i && ok; j++) if (cJSON_Compare(out->v[j], v, 1)) ok = 0;   /* duplicates */
+        if (ok) out->v[k++] = v;
     }
-    while (n && name[n - 1] == '-') n--;
-    if (!n) { memcpy(name, "schema", 6); n = 6; }
-    name[n] = 0;
-    char uniq[80];
-    snprintf(uniq, sizeof uniq, "%s", name);
-    while (db_jg_smap_get(&g->names, uniq) != -1)
-        snprintf(uniq, sizeof uniq, "%s-%d", name, ++k);
-    if (g->nrules == g->caprules) {
-        int cap = g->caprules ? g->caprules * 2 : 64;
-        rule *r = realloc(g->rules, (size_t)cap * sizeof *r);
-        if (!r) { free(body_owned); return OOM(g); }
-        g->rules = r; g->caprules = cap;
-    }
-    g->rules[g->nrules].name = db_strdup(uniq);
-    g->rules[g->nrules].body = body_owned;
-    if (!g->rules[g->nrules].name || db_jg_smap_put(&g->names, uniq, g->nrules) < 0) { free(body_owned); return OOM(g); }
-    if (body_owned) g->bytes += strlen(body_owned) + strlen(uniq) + 6;
-    if (g->bytes > MAX_GRAMMAR_BYTES) db_jg_gfail(g, 1, "grammar larger than %u bytes", MAX_GRAMMAR_BYTES);
-    return g->nrules++;
+    out->n = k;
+    return 0;
 }
 
-const char *db_jg_rule_name(gb *g, int idx) { return g->rules[idx].name; }
+static int emit_enum(gb *g, shape *s, const cJSON *const *nodes, int n, db_str *o) {
+    ptrs cand = { 0 };
+    if (enum_candidates(s, &cand) < 0) return OOM(g);
+    db_jsonschema *v = NULL;
+    if (s->nother > 0) {
+        v = conj_validator(g, nodes, n);
+        if (!v) {
+            free(cand.v);
+            if (g->status) return -1;
+            return db_jg_gfail(g, 1, "enum/const at %s with sibling keywords the validator cannot check", db_jg_pshow(g, nodes[0]));
+        }
+    }
+    int alts = 0, rc = 0;
+    for (int i = 0; i < cand.n && rc == 0; i++) {
+        unsigned t = value_type(cand.v[i]);
+        if (!(s->types & t) && !(t == T_INT && (s->types & T_NUM))) continue;
+        if (v) {
+            int ok = db_jsonschema_validate(v, cand.v[i], NULL, 0);
+            if (ok < 0) { rc = db_jg_gfail(g, 1, "enum/const at %s: the validator cannot check a value", db_jg_pshow(g, nodes[0])); break; }
+            if (!ok) continue;
+        }
+        if (alts++ && db_str_append(o, " | ")) rc = OOM(g);
+        if (rc == 0 && lit_value(g, o, cand.v[i])) rc = OOM(g);
+    }
+    db_jsonschema_free(v);
+    free(cand.v);
+    return rc < 0 ? -1 : alts;
+}
 
-void db_jg_set_body(gb *g, int idx, char *body) {
-    free(g->rules[idx].body);
-    g->rules[idx].body = body;
-    if (body) g->bytes += strlen(body);
-    if (g->bytes > MAX_GRAMMAR_BYTES) db_jg_gfail(g, 1, "grammar larger than %u bytes", MAX_GRAMMAR_BYTES);
+static int emit_number(gb *g, shape *s, const cJSON *at, db_str *o) {
+    unsigned t = s->types & (T_INT | T_NUM);
+    if (s->mult_int) t &= T_INT;
+    if (!t) return 0;
+    if (s->unsup[G_NUM]) return db_jg_gfail(g, 1, "%s", s->unsup[G_NUM]);
+    g->need |= B_SPACE;
+    if (t & T_NUM) {
+        const char *EXP = "([eE] [-+]? [0-9]+)?";
+        if (!s->has_lo && !s->has_hi)
+            return db_str_printf(o, "\"-\"? (\"0\" | [1-9] [0-9]*) (\".\" [0-9]+)? %s space", EXP) ? OOM(g) : 1;
+        char zero[128], pos[160];
+        snprintf(zero, sizeof zero, "\"0\" (\".\" \"0\"+)? %s", EXP);
+        snprintf(pos, sizeof pos, "([1-9] [0-9]* (\".\" [0-9]+)? | \"0.\" \"0\"* [1-9] [0-9]*) %s", EXP);
+        if (s->has_lo && !s->has_hi && s->lo == 0)
+            return (s->lo_excl ? db_str_printf(o, "(%s) space", pos)
+                               : db_str_printf(o, "(%s | %s | \"-\" %s) space", pos, zero, zero)) ? OOM(g) : 1;
+        if (s->has_hi && !s->has_lo && s->hi == 0)
+            return (s->hi_excl ? db_str_printf(o, "\"-\" (%s) space", pos)
+                               : db_str_printf(o, "(\"-\" %s | %s | \"-\" %s) space", pos, zero, zero)) ? OOM(g) : 1;
+        return db_jg_gfail(g, 1, "minimum/maximum on a non-integer number at %s (only integer ranges and sign bounds are exact)", db_jg_pshow(g, at));
+    }
+    int64_t lo = 0, hi = 0;
+    if (s->has_lo) {
+        double v = s->lo_excl ? floor(s->lo) + 1 : ceil(s->lo);
+        if (fabs(v) > MAX_EXACT_INT) return db_jg_gfail(g, 1, "integer bound %g at %s beyond 2^53", s->lo, db_jg_pshow(g, at));
+        lo = (int64_t)v;
+    }
+    if (s->has_hi) {
+        double v = s->hi_excl ? ceil(s->hi) - 1 : floor(s->hi);
+        if (fabs(v) > MAX_EXACT_INT) return db_jg_gfail(g, 1, "integer bound %g at %s beyond 2^53", s->hi, db_jg_pshow(g, at));
+        hi = (int64_t)v;
+    }
+    if (s->has_lo && s->has_hi && lo > hi) return 0;
+    if (db_jg_int_range(o, s->has_lo, lo, s->has_hi, hi) || db_str_append(o, " space")) return OOM(g);
+    return 1;
+}
+
+static int emit_string(gb *g, shape *s, const cJSON *at, db_str *o) {
+    if (!(s->types & T_STR)) return 0;
+    if (s->unsup[G_STR]) return db_jg_gfail(g, 1, "%s", s->unsup[G_STR]);
+    if (s->maxlen >= 0 && s->minlen > s->maxlen) return 0;
+    g->need |= B_SPACE | B_CHAR;
+    db_str body;
+    db_str_init(&body);
+    int rc;
+    if (s->pattern && s->format) return db_jg_gfail(g, 1, "pattern together with format at %s", db_jg_pshow(g, s->pattern_at));
+    if (s->pattern) rc = db_jg_emit_regex(g, s->pattern, 0, s->minlen, s->maxlen, s->pattern_at, "pattern", &body);
+    else if (s->format) {
+        char *src = db_jg_format_regex(s->format);
+        if (!src) return OOM(g);
+        char what[96];
+        snprintf(what, sizeof what, "format '%s'", s->format);
+        rc = db_jg_emit_regex(g, src, 1, s->minlen, s->maxlen, s->format_at, what, &body);
+        free(src);
+    } else {
+        if (s->minlen > DB_JSON_GBNF_MAX_REPEAT || s->maxlen > DB_JSON_GBNF_MAX_REPEAT) {
+            db_str_free(&body);
+            return db_jg_gfail(g, 1, "keyword '%s' (%ld) at %s above the expansion cap %d", s->maxlen > DB_JSON_GBNF_MAX_REPEAT ? "maxLength" : "minLength",
+                         s->maxlen > DB_JSON_GBNF_MAX_REPEAT ? s->maxlen : s->minlen, db_jg_pshow(g, at), DB_JSON_GBNF_MAX_REPEAT);
+        }
+        rc = db_jg_gb_rep(&body, "char", s->minlen, s->maxlen) ? OOM(g) : 1;
+    }
+    if (rc == 1 && db_str_printf(o, "\"\\\"\" %s \"\\\"\" space", body.s)) rc = OOM(g);
+    db_str_free(&body);
+    return rc;
+}
+
+/* visit a conjunction of the given nodes (NULL entries skipped) one container deeper */
+static char *visit_member(gb *g, const ptrs *conj, const char *hint) {
+    if (conj->n == 0) { g->need |= B_VALUE; return db_strdup("json-value"); }
+    g->depth++;
+    char *r = visit(g, conj->v, conj->n, NULL, 0, hint);
+    g->depth--;
+    return r;
+}
+
+static int emit_array(gb *g, shape *s, const cJSON *at, const char *hint, db_str *o) {
+    if (!(s->types & T_ARR)) return 0;
+    if (s->unsup[G_ARR]) return db_jg_gfail(g, 1, "%s", s->unsup[G_ARR]);
+    int P = 0;
+    for (int c = 0; c < s->arr_prefix.n; c++)
+        if (s->arr_prefix.v[c] && cJSON_GetArraySize(s->arr_prefix.v[c]) > P) P = cJSON_GetArraySize(s->arr_prefix.v[c]);
+    long minit = s->minit, maxit = s->maxit;
+    if (maxit >= 0 && P > maxit) P = (int)maxit;
+    char **names = calloc((size_t)P + 1, sizeof *names);
+    char *rest = NULL;
+    int rc = -1, have_rest_schema = 0;
+    ptrs conj = { 0 };
+    if (!names) return OOM(g);
+    char h[96];
+    for (int j = 0; j < P; j++) {
+        conj.n = 0;
+        for (int c = 0; c < s->arr_prefix.n; c++) {
+            const cJSON *pre = s->arr_prefix.v[c];
+            const cJSON *x = pre && j < cJSON_GetArraySize(pre) ? cJSON_GetArrayItem(pre, j) : s->arr_rest.v[c];
+            if (x && db_jg_ptrs_add(&conj, x) < 0) { OOM(g); goto out; }
+        }
+        snprintf(h, sizeof h, "%s-%d", hint, j);
+        names[j] = visit_member(g, &conj, h);
+        if (g->status) goto out;
+        if (!names[j]) { if (maxit < 0 || maxit > j) maxit = j; break; }
+    }
+    if (maxit >= 0 && P > maxit) P = (int)maxit;
+    conj.n = 0;
+    for (int c = 0; c < s->arr_rest.n; c++) if (s->arr_rest.v[c]) { have_rest_schema = 1; if (db_jg_ptrs_add(&conj, s->arr_rest.v[c]) < 0) { OOM(g); goto out; } }
+    if (maxit < 0 || maxit > P) {
+        snprintf(h, sizeof h, "%s-item", hint);
+        rest = visit_member(g, &conj, h);
+        if (g->status) goto out;
+        if (!rest) maxit = P;
+    }
+    (void)have_rest_schema;
+    if (s->unique_at && (maxit < 0 || maxit > 1)) { db_jg_gfail(g, 1, "keyword 'uniqueItems' at %s", db_jg_pshow(g, s->unique_at)); goto out; }
+    if (maxit >= 0 && minit > maxit) { rc = 0; goto out; }
+    if (minit > DB_JSON_GBNF_MAX_REPEAT || maxit > DB_JSON_GBNF_MAX_REPEAT) {
+        db_jg_gfail(g, 1, "keyword '%s' (%ld) at %s above the expansion cap %d", maxit > DB_JSON_GBNF_MAX_REPEAT ? "maxItems" : "minItems",
+              maxit > DB_JSON_GBNF_MAX_REPEAT ? maxit : minit, db_jg_pshow(g, at), DB_JSON_GBNF_MAX_REPEAT);
+        goto out;
+    }
+    g->need |= B_SPACE;
+    /* items: first, then tail(k) for k >= 1, nested optionals from minItems on */
+    db_str t;
+    db_str_init(&t);
+    int r = 0;
+    if (maxit != 0) {
+        r |= db_str_append(&t, minit == 0 ? "(" : "");
+        r |= db_str_append(&t, P > 0 ? names[0] : rest);
+        int open = 0;
+        for (int k = 1; k < P && (maxit < 0 || k < maxit); k++) {
+            r |= db_str_append(&t, k >= minit ? " (\",\" space " : " \",\" space ");
+            r |= db_str_append(&t, names[k]);
+            if (k >= minit) open++;
+        }
+        int k = P > 0 ? P : 1;
+        if (maxit < 0 || k < maxit) {
+            char atom[160];
+            snprintf(atom, sizeof atom, "\",\" space %s", rest);
+            long lo = minit > k ? minit - k : 0, hi = maxit < 0 ? -1 : maxit - k;
+            r |= db_str_append(&t, " ");
+            r |= db_jg_gb_rep(&t, atom, lo, hi);
+        }
+        for (int i = 0; i < open; i++) r |= db_str_append(&t, ")?");
+        r |= db_str_append(&t, minit == 0 ? ")?" : "");
+    }
+    r |= db_str_printf(o, "\"[\" space %s \"]\" space", t.s ? t.s : "");
+    db_str_free(&t);
+    rc = r ? OOM(g) : 1;
+out:
+    for (int j = 0; j < P + 1 && names; j++) free(names[j]);
+    free(names);
+    free(rest);
+    free(conj.v);
+    return rc;
+}
+
+typedef struct pname { const char *name; int req; char *rule; } pname;
+
+/* JSON key strings not equal to any of names[idx[..]] (which share their first d code points) */
+static int key_exclusion(db_str *o, uint32_t **cps, const int *lens, const int *idx, int n, int d) {
+    int rc = 0, alts = 0, terminal = 0;
+    cset kids = { 0 };
+    for (int i = 0; i < n; i++) {
+        if (lens[idx[i]] == d) terminal = 1;
+        else db_jg_cs_add(&kids, cps[idx[i]][d], cps[idx[i]][d]);
+    }
+    db_jg_cs_norm(&kids);
+    rc |= db_str_append(o, "(");
+    if (!terminal) { alts++; }   /* the key may end here: empty alternative */
+    cset other = { 0 };
+    rc |= db_jg_cs_complement(&kids, &other);
+    if (other.n) {
+        rc |= db_str_append(o, alts++ ? " | " : "");
+        rc |= db_jg_cs_emit_json(o, &other);
+        rc |= db_str_append(o, " char*");
+    }
+    db_jg_cs_free(&other);
+    int *sub = malloc((size_t)n * sizeof *sub);
+    if (!sub) { db_jg_cs_free(&kids); return -1; }
+    for (int r = 0; r < kids.n && rc == 0; r++)
+        for (uint32_t c = kids.r[r][0]; c <= kids.r[r][1] && rc == 0; c++) {
+            int m = 0;
+            for (int i = 0; i < n; i++) if (lens[idx[i]] > d && cps[idx[i]][d] == c) sub[m++] = idx[i];
+            cset one = { 0 };
+            db_jg_cs_add(&one, c, c);
+            rc |= db_str_append(o, alts++ || !terminal ? " | " : "");
+            rc |= db_jg_cs_emit_json(o, &one);
+            db_jg_cs_free(&one);
+            rc |= db_str_append(o, " ");
+            rc |= key_exclusion(o, cps, lens, sub, m, d + 1);
+        }
+    free(sub);
+    db_jg_cs_free(&kids);
+    return rc | db_str_append(o, ")");
+}
+
+static int emit_object(gb *g, shape *s, const cJSON *at, const char *hint, db_str *o) {
+    if (!(s->types & T_OBJ)) return 0;
+    if (s->unsup[G_OBJ]) return db_jg_gfail(g, 1, "%s", s->unsup[G_OBJ]);
+    pname *el = NULL;
+    int nel = 0, rc = -1;
+    ptrs conj = { 0 };
+    char *add = NULL;
+    /* element names: the union of "properties" in order, then required-only names */
+    for (int c = 0; c <= s->obj_props.n; c++) {
+        const cJSON *list = c < s->obj_props.n ? s->obj_props.v[c] : NULL;
+        const cJSON *e;
+        if (c == s->obj_props.n) {
+            for (int i = 0; i < s->req.n; i++) {
+                const char *nm = s->req.v[i]->valuestring;
+                int dup = 0;
+                for (int j = 0; j < nel && !dup; j++) dup = strcmp(el[j].name, nm) == 0;
+                if (dup) continue;
+                pname *nv = realloc(el, (size_t)(nel + 1) * sizeof *nv);
+                if (!nv) { OOM(g); goto out; }
+                el = nv; el[nel].name = nm; el[nel].req = 0; el[nel].rule = NULL; nel++;
+            }
+            break;
+        }
+        if (!list) continue;
+        cJSON_ArrayForEach(e, list) {
+            int dup = 0;
+            for (int j = 0; j < nel && !dup; j++) dup = strcmp(el[j].name, e->string) == 0;
+            if (dup) continue;
+            pname *nv = realloc(el, (size_t)(nel + 1) * sizeof *nv);
+            if (!nv) { OOM(g); goto out; }
+            el = nv; el[nel].name = e->string; el[nel].req = 0; el[nel].rule = NULL; nel++;
+        }
+    }
+    int nreq = 0;
+    for (int j = 0; j < nel; j++) {
+        for (int i = 0; i < s->req.n; i++) if (strcmp(s->req.v[i]->valuestring, el[j].name) == 0) el[j].req = 1;
+        nreq += el[j].req;
+        conj.n = 0;
+        for (int c = 0; c < s->obj_props.n; c++) {
+            const cJSON *x = s->obj_props.v[c] ? cJSON_GetObjectItemCaseSensitive(s->obj_props.v[c], el[j].name) : NULL;
+            if (!x) x = s->obj_ap.v[c];
+            if (x && db_jg_ptrs_add(&conj, x) < 0) { OOM(g); goto out; }
+        }
+        char h[96];
+        snprintf(h, sizeof h, "%s-%s", hint, el[j].name);
+        el[j].rule = visit_member(g, &conj, h);
+        if (g->status) goto out;
+        if (!el[j].rule && el[j].req) { rc = 0; goto out; }
+    }
+    /* additional members */
+    conj.n = 0;
+    for (int c = 0; c < s->obj_ap.n; c++) if (s->obj_ap.v[c] && db_jg_ptrs_add(&conj, s->obj_ap.v[c]) < 0) { OOM(g); goto out; }
+    {
+        char h[96];
+        snprintf(h, sizeof h, "%s-additional", hint);
+        add = visit_member(g, &conj, h);
+        if (g->status) goto out;
+    }
+    int nkept = 0;
+    for (int j = 0; j < nel; j++) nkept += el[j].rule != NULL;
+    if (s->minprop_at && s->minprop > nreq) { db_jg_gfail(g, 1, "keyword 'minProperties' at %s", db_jg_pshow(g, s->minprop_at)); goto out; }
+    if (s->maxprop_at && (add || nkept > s->maxprop)) { db_jg_gfail(g, 1, "keyword 'maxProperties' at %s", db_jg_pshow(g, s->maxprop_at)); goto out; }
+    g->need |= B_SPACE;
+    db_str x;   /* the additional member "key": value, or empty */
+    db_str_init(&x);
+    int r = 0;
+    if (add) {
+        g->need |= B_CHAR;
+        if (nel == 0) r |= db_str_printf(&x, "\"\\\"\" char* \"\\\"\" space \":\" space %s", add);
+        else {
+            uint32_t **cps = calloc((size_t)nel, sizeof *cps);
+            int *lens = calloc((size_t)nel, sizeof *lens), *idx = calloc((size_t)nel, sizeof *idx);
+            int bad = !cps || !lens || !idx;
+            for (int j = 0; j < nel && !bad; j++) {
+                size_t L = strlen(el[j].name);
+                cps[j] = malloc((L + 1) * sizeof **cps);
+                if (!cps[j]) { bad = 1; break; }
+                const unsigned char *p = (const unsigned char *)el[j].name, *e = p + L;
+                while (p < e) {
+                    uint32_t c = db_jg_utf8_next(&p);
+                    if (c < 0x20) bad = 2;
+                    cps[j][lens[j]++] = c;
+                }
+                idx[j] = j;
+            }
+            if (!bad) {
+                r |= db_str_append(&x, "\"\\\"\" ");
+                r |= key_exclusion(&x, cps, lens, idx, nel, 0);
+                r |= db_str_printf(&x, " \"\\\"\" space \":\" space %s", add);
+            }
+            for (int j = 0; j < nel && cps; j++) free(cps[j]);
+            free(cps); free(lens); free(idx);
+            if (bad == 2) { db_str_free(&x); db_jg_gfail(g, 1, "a property name with a control character at %s together with additional properties", db_jg_pshow(g, at)); goto out; }
+            if (bad) { db_str_free(&x); OOM(g); goto out; }
+        }
+    }
+    if (x.s) {   /* as a rule: it is repeated, and llama.cpp limits quantified groups by the rules inside */
+        char h[96];
+        snprintf(h, sizeof h, "%s-additional-kv", hint);
+        int idx = db_jg_add_rule(g, h, db_str_take(&x));
+        if (idx < 0) goto out;
+        db_str_init(&x);
+        r |= db_str_append(&x, db_jg_rule_name(g, idx));
+    }
+    /* kv strings of the kept elements */
+    char **kv = calloc((size_t)nel + 1, sizeof *kv);
+    int *kreq = calloc((size_t)nel + 1, sizeof *kreq);
+    int n = 0;
+    if (!kv || !kreq) r = -1;
+    for (int j = 0; j < nel && r == 0; j++) {
+        if (!el[j].rule) continue;
+        db_str k;
+        db_str_init(&k);
+        db_str t;
+        db_str_init(&t);
+        r |= db_jg_json_str(&t, el[j].name);
+        if (!r) r |= db_jg_gb_lit(&k, t.s, t.len);
+        r |= db_str_printf(&k, " space \":\" space %s", el[j].rule);
+        db_str_free(&t);
+        kv[n] = db_str_take(&k);
+        kreq[n] = el[j].req;
+        if (!kv[n]) r = -1;
+        n++;
+    }
+    /* tail(i): members from i on after something was written: a chain of rules */
+    int first_req = n;
+    for (int j = 0; j < n; j++) if (kreq[j]) { first_req = j; break; }
+    db_str body;
+    db_str_init(&body);
+    char **tail = calloc((size_t)n + 2, sizeof *tail);
+    if (!tail) r = -1;
+    if (r == 0) {
+        /* tail[n]: additional members */
+        if (x.s) {
+            db_str t;
+            db_str_init(&t);
+            r |= db_str_printf(&t, "(\",\" space %s)*", x.s);
+            tail[n] = db_str_take(&t);
+        } else tail[n] = db_strdup("");
+        if (!tail[n]) r = -1;
+        for (int j = n - 1; j >= 1 && r == 0; j--) {
+            db_str t;
+            db_str_init(&t);
+            r |= db_str_printf(&t, kreq[j] ? "\",\" space %s %s" : "(\",\" space %s)? %s", kv[j], tail[j + 1]);
+            if (j <= first_req + 1 && j < n - 1 && first_req >= 1 && r == 0) {   /* shared by several alternatives: a rule */
+                char h[96];
+                snprintf(h, sizeof h, "%s-rest-%d", hint, j);
+                int idx = db_jg_add_rule(g, h, db_str_take(&t));
+                if (idx < 0) { r = -1; break; }
+                tail[j] = db_strdup(g->rules[idx].name);
+            } else tail[j] = db_str_take(&t);
+            if (!tail[j]) r = -1;
+        }
+        /* alternatives for the first member written */
+        int alts = 0;
+        for (int k = 0; k < n && k <= first_req && r == 0; k++) {
+            r |= db_str_printf(&body, "%s%s %s", alts++ ? " | " : "", kv[k], k + 1 <= n ? tail[k + 1] : "");
+        }
+        if (first_req == n && r == 0) {   /* no required member: additional ones first, or nothing */
+            if (x.s) r |= db_str_printf(&body, "%s%s %s", alts++ ? " | " : "", x.s, tail[n]);
+            r |= db_str_append(&body, alts++ ? " | " : "");
+        }
+        if (r == 0) r |= db_str_printf(o, "\"{\" space (%s) \"}\" space", body.s ? body.s : "");
+    }
+    for (int j = 0; tail && j <= n; j++) free(tail[j]);
+    free(tail);
+    db_str_free(&body);
+    for (int j = 0; kv && j < n; j++) free(kv[j]);
+    free(kv); free(kreq);
+    db_str_free(&x);
+    rc = r ? (g->status ? -1 : OOM(g)) : 1;
+out:
+    for (int j = 0; j < nel; j++) free(el[j].rule);
+    free(el);
+    free(conj.v);
+    free(add);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -255,7 +598,7 @@ static int sh_disjoint(gb *g, shape *a, shape *b, int depth) {
     if (a->enums.n + a->consts.n || b->enums.n + b->consts.n) {
         ptrs ca = { 0 }, cb = { 0 };
         int hasa = a->enums.n + a->consts.n > 0, hasb = b->enums.n + b->consts.n > 0, overlap = 0;
-        if ((hasa && db_jg_enum_candidates(a, &ca) < 0) || (hasb && db_jg_enum_candidates(b, &cb) < 0)) { free(ca.v); free(cb.v); return 0; }
+        if ((hasa && enum_candidates(a, &ca) < 0) || (hasb && enum_candidates(b, &cb) < 0)) { free(ca.v); free(cb.v); return 0; }
         if (hasa && hasb) {
             for (int i = 0; i < ca.n && !overlap; i++)
                 for (int j = 0; j < cb.n && !overlap; j++) overlap = cJSON_Compare(ca.v[i], cb.v[j], 1);
@@ -263,7 +606,7 @@ static int sh_disjoint(gb *g, shape *a, shape *b, int depth) {
             ptrs *c = hasa ? &ca : &cb;
             unsigned other = hasa ? b->types : a->types;
             for (int i = 0; i < c->n && !overlap; i++) {
-                unsigned t = db_jg_value_type(c->v[i]);
+                unsigned t = value_type(c->v[i]);
                 overlap = (other & t) || (t == T_INT && (other & T_NUM));
             }
         }
@@ -335,7 +678,7 @@ static int emit_groups(gb *g, shape *s, const cJSON *const *nodes, int n, const 
     for (int i = 0; i < na; i++) {
         if (++g->branches > MAX_BRANCHES) { db_jg_gfail(g, 1, "anyOf/oneOf combinations beyond %d at %s", MAX_BRANCHES, db_jg_pshow(g, G)); goto out; }
         n2[n] = cJSON_GetArrayItem(G, i);
-        char *name = trivial ? db_jg_visit(g, &n2[n], 1, NULL, 0, NULL) : db_jg_visit(g, n2, n + 1, res2, nres + 1, NULL);
+        char *name = trivial ? visit(g, &n2[n], 1, NULL, 0, NULL) : visit(g, n2, n + 1, res2, nres + 1, NULL);
         if (g->status) { free(name); goto out; }
         if (!name) continue;
         if ((alts++ && db_str_append(o, " | ")) || db_str_append(o, name)) { free(name); OOM(g); goto out; }
@@ -355,7 +698,7 @@ static int emit_conj(gb *g, const cJSON *const *nodes, int n, const cJSON *const
     if (rc < 0 || s.never) { db_jg_sh_free(&s); return rc < 0 ? -1 : 0; }
     if (s.unsup[G_ANY]) { db_jg_gfail(g, 1, "%s", s.unsup[G_ANY]); db_jg_sh_free(&s); return -1; }
     if (s.groups.n) { rc = emit_groups(g, &s, nodes, n, res, nres, o); db_jg_sh_free(&s); return rc; }
-    if (s.enums.n || s.consts.n) { rc = db_jg_emit_enum(g, &s, nodes, n, o); db_jg_sh_free(&s); return rc; }
+    if (s.enums.n || s.consts.n) { rc = emit_enum(g, &s, nodes, n, o); db_jg_sh_free(&s); return rc; }
     if (s.nconstraints == 0) { db_jg_sh_free(&s); g->need |= B_VALUE; return db_str_append(o, "json-value") ? OOM(g) : 1; }
     int alts = 0;
     const cJSON *at = nodes[0];
@@ -365,8 +708,8 @@ static int emit_conj(gb *g, const cJSON *const *nodes, int n, const cJSON *const
     for (int k = 0; k < 4; k++) {
         db_str b;
         db_str_init(&b);
-        int r = k == 0 ? db_jg_emit_object(g, &s, at, hint, &b) : k == 1 ? db_jg_emit_array(g, &s, at, hint, &b)
-              : k == 2 ? db_jg_emit_string(g, &s, at, &b) : db_jg_emit_number(g, &s, at, &b);
+        int r = k == 0 ? emit_object(g, &s, at, hint, &b) : k == 1 ? emit_array(g, &s, at, hint, &b)
+              : k == 2 ? emit_string(g, &s, at, &b) : emit_number(g, &s, at, &b);
         if (r < 0) { db_str_free(&b); db_jg_sh_free(&s); return -1; }
         if (r > 0) {
             if (alts++) db_str_append(o, " | ");
@@ -383,7 +726,7 @@ static const char *last_segment(const char *path) {
     return s ? s + 1 : path;
 }
 
-char *db_jg_visit(gb *g, const cJSON *const *nodes, int n, const cJSON *const *res, int nres, const char *hint) {
+static char *visit(gb *g, const cJSON *const *nodes, int n, const cJSON *const *res, int nres, const char *hint) {
     const cJSON *one = nodes[0];
     if (n == 1 && nres == 0) {
         for (int hops = 0; db_jg_pure_ref(g, one); hops++) {
@@ -483,7 +826,7 @@ int db_json_gbnf(const cJSON *schema, char **out_gbnf, char *why, size_t whylen)
     for (int i = 0; builtin[i]; i++) if (db_jg_smap_put(&g.names, builtin[i], -2) < 0) { OOM(&g); goto done; }
     if (db_jg_index_paths(&g, schema, "") < 0) goto done;
     const cJSON *rootv[1] = { schema };
-    char *name = db_jg_visit(&g, rootv, 1, NULL, 0, "root");
+    char *name = visit(&g, rootv, 1, NULL, 0, "root");
     if (g.status) { free(name); goto done; }
     if (!name) { db_jg_gfail(&g, 1, "the schema accepts no value"); goto done; }
     db_str o;

@@ -1,13 +1,14 @@
 /* json_gbnf_int.h — private to the JSON Schema -> GBNF converter's files:
- *   json_gbnf.c        converter state (rules, names, $ref resolution), the
- *                      anyOf/oneOf and conjunction walk, the entry points
+ *   json_gbnf.c        a shape's grammar (enum/const, numbers, strings,
+ *                      arrays, objects), the anyOf/oneOf and conjunction
+ *                      walk, the entry points
  *   json_gbnf_shape.c  a conjunction of schema nodes merged into one "shape"
- *   json_gbnf_emit.c   a shape's grammar: enum/const, numbers, strings,
- *                      arrays, objects
  *   json_gbnf_regex.c  "pattern" and "format" as grammars (the regex front
  *                      end's AST lowered to code-point sets)
+ *   json_gbnf_state.c  converter state: rules, names, paths, $ref resolution
  *   json_gbnf_text.c   code-point sets, GBNF literal escaping, repetition,
  *                      exact integer-range grammars
+ * Each calls only the files listed after it.
  * Include only from harness/constraint/json_gbnf*.c and tests. */
 #ifndef DECOBENCH_JSON_GBNF_INT_H
 #define DECOBENCH_JSON_GBNF_INT_H
@@ -90,10 +91,9 @@ typedef struct shape {
     char *unsup[G_N];
 } shape;
 
-/* ---- json_gbnf.c ---- */
+/* ---- json_gbnf_state.c ---- */
 /* a new rule named after base (made unique); returns its index */
 int db_jg_add_rule(gb *g, const char *base, char *body_owned);
-int db_jg_gfail(gb *g, int status, const char *fmt, ...);
 /* index every schema-ish node of the document by its JSON pointer */
 int db_jg_index_paths(gb *g, const cJSON *node, const char *path);
 const char *db_jg_path_of(gb *g, const cJSON *node);
@@ -105,7 +105,6 @@ void db_jg_set_body(gb *g, int idx, char *body);
 void db_jg_smap_free(smap *m);
 int db_jg_smap_get(const smap *m, const char *k);
 int db_jg_smap_put(smap *m, const char *k, int v);
-char *db_jg_visit(gb *g, const cJSON *const *nodes, int n, const cJSON *const *res, int nres, const char *hint);
 
 /* ---- json_gbnf_text.c ---- */
 int db_jg_cs_add(cset *s, uint32_t lo, uint32_t hi);
@@ -150,15 +149,5 @@ int db_jg_pure_ref(gb *g, const cJSON *node);
 int db_jg_sh_absorb_all(gb *g, shape *s, const cJSON *const *nodes, int n, const cJSON *const *res, int nres);
 void db_jg_sh_free(shape *s);
 void db_jg_sh_init(shape *s);
-
-/* ---- json_gbnf_emit.c ---- */
-int db_jg_emit_array(gb *g, shape *s, const cJSON *at, const char *hint, db_str *o);
-int db_jg_emit_enum(gb *g, shape *s, const cJSON *const *nodes, int n, db_str *o);
-int db_jg_emit_number(gb *g, shape *s, const cJSON *at, db_str *o);
-int db_jg_emit_object(gb *g, shape *s, const cJSON *at, const char *hint, db_str *o);
-int db_jg_emit_string(gb *g, shape *s, const cJSON *at, db_str *o);
-/* the candidate values of s's enum/const lists (their intersection), as an array of borrowed pointers */
-int db_jg_enum_candidates(const shape *s, ptrs *out);
-unsigned db_jg_value_type(const cJSON *v);
 
 #endif
