@@ -13,7 +13,6 @@
 #include "jsonschema_int.h"
 #include "harness/util/jsonlimits.h"
 #include "regex.h"
-#include "harness/util/utf8.h"
 #include "harness/util/util.h"
 
 #include <arpa/inet.h>

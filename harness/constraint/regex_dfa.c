@@ -23,7 +23,6 @@
 
 #define MAX_NFA_STATES 200000
 #define MAX_DFA_STATES 20000
-#define MAX_REPEAT 1000
 
 /* ---- AST ---------------------------------------------------------------- */
 typedef struct byteset { uint64_t w[4]; } byteset;
