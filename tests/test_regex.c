@@ -188,7 +188,7 @@ static void gen_one(const db_rx_node *n, db_str *o, int depth) {
         uint32_t cand[N_ALPHA + 8];
         int k = 0;
         for (size_t i = 0; i < N_ALPHA; i++) if (class_has(n, alphabet[i])) cand[k++] = alphabet[i];
-        for (int i = 0; i < n->nitems && !n->negate; i++)
+        for (int i = 0; i < n->nitems && !n->negate && k < (int)(sizeof cand / sizeof cand[0]); i++)
             if (n->items[i].kind == DB_RX_C_RANGE && n->items[i].lo < 0x2028) cand[k++] = n->items[i].lo;
         if (k) put(o, cand[rnd((unsigned)k)]);
         break;
