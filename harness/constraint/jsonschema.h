@@ -84,7 +84,8 @@ int db_jsonschema_draft(const db_jsonschema *s);
 
 void db_jsonschema_free(db_jsonschema *s);
 
-/* The regex engine on its own (ECMA-262 subset, search semantics as for "pattern"):
+/* The regex engine on its own (ECMA-262 subset, search semantics as for "pattern";
+ * regex_match.c, over the regex front end of regex.h):
  * 1 match, 0 no match, -1 unsupported/invalid pattern or step budget spent (err). */
 int db_regex_search(const char *pattern, const char *subject, char *err, size_t errlen);
 

@@ -1,8 +1,10 @@
 /* regex_dfa.c — regex → Thompson NFA → subset-construction DFA over bytes,
  * with live-state analysis (why hand-written and the syntax: regex_dfa.h).
  *
- * The parser builds a small AST (byte sets, concatenation, alternation,
- * bounded/unbounded repetition); the NFA is built from it with Thompson's
+ * Consumer 3 of the regex front end (regex.h): the pattern is parsed in the
+ * DB_RX_STRICT dialect and its AST lowered to a small byte-level AST (byte
+ * sets, concatenation, alternation, bounded/unbounded repetition; non-ASCII
+ * characters as UTF-8 byte sequences); the NFA is built from it with Thompson's
  * construction (a repetition {m,n} becomes m copies plus n-m optional
  * ones); the DFA is the subset construction over byte equivalence classes;
  * states that cannot reach acceptance are then cut off, so every
@@ -15,11 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/util/utf8.h"
 #include "harness/util/util.h"
+#include "regex.h"
 
 #define MAX_NFA_STATES 200000
 #define MAX_DFA_STATES 20000
-#define MAX_REPEAT 1000
 
 /* ---- AST ---------------------------------------------------------------- */
 typedef struct byteset { uint64_t w[4]; } byteset;
@@ -134,225 +137,101 @@ static void ascii_complement(byteset *s) {
     }
 }
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static int encode_utf8(uint32_t cp, unsigned char *o) {
-    if (cp < 0x80) { o[0] = (unsigned char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (unsigned char)(0xC0 | cp >> 6); o[1] = (unsigned char)(0x80 | (cp & 63)); return 2; }
-    o[0] = (unsigned char)(0xE0 | cp >> 12);
-    o[1] = (unsigned char)(0x80 | ((cp >> 6) & 63));
-    o[2] = (unsigned char)(0x80 | (cp & 63));
-    return 3;
-}
-
-/* A single-character escape after '\' (P->pos at the escaped char).
- * Returns the code point, or -2 for a class escape (written to *cls:
- * 'd','w','s' or upper case for negated), or -1 on error. */
-static long parse_escape(parser *P, int *cls) {
-    if (P->pos >= P->len) return perr(P, "pattern ends after '\\'");
-    int c = (unsigned char)P->pat[P->pos++];
-    switch (c) {
-    case 'd': case 'w': case 's': case 'D': case 'W': case 'S': *cls = c; return -2;
-    case 't': return '\t';
-    case 'n': return '\n';
-    case 'r': return '\r';
-    case 'f': return '\f';
-    case 'v': return '\v';
-    case '0':
-        if (P->pos < P->len && P->pat[P->pos] >= '0' && P->pat[P->pos] <= '9')
-            return perr(P, "octal escapes are not supported");
-        return 0;
-    case 'x': case 'u': {
-        int nd = c == 'x' ? 2 : 4;
-        long v = 0;
-        for (int k = 0; k < nd; k++) {
-            int h = P->pos < P->len ? hexval((unsigned char)P->pat[P->pos]) : -1;
-            if (h < 0) return perr(P, c == 'x' ? "\\x needs two hex digits" : "\\u needs four hex digits");
-            v = v * 16 + h;
-            P->pos++;
-        }
-        return v;
-    }
-    case 'b': case 'B': return perr(P, "word boundaries (\\b, \\B) are not supported");
-    case 'k': return perr(P, "named backreferences are not supported");
-    default:
-        if (c >= '1' && c <= '9') return perr(P, "backreferences are not supported");
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80) {
-            char what[48];
-            snprintf(what, sizeof what, "unknown escape '\\%c'", c);
-            return perr(P, what);
-        }
-        return c;   /* escaped punctuation stands for itself */
+/* The regex_dfa wording of a front-end error (DB_RX_STRICT dialect). */
+static const char *message(const db_rx_error *e, char *buf, size_t len) {
+    switch (e->code) {
+    case DB_RX_E_TRAILING_BACKSLASH: return "pattern ends after '\\'";
+    case DB_RX_E_OCTAL: return "octal escapes are not supported";
+    case DB_RX_E_HEX_X: return "\\x needs two hex digits";
+    case DB_RX_E_HEX_U: return "\\u needs four hex digits";
+    case DB_RX_E_BOUNDARY: return "word boundaries (\\b, \\B) are not supported";
+    case DB_RX_E_NAMED_BACKREF: return "named backreferences are not supported";
+    case DB_RX_E_BACKREF: return "backreferences are not supported";
+    case DB_RX_E_UNKNOWN_ESCAPE: snprintf(buf, len, "unknown escape '\\%c'", (char)e->ch); return buf;
+    case DB_RX_E_CLASS_UNTERMINATED: return "unterminated character class";
+    case DB_RX_E_CLASS_NEGATED: return "\\D, \\W, \\S inside a class are not supported";
+    case DB_RX_E_CLASS_NON_ASCII: return "non-ASCII characters in a class are not supported";
+    case DB_RX_E_CLASS_RANGE_ESCAPE: return "a class escape cannot end a range";
+    case DB_RX_E_RANGE_ORDER: return "range out of order in character class";
+    case DB_RX_E_GROUP_SYNTAX: return "lookaround and named groups are not supported";
+    case DB_RX_E_MISSING_PAREN: return "missing ')'";
+    case DB_RX_E_NOTHING_TO_REPEAT: return "nothing to repeat";
+    case DB_RX_E_ANCHOR: return "anchors are only supported at the start (^) and end ($)";
+    case DB_RX_E_REPEAT_CAP: return "repetition count above 1000";
+    case DB_RX_E_REPEAT_ORDER: return "numbers out of order in {} quantifier";
+    case DB_RX_E_UNMATCHED_PAREN: return "unmatched ')'";
+    default: return "out of memory";   /* the other codes belong to other dialects */
     }
 }
 
-static int parse_alt(parser *P);
+static int lower_alt(parser *P, const db_rx_node *g);
 
-/* [...] */
-static int parse_class(parser *P) {
+/* [..], \d-style escapes: an ASCII byte set, plus every non-ASCII character
+ * when negated (negated escapes \D \W \S only occur on their own) */
+static int lower_class(parser *P, const db_rx_node *n) {
     byteset s = { { 0 } };
-    int negated = 0;
-    if (P->pos < P->len && P->pat[P->pos] == '^') { negated = 1; P->pos++; }
-    for (;;) {
-        if (P->pos >= P->len) return perr(P, "unterminated character class");
-        int c = (unsigned char)P->pat[P->pos];
-        if (c == ']') { P->pos++; break; }
-        long lo;
-        int cls = 0;
-        P->pos++;
-        if (c == '\\') {
-            if (P->pos < P->len && P->pat[P->pos] == 'b') { P->pos++; lo = '\b'; }
-            else if ((lo = parse_escape(P, &cls)) == -1) return -1;
-        } else {
-            lo = c;
+    int non_ascii = 0;
+    for (int i = 0; i < n->nitems; i++) {
+        const db_rx_item *it = &n->items[i];
+        if (it->kind == DB_RX_C_RANGE) { bs_range(&s, (int)it->lo, (int)it->hi); continue; }
+        static const char letter[] = { 0, 'd', 'd', 'w', 'w', 's', 's' };
+        byteset t = { { 0 } };
+        ascii_class(letter[it->kind], &t);
+        if (it->kind == DB_RX_C_NDIGIT || it->kind == DB_RX_C_NWORD || it->kind == DB_RX_C_NSPACE) {
+            ascii_complement(&t);
+            non_ascii = 1;
         }
-        if (lo == -2) {
-            byteset t = { { 0 } };
-            ascii_class(cls | 0x20, &t);
-            if (cls >= 'A' && cls <= 'Z') return perr(P, "\\D, \\W, \\S inside a class are not supported");
-            for (int w = 0; w < 4; w++) s.w[w] |= t.w[w];
-            continue;
-        }
-        if (lo >= 0x80) return perr(P, "non-ASCII characters in a class are not supported");
-        long hi = lo;
-        if (P->pos + 1 < P->len && P->pat[P->pos] == '-' && P->pat[P->pos + 1] != ']') {
-            P->pos++;
-            int c2 = (unsigned char)P->pat[P->pos++];
-            if (c2 == '\\') {
-                if ((hi = parse_escape(P, &cls)) == -1) return -1;
-                if (hi == -2) return perr(P, "a class escape cannot end a range");
-            } else {
-                hi = c2;
-            }
-            if (hi >= 0x80) return perr(P, "non-ASCII characters in a class are not supported");
-            if (hi < lo) return perr(P, "range out of order in character class");
-        }
-        bs_range(&s, (int)lo, (int)hi);
+        for (int w = 0; w < 4; w++) s.w[w] |= t.w[w];
     }
-    if (negated) ascii_complement(&s);
-    return class_node(P, &s, negated);
+    if (n->negate) { ascii_complement(&s); non_ascii = 1; }
+    return class_node(P, &s, non_ascii);
 }
 
-static int parse_atom(parser *P) {
-    int c = (unsigned char)P->pat[P->pos];
-    if (c == '(') {
-        P->pos++;
-        if (P->pos < P->len && P->pat[P->pos] == '?') {
-            if (P->pos + 1 < P->len && P->pat[P->pos + 1] == ':') P->pos += 2;
-            else return perr(P, "lookaround and named groups are not supported");
-        }
-        int r = parse_alt(P);
-        if (r < 0) return -1;
-        if (P->pos >= P->len || P->pat[P->pos] != ')') return perr(P, "missing ')'");
-        P->pos++;
-        return r;
+static int lower_atom(parser *P, const db_rx_node *n) {
+    switch (n->type) {
+    case DB_RX_CHAR: {
+        if (n->src_len > 0)   /* written literally: its source bytes */
+            return bytes_node(P, (const unsigned char *)P->pat + n->src_off, n->src_len);
+        unsigned char u[4];
+        return bytes_node(P, u, db_utf8_encode(n->ch, u));
     }
-    if (c == '[') { P->pos++; return parse_class(P); }
-    if (c == '.') {
-        P->pos++;
+    case DB_RX_ANY: {
         byteset s = { { 0 } };
         bs_range(&s, 0, 127);
         s.w[0] &= ~((1ull << '\n') | (1ull << '\r'));
         return class_node(P, &s, 1);
     }
-    if (c == '\\') {
-        P->pos++;
-        int cls = 0;
-        long v = parse_escape(P, &cls);
-        if (v == -1) return -1;
-        if (v == -2) {
-            byteset s = { { 0 } };
-            ascii_class(cls | 0x20, &s);
-            int neg = cls >= 'A' && cls <= 'Z';
-            if (neg) ascii_complement(&s);
-            return class_node(P, &s, neg);
-        }
-        unsigned char u[4];
-        return bytes_node(P, u, encode_utf8((uint32_t)v, u));
-    }
-    if (c == '*' || c == '+' || c == '?') return perr(P, "nothing to repeat");
-    if (c == '^' || c == '$') return perr(P, "anchors are only supported at the start (^) and end ($)");
-    /* a literal character: one byte, or a whole UTF-8 sequence */
-    int n = 1;
-    if (c >= 0xC0) n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-    if (P->pos + (size_t)n > P->len) n = (int)(P->len - P->pos);
-    int r = bytes_node(P, (const unsigned char *)P->pat + P->pos, n);
-    P->pos += (size_t)n;
-    return r;
-}
-
-/* {m}, {m,}, {m,n} at P->pos; returns 1 parsed, 0 not a quantifier (literal '{'). */
-static int parse_braces(parser *P, int *mn, int *mx) {
-    size_t p = P->pos + 1;
-    long a = 0, b;
-    int digits = 0;
-    while (p < P->len && P->pat[p] >= '0' && P->pat[p] <= '9') { if (a <= MAX_REPEAT) a = a * 10 + (P->pat[p] - '0'); p++; digits++; }
-    if (!digits) return 0;
-    b = a;
-    if (p < P->len && P->pat[p] == ',') {
-        p++;
-        if (p < P->len && P->pat[p] == '}') b = -1;
-        else {
-            b = 0;
-            digits = 0;
-            while (p < P->len && P->pat[p] >= '0' && P->pat[p] <= '9') { if (b <= MAX_REPEAT) b = b * 10 + (P->pat[p] - '0'); p++; digits++; }
-            if (!digits) return 0;
-        }
-    }
-    if (p >= P->len || P->pat[p] != '}') return 0;
-    P->pos = p + 1;
-    *mn = (int)a;
-    *mx = (int)b;
-    return 1;
-}
-
-static int parse_repeat(parser *P) {
-    int atom = parse_atom(P);
-    if (atom < 0) return -1;
-    if (P->pos >= P->len) return atom;
-    int c = P->pat[P->pos], mn, mx;
-    if (c == '*') { mn = 0; mx = -1; P->pos++; }
-    else if (c == '+') { mn = 1; mx = -1; P->pos++; }
-    else if (c == '?') { mn = 0; mx = 1; P->pos++; }
-    else if (c == '{') {
-        if (!parse_braces(P, &mn, &mx)) return atom;
-        if (mn > MAX_REPEAT || mx > MAX_REPEAT) return perr(P, "repetition count above 1000");
-        if (mx >= 0 && mx < mn) return perr(P, "numbers out of order in {} quantifier");
-    } else {
-        return atom;
-    }
-    if (P->pos < P->len && P->pat[P->pos] == '?') P->pos++;   /* lazy: same language */
-    if (P->pos < P->len && (P->pat[P->pos] == '*' || P->pat[P->pos] == '+' || P->pat[P->pos] == '?'))
-        return perr(P, "nothing to repeat");
-    int r = new_node(P, N_REPEAT);
-    if (r < 0) return -1;
-    P->n[r].a = atom;
-    P->n[r].min = mn;
-    P->n[r].max = mx;
-    return r;
-}
-
-static int parse_cat(parser *P) {
-    int r = -1;
-    while (P->pos < P->len && P->pat[P->pos] != '|' && P->pat[P->pos] != ')') {
-        int x = parse_repeat(P);
-        if (x < 0) return -1;
-        r = r < 0 ? x : bin_node(P, N_CAT, r, x);
+    case DB_RX_CLASS: return lower_class(P, n);
+    case DB_RX_GROUP: return lower_alt(P, n);
+    case DB_RX_REPEAT: {
+        int atom = lower_atom(P, n->child);
+        if (atom < 0) return -1;
+        int r = new_node(P, N_REPEAT);
         if (r < 0) return -1;
+        P->n[r].a = atom;
+        P->n[r].min = n->min;
+        P->n[r].max = n->max;
+        return r;
     }
-    return r < 0 ? new_node(P, N_EMPTY) : r;
+    default:   /* anchors, lookaround, \b: refused by the strict dialect */
+        return perr(P, "unsupported construct");
+    }
 }
 
-static int parse_alt(parser *P) {
-    int r = parse_cat(P);
-    while (r >= 0 && P->pos < P->len && P->pat[P->pos] == '|') {
-        P->pos++;
-        r = bin_node(P, N_ALT, r, parse_cat(P));
+/* alternatives as a left-leaning ALT chain of left-leaning CAT chains */
+static int lower_alt(parser *P, const db_rx_node *g) {
+    int r = -1;
+    for (int a = 0; a < g->nalts; a++) {
+        int c = -1;
+        for (const db_rx_node *n = g->alts[a]; n; n = n->next) {
+            int x = lower_atom(P, n);
+            if (x < 0) return -1;
+            c = c < 0 ? x : bin_node(P, N_CAT, c, x);
+            if (c < 0) return -1;
+        }
+        if (c < 0 && (c = new_node(P, N_EMPTY)) < 0) return -1;
+        r = r < 0 ? c : bin_node(P, N_ALT, r, c);
+        if (r < 0) return -1;
     }
     return r;
 }
@@ -732,10 +611,18 @@ int db_regex_dfa_compile(const char *pattern, db_regex_dfa **out, char *err, siz
     size_t lo = 0, hi = P.len;
     if (hi > 0 && pattern[0] == '^') lo = 1;
     if (hi > lo && pattern[hi - 1] == '$' && !(hi >= 2 && pattern[hi - 2] == '\\')) hi--;
-    P.pos = lo;
-    P.len = hi;
-    int root = parse_alt(&P);
-    if (root >= 0 && P.pos < P.len) root = perr(&P, "unmatched ')'");
+    db_rx_error e;
+    db_rx *re = db_rx_parse(pattern, lo, hi, DB_RX_STRICT, &e);
+    int root = -1;
+    if (!re) {
+        char buf[48];
+        P.pos = e.offset;
+        perr(&P, message(&e, buf, sizeof buf));
+    } else {
+        P.len = P.pos = hi;   /* where the later (size) errors point */
+        root = lower_alt(&P, re->root);
+        db_rx_free(re);
+    }
     int rc = -1;
     if (root >= 0) {
         nfa A = { .P = &P };

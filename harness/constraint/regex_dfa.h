@@ -8,8 +8,8 @@
  * (engines/diffusion.c, DINGO).  No Debian-packaged C library offers that:
  * POSIX <regex.h> and PCRE2 only match strings and do not expose their
  * states, and RE2 (C++) keeps its DFA internal.  So this module is
- * hand-written: parse → Thompson NFA → subset-construction DFA → live-state
- * analysis, all in one small file.
+ * hand-written: the regex front end's parse (regex.h, its DB_RX_STRICT
+ * dialect) → Thompson NFA → subset-construction DFA → live-state analysis.
  *
  * Syntax: an ECMA-262-like subset, matched against the whole text (the
  * pattern is implicitly anchored; a leading ^ and a trailing $ are

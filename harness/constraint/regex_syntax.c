@@ -1,4 +1,5 @@
-/* regex_syntax.c — one ECMA-262 escape after a backslash (see regex_syntax.h). */
+/* regex_syntax.c — one ECMA-262 escape after a backslash, one {m,n}
+ * quantifier: the regex front end's lexer (see regex_syntax.h). */
 #include "regex_syntax.h"
 
 static int hexval(uint32_t c) {

@@ -1,8 +1,9 @@
 /* regex_syntax.h — the lexical pieces of ECMA-262 regular expressions (an
- * escape after a backslash, a {m,n} quantifier), shared by the JSON Schema
- * validator's matcher (jsonschema.c) and the schema -> GBNF converter
- * (json_gbnf.c), so both read \d, \x41, \u{1F600}, surrogate pairs, \cJ,
- * identity escapes and {2,} alike and differ only in what they support. */
+ * escape after a backslash, a {m,n} quantifier), read by the regex front
+ * end's parser (regex_parse.c, see regex.h) in its Annex B dialects, so the
+ * validator's matcher and the schema -> GBNF converter read \d, \x41,
+ * \u{1F600}, surrogate pairs, \cJ, identity escapes and {2,} alike and
+ * differ only in what they support. */
 #ifndef DECOBENCH_REGEX_SYNTAX_H
 #define DECOBENCH_REGEX_SYNTAX_H
 

@@ -1,5 +1,6 @@
 /* util.c — shared helpers (see util.h). */
 #include "util.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -137,26 +138,6 @@ int db_str_printf(db_str *b, const char *fmt, ...) {
     return 0;
 }
 
-/* length of a valid UTF-8 sequence at s (max n bytes), 0 if invalid */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    size_t need;
-    unsigned min;
-    if (c < 0x80) return 1;
-    else if ((c & 0xE0) == 0xC0) { need = 2; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { need = 3; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { need = 4; min = 0x10000; }
-    else return 0;
-    if (n < need) return 0;
-    unsigned cp = c & (0xFF >> (need + 1));
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return need;
-}
-
 int db_str_json_string(db_str *b, const char *s, size_t n) {
     const unsigned char *u = (const unsigned char *)s;
     if (db_str_append(b, "\"") != 0) return -1;
@@ -172,7 +153,7 @@ int db_str_json_string(db_str *b, const char *s, size_t n) {
         else if (c < 0x20) rc = db_str_printf(b, "\\u%04x", c);
         else if (c < 0x80) rc = db_str_appendn(b, (const char *)&u[i], 1);
         else {
-            size_t l = utf8_len(u + i, n - i);
+            size_t l = db_utf8_valid(u + i, n - i);
             if (l == 0) { rc = db_str_append(b, "\\ufffd"); i++; if (rc) return -1; continue; }
             rc = db_str_appendn(b, (const char *)&u[i], l);
             i += l;

@@ -1,5 +1,5 @@
 /* fuzz_json_gbnf.c — fuzz target: the JSON Schema -> GBNF converter
- * (harness/constraint/json_gbnf.c db_json_gbnf_text).  Checks its contract: rc 0 with
+ * (harness/constraint/json_gbnf*.c, db_json_gbnf_text).  Checks its contract: rc 0 with
  * a grammar, or 1/-1 with a reason and no grammar; a grammar it emits (up to
  * 4 KB, for speed) must be one llama.cpp's grammar parser accepts
  * (harness/constraint/grammar.c). */

@@ -1,5 +1,5 @@
 /* fuzz_jsonschema.c — fuzz target: the JSON Schema validator
- * (harness/constraint/jsonschema.c).  Input: SCHEMA [NUL INSTANCE]; the schema is
+ * (harness/constraint/jsonschema*.c).  Input: SCHEMA [NUL INSTANCE]; the schema is
  * compiled (2020-12 and, from the same text, draft-07 with format
  * assertion), and the instance (the schema text itself when there is no NUL)
  * validated against each; the unsupported-keyword list is read too. */

@@ -1,5 +1,6 @@
 /* fuzz_regex_dfa.c — fuzz target: the regex -> DFA compiler
- * (harness/constraint/regex_dfa.c).  Input: PATTERN [NUL SUBJECT]; a pattern that
+ * (harness/constraint/regex_dfa.c, over the regex front end's AST in its strict
+ * dialect, harness/constraint/regex_parse.c).  Input: PATTERN [NUL SUBJECT]; a pattern that
  * compiles is run on the subject (the pattern text itself when there is no
  * NUL), and whole-text match, prefix and the byte-by-byte walk must agree. */
 #include "fuzz.h"

@@ -1,5 +1,6 @@
 /* fuzz_regex_gbnf.c — fuzz target: the converter's regex front end
- * (harness/constraint/json_gbnf.c, "pattern" -> GBNF, with harness/constraint/regex_syntax.c).
+ * (harness/constraint/json_gbnf_regex.c, "pattern" -> GBNF over the regex front end's
+ * AST, harness/constraint/regex_parse.c).
  * The input is the pattern of {"type":"string","pattern":P}; a grammar the
  * converter emits must parse in llama.cpp (harness/constraint/grammar.c).  Text after a
  * NUL byte is ignored (the input format of the other regex targets, so their

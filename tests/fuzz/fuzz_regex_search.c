@@ -1,6 +1,6 @@
 /* fuzz_regex_search.c — fuzz target: the JSON Schema validator's
- * backtracking regex engine (harness/constraint/jsonschema.c db_regex_search, with the
- * escapes of harness/constraint/regex_syntax.c).  Input: PATTERN [NUL SUBJECT]; without
+ * backtracking regex engine (harness/constraint/regex_match.c db_regex_search, over
+ * the regex front end's AST, harness/constraint/regex_parse.c).  Input: PATTERN [NUL SUBJECT]; without
  * a NUL the pattern is searched in itself.  The same pattern is also
  * compiled as a "pattern" and a "patternProperties" key of a schema. */
 #include "fuzz.h"
