@@ -115,6 +115,8 @@ static const char *const edge_pats[] = {
     "\xc3\xa9+", "\xe2\x82\xac|\\$", "[0-9]{4}-[0-9]{2}-[0-9]{2}", "(?:[a-f0-9]{2}:){2}[a-f0-9]{2}", "x{", "x{a}", "{x", "a}",
     "]", "a{1,2", "(a)(b)(c)", "((a|b)(c|d))+", "a*?b", "(?:a|b|c|d|e)+?z", "[ -~]+", "[\\t ]", "\"", "\\\\", "a\\\\b",
     "[\\s\\S]", "[^\\d]", "[^\\w\\s]", "\\w+(?:-\\w+)*", "(?:(?:a)?)+", "(?:a?){3}", "[A-Z][a-z]*(?: [A-Z][a-z]*)*",
+    /* quantified groups that match "" (the converter must not emit left recursion) */
+    "(a?b?)+c", "()+x", "(|a)+", "(a?)*b", "(?:a*|b)+", "(?:(?:)|x){2,3}y", "(a?){2,}",
 };
 
 /* "^X$" with no '|' at depth 0 in X: X (malloc'd); anything else: NULL */

@@ -203,6 +203,97 @@ static int xhas_anchor(const xnode *x) {
     return 0;
 }
 
+/* can x match the empty string? (anchors are zero-width; xemit refuses them) */
+static int xnullable(const xnode *x) {
+    switch (x->type) {
+    case X_SET: return 0;
+    case X_SEQ:
+        for (int i = 0; i < x->nk; i++) if (!xnullable(x->kids[i])) return 0;
+        return 1;
+    case X_ALT:
+        for (int i = 0; i < x->nk; i++) if (xnullable(x->kids[i])) return 1;
+        return 0;
+    case X_REP: return x->min == 0 || xnullable(x->kids[0]);
+    default: return 1;
+    }
+}
+
+static int xemit(gb *g, db_str *o, const xnode *x, const char **unsup);
+
+/* Quantify the expression in a (consumed): a bracketed expression becomes a
+ * rule of its own first (llama.cpp counts the rules a quantified group
+ * creates against its repetition limit: quantify a reference instead). */
+static int xrep_atom(gb *g, db_str *o, db_str *a, long min, long max) {
+    int rc = 0;
+    if (strchr(a->s, '(')) {
+        int idx = db_jg_add_rule(g, "pattern-part", db_str_take(a));
+        if (idx < 0) return -1;
+        db_str_init(a);
+        rc = db_str_append(a, db_jg_rule_name(g, idx));
+    }
+    return rc == 0 ? db_jg_gb_rep(o, a->s, min, max) : rc;
+}
+
+/* Emit the language of x without the empty string.  Returns 0, 1 when that
+ * language is empty (x matches only ""; nothing written), -1 on error. */
+static int xemit_nonempty(gb *g, db_str *o, const xnode *x, const char **unsup) {
+    if (!xnullable(x)) return xemit(g, o, x, unsup);
+    db_str b;
+    db_str_init(&b);
+    int n = 0, rc = 0;
+    switch (x->type) {
+    case X_SEQ:
+        /* a non-empty match of K1 ... Kn (each matching ""): K1..K(i-1) match "",
+         * Ki something non-empty, then K(i+1) ... Kn anything */
+        for (int i = 0; i < x->nk && rc >= 0; i++) {
+            db_str t;
+            db_str_init(&t);
+            rc = xemit_nonempty(g, &t, x->kids[i], unsup);
+            for (int j = i + 1; j < x->nk && rc == 0; j++)
+                if (db_str_append(&t, " ") || xemit(g, &t, x->kids[j], unsup) < 0) rc = -1;
+            if (rc == 0) rc = db_str_printf(&b, "%s%s", n++ ? " | " : "", t.s) ? -1 : 0;
+            if (rc == 1) rc = 0;   /* Ki matches only "": no alternative starts there */
+            db_str_free(&t);
+        }
+        break;
+    case X_ALT:
+        for (int i = 0; i < x->nk && rc >= 0; i++) {
+            db_str t;
+            db_str_init(&t);
+            rc = xemit_nonempty(g, &t, x->kids[i], unsup);
+            if (rc == 0) rc = db_str_printf(&b, "%s%s", n++ ? " | " : "", t.s) ? -1 : 0;
+            if (rc == 1) rc = 0;
+            db_str_free(&t);
+        }
+        break;
+    case X_REP: {
+        /* K{m,n} without "": K matching "" gives (K without ""){1,n}; else K{1,n} */
+        if (x->max == 0) break;
+        db_str t;
+        db_str_init(&t);
+        rc = xnullable(x->kids[0]) ? xemit_nonempty(g, &t, x->kids[0], unsup) : xemit(g, &t, x->kids[0], unsup);
+        if (rc == 0) {
+            db_str r;
+            db_str_init(&r);
+            rc = xrep_atom(g, &r, &t, 1, x->max);
+            if (rc == 0) rc = db_str_append(&b, r.s) ? -1 : 0;
+            if (rc == 0) n++;
+            db_str_free(&r);
+        }
+        if (rc == 1) rc = 0;
+        db_str_free(&t);
+        break;
+    }
+    default:
+        *unsup = "pattern: an anchor ^ or $ inside the pattern";
+        rc = -1;
+    }
+    if (rc == 0 && n == 0) rc = 1;
+    else if (rc == 0) rc = db_str_printf(o, n > 1 ? "(%s)" : "%s", b.s) ? -1 : 0;
+    db_str_free(&b);
+    return rc;
+}
+
 /* Emit the language of x (anchor-free) over JSON-encoded characters.  Bounded
  * repetitions above DB_JSON_GBNF_MAX_REPEAT and an estimated expansion above
  * the grammar budget fail with *unsup set. */
@@ -234,16 +325,19 @@ static int xemit(gb *g, db_str *o, const xnode *x, const char **unsup) {
         }
         db_str a;
         db_str_init(&a);
-        int rc = xemit(g, &a, x->kids[0], unsup);
-        if (rc == 0 && strchr(a.s, '(')) {
-            /* llama.cpp counts the rules a quantified group creates against its repetition
-             * limit: quantify a reference to a rule instead */
-            int idx = db_jg_add_rule(g, "pattern-part", db_str_take(&a));
-            if (idx < 0) return -1;
-            db_str_init(&a);
-            rc = db_str_append(&a, db_jg_rule_name(g, idx));
-        }
-        if (rc == 0) rc = db_jg_gb_rep(o, a.s, x->min, x->max);
+        long min = x->min;
+        int rc;
+        if (xnullable(x->kids[0])) {
+            /* K{m,n} with K matching "" is (K without "") {0,n}: a quantified rule
+             * that can match "" would be left-recursive to llama.cpp */
+            rc = xemit_nonempty(g, &a, x->kids[0], unsup);
+            if (rc == 1) {   /* K matches only "": so does K{m,n} */
+                db_str_free(&a);
+                return db_str_append(o, "\"\"");
+            }
+            min = 0;
+        } else rc = xemit(g, &a, x->kids[0], unsup);
+        if (rc == 0) rc = xrep_atom(g, o, &a, min, x->max);
         db_str_free(&a);
         return rc;
     }
