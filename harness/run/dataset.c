@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,3 +336,34 @@ int db_prompts_load(const char *path, const char *default_category, int limit,
     return 0;
 }
 
+char *db_turn_text(db_model *m, const db_suite_dataset *ds, const db_prompt *pr, int turn,
+                   const char *const *answers, bool *no_template) {
+    *no_template = false;
+    if (!ds->chat) return db_strdup(pr->text);
+    const char *roles[130], *contents[130];
+    int n = 0;
+    for (int t = 0; t <= turn && n < 128; t++) {
+        roles[n] = "user";
+        contents[n++] = pr->turns[t];
+        if (t < turn) {
+            roles[n] = "assistant";
+            contents[n++] = answers ? answers[t] : "";
+        }
+    }
+    for (int cap = 4096;;) {
+        char *buf = malloc((size_t)cap + 1);
+        if (!buf) return NULL;
+        int len = db_model_chat_format(m, roles, contents, n, true, buf, cap);
+        if (len == INT32_MIN) {
+            free(buf);
+            *no_template = true;
+            return NULL;
+        }
+        if (len >= 0) {
+            buf[len] = 0;
+            return buf;
+        }
+        free(buf);
+        cap = -len;
+    }
+}

@@ -89,41 +89,13 @@ static int check_vocab(pf *p, const db_case *c, int ti, int di) {
  * set (out of memory, no chat template). */
 static char *turn_text(pf *p, db_model *m, int ti, const db_suite_dataset *ds, const db_prompt *pr, int turn,
                        const char *where) {
-    if (!ds->chat) {
-        char *t = db_strdup(pr->text);
-        if (!t) db_errf(p->err, p->errlen, "out of memory");
-        return t;
-    }
-    const char *roles[130], *contents[130];
-    int n = 0;
-    for (int t = 0; t <= turn && n < 128; t++) {
-        roles[n] = "user";
-        contents[n++] = pr->turns[t];
-        if (t < turn) {
-            roles[n] = "assistant";
-            contents[n++] = "";
-        }
-    }
-    for (int cap = 4096;;) {
-        char *buf = malloc((size_t)cap + 1);
-        if (!buf) {
-            db_errf(p->err, p->errlen, "out of memory");
-            return NULL;
-        }
-        int len = db_model_chat_format(m, roles, contents, n, true, buf, cap);
-        if (len == INT32_MIN) {
-            free(buf);
-            db_errf(p->err, p->errlen, "%s: dataset '%s' has \"chat\": true, but model '%s': %s", where, ds->name,
-                    mname(p, ti), db_model_last_error(m));
-            return NULL;
-        }
-        if (len >= 0) {
-            buf[len] = 0;
-            return buf;
-        }
-        free(buf);
-        cap = -len;
-    }
+    bool no_template = false;
+    char *t = db_turn_text(m, ds, pr, turn, NULL, &no_template);
+    if (!t && no_template)
+        db_errf(p->err, p->errlen, "%s: dataset '%s' has \"chat\": true, but model '%s': %s", where, ds->name,
+                mname(p, ti), db_model_last_error(m));
+    else if (!t) db_errf(p->err, p->errlen, "out of memory");
+    return t;
 }
 
 static int count_tokens(db_model *m, const char *text) {

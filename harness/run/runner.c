@@ -153,40 +153,13 @@ static void progress(runner *r, int case_idx, int n_cases, const char *label, bo
  * answers) in the model's chat template with the assistant's turn opened. */
 static int turn_text(runner *r, const db_case *c, const db_suite_dataset *ds, const db_prompt *pr, int turn,
                      const char *const *answers, char **out, char *err, size_t errlen) {
-    *out = NULL;
-    if (!ds->chat) {
-        *out = db_strdup(pr->text);
-        return *out ? 0 : db_errf(err, errlen, "out of memory");
-    }
-    const char *roles[130], *contents[130];
-    int n = 0;
-    for (int t = 0; t <= turn && n < 128; t++) {
-        roles[n] = "user";
-        contents[n++] = pr->turns[t];
-        if (t < turn) {
-            roles[n] = "assistant";
-            contents[n++] = answers[t];
-        }
-    }
     db_model *m = r->models[c->target_model].m;
-    int cap = 4096, len;
-    for (;;) {
-        char *buf = malloc((size_t)cap + 1);
-        if (!buf) return db_errf(err, errlen, "out of memory");
-        len = db_model_chat_format(m, roles, contents, n, true, buf, cap);
-        if (len == INT32_MIN) {
-            free(buf);
-            return db_errf(err, errlen, "dataset '%s' has \"chat\": true, but model '%s': %s", ds->name,
-                           r->s->models[c->target_model].name, db_model_last_error(m));
-        }
-        if (len >= 0) {
-            buf[len] = 0;
-            *out = buf;
-            return 0;
-        }
-        free(buf);
-        cap = -len;
-    }
+    bool no_template = false;
+    *out = db_turn_text(m, ds, pr, turn, answers, &no_template);
+    if (*out) return 0;
+    if (!no_template) return db_errf(err, errlen, "out of memory");
+    return db_errf(err, errlen, "dataset '%s' has \"chat\": true, but model '%s': %s", ds->name,
+                   r->s->models[c->target_model].name, db_model_last_error(m));
 }
 
 /* The named per-sample metrics (sample_metric rows): constraint work from

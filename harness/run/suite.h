@@ -124,6 +124,15 @@ int  db_prompts_load(const char *path, const char *default_category, int limit,
                      db_prompt **out, int *n_out, char *err, size_t errlen);
 void db_prompts_free(db_prompt *p, int n);
 
+/* The text generation starts from for turn `turn` of prompt pr: the prompt
+ * itself, or for a chat dataset the conversation so far (user turns
+ * 0..turn, answers[t] as the assistant's earlier answers; answers NULL:
+ * empty answers, as the pre-flight check sizes a prompt) in model m's chat
+ * template with the assistant's turn opened.  Returns a malloc'd string, or
+ * NULL: out of memory (*no_template false) or m has no chat template
+ * (*no_template true; db_model_last_error(m) says why). */
+char *db_turn_text(db_model *m, const db_suite_dataset *ds, const db_prompt *pr, int turn,
+                   const char *const *answers, bool *no_template);
 
 #ifdef __cplusplus
 }
