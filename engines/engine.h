@@ -231,7 +231,7 @@ typedef struct db_engine {
      * (tree drafts, lookahead); NULL means 1. */
     int (*n_seq_max)(const db_params *p);
     /* Optional: the engine builds its own draft from the target (self-spec,
-     * through the model layer's harness/model/derive.h): write its path to
+     * through the model layer's harness/model/model_derive.h): write its path to
      * draft_path (created once, then reused).  Returns 0 or -1 + err. */
     int (*derive_draft)(const db_params *p, const char *target_path, char *draft_path, size_t len,
                         char *err, size_t errlen);
