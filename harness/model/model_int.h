@@ -2,7 +2,7 @@
  * vtable each backend implements, the fields of the db_model handle, and
  * the helpers backends share.  Engines and every other layer use model.h
  * only; tests may include this header to plant faults in a backend
- * (tests/test_spec.c).  tests/layers.sh fails when a file outside
+ * (tests/test_spec.c).  tests/layers.py fails when a file outside
  * harness/model/ and tests/ includes it.
  */
 #ifndef DECOBENCH_MODEL_INT_H
