@@ -79,6 +79,10 @@ typedef enum db_event_kind {
                             constraint, n_accepted = of them allowed; its time is mask time */
     DB_EV_COMPILE = 7,   /* constraint compilation (grammar/schema/regex -> automaton);
                             counted in TTFT since it happens inside generate() */
+    DB_EV_ARRIVAL = 8,   /* serving engines only (harness/run/serve.c): one streamed chunk
+                            of n_tokens tokens arrived from the server at t_end (t_start ==
+                            t_end), relative to the request's send; inter-token latencies
+                            are the gaps between successive ARRIVAL events */
 } db_event_kind;
 
 typedef enum db_model_role {
@@ -240,7 +244,13 @@ typedef struct db_engine {
      * db_sampling_params_check() here.  Returns 0, or -1 with a message
      * "parameter 'NAME': ..." in err. */
     int (*validate)(const db_params *p, char *err, size_t errlen);
-    /* Generate up to req->max_new_tokens after the prompt.  The KV caches of
+    /* The decoding happens in an inference server, not through model.h
+     * (engines/serve.c): generate is NULL; the runner sends the requests
+     * (harness/run/serve.c) to the server a suite entry names ("server").
+     * Its target model, when the server names one, is a tokenizer only. */
+    bool serving;
+    /* Generate up to req->max_new_tokens after the prompt (NULL only for a
+     * serving engine).  The KV caches of
      * the models are empty on entry.  Returns 0, 1 when cancelled, or -1 with
      * a one-line reason in err. */
     int (*generate)(const db_gen_request *req, db_gen_output *out, char *err, size_t errlen);

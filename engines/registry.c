@@ -78,6 +78,7 @@ extern const db_engine db_engine_gad;
 extern const db_engine db_engine_json;
 extern const db_engine db_engine_beam;
 extern const db_engine db_engine_lattice;
+extern const db_engine db_engine_serve;
 extern const db_engine db_engine_exact;
 extern const db_engine db_engine_astar_decoding;
 
@@ -99,6 +100,7 @@ const db_engine *const db_engine_registry[] = {
     &db_engine_lattice,
     &db_engine_exact,
     &db_engine_astar_decoding,
+    &db_engine_serve,
 };
 
 const int db_engine_count = (int)(sizeof db_engine_registry / sizeof db_engine_registry[0]);

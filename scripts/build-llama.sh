@@ -73,7 +73,7 @@ cmake -S "$src" -B "$build" \
   -DCMAKE_BUILD_TYPE=Release \
   -DBUILD_SHARED_LIBS=OFF \
   -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
-  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF \
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF \
   -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON \
   -DLLAMA_OPENSSL=OFF -DLLAMA_TOOLS_INSTALL=ON \
   -DGGML_CUDA="$cuda" -DGGML_OPENMP=ON \
@@ -82,7 +82,8 @@ cmake -S "$src" -B "$build" \
   || { tail -30 "$work/cmake-configure.log" >&2; exit 1; }
 
 # libraries first, then only the reference tools decobench uses
-targets="llama ggml llama-simple llama-speculative llama-speculative-simple llama-lookahead llama-lookup llama-diffusion-cli llama-bench llama-finetune llama-quantize llama-tokenize llama-perplexity"
+# (llama-server: the serving benchmark's server, tests/serve-check.sh)
+targets="llama ggml llama-simple llama-speculative llama-speculative-simple llama-lookahead llama-lookup llama-diffusion-cli llama-bench llama-finetune llama-quantize llama-tokenize llama-perplexity llama-server"
 cmake --build "$build" -j "$jobs" --target $targets >"$work/cmake-build.log" 2>&1 \
   || { tail -40 "$work/cmake-build.log" >&2; exit 1; }
 

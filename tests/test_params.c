@@ -60,7 +60,8 @@ static void registry_is_consistent(void) {
     CHECK(db_engine_find("nope") == NULL);
     for (int i = 0; i < db_engine_count; i++) {
         const db_engine *e = db_engine_registry[i];
-        CHECK(e->name && e->summary && e->generate);
+        CHECK(e->name && e->summary);
+        CHECK_MSG((e->generate != NULL) != e->serving, "%s: generate iff not serving", e->name);
         CHECK(e->n_params <= DB_MAX_PARAMS);
         for (int j = i + 1; j < db_engine_count; j++) CHECK(strcmp(e->name, db_engine_registry[j]->name) != 0);
         /* every default parses (db_params_defaults aborts otherwise) */
@@ -93,6 +94,7 @@ static void descriptors_declare_constraints_and_losslessness(void) {
         { "lattice", 0, false, false, false, false },
         { "exact", 0, false, false, false, false },
         { "astar-decoding", 0, false, false, false, false },
+        { "serve", DB_CONSTRAINT_GRAMMAR | DB_CONSTRAINT_JSON_SCHEMA, false, false, true, false },
     };
     CHECK_INT_EQ(db_engine_count, (int)(sizeof want / sizeof *want));
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
@@ -152,7 +154,7 @@ static void sampling_rows_are_shared(void) {
         }
         CHECK_MSG(db_sampling_param_name("temp") && !db_sampling_param_name("k"), "names");
     }
-    CHECK_INT_EQ(n_sampling, 11);
+    CHECK_INT_EQ(n_sampling, 12);
     static const struct { const char *engine, *set, *value, *msg; } bad[] = {
         { "ar", "temp", "0", "parameter 'temp': must be > 0 when mode=sample (use mode=greedy for argmax)" },
         { "diffusion", "temp", "0", "parameter 'temp': must be > 0 when mode=sample (use mode=greedy for argmax)" },

@@ -19,10 +19,12 @@
 #include "harness/util/util.h"
 #include "reports/report.h"
 #include "reports/search.h"
+#include "reports/serving.h"
 
 static void usage(FILE *f) {
     fputs("usage: decobench report [--db FILE] [--run ID] [--format md|csv|latex|json|html]\n"
-          "                        [--columns NAMES | --by GROUPING [--cell METRIC] | --search]\n"
+          "                        [--columns NAMES | --by GROUPING [--cell METRIC] | --search |\n"
+          "                         --serving]\n"
           "                        [--seed N] [--metrics NAMES] [-o FILE] [--help]\n"
           "\n"
           "Print the results table of one run: per case tokens/s (median, 95% bootstrap CI),\n"
@@ -58,6 +60,9 @@ static void usage(FILE *f) {
           "                  completed run there): machines as columns; tok/s, speedup, #MAT\n"
           "                  (marked when it differs between machines), counters, roofline\n"
           "                  fraction of autoregressive cases (needs decobench probe)\n"
+          "  --serving       serving report instead (md, csv or json): per serving case,\n"
+          "                  requests, failures, req/s, output tok/s, goodput under the\n"
+          "                  suite's SLOs, TTFT/TPOT/ITL/E2E p50/p90/p99 (docs/serving.md)\n"
           "  --search        search report instead (md or csv): search-error rate of each\n"
           "                  case against exact search on the same prompts, and the\n"
           "                  quality-vs-budget table (NFE, tokens evaluated, score, reference\n"
@@ -81,6 +86,7 @@ int cmd_report(int argc, char **argv) {
         { "output", required_argument, NULL, 'o' },
         { "metrics", required_argument, NULL, 'm' },
         { "search", no_argument, NULL, 'S' },
+        { "serving", no_argument, NULL, 'V' },
         { "columns", required_argument, NULL, 'C' },
         { "cell", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
@@ -89,7 +95,7 @@ int cmd_report(int argc, char **argv) {
     const char *db_path = DB_DEFAULT_DB, *out_path = NULL, *metrics = NULL;
     db_report_opts o = { 0, "md", DB_REPORT_DEFAULT_SEED, NULL, NULL, NULL };
     uint64_t v;
-    int c, search = 0;
+    int c, search = 0, serving = 0;
     optind = 0;   /* glibc: full re-initialisation */
     opterr = 0;   /* one error line of our own */
     while ((c = getopt_long(argc, argv, "+:o:h", opts, NULL)) != -1) {
@@ -128,6 +134,7 @@ int cmd_report(int argc, char **argv) {
         case 'o': out_path = optarg; break;
         case 'm': metrics = optarg; break;
         case 'S': search = 1; break;
+        case 'V': serving = 1; break;
         case 'C': o.columns = optarg; break;
         case 'c': o.cell = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -151,6 +158,15 @@ int cmd_report(int argc, char **argv) {
     if (o.cell && (!o.by || !strcmp(o.by, "machine"))) {
         fprintf(stderr, "decobench report: --cell: what a pivot's cells show; it needs --by category, engine,"
                         " model, dataset or param:NAME\n");
+        return 2;
+    }
+    if (serving && (search || o.by || o.columns || o.cell)) {
+        fprintf(stderr, "decobench report: --serving is a report of its own: it takes no --search, --by, --columns"
+                        " or --cell\n");
+        return 2;
+    }
+    if (serving && strcmp(o.format, "md") != 0 && strcmp(o.format, "csv") != 0 && strcmp(o.format, "json") != 0) {
+        fprintf(stderr, "decobench report: --serving: format must be md, csv or json, got '%s'\n", o.format);
         return 2;
     }
     if (search && o.by) {
@@ -184,7 +200,9 @@ int cmd_report(int argc, char **argv) {
         db_store_close(st);
         return 1;
     }
-    int rc = search ? db_report_search(st, &o, mem, err, sizeof err) : db_report_table(st, &o, mem, err, sizeof err);
+    int rc = serving  ? db_report_serving(st, &o, mem, err, sizeof err)
+             : search ? db_report_search(st, &o, mem, err, sizeof err)
+                      : db_report_table(st, &o, mem, err, sizeof err);
     if (rc == 0 && metrics) rc = db_report_sample_metrics(st, o.run_id, metrics, o.format, mem, err, sizeof err);
     fclose(mem);
     db_store_close(st);

@@ -118,7 +118,8 @@ static int load_samples(sqlite3 *db, int64_t case_id, id_sample **out, int *n_ou
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT prompt_idx, turn, rep, prompt_id, output_tokens_json FROM sample"
-                           " WHERE case_id = ? ORDER BY prompt_idx, turn, rep", -1, &s, NULL) != SQLITE_OK)
+                           " WHERE case_id = ? AND (stop_reason IS NULL OR stop_reason NOT LIKE 'error:%')"
+                           " ORDER BY prompt_idx, turn, rep", -1, &s, NULL) != SQLITE_OK)
         return DB_ID_SQL_FAIL("read samples");
     sqlite3_bind_int64(s, 1, case_id);
     int cap = 0, n = 0, rc;

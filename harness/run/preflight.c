@@ -337,6 +337,11 @@ int db_preflight(const db_preflight_in *in, char **warnings, char *err, size_t e
     for (int ci = 0; ci < in->n_cases && rc == 0; ci++) {
         const db_case *c = &in->cases[ci];
         const int ti = c->target_model, di = in->case_draft ? in->case_draft[ci] : -1;
+        if (c->se->def->serving) {   /* the server has its own context: the constraints only */
+            rc = check_constraints(&p, c, ci, !ds_done[c->dataset]);
+            ds_done[c->dataset] = true;
+            continue;
+        }
         if (ti < 0 || ti >= in->n_models || !in->models[ti] || di >= in->n_models) continue;
         if (di >= 0 && !in->models[di]) continue;
         /* pairs and (target, draft, dataset) triples seen in an earlier case are not checked again */

@@ -32,6 +32,7 @@
 #include "harness/constraint/quality.h"
 #include "run_inputs.h"
 #include "scorer.h"
+#include "serve.h"
 #include "store.h"
 #include "harness/util/sha256.h"
 #include "harness/util/textmetrics.h"
@@ -65,6 +66,9 @@ typedef struct runner {
     int stored_here;          /* samples this process stored (test hook) */
     int64_t t_start_ns;
     int n_noisy;              /* S7 interference: cases measured under interference */
+    db_serve_pool *pool;      /* the servers of serving cases (harness/run/serve.h) */
+    int cur_case, cur_n_cases;   /* progress of a serving case */
+    const char *cur_label;
 } runner;
 
 static int load_model(runner *r, int idx, char *err, size_t errlen) {
@@ -428,6 +432,9 @@ static void test_kill_hook(int stored_here) {
     if (after > 0 && stored_here == after) raise(sig);
 }
 
+static int finish_case(runner *r, const db_case *c, int64_t case_id, int rc, const db_noise *noise, char *err,
+                       size_t errlen);
+
 /* Run one case, committing each finished sample as it comes; on resume the
  * samples the case already has are skipped (their outputs still feed later
  * turns of a chat).  Returns 0 done, 1 interrupted, -1 case failed (recorded
@@ -553,6 +560,13 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
     free(stored);
     free(first_slot);
 
+    return finish_case(r, c, case_id, rc, &noise, err, errlen);
+}
+
+/* The case's final status from run_case's outcome rc, and for a completed
+ * case its interference verdict. */
+static int finish_case(runner *r, const db_case *c, int64_t case_id, int rc, const db_noise *noise, char *err,
+                       size_t errlen) {
     if (rc == -2) return -2;
     char status[700];
     if (rc == 0) snprintf(status, sizeof status, "completed");
@@ -564,10 +578,57 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
         db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
         rc = -2;
     } else if (rc == 0) {   /* S7 interference: the completed case's verdict */
-        if (db_noise_store(r->st, r->run_id, c->index, &noise, err, errlen) != 0) rc = -2;
-        else r->n_noisy += noise.flagged;
+        if (db_noise_store(r->st, r->run_id, c->index, noise, err, errlen) != 0) rc = -2;
+        else r->n_noisy += noise->flagged;
     }
     return rc;
+}
+
+static void serve_sample_stored(void *ctx) {
+    runner *r = ctx;
+    r->done_samples++;
+    r->stored_here++;
+    progress(r, r->cur_case, r->cur_n_cases, r->cur_label, false);
+    test_kill_hook(r->stored_here);
+}
+
+/* A serving case (engines/serve.c): its requests go to its server through
+ * harness/run/serve.c, one stored sample per request; the target model,
+ * when the server names one, is loaded as the tokenizer.  Returns like
+ * run_case. */
+static int run_serve_case(runner *r, const db_case *c, int n_cases, char *err, size_t errlen) {
+    const db_suite *s = r->s;
+    const db_suite_dataset *ds = &s->datasets[c->dataset];
+    int n_prompts = ds->n_prompts;
+    if (r->o->limit_prompts > 0 && n_prompts > r->o->limit_prompts) n_prompts = r->o->limit_prompts;
+    if (c->target_model >= 0 && load_model(r, c->target_model, err, errlen) != 0) return -1;
+    int64_t case_id = 0;
+    if (begin_case(r, c, n_prompts, db_unix_ms(), &case_id) != 0) {
+        db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
+        return -2;
+    }
+    db_sample_key *keys = NULL;
+    int n_keys = 0;
+    if (r->o->resume_run_id > 0 && db_store_sample_keys(r->st, case_id, &keys, &n_keys) != 0) {
+        db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
+        return -2;
+    }
+    r->cur_case = c->index;
+    r->cur_n_cases = n_cases;
+    r->cur_label = c->label;
+    db_serve_case in = {
+        .c = c, .tokenizer = c->target_model >= 0 ? r->models[c->target_model].m : NULL, .st = r->st,
+        .case_id = case_id, .n_prompts = n_prompts, .done = keys, .n_done = n_keys, .cancel = r->o->interrupted,
+        .on_sample = serve_sample_stored, .ctx = r,
+    };
+    db_noise_snap noise0;
+    db_noise_begin(&noise0);
+    int n_stored = 0;
+    int rc = db_serve_run_case(r->pool, &in, &n_stored, err, errlen);
+    db_noise noise;
+    db_noise_end(&noise0, &noise);
+    db_sample_keys_free(keys, n_keys);
+    return finish_case(r, c, case_id, rc, &noise, err, errlen);
 }
 
 /* --resume: the run must still measure what it measured (suite file,
@@ -676,6 +737,8 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     /* sequence ids each model needs: the most any case using it asks for */
     for (int i = 0; i < n_cases; i++) {
         const db_engine *e = cases[i].se->def;
+        r.case_draft[i] = cases[i].draft_model;
+        if (cases[i].target_model < 0) continue;   /* a serving case whose server names no model */
         int ns = e->n_seq_max ? e->n_seq_max(&cases[i].params) : 1;
         loaded_model *t = &r.models[cases[i].target_model];
         if (ns > t->n_seq) t->n_seq = ns;
@@ -685,6 +748,7 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     }
     /* every model a case uses is loaded (and checked) before anything is written */
     for (int i = 0; i < n_cases; i++) {
+        if (cases[i].target_model < 0) continue;
         if (load_model(&r, cases[i].target_model, err, errlen) != 0 ||
             (cases[i].draft_model >= 0 && load_model(&r, cases[i].draft_model, err, errlen) != 0)) {
             rc = -1;
@@ -757,10 +821,20 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
         goto done;
     }
 
+    if (!(r.pool = db_serve_pool_new(s, o->db_path, r.run_id))) {
+        rc = db_errf(err, errlen, "out of memory");
+        db_store_run_finish(r.st, r.run_id, "failed");
+        goto done;
+    }
     for (int i = 0; i < n_cases; i++) {
         const db_suite_dataset *ds = &s->datasets[cases[i].dataset];
         int np = ds->n_prompts;
         if (o->limit_prompts > 0 && np > o->limit_prompts) np = o->limit_prompts;
+        if (cases[i].se->def->serving) {
+            int nr = db_params_int(&cases[i].params, "requests");
+            r.total_samples += nr > 0 ? nr : np * s->repetitions;
+            continue;
+        }
         for (int p = 0; p < np; p++) r.total_samples += (ds->chat ? ds->prompts[p].n_turns : 1) * s->repetitions;
     }
     if (o->resume_run_id > 0) {
@@ -774,7 +848,8 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     for (int i = 0; i < n_cases; i++) {
         char cerr[600] = "";
         progress(&r, i, n_cases, cases[i].label, false);
-        int crc = run_case(&r, &cases[i], n_cases, cerr, sizeof cerr);
+        int crc = cases[i].se->def->serving ? run_serve_case(&r, &cases[i], n_cases, cerr, sizeof cerr)
+                                            : run_case(&r, &cases[i], n_cases, cerr, sizeof cerr);
         if (crc == 1 || (o->interrupted && *o->interrupted)) {
             status = "interrupted";
             break;
@@ -825,6 +900,7 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     if (rc == 0 && strcmp(status, "interrupted") == 0) rc = 1;
 
 done:
+    db_serve_pool_free(r.pool);   /* every server it started is stopped, whatever the way out */
     for (int i = 0; r.models && i < r.n_loaded; i++) {
         db_model_close(r.models[i].m);
         free(r.models[i].path);

@@ -335,7 +335,8 @@ int db_store_read_case(db_store *st, int64_t case_id, db_case_info *out, bool *f
     "SELECT id, prompt_idx, rep, %s, seed, prompt_id, category, stop_reason, %s,"                           \
     " n_prompt_tokens, new_tokens, target_forwards, draft_forwards, target_tokens_evaluated,"               \
     " n_commits, drafted, accepted, ttft_ms, latency_ms, tokens_per_s, tpot_ms, mat, acceptance_rate,"      \
-    " draft_time_ms, forward_time_ms, peak_rss_kib FROM sample WHERE case_id = ?1 ORDER BY id LIMIT ?2"
+    " draft_time_ms, forward_time_ms, peak_rss_kib FROM sample WHERE case_id = ?1"                         \
+    " AND (stop_reason IS NULL OR stop_reason NOT LIKE 'error:%%') ORDER BY id LIMIT ?2" /* DB_SAMPLE_OK_SQL */
 
 static int sample_row(sqlite3_stmt *s, void *e) {
     db_sample_info *x = e;

@@ -99,8 +99,14 @@ typedef struct db_sample_info {
         peak_rss_kib;
 } db_sample_info;
 
-/* Samples of case case_id in id order, the first limit of them (0: all);
- * without outputs their output_tokens_json and output_text read as "". */
+/* A sample that is not a failed serving request (harness/run/serve.h: its
+ * stop_reason is "error: REASON", its timings NULL): SQL condition on the
+ * sample table. */
+#define DB_SAMPLE_OK_SQL "(stop_reason IS NULL OR stop_reason NOT LIKE 'error:%')"
+
+/* Samples of case case_id in id order, the first limit of them (0: all),
+ * failed serving requests left out (DB_SAMPLE_OK_SQL); without outputs
+ * their output_tokens_json and output_text read as "". */
 int  db_store_read_samples(db_store *st, int64_t case_id, int limit, bool outputs, db_sample_info **out, int *n,
                            char *err, size_t errlen);
 void db_sample_infos_free(db_sample_info *s, int n);

@@ -34,6 +34,7 @@ typedef struct ctx {
     const char *base_dir;
     char *err;
     size_t errlen;
+    bool servers;      /* the suite has a "servers" section (then "models" may be empty) */
 } ctx;
 
 /* "ORIGIN: PATH: message" */
@@ -226,6 +227,7 @@ static void free_engine(db_suite_engine *e) {
     free(e->label);
     free(e->target);
     free(e->draft);
+    free(e->server);
     free_list(e->fixed_names, e->n_fixed);
     free_list(e->fixed_values, e->n_fixed);
     for (int a = 0; a < e->n_axes; a++) {
@@ -261,6 +263,7 @@ void db_suite_free(db_suite *s) {
     free(s->datasets);
     for (int i = 0; i < s->n_engines; i++) free_engine(&s->engines[i]);
     free(s->engines);
+    db_suite_servers_free(s);
     free(s->baseline);
     free(s->seeds);
     free(s->pin);
@@ -281,8 +284,8 @@ static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
     static const char *const keys[] = { "backend", "path", "sha256", "spec", "n_gpu_layers", "n_ctx", NULL };
     if (check_keys(c, models, "$.models", NULL) != 0) return -1;
     int n = cJSON_GetArraySize(models);
-    if (n == 0) return fail(c, "$.models", "at least one model is required");
-    s->models = calloc((size_t)n, sizeof *s->models);
+    if (n == 0 && !c->servers) return fail(c, "$.models", "at least one model is required");
+    s->models = calloc((size_t)(n ? n : 1), sizeof *s->models);
     if (!s->models) return fail(c, "$.models", "out of memory");
     for (const cJSON *mj = models->child; mj; mj = mj->next) {
         db_suite_model *m = &s->models[s->n_models++];
@@ -391,13 +394,14 @@ static int set_param(ctx *c, const char *path, db_params *p, const char *name, c
 }
 
 static int parse_engine(ctx *c, db_suite *s, const cJSON *ej, int idx, cJSON *out) {
-    static const char *const keys[] = { "engine", "label", "target", "draft", "params", "grid", "datasets", NULL };
+    static const char *const keys[] = { "engine", "label", "target", "draft", "server", "params", "grid", "datasets",
+                                        NULL };
     db_suite_engine *e = &s->engines[idx];
     char path[64], p[512];
     index_path(path, sizeof path, "$.engines", idx);
     if (!cJSON_IsObject(ej)) return fail(c, path, "expected an object, got %s", db_suite_json_type_name(ej));
     if (check_keys(c, ej, path, keys) != 0) return -1;
-    const char *name = NULL, *label = NULL, *target = NULL, *draft = NULL;
+    const char *name = NULL, *label = NULL, *target = NULL, *draft = NULL, *server = NULL;
     if (get_string(c, ej, "engine", path, true, &name) != 0) return -1;
     child_path(p, sizeof p, path, "engine");
     e->def = db_engine_find(name);
@@ -422,15 +426,37 @@ static int parse_engine(ctx *c, db_suite *s, const cJSON *ej, int idx, cJSON *ou
                         e->label, j);
         }
 
+    /* a serving engine's server; its model is the entry's default target */
+    if (get_string(c, ej, "server", path, false, &server) != 0) return -1;
+    child_path(p, sizeof p, path, "server");
+    e->server_idx = -1;
+    if (e->def->serving) {
+        if (!server) return fail(c, p, "required: engine '%s' sends its requests to a server of $.servers", e->engine);
+        for (int k = 0; k < s->n_servers; k++)
+            if (!strcmp(s->servers[k].name, server)) e->server_idx = k;
+        if (e->server_idx < 0) return fail(c, p, "no server named '%s' in $.servers", server);
+        if (!(e->server = db_strdup(server))) return fail(c, p, "out of memory");
+        const db_suite_server *sv = &s->servers[e->server_idx];
+        if (!target && sv->model >= 0) target = s->models[sv->model].name;
+        if (target && sv->model >= 0 && strcmp(target, s->models[sv->model].name) != 0) {
+            child_path(p, sizeof p, path, "target");
+            return fail(c, p, "server '%s' serves model '%s', not '%s'", server, s->models[sv->model].name, target);
+        }
+    } else if (server) {
+        return fail(c, p, "engine '%s' runs in-process; only a serving engine (\"serve\") takes a server", e->engine);
+    }
+
     /* models */
     child_path(p, sizeof p, path, "target");
-    if (!target) {
+    if (e->def->serving && !target) {
+        /* a server that names no model: no tokenizer, no identity check */
+    } else if (!target) {
         if (find_model(s, "target") >= 0) target = "target";
         else if (s->n_models == 1) target = s->models[0].name;
         else return fail(c, p, "required: no model is named \"target\" and there are several models");
     }
-    if (find_model(s, target) < 0) return fail(c, p, "no model named '%s' in $.models", target);
-    if (!(e->target = db_strdup(target))) return fail(c, p, "out of memory");
+    if (target && find_model(s, target) < 0) return fail(c, p, "no model named '%s' in $.models", target);
+    if (target && !(e->target = db_strdup(target))) return fail(c, p, "out of memory");
     child_path(p, sizeof p, path, "draft");
     if (e->def->needs_draft) {
         if (!draft) return fail(c, p, "required: engine '%s' needs a draft model", e->engine);
@@ -454,7 +480,8 @@ static int parse_engine(ctx *c, db_suite *s, const cJSON *ej, int idx, cJSON *ou
     cJSON_AddItemToArray(out, eo);
     cJSON_AddStringToObject(eo, "engine", e->engine);
     cJSON_AddStringToObject(eo, "label", e->label);
-    cJSON_AddStringToObject(eo, "target", e->target);
+    if (e->target) cJSON_AddStringToObject(eo, "target", e->target);
+    if (e->server) cJSON_AddStringToObject(eo, "server", e->server);
     if (e->draft) cJSON_AddStringToObject(eo, "draft", e->draft);
     cJSON *po = cJSON_AddObjectToObject(eo, "params");
     cJSON *go = cJSON_AddObjectToObject(eo, "grid");
@@ -598,7 +625,8 @@ static char *name_from_origin(const char *origin) {
 static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
     static const char *const keys[] = {
         "name", "description", "models", "datasets", "engines", "baseline", "max_new_tokens",
-        "repetitions", "warmup", "seeds", "threads", "pin", "papi_events", "stop_at_eog", "scorer", NULL,
+        "repetitions", "warmup", "seeds", "threads", "pin", "papi_events", "stop_at_eog", "scorer", "servers", "slo",
+        NULL,
     };
     if (!cJSON_IsObject(root)) return fail(c, "$", "expected an object, got %s", db_suite_json_type_name(root));
     if (check_keys(c, root, "$", keys) != 0) return -1;
@@ -659,7 +687,12 @@ static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
     cJSON *dso = cJSON_AddObjectToObject(out, "datasets");
     cJSON *eo = cJSON_AddArrayToObject(out, "engines");
     if (!mo || !dso || !eo) return fail(c, "$", "out of memory");
+    c->servers = cJSON_GetObjectItemCaseSensitive(root, "servers") != NULL;
     if (parse_models(c, s, models, mo) != 0) return -1;
+    if (db_suite_parse_servers(cJSON_GetObjectItemCaseSensitive(root, "servers"),
+                               cJSON_GetObjectItemCaseSensitive(root, "slo"), s, c->origin, out, c->err,
+                               c->errlen) != 0)
+        return -1;
     if (parse_datasets(c, s, datasets, dso) != 0) return -1;
     s->scorer = -1;
     if (scorer) {
@@ -832,9 +865,9 @@ int db_suite_expand(const db_suite *s, db_case **cases, int *n_cases, char *err,
             db_cases_free(v, n);
             return db_errf(err, errlen, "%s: $.engines[%d].engine: unknown engine '%s'", origin, e, se->engine);
         }
-        int target = find_model(s, se->target);
+        int target = se->target ? find_model(s, se->target) : -1;
         int draft = se->draft ? find_model(s, se->draft) : -1;
-        if (target < 0 || (se->draft && draft < 0)) {
+        if ((target < 0 && !(def->serving && !se->target)) || (se->draft && draft < 0)) {
             db_cases_free(v, n);
             return db_errf(err, errlen, "%s: $.engines[%d]: unknown model '%s'", origin, e,
                            target < 0 ? se->target : se->draft);

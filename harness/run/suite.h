@@ -53,6 +53,25 @@ typedef struct db_suite_dataset {
     int n_prompts;
 } db_suite_dataset;
 
+/* An inference server a serving benchmark sends requests to (engine
+ * "serve", engines/serve.c; docs/serving.md): one decobench attaches to
+ * (url) or one it starts (command) on a free port of 127.0.0.1. */
+typedef struct db_suite_server {
+    char *name;
+    char *api;           /* "llama.cpp" (native /completion, /health) or "openai" */
+    char *url;           /* attach: base URL without a trailing '/'; NULL when started */
+    char **command;      /* start: argv, with placeholders {port}, {host}, {model:NAME},
+                            {llama_bin} (docs/serving.md); NULL-terminated; NULL when attached */
+    int n_command;
+    char **env;          /* extra "NAME=VALUE" for a started server; NULL-terminated */
+    int n_env;
+    int model;           /* index into models of the model it serves (tokenizer, identity); -1 */
+    char *served_model;  /* the "model" field of OpenAI requests; NULL: the model's name */
+    char *health;        /* readiness path, default "/health" */
+    double ready_timeout_s;   /* default 300 */
+    char *api_key_env;   /* name of the environment variable holding a bearer token; NULL */
+} db_suite_server;
+
 typedef struct db_grid_axis {
     char *param;
     char **values;       /* textual values, validated against the engine's table */
@@ -69,6 +88,8 @@ typedef struct db_suite_engine {
     int n_fixed;
     db_grid_axis *axes;  /* "grid": {"k": [2,4,8]} */
     int n_axes;
+    char *server;        /* serving engines: the key of $.servers it sends requests to */
+    int server_idx;      /* index into the suite's servers; -1 */
     char **datasets;     /* "datasets": names this entry runs on, in that order; */
     int n_datasets;      /* 0 = every dataset of the suite, in suite order */
 } db_suite_engine;
@@ -81,6 +102,9 @@ typedef struct db_suite {
     db_suite_model *models;     int n_models;
     db_suite_dataset *datasets; int n_datasets;
     db_suite_engine *engines;   int n_engines;
+    db_suite_server *servers;   int n_servers;
+    /* serving SLOs for goodput ("slo": {"ttft_ms", "tpot_ms", "e2e_ms"}), NaN = none */
+    double slo_ttft_ms, slo_tpot_ms, slo_e2e_ms;
     char *baseline;      /* label of the baseline engine config; default: first "ar" */
     int max_new_tokens;  /* default 64 */
     int repetitions;     /* default 1; measured runs per prompt */
@@ -104,7 +128,8 @@ typedef struct db_case {
     db_params params;            /* resolved values */
     char *params_json;           /* canonical JSON of params (malloc'd) */
     char *label;                 /* se->label + non-default grid values, e.g. "spec k=4" */
-    int target_model;            /* index into suite->models */
+    int target_model;            /* index into suite->models; -1 only for a serving case
+                                    whose server names no model */
     int draft_model;             /* -1 when none */
     int dataset;                 /* index into suite->datasets */
 } db_case;

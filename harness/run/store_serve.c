@@ -1,0 +1,143 @@
+/* store_serve.c — reading a serving case's requests (store_serve.h): the
+ * sample rows, their request metrics (t_sent_s, t_done_s, slo_met) and
+ * their ARRIVAL step events, whose gaps are the inter-token latencies.
+ */
+#include "store_serve.h"
+#include "store_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engines/engine.h"
+#include "harness/util/util.h"
+
+void db_serve_requests_free(db_serve_request_info *r, int n) {
+    for (int i = 0; r && i < n; i++) {
+        free(r[i].error);
+        free(r[i].itl_ms);
+    }
+    free(r);
+}
+
+static int find(const db_serve_request_info *r, int n, int64_t id) {
+    int lo = 0, hi = n - 1;   /* r is in id order */
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (r[mid].sample_id == id) return mid;
+        if (r[mid].sample_id < id) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+int db_store_read_serve_requests(db_store *st, int64_t case_id, db_serve_request_info **out, int *n, char *err,
+                                 size_t errlen) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT id, stop_reason, ttft_ms, tpot_ms, latency_ms, new_tokens, n_prompt_tokens,"
+                           " drafted, accepted, n_commits FROM sample WHERE case_id = ? ORDER BY id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_sql_fail(st->db, "read requests", err, errlen);
+    sqlite3_bind_int64(s, 1, case_id);
+    db_serve_request_info *v = NULL;
+    int cap = 0, k = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (k == cap) {
+            cap = cap ? 2 * cap : 64;
+            db_serve_request_info *nv = realloc(v, sizeof *nv * (size_t)cap);
+            if (!nv) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            v = nv;
+        }
+        db_serve_request_info *r = &v[k++];
+        memset(r, 0, sizeof *r);
+        r->sample_id = sqlite3_column_int64(s, 0);
+        const char *stop = (const char *)sqlite3_column_text(s, 1);
+        r->ok = !(stop && !strncmp(stop, "error:", 6));
+        if (!r->ok) r->error = db_strdup(stop[6] == ' ' ? stop + 7 : stop + 6);
+        r->ttft_ms = db_sql_real(s, 2);
+        r->tpot_ms = db_sql_real(s, 3);
+        r->latency_ms = db_sql_real(s, 4);
+        r->new_tokens = sqlite3_column_int(s, 5);
+        r->n_prompt_tokens = sqlite3_column_int(s, 6);
+        r->drafted = sqlite3_column_int(s, 7);
+        r->accepted = sqlite3_column_int(s, 8);
+        r->n_commits = sqlite3_column_int(s, 9);
+        r->t_sent_s = r->t_done_s = r->slo_met = NAN;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_serve_requests_free(v, k);
+        return rc == SQLITE_NOMEM ? db_errf(err, errlen, "out of memory") : db_sql_fail(st->db, "read requests", err, errlen);
+    }
+    /* their request metrics */
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT m.sample_id, m.name, m.value FROM sample_metric m JOIN sample x ON x.id = m.sample_id"
+                           " WHERE x.case_id = ? AND m.name IN ('t_sent_s', 't_done_s', 'slo_met')",
+                           -1, &s, NULL) != SQLITE_OK) {
+        db_serve_requests_free(v, k);
+        return db_sql_fail(st->db, "read request metrics", err, errlen);
+    }
+    sqlite3_bind_int64(s, 1, case_id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int i = find(v, k, sqlite3_column_int64(s, 0));
+        if (i < 0) continue;
+        const char *name = (const char *)sqlite3_column_text(s, 1);
+        double x = db_sql_real(s, 2);
+        if (!strcmp(name, "t_sent_s")) v[i].t_sent_s = x;
+        else if (!strcmp(name, "t_done_s")) v[i].t_done_s = x;
+        else v[i].slo_met = x;
+    }
+    sqlite3_finalize(s);
+    /* their arrivals, in order: the inter-token latencies */
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT e.sample_id, e.t_end_us FROM step_event e JOIN sample x ON x.id = e.sample_id"
+                           " WHERE x.case_id = ? AND e.kind = ? ORDER BY e.sample_id, e.seq",
+                           -1, &s, NULL) != SQLITE_OK) {
+        db_serve_requests_free(v, k);
+        return db_sql_fail(st->db, "read arrivals", err, errlen);
+    }
+    sqlite3_bind_int64(s, 1, case_id);
+    sqlite3_bind_int(s, 2, DB_EV_ARRIVAL);
+    int64_t prev_id = -1;
+    double prev_t = 0;
+    int cur = -1, icap = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0);
+        double t = (double)sqlite3_column_int64(s, 1) / 1e3;
+        if (id != prev_id) {
+            cur = find(v, k, id);
+            icap = 0;
+            prev_id = id;
+            prev_t = t;
+            continue;
+        }
+        if (cur >= 0) {
+            db_serve_request_info *r = &v[cur];
+            if (r->n_itl == icap) {
+                icap = icap ? 2 * icap : 64;
+                double *ni = realloc(r->itl_ms, sizeof *ni * (size_t)icap);
+                if (!ni) {
+                    rc = SQLITE_NOMEM;
+                    break;
+                }
+                r->itl_ms = ni;
+            }
+            r->itl_ms[r->n_itl++] = t - prev_t;
+        }
+        prev_t = t;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_serve_requests_free(v, k);
+        return rc == SQLITE_NOMEM ? db_errf(err, errlen, "out of memory") : db_sql_fail(st->db, "read arrivals", err, errlen);
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
