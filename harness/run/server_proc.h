@@ -31,8 +31,8 @@ typedef struct db_server_params {
                                   appended to); NULL: /dev/null */
     const char *health_path;   /* polled with GET until HTTP 200; default "/health" */
     int port;                  /* the port the command was told to listen on (127.0.0.1) */
-    double ready_timeout_s;    /* default 120 */
-    double stop_grace_s;       /* SIGTERM, then SIGKILL after this; default 10 */
+    double ready_timeout_s;    /* default 120 (also for 0 or less) */
+    double stop_grace_s;       /* SIGTERM, then SIGKILL after this; default 10 (also for 0 or less) */
 } db_server_params;
 
 db_server_params db_server_default_params(void);
@@ -43,7 +43,9 @@ int db_server_free_port(int *port, char *err, size_t errlen);
 
 /* Start the command (fork + exec, its own process group, stdin from
  * /dev/null).  Returns 0, or -1 with one line in err (command not found,
- * not executable, log file not writable); nothing is left running on -1. */
+ * not executable, log file not writable); nothing is left running on -1.
+ * Call it from a thread that outlives the server (the main thread): the
+ * kernel sends PR_SET_PDEATHSIG when the thread that forked ends. */
 int db_server_start(const db_server_params *p, db_server **out, char *err, size_t errlen);
 
 /* Poll http://127.0.0.1:PORT{health_path} (about every 100 ms) until it
@@ -63,8 +65,11 @@ const char *db_server_base_url(const db_server *s);
 
 /* Stop (SIGTERM to the process group, SIGKILL after stop_grace_s), reap,
  * free.  *exit_desc (may be NULL, 128 bytes) gets how it ended ("exited
- * with status 0", "killed by signal 9 after the grace period").  NULL s is
- * a no-op.  Safe to call whatever state the server is in. */
+ * with status 0", "killed by signal 15", "killed by signal 9 after the
+ * grace period", "exited with status 1 before the stop", with "; the rest
+ * of its process group was killed after the grace period" when only the
+ * server's own children needed SIGKILL).  NULL s is a no-op (exit_desc
+ * gets "").  Safe to call whatever state the server is in. */
 void db_server_stop(db_server *s, char *exit_desc, size_t desc_len);
 
 #ifdef __cplusplus
