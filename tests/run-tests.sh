@@ -5,7 +5,8 @@
 # (tests/bad-input.sh), the suites for users' own models and every shipped
 # dataset (tests/user-suites.sh), the -o rules and safe output files
 # (tests/outsafe.sh), `decobench fetch` against a local lighttpd
-# (tests/fetch-check.sh; skipped without lighttpd), the fuzz targets for fixed run counts
+# (tests/fetch-check.sh; skipped without lighttpd), the serving benchmark against
+# llama-server and a stand-in server with faults (tests/serve-check.sh), the fuzz targets for fixed run counts
 # (tests/fuzz-check.sh), a run on a busy machine flagged as measured under
 # interference (tests/noise-check.sh), the tokenizer and model trainers
 # (tests/train-check.sh)
@@ -90,6 +91,10 @@ count "$tmp/outsafe.log" outsafe.sh
 echo "== fetch: downloads from a local lighttpd (resume, retries, sha256, token)"
 bash "$src/tests/fetch-check.sh" 2>&1 | tee "$tmp/fetch.log"
 count "$tmp/fetch.log" fetch-check.sh
+
+echo "== serving: llama-server and a stand-in with faults on 127.0.0.1"
+DB_LLAMA_BINDIR="${DB_LLAMA_BINDIR:-$src/.deps/llama/bin}" bash "$src/tests/serve-check.sh" 2>&1 | tee "$tmp/serve.log"
+count "$tmp/serve.log" serve-check.sh
 
 echo "== fuzz targets (clang/libFuzzer, fixed run counts)"
 bash "$src/tests/fuzz-check.sh" 2>&1 | tee "$tmp/fuzz.log"

@@ -415,6 +415,12 @@ static int on_result(void *vctx, db_lg_result *res) {
     return rc;
 }
 
+static int discard_result(void *ctx, db_lg_result *res) {
+    (void)ctx;
+    (void)res;
+    return 0;
+}
+
 int db_serve_run_case(db_serve_pool *pool, const db_serve_case *in, int *n_stored, char *err, size_t errlen) {
     *n_stored = 0;
     const db_suite *s = pool->s;
@@ -493,6 +499,18 @@ int db_serve_run_case(db_serve_pool *pool, const db_serve_case *in, int *n_store
         reqs[n_req] = (db_lg_request){ .url = url, .body = bodies[n_req], .api = api, .bearer_token = token };
         cr.req_slot[n_req] = slot;
         n_req++;
+    }
+    if (rc == 0 && n_req > 0 && s->warmup > 0) {
+        /* the suite's warmup: that many requests one at a time, not recorded */
+        db_lg_schedule w = db_lg_default_schedule();
+        w.n_requests = s->warmup;
+        w.timeout_s = db_params_num(&c->params, "timeout_s");
+        db_lg_summary wsum;
+        char e2[600];
+        int wrc = db_loadgen_run(&w, reqs, n_req, discard_result, NULL, (volatile sig_atomic_t *)in->cancel, &wsum, e2,
+                                 sizeof e2);
+        if (wrc < 0) rc = db_errf(err, errlen, "%s: warmup: %s", c->label, e2);
+        else if (wrc == 1) rc = 1;
     }
     if (rc == 0 && n_req > 0) {
         db_lg_schedule sch = db_lg_default_schedule();
