@@ -29,7 +29,10 @@ extern "C" {
 /* What a streamed response looks like (all are Server-Sent Events). */
 typedef enum {
     DB_API_OPENAI_COMPLETIONS,   /* POST /v1/completions: choices[0].text per chunk, "data: [DONE]" at the end */
-    DB_API_OPENAI_CHAT,          /* POST /v1/chat/completions: choices[0].delta.content per chunk */
+    DB_API_OPENAI_CHAT,          /* POST /v1/chat/completions: choices[0].delta.content per chunk
+                                    (a role-only first delta is no content; a reasoning model's
+                                    delta.reasoning_content / delta.reasoning is, and goes into
+                                    the text before the content) */
     DB_API_LLAMA_COMPLETION,     /* llama-server POST /completion: "content" (+ "tokens" with
                                     return_tokens) per chunk; the last one has "stop": true,
                                     "timings", "tokens_predicted", "stop_type" */
@@ -73,17 +76,24 @@ typedef struct db_lg_result {
     int64_t t_sent_ns;           /* when the transfer was started */
     int64_t t_first_ns;          /* first content-bearing chunk; -1 when none */
     int64_t t_done_ns;           /* last byte, or the failure */
-    int n_chunks;                /* content-bearing chunks (an empty "content" is not one) */
+    int n_chunks;                /* content-bearing chunks (an empty "content" is not one; a
+                                    llama.cpp chunk with "tokens" and no text yet is one) */
     int64_t *chunk_ns;           /* arrival of each, n_chunks entries */
     int *chunk_tokens;           /* tokens in each: the length of its "tokens" array when the
                                     server sends one, else 1 (vLLM's convention) */
     char *text;                  /* the concatenated content (NUL-terminated; may hold any UTF-8) */
-    int32_t *tokens;             /* token ids when every chunk carried them, else NULL */
-    int n_tokens;
+    int32_t *tokens;             /* token ids when every content-bearing chunk carried them, else NULL */
+    int n_tokens;                /* 0 when tokens is NULL (db_lg_apply_event leaves -1 there
+                                    once a chunk came without ids) */
     int http_status;             /* 0 when no response arrived */
     char *error;                 /* NULL on success; else one line: "connection refused",
                                     "HTTP 500: <first 200 bytes of the body>", "timed out after 30 s",
-                                    "malformed SSE: ...", "stream ended before the end event", ... */
+                                    "timed out after 10 s while connecting", "malformed event: ...",
+                                    "server error: <its message>", "stream ended before the end
+                                    event[ (<libcurl's reason>)]", "connection closed before a
+                                    response (...)", ...; the bearer token, should the server echo
+                                    it, shows as "***".  A request whose end event arrived
+                                    succeeds whatever happens to its connection after it. */
     char finish_reason[24];      /* "stop", "length", llama.cpp's stop_type ("eos", "limit", "word"); "" */
     int usage_prompt_tokens;     /* openai "usage" (stream_options.include_usage) or llama.cpp
                                     tokens_evaluated / timings.prompt_n; -1 */
@@ -105,7 +115,7 @@ typedef int (*db_lg_on_result)(void *ctx, db_lg_result *res);
 
 typedef struct db_lg_summary {
     int started, succeeded, failed, abandoned;   /* abandoned: in flight when cancelled or stopped */
-    int64_t wall_ns;                             /* start to the last completion */
+    int64_t wall_ns;                             /* start to the last completion (or to the stop) */
     int max_in_flight;                           /* the most transfers that were ever active at once */
 } db_lg_summary;
 
@@ -114,7 +124,8 @@ typedef struct db_lg_summary {
  * bad arguments, out of memory or a libcurl failure of the loop itself.
  * *cancel (may be NULL) becoming non-zero stops the run within about 50 ms:
  * nothing new starts, in-flight transfers are abandoned, returns 1.
- * Returns 0 when every request was started and finished. */
+ * Returns 0 when the run ended by itself: every request started (or the
+ * duration passed) and finished. */
 int db_loadgen_run(const db_lg_schedule *sch, const db_lg_request *reqs, int n_reqs,
                    db_lg_on_result on_result, void *ctx, volatile sig_atomic_t *cancel,
                    db_lg_summary *summary, char *err, size_t errlen);
@@ -141,8 +152,11 @@ void db_sse_free(db_sse *p);
 /* Apply one event's data (a JSON object, or "[DONE]") of the given API to
  * a result: append content, token ids, finish reason, usage, timings; sets
  * *done at the end event ("[DONE]", or llama.cpp's "stop": true).
- * *content_bearing tells whether it added content.  Returns 0, or -1 with
- * one line in err (not JSON, an "error" object, wrong types). */
+ * *content_bearing tells whether it added content: then it appended a
+ * chunk whose chunk_ns is -1 (the caller stamps the arrival time).
+ * r starts zeroed with the absent numbers at -1 / NaN.  Returns 0, or -1
+ * with one line in err ("malformed event: ..." for not JSON or wrong types,
+ * "server error: MESSAGE" for an {"error": ...} event). */
 int db_lg_apply_event(db_api_kind api, const char *data, size_t len, db_lg_result *r,
                       bool *content_bearing, bool *done, char *err, size_t errlen);
 
