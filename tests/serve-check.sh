@@ -89,7 +89,7 @@ else
   "servers": {
     "llama": { "api": "llama.cpp", "model": "target", "command": $(server_cmd), "ready_timeout_s": 120 },
     "llama-draft": { "api": "llama.cpp", "model": "target",
-                     "command": $(server_cmd -md "{model:draft}" --spec-draft-n-max 4 --spec-draft-n-min 0 --spec-draft-p-min 0),
+                     "command": $(server_cmd -md "{model:draft}" --spec-type draft-simple --spec-draft-n-max 4 --spec-draft-n-min 0 --spec-draft-p-min 0),
                      "ready_timeout_s": 120 }
   },
   "datasets": {
@@ -188,8 +188,8 @@ print(best)")"
 
   # json_schema requests: decobench's validator accepts every output
   js="$(q "$db" "SELECT COUNT(*), SUM(m.value) FROM sample s JOIN \"case\" c ON c.id = s.case_id
-                 JOIN sample_metric m ON m.sample_id = s.id AND m.name = 'json_schema_valid' WHERE c.label = 'server json'")"
-  if [ "$js" = "6|6.0" ] || [ "$js" = "6|6" ]; then ok "json_schema requests: all 6 outputs valid under decobench's validator"
+                 JOIN sample_metric m ON m.sample_id = s.id AND m.name = 'schema_valid' WHERE c.label = 'server json'")"
+  if [ "$js" = "6|6.0" ] || [ "$js" = "6|6" ]; then ok "json_schema requests: all 6 outputs valid under decobench's validator (schema_valid)"
   else fail "json_schema through the server" "count|valid = $js" \
       "$(q "$db" "SELECT output_text FROM sample s JOIN \"case\" c ON c.id = s.case_id WHERE c.label = 'server json'")"; fi
 
@@ -262,7 +262,7 @@ checks=(
   "0|^length$|ok"
   "1|^error: HTTP 500|HTTP 500"
   "2|^error: HTTP 429|HTTP 429"
-  "3|^error: malformed SSE|malformed SSE"
+  "3|^error: malformed event|malformed SSE"
   "4|^error: stream ended before the end event|a stream cut mid-way"
   "5|^error: .*error|an error event"
   "6|^error: timed out after 2 s|a request past its 2 s timeout"

@@ -855,13 +855,13 @@ static void test_live_faults(void) {
     for (int i = 0; i < 2 * NS; i++) {
         db_lg_result *r = &c.r[i];
         const char *e = r->error;
-        CHECK_MSG(!e || (!strchr(e, '\n') && !strchr(e, '\r') && !strchr(e, '\t')), "request %d: '%s' is not one line", i, e);
+        CHECK_MSG(!e || (!strchr(e, '\n') && !strchr(e, '\r') && !strchr(e, '\t')), "request %d: '%s' is not one line", i, e ? e : "");
         switch (i % NS) {
         case 0: check_ok(r, "A", 3, "length"); break;
         case 1:
             CHECK_INT_EQ(r->http_status, 500);
             CHECK_CONTAINS(e, "HTTP 500: internal error: the model fell over second line auth=Bearer *** xxx");
-            CHECK_MSG(e && !strstr(e, "SECRET"), "the token leaked: %s", e);
+            CHECK_MSG(e && !strstr(e, "SECRET"), "the token leaked: %s", e ? e : "");
             CHECK(e && strlen(e) == strlen("HTTP 500: ") + 200);
             break;
         case 2:

@@ -415,6 +415,21 @@ static int begin_case(runner *r, const db_case *c, int n_prompts, int64_t starte
     return db_store_case_begin(r->st, r->run_id, &cr, case_id);
 }
 
+/* The case row of a serving case whose server names no model: the server
+ * stands in for the model (its name, its URL or program). */
+static int begin_server_case(runner *r, const db_case *c, int n_prompts, int64_t started, int64_t *case_id) {
+    const db_suite_server *sv = &r->s->servers[c->se->server_idx];
+    char desc[300];
+    snprintf(desc, sizeof desc, "server '%s' (api %s)", sv->name, sv->api);
+    db_case_record cr = {
+        .idx = c->index, .engine = c->se->def->name, .label = c->label, .params_json = c->params_json,
+        .model_name = sv->name, .model_path = sv->url ? sv->url : sv->command[0], .model_desc = desc,
+        .dataset = r->s->datasets[c->dataset].name, .n_prompts = n_prompts, .status = "running",
+        .started_at_ms = started,
+    };
+    return db_store_case_begin(r->st, r->run_id, &cr, case_id);
+}
+
 /* Test hook (tests/reliability.sh, bench/reliability.sh):
  * DECOBENCH_TEST_KILL_AFTER_SAMPLES=N[:SIG] raises SIG (KILL, TERM, HUP or
  * INT; default KILL) in this process right after its N-th sample is stored,
@@ -603,7 +618,8 @@ static int run_serve_case(runner *r, const db_case *c, int n_cases, char *err, s
     if (r->o->limit_prompts > 0 && n_prompts > r->o->limit_prompts) n_prompts = r->o->limit_prompts;
     if (c->target_model >= 0 && load_model(r, c->target_model, err, errlen) != 0) return -1;
     int64_t case_id = 0;
-    if (begin_case(r, c, n_prompts, db_unix_ms(), &case_id) != 0) {
+    if ((c->target_model >= 0 ? begin_case(r, c, n_prompts, db_unix_ms(), &case_id)
+                              : begin_server_case(r, c, n_prompts, db_unix_ms(), &case_id)) != 0) {
         db_errf(err, errlen, "%s: %s", r->o->db_path, db_store_errmsg(r->st));
         return -2;
     }

@@ -4,7 +4,7 @@ generator tests (tests/test_loadgen.c): streams Server-Sent Events the way
 OpenAI-compatible servers (vLLM, llama-server's /v1/...) and llama-server's
 native /completion do, plus planted faults, and records what it saw.
 
-Usage: sse_server.py [--port N] [--exit-on-stdin-eof]
+Usage: sse_server.py [--port N] [--exit-on-stdin-eof] [--not-ready]
     Binds 127.0.0.1 only; port 0 (the default) picks a free one.  The first
     line on stdout is the port.  With --exit-on-stdin-eof the server exits
     when its stdin closes (the test that started it died).
@@ -14,13 +14,16 @@ Endpoints (the API is chosen by the path):
     POST /v1/chat/completions   a role-only first delta, then delta.content chunks
     POST /completion            llama.cpp: "content" (+ "tokens"), last chunk "stop": true
                                 with "timings" (+ draft_n / draft_n_accepted with "draft")
+    GET  /health                200 "ok" (503 with --not-ready)
     GET  /stats                 JSON: max_active, active, count, arrivals (seconds since
                                 the server started, in arrival order), auth (the last
                                 Authorization header), modes, peers (distinct client
                                 connections the POSTs came on)
     POST /reset                 clears the statistics
 
-Request body fields (JSON; all optional):
+Request body fields (JSON; all optional; also read from a line
+"#fault key=value ..." of the prompt or of the last chat message, values as
+JSON where they parse, so a suite's dataset can plant faults):
     tag         text of chunk i is TAG + str(i) + " " (default "c")
     n           number of content chunks (default 5)
     delay_ms    sleep before each chunk (default 0)
@@ -137,7 +140,10 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b)
         elif self.path == '/health':
-            self.plain(200, 'ok')
+            if NOT_READY:
+                self.plain(503, 'loading model')
+            else:
+                self.plain(200, 'ok')
         else:
             self.plain(404, 'not found')
 
@@ -154,6 +160,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.plain(400, 'request body is not JSON')
             return
+        if isinstance(req, dict):
+            req = dict(directives(req), **req)
         mode = req.get('mode', 'ok')
         with LOCK:
             STATS['active'] += 1
@@ -275,15 +283,50 @@ class Handler(BaseHTTPRequestHandler):
         self.end_stream()
 
 
+NOT_READY = False
+
+
+def directives(req):
+    """Fields given in the prompt (or the last chat message) as a line
+    "#fault key=value ...": how decobench's own requests (tests/serve-check.sh),
+    whose bodies the test cannot write, ask for a fault or a shape."""
+    text = req.get('prompt')
+    msgs = req.get('messages')
+    if isinstance(msgs, list) and msgs and isinstance(msgs[-1], dict):
+        text = msgs[-1].get('content')
+    out = {}
+    if not isinstance(text, str):
+        return out
+    for line in text.splitlines():
+        if line.startswith('#fault'):
+            for kv in line.split()[1:]:
+                k, _, v = kv.partition('=')
+                try:
+                    out[k] = json.loads(v)
+                except ValueError:
+                    out[k] = v
+    return out
+
+
 def main():
+    global NOT_READY
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--port', type=int, default=0)
     ap.add_argument('--exit-on-stdin-eof', action='store_true')
+    ap.add_argument('--not-ready', action='store_true', help='GET /health answers 503 forever')
     a = ap.parse_args()
+    NOT_READY = a.not_ready
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.request_queue_size = 128
     srv = ThreadingHTTPServer(('127.0.0.1', a.port), Handler)
     print(srv.server_address[1], flush=True)
+    # for logs (decobench keeps a started server's output): the address and the pid
+    # (on stderr: a test may stop reading stdout after the port line)
+    try:
+        print('listening on http://127.0.0.1:%d pid %d' % (srv.server_address[1], os.getpid()), file=sys.stderr,
+              flush=True)
+    except OSError:
+        pass
     if a.exit_on_stdin_eof:
         def watch():
             try:
