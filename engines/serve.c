@@ -37,6 +37,9 @@ static const db_param_def serve_params[] = {
       "requests to send; 0 = every prompt of the dataset once per repetition" },
     { "duration_s", DB_PARAM_FLOAT, "0", 0, 1e7, NULL, "start no request after this many seconds; 0 = no limit" },
     { "timeout_s", DB_PARAM_FLOAT, "600", 0.1, 1e6, NULL, "per request: send to last byte" },
+    { "cache_prompt", DB_PARAM_BOOL, "true", 0, 1, NULL,
+      "llama.cpp servers: reuse the KV cache of a common prefix with the slot's last prompt (false: every "
+      "prompt evaluated whole, as the in-process engines do)" },
 };
 
 static int serve_validate(const db_params *p, char *err, size_t errlen) {

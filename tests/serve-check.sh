@@ -101,8 +101,9 @@ else
     { "engine": "ar", "label": "ar", "datasets": ["prose", "code"] },
     { "engine": "spec", "label": "spec", "draft": "draft", "params": { "k": 4 }, "datasets": ["prose", "code"] },
     { "engine": "serve", "label": "server", "server": "llama", "grid": { "concurrency": [1, 4] },
+      "params": { "cache_prompt": false }, "datasets": ["prose", "code"] },
+    { "engine": "serve", "label": "server+draft", "server": "llama-draft", "params": { "cache_prompt": false },
       "datasets": ["prose", "code"] },
-    { "engine": "serve", "label": "server+draft", "server": "llama-draft", "datasets": ["prose", "code"] },
     { "engine": "serve", "label": "server json", "server": "llama", "datasets": ["schemas"] }
   ],
   "slo": { "ttft_ms": 60000, "tpot_ms": 60000 },

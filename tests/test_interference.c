@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness/cli/cli.h"
@@ -622,7 +625,81 @@ out:
     free(path);
 }
 
+/* utime + stime of a process, jiffies; -1 unreadable */
+static long long proc_ticks(int pid) {
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return -1;
+    return (long long)(ut + st);
+}
+
+/* A child that burns CPU (a server of a serving case): adopted, its CPU time
+ * is this process's own, not other processes'; released, what it used stays
+ * counted.  Checked in jiffies against the child's own accounting, not time. */
+static void test_adopted_process_is_self(void) {
+    int go[2];
+    if (pipe(go) != 0) { db_test_skip("pipe failed"); return; }
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1) _exit(1);
+        volatile unsigned long x = 0;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+        do {   /* 0.4 CPU-seconds of its own, however loaded the machine is */
+            for (int i = 0; i < 1000000; i++) x += (unsigned long)i;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+        } while ((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9 < 0.4);
+        pause();
+        _exit(0);
+    }
+    close(go[0]);
+    CHECK(pid > 0);
+    if (pid <= 0) return;
+    db_noise_adopt_pid((int)pid);
+    long long c0 = proc_ticks((int)pid);
+    db_noise_snap b;
+    db_noise_begin_at(&b, "");
+    CHECK(write(go[1], "g", 1) == 1);
+    long long c1 = c0;
+    for (int i = 0; i < 600; i++) {   /* until the child has burnt its 0.4 s (at most 60 s) */
+        usleep(100000);
+        c1 = proc_ticks((int)pid);
+        FILE *f;
+        char path[64], st[512] = "";
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        if ((f = fopen(path, "r"))) {
+            if (!fgets(st, sizeof st, f)) st[0] = 0;
+            fclose(f);
+        }
+        const char *p = strrchr(st, ')');
+        if (p && p[2] == 'S') break;   /* sleeping in pause() */
+    }
+    db_noise_release_pid((int)pid);
+    db_noise n;
+    db_noise_end(&b, &n);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(go[1]);
+    long long child = c1 - c0;
+    CHECK_MSG(child >= 30, "the child burnt %lld jiffies", child);
+    /* this process's own jiffies include the child's; other processes' do not */
+    double self_j = n.self_cpus * n.wall_s * 100.0;   /* USER_HZ 100 */
+    CHECK_MSG(self_j + 3 >= (double)child, "self %.1f jiffies < the adopted child's %lld", self_j, child);
+    CHECK_MSG(n.others_jiffies <= (int64_t)(n.wall_s * 100.0 * n.n_cpus) - child + 3,
+              "others %lld jiffies include the child's %lld", (long long)n.others_jiffies, child);
+}
+
 void suite_interference(void) {
+    RUN(test_adopted_process_is_self);
     RUN(test_busy_machine_values_and_verdict);
     RUN(test_quiet_machine_not_flagged);
     RUN(test_thresholds);

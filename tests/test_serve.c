@@ -199,6 +199,10 @@ static void request_bodies(void) {
     CHECK(isnan(num(b, "top_k")));   /* greedy: no sampling settings */
     CHECK_NEAR(num(b, "seed"), 7, 0);   /* the low 32 bits */
     CHECK(cJSON_GetObjectItemCaseSensitive(b, "model") == NULL);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "cache_prompt")));   /* the server's default */
+    cJSON_Delete(b);
+    b = body(s, 0, "{\"cache_prompt\": \"false\"}", "completion", NULL);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(b, "cache_prompt")));
     cJSON_Delete(b);
     /* sampling on llama.cpp: min_p 0 so the distribution is the engine's */
     b = body(s, 0, "{\"mode\": \"sample\", \"temp\": 0.7, \"top_k\": 5, \"top_p\": 0.9}", "completion", NULL);
@@ -218,6 +222,7 @@ static void request_bodies(void) {
     CHECK_STR_EQ(str(b, "model"), "qwen");
     CHECK_NEAR(num(b, "max_tokens"), 33, 0);
     CHECK(isnan(num(b, "n_predict")));
+    CHECK(cJSON_GetObjectItemCaseSensitive(b, "cache_prompt") == NULL);   /* llama.cpp servers only */
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(b, "stream_options");
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage")));
     const cJSON *rf = cJSON_GetObjectItemCaseSensitive(b, "response_format");

@@ -7,7 +7,7 @@
  * "CPU scaling is enabled" warning, load average), plus what they do not
  * measure during a benchmark: the CPU time other processes used while the
  * case ran (/proc/stat busy jiffies minus this process's own utime+stime
- * from /proc/self/stat), hypervisor steal, and thermal-throttle events.
+ * from /proc/self/stat, and its adopted servers'), hypervisor steal, and thermal-throttle events.
  * Thresholds are in docs/metrics.md ("Interference").
  *
  * Every file is read under a root directory: "" (the real /proc and /sys),
@@ -71,6 +71,15 @@ typedef struct db_noise {
     int n_reasons;
     char reason[DB_NOISE_MAX_REASONS][96];
 } db_noise;
+
+/* Processes this one started whose CPU time is part of what is measured —
+ * the inference servers of serving cases (harness/run/serve.c): adopted,
+ * their utime + stime counts as this process's own ("self") in every later
+ * snapshot, not as other processes'; release one before stopping it (its
+ * CPU time so far stays counted).  At most 16 at once; pid <= 0 is ignored.
+ * Read from the real /proc, and counted in snapshots of the real /proc only. */
+void db_noise_adopt_pid(int pid);
+void db_noise_release_pid(int pid);
 
 /* Take the "before" snapshot under the default root ("" or $DECOBENCH_PROC_ROOT). */
 void db_noise_begin(db_noise_snap *s);

@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "harness/constraint/quality.h"
+#include "interference.h"
 #include "harness/util/util.h"
 
 #ifndef DB_LLAMA_BINDIR
@@ -48,6 +49,14 @@ struct db_serve_pool {
     int64_t run_id;
     pooled *sv;
 };
+
+/* Stop a started server; its CPU time stays counted as the measurement's. */
+static void stop_server(pooled *ps) {
+    if (!ps->proc) return;
+    db_noise_release_pid((int)db_server_pid(ps->proc));
+    db_server_stop(ps->proc, NULL, 0);
+    ps->proc = NULL;
+}
 
 db_serve_pool *db_serve_pool_new(const db_suite *s, const char *log_prefix, int64_t run_id) {
     db_serve_pool *p = calloc(1, sizeof *p);
@@ -70,7 +79,7 @@ db_serve_pool *db_serve_pool_new(const db_suite *s, const char *log_prefix, int6
 void db_serve_pool_free(db_serve_pool *p) {
     if (!p) return;
     for (int i = 0; i < p->s->n_servers; i++) {
-        db_server_stop(p->sv[i].proc, NULL, 0);
+        stop_server(&p->sv[i]);
         free(p->sv[i].base_url);
     }
     free(p->sv);
@@ -119,10 +128,7 @@ static int server_ready(db_serve_pool *pool, int idx, volatile int *cancel, char
         return 0;
     }
     if (ps->proc && db_server_alive(ps->proc)) return 0;
-    if (ps->proc) {   /* died since the last case: start it again */
-        db_server_stop(ps->proc, NULL, 0);
-        ps->proc = NULL;
-    }
+    if (ps->proc) stop_server(ps);   /* died since the last case: start it again */
     int port = 0;
     char e2[600];
     if (db_server_free_port(&port, e2, sizeof e2) != 0) return db_errf(err, errlen, "server '%s': %s", sv->name, e2);
@@ -152,10 +158,11 @@ static int server_ready(db_serve_pool *pool, int idx, volatile int *cancel, char
             rc = db_errf(err, errlen, "server '%s': %s", sv->name, e2);
         } else {
             ps->starts++;
+            /* the server's CPU time is part of the measurement, not interference */
+            db_noise_adopt_pid((int)db_server_pid(ps->proc));
             int w = db_server_wait_ready(ps->proc, (volatile sig_atomic_t *)cancel, e2, sizeof e2);
             if (w != 0) {
-                db_server_stop(ps->proc, NULL, 0);
-                ps->proc = NULL;
+                stop_server(ps);
                 rc = w > 0 ? 1 : db_errf(err, errlen, "server '%s': %s (log: %s)", sv->name, e2, log);
             } else {
                 free(ps->base_url);
@@ -211,6 +218,7 @@ char *db_serve_request_body(const db_suite *s, const db_suite_server *sv, const 
     }
     cJSON_AddNumberToObject(b, "seed", (double)(seed & 0xffffffffu));
     if (!s->stop_at_eog) cJSON_AddBoolToObject(b, "ignore_eos", 1);
+    if (strcmp(sv->api, "llama.cpp") == 0) cJSON_AddBoolToObject(b, "cache_prompt", db_params_bool(params, "cache_prompt"));
     if (constraint_json) {
         cJSON *c = cJSON_Parse(constraint_json);
         const cJSON *g = cJSON_GetObjectItemCaseSensitive(c, "grammar");
