@@ -54,7 +54,7 @@ summarise() {
 }
 if [ "$summary" = 1 ]; then summarise; exit $?; fi
 
-targets="${targets:-suite jsonl jsonschema json_gbnf regex_dfa regex_search regex_gbnf gbnf merge}"
+targets="${targets:-suite jsonl jsonschema json_gbnf regex_dfa regex_search regex_gbnf gbnf merge sse}"
 bash "$src/tests/fuzz/build.sh" "$out"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

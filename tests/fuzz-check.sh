@@ -19,7 +19,7 @@ out="${DB_FUZZ_BUILDDIR:-$src/build-fuzz}"
 scale="${DB_FUZZ_SCALE:-1}"
 # executions per target: 10-40 s each on the 2-core VM under load (2026-12-07;
 # the converter and DFA targets run a few hundred inputs a minute under ASan)
-runs="suite:20000 jsonl:10000 jsonschema:12000 json_gbnf:500 regex_dfa:600 regex_search:4000 regex_gbnf:3000 gbnf:20000 merge:150"
+runs="suite:20000 jsonl:10000 jsonschema:12000 json_gbnf:500 regex_dfa:600 regex_search:4000 regex_gbnf:3000 gbnf:20000 merge:150 sse:20000"
 passed=0 failed=0 skipped=0
 
 mkdir -p "$out"

@@ -14,7 +14,7 @@ set -eu
 src="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${1:-$src/build-fuzz}"
 cc="${CLANG:-clang}"
-targets="suite jsonl jsonschema json_gbnf regex_dfa regex_search regex_gbnf gbnf merge"
+targets="suite jsonl jsonschema json_gbnf regex_dfa regex_search regex_gbnf gbnf merge sse"
 
 probe="$(mktemp -d /tmp/decobench-fuzzprobe.XXXXXX)"
 trap 'rm -rf "$probe"' EXIT

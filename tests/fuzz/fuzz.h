@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define DB_FUZZ_TARGETS(X) \
-    X(suite) X(jsonl) X(jsonschema) X(json_gbnf) X(regex_dfa) X(regex_search) X(regex_gbnf) X(gbnf) X(merge)
+    X(suite) X(jsonl) X(jsonschema) X(json_gbnf) X(regex_dfa) X(regex_search) X(regex_gbnf) X(gbnf) X(merge) X(sse)
 
 #define DB_FUZZ_DECLARE(name) int db_fuzz_##name(const uint8_t *data, size_t size);
 DB_FUZZ_TARGETS(DB_FUZZ_DECLARE)

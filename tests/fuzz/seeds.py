@@ -14,6 +14,7 @@ committed twice:
                 (NUL + a string instance where a test gives one)
   gbnf          data/grammars/grammars.jsonl grammars, and NUL + a sentence
   merge         tests/fuzz/corpus/merge/* (SQL run on a fresh database)
+  sse           streamed responses of the OpenAI completions, chat and llama.cpp APIs
 
 usage: tests/fuzz/seeds.py SRCDIR OUTDIR [--max N]   (N seeds per target, default 400)
 """
@@ -28,7 +29,7 @@ def main():
     if '--max' in sys.argv:
         cap = int(sys.argv[sys.argv.index('--max') + 1])
     seeds = {t: [] for t in ('suite', 'jsonl', 'jsonschema', 'json_gbnf', 'regex_dfa', 'regex_search',
-                             'regex_gbnf', 'gbnf', 'merge')}
+                             'regex_gbnf', 'gbnf', 'merge', 'sse')}
 
     def add(t, data):
         if isinstance(data, str):
@@ -118,6 +119,22 @@ def main():
         add('gbnf', g)
         add('gbnf', g + '\0The sea is calm today.')
     add('gbnf', 'root ::= "a" [b-d]* ("x" | "yz")+ "\\n"\0abcxyz\n')
+
+    # sse: streamed responses of each API (first byte: API and piece size)
+    oai = 'data: {"choices":[{"text":"Hel","index":0,"finish_reason":null}]}\n\n' \
+          'data: {"choices":[{"text":"lo","index":0,"finish_reason":"length"}]}\n\n' \
+          'data: {"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2}}\n\ndata: [DONE]\n\n'
+    chat = 'data: {"choices":[{"delta":{"role":"assistant"},"index":0}]}\r\n\r\n' \
+           ': keep-alive\r\n\r\nevent: message\r\ndata: {"choices":[{"delta":{"content":"Hi"},"index":0,' \
+           '"finish_reason":"stop"}]}\r\n\r\ndata: [DONE]\r\n\r\n'
+    llama = 'data: {"content":"o","tokens":[4013],"stop":false}\n\n' \
+            'data: {"content":"","tokens":[],"stop":true,"stop_type":"limit","tokens_predicted":1,' \
+            '"tokens_evaluated":4,"timings":{"prompt_n":4,"prompt_ms":5.5,"predicted_n":1,"predicted_ms":1.8,' \
+            '"draft_n":3,"draft_n_accepted":1}}\n\n'
+    err = 'data: {"error":{"code":500,"message":"boom","type":"server_error"}}\n\n'
+    for first, body in ((0, oai), (1, chat), (2, llama), (3, oai), (4, chat), (5, llama), (0, err), (2, err),
+                        (12, 'data: {"choices":[{"text":\n\n'), (2, 'data: {"content":"a","tokens":[1,2')):
+        add('sse', bytes([first]) + body.encode())
 
     # merge: committed SQL seeds
     for f in sorted(glob.glob(os.path.join(src, 'tests', 'fuzz', 'corpus', 'merge', '*'))):
