@@ -22,6 +22,7 @@
  * sentence saying why (e.g. "no speculative cases") with the chart's id.
  */
 #include "format.h"
+#include "serving.h"
 #include "svg.h"
 #include "table_data.h"
 
@@ -756,6 +757,8 @@ int db_report_html(db_store *st, int64_t run_id, uint64_t seed, FILE *out, char 
         db_errf(err, errlen, "out of memory");
         goto done;
     }
+    /* latency–throughput curves of serving sweeps (nothing without serving cases) */
+    if (db_html_serving_charts(out, st, t->run_id, err, errlen) != 0) goto done;
     write_machine(out, st, &r);
     write_config(out, st, &r);
     write_outputs(out, st, &r);

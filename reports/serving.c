@@ -16,28 +16,23 @@
 #include "harness/util/stats.h"
 #include "harness/util/util.h"
 
-enum { P50, P90, P99, NQ };
+enum { P50 = DB_SERVING_P50, P90 = DB_SERVING_P90, P99 = DB_SERVING_P99, NQ = DB_SERVING_NQ };
 static const double qs[NQ] = { 0.5, 0.9, 0.99 };
 
 typedef struct srow {
     const db_case_info *c;
-    int requests, failed;
-    double duration_s, req_per_s, out_tok_per_s, goodput;
-    double ttft[NQ], tpot[NQ], itl[NQ], e2e[NQ];
-    double mat, acceptance;
-    char *first_error;
+    db_serving_stats st;
 } srow;
 
 static void quantiles(double *x, size_t n, double *out) {
     for (int q = 0; q < NQ; q++) out[q] = n ? db_quantile(x, n, qs[q]) : NAN;
 }
 
-static int compute(db_store *st, const db_case_info *c, srow *r, char *err, size_t errlen) {
+int db_serving_case_stats(db_store *st, int64_t case_id, db_serving_stats *r, char *err, size_t errlen) {
     db_serve_request_info *q = NULL;
     int n = 0;
-    if (db_store_read_serve_requests(st, c->id, &q, &n, err, errlen) != 0) return -1;
     memset(r, 0, sizeof *r);
-    r->c = c;
+    if (db_store_read_serve_requests(st, case_id, &q, &n, err, errlen) != 0) return -1;
     r->requests = n;
     size_t n_itl = 0;
     for (int i = 0; i < n; i++) n_itl += (size_t)q[i].n_itl;
@@ -108,10 +103,10 @@ static void write_md(FILE *out, int64_t run, const srow *rows, int n) {
           " TTFT p50/p90/p99 ms | TPOT p50/p90/p99 ms | ITL p50/p90/p99 ms | E2E p50/p90/p99 ms | #MAT | accept |\n"
           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", out);
     for (int i = 0; i < n; i++) {
-        const srow *r = &rows[i];
+        const db_serving_stats *r = &rows[i].st;
         fputc('|', out);
-        db_md_cell(out, r->c->label);
-        db_md_cell(out, r->c->dataset);
+        db_md_cell(out, rows[i].c->label);
+        db_md_cell(out, rows[i].c->dataset);
         fprintf(out, " %d | %d |", r->requests, r->failed);
         md_num(out, r->duration_s, "%.2f");
         md_num(out, r->req_per_s, "%.2f");
@@ -128,13 +123,13 @@ static void write_md(FILE *out, int64_t run, const srow *rows, int n) {
     }
     bool any = false;
     for (int i = 0; i < n; i++)
-        if (rows[i].first_error) {
+        if (rows[i].st.first_error) {
             if (!any) fputs("\nFailed requests (first reason per case):\n\n", out);
             any = true;
             fputs("- ", out);
             db_md_text(out, rows[i].c->label);
-            fprintf(out, ": %d failed; ", rows[i].failed);
-            db_md_text(out, rows[i].first_error);
+            fprintf(out, ": %d failed; ", rows[i].st.failed);
+            db_md_text(out, rows[i].st.first_error);
             fputc('\n', out);
         }
 }
@@ -146,9 +141,9 @@ static void write_csv(FILE *out, const srow *rows, int n) {
         for (int q = 0; q < NQ; q++) fprintf(out, ",%s_%s_ms", metric[s], qnames[q]);
     fputs(",mat,acceptance,first_error\n", out);
     for (int i = 0; i < n; i++) {
-        const srow *r = &rows[i];
-        db_csv_field(out, r->c->label, 1);
-        db_csv_field(out, r->c->dataset, 0);
+        const db_serving_stats *r = &rows[i].st;
+        db_csv_field(out, rows[i].c->label, 1);
+        db_csv_field(out, rows[i].c->dataset, 0);
         fprintf(out, ",%d,%d", r->requests, r->failed);
         const double v[4] = { r->duration_s, r->req_per_s, r->out_tok_per_s, r->goodput };
         for (int k = 0; k < 4; k++) db_csv_num(out, v[k]);
@@ -173,11 +168,11 @@ static int write_json(FILE *out, int64_t run, const srow *rows, int n, char *err
     cJSON *arr = cJSON_AddArrayToObject(root, "serving");
     const char *metric[4] = { "ttft_ms", "tpot_ms", "itl_ms", "e2e_ms" };
     for (int i = 0; i < n; i++) {
-        const srow *r = &rows[i];
+        const db_serving_stats *r = &rows[i].st;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToArray(arr, o);
-        cJSON_AddStringToObject(o, "case", r->c->label);
-        cJSON_AddStringToObject(o, "dataset", r->c->dataset);
+        cJSON_AddStringToObject(o, "case", rows[i].c->label);
+        cJSON_AddStringToObject(o, "dataset", rows[i].c->dataset);
         cJSON_AddNumberToObject(o, "requests", r->requests);
         cJSON_AddNumberToObject(o, "failed", r->failed);
         json_num(o, "duration_s", r->duration_s);
@@ -210,7 +205,8 @@ int db_report_serving(db_store *st, const db_report_opts *o, FILE *out, char *er
     int n = 0, rc = rows ? 0 : db_errf(err, errlen, "out of memory");
     for (int i = 0; rc == 0 && i < nc; i++) {
         if (strcmp(cases[i].engine, "serve") != 0) continue;
-        rc = compute(st, &cases[i], &rows[n], err, errlen);
+        rows[n].c = &cases[i];
+        rc = db_serving_case_stats(st, cases[i].id, &rows[n].st, err, errlen);
         if (rc == 0) n++;
     }
     if (rc == 0 && n == 0) rc = db_errf(err, errlen, "run %lld has no serving cases", (long long)run);
@@ -219,7 +215,7 @@ int db_report_serving(db_store *st, const db_report_opts *o, FILE *out, char *er
         else if (!strcmp(fmt, "csv")) write_csv(out, rows, n);
         else rc = write_json(out, run, rows, n, err, errlen);
     }
-    for (int i = 0; rows && i < n; i++) free(rows[i].first_error);
+    for (int i = 0; rows && i < n; i++) free(rows[i].st.first_error);
     free(rows);
     db_case_infos_free(cases, nc);
     return rc;

@@ -200,6 +200,24 @@ print(best)")"
      grep -q "^| server+draft | code | 8 | 0 |" "$tmp/report.md"; then ok "report --serving: one row per serving case, 0 failed"
   else fail "report --serving" "$(cat "$tmp/report.md" "$tmp/report.err" | head -12)"; fi
 
+  # the HTML report: latency–throughput curves, one line per sweep
+  "$bin" report --db "$db" --format html -o "$tmp/report.html" 2> "$tmp/html.err"
+  if python3 - "$tmp/report.html" <<'PY'
+import re, sys
+h = open(sys.argv[1], encoding="utf-8").read()
+ok = True
+for cid in ("chart-serving-e2e", "chart-serving-ttft"):
+    m = re.search(r'<svg id="%s".*?</svg>' % cid, h, re.S)
+    ok = ok and m is not None
+    if m:
+        svg = m.group(0)
+        # the three sweeps by name, the concurrency sweep a line of 2 points
+        ok = ok and all(n in svg for n in ("server \u00b7 prose", "server+draft \u00b7 code", "server json \u00b7 schemas"))
+sys.exit(0 if ok else 1)
+PY
+  then ok "report --format html: E2E and TTFT against throughput, one line per sweep of serving cases"
+  else fail "HTML serving charts" "$(grep -o 'chart-serving[a-z0-9-]*' "$tmp/report.html" | sort -u | tr '\n' ' ')" "$(cat "$tmp/html.err")"; fi
+
   # every server stopped at the end: no llama-server that was not there before
   left="$(comm -13 <(echo "$before") <(pgrep -x llama-server | sort) | tr '\n' ' ')"
   starts="$(cat "$db".serve-logs/*.log 2>/dev/null | grep -c "listening on http://127.0.0.1:")"
