@@ -132,6 +132,23 @@ refuse "out-of-range parameter" "temp" -- $(R bad-range.json)
 suite self-layers.json 'engines=[ { "engine": "self-spec", "params": { "layers": 64 } } ]'
 refuse "self-spec with more layers than the target has" "layers" -- $(R self-layers.json)
 
+# ---- serving (engine serve, suite servers) ------------------------------------------
+srv_ok='{ "s": { "api": "llama.cpp", "command": ["llama-server", "--port", "{port}"] } }'
+suite serve-no-api.json 'servers={ "s": { "url": "http://127.0.0.1:9" } }' 'engines=[ { "engine": "serve", "server": "s" } ]'
+refuse "a server without \"api\"" '$.servers.s: "api" is required' -- $(R serve-no-api.json)
+suite serve-no-port.json 'servers={ "s": { "api": "openai", "command": ["llama-server", "-m", "x"] } }' 'engines=[ { "engine": "serve", "server": "s" } ]'
+refuse "a started server not told its port" "no argument holds {port}" -- $(R serve-no-port.json)
+suite serve-placeholder.json 'servers={ "s": { "api": "openai", "command": ["s", "--port", "{prot}"] } }' 'engines=[ { "engine": "serve", "server": "s" } ]'
+refuse "an unknown placeholder in a server command" "unknown placeholder '{prot}'" -- $(R serve-placeholder.json)
+suite serve-no-server.json "servers=$srv_ok" 'engines=[ { "engine": "serve" } ]'
+refuse "a serve entry without a server" '$.engines[0].server: required' -- $(R serve-no-server.json)
+suite serve-missing-prog.json 'servers={ "s": { "api": "llama.cpp", "command": ["no-such-server-xyz", "--port", "{port}"] } }' 'engines=[ { "engine": "serve", "server": "s" } ]'
+refuse "a server program that is not on PATH" "'no-such-server-xyz' not found on PATH" -- $(R serve-missing-prog.json)
+suite serve-bad-load.json "servers=$srv_ok" 'engines=[ { "engine": "serve", "server": "s", "params": { "load": "burst" } } ]'
+refuse "an unknown load of a serve entry" "load" -- $(R serve-bad-load.json)
+suite serve-bad-slo.json "servers=$srv_ok" 'engines=[ { "engine": "serve", "server": "s" } ]' 'slo={ "ttft_ms": -5 }'
+refuse "a negative SLO" '$.slo.ttft_ms' -- $(R serve-bad-slo.json)
+
 # ---- model files ----------------------------------------------------------------
 suite no-model.json 'models={ "target": { "path": "absent.gguf" } }'
 refuse "missing model file" "absent.gguf" -- $(R no-model.json)

@@ -780,7 +780,8 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
         rc = -1;
         goto done;
     }
-    if (run_preflight(&r, cases, n_cases, err, errlen) != 0) {   /* S7: bad input before anything is written */
+    if (run_preflight(&r, cases, n_cases, err, errlen) != 0 ||   /* S7: bad input before anything is written */
+        db_serve_check_servers(s, cases, n_cases, err, errlen) != 0) {
         rc = -1;
         goto done;
     }

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "harness/constraint/quality.h"
@@ -174,6 +175,39 @@ static int server_ready(db_serve_pool *pool, int idx, volatile int *cancel, char
     free(argv);
     free(log);
     return rc;
+}
+
+int db_serve_check_servers(const db_suite *s, const db_case *cases, int n_cases, char *err, size_t errlen) {
+    for (int k = 0; k < s->n_servers; k++) {
+        const db_suite_server *sv = &s->servers[k];
+        bool used = false;
+        for (int i = 0; i < n_cases && !used; i++) used = cases[i].se->server_idx == k;
+        if (!used || !sv->command) continue;
+        char *prog = expand_arg(s, sv->command[0], 0);
+        if (!prog) return db_errf(err, errlen, "out of memory");
+        int rc = 0;
+        if (strchr(prog, '/')) {
+            if (access(prog, X_OK) != 0)
+                rc = db_errf(err, errlen, "%s: $.servers.%s.command[0]: %s: %s", s->path, sv->name, prog,
+                             errno == ENOENT ? "no such file (scripts/build-llama.sh builds llama-server)"
+                                             : "not executable");
+        } else {
+            const char *path = getenv("PATH");
+            bool found = false;
+            for (const char *p = path ? path : ""; *p && !found;) {
+                const char *e = strchr(p, ':');
+                size_t n = e ? (size_t)(e - p) : strlen(p);
+                char full[4096];
+                snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? p : ".", prog);
+                found = access(full, X_OK) == 0;
+                p = e ? e + 1 : p + n;
+            }
+            if (!found) rc = db_errf(err, errlen, "%s: $.servers.%s.command[0]: '%s' not found on PATH", s->path, sv->name, prog);
+        }
+        free(prog);
+        if (rc != 0) return rc;
+    }
+    return 0;
 }
 
 /* ---- requests -------------------------------------------------------------- */

@@ -57,6 +57,12 @@ typedef struct db_serve_case {
  * failed (err set).  *n_stored counts the samples stored here. */
 int db_serve_run_case(db_serve_pool *pool, const db_serve_case *in, int *n_stored, char *err, size_t errlen);
 
+/* Before the run (nothing written yet): every server a case of cases
+ * starts has a program that exists and is executable — argv[0] after its
+ * placeholders, looked up on PATH when it has no '/'.  Returns 0, or -1
+ * with "SUITE: $.servers.NAME.command[0]: ..." in err. */
+int db_serve_check_servers(const db_suite *s, const db_case *cases, int n_cases, char *err, size_t errlen);
+
 /* The request body for one prompt (exposed for the tests): endpoint is
  * "completion", "completions" or "chat".  malloc'd JSON, NULL when out of
  * memory. */
