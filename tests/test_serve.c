@@ -161,8 +161,8 @@ static cJSON *body(const db_suite *s, int server, const char *params_json, const
         CHECK_MSG(db_params_set(&p, it->string, v, err, sizeof err) == 0, "%s", err);
     }
     cJSON_Delete(pj);
-    char *t = db_serve_request_body(s, &s->servers[server], &p, endpoint, "Hi \"you\"\n", constraint, 0x100000007ull,
-                                    "target");
+    char *t = db_serve_request_body(s, &s->servers[server], &p, endpoint, "Hi \"you\"\n", constraint,
+                                    "[\"\\n\\n\", \"END\"]", 0x100000007ull, "target");
     cJSON *b = t ? cJSON_Parse(t) : NULL;
     free(t);
     return b;
@@ -198,6 +198,10 @@ static void request_bodies(void) {
     CHECK_NEAR(num(b, "temperature"), 0, 0);
     CHECK(isnan(num(b, "top_k")));   /* greedy: no sampling settings */
     CHECK_NEAR(num(b, "seed"), 7, 0);   /* the low 32 bits */
+    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(b, "stop");   /* the item's stop strings */
+    CHECK_INT_EQ(cJSON_GetArraySize(stop), 2);
+    CHECK_STR_EQ(cJSON_GetArrayItem(stop, 0)->valuestring, "\n\n");
+    CHECK_STR_EQ(cJSON_GetArrayItem(stop, 1)->valuestring, "END");
     CHECK(cJSON_GetObjectItemCaseSensitive(b, "model") == NULL);
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "cache_prompt")));   /* the server's default */
     cJSON_Delete(b);
@@ -243,7 +247,35 @@ static void request_bodies(void) {
     db_suite_free(s);
 }
 
+/* a dataset item's "stop": a string or an array, kept as a JSON array */
+static void item_stop_strings(void) {
+    char *p = db_path_join(db_test_tmpdir(), "stop.jsonl");
+    const char *t = "{\"prompt\": \"a\", \"stop\": \"\\n\"}\n{\"prompt\": \"b\", \"stop\": [\"x\", \"yz\"]}\n"
+                    "{\"prompt\": \"c\"}\n";
+    char err[512];
+    CHECK(db_write_file_atomic(p, t, strlen(t), err, sizeof err) == 0);
+    db_prompt *pr = NULL;
+    int n = 0;
+    CHECK_INT_EQ(db_prompts_load(p, "c", 0, &pr, &n, err, sizeof err), 0);
+    CHECK_INT_EQ(n, 3);
+    if (n == 3) {
+        CHECK_STR_EQ(pr[0].stop_json, "[\"\\n\"]");
+        CHECK_STR_EQ(pr[1].stop_json, "[\"x\",\"yz\"]");
+        CHECK(pr[2].stop_json == NULL);
+    }
+    db_prompts_free(pr, n);
+    static const char *const bad[] = { "{\"prompt\": \"a\", \"stop\": \"\"}\n", "{\"prompt\": \"a\", \"stop\": []}\n",
+                                       "{\"prompt\": \"a\", \"stop\": [1]}\n", "{\"prompt\": \"a\", \"stop\": {}}\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK(db_write_file_atomic(p, bad[i], strlen(bad[i]), err, sizeof err) == 0);
+        CHECK_INT_EQ(db_prompts_load(p, "c", 0, &pr, &n, err, sizeof err), -1);
+        CHECK_CONTAINS(err, ":1: \"stop\": expected a non-empty string or an array of 1 to 16 non-empty strings");
+    }
+    free(p);
+}
+
 void suite_serve(void) {
+    RUN(item_stop_strings);
     RUN(servers_parse_into_values);
     RUN(server_errors_name_the_path);
     RUN(request_bodies);

@@ -55,6 +55,7 @@ void db_prompts_free(db_prompt *p, int n) {
         free(p[i].text);
         free(p[i].reference);
         free(p[i].constraint_json);
+        free(p[i].stop_json);
         for (int t = 0; t < p[i].n_turns; t++) free(p[i].turns[t]);
         free(p[i].turns);
     }
@@ -251,6 +252,24 @@ static int parse_prompt_line(const char *path, int lineno, const char *line, siz
             }
         }
         if (!(p->constraint_json = cJSON_PrintUnformatted(cons))) {
+            db_errf(err, errlen, "%s:%d: out of memory", path, lineno);
+            goto out;
+        }
+    }
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(o, "stop");
+    if (sv) {   /* a string or an array of 1..16 non-empty strings: stored as an array */
+        bool okv = cJSON_IsString(sv) ? sv->valuestring[0] != 0 : cJSON_IsArray(sv) && sv->child && cJSON_GetArraySize(sv) <= 16;
+        for (const cJSON *x = cJSON_IsArray(sv) ? sv->child : NULL; okv && x; x = x->next)
+            okv = cJSON_IsString(x) && x->valuestring[0];
+        if (!okv) {
+            db_errf(err, errlen, "%s:%d: \"stop\": expected a non-empty string or an array of 1 to 16 non-empty strings",
+                    path, lineno);
+            goto out;
+        }
+        cJSON *arr = cJSON_IsArray(sv) ? cJSON_Duplicate(sv, 1) : cJSON_CreateStringArray((const char *const *)&sv->valuestring, 1);
+        p->stop_json = arr ? cJSON_PrintUnformatted(arr) : NULL;
+        cJSON_Delete(arr);
+        if (!p->stop_json) {
             db_errf(err, errlen, "%s:%d: out of memory", path, lineno);
             goto out;
         }

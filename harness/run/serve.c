@@ -219,7 +219,8 @@ static const char *endpoint_of(const db_suite_server *sv, const db_params *p, ch
 }
 
 char *db_serve_request_body(const db_suite *s, const db_suite_server *sv, const db_params *params, const char *endpoint,
-                            const char *prompt_text, const char *constraint_json, uint64_t seed, const char *model_name) {
+                            const char *prompt_text, const char *constraint_json, const char *stop_json, uint64_t seed,
+                            const char *model_name) {
     cJSON *b = cJSON_CreateObject();
     if (!b) return NULL;
     char mode[16];
@@ -252,6 +253,10 @@ char *db_serve_request_body(const db_suite *s, const db_suite_server *sv, const 
     }
     cJSON_AddNumberToObject(b, "seed", (double)(seed & 0xffffffffu));
     if (!s->stop_at_eog) cJSON_AddBoolToObject(b, "ignore_eos", 1);
+    if (stop_json) {
+        cJSON *st = cJSON_Parse(stop_json);
+        if (st) cJSON_AddItemToObject(b, "stop", st);
+    }
     if (strcmp(sv->api, "llama.cpp") == 0) cJSON_AddBoolToObject(b, "cache_prompt", db_params_bool(params, "cache_prompt"));
     if (constraint_json) {
         cJSON *c = cJSON_Parse(constraint_json);
@@ -533,7 +538,7 @@ int db_serve_run_case(db_serve_pool *pool, const db_serve_case *in, int *n_store
         const db_prompt *pr = &ds->prompts[slot % in->n_prompts];
         uint64_t seed = s->seeds[(slot / in->n_prompts) % s->n_seeds];
         bodies[n_req] = db_serve_request_body(s, sv, &c->params, endpoint, cr.prompt_text[slot % in->n_prompts],
-                                              pr->constraint_json, seed, model_name);
+                                              pr->constraint_json, pr->stop_json, seed, model_name);
         if (!bodies[n_req]) {
             rc = db_errf(err, errlen, "out of memory");
             break;

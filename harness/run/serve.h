@@ -67,7 +67,8 @@ int db_serve_check_servers(const db_suite *s, const db_case *cases, int n_cases,
  * "completion", "completions" or "chat".  malloc'd JSON, NULL when out of
  * memory. */
 char *db_serve_request_body(const db_suite *s, const db_suite_server *sv, const db_params *params, const char *endpoint,
-                            const char *prompt_text, const char *constraint_json, uint64_t seed, const char *model_name);
+                            const char *prompt_text, const char *constraint_json, const char *stop_json, uint64_t seed,
+                            const char *model_name);
 
 #ifdef __cplusplus
 }

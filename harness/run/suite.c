@@ -745,7 +745,7 @@ int db_suite_parse(const char *json_text, const char *origin, const char *base_d
                    db_suite **out, char *err, size_t errlen) {
     *out = NULL;
     if (!origin) origin = "<suite>";
-    ctx c = { origin, base_dir ? base_dir : ".", err, errlen };
+    ctx c = { origin, base_dir ? base_dir : ".", err, errlen, false };
     if (!json_text) return db_errf(err, errlen, "%s: no text", origin);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json_text, &end, 1);

@@ -41,6 +41,8 @@ typedef struct db_prompt {
     int n_turns;
     char *reference;     /* optional "reference" field (quality metrics) */
     char *constraint_json; /* optional "constraint" object, as compact JSON text */
+    char *stop_json;     /* optional "stop": stop strings, as a compact JSON array (serving
+                            requests send it; the in-process engines do not apply it) */
 } db_prompt;
 
 typedef struct db_suite_dataset {
