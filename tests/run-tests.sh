@@ -92,6 +92,10 @@ echo "== fetch: downloads from a local lighttpd (resume, retries, sha256, token)
 bash "$src/tests/fetch-check.sh" 2>&1 | tee "$tmp/fetch.log"
 count "$tmp/fetch.log" fetch-check.sh
 
+echo "== shards: run --shard I/N and their merge equal the single-process run"
+bash "$src/tests/shard-check.sh" 2>&1 | tee "$tmp/shard.log"
+count "$tmp/shard.log" shard-check.sh
+
 echo "== serving: llama-server and a stand-in with faults on 127.0.0.1"
 DB_LLAMA_BINDIR="${DB_LLAMA_BINDIR:-$src/.deps/llama/bin}" bash "$src/tests/serve-check.sh" 2>&1 | tee "$tmp/serve.log"
 count "$tmp/serve.log" serve-check.sh

@@ -328,7 +328,7 @@ static void test_stored_and_reported(void) {
     sqlite3 *db = db_store_handle(st);
     sqlite3_stmt *s = NULL;
     CHECK(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &s, NULL) == SQLITE_OK);
-    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 3);
+    CHECK(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == DB_STORE_SCHEMA_VERSION);
     sqlite3_finalize(s);
     CHECK(sqlite3_prepare_v2(db, "SELECT value FROM interference WHERE run_id = 1 AND case_idx = 1 AND name = "
                                  "'others_cpus' LIMIT 1", -1, &s, NULL) == SQLITE_OK);

@@ -60,7 +60,7 @@ static int start_run(db_store *st, int64_t *run_id, int64_t *case_id) {
     int64_t mid = 0;
     db_run_record rr = { 0, "t", "/nonexistent/t.json", "{}", "decobench run", "rev", "llama", "cc", "-O2", "", 1,
                          NULL, 0 };
-    db_run_lifecycle lc = { NULL, "cafe", 0 };
+    db_run_lifecycle lc = { NULL, "cafe", 0, 0, 0, NULL };
     db_case_record cr = { 0, "ar", "ar", "{}", "target", "exact", "", "exact", 1, 1, NULL, NULL, NULL, "d", 2,
                           "completed", 0, 0 };
     if (db_store_machine(st, &m, &mid) != 0) return -1;
@@ -334,8 +334,9 @@ static void test_lifecycle_upgrade_v2(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     if (st) {
         db = db_store_handle(st);
-        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "3");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "4");
         CHECK_Q(db, "SELECT resumed || '|' || (pid IS NULL) FROM run", "0|1");
+        CHECK_Q(db, "SELECT COUNT(*) FROM pragma_table_info('run') WHERE name = 'shard_count'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='sample_key'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='identity'", "1");
         db_store_close(st);

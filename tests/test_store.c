@@ -78,8 +78,11 @@ static void test_store_roundtrip(void) {
     sqlite3 *db = db_store_handle(st);
     CHECK_Q(db, "PRAGMA journal_mode", "wal");
     CHECK_Q(db, "PRAGMA foreign_keys", "1");
-    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "3");
+    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "4");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='machine_probe'", "1");
+    CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='run_shard'", "1");   /* version 4 */
+    CHECK_Q(db, "SELECT COUNT(*) FROM pragma_table_info('run') WHERE name IN ('shard_index', 'shard_count', 'shard_group')",
+            "3");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN ('case_run_id','sample_case_id')", "2");
 
     db_machine m;
@@ -354,8 +357,9 @@ static void test_store_upgrade_v1(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     if (st) {
         db = db_store_handle(st);
-        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "3");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "4");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='sample_metric'", "1");
+        CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='run_shard'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='identity'", "1");
         db_store_close(st);
     }

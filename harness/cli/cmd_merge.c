@@ -18,6 +18,7 @@
 #include "harness/util/outfile.h"
 #include "harness/run/store.h"
 #include "harness/util/util.h"
+#include "harness/run/identity.h"
 #include "harness/run/store_merge.h"
 
 static void usage(FILE *f) {
@@ -153,6 +154,20 @@ int cmd_merge(int argc, char **argv) {
         total.cases_added += s.cases_added;
         total.samples_added += s.samples_added;
     }
+    /* S10: the logical runs made of shards — their identity verdicts over all
+     * their samples, and the shards still missing */
+    char *shards = NULL;
+    int n_missing = 0, n_logical = 0;
+    int64_t *logical = NULL;
+    if (db_merge_shard_status(dst, &shards, &n_missing, &logical, &n_logical, err, sizeof err) != 0) {
+        fprintf(stderr, "decobench merge: %s\n", err);
+        status = 1;
+        goto out;
+    }
+    for (int i = 0; i < n_logical; i++)
+        if (db_identity_check_run(db_store_handle(dst), logical[i], NULL, NULL, err, sizeof err) != 0)
+            fprintf(stderr, "decobench merge: identity of run %lld: %s\n", (long long)logical[i], err);
+    free(logical);
     db_store_close(dst);
     dst = NULL;
     if (through) {
@@ -176,7 +191,12 @@ int cmd_merge(int argc, char **argv) {
            out_path, total.runs_added, total.runs_added == 1 ? "" : "s", total.cases_added,
            total.cases_added == 1 ? "" : "s", total.samples_added, total.samples_added == 1 ? "" : "s",
            total.runs_present, total.machines_added, total.machines_added == 1 ? "" : "s");
-    status = 0;
+    if (shards && shards[0]) fputs(shards, stderr);   /* "run R (SUITE): shards 0,1 of 4; missing: 2,3" */
+    status = n_missing > 0 ? 1 : 0;
+    if (n_missing > 0)
+        fprintf(stderr, "decobench merge: %d run%s lack%s shards: merged what is there; merge the missing shards "
+                "when they exist\n", n_missing, n_missing == 1 ? "" : "s", n_missing == 1 ? "s" : "");
+    free(shards);
 out:
     db_store_close(dst);
     if (created && tmp) db_store_remove_files(tmp);

@@ -13,6 +13,7 @@
 #include "harness/util/jsonlimits.h"
 #include "harness/model/model.h"
 #include "harness/run/runner.h"
+#include "harness/run/shard.h"
 #include "harness/run/store.h"
 #include "harness/run/suite.h"
 #include "harness/util/util.h"
@@ -127,7 +128,8 @@ out:
 /* --resume: the suite is the run's stored configuration (paths already
  * resolved), read back as it was; the runner checks that its files did not
  * change. */
-static int load_resumed(const char *db_path, int64_t run_id, db_suite **out, int *limit, char *err, size_t errlen) {
+static int load_resumed(const char *db_path, int64_t run_id, db_suite **out, int *limit, int *shard_index,
+                        int *shard_count, char **shard_group, char *err, size_t errlen) {
     db_store *st = NULL;
     if (!db_file_exists(db_path)) return db_errf(err, errlen, "%s: --resume: no such results database", db_path);
     if (db_store_open(db_path, &st, err, errlen) != 0) return -1;
@@ -139,6 +141,10 @@ static int load_resumed(const char *db_path, int64_t run_id, db_suite **out, int
     if (!dir) rc = db_errf(err, errlen, "out of memory");
     else rc = db_suite_parse(rs.config_json, rs.suite_path ? rs.suite_path : "<stored suite>", dir, out, err, errlen);
     *limit = rs.limit_prompts;
+    *shard_index = rs.shard_index;   /* a shard resumes as the same shard */
+    *shard_count = rs.shard_count;
+    *shard_group = rs.shard_group;
+    rs.shard_group = NULL;
     free(dir);
     db_run_resume_free(&rs);
     return rc;
@@ -158,6 +164,11 @@ static void run_usage(FILE *f) {
         "  --format FMT       table printed at the end: md (default), csv, latex, json, none\n"
         "  --no-progress      no progress line (default: shown when stderr is a terminal)\n"
         "  -v, --verbose      one line per finished case, and llama.cpp's own log\n"
+        "  --shard I/N        run only shard I (0-based) of N: a deterministic part of the\n"
+        "                     suite's (case, prompt, repetition) units, balanced by expected\n"
+        "                     cost; `decobench merge` of the N databases gives the whole run\n"
+        "                     (docs/slurm.md)\n"
+        "  --shard-group ID   what the shards of one launch share (default: $SLURM_ARRAY_JOB_ID)\n"
         "  --resume ID        continue run ID of the database (interrupted, or crashed: its\n"
         "                     process is gone): the same suite, configuration and limit as\n"
         "                     stored with it, only the samples it does not have yet; refused\n"
@@ -180,12 +191,17 @@ int cmd_run(int argc, char **argv) {
         { "no-progress", no_argument, NULL, 'P' },
         { "verbose", no_argument, NULL, 'v' },
         { "resume", required_argument, NULL, 'R' },
+        { "shard", required_argument, NULL, 'S' },
+        { "shard-group", required_argument, NULL, 'G' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *db_path = DB_DEFAULT_DB, *format = "md";
     int64_t resume_id = 0;
     int limit = 0, progress = isatty(2), verbose = 0, c;
+    int shard_index = 0, shard_count = 0;
+    const char *shard_group_opt = NULL;
+    char *shard_group = NULL;
     const char *models[32], *override_path = NULL;
     int n_models = 0;
     optind = 1;
@@ -222,6 +238,22 @@ int cmd_run(int argc, char **argv) {
             resume_id = v;
             break;
         }
+        case 'S': {
+            char serr[256];
+            if (db_shard_parse(optarg, &shard_index, &shard_count, serr, sizeof serr) != 0) {
+                fprintf(stderr, "decobench run: %s\n", serr);
+                return 2;
+            }
+            break;
+        }
+        case 'G':
+            for (const char *q = optarg; *q; q++)
+                if ((unsigned char)*q < 0x20 || *q == 0x7f || q - optarg >= 100) {
+                    fprintf(stderr, "decobench run: --shard-group: at most 100 printable characters\n");
+                    return 2;
+                }
+            shard_group_opt = optarg;
+            break;
         case 'P': progress = 0; break;
         case 'v': verbose = 1; break;
         case 'h': run_usage(stdout); return 0;
@@ -238,9 +270,13 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "decobench run: expected one suite, got %d arguments\n", argc - optind);
         return 2;
     }
-    if (resume_id > 0 && (optind < argc || n_models || override_path || limit)) {
+    if (resume_id > 0 && (optind < argc || n_models || override_path || limit || shard_count || shard_group_opt)) {
         fprintf(stderr, "decobench run: --resume continues a run with its stored suite and options; "
-                        "SUITE, --model, --override and --limit are not allowed with it\n");
+                        "SUITE, --model, --override, --limit and --shard are not allowed with it\n");
+        return 2;
+    }
+    if (shard_group_opt && !shard_count) {
+        fprintf(stderr, "decobench run: --shard-group names the launch a shard belongs to; it needs --shard I/N\n");
         return 2;
     }
     const char *suite_path = optind < argc ? argv[optind] : DB_DEFAULT_SUITE;
@@ -248,7 +284,8 @@ int cmd_run(int argc, char **argv) {
     db_llama_set_quiet(!verbose);
     char err[1024];
     db_suite *suite = NULL;
-    int lrc = resume_id > 0 ? load_resumed(db_path, resume_id, &suite, &limit, err, sizeof err)
+    int lrc = resume_id > 0 ? load_resumed(db_path, resume_id, &suite, &limit, &shard_index, &shard_count, &shard_group,
+                                           err, sizeof err)
               : n_models || override_path
                   ? load_with_overrides(suite_path, override_path, models, n_models, &suite, err, sizeof err)
                   : db_suite_load(suite_path, &suite, err, sizeof err);
@@ -273,12 +310,17 @@ int cmd_run(int argc, char **argv) {
     db_run_options o = {
         .db_path = db_path, .argv_text = argv_text.s, .progress = progress, .verbose = verbose,
         .limit_prompts = limit, .interrupted = &interrupted, .resume_run_id = resume_id,
+        .shard_index = shard_index, .shard_count = shard_count,
     };
+    /* the shards of one launch share a group: given, or the Slurm array's job id */
+    const char *env_group = getenv("SLURM_ARRAY_JOB_ID");
+    o.shard_group = shard_group ? shard_group : shard_group_opt ? shard_group_opt : env_group ? env_group : "";
     db_run_summary sum;
     int rc = db_run_suite(suite, &o, &sum, err, sizeof err);
     for (int i = 0; i < 3; i++) sigaction(sigs[i], &old_sa[i], NULL);
     db_str_free(&argv_text);
     db_suite_free(suite);
+    free(shard_group);
 
     if (rc < 0) {
         fprintf(stderr, "decobench run: %s\n", err);

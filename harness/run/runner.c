@@ -33,6 +33,7 @@
 #include "run_inputs.h"
 #include "scorer.h"
 #include "serve.h"
+#include "shard.h"
 #include "store.h"
 #include "harness/util/sha256.h"
 #include "harness/util/textmetrics.h"
@@ -67,6 +68,7 @@ typedef struct runner {
     int64_t t_start_ns;
     int n_noisy;              /* S7 interference: cases measured under interference */
     db_serve_pool *pool;      /* the servers of serving cases (harness/run/serve.h) */
+    db_shard_plan *plan;      /* --shard: which units this process runs (harness/run/shard.h); NULL: all */
     int cur_case, cur_n_cases;   /* progress of a serving case */
     const char *cur_label;
 } runner;
@@ -522,6 +524,7 @@ static int run_case(runner *r, const db_case *c, int n_cases, char *err, size_t 
         for (int i = 0; i < n_prompts && rc == 0; i++) {
             const db_prompt *pr = &ds->prompts[i];
             const int n_turns = ds->chat ? pr->n_turns : 1;
+            if (r->plan && db_shard_owner(r->plan, c->index, i, rep) != r->o->shard_index) continue;   /* another shard's */
             const char *answers[64];
             char *own[64] = { 0 };
             for (int t = 0; t < n_turns && t < 64 && rc == 0; t++) {
@@ -823,7 +826,8 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
             .build_flags = DB_BUILD_FLAGS, .papi_version = db_counters_papi_version(r.counters),
             .threads = r.threads, .counters = cst, .n_counters = n_cst,
         };
-        db_run_lifecycle lc = { suite_sha[0] ? suite_sha : NULL, inputs_sha, o->limit_prompts };
+        db_run_lifecycle lc = { suite_sha[0] ? suite_sha : NULL, inputs_sha, o->limit_prompts, o->shard_index,
+                                o->shard_count, o->shard_group ? o->shard_group : "" };
         db_store_set_run_lifecycle(r.st, &lc);
         if (db_store_machine(r.st, &mach, &machine_id) != 0 ||
             (rr.machine_id = machine_id, db_store_run_begin(r.st, &rr, &r.run_id) != 0)) {
@@ -838,6 +842,12 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
         goto done;
     }
 
+    if (o->shard_count > 0 && db_shard_plan_make(s, cases, n_cases, o->limit_prompts, o->shard_count, &r.plan, err,
+                                                 errlen) != 0) {
+        rc = -1;
+        db_store_run_finish(r.st, r.run_id, "failed");
+        goto done;
+    }
     if (!(r.pool = db_serve_pool_new(s, o->db_path, r.run_id))) {
         rc = db_errf(err, errlen, "out of memory");
         db_store_run_finish(r.st, r.run_id, "failed");
@@ -847,9 +857,17 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
         const db_suite_dataset *ds = &s->datasets[cases[i].dataset];
         int np = ds->n_prompts;
         if (o->limit_prompts > 0 && np > o->limit_prompts) np = o->limit_prompts;
+        if (r.plan && !db_shard_has_case(r.plan, i, o->shard_index)) continue;
         if (cases[i].se->def->serving) {
             int nr = db_params_int(&cases[i].params, "requests");
             r.total_samples += nr > 0 ? nr : np * s->repetitions;
+            continue;
+        }
+        if (r.plan) {   /* the units of this shard only */
+            for (int rep = 0; rep < s->repetitions; rep++)
+                for (int p = 0; p < np; p++)
+                    if (db_shard_owner(r.plan, i, p, rep) == o->shard_index)
+                        r.total_samples += ds->chat ? ds->prompts[p].n_turns : 1;
             continue;
         }
         for (int p = 0; p < np; p++) r.total_samples += (ds->chat ? ds->prompts[p].n_turns : 1) * s->repetitions;
@@ -862,8 +880,16 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     const char *status = "completed";
     db_noise_snap run_noise0;   /* S7 interference: the machine during the whole run */
     db_noise_begin(&run_noise0);
+    if (r.plan && (o->verbose || o->progress)) {
+        int nu = 0;
+        double cost = db_shard_cost(r.plan, o->shard_index, &nu), all = 0;
+        for (int k = 0; k < o->shard_count; k++) all += db_shard_cost(r.plan, k, NULL);
+        fprintf(stderr, "decobench run: shard %d/%d: %d units, %.1f%% of the expected cost\n", o->shard_index,
+                o->shard_count, nu, all > 0 ? 100.0 * cost / all : 0.0);
+    }
     for (int i = 0; i < n_cases; i++) {
         char cerr[600] = "";
+        if (r.plan && !db_shard_has_case(r.plan, i, o->shard_index)) continue;   /* all its units are other shards' */
         progress(&r, i, n_cases, cases[i].label, false);
         int crc = cases[i].se->def->serving ? run_serve_case(&r, &cases[i], n_cases, cerr, sizeof cerr)
                                             : run_case(&r, &cases[i], n_cases, cerr, sizeof cerr);
@@ -917,6 +943,7 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
     if (rc == 0 && strcmp(status, "interrupted") == 0) rc = 1;
 
 done:
+    db_shard_plan_free(r.plan);
     db_serve_pool_free(r.pool);   /* every server it started is stopped, whatever the way out */
     for (int i = 0; r.models && i < r.n_loaded; i++) {
         db_model_close(r.models[i].m);

@@ -24,6 +24,9 @@ typedef struct db_run_options {
     volatile int *interrupted; /* set by a SIGINT, SIGTERM or SIGHUP handler */
     int64_t resume_run_id;     /* > 0: continue this interrupted or crashed run (the suite is
                                 * its stored configuration; only samples not stored yet run) */
+    int shard_index, shard_count;  /* shard_count > 0: run only shard shard_index of the suite's
+                                    * work (harness/run/shard.h); recorded with the run */
+    const char *shard_group;   /* what the shards of one launch share (e.g. $SLURM_ARRAY_JOB_ID); NULL: "" */
 } db_run_options;
 
 typedef struct db_run_summary {

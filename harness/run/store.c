@@ -128,6 +128,11 @@ static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
           "  run_id INTEGER NOT NULL REFERENCES run(id), case_idx INTEGER NOT NULL, name TEXT NOT NULL,\n"
           "  value REAL, text TEXT);\n",
     /* -- end S7 interference */
+    /* -- S10 shards: the shards a merged run was made of (harness/run/shard.h) */
+    [3] = "CREATE %sTABLE IF NOT EXISTS run_shard(\n"
+          "  run_id INTEGER NOT NULL REFERENCES run(id), shard_index INTEGER NOT NULL, shard_count INTEGER NOT NULL,\n"
+          "  machine_id INTEGER REFERENCES machine(id), hostname TEXT, started_at INTEGER, finished_at INTEGER,\n"
+          "  status TEXT, PRIMARY KEY(run_id, shard_index));\n",
 };
 
 /* Upgrade statements that only a writable connection runs (ALTER TABLE and
@@ -147,6 +152,10 @@ static const char *const migrations_rw[DB_STORE_SCHEMA_VERSION] = {
           "CREATE UNIQUE INDEX IF NOT EXISTS sample_key ON sample(case_id, prompt_idx, rep, turn);\n"
           /* -- end S7 run lifecycle */
           "",
+    [3] = /* -- S10 shards: which part of a suite a run is */
+          "ALTER TABLE run ADD COLUMN shard_index INTEGER;\n"
+          "ALTER TABLE run ADD COLUMN shard_count INTEGER;\n"
+          "ALTER TABLE run ADD COLUMN shard_group TEXT;\n",
 };
 
 /* Run one migrations_rw[] step statement by statement; a column that is

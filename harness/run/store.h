@@ -35,6 +35,12 @@
  *            first_diff_json)                                  (version 3)
  *   interference(run_id, case_idx, name, value, text)          (version 3;
  *                 harness/run/interference.h; case_idx -1: the whole run)
+ *   run gains shard_index, shard_count, shard_group: a shard of a suite
+ *       (`run --shard I/N`, harness/run/shard.h); a run merged from shards
+ *       has shard_count N and shard_index NULL, and one
+ *   run_shard(run_id, shard_index, shard_count, machine_id, hostname,
+ *             started_at, finished_at, status) row per shard merged into
+ *             it                                              (version 4)
  *
  * Opening a database of an older schema version read-write upgrades it in
  * place (one transaction); read-only opens accept every version from 1, so
@@ -54,7 +60,7 @@
 extern "C" {
 #endif
 
-#define DB_STORE_SCHEMA_VERSION 3
+#define DB_STORE_SCHEMA_VERSION 4
 
 typedef struct db_store db_store;
 
@@ -154,6 +160,10 @@ typedef struct db_run_lifecycle {
     const char *suite_sha256;   /* sha256 of the suite file; NULL when none */
     const char *config_sha256;  /* sha256 of the resolved configuration and its datasets */
     int limit_prompts;          /* --limit, 0 none */
+    /* version 4: a shard (shard_count > 0): its index in [0, shard_count) and
+     * the group its siblings share (--shard-group, $SLURM_ARRAY_JOB_ID; "") */
+    int shard_index, shard_count;
+    const char *shard_group;
 } db_run_lifecycle;
 
 /* The next db_store_run_begin on st stores lc (copied) with its run, in the
@@ -199,6 +209,8 @@ typedef struct db_run_resume {
     int64_t run_id;
     char *suite_path, *config_json, *suite_sha256, *config_sha256;
     int limit_prompts;
+    int shard_index, shard_count;   /* a shard's (version 4), else 0 and 0 */
+    char *shard_group;
 } db_run_resume;
 /* Read run run_id to resume it: it must be interrupted, crashed or
  * 'running' with its process gone (one-line error otherwise).  With

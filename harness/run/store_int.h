@@ -30,7 +30,7 @@ struct db_store {
     /* the next run's resume keys (db_store_set_run_lifecycle) */
     bool next_lc_set;
     db_run_lifecycle next_lc;
-    char next_suite_sha[65], next_config_sha[65];
+    char next_suite_sha[65], next_config_sha[65], next_shard_group[128];
 };
 
 /* ---- store_sql.c ---------------------------------------------------------- */

@@ -38,6 +38,23 @@ int db_store_run_claim(db_store *st, int64_t run_id, const db_run_lifecycle *lc)
                       "UPDATE run SET pid=?, hostname=?, heartbeat_at=?, suite_sha256=?, config_sha256=?,"
                       " limit_prompts=? WHERE id=?", &s) != 0)
         return -1;
+    if (lc && lc->shard_count > 0) {   /* version 4: which shard of the suite */
+        sqlite3_stmt *h = NULL;
+        if (db_st_prepare(st, "UPDATE run SET shard_index=?, shard_count=?, shard_group=? WHERE id=?", &h) != 0) {
+            sqlite3_finalize(s);
+            return -1;
+        }
+        sqlite3_bind_int(h, 1, lc->shard_index);
+        sqlite3_bind_int(h, 2, lc->shard_count);
+        db_st_bind_text(h, 3, lc->shard_group ? lc->shard_group : "");
+        sqlite3_bind_int64(h, 4, run_id);
+        int hr = sqlite3_step(h);
+        sqlite3_finalize(h);
+        if (hr != SQLITE_DONE) {
+            sqlite3_finalize(s);
+            return db_st_err(st, "record the shard");
+        }
+    }
     sqlite3_bind_int64(s, 1, (sqlite3_int64)getpid());
     db_st_bind_text(s, 2, host);
     sqlite3_bind_int64(s, 3, db_unix_ms());
@@ -58,6 +75,10 @@ int db_store_set_run_lifecycle(db_store *st, const db_run_lifecycle *lc) {
     st->next_lc.suite_sha256 = lc->suite_sha256 ? st->next_suite_sha : NULL;
     st->next_lc.config_sha256 = lc->config_sha256 ? st->next_config_sha : NULL;
     st->next_lc.limit_prompts = lc->limit_prompts;
+    st->next_lc.shard_index = lc->shard_index;
+    st->next_lc.shard_count = lc->shard_count;
+    snprintf(st->next_shard_group, sizeof st->next_shard_group, "%s", lc->shard_group ? lc->shard_group : "");
+    st->next_lc.shard_group = st->next_shard_group;
     return 0;
 }
 
@@ -226,7 +247,7 @@ end:
 
 void db_run_resume_free(db_run_resume *r) {
     if (!r) return;
-    char *f[] = { r->suite_path, r->config_json, r->suite_sha256, r->config_sha256 };
+    char *f[] = { r->suite_path, r->config_json, r->suite_sha256, r->config_sha256, r->shard_group };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) free(f[i]);
     memset(r, 0, sizeof *r);
 }
@@ -238,7 +259,8 @@ int db_store_run_resume(db_store *st, int64_t run_id, bool take_over, db_run_res
     if (db_st_exec(st, take_over ? "BEGIN IMMEDIATE" : "BEGIN") != 0) return db_errf(err, errlen, "%s", st->err);
     if (db_st_prepare(st,
                       "SELECT status, hostname, pid, COALESCE(heartbeat_at, started_at), suite_path, config_json,"
-                      " suite_sha256, config_sha256, limit_prompts FROM run WHERE id=?", &s) != 0) {
+                      " suite_sha256, config_sha256, limit_prompts, COALESCE(shard_index, 0),"
+                      " COALESCE(shard_count, 0), shard_group FROM run WHERE id=?", &s) != 0) {
         db_errf(err, errlen, "%s", st->err);
         goto fail;
     }
@@ -274,6 +296,9 @@ int db_store_run_resume(db_store *st, int64_t run_id, bool take_over, db_run_res
     out->suite_sha256 = db_st_col_dup(s, 6);
     out->config_sha256 = db_st_col_dup(s, 7);
     out->limit_prompts = sqlite3_column_int(s, 8);
+    out->shard_index = sqlite3_column_int(s, 9);
+    out->shard_count = sqlite3_column_int(s, 10);
+    out->shard_group = db_st_col_dup(s, 11);
     sqlite3_finalize(s);
     s = NULL;
     if (!out->config_json || !out->config_sha256) {

@@ -147,6 +147,8 @@ typedef struct merger {
     int n_mach;
     int64_t *added_idx;   /* idx of the cases copy_cases added to a run already present */
     int n_added, cap_added;
+    int64_t logical[64];  /* S10: logical runs that shards went into */
+    int n_logical;
     char err[512];
 } merger;
 
@@ -346,11 +348,240 @@ static int merge_noise(merger *m, int64_t sr, int64_t dr, int exists) {
     return r5 == SQLITE_DONE ? 0 : m_fail(m, m->src, "read interference");
 }
 
+/* ---- S10 shards ---------------------------------------------------------------
+ * A source run that is shard I of N (run --shard, harness/run/shard.h) goes
+ * into the logical run of its launch in dst — the run with shard_index NULL
+ * and the same shard_count, shard_group, suite and configuration hashes and
+ * --limit — created from the first shard merged.  Its cases join that run's
+ * cases of the same idx (their samples are disjoint across shards; a sample
+ * key present already means overlapping shards, an error), a run_shard row
+ * records the shard, a shard merged before is skipped, and the run's start,
+ * end and status follow its shards: completed when all N are there and
+ * completed, failed when all are there and one is not, else interrupted. */
+
+static int sql1(sqlite3 *db, const char *sql, sqlite3_stmt **s) {
+    return sqlite3_prepare_v2(db, sql, -1, s, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* the interference rows of the shard's cases: a case's verdict from the
+ * first shard that ran it, replaced by a later shard's when that one was
+ * flagged and the kept one was not; the run's own verdict likewise */
+static int merge_shard_noise(merger *m, int64_t sr, int64_t dr) {
+    sqlite3_stmt *f = NULL, *d = NULL, *del = NULL;
+    if (sql1(m->src, "SELECT case_idx, MAX(value) FROM interference WHERE run_id = ? AND name = 'flagged' GROUP BY case_idx",
+             &f) != 0)
+        return m_fail(m, m->src, "read interference");
+    sqlite3_bind_int64(f, 1, sr);
+    int64_t *take = NULL;
+    int n_take = 0, cap = 0, rc = 0;
+    while (sqlite3_step(f) == SQLITE_ROW) {
+        int64_t idx = sqlite3_column_int64(f, 0);
+        double flagged = sqlite3_column_double(f, 1);
+        if (!d && sql1(m->dst, "SELECT MAX(value) FROM interference WHERE run_id = ? AND case_idx = ? AND name = 'flagged'",
+                       &d) != 0) {
+            rc = m_fail(m, m->dst, "read interference");
+            break;
+        }
+        sqlite3_reset(d);
+        sqlite3_bind_int64(d, 1, dr);
+        sqlite3_bind_int64(d, 2, idx);
+        bool have = sqlite3_step(d) == SQLITE_ROW && sqlite3_column_type(d, 0) != SQLITE_NULL;
+        double kept = have ? sqlite3_column_double(d, 0) : 0;
+        if (have && !(flagged > 0 && kept == 0)) continue;
+        if (have) {   /* the flagged verdict replaces the quiet one */
+            if (!del && sql1(m->dst, "DELETE FROM interference WHERE run_id = ? AND case_idx = ?", &del) != 0) {
+                rc = m_fail(m, m->dst, "update interference");
+                break;
+            }
+            sqlite3_reset(del);
+            sqlite3_bind_int64(del, 1, dr);
+            sqlite3_bind_int64(del, 2, idx);
+            if (sqlite3_step(del) != SQLITE_DONE) {
+                rc = m_fail(m, m->dst, "update interference");
+                break;
+            }
+        }
+        if (n_take == cap) {
+            cap = cap ? 2 * cap : 16;
+            int64_t *t = realloc(take, sizeof *t * (size_t)cap);
+            if (!t) {
+                rc = -1;
+                snprintf(m->err, sizeof m->err, "out of memory");
+                break;
+            }
+            take = t;
+        }
+        take[n_take++] = idx;
+    }
+    sqlite3_finalize(f);
+    sqlite3_finalize(d);
+    sqlite3_finalize(del);
+    copier *nc = &m->c[C_NOISE];
+    const int ci_case = sel_col(nc, "case_idx");
+    if (rc == 0 && n_take > 0 && ci_case >= 0) {
+        sqlite3_reset(nc->sel);
+        sqlite3_bind_int64(nc->sel, 1, sr);
+        int r5;
+        while ((r5 = sqlite3_step(nc->sel)) == SQLITE_ROW) {
+            int64_t idx = sqlite3_column_int64(nc->sel, ci_case);
+            bool want = false;
+            for (int i = 0; i < n_take && !want; i++) want = take[i] == idx;
+            if (want && copier_put(nc, m->dst, dr, NULL) != 0) {
+                rc = m_fail(m, m->dst, "insert interference");
+                break;
+            }
+        }
+        if (rc == 0 && r5 != SQLITE_DONE) rc = m_fail(m, m->src, "read interference");
+    }
+    free(take);
+    return rc;
+}
+
+/* the current row of the run copier (source run sr, shard I of N) into its logical run */
+static int merge_shard(merger *m, int64_t sr, int64_t mach, db_merge_stats *stats) {
+    copier *c = &m->c[C_RUN];
+    const int ci_idx = sel_col(c, "shard_index"), ci_cnt = sel_col(c, "shard_count"), ci_grp = sel_col(c, "shard_group"),
+              ci_ss = sel_col(c, "suite_sha256"), ci_cs = sel_col(c, "config_sha256"), ci_lim = sel_col(c, "limit_prompts"),
+              ci_host = sel_col(c, "hostname"), ci_start = sel_col(c, "started_at"), ci_fin = sel_col(c, "finished_at"),
+              ci_status = sel_col(c, "status");
+    const int shard = sqlite3_column_int(c->sel, ci_idx), count = sqlite3_column_int(c->sel, ci_cnt);
+    sqlite3_stmt *s = NULL;
+    int64_t dr = 0;
+    if (sql1(m->dst,
+             "SELECT id FROM run WHERE shard_index IS NULL AND shard_count = ? AND shard_group IS ? AND suite_sha256 IS ?"
+             " AND config_sha256 IS ? AND COALESCE(limit_prompts, 0) = COALESCE(?, 0) ORDER BY id LIMIT 1", &s) != 0)
+        return m_fail(m, m->dst, "look up the run of the shards");
+    sqlite3_bind_int(s, 1, count);
+    sqlite3_bind_value(s, 2, ci_grp >= 0 ? sqlite3_column_value(c->sel, ci_grp) : NULL);
+    sqlite3_bind_value(s, 3, ci_ss >= 0 ? sqlite3_column_value(c->sel, ci_ss) : NULL);
+    sqlite3_bind_value(s, 4, ci_cs >= 0 ? sqlite3_column_value(c->sel, ci_cs) : NULL);
+    sqlite3_bind_value(s, 5, ci_lim >= 0 ? sqlite3_column_value(c->sel, ci_lim) : NULL);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) dr = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (r != SQLITE_ROW && r != SQLITE_DONE) return m_fail(m, m->dst, "look up the run of the shards");
+    if (!dr) {   /* the first shard of its launch: the logical run is made from it */
+        if (copier_put(c, m->dst, mach, &dr) != 0) return m_fail(m, m->dst, "insert run");
+        if (sql1(m->dst, "UPDATE run SET shard_index = NULL, pid = NULL, hostname = NULL, heartbeat_at = NULL WHERE id = ?",
+                 &s) != 0)
+            return m_fail(m, m->dst, "insert run");
+        sqlite3_bind_int64(s, 1, dr);
+        r = sqlite3_step(s);
+        sqlite3_finalize(s);
+        s = NULL;
+        if (r != SQLITE_DONE) return m_fail(m, m->dst, "insert run");
+        stats->runs_added++;
+    }
+    /* this shard merged before: nothing more */
+    if (sql1(m->dst, "SELECT 1 FROM run_shard WHERE run_id = ? AND shard_index = ?", &s) != 0)
+        return m_fail(m, m->dst, "read run_shard");
+    sqlite3_bind_int64(s, 1, dr);
+    sqlite3_bind_int(s, 2, shard);
+    r = sqlite3_step(s);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (r == SQLITE_ROW) {
+        stats->runs_present++;
+        stats->shards_present++;
+        return 0;
+    }
+    if (r != SQLITE_DONE) return m_fail(m, m->dst, "read run_shard");
+    if (sql1(m->dst, "INSERT INTO run_shard(run_id, shard_index, shard_count, machine_id, hostname, started_at,"
+                     " finished_at, status) VALUES(?,?,?,?,?,?,?,?)", &s) != 0)
+        return m_fail(m, m->dst, "insert run_shard");
+    sqlite3_bind_int64(s, 1, dr);
+    sqlite3_bind_int(s, 2, shard);
+    sqlite3_bind_int(s, 3, count);
+    if (mach > 0) sqlite3_bind_int64(s, 4, mach);
+    else sqlite3_bind_null(s, 4);
+    sqlite3_bind_value(s, 5, ci_host >= 0 ? sqlite3_column_value(c->sel, ci_host) : NULL);
+    sqlite3_bind_value(s, 6, sqlite3_column_value(c->sel, ci_start));
+    sqlite3_bind_value(s, 7, ci_fin >= 0 ? sqlite3_column_value(c->sel, ci_fin) : NULL);
+    sqlite3_bind_value(s, 8, ci_status >= 0 ? sqlite3_column_value(c->sel, ci_status) : NULL);
+    r = sqlite3_step(s);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (r != SQLITE_DONE) return m_fail(m, m->dst, "insert run_shard");
+    stats->shards_added++;
+    /* run counters (the same for every shard of a launch on one kind of machine) */
+    copier *rcp = &m->c[C_RUNCNT];
+    sqlite3_reset(rcp->sel);
+    sqlite3_bind_int64(rcp->sel, 1, sr);
+    while ((r = sqlite3_step(rcp->sel)) == SQLITE_ROW)
+        if (copier_put(rcp, m->dst, dr, NULL) != 0) return m_fail(m, m->dst, "insert run_counter");
+    if (r != SQLITE_DONE) return m_fail(m, m->src, "read run_counter");
+    /* cases: joined by idx */
+    copier *cc = &m->c[C_CASE];
+    const int cc_idx = sel_col(cc, "idx"), cc_status = sel_col(cc, "status"), cc_fin = sel_col(cc, "finished_at");
+    if (cc_idx < 0) return snprintf(m->err, sizeof m->err, "case table lacks idx"), -1;
+    sqlite3_stmt *find = NULL, *upd = NULL;
+    if (sql1(m->dst, "SELECT id FROM \"case\" WHERE run_id = ? AND idx = ? ORDER BY id LIMIT 1", &find) != 0 ||
+        sql1(m->dst, "UPDATE \"case\" SET status = CASE WHEN status = 'completed' THEN ? ELSE status END,"
+                     " finished_at = MAX(COALESCE(finished_at, 0), COALESCE(?, 0)) WHERE id = ?", &upd) != 0) {
+        sqlite3_finalize(find);
+        return m_fail(m, m->dst, "prepare cases");
+    }
+    int rc = 0;
+    sqlite3_reset(cc->sel);
+    sqlite3_bind_int64(cc->sel, 1, sr);
+    while (rc == 0 && (r = sqlite3_step(cc->sel)) == SQLITE_ROW) {
+        int64_t sc_id = sqlite3_column_int64(cc->sel, 0), dc_id = 0;
+        sqlite3_reset(find);
+        sqlite3_bind_int64(find, 1, dr);
+        sqlite3_bind_value(find, 2, sqlite3_column_value(cc->sel, cc_idx));
+        int fr = sqlite3_step(find);
+        if (fr == SQLITE_ROW) {
+            dc_id = sqlite3_column_int64(find, 0);
+            sqlite3_reset(upd);
+            sqlite3_bind_value(upd, 1, cc_status >= 0 ? sqlite3_column_value(cc->sel, cc_status) : NULL);
+            sqlite3_bind_value(upd, 2, cc_fin >= 0 ? sqlite3_column_value(cc->sel, cc_fin) : NULL);
+            sqlite3_bind_int64(upd, 3, dc_id);
+            if (sqlite3_step(upd) != SQLITE_DONE) rc = m_fail(m, m->dst, "update case");
+        } else if (fr == SQLITE_DONE) {
+            if (copier_put(cc, m->dst, dr, &dc_id) != 0) rc = m_fail(m, m->dst, "insert case");
+            else stats->cases_added++;
+        } else {
+            rc = m_fail(m, m->dst, "look up case");
+        }
+        if (rc == 0 && copy_samples(m, sc_id, dc_id, stats) != 0) {
+            snprintf(m->err, sizeof m->err, "shard %d of %d: a sample of case %lld is there already: the shards "
+                     "overlap (databases of different launches or plans?)", shard, count,
+                     (long long)sqlite3_column_int64(cc->sel, cc_idx));
+            rc = -1;
+        }
+    }
+    if (rc == 0 && r != SQLITE_DONE) rc = m_fail(m, m->src, "read cases");
+    sqlite3_finalize(find);
+    sqlite3_finalize(upd);
+    if (rc != 0) return rc;
+    if (merge_shard_noise(m, sr, dr) != 0) return -1;
+    /* the logical run's start, end and status follow its shards */
+    if (sql1(m->dst,
+             "UPDATE run SET started_at = (SELECT MIN(started_at) FROM run_shard WHERE run_id = ?1),"
+             " finished_at = (SELECT MAX(finished_at) FROM run_shard WHERE run_id = ?1),"
+             " status = CASE WHEN (SELECT COUNT(*) FROM run_shard WHERE run_id = ?1) < shard_count THEN 'interrupted'"
+             " WHEN (SELECT COUNT(*) FROM run_shard WHERE run_id = ?1 AND status = 'completed') = shard_count"
+             " THEN 'completed' ELSE 'failed' END WHERE id = ?1", &s) != 0)
+        return m_fail(m, m->dst, "update run");
+    sqlite3_bind_int64(s, 1, dr);
+    r = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (r != SQLITE_DONE) return m_fail(m, m->dst, "update run");
+    if (m->n_logical < (int)(sizeof m->logical / sizeof m->logical[0])) {
+        bool seen = false;
+        for (int i = 0; i < m->n_logical; i++) seen = seen || m->logical[i] == dr;
+        if (!seen) m->logical[m->n_logical++] = dr;
+    }
+    return 0;
+}
+
 static int merge_runs(merger *m, db_merge_stats *stats) {
     copier *c = &m->c[C_RUN];
     const int ci_mach = sel_col(c, "machine_id"), ci_start = sel_col(c, "started_at"),
               ci_suite = sel_col(c, "suite_name"), ci_cfg = sel_col(c, "config_json"),
-              ci_fin = sel_col(c, "finished_at"), ci_status = sel_col(c, "status");
+              ci_fin = sel_col(c, "finished_at"), ci_status = sel_col(c, "status"),
+              ci_shidx = sel_col(c, "shard_index"), ci_shcnt = sel_col(c, "shard_count");
     if (ci_mach < 0 || ci_start < 0 || ci_suite < 0 || ci_cfg < 0)
         return snprintf(m->err, sizeof m->err, "run table lacks identifying columns"), -1;
     int rc;
@@ -361,6 +592,16 @@ static int merge_runs(merger *m, db_merge_stats *stats) {
         if (mach == 0) mach = -1;   /* dangling machine id: keep the run, without machine */
         if (sqlite3_exec(m->dst, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
             return m_fail(m, m->dst, "begin");
+        /* S10: a shard joins the logical run of its launch */
+        if (ci_shidx >= 0 && ci_shcnt >= 0 && sqlite3_column_type(c->sel, ci_shidx) != SQLITE_NULL &&
+            sqlite3_column_int(c->sel, ci_shcnt) > 0) {
+            if (merge_shard(m, sr, mach, stats) != 0) goto fail;
+            if (sqlite3_exec(m->dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+                m_fail(m, m->dst, "commit");
+                goto fail;
+            }
+            continue;
+        }
         /* the same run: same machine, start time, suite and configuration */
         sqlite3_stmt *f = m->find_run;
         sqlite3_reset(f);
@@ -489,4 +730,77 @@ out:
     free(m.mach_dst);
     free(m.added_idx);
     return rc;
+}
+
+int db_merge_shard_status(db_store *st, char **text, int *n_missing, int64_t **runs, int *n_runs, char *err,
+                          size_t errlen) {
+    sqlite3 *db = db_store_handle(st);
+    *text = NULL;
+    *n_missing = 0;
+    if (runs) *runs = NULL;
+    if (n_runs) *n_runs = 0;
+    db_str out;
+    db_str_init(&out);
+    if (!db_sql_has_table(db, "run_shard")) {
+        *text = db_strdup("");
+        return *text ? 0 : db_errf(err, errlen, "out of memory");
+    }
+    sqlite3_stmt *r = NULL, *s = NULL;
+    if (sql1(db, "SELECT id, suite_name, shard_count FROM run WHERE shard_index IS NULL AND shard_count > 0 ORDER BY id",
+             &r) != 0 ||
+        sql1(db, "SELECT shard_index FROM run_shard WHERE run_id = ? ORDER BY shard_index", &s) != 0) {
+        sqlite3_finalize(r);
+        return db_sql_fail(db, "read shards", err, errlen);
+    }
+    int64_t *ids = NULL;
+    int n = 0, cap = 0, rc = 0;
+    while (rc == 0 && sqlite3_step(r) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(r, 0);
+        const char *suite = (const char *)sqlite3_column_text(r, 1);
+        int count = sqlite3_column_int(r, 2);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            int64_t *t = realloc(ids, sizeof *t * (size_t)cap);
+            if (!t) {
+                rc = db_errf(err, errlen, "out of memory");
+                break;
+            }
+            ids = t;
+        }
+        ids[n++] = id;
+        char *have = calloc((size_t)count + 1, 1);
+        if (!have) {
+            rc = db_errf(err, errlen, "out of memory");
+            break;
+        }
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, id);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            int k = sqlite3_column_int(s, 0);
+            if (k >= 0 && k < count) have[k] = 1;
+        }
+        db_str_printf(&out, "run %lld (%s): shards ", (long long)id, suite ? suite : "?");
+        int n_have = 0, n_miss = 0;
+        for (int k = 0; k < count; k++)
+            if (have[k]) db_str_printf(&out, "%s%d", n_have++ ? "," : "", k);
+        if (!n_have) db_str_append(&out, "none");
+        db_str_printf(&out, " of %d", count);
+        for (int k = 0; k < count; k++)
+            if (!have[k]) db_str_printf(&out, "%s%d", n_miss++ ? "," : "; missing: ", k);
+        db_str_append(&out, "\n");
+        if (n_miss) (*n_missing)++;
+        free(have);
+    }
+    sqlite3_finalize(r);
+    sqlite3_finalize(s);
+    if (rc != 0) {
+        free(ids);
+        db_str_free(&out);
+        return rc;
+    }
+    *text = out.s ? db_str_take(&out) : db_strdup("");
+    if (runs) *runs = ids;
+    else free(ids);
+    if (n_runs) *n_runs = n;
+    return *text ? 0 : db_errf(err, errlen, "out of memory");
 }
