@@ -144,6 +144,17 @@ if [ "$orc" = 1 ] && [ "$(q "$tmp/all.db" "SELECT COUNT(*) FROM run")" = 2 ] && 
   ok "a shard of another launch (group launch-2) makes its own run, named as missing 3 shards"
 else fail "other launch" "rc=$orc runs $(q "$tmp/all.db" "SELECT COUNT(*) FROM run")" "$(cat "$tmp/other.err")"; fi
 
+# threads follow the CPUs the scheduler gave (an affinity mask, as Slurm's
+# task/affinity sets): "threads": 0 means the allowed physical cores, recorded
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  sed 's/"threads": 1/"threads": 0/' "$tmp/suite.json" > "$tmp/suite0.json"
+  taskset -c 0 "$bin" run "$tmp/suite0.json" --db "$tmp/aff.db" --limit 1 --format none > /dev/null 2>&1
+  th="$(q "$tmp/aff.db" "SELECT threads FROM run")"
+  [ "$th" = 1 ] && ok "under an affinity mask of one CPU the run uses and records 1 thread" || fail "threads under taskset" "recorded $th"
+else
+  skip "threads under taskset" "taskset missing or one CPU"
+fi
+
 # bad --shard values: one line, exit 2, nothing written
 for v in 4/4 a/b 1/0 -1/4 2 1/4x; do
   "$bin" run "$tmp/suite.json" --db "$tmp/bad.db" --shard "$v" > /dev/null 2> "$tmp/bad.err"

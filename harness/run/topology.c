@@ -214,7 +214,21 @@ int db_physical_cores(void) {
     hwloc_topology_t t;
     int n = 0;
     if (hwloc_topology_init(&t) == 0) {
-        if (hwloc_topology_load(t) == 0) n = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_CORE);
+        if (hwloc_topology_load(t) == 0) {
+            /* the cores this process may run on: hwloc leaves out what the
+             * cgroup cpuset forbids; the affinity mask a scheduler sets
+             * (Slurm's --cpus-per-task with task/affinity, taskset) is
+             * intersected here, so the default thread count follows the
+             * allocation */
+            hwloc_bitmap_t bind = hwloc_bitmap_alloc();
+            bool have_bind = bind && hwloc_get_cpubind(t, bind, HWLOC_CPUBIND_PROCESS) == 0 && !hwloc_bitmap_iszero(bind);
+            int cores = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_CORE);
+            for (int i = 0; i < cores; i++) {
+                hwloc_obj_t core = hwloc_get_obj_by_type(t, HWLOC_OBJ_CORE, i);
+                if (!have_bind || (core && hwloc_bitmap_intersects(core->cpuset, bind))) n++;
+            }
+            hwloc_bitmap_free(bind);
+        }
         hwloc_topology_destroy(t);
     }
     if (n <= 0) {
