@@ -76,14 +76,15 @@ cmake -S "$src" -B "$build" \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF \
   -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON \
   -DLLAMA_OPENSSL=OFF -DLLAMA_TOOLS_INSTALL=ON \
-  -DGGML_CUDA="$cuda" -DGGML_OPENMP=ON \
+  -DGGML_CUDA="$cuda" -DGGML_OPENMP=ON -DGGML_RPC=ON \
   ${CUDA_ARCHITECTURES:+-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCHITECTURES} \
   -DCMAKE_INSTALL_PREFIX="$prefix" >"$work/cmake-configure.log" 2>&1 \
   || { tail -30 "$work/cmake-configure.log" >&2; exit 1; }
 
 # libraries first, then only the reference tools decobench uses
-# (llama-server: the serving benchmark's server, tests/serve-check.sh)
-targets="llama ggml llama-simple llama-speculative llama-speculative-simple llama-lookahead llama-lookup llama-diffusion-cli llama-bench llama-finetune llama-quantize llama-tokenize llama-perplexity llama-server"
+# (llama-server: the serving benchmark's server, tests/serve-check.sh;
+# rpc-server: ggml's RPC backend, a model's layers on other machines, tests/rpc-check.sh)
+targets="llama ggml llama-simple llama-speculative llama-speculative-simple llama-lookahead llama-lookup llama-diffusion-cli llama-bench llama-finetune llama-quantize llama-tokenize llama-perplexity llama-server rpc-server"
 cmake --build "$build" -j "$jobs" --target $targets >"$work/cmake-build.log" 2>&1 \
   || { tail -40 "$work/cmake-build.log" >&2; exit 1; }
 

@@ -44,6 +44,9 @@ typedef struct db_model_params {
     int n_batch;             /* largest batch db_model_decode accepts */
     int n_seq_max;           /* distinct sequence ids the cache may hold (>= 1) */
     bool kv_unified;         /* one KV buffer shared by all sequences (needed for tree drafts) */
+    const char *rpc_servers; /* "host:port,host:port": ggml RPC servers (rpc-server) the layers go
+                                to, as llama.cpp's --rpc does (n_gpu_layers of them, all when 0,
+                                split by the servers' free memory); NULL: none */
 } db_model_params;
 
 db_model_params db_model_default_params(void);
@@ -57,7 +60,8 @@ const char *db_model_last_error(const db_model *m);
 /* --- description ------------------------------------------------------- */
 typedef struct db_model_info {
     const char *backend;     /* "llama" or "exact" */
-    char desc[128];          /* e.g. "llama 17M F16" */
+    char desc[256];          /* e.g. "llama 17M F16"; with RPC servers their endpoints and the
+                                layers offloaded: "llama 17M F16 · rpc 127.0.0.1:5001,... (9/9 layers)" */
     uint64_t n_params;
     uint64_t size_bytes;     /* bytes of weights (what a decode step streams) */
     int n_layer;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "ggml-backend.h"
 #include "llama.h"
 #include "harness/util/util.h"
 
@@ -75,6 +76,8 @@ typedef struct llama_impl {
     int n_batch, n_seq_max;
     int n_rows;          /* entries of the last decode */
     int8_t *had_logits;  /* n_batch flags of the last decode */
+    char rpc[256];       /* the RPC servers its layers are on ("" none) */
+    int n_offload;       /* layers offloaded to them */
 } llama_impl;
 
 #define IMPL(m) ((llama_impl *)(m)->impl)
@@ -110,6 +113,63 @@ static int default_threads(void) {
     return n > 0 ? (int)n : 1;
 }
 
+/* The devices of ggml RPC servers, as llama.cpp's --rpc adds them
+ * (common/arg.cpp add_rpc_devices): each endpoint registered once per
+ * process, its devices written to devs (at most max).  Returns 0, or -1
+ * with one line in err. */
+#define MAX_RPC 16
+static struct { char endpoint[128]; ggml_backend_reg_t reg; } g_rpc[MAX_RPC];
+static int g_n_rpc;
+static pthread_mutex_t g_rpc_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int rpc_devices(const char *list, ggml_backend_dev_t *devs, int *n_devs, int max, char *err, size_t errlen) {
+    *n_devs = 0;
+    ggml_backend_reg_t rpc = ggml_backend_reg_by_name("RPC");
+    if (!rpc)
+        return db_errf(err, errlen, "this llama.cpp was built without ggml's RPC backend (scripts/build-llama.sh builds it)");
+    typedef ggml_backend_reg_t (*add_server_fn)(const char *endpoint);
+    add_server_fn add = (add_server_fn)ggml_backend_reg_get_proc_address(rpc, "ggml_backend_rpc_add_server");
+    if (!add) return db_errf(err, errlen, "ggml's RPC backend lacks ggml_backend_rpc_add_server");
+    int rc = 0;
+    pthread_mutex_lock(&g_rpc_mu);
+    for (const char *q = list; *q && rc == 0;) {
+        const char *e = strchr(q, ',');
+        size_t n = e ? (size_t)(e - q) : strlen(q);
+        char ep[128];
+        if (n == 0 || n >= sizeof ep) {
+            rc = db_errf(err, errlen, "RPC server '%.*s': expected host:port", (int)n, q);
+            break;
+        }
+        memcpy(ep, q, n);
+        ep[n] = 0;
+        ggml_backend_reg_t reg = NULL;
+        for (int i = 0; i < g_n_rpc && !reg; i++)
+            if (!strcmp(g_rpc[i].endpoint, ep)) reg = g_rpc[i].reg;
+        if (!reg) {
+            if (g_n_rpc == MAX_RPC) {
+                rc = db_errf(err, errlen, "more than %d RPC servers", MAX_RPC);
+                break;
+            }
+            reg = add(ep);
+            if (!reg) {
+                rc = db_errf(err, errlen, "RPC server %s: ggml could not add it", ep);
+                break;
+            }
+            ggml_backend_register(reg);
+            snprintf(g_rpc[g_n_rpc].endpoint, sizeof g_rpc[g_n_rpc].endpoint, "%s", ep);
+            g_rpc[g_n_rpc++].reg = reg;
+        }
+        for (size_t d = 0; d < ggml_backend_reg_dev_count(reg) && rc == 0; d++) {
+            if (*n_devs == max) rc = db_errf(err, errlen, "more than %d RPC devices", max);
+            else devs[(*n_devs)++] = ggml_backend_reg_dev_get(reg, d);
+        }
+        q = e ? e + 1 : q + n;
+    }
+    pthread_mutex_unlock(&g_rpc_mu);
+    if (rc == 0 && *n_devs == 0) rc = db_errf(err, errlen, "RPC servers '%s': no devices", list);
+    return rc;
+}
+
 static int llama_open(db_model *m, const db_model_params *p, char *err, size_t errlen) {
     if (!p->path || !*p->path) return db_errf(err, errlen, "llama backend: no model path given");
     if (check_gguf(p->path, err, errlen) != 0) return -1;
@@ -121,6 +181,20 @@ static int llama_open(db_model *m, const db_model_params *p, char *err, size_t e
 
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = p->n_gpu_layers > 0 ? p->n_gpu_layers : 0;
+    ggml_backend_dev_t devs[MAX_RPC * 4 + 1];
+    if (p->rpc_servers && *p->rpc_servers) {   /* the layers on the RPC servers, as --rpc */
+        int nd = 0;
+        char e2[300];
+        if (rpc_devices(p->rpc_servers, devs, &nd, MAX_RPC * 4, e2, sizeof e2) != 0) {
+            llama_close(m);
+            return db_errf(err, errlen, "%s: %s", p->path, e2);
+        }
+        devs[nd] = NULL;
+        mp.devices = devs;
+        if (mp.n_gpu_layers <= 0) mp.n_gpu_layers = 999;
+        snprintf(L->rpc, sizeof L->rpc, "%s", p->rpc_servers);
+        L->n_offload = mp.n_gpu_layers;
+    }
     g_last_log[0] = 0;
     L->model = llama_model_load_from_file(p->path, mp);
     if (!L->model) {
@@ -166,6 +240,12 @@ static int llama_open(db_model *m, const db_model_params *p, char *err, size_t e
 static void llama_get_info(const db_model *m, db_model_info *info) {
     const llama_impl *L = IMPL(m);
     llama_model_desc(L->model, info->desc, sizeof info->desc);
+    if (L->rpc[0]) {   /* where the layers are: llama.cpp puts n_gpu_layers of them on the RPC devices */
+        int nl = llama_model_n_layer(L->model);
+        size_t k = strlen(info->desc);
+        snprintf(info->desc + k, sizeof info->desc - k, " \xC2\xB7 rpc %s (%d/%d layers)", L->rpc,
+                 L->n_offload < nl ? L->n_offload : nl, nl);
+    }
     info->n_params = llama_model_n_params(L->model);
     info->size_bytes = llama_model_size(L->model);
     info->n_layer = llama_model_n_layer(L->model);

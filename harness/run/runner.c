@@ -84,6 +84,7 @@ static int load_model(runner *r, int idx, char *err, size_t errlen) {
     p.n_threads = r->threads;
     p.n_threads_batch = r->threads;
     p.n_gpu_layers = sm->n_gpu_layers;
+    p.rpc_servers = sm->rpc;
     p.n_ctx = sm->n_ctx > 0 ? sm->n_ctx : 4096;
     p.n_batch = p.n_ctx;
     p.n_seq_max = lm->n_seq > 0 ? lm->n_seq : 1;

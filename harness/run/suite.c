@@ -251,6 +251,7 @@ void db_suite_free(db_suite *s) {
         free(m->path);
         free(m->sha256);
         free(m->exact_spec);
+        free(m->rpc);
     }
     free(s->models);
     for (int i = 0; i < s->n_datasets; i++) {
@@ -280,8 +281,39 @@ static int is_hex64(const char *h) {
     return 1;
 }
 
+/* "rpc": ["host:port", ...] — ggml RPC servers a GGUF model's layers go to
+ * (llama.cpp's --rpc); joined with ',' into *out */
+static int parse_rpc(ctx *c, const cJSON *mj, const char *path, int exact, char **out) {
+    const cJSON *arr = NULL;
+    if (get_array(c, mj, "rpc", path, false, &arr) != 0) return -1;
+    if (!arr) return 0;
+    char p[600];
+    child_path(p, sizeof p, path, "rpc");
+    if (exact) return fail(c, p, "only for GGUF models (backend \"llama\")");
+    int n = cJSON_GetArraySize(arr);
+    if (n < 1 || n > 16) return fail(c, p, "expected 1 to 16 \"host:port\" strings");
+    db_str b;
+    db_str_init(&b);
+    int i = 0;
+    for (const cJSON *v = arr->child; v; v = v->next, i++) {
+        char ip[640];
+        index_path(ip, sizeof ip, p, i);
+        const char *colon = cJSON_IsString(v) ? strrchr(v->valuestring, ':') : NULL;
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!colon || colon == v->valuestring || !colon[1] || *end || port < 1 || port > 65535 ||
+            strpbrk(v->valuestring, ", \t\r\n")) {
+            db_str_free(&b);
+            return fail(c, ip, "expected \"host:port\", got %s", cJSON_IsString(v) ? v->valuestring : db_suite_json_type_name(v));
+        }
+        db_str_printf(&b, "%s%s", i ? "," : "", v->valuestring);
+    }
+    *out = db_str_take(&b);
+    return *out ? 0 : fail(c, p, "out of memory");
+}
+
 static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
-    static const char *const keys[] = { "backend", "path", "sha256", "spec", "n_gpu_layers", "n_ctx", NULL };
+    static const char *const keys[] = { "backend", "path", "sha256", "spec", "n_gpu_layers", "n_ctx", "rpc", NULL };
     if (check_keys(c, models, "$.models", NULL) != 0) return -1;
     int n = cJSON_GetArraySize(models);
     if (n == 0 && !c->servers) return fail(c, "$.models", "at least one model is required");
@@ -320,6 +352,7 @@ static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
         m->n_ctx = 0;
         if (get_int(c, mj, "n_gpu_layers", path, -1, 100000, &m->n_gpu_layers) != 0) return -1;
         if (get_int(c, mj, "n_ctx", path, 0, 16777216, &m->n_ctx) != 0) return -1;
+        if (parse_rpc(c, mj, path, exact, &m->rpc) != 0) return -1;
         if (!(m->backend = db_strdup(backend))) return fail(c, path, "out of memory");
         if (spec && !(m->exact_spec = db_strdup(spec))) return fail(c, path, "out of memory");
         if (rel) {
@@ -346,6 +379,17 @@ static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
         if (m->exact_spec) cJSON_AddStringToObject(o, "spec", m->exact_spec);
         cJSON_AddNumberToObject(o, "n_gpu_layers", m->n_gpu_layers);
         cJSON_AddNumberToObject(o, "n_ctx", m->n_ctx);
+        if (m->rpc) {
+            cJSON *ra = cJSON_AddArrayToObject(o, "rpc");
+            for (const char *q = m->rpc; ra && *q;) {
+                const char *e = strchr(q, ',');
+                size_t len = e ? (size_t)(e - q) : strlen(q);
+                char *one = db_strndup(q, len);
+                if (one) cJSON_AddItemToArray(ra, cJSON_CreateString(one));
+                free(one);
+                q = e ? e + 1 : q + len;
+            }
+        }
     }
     return 0;
 }

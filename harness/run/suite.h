@@ -31,6 +31,7 @@ typedef struct db_suite_model {
     char *exact_spec;    /* for backend "exact" */
     int n_gpu_layers;    /* default 0 */
     int n_ctx;           /* 0 = derive from prompts + max_new_tokens */
+    char *rpc;           /* "host:port,...": its layers on ggml RPC servers (llama.cpp --rpc); NULL */
 } db_suite_model;
 
 typedef struct db_prompt {
