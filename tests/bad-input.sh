@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bad-input.sh — every kind of bad input the CLI can be given (suite files,
-# datasets, overrides, command-line options, model files, drafts with
+# datasets, overrides, command-line options, model files, references to
+# files to download (malformed; not cached with --offline), drafts with
 # another vocabulary, prompts longer than the context, n_ctx = 1, invalid
 # GBNF / regex / JSON Schema constraints, JSON nested too deep, report
 # options): each must give exit status 2, exactly one line on stderr that
@@ -157,6 +158,14 @@ suite not-gguf.json 'models={ "target": { "path": "notgguf.gguf" } }'
 refuse "file that is not GGUF" "notgguf.gguf" -- $(R not-gguf.json)
 suite bad-sha.json "models={ \"target\": { \"path\": \"target.gguf\", \"sha256\": \"$(printf '0%.0s' $(seq 1 64))\" } }"
 refuse "model sha256 mismatch" "sha256" -- $(R bad-sha.json)
+# models and datasets named by reference (hf:..., URLs; docs/fetch.md): a malformed one, and
+# with --offline one the cache (empty here) lacks; neither touches the network
+export DECOBENCH_CACHE_DIR="$tmp/cache"
+suite bad-hfref.json 'models={ "target": { "path": "hf:org/repo" } }'
+refuse "malformed hf: reference" "\$.models.target.path: bad reference: hf:org/repo: expected hf:ORG/REPO/PATH[@REVISION]" -- $(R bad-hfref.json)
+suite offline-ref.json 'datasets={ "p": { "path": "hf:datasets/org/repo/p.jsonl" } }'
+refuse "--offline, a referenced dataset not cached" "\$.datasets.p.path: hf:datasets/org/repo/p.jsonl: not in the cache ($tmp/cache/hub/datasets/org/repo/main/p.jsonl) and offline mode is on" \
+  -- $(R offline-ref.json) --offline
 
 # ---- drafts -----------------------------------------------------------------------
 for d in othersize onetoken same; do

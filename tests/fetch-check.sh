@@ -68,6 +68,14 @@ cp "$tmp/blob" "$www/org/repo/resolve/main/model.gguf"
 cp "$tmp/text" "$www/org/repo/resolve/v1/notes.txt"
 cp "$tmp/blob" "$www/org/repo/resolve/main/sub/other.bin"
 cp "$tmp/text" "$www/org/repo/resolve/main/unused.bin"   # never fetched: the unwritable cache must fail first
+# section 14's suite: a model and a dataset in the Hub layout, served with the Hub's headers
+commit14="$(printf '5eedc0de%.0s' 1 2 3 4 5)"
+mkdir -p "$www/org/tiny/resolve/main" "$www/datasets/org/prompts/resolve/main"
+cp "$src/data/models/draft.gguf" "$www/org/tiny/resolve/main/draft.gguf"
+sha_model="$(sha256sum "$www/org/tiny/resolve/main/draft.gguf" | cut -c1-64)"
+printf '{"id": "q1", "prompt": "The old house stood at the end of the road"}\n{"id": "q2", "prompt": "In the beginning there was"}\n' \
+  > "$www/datasets/org/prompts/resolve/main/p.jsonl"
+sha_ds="$(sha256sum "$www/datasets/org/prompts/resolve/main/p.jsonl" | cut -c1-64)"
 
 # ---- CGI scripts ---------------------------------------------------------------------
 # one Python helper, the behaviour chosen by the script's name
@@ -155,12 +163,18 @@ server.port = $p1
 \$SERVER["socket"] == "127.0.0.1:$p2" { }
 server.pid-file = "$pidfile"
 server.errorlog = "$tmp/error.log"
-server.modules = ( "mod_cgi", "mod_accesslog" )
+server.modules = ( "mod_cgi", "mod_accesslog", "mod_setenv" )
 server.follow-symlink = "enable"
 server.stat-cache-engine = "disable"
 cgi.assign = ( ".cgi" => "" )
 accesslog.filename = "$tmp/access.log"
 accesslog.format = "%s %{Range}i %U"
+\$HTTP["url"] =~ "^/org/tiny/resolve/" {
+  setenv.set-response-header = ( "X-Repo-Commit" => "$commit14", "X-Linked-Etag" => "\\"$sha_model\\"" )
+}
+\$HTTP["url"] =~ "^/datasets/org/prompts/resolve/" {
+  setenv.set-response-header = ( "X-Repo-Commit" => "$commit14" )
+}
 mimetype.assign = ( "" => "application/octet-stream" )
 CONF
 if ! "$lighttpd" -f "$tmp/lighttpd.conf" 2>"$tmp/start.log"; then
@@ -426,6 +440,106 @@ runf --list
 if [ "$rc" = 0 ] && [ "$(grep -c '^  ref: ' "$out")" -ge 6 ] && grep -q "^qwen2.5-0.5b-instruct-q4_k_m  (model, draft)" "$out"; then
   ok "--list shows the shipped catalogue"
 else fail "--list shipped" "rc=$rc" "$(head -5 "$out" "$errf")"; fi
+
+# ---- 14. a suite naming its model and dataset by reference: decobench run ------------------
+# (the bundled draft as the model, a two-prompt dataset; one greedy ar case, --limit 1)
+suite14() {  # suite14 FILE MODEL_EXTRA [MODEL_PATH]: the suite, with extra keys for the model
+  cat > "$1" <<JSON
+{ "name": "refs", "models": { "target": { "path": "${3:-hf:org/tiny/draft.gguf}", "n_ctx": 256$2 } },
+  "datasets": { "p": { "path": "hf:datasets/org/prompts/p.jsonl" } },
+  "engines": [ { "engine": "ar" } ], "max_new_tokens": 4, "repetitions": 1, "warmup": 0, "threads": 1 }
+JSON
+}
+runr() {  # runr ARGS...: decobench run, stdout/stderr kept (appended to all.log), status in $rc
+  "$bin" run "$@" --no-progress --format none >"$out" 2>"$errf"
+  rc=$?
+  cat "$out" "$errf" >> "$tmp/all.log"
+}
+sql() { python3 -c 'import sqlite3,sys; print("\n".join("|".join(str(v) for v in r) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])))' "$@" 2>/dev/null; }
+runs() { [ -e "$1" ] && sql "$1" "select count(*) from run" || echo 0; }
+suite14 "$tmp/ref.json" ""
+mcache="$tmp/cache/hub/org/tiny/main/draft.gguf" dcache="$tmp/cache/hub/datasets/org/prompts/main/p.jsonl"
+runr "$tmp/ref.json" --db "$tmp/ref.db" --limit 1
+if [ "$rc" = 0 ] && cmp -s "$mcache" "$www/org/tiny/resolve/main/draft.gguf" && cmp -s "$dcache" "$www/datasets/org/prompts/resolve/main/p.jsonl" &&
+   [ "$(accesses /org/tiny/resolve/main/draft.gguf)" = 1 ] && [ "$(accesses /datasets/org/prompts/resolve/main/p.jsonl)" = 1 ] &&
+   [ "$(sql "$tmp/ref.db" "select status, (select count(*) from sample) from run")" = "completed|1" ] && ! grep -q "%" "$errf"; then
+  ok "run: an hf: model and an hf:datasets/ dataset fetched once each into the cache, one sample measured, no progress bar off a terminal"
+else fail "run with references" "rc=$rc" "$(cat "$errf" | tail -3)" "$(tail -n4 "$tmp/access.log")"; fi
+stored="$(sql "$tmp/ref.db" "select config_json from run where id = 1")"
+cfg_ok="$(printf '%s' "$stored" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+m, d = c["models"]["target"], c["datasets"]["p"]
+want_m = {"path": sys.argv[1], "source": "hf:org/tiny/draft.gguf", "revision": sys.argv[3], "sha256": sys.argv[4]}
+want_d = {"path": sys.argv[2], "source": "hf:datasets/org/prompts/p.jsonl", "revision": sys.argv[3], "sha256": sys.argv[5]}
+print(all(m.get(k) == v for k, v in want_m.items()) and all(d.get(k) == v for k, v in want_d.items()))' \
+  "$mcache" "$dcache" "$commit14" "$sha_model" "$sha_ds" 2>&1)"
+case_row="$(sql "$tmp/ref.db" "select model_path, model_sha256, model_desc from \"case\"")"
+if [ "$cfg_ok" = True ] && [ "${case_row%%|*}" = "$mcache" ] && [[ "$case_row" == *"|$sha_model|"*" (hf:org/tiny/draft.gguf at revision $commit14)" ]]; then
+  ok "the run's stored configuration: path (cached), source, revision (X-Repo-Commit), sha256 of both; the case: the model's sha256 and where it came from"
+else fail "stored configuration of a run with references" "$cfg_ok" "$stored" "$case_row"; fi
+n0="$(requests)"
+runr "$tmp/ref.json" --db "$tmp/ref.db" --limit 1
+if [ "$rc" = 0 ] && [ "$(requests)" = "$n0" ] && [ "$(runs "$tmp/ref.db")" = 2 ] &&
+   [ "$(sql "$tmp/ref.db" "select count(distinct config_json) from run")" = 1 ]; then
+  ok "a second run uses the cache: no request, the same stored configuration"
+else fail "second run from the cache" "rc=$rc" "$(tail -2 "$errf")"; fi
+# offline with an empty cache: one line naming the suite, the JSON path and the reference; no run row
+n0="$(requests)"
+DECOBENCH_CACHE_DIR="$tmp/cache-empty" HF_HUB_OFFLINE=1 runr "$tmp/ref.json" --db "$tmp/off.db" --limit 1
+rc1=$rc; e1="$(cat "$errf")"
+DECOBENCH_CACHE_DIR="$tmp/cache-empty" runr "$tmp/ref.json" --db "$tmp/ref.db" --limit 1 --offline
+want="decobench run: $tmp/ref.json: \$.models.target.path: hf:org/tiny/draft.gguf: not in the cache ($tmp/cache-empty/hub/org/tiny/main/draft.gguf) and offline mode is on (--offline or HF_HUB_OFFLINE)"
+if [ "$rc1" = 2 ] && [ "$e1" = "$want" ] && [ "$rc" = 2 ] && [ "$(cat "$errf")" = "$want" ] && [ ! -e "$tmp/off.db" ] &&
+   [ "$(runs "$tmp/ref.db")" = 2 ] && [ "$(requests)" = "$n0" ]; then
+  ok "offline (HF_HUB_OFFLINE=1, --offline) with an empty cache: one line, exit 2, no request, no database, no run row"
+else fail "offline run with an empty cache" "rc=$rc1/$rc" "$e1" "$(cat "$errf")"; fi
+# a wrong sha256 in the suite: the download fails verification before anything is written
+suite14 "$tmp/ref-badsha.json" ", \"sha256\": \"$(printf '%064d' 5)\""
+runr "$tmp/ref-badsha.json" --db "$tmp/ref.db" --limit 1
+if [ "$rc" = 2 ] && [ "$(wc -l < "$errf")" = 1 ] &&
+   grep -qF "$tmp/ref-badsha.json: \$.models.target.path: hf:org/tiny/draft.gguf: $base/org/tiny/resolve/main/draft.gguf: sha256 mismatch: expected $(printf '%064d' 5) (given), got $sha_model" "$errf" &&
+   [ "$(runs "$tmp/ref.db")" = 2 ] && cmp -s "$mcache" "$www/org/tiny/resolve/main/draft.gguf"; then
+  ok "a wrong sha256 for a referenced model: one line, exit 2, no run row, the cached file kept"
+else fail "wrong sha256 in the suite" "rc=$rc" "$(cat "$errf")"; fi
+suite14 "$tmp/ref-sha.json" ", \"sha256\": \"$sha_model\""
+n0="$(requests)"
+runr "$tmp/ref-sha.json" --db "$tmp/ref.db" --limit 1
+if [ "$rc" = 0 ] && [ "$(requests)" = "$n0" ] && [ "$(runs "$tmp/ref.db")" = 3 ]; then
+  ok "the right sha256 for a referenced model: runs from the cache"
+else fail "right sha256 in the suite" "rc=$rc" "$(tail -2 "$errf")"; fi
+# a malformed reference: bad input before anything else
+n0="$(requests)"
+suite14 "$tmp/ref-bad.json" "" "hf:org/tiny"
+runr "$tmp/ref-bad.json" --db "$tmp/bad.db"
+if [ "$rc" = 2 ] && [ "$(cat "$errf")" = "decobench run: $tmp/ref-bad.json: \$.models.target.path: bad reference: hf:org/tiny: expected hf:ORG/REPO/PATH[@REVISION]" ] &&
+   [ ! -e "$tmp/bad.db" ] && [ "$(requests)" = "$n0" ]; then
+  ok "a malformed reference in a suite: one line, exit 2, no request, no database"
+else fail "malformed reference in a suite" "rc=$rc" "$(cat "$errf")"; fi
+# --resume: the references resolved from the cache again; a cached file that changed is refused
+DECOBENCH_TEST_KILL_AFTER_SAMPLES=1:TERM runr "$tmp/ref.json" --db "$tmp/resume.db" --limit 2
+rc1=$rc
+cp "$mcache" "$tmp/model.keep"
+python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[-1] ^= 1; open(p, "wb").write(b)' "$mcache"
+n0="$(requests)"
+runr --resume 1 --db "$tmp/resume.db"
+rc2=$rc; e2="$(cat "$errf")"
+cp "$tmp/model.keep" "$mcache"
+runr --resume 1 --db "$tmp/resume.db"
+if [ "$rc1" = 143 ] && [ "$rc2" = 2 ] && [[ "$e2" == *"\$.models.target.source: hf:org/tiny/draft.gguf: the cached file $mcache changed after it was fetched"* ]] &&
+   [ "$rc" = 0 ] && [ "$(sql "$tmp/resume.db" "select status, resumed, (select count(*) from sample) from run")" = "completed|1|2" ] &&
+   [ "$(requests)" = "$n0" ]; then
+  ok "--resume re-resolves the references from the cache (no request); a cached model that changed is refused (exit 2)"
+else fail "--resume with references" "rc=$rc1/$rc2/$rc" "$e2" "$(tail -2 "$errf")"; fi
+# the download progress bar: on a terminal only
+if command -v script >/dev/null; then
+  DECOBENCH_CACHE_DIR="$tmp/cache-tty" script -qec "'$bin' run '$tmp/ref.json' --db '$tmp/tty.db' --limit 1 --format none" /dev/null > "$tmp/tty.out" 2>&1
+  if grep -q '\[#*\] 100.0% 1.6 MiB / 1.6 MiB' "$tmp/tty.out" && [ "$(runs "$tmp/tty.db")" = 1 ]; then ok "run on a terminal: a download progress bar (100.0%, 1.6 MiB)"
+  else fail "run's progress bar on a terminal" "$(tr '\r' '\n' < "$tmp/tty.out" | tail -3)"; fi
+  cat "$tmp/tty.out" >> "$tmp/all.log"
+else
+  skip "run's progress bar on a terminal" "script(1) is not installed"
+fi
 
 # ---- 13. the token is never written ------------------------------------------------------
 if grep -rqF "$TOKEN" "$tmp/all.log" "$tmp/cache" "$tmp/error.log" 2>/dev/null; then

@@ -1,5 +1,6 @@
-/* cmd_run.c — `decobench run [SUITE] [--db FILE]`: load and validate a suite,
- * run it (runner.c), then print the run's table. */
+/* cmd_run.c — `decobench run [SUITE] [--db FILE]`: load and validate a suite
+ * (fetching the models and datasets it names by reference, unless
+ * --offline), run it (runner.c), then print the run's table. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "harness/run/shard.h"
 #include "harness/run/store.h"
 #include "harness/run/suite.h"
+#include "harness/util/fetch.h"
 #include "harness/util/util.h"
 #include "reports/report.h"
 
@@ -48,9 +50,9 @@ static void merge_patch(cJSON *target, const cJSON *patch) {
 
 /* Paths given on the command line or in an override file are relative to
  * the current directory, while the suite resolves relative paths from its
- * own folder: make them absolute first. */
+ * own folder: make them absolute first (references stay as they are). */
 static char *absolute(const char *path) {
-    if (path[0] == '/') return db_strdup(path);
+    if (path[0] == '/' || db_suite_is_reference(path)) return db_strdup(path);
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd)) return db_strdup(path);
     return db_path_join(cwd, path);
@@ -68,12 +70,12 @@ static void absolutise_paths(cJSON *section) {
 }
 
 static int load_with_overrides(const char *suite_path, const char *override_path, const char *const *models,
-                               int n_models, db_suite **out, char *err, size_t errlen) {
+                               int n_models, const db_suite_load_opts *lo, db_suite **out, char *err, size_t errlen) {
     char *text = db_read_file(suite_path, NULL, err, errlen);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
     free(text);
-    if (!root) return db_suite_load(suite_path, out, err, errlen);   /* reports line and column */
+    if (!root) return db_suite_load_with(suite_path, lo, out, err, errlen);   /* reports line and column */
     int rc = -1;
     if (override_path) {
         char *ot = db_read_file(override_path, NULL, err, errlen);
@@ -111,12 +113,14 @@ static int load_with_overrides(const char *suite_path, const char *override_path
         if (!a) goto out;
         cJSON_DeleteItemFromObjectCaseSensitive(m, "path");
         cJSON_DeleteItemFromObjectCaseSensitive(m, "sha256");   /* the hash named the suite's file */
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "source");   /* so did a stored reference */
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "revision");
         cJSON_AddStringToObject(m, "path", a);
         free(a);
     }
     char *merged = cJSON_PrintUnformatted(root);
     char *dir = db_dirname(suite_path);
-    if (merged && dir) rc = db_suite_parse(merged, suite_path, dir, out, err, errlen);
+    if (merged && dir) rc = db_suite_parse_with(merged, suite_path, dir, lo, out, err, errlen);
     else db_errf(err, errlen, "out of memory");
     free(merged);
     free(dir);
@@ -126,8 +130,9 @@ out:
 }
 
 /* --resume: the suite is the run's stored configuration (paths already
- * resolved), read back as it was; the runner checks that its files did not
- * change. */
+ * resolved), read back as it was; references are resolved from the cache
+ * only, and must still have the sha256 recorded; the runner checks that
+ * its files did not change. */
 static int load_resumed(const char *db_path, int64_t run_id, db_suite **out, int *limit, int *shard_index,
                         int *shard_count, char **shard_group, char *err, size_t errlen) {
     db_store *st = NULL;
@@ -161,6 +166,9 @@ static void run_usage(FILE *f) {
         "                     {\"models\": {\"target\": {\"path\": \"/models/llama.gguf\"}}, \"max_new_tokens\": 256};\n"
         "                     relative paths in it are taken from the current directory\n"
         "  --limit N          use at most N prompts of each dataset\n"
+        "  --offline          models and datasets named by reference (hf:ORG/REPO/PATH, URLs) come\n"
+        "                     from the cache only (also HF_HUB_OFFLINE=1); without it, those not\n"
+        "                     cached are downloaded before the run starts (docs/fetch.md)\n"
         "  --format FMT       table printed at the end: md (default), csv, latex, json, none\n"
         "  --no-progress      no progress line (default: shown when stderr is a terminal)\n"
         "  -v, --verbose      one line per finished case, and llama.cpp's own log\n"
@@ -172,7 +180,8 @@ static void run_usage(FILE *f) {
         "  --resume ID        continue run ID of the database (interrupted, or crashed: its\n"
         "                     process is gone): the same suite, configuration and limit as\n"
         "                     stored with it, only the samples it does not have yet; refused\n"
-        "                     (exit 2) when the suite, a dataset or a model file changed.\n"
+        "                     (exit 2) when the suite, a dataset or a model file changed;\n"
+        "                     files named by reference come from the cache only.\n"
         "                     No SUITE, --model, --override or --limit with it\n"
         "  -h, --help         this help\n\n"
         "Every finished sample is committed at once, so a killed run keeps all of them.\n"
@@ -193,12 +202,13 @@ int cmd_run(int argc, char **argv) {
         { "resume", required_argument, NULL, 'R' },
         { "shard", required_argument, NULL, 'S' },
         { "shard-group", required_argument, NULL, 'G' },
+        { "offline", no_argument, NULL, 'O' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *db_path = DB_DEFAULT_DB, *format = "md";
     int64_t resume_id = 0;
-    int limit = 0, progress = isatty(2), verbose = 0, c;
+    int limit = 0, progress = isatty(2), verbose = 0, offline = 0, c;
     int shard_index = 0, shard_count = 0;
     const char *shard_group_opt = NULL;
     char *shard_group = NULL;
@@ -255,6 +265,7 @@ int cmd_run(int argc, char **argv) {
             shard_group_opt = optarg;
             break;
         case 'P': progress = 0; break;
+        case 'O': offline = 1; break;
         case 'v': verbose = 1; break;
         case 'h': run_usage(stdout); return 0;
         default:
@@ -282,13 +293,22 @@ int cmd_run(int argc, char **argv) {
     const char *suite_path = optind < argc ? argv[optind] : DB_DEFAULT_SUITE;
 
     db_llama_set_quiet(!verbose);
+    if (db_fetch_global_init() != 0) {
+        fprintf(stderr, "decobench run: libcurl initialisation failed\n");
+        return 2;
+    }
     char err[1024];
     db_suite *suite = NULL;
+    db_suite_load_opts lo;   /* references: fetched before anything is written */
+    db_suite_load_opts_init(&lo);
+    lo.fetch = true;
+    lo.offline = offline ? 1 : -1;
+    lo.progress = progress;
     int lrc = resume_id > 0 ? load_resumed(db_path, resume_id, &suite, &limit, &shard_index, &shard_count, &shard_group,
                                            err, sizeof err)
               : n_models || override_path
-                  ? load_with_overrides(suite_path, override_path, models, n_models, &suite, err, sizeof err)
-                  : db_suite_load(suite_path, &suite, err, sizeof err);
+                  ? load_with_overrides(suite_path, override_path, models, n_models, &lo, &suite, err, sizeof err)
+                  : db_suite_load_with(suite_path, &lo, &suite, err, sizeof err);
     if (lrc != 0) {
         fprintf(stderr, "decobench run: %s\n", err);
         return 2;

@@ -404,10 +404,15 @@ static int begin_case(runner *r, const db_case *c, int n_prompts, int64_t starte
     const loaded_model *dm = di >= 0 ? &r->models[di] : NULL;
     const db_suite_model *tsm = &s->models[c->target_model];
     const db_suite_model *dsm = c->draft_model >= 0 ? &s->models[c->draft_model] : NULL;
+    /* a model fetched by reference: where from (the run's configuration has every model's) */
+    char desc[1024];
+    if (tsm->source)
+        snprintf(desc, sizeof desc, "%s (%s%s%s)", tm->info.desc, tsm->source,
+                 tsm->revision && tsm->revision[0] ? " at revision " : "", tsm->revision ? tsm->revision : "");
     db_case_record cr = {
         .idx = c->index, .engine = c->se->def->name, .label = c->label, .params_json = c->params_json,
         .model_name = tsm->name, .model_path = tsm->path ? tsm->path : tsm->exact_spec,
-        .model_sha256 = tm->sha256, .model_desc = tm->info.desc,
+        .model_sha256 = tm->sha256, .model_desc = tsm->source ? desc : tm->info.desc,
         .model_params = tm->info.n_params, .model_bytes = tm->info.size_bytes,
         .draft_name = dsm ? dsm->name : dm ? dm->name : NULL,
         .draft_path = dsm ? (dsm->path ? dsm->path : dsm->exact_spec) : dm ? dm->path : NULL,

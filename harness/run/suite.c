@@ -1,6 +1,7 @@
 /* suite.c — parsing and validation of suite files (cJSON) and expansion of
  * a suite into the ordered list of cases; the datasets a suite names are
- * read by dataset.c.  The format is documented in docs/suite-format.md.
+ * read by dataset.c, the files it names by reference (hf:..., URLs) are
+ * resolved by suite_fetch.c.  The format is documented in docs/suite-format.md.
  *
  * Every error is one line: "ORIGIN: $.json.path: problem" (or
  * "FILE:LINE: problem" for prompt files, "ORIGIN:LINE:COL: ..." for
@@ -208,6 +209,74 @@ static int resolve_path(ctx *c, const char *path, const char *rel, char **out) {
     return fail(c, path, "%s: %s", rel, strerror(e));
 }
 
+/* "path", "source" and "revision" of a model or dataset entry: a local file
+ * (*file, resolved now) or a reference (*source, and *revision when given:
+ * its form checked now, resolved by db_suite_resolve_refs once the whole
+ * suite is valid).  "source" is the reference in the canonical form; a
+ * "path" beside it is the file it resolved to then, not read. */
+static int entry_file(ctx *c, const cJSON *obj, const char *path, bool required, char **file, char **source,
+                      char **revision) {
+    const char *rel = NULL, *src = NULL, *rev = NULL;
+    char p[560];
+    if (get_string(c, obj, "source", path, false, &src) != 0) return -1;
+    if (get_string(c, obj, "path", path, required && !src, &rel) != 0) return -1;
+    if (get_string(c, obj, "revision", path, false, &rev) != 0) return -1;
+    if (src) {
+        child_path(p, sizeof p, path, "source");
+        if (!db_suite_is_reference(src))
+            return fail(c, p, "expected a reference (hf:ORG/REPO/PATH[@REVISION] or an http(s) URL), got \"%s\"", src);
+        if (rel && db_suite_is_reference(rel)) {
+            child_path(p, sizeof p, path, "path");
+            return fail(c, p, "a reference, and so is \"source\": give one of them");
+        }
+    } else if (rel && db_suite_is_reference(rel)) {
+        src = rel;
+        child_path(p, sizeof p, path, "path");
+    }
+    if (src) {
+        char e2[768];
+        if (db_suite_ref_check(src, e2, sizeof e2) != 0) return fail(c, p, "%s", e2);
+        if (!(*source = db_strdup(src)) || (rev && !(*revision = db_strdup(rev)))) return fail(c, path, "out of memory");
+        return 0;
+    }
+    if (rev) {
+        child_path(p, sizeof p, path, "revision");
+        return fail(c, p, "only for a file named by a reference (hf:... or an http(s) URL)");
+    }
+    if (!rel) return 0;
+    child_path(p, sizeof p, path, "path");
+    return resolve_path(c, p, rel, file);
+}
+
+static int is_hex64(const char *h) {
+    if (strlen(h) != 64) return 0;
+    for (int i = 0; i < 64; i++) {
+        char ch = h[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))) return 0;
+    }
+    return 1;
+}
+
+/* "sha256" of an entry (sha, may be NULL): 64 hex digits, kept lowercase in
+ * *out; a local file is hashed now and must match (a reference's is
+ * checked when it is resolved). */
+static int entry_sha256(ctx *c, const char *path, const char *sha, const char *kind, const char *name,
+                        const char *file, char **out) {
+    if (!sha) return 0;
+    char p[560];
+    child_path(p, sizeof p, path, "sha256");
+    if (!is_hex64(sha)) return fail(c, p, "expected 64 hexadecimal digits, got \"%s\"", sha);
+    if (!(*out = db_strdup(sha))) return fail(c, p, "out of memory");
+    for (char *q = *out; *q; q++)
+        if (*q >= 'A' && *q <= 'F') *q = (char)(*q - 'A' + 'a');
+    if (!file) return 0;
+    char got[65], e2[512];
+    if (db_sha256_file(file, got, e2, sizeof e2) != 0) return fail(c, p, "%s", e2);
+    if (strcmp(got, *out) != 0)
+        return fail(c, p, "%s '%s' (%s): sha256 mismatch: expected %s, file has %s", kind, name, file, *out, got);
+    return 0;
+}
+
 static int find_model(const db_suite *s, const char *name) {
     for (int i = 0; i < s->n_models; i++)
         if (strcmp(s->models[i].name, name) == 0) return i;
@@ -250,6 +319,8 @@ void db_suite_free(db_suite *s) {
         free(m->backend);
         free(m->path);
         free(m->sha256);
+        free(m->source);
+        free(m->revision);
         free(m->exact_spec);
         free(m->rpc);
     }
@@ -258,6 +329,9 @@ void db_suite_free(db_suite *s) {
         db_suite_dataset *d = &s->datasets[i];
         free(d->name);
         free(d->path);
+        free(d->sha256);
+        free(d->source);
+        free(d->revision);
         free(d->category);
         db_prompts_free(d->prompts, d->n_prompts);
     }
@@ -270,15 +344,6 @@ void db_suite_free(db_suite *s) {
     free(s->pin);
     free_list(s->papi_events, s->n_papi_events);
     free(s);
-}
-
-static int is_hex64(const char *h) {
-    if (strlen(h) != 64) return 0;
-    for (int i = 0; i < 64; i++) {
-        char ch = h[i];
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))) return 0;
-    }
-    return 1;
 }
 
 /* "rpc": ["host:port", ...] — ggml RPC servers a GGUF model's layers go to
@@ -313,7 +378,8 @@ static int parse_rpc(ctx *c, const cJSON *mj, const char *path, int exact, char 
 }
 
 static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
-    static const char *const keys[] = { "backend", "path", "sha256", "spec", "n_gpu_layers", "n_ctx", "rpc", NULL };
+    static const char *const keys[] = { "backend", "path", "source", "revision", "sha256", "spec", "n_gpu_layers",
+                                        "n_ctx", "rpc", NULL };
     if (check_keys(c, models, "$.models", NULL) != 0) return -1;
     int n = cJSON_GetArraySize(models);
     if (n == 0 && !c->servers) return fail(c, "$.models", "at least one model is required");
@@ -327,19 +393,19 @@ static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
         if (!m->name[0]) return fail(c, path, "model name must not be empty");
         if (!cJSON_IsObject(mj)) return fail(c, path, "expected an object, got %s", db_suite_json_type_name(mj));
         if (check_keys(c, mj, path, keys) != 0) return -1;
-        const char *backend = "llama", *rel = NULL, *sha = NULL, *spec = NULL;
+        const char *backend = "llama", *sha = NULL, *spec = NULL;
         if (get_string(c, mj, "backend", path, false, &backend) != 0) return -1;
         child_path(p, sizeof p, path, "backend");
         if (strcmp(backend, "llama") != 0 && strcmp(backend, "exact") != 0)
             return fail(c, p, "expected \"llama\" or \"exact\", got \"%s\"", backend);
         int exact = strcmp(backend, "exact") == 0;
-        if (get_string(c, mj, "path", path, !exact, &rel) != 0) return -1;
         if (get_string(c, mj, "sha256", path, false, &sha) != 0) return -1;
         if (get_string(c, mj, "spec", path, exact, &spec) != 0) return -1;
-        if (exact && rel) {
-            child_path(p, sizeof p, path, "path");
-            return fail(c, p, "backend \"exact\" takes a \"spec\", not a file");
-        }
+        for (int k = 0; exact && k < 2; k++)
+            if (cJSON_GetObjectItemCaseSensitive(mj, k ? "source" : "path")) {
+                child_path(p, sizeof p, path, k ? "source" : "path");
+                return fail(c, p, "backend \"exact\" takes a \"spec\", not a file");
+            }
         if (!exact && spec) {
             child_path(p, sizeof p, path, "spec");
             return fail(c, p, "only for backend \"exact\"");
@@ -355,27 +421,12 @@ static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
         if (parse_rpc(c, mj, path, exact, &m->rpc) != 0) return -1;
         if (!(m->backend = db_strdup(backend))) return fail(c, path, "out of memory");
         if (spec && !(m->exact_spec = db_strdup(spec))) return fail(c, path, "out of memory");
-        if (rel) {
-            child_path(p, sizeof p, path, "path");
-            if (resolve_path(c, p, rel, &m->path) != 0) return -1;
-        }
-        if (sha) {
-            child_path(p, sizeof p, path, "sha256");
-            if (!is_hex64(sha)) return fail(c, p, "expected 64 hexadecimal digits, got \"%s\"", sha);
-            if (!(m->sha256 = db_strdup(sha))) return fail(c, p, "out of memory");
-            for (char *q = m->sha256; *q; q++)
-                if (*q >= 'A' && *q <= 'F') *q = (char)(*q - 'A' + 'a');
-            char got[65], e2[512];
-            if (db_sha256_file(m->path, got, e2, sizeof e2) != 0) return fail(c, p, "%s", e2);
-            if (strcmp(got, m->sha256) != 0)
-                return fail(c, p, "model '%s' (%s): sha256 mismatch: expected %s, file has %s", m->name,
-                            m->path, m->sha256, got);
-        }
+        if (entry_file(c, mj, path, !exact, &m->path, &m->source, &m->revision) != 0) return -1;
+        if (entry_sha256(c, path, sha, "model", m->name, m->path, &m->sha256) != 0) return -1;
         cJSON *o = cJSON_AddObjectToObject(out, m->name);
         if (!o) return fail(c, path, "out of memory");
         cJSON_AddStringToObject(o, "backend", m->backend);
-        if (m->path) cJSON_AddStringToObject(o, "path", m->path);
-        if (m->sha256) cJSON_AddStringToObject(o, "sha256", m->sha256);
+        db_suite_canon_file_keys(o, m->path, m->source, m->sha256);
         if (m->exact_spec) cJSON_AddStringToObject(o, "spec", m->exact_spec);
         cJSON_AddNumberToObject(o, "n_gpu_layers", m->n_gpu_layers);
         cJSON_AddNumberToObject(o, "n_ctx", m->n_ctx);
@@ -395,7 +446,7 @@ static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
 }
 
 static int parse_datasets(ctx *c, db_suite *s, const cJSON *datasets, cJSON *out) {
-    static const char *const keys[] = { "path", "category", "limit", "chat", NULL };
+    static const char *const keys[] = { "path", "source", "revision", "sha256", "category", "limit", "chat", NULL };
     if (check_keys(c, datasets, "$.datasets", NULL) != 0) return -1;
     int n = cJSON_GetArraySize(datasets);
     if (n == 0) return fail(c, "$.datasets", "at least one dataset is required");
@@ -409,21 +460,22 @@ static int parse_datasets(ctx *c, db_suite *s, const cJSON *datasets, cJSON *out
         if (!d->name[0]) return fail(c, path, "dataset name must not be empty");
         if (!cJSON_IsObject(dj)) return fail(c, path, "expected an object, got %s", db_suite_json_type_name(dj));
         if (check_keys(c, dj, path, keys) != 0) return -1;
-        const char *rel = NULL, *cat = NULL;
-        if (get_string(c, dj, "path", path, true, &rel) != 0) return -1;
+        const char *sha = NULL, *cat = NULL;
+        if (get_string(c, dj, "sha256", path, false, &sha) != 0) return -1;
         if (get_string(c, dj, "category", path, false, &cat) != 0) return -1;
         if (get_int(c, dj, "limit", path, 0, 100000000, &d->limit) != 0) return -1;
         d->chat = false;
         if (get_bool(c, dj, "chat", path, &d->chat) != 0) return -1;
         if (!(d->category = db_strdup(cat ? cat : d->name))) return fail(c, path, "out of memory");
-        child_path(p, sizeof p, path, "path");
-        if (resolve_path(c, p, rel, &d->path) != 0) return -1;
+        if (entry_file(c, dj, path, true, &d->path, &d->source, &d->revision) != 0) return -1;
+        if (entry_sha256(c, path, sha, "dataset", d->name, d->path, &d->sha256) != 0) return -1;
         char e2[768];
-        if (db_prompts_load(d->path, d->category, d->limit, &d->prompts, &d->n_prompts, e2, sizeof e2) != 0)
-            return fail(c, p, "%s", e2);
+        child_path(p, sizeof p, path, "path");
+        if (d->path && db_prompts_load(d->path, d->category, d->limit, &d->prompts, &d->n_prompts, e2, sizeof e2) != 0)
+            return fail(c, p, "%s", e2);   /* a reference's prompts: once it is resolved */
         cJSON *o = cJSON_AddObjectToObject(out, d->name);
         if (!o) return fail(c, path, "out of memory");
-        cJSON_AddStringToObject(o, "path", d->path);
+        db_suite_canon_file_keys(o, d->path, d->source, d->sha256);
         cJSON_AddStringToObject(o, "category", d->category);
         cJSON_AddNumberToObject(o, "limit", d->limit);
         cJSON_AddBoolToObject(o, "chat", d->chat);
@@ -787,8 +839,18 @@ static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
 
 int db_suite_parse(const char *json_text, const char *origin, const char *base_dir,
                    db_suite **out, char *err, size_t errlen) {
+    return db_suite_parse_with(json_text, origin, base_dir, NULL, out, err, errlen);
+}
+
+int db_suite_parse_with(const char *json_text, const char *origin, const char *base_dir,
+                        const db_suite_load_opts *opts, db_suite **out, char *err, size_t errlen) {
     *out = NULL;
     if (!origin) origin = "<suite>";
+    db_suite_load_opts dflt;
+    if (!opts) {
+        db_suite_load_opts_init(&dflt);
+        opts = &dflt;
+    }
     ctx c = { origin, base_dir ? base_dir : ".", err, errlen, false };
     if (!json_text) return db_errf(err, errlen, "%s: no text", origin);
     const char *end = NULL;
@@ -824,12 +886,6 @@ int db_suite_parse(const char *json_text, const char *origin, const char *base_d
         return db_errf(err, errlen, "%s: out of memory", origin);
     }
     int rc = parse_root(&c, s, root, canon);
-    cJSON_Delete(root);
-    if (rc == 0) {
-        s->json = cJSON_PrintUnformatted(canon);
-        if (!s->json) rc = db_errf(err, errlen, "%s: out of memory", origin);
-    }
-    cJSON_Delete(canon);
     if (rc == 0) {
         /* expanding runs every engine's validate() on every grid point */
         db_case *cases = NULL;
@@ -845,6 +901,14 @@ int db_suite_parse(const char *json_text, const char *origin, const char *base_d
         }
         db_cases_free(cases, n);
     }
+    /* references last: nothing is fetched for a suite that is not valid */
+    if (rc == 0) rc = db_suite_resolve_refs(s, root, canon, opts, err, errlen);
+    cJSON_Delete(root);
+    if (rc == 0) {
+        s->json = cJSON_PrintUnformatted(canon);
+        if (!s->json) rc = db_errf(err, errlen, "%s: out of memory", origin);
+    }
+    cJSON_Delete(canon);
     if (rc != 0) {
         db_suite_free(s);
         return -1;
@@ -854,6 +918,10 @@ int db_suite_parse(const char *json_text, const char *origin, const char *base_d
 }
 
 int db_suite_load(const char *path, db_suite **out, char *err, size_t errlen) {
+    return db_suite_load_with(path, NULL, out, err, errlen);
+}
+
+int db_suite_load_with(const char *path, const db_suite_load_opts *opts, db_suite **out, char *err, size_t errlen) {
     *out = NULL;
     char *text = db_read_file(path, NULL, err, errlen);
     if (!text) return -1;
@@ -862,7 +930,7 @@ int db_suite_load(const char *path, db_suite **out, char *err, size_t errlen) {
         free(text);
         return db_errf(err, errlen, "%s: out of memory", path);
     }
-    int rc = db_suite_parse(text, path, dir, out, err, errlen);
+    int rc = db_suite_parse_with(text, path, dir, opts, out, err, errlen);
     free(dir);
     free(text);
     return rc;

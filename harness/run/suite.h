@@ -26,8 +26,11 @@ typedef struct db_suite_model {
     char *name;          /* key used by engines ("target", "draft", ...) */
     char *backend;       /* "llama" (default) or "exact" */
     char *path;          /* resolved: relative paths are taken from the suite's directory,
-                            then from the current directory */
-    char *sha256;        /* expected, lowercase hex; NULL = not checked */
+                            then from the current directory; for a reference, the cached file */
+    char *sha256;        /* expected, lowercase hex; NULL = not checked; for a reference, the
+                            sha256 of the cached file (checked against the one given) */
+    char *source;        /* the reference the file came from (hf:... or a URL); NULL = a local file */
+    char *revision;      /* with source: the revision fetched (hf: the Hub's commit); "" for a URL */
     char *exact_spec;    /* for backend "exact" */
     int n_gpu_layers;    /* default 0 */
     int n_ctx;           /* 0 = derive from prompts + max_new_tokens */
@@ -48,7 +51,10 @@ typedef struct db_prompt {
 
 typedef struct db_suite_dataset {
     char *name;
-    char *path;          /* JSONL file, resolved like model paths */
+    char *path;          /* JSONL file, resolved like model paths (a reference: the cached file) */
+    char *sha256;        /* as for models: expected (NULL = not checked), or a reference's */
+    char *source;        /* as for models: the reference, NULL for a local file */
+    char *revision;
     char *category;      /* default category for its prompts */
     int limit;           /* use the first `limit` prompts; 0 = all */
     bool chat;           /* format with the model's chat template; run every turn (multi-turn) */
@@ -137,11 +143,49 @@ typedef struct db_case {
     int dataset;                 /* index into suite->datasets */
 } db_case;
 
-/* Parse, validate and load prompt files.  Returns 0, or -1 with one line in err. */
+/* References.  A model's or dataset's "path" may name a file to download
+ * instead of a local one: hf:[datasets/|spaces/]ORG/REPO/PATH[@REVISION]
+ * or an http(s):// URL (harness/util/fetch.h, docs/fetch.md).  Loading
+ * checks every reference's form with the rest of the suite, and only once
+ * the whole suite (engines, grids, baseline) is valid resolves them to
+ * files in decobench's cache:
+ *  - fetch false (the default: db_suite_load, db_suite_parse, tests,
+ *    --resume): from the cache only, never the network; a missing file is
+ *    an error that names `decobench fetch REF`;
+ *  - fetch true (`decobench run`): a missing file is downloaded (verified
+ *    against the entry's "sha256" when it has one), unless offline mode is
+ *    on (offline 1, or -1 and $HF_HUB_OFFLINE set): then it is an error
+ *    saying so.
+ * A cached file is hashed again and must still have the sha256 fetch
+ * recorded.  The canonical configuration (db_suite.json) of a referenced
+ * entry has "path" (the cached file), "source" (the reference), "revision"
+ * and "sha256"; parsing that form again ("source" given) resolves
+ * "source" again, ignores the recorded "path" and checks "revision" and
+ * "sha256", so a stored configuration reloads as exactly what it was. */
+typedef struct db_suite_load_opts {
+    bool fetch;             /* download references the cache lacks */
+    int offline;            /* with fetch: 1 cache only, 0 may download, -1 $HF_HUB_OFFLINE decides */
+    bool progress;          /* a download progress bar on stderr */
+    const char *cache_dir;  /* NULL: db_cache_dir() (harness/util/outfile.h) */
+} db_suite_load_opts;
+
+/* Defaults: the cache only, no progress bar. */
+void db_suite_load_opts_init(db_suite_load_opts *o);
+
+/* Whether a "path" is a reference: it begins with "hf:", "http://" or
+ * "https://" (a local file of such a name is written "./hf:..."). */
+bool db_suite_is_reference(const char *path);
+
+/* Parse, validate and load prompt files.  Returns 0, or -1 with one line in err.
+ * opts NULL: db_suite_load_opts_init's defaults. */
 int  db_suite_load(const char *path, db_suite **out, char *err, size_t errlen);
+int  db_suite_load_with(const char *path, const db_suite_load_opts *opts, db_suite **out, char *err,
+                        size_t errlen);
 /* Same, from text (tests); base_dir resolves relative paths. */
 int  db_suite_parse(const char *json_text, const char *origin, const char *base_dir,
                     db_suite **out, char *err, size_t errlen);
+int  db_suite_parse_with(const char *json_text, const char *origin, const char *base_dir,
+                         const db_suite_load_opts *opts, db_suite **out, char *err, size_t errlen);
 void db_suite_free(db_suite *s);
 
 int  db_suite_expand(const db_suite *s, db_case **cases, int *n_cases, char *err, size_t errlen);

@@ -67,7 +67,7 @@ static int check_placeholders(const char *arg, const db_suite *s, const char *or
             if (found < 0)
                 return sfail(err, errlen, origin, path, "{model:%.*s}: no model named '%.*s' in $.models", (int)(n - 6),
                              p + 7, (int)(n - 6), p + 7);
-            if (!s->models[found].path)
+            if (!s->models[found].path && !s->models[found].source)   /* a reference: resolved later */
                 return sfail(err, errlen, origin, path, "{model:%s}: model '%s' has no file", s->models[found].name,
                              s->models[found].name);
             continue;
