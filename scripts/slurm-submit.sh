@@ -28,8 +28,6 @@
 #   --max-parallel K      at most K shard tasks at once (--array=...%K)
 #   --sbatch-arg ARG      one more sbatch option for both jobs, e.g.
 #                         --sbatch-arg=--qos=long (repeatable)
-#   --threads-from-slurm  decode threads = $SLURM_CPUS_PER_TASK (an --override
-#                         of the suite's "threads"; not with --override in RUN-ARGS)
 #   --decobench PATH      the decobench binary (default: $DECOBENCH, decobench on
 #                         PATH, or this checkout's build)
 #   --resume              resubmit only the shards whose database is missing or
@@ -51,7 +49,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}/
 
 suite="" shards="" out="" partition="" merge_partition="" gpus=0 gpu_type="" cpus=1 mem=""
 time_limit="" merge_time="00:30:00" account="" max_parallel="" resume=0 dry=0 parsable=0
-threads_from_slurm=0 decobench="${DECOBENCH:-}"
+decobench="${DECOBENCH:-}"
 sbatch_extra=() run_args=()
 
 need_val() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value (see --help)"; }
@@ -75,7 +73,6 @@ while [ $# -gt 0 ]; do
     --max-parallel) need_val "$@"; max_parallel="$2"; shift 2 ;;
     --sbatch-arg) need_val "$@"; sbatch_extra+=("$2"); shift 2 ;;
     --decobench) need_val "$@"; decobench="$2"; shift 2 ;;
-    --threads-from-slurm) threads_from_slurm=1; shift ;;
     --resume) resume=1; shift ;;
     --dry-run) dry=1; shift ;;
     --parsable) parsable=1; shift ;;
@@ -102,8 +99,6 @@ for a in "${run_args[@]+"${run_args[@]}"}"; do
   case "$a" in
     --db|--db=*|--shard|--shard=*|--shard-group|--shard-group=*|--resume|--resume=*)
       die "'$a' is set by $prog; leave it out of the decobench run arguments" ;;
-    --override|--override=*)
-      [ "$threads_from_slurm" = 0 ] || die "--threads-from-slurm writes its own --override; put \"threads\" in yours instead" ;;
   esac
 done
 
@@ -141,7 +136,7 @@ q() { local s="" a; for a in "$@"; do s="$s${s:+ }$(printf '%q' "$a")"; done; pr
 env_file="$out/submit.env"
 if [ "$resume" = 1 ]; then
   [ -f "$env_file" ] || die "--resume: $out/submit.env is missing: nothing was submitted to $out"
-  prev_suite="" prev_shards="" prev_group="" prev_args="" prev_threads=""
+  prev_suite="" prev_shards="" prev_group="" prev_args=""
   # shellcheck disable=SC1090
   . "$env_file"
   [ "$prev_suite" = "$suite" ] || die "--resume: $out was submitted for suite $prev_suite, not $suite"
@@ -149,9 +144,6 @@ if [ "$resume" = 1 ]; then
   [ ${#run_args[@]} -eq 0 ] || [ "$(q "${run_args[@]}")" = "$prev_args" ] ||
     die "--resume takes the decobench run arguments of the first submission ($prev_args); leave out -- ..."
   eval "run_args=($prev_args)"
-  [ "$threads_from_slurm" = 0 ] || [ "$prev_threads" = 1 ] ||
-    die "--resume: the first submission had no --threads-from-slurm"
-  threads_from_slurm="$prev_threads"
   group="$prev_group"
 else
   if [ -d "$out" ] && ls "$out"/shard-*.db >/dev/null 2>&1; then
@@ -231,7 +223,6 @@ write_shard_script() {
     echo "out=$(printf '%q' "$out")"
     echo "n=$shards"
     echo "group=$(printf '%q' "$group")"
-    echo "threads_from_slurm=$threads_from_slurm"
     echo "run_args=($(q "${run_args[@]+"${run_args[@]}"}"))"
     declare -f shard_status
     cat <<'EOS'
@@ -240,8 +231,8 @@ i="${SLURM_ARRAY_TASK_ID:-${JOB_COMPLETION_INDEX:-}}"
 case "$i" in ''|*[!0-9]*) echo "shard: no SLURM_ARRAY_TASK_ID (or JOB_COMPLETION_INDEX)" >&2; exit 2 ;; esac
 db="$out/shard-$i.db"
 # what Slurm gave this task: the CPUs it may run on (task/affinity or the
-# cgroup's cpuset), its CPU count and GPUs; decobench records the affinity
-# (the run's interference rows, allowed_cpus) and pins within it
+# cgroup's cpuset), its CPU count and GPUs; decobench's default thread count
+# ("threads": 0) follows that affinity and it records it (allowed_cpus)
 {
   echo "host=$(hostname)"
   echo "job=${SLURM_JOB_ID:-} array_job=${SLURM_ARRAY_JOB_ID:-} task=$i of $n group=$group"
@@ -268,14 +259,9 @@ case "$st" in
     mv "$db" "$aside"
     for x in -wal -shm; do [ ! -e "$db$x" ] || mv "$db$x" "$aside$x"; done ;;
 esac
-extra=()
-if [ "$threads_from_slurm" = 1 ] && [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then
-  printf '{"threads": %d}\n' "$SLURM_CPUS_PER_TASK" > "$out/logs/shard-$i.override.json"
-  extra=(--override "$out/logs/shard-$i.override.json")
-fi
 echo "shard $i/$n: decobench run $suite --shard $i/$n -> $db"
 exec "$decobench" run "$suite" --db "$db" --shard "$i/$n" --shard-group "$group" --format none --no-progress \
-  "${extra[@]+"${extra[@]}"}" "${run_args[@]+"${run_args[@]}"}"
+  "${run_args[@]+"${run_args[@]}"}"
 EOS
   } > "$f"
   chmod +x "$f"
@@ -362,7 +348,6 @@ if [ "$resume" = 0 ]; then
     echo "prev_shards=$shards"
     echo "prev_group=$(printf '%q' "$group")"
     echo "prev_args=$(printf '%q' "$(q "${run_args[@]+"${run_args[@]}"}")")"
-    echo "prev_threads=$threads_from_slurm"
   } > "$env_file"
 fi
 
@@ -386,5 +371,5 @@ else
   else
     echo "shards: every shard of $out is completed; nothing to rerun"
   fi
-  echo "merge:  job $merge_id${array_id:+ (after job $array_id)} -> $out/all.db, $out/report.md (log $out/logs/merge.out)"
+  echo "merge:  job $merge_id$([ "$array_id" = - ] || echo " (after job $array_id)") -> $out/all.db, $out/report.md (log $out/logs/merge.out)"
 fi

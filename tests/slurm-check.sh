@@ -340,8 +340,9 @@ for i in range(n):
         seen[k] = i
         if sa.get(k) != v: problems.append("shard %d sample %r differs from the single run" % (i, k))
     n_allowed = c.execute("SELECT value FROM interference WHERE name = 'allowed_cpus' AND case_idx = -1").fetchall()
-    if [x[0] for x in n_allowed] != [1]:
-        problems.append("shard %d: allowed_cpus recorded %r, expected [1] (--cpus-per-task 1)" % (i, [x[0] for x in n_allowed]))
+    # one row per process of the shard (a resumed shard has two): each saw 1 CPU
+    if not n_allowed or any(x[0] != 1 for x in n_allowed):
+        problems.append("shard %d: allowed_cpus recorded %r, expected 1 (--cpus-per-task 1)" % (i, [x[0] for x in n_allowed]))
 if set(seen) != set(sa): problems.append("the shards hold %d sample keys, the single run %d" % (len(seen), len(sa)))
 if group is not None and groups != {group}: problems.append("shard groups %r, expected {%r}" % (groups, group))
 per = {}
@@ -403,6 +404,41 @@ else
   fail "report.md" "$(head -n 5 "$out/report.md" 2>/dev/null)"
 fi
 
+# ---- pinning inside the allocation: "threads": 0 and "pin": "cores", one CPU per task ------------------
+# a wrapper that samples the decobench process's CPU affinity while it runs
+sed -e 's/"pin": "none"/"pin": "cores"/' -e 's/"threads": 1/"threads": 0/' -e 's/"limit": 6/"limit": 4/' \
+    -e 's/"repetitions": 2/"repetitions": 1/' "$work/suite.json" > "$work/pin.json"
+cat > "$work/watching-decobench" <<EOF
+#!/usr/bin/env bash
+[ "\${1:-}" = run ] || exec "$bin" "\$@"
+"$bin" "\$@" &
+p=\$!
+seen="$work/pin-\${SLURM_ARRAY_TASK_ID:-x}.seen"
+while [ -r /proc/\$p/status ] && ! grep -q '^State:[[:space:]]*Z' /proc/\$p/status 2>/dev/null; do
+  awk '/^Cpus_allowed_list/ {print \$2}' /proc/\$p/status >> "\$seen" 2>/dev/null
+  sleep 0.05
+done
+wait \$p
+EOF
+chmod +x "$work/watching-decobench"
+outp="$work/out-pin"
+ids="$("$submit" "$work/pin.json" --shards 2 --out "$outp" --cpus-per-task 1 --decobench "$work/watching-decobench" --parsable 2>"$work/submit.err")"
+read -r arrayp mergep <<< "$ids"
+if [ -z "${mergep:-}" ] || ! wait_jobs "$arrayp" "$mergep"; then
+  fail "the pinning launch did not end" "$(cat "$work/submit.err")"
+else
+  bad=""
+  for i in 0 1; do
+    given="$(sed -n 's/^cpus_allowed=//p' "$outp/logs/shard-$i.alloc" 2>/dev/null)"
+    seen="$(sort -u "$work/pin-$i.seen" 2>/dev/null | tr '\n' ' ')"
+    thr="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select threads from run").fetchone()[0])' "$outp/shard-$i.db" 2>&1)"
+    [ -n "$given" ] && [ "$seen" = "$given " ] && [ "$thr" = 1 ] ||
+      bad="$bad shard $i: Slurm gave CPU '$given', decobench ran on '$seen' with $thr threads;"
+  done
+  [ -z "$bad" ] && ok "\"threads\": 0 and \"pin\": \"cores\" stay inside each task's allocation (1 thread on its CPU)" ||
+    fail "pinning follows the Slurm allocation" "$bad"
+fi
+
 # ---- failures: shard 1 interrupted, shard 2 failing; the merge names them; --resume -----------------
 # a wrapper around decobench with planted faults while $work/faults exists
 cat > "$work/faulty-decobench" <<EOF
@@ -436,8 +472,9 @@ else
   fail "planted faults" "array: $states" "shard 1 run: $st1"
 fi
 if [ "$mstate" = "- FAILED 1:0" ] && echo "$mlog" | grep -q "missing 2;" && echo "$mlog" | grep -q "not completed 1(" &&
+   echo "$mlog" | grep -q "shards 0,1,3 of 4; missing: 2" &&
    echo "$mlog" | grep -q -- "--resume" && [ ! -e "$out2/all.db" ] && [ ! -e "$out2/report.md" ] && [ -s "$out2/partial.db" ]; then
-  ok "the merge job fails (exit 1) naming missing shard 2 and unfinished shard 1; no all.db; partial.db"
+  ok "the merge job fails (exit 1) naming missing shard 2 and unfinished shard 1 (and decobench merge: missing: 2); no all.db"
 else
   fail "merge job on missing shards" "state: $mstate" "$mlog"
 fi
