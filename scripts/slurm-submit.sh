@@ -153,22 +153,21 @@ else
 fi
 
 # ---- run status of a shard database (sqlite3, else python3) ---------------------
-# shard_status DB: "ID STATUS" of its latest run, "none" without one, "" unknown
+# shard_status DB: "ID STATUS" of its latest run, "none" without one,
+# "unreadable" when the query fails (no run table, not a database), "" when
+# neither sqlite3 nor python3 is here
 shard_status() {
-  local sql='SELECT id || '"' '"' || status FROM run ORDER BY id DESC LIMIT 1;'
+  local sql="SELECT id || ' ' || status FROM run ORDER BY id DESC LIMIT 1;" r
   if command -v sqlite3 >/dev/null 2>&1; then
-    local r; r="$(sqlite3 -readonly "file:$1?mode=ro" "$sql" 2>/dev/null)" || { echo ""; return; }
-    echo "${r:-none}"
+    r="$(sqlite3 -readonly "file:$1?mode=ro" "$sql" 2>/dev/null)" || { echo unreadable; return; }
   elif command -v python3 >/dev/null 2>&1; then
-    python3 - "$1" "$sql" <<'PY' 2>/dev/null || echo ""
-import sqlite3, sys
-c = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-r = c.execute(sys.argv[2]).fetchone()
-print(r[0] if r else "none")
-PY
+    r="$(python3 -c 'import sqlite3, sys
+r = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True).execute(sys.argv[2]).fetchone()
+print(r[0] if r else "")' "$1" "$sql" 2>/dev/null)" || { echo unreadable; return; }
   else
-    echo ""
+    echo ""; return
   fi
+  echo "${r:-none}"
 }
 
 # ---- which shards to submit ------------------------------------------------------
@@ -185,6 +184,7 @@ $active"
     db="$out/shard-$i.db"
     if [ ! -e "$db" ]; then todo+=("$i"); continue; fi
     st="$(shard_status "$db")"
+    [ -n "$st" ] || die "--resume reads the shard databases' run status: it needs sqlite3 or python3"
     case "$st" in
       *" completed") ;;
       *) todo+=("$i") ;;
@@ -244,7 +244,10 @@ db="$out/shard-$i.db"
   echo "gpus=${SLURM_JOB_GPUS:-${SLURM_STEP_GPUS:-}} cuda_visible_devices=${CUDA_VISIBLE_DEVICES:-}"
 } > "$out/logs/shard-$i.alloc" 2>/dev/null
 st=""
-[ -e "$db" ] && st="$(shard_status "$db")"
+if [ -e "$db" ]; then
+  st="$(shard_status "$db")"
+  [ -n "$st" ] || { echo "shard $i/$n: $db exists and neither sqlite3 nor python3 can read its run status" >&2; exit 2; }
+fi
 case "$st" in
   *" completed")
     echo "shard $i/$n: $db already holds a completed run: nothing to do"; exit 0 ;;
@@ -255,7 +258,7 @@ case "$st" in
   "") ;;
   *)  # a failed run, no run, or an unreadable file: keep it aside, start again
     aside="$out/shard-$i.$(date -u +%Y%m%dT%H%M%SZ).aside.db"
-    echo "shard $i/$n: $db holds ${st:-no readable run}: moved to $aside, running the shard afresh"
+    echo "shard $i/$n: $db: run ${st}: moved to $aside, running the shard afresh"
     mv "$db" "$aside"
     for x in -wal -shm; do [ ! -e "$db$x" ] || mv "$db$x" "$aside$x"; done ;;
 esac
@@ -288,7 +291,12 @@ for ((i = 0; i < n; i++)); do
   if [ ! -s "$db" ]; then missing="$missing${missing:+,}$i"; continue; fi
   present+=("$db")
   st="$(shard_status "$db")"
-  case "$st" in *" completed") ;; *) unfinished="$unfinished${unfinished:+,}$i(${st:-unreadable})" ;; esac
+  case "$st" in
+    *" completed") ;;
+    none) unfinished="$unfinished${unfinished:+, }$i (no run)" ;;
+    unreadable|"") unfinished="$unfinished${unfinished:+, }$i (unreadable)" ;;
+    *) unfinished="$unfinished${unfinished:+, }$i (run $st)" ;;
+  esac
 done
 rm -f "$out/all.db" "$out/all.db-wal" "$out/all.db-shm" "$out/partial.db" "$out/report.md"
 if [ -n "$missing" ] || [ -n "$unfinished" ]; then

@@ -40,42 +40,45 @@ submit="$src/scripts/slurm-submit.sh"
 t_start=$(date +%s)
 
 # ---- slurm-submit.sh's own arguments (no cluster needed) -----------------------------------
-"$submit" --help | grep -q "^  scripts/slurm-submit.sh SUITE --shards N --out DIR" && ok "slurm-submit.sh --help" ||
-  fail "slurm-submit.sh --help"
-bad=""
-for args in "" "$src/suites/smoke.json" "$src/suites/smoke.json --shards 0 --out /tmp/x" \
-            "$src/suites/smoke.json --shards 2" "/nonexistent.json --shards 2 --out /tmp/x" \
-            "$src/suites/smoke.json --shards 2 --out /tmp/x --bogus" \
-            "$src/suites/smoke.json --shards 2 --out /tmp/x -- --shard 0/2" \
-            "$src/suites/smoke.json --shards 2 --out /tmp/x --cpus-per-task 0"; do
-  # shellcheck disable=SC2086
-  "$submit" $args --decobench "$bin" --dry-run >/dev/null 2>"${TMPDIR:-/tmp}/slurm-check.err.$$"
-  rc=$?
-  lines=$(wc -l < "${TMPDIR:-/tmp}/slurm-check.err.$$")
-  [ "$rc" = 2 ] && [ "$lines" -ge 1 ] || bad="$bad [$args] -> exit $rc"
-done
-rm -f "${TMPDIR:-/tmp}/slurm-check.err.$$"
-[ -z "$bad" ] && ok "slurm-submit.sh: bad arguments exit 2 with a message" || fail "slurm-submit.sh bad arguments" "$bad"
-dry="$("$submit" "$src/suites/smoke.json" --shards 4 --out /tmp/decobench-slurm-dry.$$ --partition gpu \
-        --merge-partition cpu --gpus-per-task 2 --gpu-type h100 --cpus-per-task 8 --time 02:00:00 --account lab \
-        --max-parallel 2 --decobench "$bin" --dry-run -- --limit 5 2>&1)"
-line1="$(echo "$dry" | sed -n 1p)" line2="$(echo "$dry" | sed -n 2p)"
-if [ "$(echo "$dry" | wc -l)" = 2 ] &&
-   echo "$line1" | grep -q -- "--array=0-3%2 " && echo "$line1" | grep -q -- "--partition=gpu " &&
-   echo "$line1" | grep -q -- "--gres=gpu:h100:2 " && echo "$line1" | grep -q -- "--cpus-per-task=8 " &&
-   echo "$line1" | grep -q -- "--time=02:00:00 " && echo "$line1" | grep -q -- "--account=lab " &&
-   echo "$line1" | grep -q -- "shard.sbatch$" &&
-   echo "$line2" | grep -q -- "--partition=cpu " && echo "$line2" | grep -q -- "--dependency=afterany:ARRAY_JOB_ID " &&
-   echo "$line2" | grep -q -- "merge.sbatch$" && ! echo "$line2" | grep -q -- "--gres" &&
-   [ ! -e "/tmp/decobench-slurm-dry.$$" ]; then
-  ok "slurm-submit.sh --dry-run: array 0-3%2, GPU partition and gres, CPU partition for the merge, afterany; nothing written"
-else
-  fail "slurm-submit.sh --dry-run" "$dry"
+# (once: not again in the copy of this script that runs under sudo)
+if [ -z "${DB_SLURM_COUNTS:-}" ]; then
+  "$submit" --help | grep -q "^  scripts/slurm-submit.sh SUITE --shards N --out DIR" && ok "slurm-submit.sh --help" ||
+    fail "slurm-submit.sh --help"
+  bad=""
+  for args in "" "$src/suites/smoke.json" "$src/suites/smoke.json --shards 0 --out /tmp/x" \
+              "$src/suites/smoke.json --shards 2" "/nonexistent.json --shards 2 --out /tmp/x" \
+              "$src/suites/smoke.json --shards 2 --out /tmp/x --bogus" \
+              "$src/suites/smoke.json --shards 2 --out /tmp/x -- --shard 0/2" \
+              "$src/suites/smoke.json --shards 2 --out /tmp/x --cpus-per-task 0"; do
+    # shellcheck disable=SC2086
+    "$submit" $args --decobench "$bin" --dry-run >/dev/null 2>"${TMPDIR:-/tmp}/slurm-check.err.$$"
+    rc=$?
+    lines=$(wc -l < "${TMPDIR:-/tmp}/slurm-check.err.$$")
+    [ "$rc" = 2 ] && [ "$lines" -ge 1 ] || bad="$bad [$args] -> exit $rc"
+  done
+  rm -f "${TMPDIR:-/tmp}/slurm-check.err.$$"
+  [ -z "$bad" ] && ok "slurm-submit.sh: bad arguments exit 2 with a message" || fail "slurm-submit.sh bad arguments" "$bad"
+  dry="$("$submit" "$src/suites/smoke.json" --shards 4 --out /tmp/decobench-slurm-dry.$$ --partition gpu \
+          --merge-partition cpu --gpus-per-task 2 --gpu-type h100 --cpus-per-task 8 --time 02:00:00 --account lab \
+          --max-parallel 2 --decobench "$bin" --dry-run -- --limit 5 2>&1)"
+  line1="$(echo "$dry" | sed -n 1p)" line2="$(echo "$dry" | sed -n 2p)"
+  if [ "$(echo "$dry" | wc -l)" = 2 ] &&
+     echo "$line1" | grep -q -- "--array=0-3%2 " && echo "$line1" | grep -q -- "--partition=gpu " &&
+     echo "$line1" | grep -q -- "--gres=gpu:h100:2 " && echo "$line1" | grep -q -- "--cpus-per-task=8 " &&
+     echo "$line1" | grep -q -- "--time=02:00:00 " && echo "$line1" | grep -q -- "--account=lab " &&
+     echo "$line1" | grep -q -- "shard.sbatch$" &&
+     echo "$line2" | grep -q -- "--partition=cpu " && echo "$line2" | grep -q -- "--dependency=afterany:ARRAY_JOB_ID " &&
+     echo "$line2" | grep -q -- "merge.sbatch$" && ! echo "$line2" | grep -q -- "--gres" &&
+     [ ! -e "/tmp/decobench-slurm-dry.$$" ]; then
+    ok "slurm-submit.sh --dry-run: array 0-3%2, GPU partition and gres, CPU partition for the merge, afterany; nothing written"
+  else
+    fail "slurm-submit.sh --dry-run" "$dry"
+  fi
 fi
 
 # ---- can a Slurm cluster start here? -----------------------------------------------------------
 missing=""
-for c in munged mungekey slurmctld slurmd sbatch squeue sinfo scontrol scancel python3; do
+for c in munged munge unmunge slurmctld slurmd sbatch squeue sinfo scontrol scancel python3; do
   command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || missing="$missing $c"
 done
 if [ -n "$missing" ]; then
@@ -86,17 +89,16 @@ if [ "$(id -u)" != 0 ]; then
   # slurmd runs jobs as their user: it must be root.  Re-run this script under
   # password-less sudo when there is one.
   if [ -z "${DB_SLURM_SUDO:-}" ] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    echo "slurm-check: not root: re-running the cluster part under sudo"
-    echo "$passed passed, $failed failed"   # the argument checks above, counted here
-    sudo -n env DB_SLURM_SUDO=1 DB_SLURM_SKIP_ARGS=1 DB_SRCDIR="$src" DB_BUILDDIR="$build" PATH="$PATH:/usr/sbin:/sbin" \
-      bash "$0"
-    exit $?
+    echo "slurm-check: not root: the cluster part under sudo"
+    exec sudo -n env DB_SLURM_SUDO=1 DB_SLURM_COUNTS="$passed $failed $skipped" DB_SRCDIR="$src" \
+      DB_BUILDDIR="$build" PATH="$PATH:/usr/sbin:/sbin" bash "$0"
   fi
   skip "slurm-cluster" "not root and no password-less sudo: slurmd must run as root to start jobs"
   finish
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
-if [ -n "${DB_SLURM_SKIP_ARGS:-}" ]; then passed=0 failed=0 skipped=0; fi   # counted by the caller
+# under sudo (above): the argument checks ran again; count them once
+if [ -n "${DB_SLURM_COUNTS:-}" ]; then read -r passed failed skipped <<< "$DB_SLURM_COUNTS"; fi
 
 # never inherit a surrounding Slurm job's settings
 for v in $(env | awk -F= '/^SLURM_|^SBATCH_|^SQUEUE_|^SINFO_/ {print $1}'); do unset "$v"; done
@@ -436,7 +438,8 @@ else
       bad="$bad shard $i: Slurm gave CPU '$given', decobench ran on '$seen' with $thr threads;"
   done
   [ -z "$bad" ] && ok "\"threads\": 0 and \"pin\": \"cores\" stay inside each task's allocation (1 thread on its CPU)" ||
-    fail "pinning follows the Slurm allocation" "$bad"
+    fail "pinning follows the Slurm allocation" "$bad" \
+      "(\"pin\" must choose among the CPUs the process may run on: db_pin_threads, harness/run/topology.c)"
 fi
 
 # ---- failures: shard 1 interrupted, shard 2 failing; the merge names them; --resume -----------------
@@ -471,7 +474,7 @@ if [ "$states" = "0 COMPLETED 0:0;1 FAILED 143:0;2 FAILED 3:0;3 COMPLETED 0:0;" 
 else
   fail "planted faults" "array: $states" "shard 1 run: $st1"
 fi
-if [ "$mstate" = "- FAILED 1:0" ] && echo "$mlog" | grep -q "missing 2;" && echo "$mlog" | grep -q "not completed 1(" &&
+if [ "$mstate" = "- FAILED 1:0" ] && echo "$mlog" | grep -q "missing 2;" && echo "$mlog" | grep -q "not completed 1 (run 1 interrupted);" &&
    echo "$mlog" | grep -q "shards 0,1,3 of 4; missing: 2" &&
    echo "$mlog" | grep -q -- "--resume" && [ ! -e "$out2/all.db" ] && [ ! -e "$out2/report.md" ] && [ -s "$out2/partial.db" ]; then
   ok "the merge job fails (exit 1) naming missing shard 2 and unfinished shard 1 (and decobench merge: missing: 2); no all.db"
@@ -501,6 +504,19 @@ if res="$(compare_dbs "$work/single.db" "$out2/all.db" "$out2" $N "$out2/submit.
   ok "after --resume the merged run = single-process run: $res"
 else
   fail "resumed merged run vs single-process run" "$res"
+fi
+# a finished launch: --resume has no shard left to run (the merge job alone);
+# another N, or a fresh submission into the same DIR, is refused
+dry="$("$submit" "$work/suite.json" --shards $N --out "$out2" --decobench "$bin" --resume --dry-run 2>&1)"
+"$submit" "$work/suite.json" --shards 3 --out "$out2" --decobench "$bin" --resume --dry-run >/dev/null 2>&1
+rc_n=$?
+"$submit" "$work/suite.json" --shards $N --out "$out2" --decobench "$bin" >/dev/null 2>"$work/again.err"
+rc_again=$?
+if echo "$dry" | sed -n 1p | grep -q "^# no shard to run" && echo "$dry" | sed -n 2p | grep -q "merge.sbatch$" &&
+   ! echo "$dry" | grep -q -- "--dependency" && [ "$rc_n" = 2 ] && [ "$rc_again" = 2 ] && grep -q -- "--resume" "$work/again.err"; then
+  ok "--resume of a finished launch: the merge job alone; --shards 3 against 4, or no --resume: exit 2"
+else
+  fail "--resume of a finished launch" "$dry" "exit $rc_n, $rc_again: $(cat "$work/again.err")"
 fi
 
 echo "slurm-check: $(( $(date +%s) - t_start )) s in all"
