@@ -8,7 +8,8 @@
 #                               test) and clang (libFuzzer: tests/fuzz-check.sh
 #                               builds build-fuzz/), fetch the training corpora
 #                               (the data checks' contamination test), lighttpd
-#                               (tests/fetch-check.sh's local server), build
+#                               (tests/fetch-check.sh's local server), Slurm
+#                               and munge (tests/slurm-check.sh), build
 #                               with ASan/UBSan in build-san/ and run every test
 #                               (ends "N passed, N failed")
 #   scripts/setup.sh --no-deps  skip the apt-get step
@@ -20,7 +21,7 @@ for a in "$@"; do
   case "$a" in
     --test) run_tests=1 ;;
     --no-deps) deps=0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument '$a'" >&2; exit 2 ;;
   esac
 done
@@ -39,6 +40,9 @@ if [ "$run_tests" = 1 ]; then
   lib_packages="$lib_packages libclang-rt-14-dev"
   # and lighttpd, the local HTTP server of tests/fetch-check.sh
   lib_packages="$lib_packages lighttpd"
+  # and Slurm with munge: tests/slurm-check.sh starts a single-node cluster
+  # of its own (its daemons are not the packages' services)
+  lib_packages="$lib_packages slurmctld slurmd slurm-client munge"
 fi
 if [ "$deps" = 1 ]; then
   missing=""

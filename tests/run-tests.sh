@@ -5,7 +5,9 @@
 # (tests/bad-input.sh), the suites for users' own models and every shipped
 # dataset (tests/user-suites.sh), the -o rules and safe output files
 # (tests/outsafe.sh), `decobench fetch` against a local lighttpd
-# (tests/fetch-check.sh; skipped without lighttpd), the serving benchmark against
+# (tests/fetch-check.sh; skipped without lighttpd), a suite sharded over a
+# Slurm job array on a single-node cluster (tests/slurm-check.sh; skipped
+# without Slurm and munge), the serving benchmark against
 # llama-server and a stand-in server with faults (tests/serve-check.sh), the fuzz targets for fixed run counts
 # (tests/fuzz-check.sh), a run on a busy machine flagged as measured under
 # interference (tests/noise-check.sh), the tokenizer and model trainers
@@ -95,6 +97,10 @@ count "$tmp/fetch.log" fetch-check.sh
 echo "== shards: run --shard I/N and their merge equal the single-process run"
 bash "$src/tests/shard-check.sh" 2>&1 | tee "$tmp/shard.log"
 count "$tmp/shard.log" shard-check.sh
+
+echo "== Slurm: a 4-shard job array on a single-node cluster, merged = the single-process run"
+bash "$src/tests/slurm-check.sh" 2>&1 | tee "$tmp/slurm.log"
+count "$tmp/slurm.log" slurm-check.sh
 
 echo "== serving: llama-server and a stand-in with faults on 127.0.0.1"
 DB_LLAMA_BINDIR="${DB_LLAMA_BINDIR:-$src/.deps/llama/bin}" bash "$src/tests/serve-check.sh" 2>&1 | tee "$tmp/serve.log"
