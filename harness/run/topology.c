@@ -252,22 +252,37 @@ int db_pin_threads(const char *mode, int n_threads, char *err, size_t errlen) {
         return db_errf(err, errlen, "pin %s: hwloc topology load failed", mode);
     }
     hwloc_obj_type_t type = cores_mode ? HWLOC_OBJ_CORE : HWLOC_OBJ_PU;
-    int avail = hwloc_get_nbobjs_by_type(t, type);
+    /* only within what this process may use: its binding (a scheduler's
+     * allocation — Slurm's task/affinity, taskset) on top of the cgroup
+     * cpuset hwloc already honours; the first cores / PUs of that */
+    hwloc_bitmap_t bind = hwloc_bitmap_alloc();
+    bool have_bind = bind && hwloc_get_cpubind(t, bind, HWLOC_CPUBIND_PROCESS) == 0 && !hwloc_bitmap_iszero(bind);
+    int total = hwloc_get_nbobjs_by_type(t, type), avail = 0;
+    for (int i = 0; i < total; i++) {
+        hwloc_obj_t o = hwloc_get_obj_by_type(t, type, (unsigned)i);
+        if (o && o->cpuset && (!have_bind || hwloc_bitmap_intersects(o->cpuset, bind))) avail++;
+    }
     if (avail <= 0) {
+        hwloc_bitmap_free(bind);
         hwloc_topology_destroy(t);
         return db_errf(err, errlen, "pin %s: no %s found", mode, cores_mode ? "cores" : "PUs");
     }
     int n = n_threads <= 0 || n_threads > avail ? avail : n_threads;
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
     if (!set) {
+        hwloc_bitmap_free(bind);
         hwloc_topology_destroy(t);
         return db_errf(err, errlen, "pin %s: out of memory", mode);
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0, taken = 0; i < total && taken < n; i++) {
         hwloc_obj_t o = hwloc_get_obj_by_type(t, type, (unsigned)i);
-        if (!o || !o->cpuset) continue;
+        if (!o || !o->cpuset || (have_bind && !hwloc_bitmap_intersects(o->cpuset, bind))) continue;
+        taken++;
         if (cores_mode) {
-            int first = hwloc_bitmap_first(o->cpuset);   /* first PU of the core */
+            /* the core's first PU that the binding allows */
+            int first = -1;
+            for (int pu = hwloc_bitmap_first(o->cpuset); pu >= 0 && first < 0; pu = hwloc_bitmap_next(o->cpuset, pu))
+                if (!have_bind || hwloc_bitmap_isset(bind, (unsigned)pu)) first = pu;
             if (first >= 0) hwloc_bitmap_set(set, (unsigned)first);
         } else {
             hwloc_bitmap_or(set, set, o->cpuset);
@@ -276,6 +291,7 @@ int db_pin_threads(const char *mode, int n_threads, char *err, size_t errlen) {
     int rc = hwloc_set_cpubind(t, set, HWLOC_CPUBIND_PROCESS);
     int e = errno;
     hwloc_bitmap_free(set);
+    hwloc_bitmap_free(bind);
     hwloc_topology_destroy(t);
     if (rc != 0) return db_errf(err, errlen, "pin %s (%d threads): %s", mode, n, strerror(e));
     return 0;
