@@ -23,7 +23,7 @@ trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 ports=""
 for i in 1 2; do
   p="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  "$llama_bin/rpc-server" -H 127.0.0.1 -p "$p" -t 1 > /dev/null 2>&1 &
+  "$llama_bin/ggml-rpc-server" -H 127.0.0.1 -p "$p" -t 1 > /dev/null 2>&1 &
   pids="$pids $!"
   ports="$ports $p"
 done

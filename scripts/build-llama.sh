@@ -83,8 +83,8 @@ cmake -S "$src" -B "$build" \
 
 # libraries first, then only the reference tools decobench uses
 # (llama-server: the serving benchmark's server, tests/serve-check.sh;
-# rpc-server: ggml's RPC backend, a model's layers on other machines, tests/rpc-check.sh)
-targets="llama ggml llama-simple llama-speculative llama-speculative-simple llama-lookahead llama-lookup llama-diffusion-cli llama-bench llama-finetune llama-quantize llama-tokenize llama-perplexity llama-server rpc-server"
+# ggml-rpc-server: the RPC backend's server, a model's layers on other machines, tests/rpc-check.sh)
+targets="llama ggml llama-simple llama-speculative llama-speculative-simple llama-lookahead llama-lookup llama-diffusion-cli llama-bench llama-finetune llama-quantize llama-tokenize llama-perplexity llama-server ggml-rpc-server"
 cmake --build "$build" -j "$jobs" --target $targets >"$work/cmake-build.log" 2>&1 \
   || { tail -40 "$work/cmake-build.log" >&2; exit 1; }
 

@@ -59,9 +59,9 @@ if [ "$deps" = 1 ]; then
 fi
 
 # (re)build llama.cpp when it is missing, lacks a tool added since
-# (llama-server, rpc-server), or was built with another set of patches/llama.cpp (an
+# (llama-server, ggml-rpc-server), or was built with another set of patches/llama.cpp (an
 # unchanged build is not touched)
-if [ ! -f .deps/llama/LLAMA_COMMIT ] || [ ! -x .deps/llama/bin/llama-server ] || [ ! -x .deps/llama/bin/rpc-server ] ||
+if [ ! -f .deps/llama/LLAMA_COMMIT ] || [ ! -x .deps/llama/bin/llama-server ] || [ ! -x .deps/llama/bin/ggml-rpc-server ] ||
    [ "$(cat .deps/llama/LLAMA_PATCHES 2>/dev/null)" != "$(cd patches/llama.cpp && sha256sum ./*.patch)" ]; then
   echo "setup.sh: building llama.cpp (about 10 minutes on 2 cores)"
   scripts/build-llama.sh --jobs "$jobs"

@@ -17,8 +17,8 @@ src="$(cd "$src" && pwd)"
 bin="$build/decobench"
 . "$src/tests/lib.sh"
 llama_bin="${DB_LLAMA_BINDIR:-$src/.deps/llama/bin}"
-if [ ! -x "$llama_bin/rpc-server" ]; then
-  skip "rpc-check" "$llama_bin/rpc-server is not built (scripts/build-llama.sh builds it)"
+if [ ! -x "$llama_bin/ggml-rpc-server" ]; then
+  skip "rpc-check" "$llama_bin/ggml-rpc-server is not built (scripts/build-llama.sh builds it)"
   finish
 fi
 tmp="$(mktemp -d /tmp/decobench-rpc.XXXXXX)"
@@ -30,7 +30,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 ports=""
 for i in 1 2; do
   p="$(free_port)"
-  "$llama_bin/rpc-server" -H 127.0.0.1 -p "$p" -t 1 > "$tmp/rpc$i.log" 2>&1 &
+  "$llama_bin/ggml-rpc-server" -H 127.0.0.1 -p "$p" -t 1 > "$tmp/rpc$i.log" 2>&1 &
   pids="$pids $!"
   ports="$ports $p"
 done

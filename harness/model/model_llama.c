@@ -17,7 +17,10 @@
 #ifdef HAVE_LLAMA
 
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -122,6 +125,44 @@ static struct { char endpoint[128]; ggml_backend_reg_t reg; } g_rpc[MAX_RPC];
 static int g_n_rpc;
 static pthread_mutex_t g_rpc_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Can a TCP connection to host:port be opened (3 s)?  ggml's RPC client
+ * aborts the process when it cannot connect, so decobench asks first. */
+static int rpc_reachable(const char *ep, char *err, size_t errlen) {
+    char host[128];
+    const char *colon = strrchr(ep, ':');
+    if (!colon || colon == ep || (size_t)(colon - ep) >= sizeof host)
+        return db_errf(err, errlen, "RPC server '%s': expected host:port", ep);
+    memcpy(host, ep, (size_t)(colon - ep));
+    host[colon - ep] = 0;
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    int g = getaddrinfo(host, colon + 1, &hints, &res);
+    if (g != 0) return db_errf(err, errlen, "RPC server %s: %s", ep, gai_strerror(g));
+    int ok = 0, last = 0;
+    for (struct addrinfo *a = res; a && !ok; a = a->ai_next) {
+        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            last = errno;
+            continue;
+        }
+        int c = connect(fd, a->ai_addr, a->ai_addrlen);
+        if (c != 0 && errno == EINPROGRESS) {
+            struct pollfd pf = { .fd = fd, .events = POLLOUT };
+            int soerr = 0;
+            socklen_t sl = sizeof soerr;
+            if (poll(&pf, 1, 3000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0) c = 0;
+            else last = soerr ? soerr : ETIMEDOUT;
+        } else if (c != 0) {
+            last = errno;
+        }
+        ok = c == 0;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return ok ? 0 : db_errf(err, errlen, "RPC server %s: cannot connect: %s", ep, strerror(last ? last : ECONNREFUSED));
+}
+
 static int rpc_devices(const char *list, ggml_backend_dev_t *devs, int *n_devs, int max, char *err, size_t errlen) {
     *n_devs = 0;
     ggml_backend_reg_t rpc = ggml_backend_reg_by_name("RPC");
@@ -145,6 +186,10 @@ static int rpc_devices(const char *list, ggml_backend_dev_t *devs, int *n_devs, 
         ggml_backend_reg_t reg = NULL;
         for (int i = 0; i < g_n_rpc && !reg; i++)
             if (!strcmp(g_rpc[i].endpoint, ep)) reg = g_rpc[i].reg;
+        if (!reg && rpc_reachable(ep, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
         if (!reg) {
             if (g_n_rpc == MAX_RPC) {
                 rc = db_errf(err, errlen, "more than %d RPC servers", MAX_RPC);
