@@ -102,6 +102,10 @@ echo "== Slurm: a 4-shard job array on a single-node cluster, merged = the singl
 bash "$src/tests/slurm-check.sh" 2>&1 | tee "$tmp/slurm.log"
 count "$tmp/slurm.log" slurm-check.sh
 
+echo "== models across machines: llama.cpp's RPC backend on 127.0.0.1"
+DB_LLAMA_BINDIR="${DB_LLAMA_BINDIR:-$src/.deps/llama/bin}" bash "$src/tests/rpc-check.sh" 2>&1 | tee "$tmp/rpc.log"
+count "$tmp/rpc.log" rpc-check.sh
+
 echo "== serving: llama-server and a stand-in with faults on 127.0.0.1"
 DB_LLAMA_BINDIR="${DB_LLAMA_BINDIR:-$src/.deps/llama/bin}" bash "$src/tests/serve-check.sh" 2>&1 | tee "$tmp/serve.log"
 count "$tmp/serve.log" serve-check.sh
