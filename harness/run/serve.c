@@ -289,6 +289,7 @@ typedef struct case_run {
     const db_serve_case *in;
     const db_suite_dataset *ds;
     int *req_slot;            /* request index (load order) -> sample slot (rep * n_prompts + prompt) */
+    bool chat;                /* the chat endpoint: the server applies its template to the prompt */
     char **prompt_text;       /* per prompt, as sent (completion endpoints: the chat template applied) */
     int n_stored;
     int store_failed;
@@ -346,7 +347,9 @@ static int on_result(void *vctx, db_lg_result *res) {
     const bool ok = res->error == NULL;
     const double ms = 1e-6;
     /* token counts: the harness's own, and the server's (metrics) */
-    int harness_prompt = count_tokens(in->tokenizer, cr->prompt_text[prompt_idx], true);
+    /* (on the chat endpoint the server wraps the prompt in its template: its
+     * own count is the only right one) */
+    int harness_prompt = cr->chat ? -1 : count_tokens(in->tokenizer, cr->prompt_text[prompt_idx], true);
     m->n_prompt_tokens = harness_prompt >= 0 ? harness_prompt : res->usage_prompt_tokens > 0 ? res->usage_prompt_tokens : 0;
     int32_t *own = NULL;
     int n_own = 0;
@@ -494,6 +497,7 @@ int db_serve_run_case(db_serve_pool *pool, const db_serve_case *in, int *n_store
     cr.pool = pool;
     cr.in = in;
     cr.ds = ds;
+    cr.chat = strcmp(endpoint, "chat") == 0;
     cr.prompt_text = calloc((size_t)in->n_prompts, sizeof *cr.prompt_text);
     int rc = cr.prompt_text ? 0 : db_errf(err, errlen, "out of memory");
     for (int i = 0; rc == 0 && i < in->n_prompts; i++) {
