@@ -235,6 +235,35 @@ static int emit_number(gb *g, shape *s, const cJSON *at, db_str *o) {
     return 1;
 }
 
+/* The grammar of a pattern or format, made once per (source, length
+ * bounds) as a named rule and referred to by name after: a schema with the
+ * same "date-time" in ten places gets one date-time grammar (about 1,400
+ * rules), not ten.  Returns like db_jg_emit_regex. */
+static int emit_regex_rule(gb *g, const char *src, int full, long minlen, long maxlen, const cJSON *at, const char *what,
+                           db_str *o) {
+    db_str key;
+    db_str_init(&key);
+    if (db_str_printf(&key, "%c|%ld|%ld|%s", full ? 'F' : 'P', minlen, maxlen, src)) return OOM(g);
+    int idx = db_jg_smap_get(&g->regex_rules, key.s);
+    if (idx < 0) {
+        db_str body;
+        db_str_init(&body);
+        int rc = db_jg_emit_regex(g, src, full, minlen, maxlen, at, what, &body);
+        if (rc != 1) {
+            db_str_free(&body);
+            db_str_free(&key);
+            return rc;
+        }
+        idx = db_jg_add_rule(g, full ? "format" : "pattern", body.s ? db_str_take(&body) : db_strdup(""));
+        if (idx < 0 || db_jg_smap_put(&g->regex_rules, key.s, idx) < 0) {
+            db_str_free(&key);
+            return idx < 0 ? -1 : OOM(g);
+        }
+    }
+    db_str_free(&key);
+    return db_str_append(o, db_jg_rule_name(g, idx)) ? OOM(g) : 1;
+}
+
 static int emit_string(gb *g, shape *s, const cJSON *at, db_str *o) {
     if (!(s->types & T_STR)) return 0;
     if (s->unsup[G_STR]) return db_jg_gfail(g, 1, "%s", s->unsup[G_STR]);
@@ -244,13 +273,13 @@ static int emit_string(gb *g, shape *s, const cJSON *at, db_str *o) {
     db_str_init(&body);
     int rc;
     if (s->pattern && s->format) return db_jg_gfail(g, 1, "pattern together with format at %s", db_jg_pshow(g, s->pattern_at));
-    if (s->pattern) rc = db_jg_emit_regex(g, s->pattern, 0, s->minlen, s->maxlen, s->pattern_at, "pattern", &body);
+    if (s->pattern) rc = emit_regex_rule(g, s->pattern, 0, s->minlen, s->maxlen, s->pattern_at, "pattern", &body);
     else if (s->format) {
         char *src = db_jg_format_regex(s->format);
         if (!src) return OOM(g);
         char what[96];
         snprintf(what, sizeof what, "format '%s'", s->format);
-        rc = db_jg_emit_regex(g, src, 1, s->minlen, s->maxlen, s->format_at, what, &body);
+        rc = emit_regex_rule(g, src, 1, s->minlen, s->maxlen, s->format_at, what, &body);
         free(src);
     } else {
         if (s->minlen > DB_JSON_GBNF_MAX_REPEAT || s->maxlen > DB_JSON_GBNF_MAX_REPEAT) {
@@ -798,7 +827,7 @@ static void gb_free(gb *g) {
     for (int i = 0; i < g->npath; i++) free(g->pathv[i]);
     free(g->pathv);
     free(g->anchor_nodes);
-    db_jg_smap_free(&g->names); db_jg_smap_free(&g->memo_idx); db_jg_smap_free(&g->paths); db_jg_smap_free(&g->anchors);
+    db_jg_smap_free(&g->names); db_jg_smap_free(&g->memo_idx); db_jg_smap_free(&g->regex_rules); db_jg_smap_free(&g->paths); db_jg_smap_free(&g->anchors);
     free(g->root_id);
     if (g->root_text) cJSON_free(g->root_text);
 }

@@ -42,6 +42,7 @@ struct gb {
     rule *rules; int nrules, caprules;
     smap names;          /* rule name -> rule index (or -1 reserved) */
     smap memo_idx;       /* conjunction key -> memos index */
+    smap regex_rules;    /* a pattern's / format's source and length bounds -> the rule index of its grammar */
     memo *memos; int nmemos, capmemos;
     smap paths;          /* "%p" of a schema node -> pathv index */
     char **pathv; int npath, cappath;
