@@ -192,6 +192,15 @@ static void test_basic(void) {
         { "{\"type\":\"string\",\"pattern\":\"b+\"}", "\"xx\"", 0 },
         { "{\"type\":\"string\",\"pattern\":\"^[a-z]+$\",\"maxLength\":3}", "\"abcd\"", 0 },
         { "{\"type\":\"string\",\"pattern\":\"^[a-z]+$\",\"maxLength\":3}", "\"abc\"", 1 },
+        /* one grammar rule per (format or pattern, length bounds), shared where they repeat */
+        { "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"format\":\"date\"},\"b\":{\"type\":\"string\",\"format\":\"date\"}},\"required\":[\"a\",\"b\"]}",
+          "{\"a\":\"2024-02-29\",\"b\":\"2023-02-28\"}", 1 },
+        { "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"format\":\"date\"},\"b\":{\"type\":\"string\",\"format\":\"date\"}},\"required\":[\"a\",\"b\"]}",
+          "{\"a\":\"2024-02-29\",\"b\":\"2023-02-29\"}", 0 },
+        { "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\",\"maxLength\":2},\"b\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\"}}}",
+          "{\"a\":\"ab\",\"b\":\"abcdef\"}", 1 },
+        { "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\",\"maxLength\":2},\"b\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\"}}}",
+          "{\"a\":\"abc\",\"b\":\"ab\"}", 0 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct llama_sampler *s = schema_sampler(cases[i].schema, NULL);
@@ -697,7 +706,31 @@ static void test_suite_7(void) {
     if (sample_stride() == 1) CHECK_INT_EQ(n, 401);   /* the README's count */
 }
 
+/* A format repeated in a schema is one grammar rule referred to by name:
+ * three date-time fields cost about one date-time grammar, not three. */
+static void test_format_rules_shared(void) {
+    char *one = NULL, *three = NULL, why[256];
+    cJSON *s1 = cJSON_Parse("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"format\":\"date-time\"}}}");
+    cJSON *s3 = cJSON_Parse("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"format\":\"date-time\"},"
+                            "\"b\":{\"type\":\"string\",\"format\":\"date-time\"},\"c\":{\"type\":\"string\",\"format\":\"date-time\"}}}");
+    CHECK_INT_EQ(db_json_gbnf(s1, &one, why, sizeof why), 0);
+    CHECK_INT_EQ(db_json_gbnf(s3, &three, why, sizeof why), 0);
+    if (one && three) {
+        CHECK_MSG(strlen(three) < strlen(one) + strlen(one) / 10, "3 date-times: %zu bytes, 1: %zu bytes", strlen(three),
+                  strlen(one));
+        int defs = 0;
+        for (const char *p = three; (p = strstr(p, "\nformat ::= ")) != NULL; p++) defs++;
+        if (!strncmp(three, "format ::= ", 11)) defs++;
+        CHECK_INT_EQ(defs, 1);
+    }
+    free(one);
+    free(three);
+    cJSON_Delete(s1);
+    cJSON_Delete(s3);
+}
+
 void suite_json_gbnf(void) {
+    RUN(test_format_rules_shared);
     RUN(test_unsupported);
     RUN(test_basic);
     RUN(test_int_ranges);
