@@ -49,7 +49,8 @@ commit="$(git -C "$src" rev-parse HEAD)"
 # itself in its header): a ggml-opt bug fix, three opt-in llama_opt_params
 # additions decobench-train uses, a faster CPU kernel for the weight
 # gradients (ggml's OUT_PROD), and a batch check in llama_decode that no
-# longer loops over every pair of LLAMA_MAX_SEQ sequences.  The
+# longer loops over every pair of LLAMA_MAX_SEQ sequences, and a grammar
+# parser that refuses what made it exhaust memory.  The
 # source tree is reset to the bundle's commit and patched whenever the set of
 # patches differs from the one recorded in $src/.decobench-patches.
 patches_sum="$(cd "$here/patches/llama.cpp" && sha256sum ./*.patch)"

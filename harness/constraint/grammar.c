@@ -162,51 +162,12 @@ static void parse_failure(const char *printed, char *err, size_t errlen) {
     db_errf(err, errlen, "grammar: %.*s", (int)(n > 300 ? 300 : n), why);
 }
 
-/* A repetition {m,n} with n < m: llama.cpp's parser computes n - m unsigned
- * and loops until memory runs out (found by tests/fuzz/fuzz_gbnf.c), so such
- * grammars are refused before it sees them.  Skips strings, character
- * classes and comments as llama.cpp's parser does.  Returns -1 with err. */
-static int reversed_repetition(const char *g, char *err, size_t errlen) {
-    int line = 1;
-    for (const char *p = g; *p; p++) {
-        if (*p == '\n') line++;
-        else if (*p == '#') {
-            while (p[1] && p[1] != '\n') p++;
-        } else if (*p == '"' || *p == '[') {
-            const char close = *p == '"' ? '"' : ']';
-            while (p[1] && p[1] != close) {
-                if (p[1] == '\\' && p[2]) p++;
-                if (p[1] == '\n') line++;
-                p++;
-            }
-            if (p[1]) p++;
-        } else if (*p == '{') {
-            const char *q = p + 1;
-            unsigned long long lo = 0, hi = 0;
-            while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n') q++;
-            if (*q < '0' || *q > '9') continue;
-            for (; *q >= '0' && *q <= '9'; q++) lo = lo > 1000000000ULL ? lo : lo * 10 + (unsigned)(*q - '0');
-            while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n') q++;
-            if (*q != ',') continue;
-            q++;
-            while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n') q++;
-            if (*q < '0' || *q > '9') continue;
-            for (; *q >= '0' && *q <= '9'; q++) hi = hi > 1000000000ULL ? hi : hi * 10 + (unsigned)(*q - '0');
-            if (hi < lo)
-                return db_errf(err, errlen, "grammar: repetition {%llu,%llu} on line %d: the maximum is below the minimum",
-                               lo, hi, line);
-        }
-    }
-    return 0;
-}
-
 static struct llama_sampler *parse_grammar(const struct llama_vocab *v, const char *gbnf, char *err,
                                            size_t errlen) {
     if (!gbnf || !*gbnf) {
         db_errf(err, errlen, "grammar: empty GBNF text");
         return NULL;
     }
-    if (reversed_repetition(gbnf, err, errlen) != 0) return NULL;
     char *printed = NULL;
     size_t printed_len = 0;
     FILE *mem = open_memstream(&printed, &printed_len);
