@@ -64,7 +64,9 @@ fi
 if [ ! -f .deps/llama/LLAMA_COMMIT ] || [ ! -x .deps/llama/bin/llama-server ] || [ ! -x .deps/llama/bin/ggml-rpc-server ] ||
    [ "$(cat .deps/llama/LLAMA_PATCHES 2>/dev/null)" != "$(cd patches/llama.cpp && sha256sum ./*.patch)" ]; then
   echo "setup.sh: building llama.cpp (about 10 minutes on 2 cores)"
+  t0=$SECONDS
   scripts/build-llama.sh --jobs "$jobs"
+  echo "setup.sh: llama.cpp built in $((SECONDS - t0)) s"
 fi
 
 if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
@@ -91,6 +93,7 @@ if [ "$run_tests" = 1 ]; then
   # the optimised unit tests too: the checks that sample under ASan (every
   # 10th MaskBench instance) run whole there (tests/run-tests.sh)
   make -s -C build -j "$jobs" tests/unit_tests >/dev/null
+  echo "setup.sh: decobench, its sanitizer build and the unit tests built ($SECONDS s since setup.sh started)"
   # the training corpora (npm + Debian, ~30 s): the held-out-vs-train
   # contamination checks of tests/check-data.sh read them
   if [ ! -s .deps/corpus/train/prose.jsonl ]; then

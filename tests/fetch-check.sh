@@ -181,10 +181,7 @@ if ! "$lighttpd" -f "$tmp/lighttpd.conf" 2>"$tmp/start.log"; then
   fail "lighttpd starts" "$(cat "$tmp/start.log" "$tmp/error.log" 2>/dev/null | head -5)"
   finish
 fi
-for _ in $(seq 100); do
-  python3 -c "import socket; socket.create_connection(('127.0.0.1', $p1), 1)" 2>/dev/null && break
-  sleep 0.1
-done
+wait_port "$p1"
 
 export DECOBENCH_CACHE_DIR="$tmp/cache"
 export HF_TOKEN="$TOKEN"

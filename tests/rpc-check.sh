@@ -25,8 +25,6 @@ tmp="$(mktemp -d /tmp/decobench-rpc.XXXXXX)"
 pids=""
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-q() { sqlite3 -batch -noheader "$1" "$2"; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ports=""
 for i in 1 2; do
   p="$(free_port)"
@@ -34,12 +32,7 @@ for i in 1 2; do
   pids="$pids $!"
   ports="$ports $p"
 done
-for p in $ports; do
-  for _ in $(seq 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $p), 1)" 2>/dev/null && break
-    sleep 0.1
-  done
-done
+for p in $ports; do wait_port "$p"; done
 set -- $ports
 p1="$1" p2="$2"
 head -n 8 "$src/data/prompts/prose.jsonl" > "$tmp/prose.jsonl"

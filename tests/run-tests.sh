@@ -45,6 +45,8 @@ count() {  # parse "N passed, N failed[, N skipped]" from a log
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
 }
 
+timings=""
+started=$SECONDS
 echo "== unit tests"
 "$build/tests/unit_tests" 2>&1 | tee "$tmp/unit.log"
 count "$tmp/unit.log" unit_tests
@@ -61,71 +63,40 @@ if [ -n "${DB_FULL_BUILDDIR:-}" ] && [ -x "$DB_FULL_BUILDDIR/tests/unit_tests" ]
     tee "$tmp/unit-ref.log"
   count "$tmp/unit-ref.log" "unit_tests grammar matcher_equals_reference (optimised build)"
 fi
+timings=" unit_tests $((SECONDS - started))s"
 
-echo "== layers: includes and calls go down (docs/architecture.md)"
-python3 "$src/tests/layers.py" 2>&1 | tee "$tmp/layers.log"
-count "$tmp/layers.log" layers.py
+# the checks after the unit tests, in order: script, then its title
+checks=(
+  "layers.py|layers: includes and calls go down (docs/architecture.md)"
+  "check-data.sh|data checks"
+  "e2e.sh|end-to-end tests"
+  "reliability.sh|run lifecycle: kill, resume, signals, concurrent writers"
+  "bad-input.sh|bad input (one line, exit 2, nothing written)"
+  "user-suites.sh|suites for users' models and every shipped dataset"
+  "outsafe.sh|-o rules and safe output files"
+  "fetch-check.sh|fetch: downloads from a local lighttpd (resume, retries, sha256, token)"
+  "shard-check.sh|shards: run --shard I/N and their merge equal the single-process run"
+  "slurm-check.sh|Slurm: a 4-shard job array on a single-node cluster, merged = the single-process run"
+  "rpc-check.sh|models across machines: llama.cpp's RPC backend on 127.0.0.1"
+  "serve-check.sh|serving: llama-server and a stand-in with faults on 127.0.0.1"
+  "fuzz-check.sh|fuzz targets (clang/libFuzzer, fixed run counts)"
+  "noise-check.sh|interference: a run on a busy machine is flagged"
+  "train-check.sh|model-building tools"
+  "html-check.sh|HTML report in a browser"
+)
+for entry in "${checks[@]}"; do
+  script="${entry%%|*}"
+  echo "== ${entry#*|}"
+  started=$SECONDS
+  case "$script" in
+    *.py) python3 "$src/tests/$script" ;;
+    *) bash "$src/tests/$script" ;;
+  esac 2>&1 | tee "$tmp/$script.log"
+  count "$tmp/$script.log" "$script"
+  timings="$timings $script $((SECONDS - started))s"
+done
 
-echo "== data checks"
-bash "$src/tests/check-data.sh" 2>&1 | tee "$tmp/data.log"
-count "$tmp/data.log" check-data.sh
-
-echo "== end-to-end tests"
-bash "$src/tests/e2e.sh" 2>&1 | tee "$tmp/e2e.log"
-count "$tmp/e2e.log" e2e.sh
-
-echo "== run lifecycle: kill, resume, signals, concurrent writers"
-bash "$src/tests/reliability.sh" 2>&1 | tee "$tmp/reliability.log"
-count "$tmp/reliability.log" reliability.sh
-
-echo "== bad input (one line, exit 2, nothing written)"
-bash "$src/tests/bad-input.sh" 2>&1 | tee "$tmp/bad.log"
-count "$tmp/bad.log" bad-input.sh
-
-echo "== suites for users' models and every shipped dataset"
-bash "$src/tests/user-suites.sh" 2>&1 | tee "$tmp/user.log"
-count "$tmp/user.log" user-suites.sh
-
-echo "== -o rules and safe output files"
-bash "$src/tests/outsafe.sh" 2>&1 | tee "$tmp/outsafe.log"
-count "$tmp/outsafe.log" outsafe.sh
-
-echo "== fetch: downloads from a local lighttpd (resume, retries, sha256, token)"
-bash "$src/tests/fetch-check.sh" 2>&1 | tee "$tmp/fetch.log"
-count "$tmp/fetch.log" fetch-check.sh
-
-echo "== shards: run --shard I/N and their merge equal the single-process run"
-bash "$src/tests/shard-check.sh" 2>&1 | tee "$tmp/shard.log"
-count "$tmp/shard.log" shard-check.sh
-
-echo "== Slurm: a 4-shard job array on a single-node cluster, merged = the single-process run"
-bash "$src/tests/slurm-check.sh" 2>&1 | tee "$tmp/slurm.log"
-count "$tmp/slurm.log" slurm-check.sh
-
-echo "== models across machines: llama.cpp's RPC backend on 127.0.0.1"
-DB_LLAMA_BINDIR="${DB_LLAMA_BINDIR:-$src/.deps/llama/bin}" bash "$src/tests/rpc-check.sh" 2>&1 | tee "$tmp/rpc.log"
-count "$tmp/rpc.log" rpc-check.sh
-
-echo "== serving: llama-server and a stand-in with faults on 127.0.0.1"
-DB_LLAMA_BINDIR="${DB_LLAMA_BINDIR:-$src/.deps/llama/bin}" bash "$src/tests/serve-check.sh" 2>&1 | tee "$tmp/serve.log"
-count "$tmp/serve.log" serve-check.sh
-
-echo "== fuzz targets (clang/libFuzzer, fixed run counts)"
-bash "$src/tests/fuzz-check.sh" 2>&1 | tee "$tmp/fuzz.log"
-count "$tmp/fuzz.log" fuzz-check.sh
-
-echo "== interference: a run on a busy machine is flagged"
-bash "$src/tests/noise-check.sh" 2>&1 | tee "$tmp/noise.log"
-count "$tmp/noise.log" noise-check.sh
-
-echo "== model-building tools"
-bash "$src/tests/train-check.sh" 2>&1 | tee "$tmp/train.log"
-count "$tmp/train.log" train-check.sh
-
-echo "== HTML report in a browser"
-bash "$src/tests/html-check.sh" 2>&1 | tee "$tmp/html.log"
-count "$tmp/html.log" html-check.sh
-
+echo "== time per step:$timings"
 echo
 if [ "$skipped" -gt 0 ]; then
   echo "$passed passed, $failed failed, $skipped skipped"

@@ -48,7 +48,6 @@ trap cleanup EXIT
 export no_proxy="127.0.0.1" NO_PROXY="127.0.0.1"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 models="$src/data/models"
-q() { sqlite3 -batch -noheader "$1" "$2"; }
 
 # ---- data: prose and code prompts, and small JSON Schemas -------------------------------
 head -n 8 "$src/data/prompts/prose.jsonl" > "$tmp/prose.jsonl"
@@ -265,7 +264,7 @@ cat > "$tmp/faults.json" <<EOF
   "warmup": 0
 }
 EOF
-refused_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+refused_port="$(free_port)"
 sed -i "s/PORT_REFUSED/$refused_port/" "$tmp/faults.json"
 db="$tmp/faults.db"
 "$bin" run "$tmp/faults.json" --db "$db" > "$tmp/faults.out" 2> "$tmp/faults.err"

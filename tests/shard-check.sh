@@ -22,7 +22,6 @@ bin="$build/decobench"
 command -v sqlite3 >/dev/null || { skip "shard-check" "sqlite3 is not installed"; finish; }
 tmp="$(mktemp -d /tmp/decobench-shard.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
-q() { sqlite3 -batch -noheader "$1" "$2"; }
 models="$src/data/models"
 
 head -n 5 "$src/data/prompts/prose.jsonl" > "$tmp/prose.jsonl"

@@ -1,6 +1,6 @@
 /* store_int.h — internals the files of the results database share
  * (store.c, store_sql.c, store_write.c, store_lifecycle.c, store_read.c,
- * store_merge.c) and the run layer's other SQL readers (identity.c):
+ * store_merge.c, store_serve.c) and the run layer's other SQL readers (identity.c):
  * the store's handle, its SQL helpers and column readers, and the sample
  * writer both case writers use.  Private to harness/run (and tests/).
  */
@@ -75,5 +75,17 @@ int db_st_bind_case_fields(sqlite3_stmt *s, int64_t run_id, const db_case_record
 
 /* Set the heartbeat of row id (sql: "UPDATE ... SET heartbeat_at=? WHERE id=?") to now. */
 int db_st_heartbeat_now(db_store *st, const char *sql, int64_t id);
+
+/* ---- store_read.c ---------------------------------------------------------- */
+
+/* Steps s (prepared and bound) to its end, each row read by row(s, e) into
+ * a zeroed element of a grown array of sz-byte elements (row returns -1
+ * when out of memory), and finalizes s.  out is the address of the
+ * caller's T * (the array, NULL when empty), *n its length.  On failure
+ * the elements read are freed with efree (NULL: nothing to free), *out is
+ * NULL, and -1 is returned with "WHAT: sqlite message" or "out of memory"
+ * in err. */
+int db_st_read_rows(db_store *st, sqlite3_stmt *s, const char *what, size_t sz, int (*row)(sqlite3_stmt *, void *),
+                    void (*efree)(void *), void *out, int *n, char *err, size_t errlen);
 
 #endif

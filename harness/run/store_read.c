@@ -721,3 +721,8 @@ int db_store_read_interference(db_store *st, int64_t run_id, int64_t case_id, db
     sqlite3_bind_int64(s, 1, case_id > 0 ? case_id : run_id);
     return read_rows(st, s, "read interference", sizeof **out, noise_row, noise_free, out, n, err, errlen);
 }
+
+int db_st_read_rows(db_store *st, sqlite3_stmt *s, const char *what, size_t sz, int (*row)(sqlite3_stmt *, void *),
+                    void (*efree)(void *), void *out, int *n, char *err, size_t errlen) {
+    return read_rows(st, s, what, sz, row, efree, out, n, err, errlen);
+}

@@ -12,12 +12,36 @@
 #include "engines/engine.h"
 #include "harness/util/util.h"
 
+static void request_free(void *e);
+
 void db_serve_requests_free(db_serve_request_info *r, int n) {
-    for (int i = 0; r && i < n; i++) {
-        free(r[i].error);
-        free(r[i].itl_ms);
-    }
+    for (int i = 0; r && i < n; i++) request_free(&r[i]);
     free(r);
+}
+
+static void request_free(void *e) {
+    db_serve_request_info *r = e;
+    free(r->error);
+    free(r->itl_ms);
+}
+
+/* One sample row (the SELECT below) as a request; -1 when out of memory. */
+static int request_row(sqlite3_stmt *s, void *e) {
+    db_serve_request_info *r = e;
+    r->sample_id = sqlite3_column_int64(s, 0);
+    const char *stop = (const char *)sqlite3_column_text(s, 1);
+    r->ok = !(stop && !strncmp(stop, "error:", 6));
+    if (!r->ok && !(r->error = db_strdup(stop[6] == ' ' ? stop + 7 : stop + 6))) return -1;
+    r->ttft_ms = db_sql_real(s, 2);
+    r->tpot_ms = db_sql_real(s, 3);
+    r->latency_ms = db_sql_real(s, 4);
+    r->new_tokens = sqlite3_column_int(s, 5);
+    r->n_prompt_tokens = sqlite3_column_int(s, 6);
+    r->drafted = sqlite3_column_int(s, 7);
+    r->accepted = sqlite3_column_int(s, 8);
+    r->n_commits = sqlite3_column_int(s, 9);
+    r->t_sent_s = r->t_done_s = r->slo_met = NAN;
+    return 0;
 }
 
 static int find(const db_serve_request_info *r, int n, int64_t id) {
@@ -43,38 +67,9 @@ int db_store_read_serve_requests(db_store *st, int64_t case_id, db_serve_request
         return db_sql_fail(st->db, "read requests", err, errlen);
     sqlite3_bind_int64(s, 1, case_id);
     db_serve_request_info *v = NULL;
-    int cap = 0, k = 0, rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (k == cap) {
-            cap = cap ? 2 * cap : 64;
-            db_serve_request_info *nv = realloc(v, sizeof *nv * (size_t)cap);
-            if (!nv) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            v = nv;
-        }
-        db_serve_request_info *r = &v[k++];
-        memset(r, 0, sizeof *r);
-        r->sample_id = sqlite3_column_int64(s, 0);
-        const char *stop = (const char *)sqlite3_column_text(s, 1);
-        r->ok = !(stop && !strncmp(stop, "error:", 6));
-        if (!r->ok) r->error = db_strdup(stop[6] == ' ' ? stop + 7 : stop + 6);
-        r->ttft_ms = db_sql_real(s, 2);
-        r->tpot_ms = db_sql_real(s, 3);
-        r->latency_ms = db_sql_real(s, 4);
-        r->new_tokens = sqlite3_column_int(s, 5);
-        r->n_prompt_tokens = sqlite3_column_int(s, 6);
-        r->drafted = sqlite3_column_int(s, 7);
-        r->accepted = sqlite3_column_int(s, 8);
-        r->n_commits = sqlite3_column_int(s, 9);
-        r->t_sent_s = r->t_done_s = r->slo_met = NAN;
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        db_serve_requests_free(v, k);
-        return rc == SQLITE_NOMEM ? db_errf(err, errlen, "out of memory") : db_sql_fail(st->db, "read requests", err, errlen);
-    }
+    int k = 0, rc;
+    if (db_st_read_rows(st, s, "read requests", sizeof *v, request_row, request_free, &v, &k, err, errlen) != 0)
+        return -1;
     /* their request metrics */
     if (sqlite3_prepare_v2(st->db,
                            "SELECT m.sample_id, m.name, m.value FROM sample_metric m JOIN sample x ON x.id = m.sample_id"
@@ -94,6 +89,10 @@ int db_store_read_serve_requests(db_store *st, int64_t case_id, db_serve_request
         else v[i].slo_met = x;
     }
     sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_serve_requests_free(v, k);
+        return db_sql_fail(st->db, "read request metrics", err, errlen);
+    }
     /* their arrivals, in order: the inter-token latencies */
     if (sqlite3_prepare_v2(st->db,
                            "SELECT e.sample_id, e.t_end_us FROM step_event e JOIN sample x ON x.id = e.sample_id"
