@@ -8,20 +8,25 @@
 # first difference the logit gap under ar against the noise bound
 # (build/bench/identity_gap).
 #
-# Usage: bench/identity.sh [--per-file N] [--tokens N] [--threads N] [--keep DIR]
+# Usage: bench/identity.sh [--per-file N] [--tokens N] [--threads N] [--keep DIR] [--serve]
 #   --per-file N   prompts per held-out file (default 100: 300 prompts)
 #   --tokens N     max_new_tokens (default 96)
-# Needs build/decobench and build/bench/identity_gap (make), python3.
+#   --serve        the serving engine instead: the same prompts sent to
+#                  llama-server (the pinned llama.cpp's, on 127.0.0.1, 4
+#                  slots, prompt cache off) one at a time and four at a time
+# Needs build/decobench and build/bench/identity_gap (make), python3; with
+# --serve llama-server (scripts/build-llama.sh).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-per=100 tokens=96 threads=2 keep=""
+per=100 tokens=96 threads=2 keep="" serve=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --per-file) per="$2"; shift 2 ;;
     --tokens) tokens="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --keep) keep="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --serve) serve=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "identity.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -64,6 +69,22 @@ for name, words in (("prose", 12), ("scripture", 12), ("code", 0)):
 EOF
 n=$(wc -l < "$tmp/heldout.jsonl")
 m="$here/data/models"
+engines='{ "engine": "spec", "label": "spec k=4", "draft": "draft", "params": { "k": 4 } },
+    { "engine": "spec-tree", "label": "spec-tree k=4 b=3 p=0.1", "draft": "draft-distilled", "params": { "k": 4, "branches": 3, "p_split": 0.1 } },
+    { "engine": "lookahead", "label": "lookahead W=7 N=4 G=7", "params": { "W": 7, "N": 4, "G": 7 } },
+    { "engine": "lookahead", "label": "lookahead W=15 N=5 G=15", "params": { "W": 15, "N": 5, "G": 15 } },
+    { "engine": "pld", "label": "pld", "params": { "k": 10 } },
+    { "engine": "self-spec", "label": "self-spec", "params": { "k": 4, "layers": 2 } }'
+servers=""
+if [ "$serve" = 1 ]; then
+  llama_bin="${DB_LLAMA_BINDIR:-$here/.deps/llama/bin}"
+  [ -x "$llama_bin/llama-server" ] || { echo "identity.sh: --serve needs $llama_bin/llama-server (scripts/build-llama.sh)" >&2; exit 1; }
+  engines='{ "engine": "serve", "label": "llama-server c=1", "server": "llama", "params": { "concurrency": 1, "cache_prompt": false } },
+    { "engine": "serve", "label": "llama-server c=4", "server": "llama", "params": { "concurrency": 4, "cache_prompt": false } }'
+  servers='"servers": { "llama": { "api": "llama.cpp", "model": "target",
+    "command": ["{llama_bin}/llama-server", "-m", "{model:target}", "--host", "{host}", "--port", "{port}",
+                "-c", "4096", "-np", "4", "-t", "'"$threads"'", "--no-ui"] } },'
+fi
 cat > "$tmp/identity.json" <<EOF
 {
   "name": "identity",
@@ -74,14 +95,10 @@ cat > "$tmp/identity.json" <<EOF
     "draft-distilled": { "path": "$m/draft-distilled.gguf", "n_ctx": 1024 }
   },
   "datasets": { "heldout": { "path": "$tmp/heldout.jsonl" } },
+  $servers
   "engines": [
     { "engine": "ar", "label": "ar" },
-    { "engine": "spec", "label": "spec k=4", "draft": "draft", "params": { "k": 4 } },
-    { "engine": "spec-tree", "label": "spec-tree k=4 b=3 p=0.1", "draft": "draft-distilled", "params": { "k": 4, "branches": 3, "p_split": 0.1 } },
-    { "engine": "lookahead", "label": "lookahead W=7 N=4 G=7", "params": { "W": 7, "N": 4, "G": 7 } },
-    { "engine": "lookahead", "label": "lookahead W=15 N=5 G=15", "params": { "W": 15, "N": 5, "G": 15 } },
-    { "engine": "pld", "label": "pld", "params": { "k": 10 } },
-    { "engine": "self-spec", "label": "self-spec", "params": { "k": 4, "layers": 2 } }
+    $engines
   ],
   "baseline": "ar",
   "max_new_tokens": $tokens,
