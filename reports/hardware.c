@@ -19,7 +19,14 @@
  *     weight bandwidth model_bytes × Σ target_forwards / Σ forward_time
  *     over the case's samples, divided by the machine's latest measured
  *     STREAM bandwidth (machine_probe, `decobench probe`); "n/a — run
- *     decobench probe" without one.
+ *     decobench probe" without one.  A case whose target model offloads
+ *     layers (the run's config: models.NAME.n_gpu_layers > 0, no "rpc")
+ *     ran on the machine's first GPU instead: the fraction divides by that
+ *     device's bandwidth as `decobench probe` recorded it (machine_device,
+ *     from the table of known cards, harness/run/known_devices.h);
+ *     "unknown" when the card's numbers are not known, "n/a" when no GPU
+ *     was recorded; a model on RPC servers ran on other machines' devices:
+ *     "unknown".  The CPU cases' numbers do not change.
  *
  * Interference (S7, harness/run/interference.h): a machine whose run was
  * measured under interference names the reasons in its description; the
@@ -45,12 +52,20 @@
 #define MAT_NOISE 1e-9
 #define NO_PROBE "n/a \xE2\x80\x94 run decobench probe"
 #define NOISE_MARK "\xE2\x80\xA1"   /* U+2021 double dagger: measured under interference */
+#define NO_GPU "n/a \xE2\x80\x94 no GPU recorded, run decobench probe"
+
+/* where a case's target model ran (hw_cell.where) */
+enum { ON_CPU, ON_GPU, ON_RPC };
 
 typedef struct hw_machine {
     int64_t machine_id, run_id;
     char *hostname, *cpu_model;
     int cores;
     double bandwidth_gbs, gflops;    /* NaN without a probe */
+    db_device_info *dev;             /* the latest devices recorded (machine_device), n_dev of them */
+    int n_dev;
+    int gpu;                         /* index in dev of the first GPU, -1 none */
+    cJSON *config;                   /* the run's configuration (NULL when unreadable) */
     db_table t;
     bool loaded;
 } hw_machine;
@@ -61,6 +76,7 @@ typedef struct hw_cell {
     char *params_json;
     double model_bytes;
     double achieved_gbs, roofline;   /* NaN where not applicable */
+    int where;                       /* ON_CPU, ON_GPU, ON_RPC */
     bool mat_differs;
     int mat_ref;                     /* machine index compared with, -1 */
 } hw_cell;
@@ -75,6 +91,7 @@ typedef struct hw_report {
     char **counters;
     int n_counters;
     bool any_flag, any_missing_probe;
+    bool any_gpu;                    /* some case ran on a GPU or RPC devices */
     bool noise_recorded, any_noise;  /* S7: some run recorded interference; some run or case was flagged */
 } hw_report;
 
@@ -83,6 +100,8 @@ static void hw_free(hw_report *h) {
     for (int i = 0; i < h->nm; i++) {
         free(h->m[i].hostname);
         free(h->m[i].cpu_model);
+        db_device_infos_free(h->m[i].dev, h->m[i].n_dev);
+        cJSON_Delete(h->m[i].config);
         db_table_free(&h->m[i].t);
     }
     free(h->m);
@@ -143,6 +162,8 @@ static int pick_runs(db_store *st, int64_t want, hw_report *h, char *err, size_t
         runs[r].hostname = runs[r].cpu_model = NULL;
         m->cores = runs[r].cores;
         m->bandwidth_gbs = m->gflops = NAN;
+        m->gpu = -1;
+        m->config = runs[r].config_json ? cJSON_Parse(runs[r].config_json) : NULL;
     }
     db_run_infos_free(runs, n);
     for (int i = 0; i < h->nm; i++) {
@@ -153,8 +174,29 @@ static int pick_runs(db_store *st, int64_t want, hw_report *h, char *err, size_t
             h->m[i].bandwidth_gbs = p.bandwidth_gbs;
             h->m[i].gflops = p.gflops;
         }
+        hw_machine *m = &h->m[i];
+        if (db_store_read_devices(st, m->machine_id, &m->dev, &m->n_dev, err, errlen) != 0) return -1;
+        /* the first GPU in ggml's order, as llama.cpp picks it; an integrated one when no other */
+        for (int d = 0; d < m->n_dev && m->gpu < 0; d++)
+            if (!strcmp(m->dev[d].type, "gpu")) m->gpu = d;
+        for (int d = 0; d < m->n_dev && m->gpu < 0; d++)
+            if (!strcmp(m->dev[d].type, "igpu")) m->gpu = d;
     }
     return 0;
+}
+
+/* where model `model` of a run's configuration ran: on a GPU when it
+ * offloads layers (n_gpu_layers > 0, as harness/model/model_llama.c reads
+ * it), on other machines' devices with "rpc" servers, else on the CPU */
+static int model_where(const cJSON *config, const char *model) {
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(config, "models");
+    const cJSON *m = model ? cJSON_GetObjectItemCaseSensitive(models, model) : NULL;
+    if (!cJSON_IsObject(m)) return ON_CPU;
+    const cJSON *backend = cJSON_GetObjectItemCaseSensitive(m, "backend");
+    if (cJSON_IsString(backend) && strcmp(backend->valuestring, "llama") != 0) return ON_CPU;
+    if (cJSON_GetObjectItemCaseSensitive(m, "rpc")) return ON_RPC;
+    const cJSON *ngl = cJSON_GetObjectItemCaseSensitive(m, "n_gpu_layers");
+    return cJSON_IsNumber(ngl) && ngl->valuedouble > 0 ? ON_GPU : ON_CPU;
 }
 
 /* ---- building the grid -------------------------------------------------------- */
@@ -211,6 +253,14 @@ static int mat_differs(const db_table_row *a, const db_table_row *b, uint64_t se
     return differs;
 }
 
+/* the bandwidth a case's roofline divides by: the machine's STREAM
+ * bandwidth for a CPU case, its first GPU's for a GPU case; NaN unknown */
+static double cell_bandwidth(const hw_machine *m, const hw_cell *c) {
+    if (c->where == ON_CPU) return m->bandwidth_gbs;
+    if (c->where == ON_GPU && m->gpu >= 0) return m->dev[m->gpu].bandwidth_gbs;
+    return NAN;
+}
+
 static int build(db_store *st, hw_report *h, uint64_t seed, char *err, size_t errlen) {
     for (int i = 0; i < h->nm; i++) {
         if (db_table_load(st, h->m[i].run_id, seed, &h->m[i].t, err, errlen) != 0) return -1;
@@ -259,15 +309,17 @@ static int build(db_store *st, hw_report *h, uint64_t seed, char *err, size_t er
                 c->params_json = ci.params_json;
                 ci.params_json = NULL;
                 c->model_bytes = (double)ci.model_bytes;
+                c->where = model_where(h->m[i].config, ci.model_name);
                 db_case_info_free(&ci);
             } else c->params_json = db_strdup("");
             const db_table_row *r = c->row;
             if (!strcmp(r->engine, "ar") && isfinite(c->model_bytes) && c->model_bytes > 0 && r->sum_tfwd > 0 &&
                 r->sum_ftime > 0) {
                 c->achieved_gbs = c->model_bytes * (double)r->sum_tfwd / (r->sum_ftime / 1000.0) / 1e9;
-                if (isfinite(h->m[i].bandwidth_gbs) && h->m[i].bandwidth_gbs > 0)
-                    c->roofline = c->achieved_gbs / h->m[i].bandwidth_gbs;
+                double peak = cell_bandwidth(&h->m[i], c);
+                if (isfinite(peak) && peak > 0) c->roofline = c->achieved_gbs / peak;
             }
+            if (c->where != ON_CPU) h->any_gpu = true;
         }
     /* #MAT against the first machine with the same configuration */
     for (int k = 0; k < h->nk; k++)
@@ -297,7 +349,7 @@ static const char *metric_name(const hw_report *h, int met) {
     case MET_TPS: return "tok/s [95% CI]";
     case MET_SPEEDUP: return "speedup [95% CI]";
     case MET_MAT: return "#MAT";
-    case MET_ROOF: return "roofline (weight GB/s / STREAM GB/s)";
+    case MET_ROOF: return h->any_gpu ? "roofline (weight GB/s / device GB/s)" : "roofline (weight GB/s / STREAM GB/s)";
     default: return h->counters[met - MET_COUNTER0];
     }
 }
@@ -336,7 +388,20 @@ static void cell_text(const hw_report *h, int k, int i, int met, char *buf, size
         break;
     case MET_ROOF:
         if (strcmp(r->engine, "ar") != 0 || !isfinite(c->achieved_gbs)) snprintf(buf, len, "-");
-        else if (!isfinite(c->roofline)) {
+        else if (c->where != ON_CPU) {   /* the machine's first GPU, or RPC devices */
+            const hw_machine *m = &h->m[i];
+            const db_device_info *d = c->where == ON_GPU && m->gpu >= 0 ? &m->dev[m->gpu] : NULL;
+            db_table_fmt_sig3(a, sizeof a, c->achieved_gbs);
+            if (c->where == ON_RPC) snprintf(buf, len, "unknown \xE2\x80\x94 RPC devices (%s GB/s)", a);
+            else if (!d) snprintf(buf, len, "%s (%s GB/s)", NO_GPU, a);
+            else if (!isfinite(c->roofline))
+                snprintf(buf, len, "unknown \xE2\x80\x94 %s %s (%s GB/s)", d->name, d->description[0] ? d->description : "?", a);
+            else {
+                db_table_fmt_sig3(b, sizeof b, d->bandwidth_gbs);
+                db_table_fmt_fixed(cc, sizeof cc, c->roofline, 2);
+                snprintf(buf, len, "%s (%s / %s GB/s, %s %s)", cc, a, b, d->name, d->known[0] ? d->known : d->description);
+            }
+        } else if (!isfinite(c->roofline)) {
             db_table_fmt_sig3(a, sizeof a, c->achieved_gbs);
             snprintf(buf, len, "%s (%s GB/s)", NO_PROBE, a);
         } else {
@@ -372,6 +437,23 @@ static void machine_desc(const hw_machine *m, char *buf, size_t len) {
     else
         snprintf(buf, len, "%s, %d cores; run %lld; bandwidth %s", m->cpu_model[0] ? m->cpu_model : "unknown CPU",
                  m->cores, (long long)m->run_id, NO_PROBE);
+    /* the GPUs and integrated GPUs decobench probe recorded (nothing for a CPU-only machine) */
+    for (int d = 0; d < m->n_dev; d++) {
+        const db_device_info *v = &m->dev[d];
+        if (strcmp(v->type, "gpu") != 0 && strcmp(v->type, "igpu") != 0) continue;
+        size_t used = strlen(buf);
+        if (used + 1 >= len) break;
+        if (!v->known[0] || !isfinite(v->bandwidth_gbs)) {
+            snprintf(buf + used, len - used, "; %s %s: %s, bandwidth unknown", v->type, v->name,
+                     v->description[0] ? v->description : "?");
+            continue;
+        }
+        char gbw[64], f16[64];
+        db_table_fmt_sig3(gbw, sizeof gbw, v->bandwidth_gbs);
+        db_table_fmt_sig3(f16, sizeof f16, v->peak_fp16_tflops);
+        snprintf(buf + used, len - used, "; %s %s: %s (%s), %s GB/s, FP16/BF16 tensor peak %s TFLOP/s", v->type,
+                 v->name, v->description, v->known, gbw, f16);
+    }
 }
 
 /* S7: the reasons behind the interference marks, one line per machine run and case */
@@ -415,7 +497,7 @@ static const char *FOOTNOTE =
 /* ---- writers ------------------------------------------------------------------- */
 
 static void write_md(const hw_report *h, FILE *out) {
-    char buf[256];
+    char buf[1024];
     fputs("**decobench hardware report** — suite: ", out);
     db_md_text(out, h->suite[0] ? h->suite : "?");
     fprintf(out, " — %d machine%s\n\n", h->nm, h->nm == 1 ? "" : "s");
@@ -460,13 +542,17 @@ static void write_md(const hw_report *h, FILE *out) {
     noise_lines(h, false, out);
     fputs("\nRoofline: autoregressive cases' weight bytes per second (model bytes × target forwards / forward"
           " time) over the machine's STREAM triad bandwidth (decobench probe).\n", out);
+    if (h->any_gpu)
+        fputs("Cases whose target model offloads layers (n_gpu_layers > 0) ran on the machine's first GPU: their"
+              " fraction is over that card's memory bandwidth from decobench's table of known cards, as decobench"
+              " probe recorded it (unknown for cards not in the table and for models on RPC servers).\n", out);
 }
 
 static void write_latex(const hw_report *h, FILE *out) {
-    char buf[256];
+    char buf[1024];
     db_tex_commentf(out, "%% decobench hardware report -- suite: %s", h->suite);
     for (int i = 0; i < h->nm; i++) {
-        char desc[256];
+        char desc[1024];
         machine_title(&h->m[i], buf, sizeof buf);
         machine_desc(&h->m[i], desc, sizeof desc);
         db_tex_commentf(out, "%% %s: %s", buf, desc);   /* no line break can end the comment */
@@ -503,6 +589,14 @@ static void write_latex(const hw_report *h, FILE *out) {
     noise_lines(h, true, out);
 }
 
+/* where a case ran, for CSV: "CPU", "CUDA0 NVIDIA H100 80GB HBM3", "GPU (none recorded)", "RPC" */
+static void cell_device(const hw_machine *m, const hw_cell *c, char *buf, size_t len) {
+    if (c->where == ON_CPU) snprintf(buf, len, "CPU");
+    else if (c->where == ON_RPC) snprintf(buf, len, "RPC");
+    else if (m->gpu < 0) snprintf(buf, len, "GPU (none recorded)");
+    else snprintf(buf, len, "%s %s", m->dev[m->gpu].name, m->dev[m->gpu].description);
+}
+
 static void csv_int(FILE *out, int64_t v) {
     char b[32];
     snprintf(b, sizeof b, "%lld", (long long)v);
@@ -514,6 +608,7 @@ static void write_csv(const hw_report *h, FILE *out) {
                             "value", "lo", "hi", "mat_differs" };
     for (int i = 0; i < (int)(sizeof heads / sizeof heads[0]); i++) db_csv_field(out, heads[i], i == 0);
     if (h->noise_recorded) db_csv_field(out, "interference", 0);   /* S7: the case's reasons */
+    if (h->any_gpu) db_csv_field(out, "device", 0);                 /* S10: where the case ran */
     fputs("\r\n", out);
     for (int k = 0; k < h->nk; k++)
         for (int i = 0; i < h->nm; i++) {
@@ -555,6 +650,11 @@ static void write_csv(const hw_report *h, FILE *out) {
                     db_csv_num(out, line ? NAN : hi);
                     db_csv_field(out, met == MET_MAT ? (c->mat_differs ? "1" : "0") : "", 0);
                     if (h->noise_recorded) db_csv_field(out, r->noise ? r->noise : "", 0);
+                    if (h->any_gpu) {
+                        char dn[512];
+                        cell_device(&h->m[i], c, dn, sizeof dn);
+                        db_csv_field(out, dn, 0);
+                    }
                     fputs("\r\n", out);
                 }
             }
@@ -587,6 +687,25 @@ static int write_json(const hw_report *h, FILE *out, char *err, size_t errlen) {
         cJSON_AddItemToObject(o, "bandwidth_gbs", jnum(h->m[i].bandwidth_gbs));
         cJSON_AddItemToObject(o, "gflops", jnum(h->m[i].gflops));
         db_noise_json(o, h->m[i].t.noise_recorded, h->m[i].t.noise);   /* S7: the run's verdict */
+        if (h->m[i].n_dev > 0) {   /* S10: what decobench probe recorded (schema 5) */
+            cJSON *da = cJSON_AddArrayToObject(o, "devices");
+            for (int d = 0; d < h->m[i].n_dev && da; d++) {
+                const db_device_info *v = &h->m[i].dev[d];
+                cJSON *dj = cJSON_CreateObject();
+                if (!dj) break;
+                cJSON_AddItemToArray(da, dj);
+                cJSON_AddStringToObject(dj, "name", v->name);
+                cJSON_AddStringToObject(dj, "description", v->description);
+                cJSON_AddStringToObject(dj, "type", v->type);
+                cJSON_AddItemToObject(dj, "memory_bytes", v->memory_bytes ? cJSON_CreateNumber((double)v->memory_bytes)
+                                                                          : cJSON_CreateNull());
+                cJSON_AddItemToObject(dj, "known", v->known[0] ? cJSON_CreateString(v->known) : cJSON_CreateNull());
+                cJSON_AddItemToObject(dj, "bandwidth_gbs", jnum(v->bandwidth_gbs));
+                cJSON_AddItemToObject(dj, "peak_fp32_tflops", jnum(v->peak_fp32_tflops));
+                cJSON_AddItemToObject(dj, "peak_fp16_tflops", jnum(v->peak_fp16_tflops));
+                cJSON_AddItemToObject(dj, "source", v->source[0] ? cJSON_CreateString(v->source) : cJSON_CreateNull());
+            }
+        }
     }
     cJSON *cases = cJSON_AddArrayToObject(root, "cases");
     for (int k = 0; k < h->nk && cases; k++) {
@@ -618,6 +737,16 @@ static int write_json(const hw_report *h, FILE *out, char *err, size_t errlen) {
             cJSON_AddBoolToObject(e, "mat_differs", c->mat_differs);
             cJSON_AddItemToObject(e, "weight_gbs", jnum(c->achieved_gbs));
             cJSON_AddItemToObject(e, "roofline_fraction", jnum(c->roofline));
+            if (c->where != ON_CPU) {   /* S10: the device a GPU case's fraction is over (absent for the CPU) */
+                const hw_machine *m = &h->m[i];
+                if (c->where == ON_GPU && m->gpu >= 0) {
+                    cJSON_AddStringToObject(e, "device", m->dev[m->gpu].name);
+                    cJSON_AddItemToObject(e, "device_bandwidth_gbs", jnum(m->dev[m->gpu].bandwidth_gbs));
+                } else {
+                    cJSON_AddItemToObject(e, "device", c->where == ON_RPC ? cJSON_CreateString("RPC") : cJSON_CreateNull());
+                    cJSON_AddNullToObject(e, "device_bandwidth_gbs");
+                }
+            }
             db_noise_json(e, h->m[i].t.noise_recorded, r->noise);   /* S7: the case's verdict */
             cJSON *cc = cJSON_AddObjectToObject(e, "counters");
             const db_table *t = &h->m[i].t;

@@ -6,7 +6,9 @@
  * the recurrence's closed form, the stored row holds what was printed, bad
  * options fail before anything is written, the
  * default array size follows the topology record, and a version-1 database
- * still opens read-only and is upgraded when opened for writing. */
+ * still opens read-only and is upgraded when opened for writing; the probe
+ * also stores the machine's devices (machine_device, schema 5; more in
+ * test_devices.c). */
 #include "test.h"
 #include "fixtures.h"
 
@@ -119,6 +121,12 @@ static void test_probe_command_stores(void) {
     CHECK_Q(db, "SELECT method LIKE 'STREAM triad 3 x 8 MiB double, 2 threads; FP32 FMA %, 12 chains; best of 2'"
                 " FROM machine_probe", "1");
     CHECK_Q(db, "SELECT p.machine_id = m.id AND length(m.fingerprint) = 64 FROM machine_probe p JOIN machine m", "1");
+    /* schema 5: the devices, with the CPU's numbers the probe's own */
+    CHECK_Q(db, "SELECT COUNT(*) FROM machine_device d JOIN machine_probe p ON p.machine_id = d.machine_id"
+                " AND p.measured_at = d.measured_at WHERE d.type = 'cpu' AND d.name = 'CPU' AND d.memory_bytes > 0"
+                " AND d.bandwidth_gbs = p.bandwidth_gbs AND abs(d.peak_fp32_tflops * 1000 - p.gflops) < 1e-9 * p.gflops"
+                " AND d.peak_fp16_tflops IS NULL AND d.known IS NULL AND d.source = 'decobench probe'", "1");
+    CHECK_Q(db, "SELECT COUNT(*) FROM machine_device WHERE idx < 0 OR type NOT IN ('cpu','gpu','igpu','accel','meta')", "0");
     sqlite3_close(db);
     /* a second probe adds a row to the same machine */
     CHECK_INT_EQ(cmd_probe(9, argv), 0);
@@ -201,7 +209,7 @@ static void test_schema_v1_upgrade(void) {
     CHECK_MSG(db_store_open(p, &st, err, sizeof err) == 0, "%s", err);
     if (st) {
         sqlite3 *db = db_store_handle(st);
-        CHECK_Q(db, "SELECT value FROM meta WHERE key = 'schema_version'", "4");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key = 'schema_version'", "5");
         CHECK_Q(db, "SELECT COUNT(*) FROM machine_probe", "0");
         CHECK_Q(db, "SELECT COUNT(*) FROM sample", "1");
         db_probe_record pr = { 1700000000000, 12.5, 100, 50, 2, "test" };

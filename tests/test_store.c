@@ -78,8 +78,9 @@ static void test_store_roundtrip(void) {
     sqlite3 *db = db_store_handle(st);
     CHECK_Q(db, "PRAGMA journal_mode", "wal");
     CHECK_Q(db, "PRAGMA foreign_keys", "1");
-    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "4");
+    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "5");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='machine_probe'", "1");
+    CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='machine_device'", "1");   /* version 5 */
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='run_shard'", "1");   /* version 4 */
     CHECK_Q(db, "SELECT COUNT(*) FROM pragma_table_info('run') WHERE name IN ('shard_index', 'shard_count', 'shard_group')",
             "3");
@@ -339,7 +340,8 @@ static void test_store_upgrade_v1(void) {
     if (!st) { free(path); return; }
     sqlite3 *db = db_store_handle(st);
     CHECK_INT_EQ(sqlite3_exec(db, "DROP TABLE sample_metric; DROP TABLE machine_probe; DROP TABLE identity; "
-                              "DROP TABLE interference; UPDATE meta SET value='1' WHERE key='schema_version'",
+                              "DROP TABLE interference; DROP TABLE run_shard; DROP TABLE machine_device; "
+                              "UPDATE meta SET value='1' WHERE key='schema_version'",
                               NULL, NULL, NULL), SQLITE_OK);
     db_store_close(st);
 
@@ -357,9 +359,10 @@ static void test_store_upgrade_v1(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     if (st) {
         db = db_store_handle(st);
-        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "4");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "5");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='sample_metric'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='run_shard'", "1");
+        CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='machine_device'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='identity'", "1");
         db_store_close(st);
     }

@@ -108,7 +108,9 @@ static int table_count(sqlite3 *db, int *n_tables, int *has_meta) {
  * Version 2: named per-sample metrics; the machine's measured memory
  * bandwidth and peak FP32 rate (`decobench probe`).  Version 3: see the
  * "-- S7" blocks (identity: harness/run/identity.c; interference:
- * harness/run/interference.h; run lifecycle in migrations_rw). */
+ * harness/run/interference.h; run lifecycle in migrations_rw).  Version 4:
+ * shards (run_shard).  Version 5: the machine's compute devices
+ * (machine_device, `decobench probe`). */
 static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
     [1] = "CREATE %sTABLE sample_metric(\n"
           "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value REAL,\n"
@@ -133,6 +135,14 @@ static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
           "  run_id INTEGER NOT NULL REFERENCES run(id), shard_index INTEGER NOT NULL, shard_count INTEGER NOT NULL,\n"
           "  machine_id INTEGER REFERENCES machine(id), hostname TEXT, started_at INTEGER, finished_at INTEGER,\n"
           "  status TEXT, PRIMARY KEY(run_id, shard_index));\n",
+    /* -- S10 devices: the compute devices `decobench probe` saw, with the
+     * bandwidth and peak rates the hardware report's roofline divides by
+     * (harness/model/devices.h, harness/run/known_devices.h) */
+    [4] = "CREATE %sTABLE IF NOT EXISTS machine_device(\n"
+          "  machine_id INTEGER NOT NULL REFERENCES machine(id), measured_at INTEGER NOT NULL, idx INTEGER NOT NULL,\n"
+          "  name TEXT, description TEXT, type TEXT, backend TEXT, memory_bytes INTEGER, known TEXT,\n"
+          "  bandwidth_gbs REAL, peak_fp32_tflops REAL, peak_fp16_tflops REAL, source TEXT,\n"
+          "  PRIMARY KEY(machine_id, measured_at, idx));\n",
 };
 
 /* Upgrade statements that only a writable connection runs (ALTER TABLE and

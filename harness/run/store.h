@@ -41,6 +41,11 @@
  *   run_shard(run_id, shard_index, shard_count, machine_id, hostname,
  *             started_at, finished_at, status) row per shard merged into
  *             it                                              (version 4)
+ *   machine_device(machine_id, measured_at, idx, name, description, type,
+ *                  backend, memory_bytes, known, bandwidth_gbs,
+ *                  peak_fp32_tflops, peak_fp16_tflops, source): the
+ *                  devices `decobench probe` saw (harness/model/devices.h)
+ *                  and their roofline numbers (known_devices.h)  (version 5)
  *
  * Opening a database of an older schema version read-write upgrades it in
  * place (one transaction); read-only opens accept every version from 1, so
@@ -60,7 +65,7 @@
 extern "C" {
 #endif
 
-#define DB_STORE_SCHEMA_VERSION 4
+#define DB_STORE_SCHEMA_VERSION 5
 
 typedef struct db_store db_store;
 
@@ -90,6 +95,26 @@ typedef struct db_probe_record {
 
 /* Store a probe result for a machine (replacing one with the same time). */
 int db_store_probe(db_store *st, int64_t machine_id, const db_probe_record *p);
+
+/* One compute device of a machine as `decobench probe` saw it (table
+ * machine_device, schema version 5; docs/schema.md). */
+typedef struct db_device_record {
+    int idx;                          /* 0, 1, ... in ggml's registry order */
+    const char *name;                 /* ggml's: "CPU", "CUDA0" */
+    const char *description;          /* the driver's: "NVIDIA H100 80GB HBM3", the CPU model */
+    const char *type;                 /* "cpu", "gpu", "igpu", "accel", "meta" */
+    const char *backend;              /* ggml's registry: "CPU", "CUDA" */
+    uint64_t memory_bytes;            /* 0: not reported */
+    const char *known;                /* the known-device table's key ("H100 SXM5"), NULL: none */
+    double bandwidth_gbs;             /* GB/s; NaN unknown */
+    double peak_fp32_tflops;          /* dense FP32, TFLOP/s; NaN unknown */
+    double peak_fp16_tflops;          /* dense FP16/BF16 tensor, TFLOP/s; NaN unknown */
+    const char *source;               /* where the numbers come from (a datasheet URL, "decobench probe"); NULL */
+} db_device_record;
+
+/* Store the devices of a machine seen at measured_at_ms (0: now),
+ * replacing rows with the same machine, time and idx; one transaction. */
+int db_store_devices(db_store *st, int64_t machine_id, int64_t measured_at_ms, const db_device_record *d, int n);
 
 typedef struct db_run_record {
     int64_t machine_id;

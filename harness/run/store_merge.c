@@ -271,17 +271,19 @@ fail:
     return -1;
 }
 
-/* the machines' probe results (schema version 2; absent in older sources),
- * INSERT OR IGNORE: a probe already present stays */
-static int merge_probes(merger *m, char *err, size_t errlen) {
-    if (!db_sql_has_table(m->src, "machine_probe") || !db_sql_has_table(m->dst, "machine_probe")) return 0;
+/* rows of a table keyed by machine: the machines' probe results
+ * (machine_probe, schema version 2) and devices (machine_device, version
+ * 5; absent in older sources), INSERT OR IGNORE: a row already present
+ * stays */
+static int merge_machine_rows(merger *m, const char *table, char *err, size_t errlen) {
+    if (!db_sql_has_table(m->src, table) || !db_sql_has_table(m->dst, table)) return 0;
     copier c;
-    if (copier_init(&c, m->src, m->dst, "machine_probe", "machine_id", "ORDER BY rowid", 1, err, errlen) != 0)
+    if (copier_init(&c, m->src, m->dst, table, "machine_id", "ORDER BY rowid", 1, err, errlen) != 0)
         return -1;
     const int ci_mach = sel_col(&c, "machine_id");
     int rc = -1, r;
     if (ci_mach < 0) {
-        db_errf(err, errlen, "machine_probe table without machine_id");
+        db_errf(err, errlen, "%s table without machine_id", table);
         goto out;
     }
     if (sqlite3_exec(m->dst, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -290,15 +292,15 @@ static int merge_probes(merger *m, char *err, size_t errlen) {
     }
     while ((r = sqlite3_step(c.sel)) == SQLITE_ROW) {
         int64_t mach = map_machine(m, sqlite3_column_int64(c.sel, ci_mach));
-        if (mach <= 0) continue;   /* a probe of a machine the source does not hold */
+        if (mach <= 0) continue;   /* a row of a machine the source does not hold */
         if (copier_put(&c, m->dst, mach, NULL) != 0) {
-            db_errf(err, errlen, "insert machine_probe: %s", sqlite3_errmsg(m->dst));
+            db_errf(err, errlen, "insert %s: %s", table, sqlite3_errmsg(m->dst));
             sqlite3_exec(m->dst, "ROLLBACK", NULL, NULL, NULL);
             goto out;
         }
     }
     if (r != SQLITE_DONE) {
-        db_errf(err, errlen, "read machine_probe: %s", sqlite3_errmsg(m->src));
+        db_errf(err, errlen, "read %s: %s", table, sqlite3_errmsg(m->src));
         sqlite3_exec(m->dst, "ROLLBACK", NULL, NULL, NULL);
         goto out;
     }
@@ -718,7 +720,9 @@ int db_merge(db_store *dst, db_store *src, db_merge_stats *stats, char *err, siz
         db_errf(err, errlen, "%s", m.err);
         goto out;
     }
-    if (merge_probes(&m, err, errlen) != 0) goto out;
+    if (merge_machine_rows(&m, "machine_probe", err, errlen) != 0 ||
+        merge_machine_rows(&m, "machine_device", err, errlen) != 0)
+        goto out;
     rc = 0;
 out:
     for (int i = 0; i < C_N; i++) copier_free(&m.c[i]);

@@ -632,6 +632,50 @@ int db_store_read_probe(db_store *st, int64_t machine_id, db_probe_record *out, 
     return 0;
 }
 
+static int device_row(sqlite3_stmt *s, void *e) {
+    db_device_info *d = e;
+    d->idx = sqlite3_column_int(s, 0);
+    d->measured_at_ms = sqlite3_column_int64(s, 1);
+    char **str[] = { &d->name, &d->description, &d->type, &d->backend, &d->known, &d->source };
+    static const int col[] = { 2, 3, 4, 5, 7, 11 };
+    for (int k = 0; k < 6; k++) {
+        const char *t = (const char *)sqlite3_column_text(s, col[k]);
+        if (!(*str[k] = db_strdup(t ? t : ""))) return -1;
+    }
+    sqlite3_int64 mem = sqlite3_column_int64(s, 6);
+    d->memory_bytes = mem > 0 ? (uint64_t)mem : 0;
+    d->bandwidth_gbs = db_sql_real(s, 8);
+    d->peak_fp32_tflops = db_sql_real(s, 9);
+    d->peak_fp16_tflops = db_sql_real(s, 10);
+    return 0;
+}
+
+static void device_free(void *e) {
+    db_device_info *d = e;
+    char *f[] = { d->name, d->description, d->type, d->backend, d->known, d->source };
+    free_strs(f, 6);
+}
+
+void db_device_infos_free(db_device_info *d, int n) {
+    free_array(d, n, sizeof *d, device_free);
+}
+
+int db_store_read_devices(db_store *st, int64_t machine_id, db_device_info **out, int *n, char *err,
+                          size_t errlen) {
+    *out = NULL;
+    *n = 0;
+    if (!db_sql_has_table(st->db, "machine_device")) return 0;
+    sqlite3_stmt *s = NULL;
+    if (prep(st,
+             "SELECT idx, measured_at, name, description, type, backend, memory_bytes, known, bandwidth_gbs,"
+             " peak_fp32_tflops, peak_fp16_tflops, source FROM machine_device WHERE machine_id = ?1 AND measured_at ="
+             " (SELECT MAX(measured_at) FROM machine_device WHERE machine_id = ?1) ORDER BY idx",
+             "read machine_device", &s, err, errlen) != 0)
+        return -1;
+    sqlite3_bind_int64(s, 1, machine_id);
+    return read_rows(st, s, "read machine_device", sizeof **out, device_row, device_free, out, n, err, errlen);
+}
+
 void db_fields_free(db_field *f, int n) {
     for (int i = 0; f && i < n; i++) {
         free(f[i].name);

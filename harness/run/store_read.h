@@ -178,6 +178,20 @@ void db_search_error_rows_free(db_search_error_row *r, int n);
 int db_store_read_probe(db_store *st, int64_t machine_id, db_probe_record *out, bool *found, char *err,
                         size_t errlen);
 
+/* The devices of a machine's latest `decobench probe` that recorded any
+ * (table machine_device, schema version 5), in idx order; *out NULL and *n
+ * 0 when none (or an older database). */
+typedef struct db_device_info {
+    int idx;
+    int64_t measured_at_ms;
+    char *name, *description, *type, *backend, *known, *source;   /* "" for SQL NULL */
+    uint64_t memory_bytes;                                         /* 0: not reported */
+    double bandwidth_gbs, peak_fp32_tflops, peak_fp16_tflops;      /* NaN unknown */
+} db_device_info;
+int  db_store_read_devices(db_store *st, int64_t machine_id, db_device_info **out, int *n, char *err,
+                           size_t errlen);
+void db_device_infos_free(db_device_info *d, int n);
+
 /* A stored record as named fields, for a generic key/value view: the
  * machine of that id, its latest probe result, or the run of that id. */
 typedef enum { DB_RECORD_MACHINE, DB_RECORD_PROBE, DB_RECORD_RUN } db_record_kind;

@@ -152,6 +152,45 @@ int db_store_probe(db_store *st, int64_t machine_id, const db_probe_record *p) {
     return 0;
 }
 
+int db_store_devices(db_store *st, int64_t machine_id, int64_t measured_at_ms, const db_device_record *d, int n) {
+    if (db_st_check_writable(st) != 0) return -1;
+    if (measured_at_ms <= 0) measured_at_ms = db_unix_ms();
+    sqlite3_stmt *s = NULL;
+    if (db_st_exec(st, "BEGIN IMMEDIATE") != 0) return -1;
+    if (db_st_prepare(st,
+                      "INSERT OR REPLACE INTO machine_device(machine_id, measured_at, idx, name, description, type,"
+                      " backend, memory_bytes, known, bandwidth_gbs, peak_fp32_tflops, peak_fp16_tflops, source)"
+                      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", &s) != 0) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, machine_id);
+        sqlite3_bind_int64(s, 2, measured_at_ms);
+        sqlite3_bind_int(s, 3, d[i].idx);
+        db_st_bind_text(s, 4, d[i].name);
+        db_st_bind_text(s, 5, d[i].description);
+        db_st_bind_text(s, 6, d[i].type);
+        db_st_bind_text(s, 7, d[i].backend);
+        if (d[i].memory_bytes > 0) sqlite3_bind_int64(s, 8, (sqlite3_int64)d[i].memory_bytes);
+        else sqlite3_bind_null(s, 8);
+        db_st_bind_text(s, 9, d[i].known);
+        db_st_bind_real(s, 10, d[i].bandwidth_gbs);
+        db_st_bind_real(s, 11, d[i].peak_fp32_tflops);
+        db_st_bind_real(s, 12, d[i].peak_fp16_tflops);
+        db_st_bind_text(s, 13, d[i].source);
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            db_st_err(st, "insert machine_device");
+            sqlite3_finalize(s);
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    sqlite3_finalize(s);
+    return db_st_exec(st, "COMMIT");
+}
+
 /* ---- case + samples ----------------------------------------------------- */
 
 /* shortest "%.Ng" that reads back as the same double */
