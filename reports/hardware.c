@@ -20,7 +20,7 @@
  *     over the case's samples, divided by the machine's latest measured
  *     STREAM bandwidth (machine_probe, `decobench probe`); "n/a — run
  *     decobench probe" without one.  A case whose target model offloads
- *     layers (the run's config: models.NAME.n_gpu_layers > 0, no "rpc")
+ *     layers (the run's config: models.NAME.n_gpu_layers not 0 (-1: all), no "rpc")
  *     ran on the machine's first GPU instead: the fraction divides by that
  *     device's bandwidth as `decobench probe` recorded it (machine_device,
  *     from the table of known cards, harness/run/known_devices.h);
@@ -186,7 +186,7 @@ static int pick_runs(db_store *st, int64_t want, hw_report *h, char *err, size_t
 }
 
 /* where model `model` of a run's configuration ran: on a GPU when it
- * offloads layers (n_gpu_layers > 0, as harness/model/model_llama.c reads
+ * offloads layers (n_gpu_layers not 0, -1 being all, as harness/model/model_llama.c reads
  * it), on other machines' devices with "rpc" servers, else on the CPU */
 static int model_where(const cJSON *config, const char *model) {
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(config, "models");
@@ -196,7 +196,7 @@ static int model_where(const cJSON *config, const char *model) {
     if (cJSON_IsString(backend) && strcmp(backend->valuestring, "llama") != 0) return ON_CPU;
     if (cJSON_GetObjectItemCaseSensitive(m, "rpc")) return ON_RPC;
     const cJSON *ngl = cJSON_GetObjectItemCaseSensitive(m, "n_gpu_layers");
-    return cJSON_IsNumber(ngl) && ngl->valuedouble > 0 ? ON_GPU : ON_CPU;
+    return cJSON_IsNumber(ngl) && ngl->valuedouble != 0 ? ON_GPU : ON_CPU;   /* -1: all layers */
 }
 
 /* ---- building the grid -------------------------------------------------------- */
@@ -543,7 +543,7 @@ static void write_md(const hw_report *h, FILE *out) {
     fputs("\nRoofline: autoregressive cases' weight bytes per second (model bytes × target forwards / forward"
           " time) over the machine's STREAM triad bandwidth (decobench probe).\n", out);
     if (h->any_gpu)
-        fputs("Cases whose target model offloads layers (n_gpu_layers > 0) ran on the machine's first GPU: their"
+        fputs("Cases whose target model offloads layers (n_gpu_layers not 0) ran on the machine's first GPU: their"
               " fraction is over that card's memory bandwidth from decobench's table of known cards, as decobench"
               " probe recorded it (unknown for cards not in the table and for models on RPC servers).\n", out);
 }
@@ -597,10 +597,10 @@ static void cell_device(const hw_machine *m, const hw_cell *c, char *buf, size_t
     else snprintf(buf, len, "%s %s", m->dev[m->gpu].name, m->dev[m->gpu].description);
 }
 
-static void csv_int(FILE *out, int64_t v) {
+static void csv_int(FILE *out, int64_t v, int first) {
     char b[32];
     snprintf(b, sizeof b, "%lld", (long long)v);
-    db_csv_field(out, b, 0);
+    db_csv_field(out, b, first);
 }
 
 static void write_csv(const hw_report *h, FILE *out) {
@@ -637,8 +637,8 @@ static void write_csv(const hw_report *h, FILE *out) {
                 }
                 }
                 for (int line = 0; line < (met == MET_ROOF ? 2 : 1); line++) {
-                    csv_int(out, h->m[i].machine_id);
-                    csv_int(out, h->m[i].run_id);
+                    csv_int(out, h->m[i].machine_id, 1);
+                    csv_int(out, h->m[i].run_id, 0);
                     db_csv_field(out, h->m[i].hostname, 0);
                     db_csv_field(out, h->m[i].cpu_model, 0);
                     db_csv_field(out, h->keys[3 * k], 0);

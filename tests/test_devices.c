@@ -270,12 +270,12 @@ static void test_devices_schema_v4_upgrade(void) {
 }
 
 /* one run of suite "gpu" on a machine: case 0 "ar gpu" on model "big"
- * (n_gpu_layers 99), case 1 "ar cpu" on model "small" (n_gpu_layers 0);
+ * (n_gpu_layers -1: every layer), case 1 "ar cpu" on model "small" (n_gpu_layers 0);
  * 4 samples each.  "big": 2e9 bytes, 100 forwards in 100 ms per sample →
  * 2000 GB/s; "small": 1e9 bytes, 16 forwards in 800 ms → 20 GB/s. */
 static int add_run(db_store *st, int64_t mid, int64_t t0) {
     static const char *cfg = "{\"name\":\"gpu\",\"baseline\":\"ar gpu\",\"models\":{"
-                             "\"big\":{\"backend\":\"llama\",\"path\":\"big.gguf\",\"n_gpu_layers\":99,\"n_ctx\":0},"
+                             "\"big\":{\"backend\":\"llama\",\"path\":\"big.gguf\",\"n_gpu_layers\":-1,\"n_ctx\":0},"
                              "\"small\":{\"backend\":\"llama\",\"path\":\"small.gguf\",\"n_gpu_layers\":0,\"n_ctx\":0}}}";
     db_run_record rr = { mid, "gpu", "gpu.json", cfg, "decobench run gpu.json", "r", "c", "gcc", "-O2", "7", 8, NULL, 0 };
     int64_t run = 0;

@@ -225,7 +225,7 @@ static int llama_open(db_model *m, const db_model_params *p, char *err, size_t e
     m->impl = L;
 
     struct llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = p->n_gpu_layers > 0 ? p->n_gpu_layers : 0;
+    mp.n_gpu_layers = p->n_gpu_layers < 0 ? -1 : p->n_gpu_layers;   /* -1: every layer (llama.cpp's rule) */
     ggml_backend_dev_t devs[MAX_RPC * 4 + 1];
     if (p->rpc_servers && *p->rpc_servers) {   /* the layers on the RPC servers, as --rpc */
         int nd = 0;

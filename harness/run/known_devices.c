@@ -52,7 +52,7 @@ static const db_known_device TABLE[] = {
     { "RTX 3090", "NVIDIA GeForce RTX 3090", 24, 936, 35.6, 71,
       "FP16 tensor with FP16 accumulate: 142", NV_GA102 },
     { "RTX A6000", "NVIDIA RTX A6000", 48, 768, 38.7, 154.8, "", NV_GA102 },
-    { "MI300X", "AMD Instinct MI300X", 192, 5300, 163.4, 1307.4, "SPX mode (the whole OAM as one device)",
+    { "MI300X", "AMD Instinct MI300X", 192, 5300, 81.7, 1307.4, "SPX mode (the whole OAM as one device); FP32 vector (matrix: 163.4)",
       "https://www.amd.com/en/products/accelerators/instinct/mi300/mi300x.html" },
     { "MI250X GCD", "AMD Instinct MI250X", 64, 1638.4, 23.95, 191.5,
       "one of the two GCDs ROCm shows per card: half the card's 3276.8 GB/s, 47.9 and 383 TFLOP/s",
