@@ -156,10 +156,11 @@ static int load_samples(db_store *st, table *t, row *r, char *err, size_t errlen
         if (isfinite(r->lat[i])) r->sum_lat += r->lat[i];
     }
     db_sample_infos_free(smp, n);
-    /* verification steps and per-position counts from the VERIFY events */
+    /* verification steps and per-position counts from the VERIFY events
+     * (none when the case drafted nothing: the scan is skipped) */
     db_event_info *ev = NULL;
     int n_ev = 0;
-    if (db_store_read_events(st, r->case_id, DB_EV_VERIFY, &ev, &n_ev, err, errlen) != 0) {
+    if (r->sum_drafted > 0 && db_store_read_events(st, r->case_id, DB_EV_VERIFY, &ev, &n_ev, err, errlen) != 0) {
         free(ids);
         return -1;
     }
