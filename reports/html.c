@@ -2,7 +2,7 @@
  * for a run (no scripts, no network: a Content-Security-Policy forbids
  * both), with inline SVG charts drawn by reports/svg.c:
  *
- *   speedup per case with its 95% bootstrap CI (the Markdown table's
+ *   speedup per case with its 95% CI (the Markdown table's
  *     speedup: paired per prompt against the run's baseline);
  *   acceptance-length histogram: the share of verification steps (VERIFY
  *     events) that accepted j draft tokens, per speculative case;
@@ -262,7 +262,7 @@ static void write_results_table(FILE *out, const report *r) {
     }
     fputs("</table></div>\n<p>Speedup: median of per-prompt tokens/s ratios against <b>", out);
     esc(out, t->baseline_key ? t->baseline_key : "(no baseline)");
-    fputs("</b> on the same dataset and model, 95% bootstrap CI; bold tokens/s: the fastest case of its dataset"
+    fputs("</b> on the same dataset and model, 95% CI of the median (order statistics); bold tokens/s: the fastest case of its dataset"
           " and model.  Definitions: docs/metrics.md.</p>\n", out);
     db_noise_footnote_html(t, out);   /* S7 interference */
 }

@@ -120,7 +120,7 @@ static const char *GOLDEN_CSV =
 
 static const char *GOLDEN_TEX =
     "% decobench run 1 -- suite: smoke -- machine: Test CPU, 4 cores -- llama.cpp: abc1234\n"
-    "% bold: best per column; tok/s and speedup: median $\\pm$ half-width of the 95% bootstrap CI\n"
+    "% bold: best per column; tok/s and speedup: median $\\pm$ half-width of the 95% CI (order statistics)\n"
     "% requires \\usepackage{booktabs}\n"
     "\\begin{tabular}{lllrrrrrrrrr}\n"
     "\\toprule\n"
