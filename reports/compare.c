@@ -74,35 +74,10 @@ int db_compare_format_ok(const char *f) {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-/* k-th smallest of x[0..n) (0-based), reordering x: Hoare's quickselect */
-static double select_kth(double *x, size_t n, size_t k) {
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        double pivot = x[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (x[i] < pivot) i++;
-            while (x[j] > pivot) j--;
-            if (i <= j) {
-                double t = x[i];
-                x[i] = x[j];
-                x[j] = t;
-                i++;
-                if (j == 0) break;
-                j--;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else break;
-    }
-    return x[k];
-}
-
 /* median of x[0..n) (no NaN), reordering x; NaN when n == 0 */
 double db_cmp_median(double *x, size_t n) {
     if (n == 0) return NAN;
-    double hi = select_kth(x, n, n / 2);
+    double hi = db_select_kth(x, n, n / 2);
     if (n % 2) return hi;
     /* the largest of the lower half */
     double lo = x[0];
@@ -227,6 +202,16 @@ static int load_side(db_store *st, int64_t want, side *sd, char *err, size_t err
     return rc;
 }
 
+/* a sample's key (prompt, rep, turn) and index; index -1 sorts first */
+typedef struct skey { int prompt, rep, turn, i; } skey;
+static int cmp_skey(const void *a, const void *b) {
+    const skey *x = a, *y = b;
+    if (x->prompt != y->prompt) return (x->prompt > y->prompt) - (x->prompt < y->prompt);
+    if (x->rep != y->rep) return (x->rep > y->rep) - (x->rep < y->rep);
+    if (x->turn != y->turn) return (x->turn > y->turn) - (x->turn < y->turn);
+    return (x->i > y->i) - (x->i < y->i);
+}
+
 static bool same_case(const ccase *a, const ccase *b) {
     if (strcmp(a->label, b->label) != 0 || strcmp(a->dataset, b->dataset) != 0) return false;
     if (a->model_sha[0] && b->model_sha[0]) return strcmp(a->model_sha, b->model_sha) == 0;
@@ -273,53 +258,104 @@ static double pooled_mat(const ccase *c, const int *idx, int n) {
     return cnt ? sum / cnt : NAN;
 }
 
-/* percentile bootstrap CI (level 1 − alpha) of med(new)/med(base) − 1 */
-static void boot_ratio(const double *xb, size_t nb, const double *xn, size_t nn, int B, double alpha,
-                       uint64_t seed, uint64_t stream, double *lo, double *hi) {
-    *lo = *hi = NAN;
-    double *r = malloc((size_t)B * sizeof *r), *wb = malloc(nb * sizeof *wb), *wn = malloc(nn * sizeof *wn);
-    if (!r || !wb || !wn) goto done;
-    db_rng g = db_rng_make(seed, stream);
-    int k = 0;
-    for (int b = 0; b < B; b++) {
-        for (size_t i = 0; i < nb; i++) wb[i] = xb[db_rng_below(&g, nb)];
-        for (size_t i = 0; i < nn; i++) wn[i] = xn[db_rng_below(&g, nn)];
-        double mb = db_cmp_median(wb, nb), mn = db_cmp_median(wn, nn);
-        if (mb != 0 && isfinite(mb) && isfinite(mn)) r[k++] = mn / mb - 1;
+/* Bootstrap CI of pooled #MAT(new)/#MAT(base) − 1.  Per side the pooled
+ * value is Σ y / Σ w (y = mat·commits, w = commits; y = mat, w = 1 when no
+ * sample recorded commits).  With at most DB_CMP_MAT_RESAMPLE samples in
+ * the two runs together: a percentile bootstrap of resampled samples that
+ * stops early (db_boot_stop, stats.h); above, the normal interval of the
+ * linearised ratio (delta method: var(Σy/Σw) ≈ Σ (y − R·w)² / (Σw)²), which
+ * the bootstrap distribution approaches at that size, in O(n) rather than
+ * O(B·n). */
+#define DB_CMP_MAT_RESAMPLE 2000
+typedef struct mat_side { double *y, *w; int n; double R, var; } mat_side;
+
+static int mat_side_of(const ccase *c, mat_side *s) {
+    const int m = (int)(db_cmp_metric_by_name("mat") - METRICS);
+    s->n = 0;
+    s->y = malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *s->y);
+    s->w = malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *s->w);
+    if (!s->y || !s->w) return -1;
+    bool commits = false;
+    for (int k = 0; k < c->n; k++)
+        if (isfinite(c->s[k].v[m]) && c->s[k].commits > 0) commits = true;
+    double sy = 0, sw = 0;
+    for (int k = 0; k < c->n; k++) {
+        const smp *x = &c->s[k];
+        if (!isfinite(x->v[m])) continue;
+        if (commits && !(x->commits > 0)) {
+            /* no commits: counts for neither sum (as pooled_mat) */
+            s->y[s->n] = 0;
+            s->w[s->n++] = 0;
+            continue;
+        }
+        s->y[s->n] = commits ? x->v[m] * x->commits : x->v[m];
+        s->w[s->n] = commits ? x->commits : 1;
+        sy += s->y[s->n];
+        sw += s->w[s->n++];
     }
-    if (k > 0) {
-        *lo = db_quantile(r, (size_t)k, alpha / 2);
-        *hi = db_quantile(r, (size_t)k, 1 - alpha / 2);
-    }
-done:
-    free(r);
-    free(wb);
-    free(wn);
+    s->R = sw > 0 ? sy / sw : NAN;
+    double q = 0;
+    for (int k = 0; k < s->n; k++) q += (s->y[k] - s->R * s->w[k]) * (s->y[k] - s->R * s->w[k]);
+    s->var = sw > 0 && s->n > 1 ? q / (sw * sw) * s->n / (s->n - 1) : NAN;
+    return 0;
 }
 
-/* bootstrap CI of pooled #MAT(new)/#MAT(base) − 1 */
+/* the pooled value of a resample of s */
+static double mat_resample(const mat_side *s, db_rng *g) {
+    double sy = 0, sw = 0;
+    for (int i = 0; i < s->n; i++) {
+        uint64_t j = db_rng_below(g, (uint64_t)s->n);
+        sy += s->y[j];
+        sw += s->w[j];
+    }
+    return sw > 0 ? sy / sw : NAN;
+}
+
 static void boot_mat(const ccase *b, const ccase *n, int B, double alpha, uint64_t seed, uint64_t stream,
                      double *lo, double *hi) {
     *lo = *hi = NAN;
-    double *r = malloc((size_t)B * sizeof *r);
-    int *ib = malloc((size_t)b->n * sizeof *ib), *in = malloc((size_t)n->n * sizeof *in);
-    if (!r || !ib || !in) goto done;
+    mat_side sb = { 0 }, sn = { 0 };
+    double *r = NULL;
+    if (mat_side_of(b, &sb) != 0 || mat_side_of(n, &sn) != 0 || sb.n == 0 || sn.n == 0) goto done;
+    if (!(sb.R != 0) || !isfinite(sb.R) || !isfinite(sn.R)) goto done;
+    if (sb.n + sn.n > DB_CMP_MAT_RESAMPLE) {
+        /* delta method on the log ratio: Var ≈ var_b/R_b² + var_n/R_n² */
+        double z = 0, lz = 0, hz = 10;   /* z: the 1 − alpha/2 normal quantile by bisection */
+        for (int it = 0; it < 100; it++) {
+            z = (lz + hz) / 2;
+            if (0.5 * erfc(z / sqrt(2.0)) > alpha / 2) lz = z;
+            else hz = z;
+        }
+        if (sn.R > 0 && sb.R > 0 && isfinite(sb.var) && isfinite(sn.var)) {
+            double sd = sqrt(sb.var / (sb.R * sb.R) + sn.var / (sn.R * sn.R)), c = log(sn.R / sb.R);
+            *lo = exp(c - z * sd) - 1;
+            *hi = exp(c + z * sd) - 1;
+        }
+        goto done;
+    }
+    r = malloc((size_t)B * sizeof *r);
+    if (!r) goto done;
     db_rng g = db_rng_make(seed, stream);
-    int k = 0;
+    size_t k = 0;
+    double plo = NAN, phi = NAN;
+    int stable = 0;
     for (int t = 0; t < B; t++) {
-        for (int i = 0; i < b->n; i++) ib[i] = (int)db_rng_below(&g, (uint64_t)b->n);
-        for (int i = 0; i < n->n; i++) in[i] = (int)db_rng_below(&g, (uint64_t)n->n);
-        double mb = pooled_mat(b, ib, b->n), mn = pooled_mat(n, in, n->n);
+        double mb = mat_resample(&sb, &g), mn = mat_resample(&sn, &g);
         if (mb != 0 && isfinite(mb) && isfinite(mn)) r[k++] = mn / mb - 1;
+        int done_ = t + 1 >= DB_BOOT_MIN && (t + 1 - DB_BOOT_MIN) % DB_BOOT_STEP == 0 && k > 0 &&
+                    db_boot_stop(r, k, 1 - alpha, &plo, &phi, &stable, lo, hi);
+        if (done_) goto done;
     }
     if (k > 0) {
-        *lo = db_quantile(r, (size_t)k, alpha / 2);
-        *hi = db_quantile(r, (size_t)k, 1 - alpha / 2);
+        *lo = db_quantile(r, k, alpha / 2);
+        *hi = db_quantile(r, k, 1 - alpha / 2);
     }
 done:
     free(r);
-    free(ib);
-    free(in);
+    free(sb.y);
+    free(sb.w);
+    free(sn.y);
+    free(sn.w);
 }
 
 static void compare_metric(const ccase *b, const ccase *n, const metric_def *md, const db_compare_opts *o,
@@ -353,17 +389,29 @@ static void compare_metric(const ccase *b, const ccase *n, const metric_def *md,
             if (n->n == 0 && b->n > 0) row->verdict = DB_VERDICT_REGRESSED;
             return;
         }
+        /* each NEW sample against BASE's first sample of the same prompt,
+         * repetition and turn: BASE's samples sorted by that key, binary search */
         int same = 0;
+        skey *ord = malloc((size_t)b->n * sizeof *ord);
+        if (!ord) {
+            row->note = "out of memory";
+            return;
+        }
+        for (int j = 0; j < b->n; j++) ord[j] = (skey){ b->s[j].prompt, b->s[j].rep, b->s[j].turn, j };
+        qsort(ord, (size_t)b->n, sizeof *ord, cmp_skey);
         for (int i = 0; i < n->n; i++) {
             const smp *x = &n->s[i];
-            for (int j = 0; j < b->n; j++) {
-                const smp *y = &b->s[j];
-                if (y->prompt == x->prompt && y->rep == x->rep && y->turn == x->turn) {
-                    same += strcmp(x->toks, y->toks) == 0;
-                    break;
-                }
+            skey want = { x->prompt, x->rep, x->turn, -1 };
+            int lo = 0, hi = b->n;
+            while (lo < hi) {
+                int mid = lo + (hi - lo) / 2;
+                if (cmp_skey(&ord[mid], &want) < 0) lo = mid + 1;
+                else hi = mid;
             }
+            if (lo < b->n && ord[lo].prompt == want.prompt && ord[lo].rep == want.rep && ord[lo].turn == want.turn)
+                same += strcmp(x->toks, b->s[ord[lo].i].toks) == 0;
         }
+        free(ord);
         row->base = 1.0;
         row->new_ = (double)same / n->n;
         row->change = row->new_ - 1.0;
@@ -393,9 +441,13 @@ static void compare_metric(const ccase *b, const ccase *n, const metric_def *md,
         row->new_ = pooled_mat(n, NULL, n->n);
         boot_mat(b, n, B, o->alpha, o->seed, stream, &row->lo, &row->hi);
     } else {
-        row->base = db_median(xb, nb);
-        row->new_ = db_median(xn, nn);
-        boot_ratio(xb, nb, xn, nn, B, o->alpha, o->seed, stream, &row->lo, &row->hi);
+        /* the ratio of medians: bootstrap replicates drawn from the order
+         * statistics (stats.h db_bootstrap_median_draw), O(1) each */
+        db_sort_doubles(xb, nb);
+        db_sort_doubles(xn, nn);
+        row->base = db_quantile_sorted(xb, nb, 0.5);
+        row->new_ = db_quantile_sorted(xn, nn, 0.5);
+        db_bootstrap_median_ratio_ci(xb, nb, xn, nn, 1 - o->alpha, B, o->seed, stream, &row->lo, &row->hi);
     }
     free(xb);
     free(xn);

@@ -2,7 +2,7 @@
  * for a run (no scripts, no network: a Content-Security-Policy forbids
  * both), with inline SVG charts drawn by reports/svg.c:
  *
- *   speedup per case with its 95% bootstrap CI (the Markdown table's
+ *   speedup per case with its 95% CI (the Markdown table's
  *     speedup: paired per prompt against the run's baseline);
  *   acceptance-length histogram: the share of verification steps (VERIFY
  *     events) that accepted j draft tokens, per speculative case;
@@ -37,6 +37,8 @@
 
 #define SAMPLES_SHOWN 5          /* outputs shown per case */
 #define OUTPUT_CHARS 400         /* bytes of each output shown */
+#define OUTPUT_CASES 50          /* cases whose outputs are shown (S13: large runs) */
+#define CDF_POINTS 200           /* steps per case in the latency CDF */
 #define MAX_QUALITY 8            /* quality metrics charted */
 
 typedef struct case_extra {
@@ -119,7 +121,8 @@ static int load_extra(db_store *st, report *r, char *err, size_t errlen) {
         x->mean_teval = cm.target_tokens_evaluated;
         db_event_info *ev = NULL;
         int n_ev = 0;
-        if (db_store_read_events(st, row->case_id, DB_EV_VERIFY, &ev, &n_ev, err, errlen) != 0) return -1;
+        if (row->sum_drafted > 0 && db_store_read_events(st, row->case_id, DB_EV_VERIFY, &ev, &n_ev, err, errlen) != 0)
+            return -1;   /* no VERIFY events where nothing was drafted: scan skipped */
         for (int e = 0; e < n_ev; e++) {
             int a = ev[e].n_accepted;
             if (a < 0) continue;
@@ -259,7 +262,7 @@ static void write_results_table(FILE *out, const report *r) {
     }
     fputs("</table></div>\n<p>Speedup: median of per-prompt tokens/s ratios against <b>", out);
     esc(out, t->baseline_key ? t->baseline_key : "(no baseline)");
-    fputs("</b> on the same dataset and model, 95% bootstrap CI; bold tokens/s: the fastest case of its dataset"
+    fputs("</b> on the same dataset and model, 95% CI of the median (order statistics); bold tokens/s: the fastest case of its dataset"
           " and model.  Definitions: docs/metrics.md.</p>\n", out);
     db_noise_footnote_html(t, out);   /* S7 interference */
 }
@@ -502,11 +505,15 @@ static int chart_latency_cdf(FILE *out, const report *r) {
         db_svg_series *s = sb_add(&b, case_name(r, i), i, DB_SVG_STEPS);
         sx(s)[0] = tmp[0];
         sy(s)[0] = 0;
-        for (int k = 0; k < m; k++) {
-            sx(s)[k + 1] = tmp[k];
-            sy(s)[k + 1] = (double)(k + 1) / m;
+        /* S13: at most CDF_POINTS steps per case (evenly spaced ranks; the
+         * last is the maximum), so a large run's chart stays small */
+        int np = m <= CDF_POINTS ? m : CDF_POINTS;
+        for (int j = 0; j < np; j++) {
+            int k = m <= CDF_POINTS ? j : (int)(((int64_t)(j + 1) * m + CDF_POINTS - 1) / CDF_POINTS) - 1;
+            sx(s)[j + 1] = tmp[k];
+            sy(s)[j + 1] = (double)(k + 1) / m;
         }
-        s->n = m + 1;
+        s->n = np + 1;
         any = 1;
         free(tmp);
     }
@@ -674,7 +681,11 @@ static void write_config(FILE *out, db_store *st, const report *r) {
 /* the first outputs of every case, cut at a UTF-8 boundary */
 static void write_outputs(FILE *out, db_store *st, const report *r) {
     fputs("<h2 id=\"outputs\">Outputs</h2>\n", out);
-    for (int i = 0; i < r->t.n_rows; i++) {
+    if (r->t.n_rows > OUTPUT_CASES)
+        fprintf(out, "<p>The first %d outputs of the first %d of %d cases; every output: "
+                     "the <code>output_text</code> column of the database's <code>sample</code> table.</p>\n",
+                SAMPLES_SHOWN, OUTPUT_CASES, r->t.n_rows);
+    for (int i = 0; i < r->t.n_rows && i < OUTPUT_CASES; i++) {
         db_sample_info *s = NULL;
         int n = 0;
         char ignore[8];

@@ -380,7 +380,7 @@ static int pivot_cells(const table *t, uint64_t seed, pivot *p, char *err, size_
     }
     bool overall = p->by <= BY_ENGINE;   /* the last category column holds every sample */
     for (int pr = 0; pr < p->n_rows; pr++) {
-        uint64_t rs = db_mix64(seed ^ db_mix64((uint64_t)p->rows[pr].first));
+        (void)seed;   /* order-statistic intervals: nothing resampled */
         for (int c = 0; c < p->n_cols; c++) {
             cell *x = &p->cells[(size_t)pr * (size_t)p->n_cols + (size_t)c];
             bool all = overall && c == p->n_cols - 1, self = true;
@@ -405,11 +405,8 @@ static int pivot_cells(const table *t, uint64_t seed, pivot *p, char *err, size_
                         v[m++] = 1.0;
                         continue;
                     }
-                    for (int j = 0; j < b->n; j++)
-                        if (db_table_same_prompt(b, j, r, k)) {
-                            if (isfinite(b->tps[j]) && b->tps[j] > 0) v[m++] = r->tps[k] / b->tps[j];
-                            break;
-                        }
+                    int j = r->pair ? r->pair[k] : -1;   /* db_table_same_prompt, paired in table_load.c */
+                    if (j >= 0 && isfinite(b->tps[j]) && b->tps[j] > 0) v[m++] = r->tps[k] / b->tps[j];
                 }
             }
             if (x->n == 0) continue;
@@ -417,15 +414,17 @@ static int pivot_cells(const table *t, uint64_t seed, pivot *p, char *err, size_
             x->baseline = self;
             if (self) x->sp = x->lo = x->hi = 1.0;
             else if (m > 0) {
-                x->sp = db_median(v, m);
-                db_bootstrap_ci(v, m, DB_STAT_MEDIAN, 0.95, DB_REPORT_BOOTSTRAP, db_mix64(rs + 1), &x->lo, &x->hi);
+                db_sort_doubles(v, m);
+                x->sp = db_quantile_sorted(v, m, 0.5);
+                db_median_ci_sorted(v, m, 0.95, &x->lo, &x->hi);
             }
             switch (p->ck) {
             case CELL_DEFAULT: case CELL_SPEEDUP: x->v = x->sp, x->vlo = x->lo, x->vhi = x->hi; break;
             case CELL_MAT: x->v = x->mat; break;
             case CELL_TPS:
-                x->v = db_median(w, mw);
-                db_bootstrap_ci(w, mw, DB_STAT_MEDIAN, 0.95, DB_REPORT_BOOTSTRAP, rs, &x->vlo, &x->vhi);
+                db_sort_doubles(w, mw);
+                x->v = db_quantile_sorted(w, mw, 0.5);
+                db_median_ci_sorted(w, mw, 0.95, &x->vlo, &x->vhi);
                 break;
             case CELL_TTFT: case CELL_LAT: x->v = db_quantile(w, mw, 0.5); break;
             }

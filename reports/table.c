@@ -387,7 +387,7 @@ static void columns_latex(const table *t, const col_pick *cols, int n, FILE *out
     db_table_machine_title(t, machine, sizeof machine);
     db_tex_commentf(out, "%% decobench run %lld -- suite: %s -- machine: %s -- llama.cpp: %s",
                     (long long)t->run_id, t->suite, machine, t->llama_commit);
-    fputs("% bold: best per column; tok/s and speedup: median $\\pm$ half-width of the 95% bootstrap CI\n", out);
+    fputs("% bold: best per column; tok/s and speedup: median $\\pm$ half-width of the 95% CI (order statistics)\n", out);
     fputs("% requires \\usepackage{booktabs}\n\\begin{tabular}{", out);
     for (int c = 0; c < n; c++) fputc(col_is_text(cols[c].spec->id) ? 'l' : 'r', out);
     fputs("}\n\\toprule\n", out);

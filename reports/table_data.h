@@ -32,6 +32,8 @@ typedef struct db_table_row {
     int64_t drafted_at[DB_TABLE_MAX_POS], accepted_at[DB_TABLE_MAX_POS];
     /* results */
     int baseline;                /* row index of its baseline, -1 none */
+    int *pair;                   /* per sample: the baseline's sample with the same prompt, repetition
+                                  * and turn (the first in id order), -1 none (NULL: no baseline) */
     double tps_med, tps_lo, tps_hi;
     double sp_med, sp_lo, sp_hi;
     double mat, ttft50, ttft90, lat50;

@@ -1,8 +1,10 @@
 /* table_load.c — the results table of one run loaded from the results
  * database (through harness/run/store_read.h) and computed (table_data.h):
  * its cases and samples, counters,
- * verification events and identity verdicts; baselines, bootstrap
- * intervals, speedups and the speculative-decoding metrics of each row.
+ * verification events and identity verdicts; baselines, the paired samples
+ * of each case and its baseline (sorted keys, O(n log n)), order-statistic
+ * intervals of medians, speedups and the speculative-decoding metrics of
+ * each row.
  */
 #include "report.h"
 #include "format.h"
@@ -50,6 +52,7 @@ static void table_free(table *t) {
         free(r->lat);
         free(r->newt);
         free(r->commits);
+        free(r->pair);
         if (r->cat)
             for (int k = 0; k < r->n; k++) free(r->cat[k]);
         free(r->cat);
@@ -153,10 +156,11 @@ static int load_samples(db_store *st, table *t, row *r, char *err, size_t errlen
         if (isfinite(r->lat[i])) r->sum_lat += r->lat[i];
     }
     db_sample_infos_free(smp, n);
-    /* verification steps and per-position counts from the VERIFY events */
+    /* verification steps and per-position counts from the VERIFY events
+     * (none when the case drafted nothing: the scan is skipped) */
     db_event_info *ev = NULL;
     int n_ev = 0;
-    if (db_store_read_events(st, r->case_id, DB_EV_VERIFY, &ev, &n_ev, err, errlen) != 0) {
+    if (r->sum_drafted > 0 && db_store_read_events(st, r->case_id, DB_EV_VERIFY, &ev, &n_ev, err, errlen) != 0) {
         free(ids);
         return -1;
     }
@@ -292,20 +296,62 @@ bool db_table_same_prompt(const row *a, int i, const row *b, int k) {
     return a->prompt_idx[i] == b->prompt_idx[k] && a->rep[i] == b->rep[k] && a->turn[i] == b->turn[k];
 }
 
+/* sample order of a row by (prompt, rep, turn, index) */
+typedef struct pkey { int prompt, rep, turn, i; } pkey;
+static int cmp_pkey(const void *a, const void *b) {
+    const pkey *x = a, *y = b;
+    if (x->prompt != y->prompt) return (x->prompt > y->prompt) - (x->prompt < y->prompt);
+    if (x->rep != y->rep) return (x->rep > y->rep) - (x->rep < y->rep);
+    if (x->turn != y->turn) return (x->turn > y->turn) - (x->turn < y->turn);
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* r->pair: for each sample of r, the first sample of baseline b with the
+ * same prompt, repetition and turn (db_table_same_prompt), by binary search
+ * over b's samples sorted by that key */
+static int pair_samples(row *r, const row *b) {
+    r->pair = malloc((size_t)(r->n > 0 ? r->n : 1) * sizeof *r->pair);
+    pkey *keys = malloc((size_t)(b->n > 0 ? b->n : 1) * sizeof *keys);
+    if (!r->pair || !keys) {
+        free(keys);
+        return -1;
+    }
+    for (int j = 0; j < b->n; j++) keys[j] = (pkey){ b->prompt_idx[j], b->rep[j], b->turn[j], j };
+    qsort(keys, (size_t)b->n, sizeof *keys, cmp_pkey);
+    for (int k = 0; k < r->n; k++) {
+        pkey want = { r->prompt_idx[k], r->rep[k], r->turn[k], -1 };
+        int lo = 0, hi = b->n;   /* first key >= want */
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (cmp_pkey(&keys[mid], &want) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        r->pair[k] = lo < b->n && keys[lo].prompt == want.prompt && keys[lo].rep == want.rep &&
+                     keys[lo].turn == want.turn ? keys[lo].i : -1;
+    }
+    free(keys);
+    return 0;
+}
+
 static int compute(table *t, uint64_t seed, char *err, size_t errlen) {
     size_t nc = t->n_counters > 0 ? (size_t)t->n_counters : 1;
+    (void)seed;   /* the intervals are order statistics now: no resampling */
     for (int i = 0; i < t->n_rows; i++) {
         row *r = &t->rows[i];
+        if (r->baseline >= 0 && r->baseline != i && pair_samples(r, &t->rows[r->baseline]) != 0)
+            return db_errf(err, errlen, "out of memory");
         double *v = malloc(((size_t)r->n + 1) * sizeof *v);
         if (!v) return db_errf(err, errlen, "out of memory");
-        uint64_t rs = db_mix64(seed ^ db_mix64((uint64_t)i));
+        /* medians and their distribution-free 95% CIs (order statistics) */
         size_t m = finite_of(r->tps, r->n, 1, v);
-        r->tps_med = db_median(v, m);
+        db_sort_doubles(v, m);
+        r->tps_med = db_quantile_sorted(v, m, 0.5);
         r->tps_lo = r->tps_hi = NAN;
-        db_bootstrap_ci(v, m, DB_STAT_MEDIAN, 0.95, DB_REPORT_BOOTSTRAP, rs, &r->tps_lo, &r->tps_hi);
+        db_median_ci_sorted(v, m, 0.95, &r->tps_lo, &r->tps_hi);
         m = finite_of(r->ttft, r->n, 1, v);
-        r->ttft50 = db_quantile(v, m, 0.5);
-        r->ttft90 = db_quantile(v, m, 0.9);
+        db_sort_doubles(v, m);
+        r->ttft50 = db_quantile_sorted(v, m, 0.5);
+        r->ttft90 = db_quantile_sorted(v, m, 0.9);
         m = finite_of(r->lat, r->n, 1, v);
         r->lat50 = db_quantile(v, m, 0.5);
         r->mat = r->sum_commits > 0 ? (double)r->sum_new / (double)r->sum_commits : NAN;
@@ -321,16 +367,13 @@ static int compute(table *t, uint64_t seed, char *err, size_t errlen) {
             const row *b = &t->rows[r->baseline];
             m = 0;
             for (int k = 0; k < r->n; k++) {
-                if (!isfinite(r->tps[k])) continue;
-                for (int j = 0; j < b->n; j++)
-                    if (db_table_same_prompt(b, j, r, k)) {
-                        if (isfinite(b->tps[j]) && b->tps[j] > 0) v[m++] = r->tps[k] / b->tps[j];
-                        break;
-                    }
+                int j = r->pair[k];
+                if (!isfinite(r->tps[k]) || j < 0) continue;
+                if (isfinite(b->tps[j]) && b->tps[j] > 0) v[m++] = r->tps[k] / b->tps[j];
             }
-            r->sp_med = db_median(v, m);
-            db_bootstrap_ci(v, m, DB_STAT_MEDIAN, 0.95, DB_REPORT_BOOTSTRAP, db_mix64(rs + 1),
-                            &r->sp_lo, &r->sp_hi);
+            db_sort_doubles(v, m);
+            r->sp_med = db_quantile_sorted(v, m, 0.5);
+            db_median_ci_sorted(v, m, 0.95, &r->sp_lo, &r->sp_hi);
         }
         free(v);
         spec_metrics(r);

@@ -120,7 +120,7 @@ static const char *GOLDEN_CSV =
 
 static const char *GOLDEN_TEX =
     "% decobench run 1 -- suite: smoke -- machine: Test CPU, 4 cores -- llama.cpp: abc1234\n"
-    "% bold: best per column; tok/s and speedup: median $\\pm$ half-width of the 95% bootstrap CI\n"
+    "% bold: best per column; tok/s and speedup: median $\\pm$ half-width of the 95% CI (order statistics)\n"
     "% requires \\usepackage{booktabs}\n"
     "\\begin{tabular}{lllrrrrrrrrr}\n"
     "\\toprule\n"
@@ -493,7 +493,7 @@ static const char *SPEC_MD_HEAD =
     "| label | dataset | model | n | tok/s [95% CI] | speedup [95% CI] | pred. speedup | #MAT | α | k̄ "
     "| α@1..k | c | draft time | TTFT p50 (ms) | TTFT p90 (ms) | latency p50 (ms) |\n"
     "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
-    "| ar | mt | tiny | 7 | 10.0 [10.0, 10.0] | 1.00 | - | 1.00 | - | - | - | - | - | 50.0 | 50.0 | 1000.0 |\n"
+    "| ar | mt | tiny | 7 | 10.0 [10.0, 12.7] | 1.00 | - | 1.00 | - | - | - | - | - | 50.0 | 50.0 | 1000.0 |\n"
     "| spec k=4 | mt | tiny | 7 | 20.0 [";
 
 static void test_report_spec_columns(void) {
@@ -517,7 +517,7 @@ static void test_report_spec_columns(void) {
     CHECK_CONTAINS(s, "\\begin{tabular}{lllrrrrrrrrrrrrr}\n");
     CHECK_CONTAINS(s, "Speedup & Pred.\\ speedup & \\#MAT & $\\alpha$ & $\\bar{k}$ & $\\alpha_{1..k}$ & $c$ "
                       "& Draft time & TTFT p50 (ms)");
-    CHECK_CONTAINS(s, "\nar & mt & tiny & 7 & 10.0 $\\pm$ 0.0 & 1.00 & -- & 1.00 & -- & -- & -- & -- & -- & 50.0 &");
+    CHECK_CONTAINS(s, "\nar & mt & tiny & 7 & 10.0 $\\pm$ 1.3 & 1.00 & -- & 1.00 & -- & -- & -- & -- & -- & 50.0 &");
     CHECK_CONTAINS(s, " & 1.38 & \\textbf{1.76} & \\textbf{0.50} & 4.00 & 0.79/0.64/0.36/0.21 & 0.100 & 8.0\\% & "
                       "\\textbf{40.0} & \\textbf{40.0} & \\textbf{100.0} \\\\\n");
     /* predicted speedup: pld's 1.44 beats spec's 1.38; ar has none */
@@ -527,7 +527,8 @@ static void test_report_spec_columns(void) {
     CHECK_INT_EQ(rc, 0);
     CHECK_CONTAINS(s, "latency_p50_ms,drafted,accepted,verify_steps,acceptance_rate,mean_draft_len,draft_time_share,"
                       "draft_cost_ratio,predicted_speedup,accept_at_1,accept_at_2,accept_at_3,accept_at_4\r\n");
-    CHECK_CONTAINS(s, "\r\n1,ar,mt,tiny,7,10,10,10,1,1,1,1,50,50,1000,,,,,,,,,,,,\r\n");
+    CHECK_CONTAINS(s, "\r\n1,ar,mt,tiny,7,10,10,12.66666666666666");   /* order-statistic CI (S13); last digit: rounding */
+    CHECK_CONTAINS(s, ",1,1,1,1,50,50,1000,,,,,,,,,,,,\r\n");
     CHECK_CONTAINS(s, ",40,40,100,56,28,14,0.5,4,0.08,0.1,1.38392857142857");   /* last digit: rounding */
     CHECK_CONTAINS(s, ",0.7857142857142857,0.6428571428571429,0.35714285714285715,0.21428571428571427\r\n");
     CHECK_CONTAINS(s, ",40,40,100,6,2,3,0.3333333333333333,2,0,0,1.4444444444444444,0.6666666666666666,0,0,\r\n");

@@ -4,7 +4,9 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
+#include "harness/util/rng.h"
 #include "harness/util/stats.h"
 
 static void test_quantiles(void) {
@@ -176,6 +178,147 @@ static void test_mann_whitney_exact_table(void) {
     CHECK_NEAR(u, 14, 0);
 }
 
+/* S13: the order-statistic CI of the median: values by hand, edge cases */
+static void test_median_ci(void) {
+    double x[10], lo, hi;
+    for (int i = 0; i < 10; i++) x[i] = (double)((i * 3) % 10 + 1);   /* 1..10 permuted */
+    /* n = 10, 95%: k = 2 (P(B <= 1) = 11/1024 <= 0.025 < P(B <= 2) = 56/1024),
+     * g2 = 1 − 22/1024, g3 = 1 − 112/1024, I = 73/225,
+     * λ = 8I/(2 + 6I) = 584/888: [2 + λ, 9 − λ] (Hettmansperger & Sheather) */
+    CHECK_INT_EQ(db_median_ci(x, 10, 0.95, &lo, &hi), 0);
+    CHECK_NEAR(lo, 2 + 584.0 / 888.0, 1e-12);
+    CHECK_NEAR(hi, 9 - 584.0 / 888.0, 1e-12);
+    CHECK_NEAR(x[0], 1, 0);                          /* x not modified */
+    /* n <= 5: no pair of ranks reaches 95%: [min, max] */
+    const double t[] = { 10, 12, 11 };
+    CHECK_INT_EQ(db_median_ci(t, 3, 0.95, &lo, &hi), 0);
+    CHECK(lo == 10 && hi == 12);
+    CHECK_INT_EQ(db_median_ci(t, 1, 0.95, &lo, &hi), 0);
+    CHECK(lo == 10 && hi == 10);
+    const double c[] = { 5, 5, 5, 5, 5, 5, 5, 5 };
+    CHECK_INT_EQ(db_median_ci(c, 8, 0.95, &lo, &hi), 0);
+    CHECK(lo == 5 && hi == 5);
+    CHECK_INT_EQ(db_median_ci(c, 0, 0.95, &lo, &hi), -1);
+    CHECK(isnan(lo) && isnan(hi));
+    CHECK_INT_EQ(db_median_ci(c, 8, 1.5, &lo, &hi), -1);
+    /* the ranks of large n: about n/2 ± 1.96·sqrt(n)/2 (exact at 1000, normal
+     * approximation at 1001 and above), so 1..n gives [470, 532] or so */
+    double *y = malloc(40001 * sizeof *y);
+    CHECK(y != NULL);
+    if (!y) return;
+    static const int BIG[] = { 1000, 1001, 40001 };
+    for (size_t b = 0; b < sizeof BIG / sizeof BIG[0]; b++) {
+        int m = BIG[b];
+        for (int i = 0; i < m; i++) y[i] = (double)(m - i);
+        CHECK_INT_EQ(db_median_ci(y, (size_t)m, 0.95, &lo, &hi), 0);
+        double half = 1.959964 * sqrt((double)m) / 2, mid = (m + 1) / 2.0;
+        CHECK_MSG(fabs(lo - (mid - half)) < 1.5 && fabs(hi - (mid + half)) < 1.5, "n %d: [%g, %g], expected %g ± %g",
+                  m, lo, hi, mid, half);
+    }
+    free(y);
+    /* selection and sorted quantiles agree with db_quantile */
+    double z[10];
+    for (int i = 0; i < 10; i++) z[i] = (double)((i * 7) % 10);
+    CHECK_NEAR(db_select_kth(z, 10, 3), 3, 0);
+    CHECK_NEAR(db_select_kth(z, 10, 9), 9, 0);
+    CHECK(isnan(db_select_kth(z, 10, 10)));
+    db_sort_doubles(z, 10);
+    CHECK_NEAR(db_quantile_sorted(z, 10, 0.9), 8.1, 1e-12);
+}
+
+/* one draw of distribution d (0 normal, 1 lognormal, 2 exponential) and its median */
+static double draw_dist(int d, db_rng *r) {
+    if (d == 0) return db_rng_normal(r);
+    if (d == 1) return exp(db_rng_normal(r));
+    return -log(1 - db_rng_uniform(r));
+}
+static const double DIST_MEDIAN[3] = { 0, 1, 0.69314718055994531 };
+static const char *const DIST_NAME[3] = { "normal", "lognormal", "exponential" };
+
+/* S13: over 2,000 simulated samples per distribution and n, the 95% median
+ * CI covers the true median 95% ± 1.5% (the binomial standard error of the
+ * coverage is 0.49%, so ±1.5% is three of them); an off-by-one rank fails
+ * this (checked by hand: rank k + 1 gives 81–93% at n <= 100) */
+static void test_median_ci_coverage(void) {
+    static const int NS[] = { 10, 25, 100, 1500 };
+    const int SIMS = 2000;
+    double *x = malloc(1500 * sizeof *x);
+    CHECK(x != NULL);
+    if (!x) return;
+    for (int d = 0; d < 3; d++)
+        for (size_t k = 0; k < sizeof NS / sizeof NS[0]; k++) {
+            int n = NS[k], cover = 0;
+            db_rng r = db_rng_make(1234 + (uint64_t)d, (uint64_t)n);
+            for (int s = 0; s < SIMS; s++) {
+                for (int i = 0; i < n; i++) x[i] = draw_dist(d, &r);
+                double lo, hi;
+                CHECK_INT_EQ(db_median_ci(x, (size_t)n, 0.95, &lo, &hi), 0);
+                cover += lo <= DIST_MEDIAN[d] && DIST_MEDIAN[d] <= hi;
+            }
+            double c = (double)cover / SIMS;
+            CHECK_MSG(fabs(c - 0.95) <= 0.015, "%s n=%d: coverage %.4f", DIST_NAME[d], n, c);
+        }
+    free(x);
+}
+
+/* S13: the order-statistic bootstrap draw has the distribution of the
+ * median of a resample (checked against resampling: the same mean and
+ * spread), and the ratio-of-medians CI covers the true ratio 95% ± 1.5% */
+static void test_bootstrap_median_draws(void) {
+    /* n = 7 and 8 (odd and even): 20,000 draws by order statistics and
+     * 20,000 by resampling agree on each value's frequency within 1.5% */
+    for (int n = 7; n <= 8; n++) {
+        double s[8], res[8];
+        for (int i = 0; i < n; i++) s[i] = (double)(i * i);   /* distinct, unevenly spaced */
+        db_rng a = db_rng_make(5, (uint64_t)n), b = db_rng_make(6, (uint64_t)n);
+        const int D = 20000;
+        double m1 = 0, m2 = 0, q1 = 0, q2 = 0;
+        int low1 = 0, low2 = 0;
+        for (int t = 0; t < D; t++) {
+            double v = db_bootstrap_median_draw(s, (size_t)n, &a);
+            for (int i = 0; i < n; i++) res[i] = s[db_rng_below(&b, (uint64_t)n)];
+            double w = db_median(res, (size_t)n);
+            m1 += v;
+            m2 += w;
+            q1 += v * v;
+            q2 += w * w;
+            low1 += v <= s[2];
+            low2 += w <= s[2];
+        }
+        m1 /= D;
+        m2 /= D;
+        double sd1 = sqrt(q1 / D - m1 * m1), sd2 = sqrt(q2 / D - m2 * m2);
+        CHECK_MSG(fabs(m1 - m2) < 0.03 * m2 && fabs(sd1 - sd2) < 0.04 * sd2, "n %d: mean %g/%g sd %g/%g", n, m1, m2,
+                  sd1, sd2);
+        CHECK_MSG(fabs((double)(low1 - low2) / D) < 0.015, "n %d: P(<= s[2]) %d/%d", n, low1, low2);
+    }
+    /* coverage of the ratio CI: two lognormal samples of n each, true ratio 1.1 */
+    static const int NS[] = { 60, 100, 200 };
+    const int SIMS = 2000;
+    double xa[200], xb[200];
+    for (size_t k = 0; k < sizeof NS / sizeof NS[0]; k++) {
+        int n = NS[k], cover = 0;
+        db_rng r = db_rng_make(77, (uint64_t)n);
+        for (int s = 0; s < SIMS; s++) {
+            for (int i = 0; i < n; i++) xa[i] = exp(0.3 * db_rng_normal(&r));
+            for (int i = 0; i < n; i++) xb[i] = 1.1 * exp(0.3 * db_rng_normal(&r));
+            db_sort_doubles(xa, (size_t)n);
+            db_sort_doubles(xb, (size_t)n);
+            double lo, hi;
+            CHECK_INT_EQ(db_bootstrap_median_ratio_ci(xa, (size_t)n, xb, (size_t)n, 0.95, 1000, 9, (uint64_t)s, &lo, &hi), 0);
+            cover += lo <= 0.1 + 1e-12 && 0.1 - 1e-12 <= hi;
+        }
+        double c = (double)cover / SIMS;
+        CHECK_MSG(fabs(c - 0.95) <= 0.015, "ratio n=%d: coverage %.4f", n, c);
+    }
+    /* deterministic for a seed */
+    double lo1, hi1, lo2, hi2;
+    CHECK_INT_EQ(db_bootstrap_median_ratio_ci(xa, 200, xb, 200, 0.95, 2000, 3, 4, &lo1, &hi1), 0);
+    CHECK_INT_EQ(db_bootstrap_median_ratio_ci(xa, 200, xb, 200, 0.95, 2000, 3, 4, &lo2, &hi2), 0);
+    CHECK(lo1 == lo2 && hi1 == hi2 && lo1 < hi1);
+    CHECK_INT_EQ(db_bootstrap_median_ratio_ci(xa, 0, xb, 200, 0.95, 2000, 3, 4, &lo1, &hi1), -1);
+}
+
 void suite_stats(void) {
     RUN(test_quantiles);
     RUN(test_moments);
@@ -184,4 +327,7 @@ void suite_stats(void) {
     RUN(test_chi_square);
     RUN(test_mann_whitney);
     RUN(test_mann_whitney_exact_table);
+    RUN(test_median_ci);
+    RUN(test_median_ci_coverage);
+    RUN(test_bootstrap_median_draws);
 }

@@ -1,5 +1,8 @@
 /* stats.c — summary statistics for reports and comparisons (see stats.h):
- * type-7 quantiles, mean/sd/geomean, seeded percentile bootstrap CIs,
+ * type-7 quantiles, selection, mean/sd/geomean, the order-statistic CI of a
+ * median (exact or normal binomial ranks, Hettmansperger–Sheather
+ * interpolation), seeded percentile bootstrap CIs (medians by order-statistic
+ * draws: Beta variates by Marsaglia–Tsang gamma variates; early stopping),
  * chi-square goodness of fit (regularized incomplete gamma, Numerical Recipes
  * style series / continued fraction) and the two-sided Mann–Whitney U test.
  */
@@ -29,13 +32,64 @@ static double quantile_sorted(const double *s, size_t n, double q) {
     return s[lo] + frac * (s[lo + 1] - s[lo]);
 }
 
+double db_quantile_sorted(const double *s, size_t n, double q) {
+    return quantile_sorted(s, n, q);
+}
+
+void db_sort_doubles(double *x, size_t n) {
+    if (n > 1) qsort(x, n, sizeof *x, cmp_double);
+}
+
+/* Hoare's quickselect (the middle element as pivot) */
+double db_select_kth(double *x, size_t n, size_t k) {
+    if (n == 0 || k >= n) return NAN;
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = x[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (x[i] < pivot) i++;
+            while (x[j] > pivot) j--;
+            if (i <= j) {
+                double t = x[i];
+                x[i] = x[j];
+                x[j] = t;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else break;
+    }
+    return x[k];
+}
+
+/* type 7 by selection, reordering x: the same value as quantile_sorted on
+ * the sorted data */
+static double quantile_select(double *x, size_t n, double q) {
+    if (n == 0 || isnan(q)) return NAN;
+    if (q <= 0) q = 0;
+    if (q >= 1) q = 1;
+    double h = (double)(n - 1) * q;
+    size_t lo = (size_t)floor(h);
+    if (lo >= n - 1) return db_select_kth(x, n, n - 1);
+    double a = db_select_kth(x, n, lo);
+    double frac = h - (double)lo;
+    /* the next order statistic: the smallest above position lo */
+    double b = x[lo + 1];
+    for (size_t i = lo + 2; i < n; i++)
+        if (x[i] < b) b = x[i];
+    return a + frac * (b - a);
+}
+
 double db_quantile(const double *x, size_t n, double q) {
     if (n == 0) return NAN;
     double *s = malloc(n * sizeof *s);
     if (!s) return NAN;
     memcpy(s, x, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_double);
-    double v = quantile_sorted(s, n, q);
+    double v = quantile_select(s, n, q);
     free(s);
     return v;
 }
@@ -74,8 +128,7 @@ static double stat_of(double *buf, size_t n, db_stat_kind stat) {
     case DB_STAT_GEOMEAN: return db_geomean(buf, n);
     case DB_STAT_MEDIAN:
     default:
-        qsort(buf, n, sizeof *buf, cmp_double);
-        return quantile_sorted(buf, n, 0.5);
+        return quantile_select(buf, n, 0.5);
     }
 }
 
@@ -107,6 +160,184 @@ int db_bootstrap_ci(const double *x, size_t n, db_stat_kind stat, double level, 
     free(res);
     free(stats);
     return m > 0 ? 0 : -1;
+}
+
+/* ---- the order-statistic CI of a median ---------------------------------- */
+
+/* Standard normal CDF */
+static double phi_cdf(double z) {
+    return 0.5 * erfc(-z / sqrt(2.0));
+}
+
+/* P(Bin(n, 1/2) <= j) for n > 1000 by the normal approximation with
+ * continuity correction */
+static double binom_half_cdf_normal(size_t n, double j) {
+    return phi_cdf((j + 0.5 - (double)n / 2.0) / (sqrt((double)n) / 2.0));
+}
+
+/* The ranks of the interval: k (1-based) the first j with P(B <= j) > a,
+ * a = (1 − level)/2, B ~ Bin(n, 1/2); *ck1 = P(B <= k − 1), *ck = P(B <= k). */
+static size_t median_ci_rank(size_t n, double a, double *ck1, double *ck) {
+    if (n <= 1000) {
+        /* exact: pmf(j + 1) = pmf(j)·(n − j)/(j + 1), from pmf(0) = 2^−n in logs */
+        double lp = -(double)n * log(2.0), c = 0, prev = 0;
+        for (size_t j = 0; j <= n; j++) {
+            c += exp(lp);
+            if (c > a) {
+                *ck1 = prev;
+                *ck = c;
+                return j;
+            }
+            prev = c;
+            lp += log((double)(n - j)) - log((double)(j + 1));
+        }
+        *ck1 = *ck = 1;
+        return n;
+    }
+    /* normal: start below the crossing, step up to it */
+    double sd = sqrt((double)n) / 2.0;
+    double j0 = floor((double)n / 2.0 - 6.0 * sd);
+    size_t j = j0 > 0 ? (size_t)j0 : 0;
+    double prev = j > 0 ? binom_half_cdf_normal(n, (double)j - 1) : 0;
+    for (; j <= n; j++) {
+        double c = binom_half_cdf_normal(n, (double)j);
+        if (c > a) {
+            *ck1 = prev;
+            *ck = c;
+            return j;
+        }
+        prev = c;
+    }
+    *ck1 = *ck = 1;
+    return n;
+}
+
+int db_median_ci_sorted(const double *s, size_t n, double level, double *lo, double *hi) {
+    if (lo) *lo = NAN;
+    if (hi) *hi = NAN;
+    if (n == 0 || !(level > 0 && level < 1)) return -1;
+    double a = (1.0 - level) / 2.0, ck1 = 0, ck = 0;
+    size_t k = median_ci_rank(n, a, &ck1, &ck);
+    double l, h;
+    if (k == 0) {
+        /* even [min, max] covers less than level */
+        l = s[0];
+        h = s[n - 1];
+    } else {
+        /* [X(k), X(n−k+1)] covers gk = 1 − 2·P(B <= k−1) >= level,
+         * [X(k+1), X(n−k)] covers gk1 = 1 − 2·P(B <= k) < level:
+         * interpolate (Hettmansperger & Sheather 1986) */
+        double gk = 1 - 2 * ck1, gk1 = 1 - 2 * ck;
+        double lam = 0;
+        if (gk > gk1) {
+            double I = (gk - level) / (gk - gk1);
+            double nk = (double)(n - k), kk = (double)k;
+            lam = nk * I / (kk + ((double)n - 2 * kk) * I);
+            if (!(lam >= 0)) lam = 0;
+            if (lam > 1) lam = 1;
+        }
+        size_t i = k - 1, u = n - k;   /* 0-based X(k), X(n−k+1); i < u */
+        double li = s[i], ui = s[u];
+        if (k + 1 <= n - k) {
+            li = s[k];                  /* X(k+1) */
+            ui = s[n - k - 1];          /* X(n−k) */
+        } else lam = 0;
+        l = (1 - lam) * s[i] + lam * li;
+        h = (1 - lam) * s[u] + lam * ui;
+    }
+    if (lo) *lo = l;
+    if (hi) *hi = h;
+    return 0;
+}
+
+int db_median_ci(const double *x, size_t n, double level, double *lo, double *hi) {
+    if (lo) *lo = NAN;
+    if (hi) *hi = NAN;
+    if (n == 0 || !(level > 0 && level < 1)) return -1;
+    double *s = malloc(n * sizeof *s);
+    if (!s) return -1;
+    memcpy(s, x, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_double);
+    int rc = db_median_ci_sorted(s, n, level, lo, hi);
+    free(s);
+    return rc;
+}
+
+/* ---- bootstrap of a median by order statistics ---------------------------- */
+
+/* Gamma(a, 1), a >= 1 (Marsaglia & Tsang 2000) */
+static double gamma_draw(db_rng *r, double a) {
+    double d = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        double x = db_rng_normal(r), v = 1 + c * x;
+        if (v <= 0) continue;
+        v = v * v * v;
+        double u = db_rng_uniform(r);
+        if (u < 1 - 0.0331 * x * x * x * x) return d * v;
+        if (u > 0 && log(u) < 0.5 * x * x + d * (1 - v + log(v))) return d * v;
+    }
+}
+
+/* Beta(a, b), a, b >= 1 */
+static double beta_draw(db_rng *r, double a, double b) {
+    double x = gamma_draw(r, a), y = gamma_draw(r, b);
+    return x / (x + y);
+}
+
+/* s[ceil(n·u) − 1], clamped */
+static double at_uniform(const double *s, size_t n, double u) {
+    double p = ceil((double)n * u);
+    size_t i = p >= 1 ? (size_t)p - 1 : 0;
+    return s[i < n ? i : n - 1];
+}
+
+double db_bootstrap_median_draw(const double *s, size_t n, db_rng *r) {
+    if (n == 0) return NAN;
+    if (n == 1) return s[0];
+    size_t m = (n + 1) / 2;   /* the lower middle rank, 1-based */
+    double u1 = beta_draw(r, (double)m, (double)(n - m + 1));
+    double v1 = at_uniform(s, n, u1);
+    if (n % 2) return v1;
+    /* U(m+1) given U(m): the least of n − m uniforms on (U(m), 1) */
+    double w = db_rng_uniform(r);
+    double u2 = u1 + (1 - u1) * (1 - pow(1 - w, 1.0 / (double)(n - m)));
+    return 0.5 * (v1 + at_uniform(s, n, u2));
+}
+
+int db_bootstrap_median_ratio_ci(const double *sa, size_t na, const double *sb, size_t nb, double level, int B,
+                                 uint64_t seed, uint64_t stream, double *lo, double *hi) {
+    if (lo) *lo = NAN;
+    if (hi) *hi = NAN;
+    if (na == 0 || nb == 0 || B < 1 || !(level > 0 && level < 1)) return -1;
+    double *r = malloc((size_t)B * sizeof *r);
+    if (!r) return -1;
+    db_rng g = db_rng_make(seed, stream);
+    size_t k = 0;
+    for (int b = 0; b < B; b++) {
+        double ma = db_bootstrap_median_draw(sa, na, &g), mb = db_bootstrap_median_draw(sb, nb, &g);
+        if (ma != 0 && isfinite(ma) && isfinite(mb)) r[k++] = mb / ma - 1;
+    }
+    if (k > 0) {
+        qsort(r, k, sizeof *r, cmp_double);
+        double a = (1.0 - level) / 2.0;
+        if (lo) *lo = quantile_sorted(r, k, a);
+        if (hi) *hi = quantile_sorted(r, k, 1 - a);
+    }
+    free(r);
+    return k > 0 ? 0 : -1;
+}
+
+int db_boot_stop(double *stats, size_t m, double level, double *plo, double *phi, int *stable, double *lo,
+                 double *hi) {
+    double a = (1.0 - level) / 2.0;
+    *lo = quantile_select(stats, m, a);
+    *hi = quantile_select(stats, m, 1 - a);
+    double w = *hi - *lo, tol = DB_BOOT_TOL * (w > 0 ? w : 0);
+    int same = isfinite(*plo) && isfinite(*phi) && fabs(*lo - *plo) <= tol && fabs(*hi - *phi) <= tol;
+    *stable = same ? *stable + 1 : 0;
+    *plo = *lo;
+    *phi = *hi;
+    return *stable >= 2;
 }
 
 /* ---- incomplete gamma (Numerical Recipes 6.2) --------------------------- */
