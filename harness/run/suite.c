@@ -28,254 +28,7 @@
 #define MAX_SEEDS 10000
 #define MAX_SAFE_INT 9007199254740991.0   /* 2^53 - 1: exact in a JSON number */
 
-/* ---- small helpers -------------------------------------------------- */
-
-typedef struct ctx {
-    const char *origin;
-    const char *base_dir;
-    char *err;
-    size_t errlen;
-    bool servers;      /* the suite has a "servers" section (then "models" may be empty) */
-} ctx;
-
-/* "ORIGIN: PATH: message" */
-static int fail(ctx *c, const char *path, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static int fail(ctx *c, const char *path, const char *fmt, ...) {
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return db_errf(c->err, c->errlen, "%s: %s: %s", c->origin, path, msg);
-}
-
-/* Scalar JSON value as parameter text: numbers, strings, booleans. */
-static int scalar_text(const cJSON *v, char *buf, size_t n) {
-    if (cJSON_IsString(v)) {
-        snprintf(buf, n, "%s", v->valuestring);
-        return strlen(v->valuestring) < n ? 0 : -1;
-    }
-    if (cJSON_IsNumber(v)) {
-        db_suite_num_text(v->valuedouble, buf, n);
-        return 0;
-    }
-    if (cJSON_IsBool(v)) {
-        snprintf(buf, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
-        return 0;
-    }
-    return -1;
-}
-
-static void child_path(char *out, size_t n, const char *parent, const char *key) {
-    snprintf(out, n, "%s.%s", parent, key);
-}
-
-static void index_path(char *out, size_t n, const char *parent, int i) {
-    snprintf(out, n, "%s[%d]", parent, i);
-}
-
-/* Unknown and duplicate keys of obj; `allowed` is NULL-terminated. */
-static int check_keys(ctx *c, const cJSON *obj, const char *path, const char *const *allowed) {
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        char p[512];
-        child_path(p, sizeof p, path, it->string ? it->string : "");
-        int known = allowed == NULL;
-        for (int i = 0; allowed && allowed[i]; i++)
-            if (strcmp(allowed[i], it->string) == 0) known = 1;
-        if (!known) return fail(c, p, "unknown key");
-        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
-            if (strcmp(prev->string, it->string) == 0) return fail(c, p, "duplicate key");
-    }
-    return 0;
-}
-
-static int get_string(ctx *c, const cJSON *obj, const char *key, const char *path, bool required,
-                      const char **out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    char p[512];
-    child_path(p, sizeof p, path, key);
-    if (!v) {
-        if (required) return fail(c, p, "required key is missing");
-        return 0;
-    }
-    if (!cJSON_IsString(v)) return fail(c, p, "expected a string, got %s", db_suite_json_type_name(v));
-    if (!v->valuestring[0]) return fail(c, p, "must not be empty");
-    *out = v->valuestring;
-    return 0;
-}
-
-static int get_int(ctx *c, const cJSON *obj, const char *key, const char *path, double lo, double hi,
-                   int *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    char p[512];
-    child_path(p, sizeof p, path, key);
-    if (!v) return 0;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble)) {
-        char t[64] = "";
-        if (cJSON_IsNumber(v)) db_suite_num_text(v->valuedouble, t, sizeof t);
-        return fail(c, p, "expected an integer in [%.0f, %.0f], got %s%s%s", lo, hi, db_suite_json_type_name(v),
-                    t[0] ? " " : "", t);
-    }
-    if (v->valuedouble < lo || v->valuedouble > hi)
-        return fail(c, p, "expected an integer in [%.0f, %.0f], got %.0f", lo, hi, v->valuedouble);
-    *out = (int)v->valuedouble;
-    return 0;
-}
-
-static int get_bool(ctx *c, const cJSON *obj, const char *key, const char *path, bool *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    char p[512];
-    child_path(p, sizeof p, path, key);
-    if (!v) return 0;
-    if (!cJSON_IsBool(v)) return fail(c, p, "expected true or false, got %s", db_suite_json_type_name(v));
-    *out = cJSON_IsTrue(v);
-    return 0;
-}
-
-static int get_object(ctx *c, const cJSON *obj, const char *key, const char *path, bool required,
-                      const cJSON **out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    char p[512];
-    child_path(p, sizeof p, path, key);
-    *out = NULL;
-    if (!v) return required ? fail(c, p, "required key is missing") : 0;
-    if (!cJSON_IsObject(v)) return fail(c, p, "expected an object, got %s", db_suite_json_type_name(v));
-    *out = v;
-    return 0;
-}
-
-static int get_array(ctx *c, const cJSON *obj, const char *key, const char *path, bool required,
-                     const cJSON **out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    char p[512];
-    child_path(p, sizeof p, path, key);
-    *out = NULL;
-    if (!v) return required ? fail(c, p, "required key is missing") : 0;
-    if (!cJSON_IsArray(v)) return fail(c, p, "expected an array, got %s", db_suite_json_type_name(v));
-    *out = v;
-    return 0;
-}
-
-/* Strings of an array, all non-empty and distinct. */
-static int get_string_list(ctx *c, const cJSON *arr, const char *path, size_t max_len,
-                           char ***out, int *n_out) {
-    int n = cJSON_GetArraySize(arr);
-    char **v = calloc((size_t)(n > 0 ? n : 1), sizeof *v);
-    if (!v) return fail(c, path, "out of memory");
-    *out = v;
-    *n_out = 0;
-    int i = 0;
-    for (const cJSON *it = arr->child; it; it = it->next, i++) {
-        char p[512];
-        index_path(p, sizeof p, path, i);
-        if (!cJSON_IsString(it)) return fail(c, p, "expected a string, got %s", db_suite_json_type_name(it));
-        if (!it->valuestring[0]) return fail(c, p, "must not be empty");
-        if (max_len && strlen(it->valuestring) > max_len)
-            return fail(c, p, "longer than %zu characters", max_len);
-        for (int j = 0; j < i; j++)
-            if (strcmp(v[j], it->valuestring) == 0) return fail(c, p, "duplicate '%s'", it->valuestring);
-        if (!(v[i] = db_strdup(it->valuestring))) return fail(c, p, "out of memory");
-        (*n_out)++;
-    }
-    return 0;
-}
-
-static void free_list(char **v, int n) {
-    for (int i = 0; i < n; i++) free(v[i]);
-    free(v);
-}
-
-/* Relative paths: from the suite's directory, then from the current one. */
-static int resolve_path(ctx *c, const char *path, const char *rel, char **out) {
-    if (rel[0] == '/') {
-        struct stat st;
-        if (stat(rel, &st) != 0) return fail(c, path, "%s: %s", rel, strerror(errno));
-        return (*out = db_strdup(rel)) ? 0 : fail(c, path, "out of memory");
-    }
-    char *cand = db_path_join(c->base_dir, rel);
-    if (!cand) return fail(c, path, "out of memory");
-    struct stat st;
-    if (stat(cand, &st) == 0) {
-        *out = cand;
-        return 0;
-    }
-    int e = errno;
-    free(cand);
-    if (stat(rel, &st) == 0) return (*out = db_strdup(rel)) ? 0 : fail(c, path, "out of memory");
-    return fail(c, path, "%s: %s", rel, strerror(e));
-}
-
-/* "path", "source" and "revision" of a model or dataset entry: a local file
- * (*file, resolved now) or a reference (*source, and *revision when given:
- * its form checked now, resolved by db_suite_resolve_refs once the whole
- * suite is valid).  "source" is the reference in the canonical form; a
- * "path" beside it is the file it resolved to then, not read. */
-static int entry_file(ctx *c, const cJSON *obj, const char *path, bool required, char **file, char **source,
-                      char **revision) {
-    const char *rel = NULL, *src = NULL, *rev = NULL;
-    char p[560];
-    if (get_string(c, obj, "source", path, false, &src) != 0) return -1;
-    if (get_string(c, obj, "path", path, required && !src, &rel) != 0) return -1;
-    if (get_string(c, obj, "revision", path, false, &rev) != 0) return -1;
-    if (src) {
-        child_path(p, sizeof p, path, "source");
-        if (!db_suite_is_reference(src))
-            return fail(c, p, "expected a reference (hf:ORG/REPO/PATH[@REVISION] or an http(s) URL), got \"%s\"", src);
-        if (rel && db_suite_is_reference(rel)) {
-            child_path(p, sizeof p, path, "path");
-            return fail(c, p, "a reference, and so is \"source\": give one of them");
-        }
-    } else if (rel && db_suite_is_reference(rel)) {
-        src = rel;
-        child_path(p, sizeof p, path, "path");
-    }
-    if (src) {
-        char e2[768];
-        if (db_suite_ref_check(src, e2, sizeof e2) != 0) return fail(c, p, "%s", e2);
-        if (!(*source = db_strdup(src)) || (rev && !(*revision = db_strdup(rev)))) return fail(c, path, "out of memory");
-        return 0;
-    }
-    if (rev) {
-        child_path(p, sizeof p, path, "revision");
-        return fail(c, p, "only for a file named by a reference (hf:... or an http(s) URL)");
-    }
-    if (!rel) return 0;
-    child_path(p, sizeof p, path, "path");
-    return resolve_path(c, p, rel, file);
-}
-
-static int is_hex64(const char *h) {
-    if (strlen(h) != 64) return 0;
-    for (int i = 0; i < 64; i++) {
-        char ch = h[i];
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))) return 0;
-    }
-    return 1;
-}
-
-/* "sha256" of an entry (sha, may be NULL): 64 hex digits, kept lowercase in
- * *out; a local file is hashed now and must match (a reference's is
- * checked when it is resolved). */
-static int entry_sha256(ctx *c, const char *path, const char *sha, const char *kind, const char *name,
-                        const char *file, char **out) {
-    if (!sha) return 0;
-    char p[560];
-    child_path(p, sizeof p, path, "sha256");
-    if (!is_hex64(sha)) return fail(c, p, "expected 64 hexadecimal digits, got \"%s\"", sha);
-    if (!(*out = db_strdup(sha))) return fail(c, p, "out of memory");
-    for (char *q = *out; *q; q++)
-        if (*q >= 'A' && *q <= 'F') *q = (char)(*q - 'A' + 'a');
-    if (!file) return 0;
-    char got[65], e2[512];
-    if (db_sha256_file(file, got, e2, sizeof e2) != 0) return fail(c, p, "%s", e2);
-    if (strcmp(got, *out) != 0)
-        return fail(c, p, "%s '%s' (%s): sha256 mismatch: expected %s, file has %s", kind, name, file, *out, got);
-    return 0;
-}
+/* ---- suite ----------------------------------------------------------- */
 
 static int find_model(const db_suite *s, const char *name) {
     for (int i = 0; i < s->n_models; i++)
@@ -289,22 +42,20 @@ static int find_dataset(const db_suite *s, const char *name) {
     return -1;
 }
 
-/* ---- suite ----------------------------------------------------------- */
-
 static void free_engine(db_suite_engine *e) {
     free(e->engine);
     free(e->label);
     free(e->target);
     free(e->draft);
     free(e->server);
-    free_list(e->fixed_names, e->n_fixed);
-    free_list(e->fixed_values, e->n_fixed);
+    db_sj_free_list(e->fixed_names, e->n_fixed);
+    db_sj_free_list(e->fixed_values, e->n_fixed);
     for (int a = 0; a < e->n_axes; a++) {
         free(e->axes[a].param);
-        free_list(e->axes[a].values, e->axes[a].n_values);
+        db_sj_free_list(e->axes[a].values, e->axes[a].n_values);
     }
     free(e->axes);
-    free_list(e->datasets, e->n_datasets);
+    db_sj_free_list(e->datasets, e->n_datasets);
 }
 
 void db_suite_free(db_suite *s) {
@@ -342,89 +93,89 @@ void db_suite_free(db_suite *s) {
     free(s->baseline);
     free(s->seeds);
     free(s->pin);
-    free_list(s->papi_events, s->n_papi_events);
+    db_sj_free_list(s->papi_events, s->n_papi_events);
     free(s);
 }
 
 /* "rpc": ["host:port", ...] — ggml RPC servers a GGUF model's layers go to
  * (llama.cpp's --rpc); joined with ',' into *out */
-static int parse_rpc(ctx *c, const cJSON *mj, const char *path, int exact, char **out) {
+static int parse_rpc(db_suite_ctx *c, const cJSON *mj, const char *path, int exact, char **out) {
     const cJSON *arr = NULL;
-    if (get_array(c, mj, "rpc", path, false, &arr) != 0) return -1;
+    if (db_sj_get_array(c, mj, "rpc", path, false, &arr) != 0) return -1;
     if (!arr) return 0;
     char p[600];
-    child_path(p, sizeof p, path, "rpc");
-    if (exact) return fail(c, p, "only for GGUF models (backend \"llama\")");
+    db_sj_child_path(p, sizeof p, path, "rpc");
+    if (exact) return db_sj_fail(c, p, "only for GGUF models (backend \"llama\")");
     int n = cJSON_GetArraySize(arr);
-    if (n < 1 || n > 16) return fail(c, p, "expected 1 to 16 \"host:port\" strings");
+    if (n < 1 || n > 16) return db_sj_fail(c, p, "expected 1 to 16 \"host:port\" strings");
     db_str b;
     db_str_init(&b);
     int i = 0;
     for (const cJSON *v = arr->child; v; v = v->next, i++) {
         char ip[640];
-        index_path(ip, sizeof ip, p, i);
+        db_sj_index_path(ip, sizeof ip, p, i);
         const char *colon = cJSON_IsString(v) ? strrchr(v->valuestring, ':') : NULL;
         char *end = NULL;
         long port = colon ? strtol(colon + 1, &end, 10) : -1;
         if (!colon || colon == v->valuestring || !colon[1] || *end || port < 1 || port > 65535 ||
             strpbrk(v->valuestring, ", \t\r\n")) {
             db_str_free(&b);
-            return fail(c, ip, "expected \"host:port\", got %s", cJSON_IsString(v) ? v->valuestring : db_suite_json_type_name(v));
+            return db_sj_fail(c, ip, "expected \"host:port\", got %s", cJSON_IsString(v) ? v->valuestring : db_suite_json_type_name(v));
         }
         db_str_printf(&b, "%s%s", i ? "," : "", v->valuestring);
     }
     *out = db_str_take(&b);
-    return *out ? 0 : fail(c, p, "out of memory");
+    return *out ? 0 : db_sj_fail(c, p, "out of memory");
 }
 
-static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
+static int parse_models(db_suite_ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
     static const char *const keys[] = { "backend", "path", "source", "revision", "sha256", "spec", "n_gpu_layers",
                                         "n_ctx", "rpc", NULL };
-    if (check_keys(c, models, "$.models", NULL) != 0) return -1;
+    if (db_sj_check_keys(c, models, "$.models", NULL) != 0) return -1;
     int n = cJSON_GetArraySize(models);
-    if (n == 0 && !c->servers) return fail(c, "$.models", "at least one model is required");
+    if (n == 0 && !c->servers) return db_sj_fail(c, "$.models", "at least one model is required");
     s->models = calloc((size_t)(n ? n : 1), sizeof *s->models);
-    if (!s->models) return fail(c, "$.models", "out of memory");
+    if (!s->models) return db_sj_fail(c, "$.models", "out of memory");
     for (const cJSON *mj = models->child; mj; mj = mj->next) {
         db_suite_model *m = &s->models[s->n_models++];
         char path[512], p[560];
-        child_path(path, sizeof path, "$.models", mj->string);
-        if (!(m->name = db_strdup(mj->string))) return fail(c, path, "out of memory");
-        if (!m->name[0]) return fail(c, path, "model name must not be empty");
-        if (!cJSON_IsObject(mj)) return fail(c, path, "expected an object, got %s", db_suite_json_type_name(mj));
-        if (check_keys(c, mj, path, keys) != 0) return -1;
+        db_sj_child_path(path, sizeof path, "$.models", mj->string);
+        if (!(m->name = db_strdup(mj->string))) return db_sj_fail(c, path, "out of memory");
+        if (!m->name[0]) return db_sj_fail(c, path, "model name must not be empty");
+        if (!cJSON_IsObject(mj)) return db_sj_fail(c, path, "expected an object, got %s", db_suite_json_type_name(mj));
+        if (db_sj_check_keys(c, mj, path, keys) != 0) return -1;
         const char *backend = "llama", *sha = NULL, *spec = NULL;
-        if (get_string(c, mj, "backend", path, false, &backend) != 0) return -1;
-        child_path(p, sizeof p, path, "backend");
+        if (db_sj_get_string(c, mj, "backend", path, false, &backend) != 0) return -1;
+        db_sj_child_path(p, sizeof p, path, "backend");
         if (strcmp(backend, "llama") != 0 && strcmp(backend, "exact") != 0)
-            return fail(c, p, "expected \"llama\" or \"exact\", got \"%s\"", backend);
+            return db_sj_fail(c, p, "expected \"llama\" or \"exact\", got \"%s\"", backend);
         int exact = strcmp(backend, "exact") == 0;
-        if (get_string(c, mj, "sha256", path, false, &sha) != 0) return -1;
-        if (get_string(c, mj, "spec", path, exact, &spec) != 0) return -1;
+        if (db_sj_get_string(c, mj, "sha256", path, false, &sha) != 0) return -1;
+        if (db_sj_get_string(c, mj, "spec", path, exact, &spec) != 0) return -1;
         for (int k = 0; exact && k < 2; k++)
             if (cJSON_GetObjectItemCaseSensitive(mj, k ? "source" : "path")) {
-                child_path(p, sizeof p, path, k ? "source" : "path");
-                return fail(c, p, "backend \"exact\" takes a \"spec\", not a file");
+                db_sj_child_path(p, sizeof p, path, k ? "source" : "path");
+                return db_sj_fail(c, p, "backend \"exact\" takes a \"spec\", not a file");
             }
         if (!exact && spec) {
-            child_path(p, sizeof p, path, "spec");
-            return fail(c, p, "only for backend \"exact\"");
+            db_sj_child_path(p, sizeof p, path, "spec");
+            return db_sj_fail(c, p, "only for backend \"exact\"");
         }
         if (exact && sha) {
-            child_path(p, sizeof p, path, "sha256");
-            return fail(c, p, "only for models with a file");
+            db_sj_child_path(p, sizeof p, path, "sha256");
+            return db_sj_fail(c, p, "only for models with a file");
         }
         m->n_gpu_layers = 0;
         m->n_ctx = 0;
-        if (get_int(c, mj, "n_gpu_layers", path, -1, 100000, &m->n_gpu_layers) != 0) return -1;
-        if (get_int(c, mj, "n_ctx", path, 0, 16777216, &m->n_ctx) != 0) return -1;
+        if (db_sj_get_int(c, mj, "n_gpu_layers", path, -1, 100000, &m->n_gpu_layers) != 0) return -1;
+        if (db_sj_get_int(c, mj, "n_ctx", path, 0, 16777216, &m->n_ctx) != 0) return -1;
         if (parse_rpc(c, mj, path, exact, &m->rpc) != 0) return -1;
-        if (!(m->backend = db_strdup(backend))) return fail(c, path, "out of memory");
-        if (spec && !(m->exact_spec = db_strdup(spec))) return fail(c, path, "out of memory");
-        if (entry_file(c, mj, path, !exact, &m->path, &m->source, &m->revision) != 0) return -1;
-        if (entry_sha256(c, path, sha, "model", m->name, m->path, &m->sha256) != 0) return -1;
+        if (!(m->backend = db_strdup(backend))) return db_sj_fail(c, path, "out of memory");
+        if (spec && !(m->exact_spec = db_strdup(spec))) return db_sj_fail(c, path, "out of memory");
+        if (db_sj_entry_file(c, mj, path, !exact, &m->path, &m->source, &m->revision) != 0) return -1;
+        if (db_sj_entry_sha256(c, path, sha, "model", m->name, m->path, &m->sha256) != 0) return -1;
         cJSON *o = cJSON_AddObjectToObject(out, m->name);
-        if (!o) return fail(c, path, "out of memory");
+        if (!o) return db_sj_fail(c, path, "out of memory");
         cJSON_AddStringToObject(o, "backend", m->backend);
         db_suite_canon_file_keys(o, m->path, m->source, m->sha256);
         if (m->exact_spec) cJSON_AddStringToObject(o, "spec", m->exact_spec);
@@ -445,36 +196,36 @@ static int parse_models(ctx *c, db_suite *s, const cJSON *models, cJSON *out) {
     return 0;
 }
 
-static int parse_datasets(ctx *c, db_suite *s, const cJSON *datasets, cJSON *out) {
+static int parse_datasets(db_suite_ctx *c, db_suite *s, const cJSON *datasets, cJSON *out) {
     static const char *const keys[] = { "path", "source", "revision", "sha256", "category", "limit", "chat", NULL };
-    if (check_keys(c, datasets, "$.datasets", NULL) != 0) return -1;
+    if (db_sj_check_keys(c, datasets, "$.datasets", NULL) != 0) return -1;
     int n = cJSON_GetArraySize(datasets);
-    if (n == 0) return fail(c, "$.datasets", "at least one dataset is required");
+    if (n == 0) return db_sj_fail(c, "$.datasets", "at least one dataset is required");
     s->datasets = calloc((size_t)n, sizeof *s->datasets);
-    if (!s->datasets) return fail(c, "$.datasets", "out of memory");
+    if (!s->datasets) return db_sj_fail(c, "$.datasets", "out of memory");
     for (const cJSON *dj = datasets->child; dj; dj = dj->next) {
         db_suite_dataset *d = &s->datasets[s->n_datasets++];
         char path[512], p[560];
-        child_path(path, sizeof path, "$.datasets", dj->string);
-        if (!(d->name = db_strdup(dj->string))) return fail(c, path, "out of memory");
-        if (!d->name[0]) return fail(c, path, "dataset name must not be empty");
-        if (!cJSON_IsObject(dj)) return fail(c, path, "expected an object, got %s", db_suite_json_type_name(dj));
-        if (check_keys(c, dj, path, keys) != 0) return -1;
+        db_sj_child_path(path, sizeof path, "$.datasets", dj->string);
+        if (!(d->name = db_strdup(dj->string))) return db_sj_fail(c, path, "out of memory");
+        if (!d->name[0]) return db_sj_fail(c, path, "dataset name must not be empty");
+        if (!cJSON_IsObject(dj)) return db_sj_fail(c, path, "expected an object, got %s", db_suite_json_type_name(dj));
+        if (db_sj_check_keys(c, dj, path, keys) != 0) return -1;
         const char *sha = NULL, *cat = NULL;
-        if (get_string(c, dj, "sha256", path, false, &sha) != 0) return -1;
-        if (get_string(c, dj, "category", path, false, &cat) != 0) return -1;
-        if (get_int(c, dj, "limit", path, 0, 100000000, &d->limit) != 0) return -1;
+        if (db_sj_get_string(c, dj, "sha256", path, false, &sha) != 0) return -1;
+        if (db_sj_get_string(c, dj, "category", path, false, &cat) != 0) return -1;
+        if (db_sj_get_int(c, dj, "limit", path, 0, 100000000, &d->limit) != 0) return -1;
         d->chat = false;
-        if (get_bool(c, dj, "chat", path, &d->chat) != 0) return -1;
-        if (!(d->category = db_strdup(cat ? cat : d->name))) return fail(c, path, "out of memory");
-        if (entry_file(c, dj, path, true, &d->path, &d->source, &d->revision) != 0) return -1;
-        if (entry_sha256(c, path, sha, "dataset", d->name, d->path, &d->sha256) != 0) return -1;
+        if (db_sj_get_bool(c, dj, "chat", path, &d->chat) != 0) return -1;
+        if (!(d->category = db_strdup(cat ? cat : d->name))) return db_sj_fail(c, path, "out of memory");
+        if (db_sj_entry_file(c, dj, path, true, &d->path, &d->source, &d->revision) != 0) return -1;
+        if (db_sj_entry_sha256(c, path, sha, "dataset", d->name, d->path, &d->sha256) != 0) return -1;
         char e2[768];
-        child_path(p, sizeof p, path, "path");
+        db_sj_child_path(p, sizeof p, path, "path");
         if (d->path && db_prompts_load(d->path, d->category, d->limit, &d->prompts, &d->n_prompts, e2, sizeof e2) != 0)
-            return fail(c, p, "%s", e2);   /* a reference's prompts: once it is resolved */
+            return db_sj_fail(c, p, "%s", e2);   /* a reference's prompts: once it is resolved */
         cJSON *o = cJSON_AddObjectToObject(out, d->name);
-        if (!o) return fail(c, path, "out of memory");
+        if (!o) return db_sj_fail(c, path, "out of memory");
         db_suite_canon_file_keys(o, d->path, d->source, d->sha256);
         cJSON_AddStringToObject(o, "category", d->category);
         cJSON_AddNumberToObject(o, "limit", d->limit);
@@ -483,96 +234,96 @@ static int parse_datasets(ctx *c, db_suite *s, const cJSON *datasets, cJSON *out
     return 0;
 }
 
-static int set_param(ctx *c, const char *path, db_params *p, const char *name, const char *value) {
+static int set_param(db_suite_ctx *c, const char *path, db_params *p, const char *name, const char *value) {
     char e2[512];
-    if (db_params_set(p, name, value, e2, sizeof e2) != 0) return fail(c, path, "%s", e2);
+    if (db_params_set(p, name, value, e2, sizeof e2) != 0) return db_sj_fail(c, path, "%s", e2);
     return 0;
 }
 
-static int parse_engine(ctx *c, db_suite *s, const cJSON *ej, int idx, cJSON *out) {
+static int parse_engine(db_suite_ctx *c, db_suite *s, const cJSON *ej, int idx, cJSON *out) {
     static const char *const keys[] = { "engine", "label", "target", "draft", "server", "params", "grid", "datasets",
                                         NULL };
     db_suite_engine *e = &s->engines[idx];
     char path[64], p[512];
-    index_path(path, sizeof path, "$.engines", idx);
-    if (!cJSON_IsObject(ej)) return fail(c, path, "expected an object, got %s", db_suite_json_type_name(ej));
-    if (check_keys(c, ej, path, keys) != 0) return -1;
+    db_sj_index_path(path, sizeof path, "$.engines", idx);
+    if (!cJSON_IsObject(ej)) return db_sj_fail(c, path, "expected an object, got %s", db_suite_json_type_name(ej));
+    if (db_sj_check_keys(c, ej, path, keys) != 0) return -1;
     const char *name = NULL, *label = NULL, *target = NULL, *draft = NULL, *server = NULL;
-    if (get_string(c, ej, "engine", path, true, &name) != 0) return -1;
-    child_path(p, sizeof p, path, "engine");
+    if (db_sj_get_string(c, ej, "engine", path, true, &name) != 0) return -1;
+    db_sj_child_path(p, sizeof p, path, "engine");
     e->def = db_engine_find(name);
     if (!e->def) {
         db_str known;
         db_str_init(&known);
         for (int i = 0; i < db_engine_count; i++)
             db_str_printf(&known, "%s%s", i ? ", " : "", db_engine_registry[i]->name);
-        fail(c, p, "unknown engine '%s' (known: %s)", name, known.s ? known.s : "none");
+        db_sj_fail(c, p, "unknown engine '%s' (known: %s)", name, known.s ? known.s : "none");
         db_str_free(&known);
         return -1;
     }
-    if (get_string(c, ej, "label", path, false, &label) != 0) return -1;
-    if (get_string(c, ej, "target", path, false, &target) != 0) return -1;
-    if (get_string(c, ej, "draft", path, false, &draft) != 0) return -1;
+    if (db_sj_get_string(c, ej, "label", path, false, &label) != 0) return -1;
+    if (db_sj_get_string(c, ej, "target", path, false, &target) != 0) return -1;
+    if (db_sj_get_string(c, ej, "draft", path, false, &draft) != 0) return -1;
     if (!(e->engine = db_strdup(name)) || !(e->label = db_strdup(label ? label : name)))
-        return fail(c, path, "out of memory");
+        return db_sj_fail(c, path, "out of memory");
     for (int j = 0; j < idx; j++)
         if (strcmp(s->engines[j].label, e->label) == 0) {
-            child_path(p, sizeof p, path, label ? "label" : "engine");
-            return fail(c, p, "duplicate label '%s' (also $.engines[%d]); give each entry a distinct \"label\"",
+            db_sj_child_path(p, sizeof p, path, label ? "label" : "engine");
+            return db_sj_fail(c, p, "duplicate label '%s' (also $.engines[%d]); give each entry a distinct \"label\"",
                         e->label, j);
         }
 
     /* a serving engine's server; its model is the entry's default target */
-    if (get_string(c, ej, "server", path, false, &server) != 0) return -1;
-    child_path(p, sizeof p, path, "server");
+    if (db_sj_get_string(c, ej, "server", path, false, &server) != 0) return -1;
+    db_sj_child_path(p, sizeof p, path, "server");
     e->server_idx = -1;
     if (e->def->serving) {
-        if (!server) return fail(c, p, "required: engine '%s' sends its requests to a server of $.servers", e->engine);
+        if (!server) return db_sj_fail(c, p, "required: engine '%s' sends its requests to a server of $.servers", e->engine);
         for (int k = 0; k < s->n_servers; k++)
             if (!strcmp(s->servers[k].name, server)) e->server_idx = k;
-        if (e->server_idx < 0) return fail(c, p, "no server named '%s' in $.servers", server);
-        if (!(e->server = db_strdup(server))) return fail(c, p, "out of memory");
+        if (e->server_idx < 0) return db_sj_fail(c, p, "no server named '%s' in $.servers", server);
+        if (!(e->server = db_strdup(server))) return db_sj_fail(c, p, "out of memory");
         const db_suite_server *sv = &s->servers[e->server_idx];
         if (!target && sv->model >= 0) target = s->models[sv->model].name;
         if (target && sv->model >= 0 && strcmp(target, s->models[sv->model].name) != 0) {
-            child_path(p, sizeof p, path, "target");
-            return fail(c, p, "server '%s' serves model '%s', not '%s'", server, s->models[sv->model].name, target);
+            db_sj_child_path(p, sizeof p, path, "target");
+            return db_sj_fail(c, p, "server '%s' serves model '%s', not '%s'", server, s->models[sv->model].name, target);
         }
     } else if (server) {
-        return fail(c, p, "engine '%s' runs in-process; only a serving engine (\"serve\") takes a server", e->engine);
+        return db_sj_fail(c, p, "engine '%s' runs in-process; only a serving engine (\"serve\") takes a server", e->engine);
     }
 
     /* models */
-    child_path(p, sizeof p, path, "target");
+    db_sj_child_path(p, sizeof p, path, "target");
     if (e->def->serving && !target) {
         /* a server that names no model: no tokenizer, no identity check */
     } else if (!target) {
         if (find_model(s, "target") >= 0) target = "target";
         else if (s->n_models == 1) target = s->models[0].name;
-        else return fail(c, p, "required: no model is named \"target\" and there are several models");
+        else return db_sj_fail(c, p, "required: no model is named \"target\" and there are several models");
     }
-    if (target && find_model(s, target) < 0) return fail(c, p, "no model named '%s' in $.models", target);
-    if (target && !(e->target = db_strdup(target))) return fail(c, p, "out of memory");
-    child_path(p, sizeof p, path, "draft");
+    if (target && find_model(s, target) < 0) return db_sj_fail(c, p, "no model named '%s' in $.models", target);
+    if (target && !(e->target = db_strdup(target))) return db_sj_fail(c, p, "out of memory");
+    db_sj_child_path(p, sizeof p, path, "draft");
     if (e->def->needs_draft) {
-        if (!draft) return fail(c, p, "required: engine '%s' needs a draft model", e->engine);
-        if (find_model(s, draft) < 0) return fail(c, p, "no model named '%s' in $.models", draft);
-        if (!(e->draft = db_strdup(draft))) return fail(c, p, "out of memory");
+        if (!draft) return db_sj_fail(c, p, "required: engine '%s' needs a draft model", e->engine);
+        if (find_model(s, draft) < 0) return db_sj_fail(c, p, "no model named '%s' in $.models", draft);
+        if (!(e->draft = db_strdup(draft))) return db_sj_fail(c, p, "out of memory");
     } else if (draft) {
-        return fail(c, p, "engine '%s' takes no draft model", e->engine);
+        return db_sj_fail(c, p, "engine '%s' takes no draft model", e->engine);
     }
 
     /* fixed params */
     db_params base;
     db_params_defaults(&base, e->def->params, e->def->n_params);
     const cJSON *params = NULL, *grid = NULL, *dsets = NULL;
-    if (get_object(c, ej, "params", path, false, &params) != 0) return -1;
-    if (get_object(c, ej, "grid", path, false, &grid) != 0) return -1;
-    if (get_array(c, ej, "datasets", path, false, &dsets) != 0) return -1;
+    if (db_sj_get_object(c, ej, "params", path, false, &params) != 0) return -1;
+    if (db_sj_get_object(c, ej, "grid", path, false, &grid) != 0) return -1;
+    if (db_sj_get_array(c, ej, "datasets", path, false, &dsets) != 0) return -1;
     char ppath[512];
-    child_path(ppath, sizeof ppath, path, "params");
+    db_sj_child_path(ppath, sizeof ppath, path, "params");
     cJSON *eo = cJSON_CreateObject();
-    if (!eo) return fail(c, path, "out of memory");
+    if (!eo) return db_sj_fail(c, path, "out of memory");
     cJSON_AddItemToArray(out, eo);
     cJSON_AddStringToObject(eo, "engine", e->engine);
     cJSON_AddStringToObject(eo, "label", e->label);
@@ -581,24 +332,24 @@ static int parse_engine(ctx *c, db_suite *s, const cJSON *ej, int idx, cJSON *ou
     if (e->draft) cJSON_AddStringToObject(eo, "draft", e->draft);
     cJSON *po = cJSON_AddObjectToObject(eo, "params");
     cJSON *go = cJSON_AddObjectToObject(eo, "grid");
-    if (!po || !go) return fail(c, path, "out of memory");
+    if (!po || !go) return db_sj_fail(c, path, "out of memory");
     if (params) {
-        if (check_keys(c, params, ppath, NULL) != 0) return -1;
+        if (db_sj_check_keys(c, params, ppath, NULL) != 0) return -1;
         int n = cJSON_GetArraySize(params);
         e->fixed_names = calloc((size_t)(n ? n : 1), sizeof(char *));
         e->fixed_values = calloc((size_t)(n ? n : 1), sizeof(char *));
-        if (!e->fixed_names || !e->fixed_values) return fail(c, ppath, "out of memory");
+        if (!e->fixed_names || !e->fixed_values) return db_sj_fail(c, ppath, "out of memory");
         for (const cJSON *it = params->child; it; it = it->next) {
             char vp[600], text[1024];
-            child_path(vp, sizeof vp, ppath, it->string);
-            if (scalar_text(it, text, sizeof text) != 0)
-                return fail(c, vp, "expected a number, string or boolean, got %s", db_suite_json_type_name(it));
+            db_sj_child_path(vp, sizeof vp, ppath, it->string);
+            if (db_sj_scalar_text(it, text, sizeof text) != 0)
+                return db_sj_fail(c, vp, "expected a number, string or boolean, got %s", db_suite_json_type_name(it));
             if (set_param(c, vp, &base, it->string, text) != 0) return -1;
             e->fixed_names[e->n_fixed] = db_strdup(it->string);
             e->fixed_values[e->n_fixed] = db_strdup(text);
             e->n_fixed++;
             if (!e->fixed_names[e->n_fixed - 1] || !e->fixed_values[e->n_fixed - 1])
-                return fail(c, vp, "out of memory");
+                return db_sj_fail(c, vp, "out of memory");
             cJSON_AddItemToObject(po, it->string, cJSON_Duplicate(it, 1));
         }
     }
@@ -606,38 +357,38 @@ static int parse_engine(ctx *c, db_suite *s, const cJSON *ej, int idx, cJSON *ou
     /* grid */
     if (grid) {
         char gpath[512];
-        child_path(gpath, sizeof gpath, path, "grid");
-        if (check_keys(c, grid, gpath, NULL) != 0) return -1;
+        db_sj_child_path(gpath, sizeof gpath, path, "grid");
+        if (db_sj_check_keys(c, grid, gpath, NULL) != 0) return -1;
         int n = cJSON_GetArraySize(grid);
         e->axes = calloc((size_t)(n ? n : 1), sizeof *e->axes);
-        if (!e->axes) return fail(c, gpath, "out of memory");
+        if (!e->axes) return db_sj_fail(c, gpath, "out of memory");
         for (const cJSON *ax = grid->child; ax; ax = ax->next) {
             char apath[600];
-            child_path(apath, sizeof apath, gpath, ax->string);
+            db_sj_child_path(apath, sizeof apath, gpath, ax->string);
             if (!db_params_find(e->def->params, e->def->n_params, ax->string)) {
                 db_params tmp = base;
                 return set_param(c, apath, &tmp, ax->string, "0");   /* "unknown parameter ..." */
             }
             if (params && cJSON_GetObjectItemCaseSensitive(params, ax->string))
-                return fail(c, apath, "parameter '%s' is also set in \"params\"", ax->string);
+                return db_sj_fail(c, apath, "parameter '%s' is also set in \"params\"", ax->string);
             if (!cJSON_IsArray(ax) || cJSON_GetArraySize(ax) == 0)
-                return fail(c, apath, "expected a non-empty array of numbers, strings or booleans, got %s",
+                return db_sj_fail(c, apath, "expected a non-empty array of numbers, strings or booleans, got %s",
                             cJSON_IsArray(ax) ? "an empty array" : db_suite_json_type_name(ax));
             db_grid_axis *a = &e->axes[e->n_axes++];
             int nv = cJSON_GetArraySize(ax);
             if (!(a->param = db_strdup(ax->string)) || !(a->values = calloc((size_t)nv, sizeof(char *))))
-                return fail(c, apath, "out of memory");
+                return db_sj_fail(c, apath, "out of memory");
             int i = 0;
             for (const cJSON *v = ax->child; v; v = v->next, i++) {
                 char vp[640], text[1024];
-                index_path(vp, sizeof vp, apath, i);
-                if (scalar_text(v, text, sizeof text) != 0)
-                    return fail(c, vp, "expected a number, string or boolean, got %s", db_suite_json_type_name(v));
+                db_sj_index_path(vp, sizeof vp, apath, i);
+                if (db_sj_scalar_text(v, text, sizeof text) != 0)
+                    return db_sj_fail(c, vp, "expected a number, string or boolean, got %s", db_suite_json_type_name(v));
                 db_params tmp = base;
                 if (set_param(c, vp, &tmp, a->param, text) != 0) return -1;
                 for (int j = 0; j < a->n_values; j++)
-                    if (strcmp(a->values[j], text) == 0) return fail(c, vp, "duplicate value '%s'", text);
-                if (!(a->values[a->n_values] = db_strdup(text))) return fail(c, vp, "out of memory");
+                    if (strcmp(a->values[j], text) == 0) return db_sj_fail(c, vp, "duplicate value '%s'", text);
+                if (!(a->values[a->n_values] = db_strdup(text))) return db_sj_fail(c, vp, "out of memory");
                 a->n_values++;
             }
             cJSON_AddItemToObject(go, ax->string, cJSON_Duplicate(ax, 1));
@@ -646,17 +397,17 @@ static int parse_engine(ctx *c, db_suite *s, const cJSON *ej, int idx, cJSON *ou
 
     /* datasets */
     cJSON *dout = cJSON_AddArrayToObject(eo, "datasets");
-    if (!dout) return fail(c, path, "out of memory");
+    if (!dout) return db_sj_fail(c, path, "out of memory");
     if (dsets) {
         char dpath[512];
-        child_path(dpath, sizeof dpath, path, "datasets");
-        if (cJSON_GetArraySize(dsets) == 0) return fail(c, dpath, "must not be empty (leave it out for all datasets)");
-        if (get_string_list(c, dsets, dpath, 0, &e->datasets, &e->n_datasets) != 0) return -1;
+        db_sj_child_path(dpath, sizeof dpath, path, "datasets");
+        if (cJSON_GetArraySize(dsets) == 0) return db_sj_fail(c, dpath, "must not be empty (leave it out for all datasets)");
+        if (db_sj_get_string_list(c, dsets, dpath, 0, &e->datasets, &e->n_datasets) != 0) return -1;
         for (int i = 0; i < e->n_datasets; i++) {
             char ip[560];
-            index_path(ip, sizeof ip, dpath, i);
+            db_sj_index_path(ip, sizeof ip, dpath, i);
             if (find_dataset(s, e->datasets[i]) < 0)
-                return fail(c, ip, "no dataset named '%s' in $.datasets", e->datasets[i]);
+                return db_sj_fail(c, ip, "no dataset named '%s' in $.datasets", e->datasets[i]);
             cJSON_AddItemToArray(dout, cJSON_CreateString(e->datasets[i]));
         }
     } else {
@@ -675,29 +426,29 @@ static char *case_label(const db_suite_engine *e, const int *point) {
     return db_str_take(&b);
 }
 
-static int parse_seeds(ctx *c, db_suite *s, const cJSON *root) {
+static int parse_seeds(db_suite_ctx *c, db_suite *s, const cJSON *root) {
     const cJSON *arr = NULL;
-    if (get_array(c, root, "seeds", "$", false, &arr) != 0) return -1;
+    if (db_sj_get_array(c, root, "seeds", "$", false, &arr) != 0) return -1;
     if (!arr) {
         s->seeds = malloc(sizeof *s->seeds);
-        if (!s->seeds) return fail(c, "$.seeds", "out of memory");
+        if (!s->seeds) return db_sj_fail(c, "$.seeds", "out of memory");
         s->seeds[0] = 1234;
         s->n_seeds = 1;
         return 0;
     }
     int n = cJSON_GetArraySize(arr);
-    if (n == 0 || n > MAX_SEEDS) return fail(c, "$.seeds", "expected 1 to %d seeds, got %d", MAX_SEEDS, n);
+    if (n == 0 || n > MAX_SEEDS) return db_sj_fail(c, "$.seeds", "expected 1 to %d seeds, got %d", MAX_SEEDS, n);
     s->seeds = calloc((size_t)n, sizeof *s->seeds);
-    if (!s->seeds) return fail(c, "$.seeds", "out of memory");
+    if (!s->seeds) return db_sj_fail(c, "$.seeds", "out of memory");
     int i = 0;
     for (const cJSON *it = arr->child; it; it = it->next, i++) {
         char p[64];
-        index_path(p, sizeof p, "$.seeds", i);
+        db_sj_index_path(p, sizeof p, "$.seeds", i);
         if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble != floor(it->valuedouble) ||
             it->valuedouble < 0 || it->valuedouble > MAX_SAFE_INT) {
             char t[64] = "";
             if (cJSON_IsNumber(it)) db_suite_num_text(it->valuedouble, t, sizeof t);
-            return fail(c, p, "expected an integer in [0, 9007199254740991], got %s%s%s", db_suite_json_type_name(it),
+            return db_sj_fail(c, p, "expected an integer in [0, 9007199254740991], got %s%s%s", db_suite_json_type_name(it),
                         t[0] ? " " : "", t);
         }
         s->seeds[s->n_seeds++] = (uint64_t)it->valuedouble;
@@ -718,23 +469,23 @@ static char *name_from_origin(const char *origin) {
     return n ? db_strndup(b, n) : db_strdup("suite");
 }
 
-static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
+static int parse_root(db_suite_ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
     static const char *const keys[] = {
         "name", "description", "models", "datasets", "engines", "baseline", "max_new_tokens",
         "repetitions", "warmup", "seeds", "threads", "pin", "papi_events", "stop_at_eog", "scorer", "servers", "slo",
         NULL,
     };
-    if (!cJSON_IsObject(root)) return fail(c, "$", "expected an object, got %s", db_suite_json_type_name(root));
-    if (check_keys(c, root, "$", keys) != 0) return -1;
+    if (!cJSON_IsObject(root)) return db_sj_fail(c, "$", "expected an object, got %s", db_suite_json_type_name(root));
+    if (db_sj_check_keys(c, root, "$", keys) != 0) return -1;
 
     const char *name = NULL, *desc = NULL, *baseline = NULL, *pin = "none", *scorer = NULL;
-    if (get_string(c, root, "name", "$", false, &name) != 0) return -1;
+    if (db_sj_get_string(c, root, "name", "$", false, &name) != 0) return -1;
     const cJSON *dv = cJSON_GetObjectItemCaseSensitive(root, "description");
-    if (dv && !cJSON_IsString(dv)) return fail(c, "$.description", "expected a string, got %s", db_suite_json_type_name(dv));
+    if (dv && !cJSON_IsString(dv)) return db_sj_fail(c, "$.description", "expected a string, got %s", db_suite_json_type_name(dv));
     desc = dv ? dv->valuestring : "";
     s->name = name ? db_strdup(name) : name_from_origin(c->origin);
     s->description = db_strdup(desc);
-    if (!s->name || !s->description) return fail(c, "$", "out of memory");
+    if (!s->name || !s->description) return db_sj_fail(c, "$", "out of memory");
 
     /* run settings first: cheap checks before any file is touched */
     s->max_new_tokens = 64;
@@ -743,46 +494,46 @@ static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
     s->threads = 0;
     s->stop_at_eog = true;
     s->scorer = -1;
-    if (get_int(c, root, "max_new_tokens", "$", 1, 65536, &s->max_new_tokens) != 0) return -1;
-    if (get_int(c, root, "repetitions", "$", 1, 10000, &s->repetitions) != 0) return -1;
-    if (get_int(c, root, "warmup", "$", 0, 1000, &s->warmup) != 0) return -1;
-    if (get_int(c, root, "threads", "$", 0, 1024, &s->threads) != 0) return -1;
-    if (get_bool(c, root, "stop_at_eog", "$", &s->stop_at_eog) != 0) return -1;
-    if (get_string(c, root, "pin", "$", false, &pin) != 0) return -1;
+    if (db_sj_get_int(c, root, "max_new_tokens", "$", 1, 65536, &s->max_new_tokens) != 0) return -1;
+    if (db_sj_get_int(c, root, "repetitions", "$", 1, 10000, &s->repetitions) != 0) return -1;
+    if (db_sj_get_int(c, root, "warmup", "$", 0, 1000, &s->warmup) != 0) return -1;
+    if (db_sj_get_int(c, root, "threads", "$", 0, 1024, &s->threads) != 0) return -1;
+    if (db_sj_get_bool(c, root, "stop_at_eog", "$", &s->stop_at_eog) != 0) return -1;
+    if (db_sj_get_string(c, root, "pin", "$", false, &pin) != 0) return -1;
     if (strcmp(pin, "none") != 0 && strcmp(pin, "cores") != 0 && strcmp(pin, "compact") != 0)
-        return fail(c, "$.pin", "expected \"none\", \"cores\" or \"compact\", got \"%s\"", pin);
-    if (!(s->pin = db_strdup(pin))) return fail(c, "$.pin", "out of memory");
+        return db_sj_fail(c, "$.pin", "expected \"none\", \"cores\" or \"compact\", got \"%s\"", pin);
+    if (!(s->pin = db_strdup(pin))) return db_sj_fail(c, "$.pin", "out of memory");
     if (parse_seeds(c, s, root) != 0) return -1;
     const cJSON *ev = NULL;
-    if (get_array(c, root, "papi_events", "$", false, &ev) != 0) return -1;
+    if (db_sj_get_array(c, root, "papi_events", "$", false, &ev) != 0) return -1;
     if (ev) {
         if (cJSON_GetArraySize(ev) > DB_MAX_COUNTERS)
-            return fail(c, "$.papi_events", "at most %d events, got %d", DB_MAX_COUNTERS, cJSON_GetArraySize(ev));
-        if (get_string_list(c, ev, "$.papi_events", 63, &s->papi_events, &s->n_papi_events) != 0) return -1;
+            return db_sj_fail(c, "$.papi_events", "at most %d events, got %d", DB_MAX_COUNTERS, cJSON_GetArraySize(ev));
+        if (db_sj_get_string_list(c, ev, "$.papi_events", 63, &s->papi_events, &s->n_papi_events) != 0) return -1;
     } else {
         int n = (int)(sizeof default_papi_events / sizeof *default_papi_events);
         s->papi_events = calloc((size_t)n, sizeof(char *));
-        if (!s->papi_events) return fail(c, "$.papi_events", "out of memory");
+        if (!s->papi_events) return db_sj_fail(c, "$.papi_events", "out of memory");
         for (int i = 0; i < n; i++) {
             if (!(s->papi_events[i] = db_strdup(default_papi_events[i])))
-                return fail(c, "$.papi_events", "out of memory");
+                return db_sj_fail(c, "$.papi_events", "out of memory");
             s->n_papi_events++;
         }
     }
-    if (get_string(c, root, "baseline", "$", false, &baseline) != 0) return -1;
-    if (get_string(c, root, "scorer", "$", false, &scorer) != 0) return -1;
+    if (db_sj_get_string(c, root, "baseline", "$", false, &baseline) != 0) return -1;
+    if (db_sj_get_string(c, root, "scorer", "$", false, &scorer) != 0) return -1;
 
     const cJSON *models = NULL, *datasets = NULL, *engines = NULL;
-    if (get_object(c, root, "models", "$", true, &models) != 0) return -1;
-    if (get_object(c, root, "datasets", "$", true, &datasets) != 0) return -1;
-    if (get_array(c, root, "engines", "$", true, &engines) != 0) return -1;
+    if (db_sj_get_object(c, root, "models", "$", true, &models) != 0) return -1;
+    if (db_sj_get_object(c, root, "datasets", "$", true, &datasets) != 0) return -1;
+    if (db_sj_get_array(c, root, "engines", "$", true, &engines) != 0) return -1;
 
     cJSON_AddStringToObject(out, "name", s->name);
     cJSON_AddStringToObject(out, "description", s->description);
     cJSON *mo = cJSON_AddObjectToObject(out, "models");
     cJSON *dso = cJSON_AddObjectToObject(out, "datasets");
     cJSON *eo = cJSON_AddArrayToObject(out, "engines");
-    if (!mo || !dso || !eo) return fail(c, "$", "out of memory");
+    if (!mo || !dso || !eo) return db_sj_fail(c, "$", "out of memory");
     c->servers = cJSON_GetObjectItemCaseSensitive(root, "servers") != NULL;
     if (parse_models(c, s, models, mo) != 0) return -1;
     if (db_suite_parse_servers(cJSON_GetObjectItemCaseSensitive(root, "servers"),
@@ -793,13 +544,13 @@ static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
     s->scorer = -1;
     if (scorer) {
         s->scorer = find_model(s, scorer);
-        if (s->scorer < 0) return fail(c, "$.scorer", "no model named '%s' in $.models", scorer);
+        if (s->scorer < 0) return db_sj_fail(c, "$.scorer", "no model named '%s' in $.models", scorer);
     }
 
     int ne = cJSON_GetArraySize(engines);
-    if (ne == 0) return fail(c, "$.engines", "at least one engine is required");
+    if (ne == 0) return db_sj_fail(c, "$.engines", "at least one engine is required");
     s->engines = calloc((size_t)ne, sizeof *s->engines);
-    if (!s->engines) return fail(c, "$.engines", "out of memory");
+    if (!s->engines) return db_sj_fail(c, "$.engines", "out of memory");
     int i = 0;
     for (const cJSON *ej = engines->child; ej; ej = ej->next, i++) {
         s->n_engines++;
@@ -820,7 +571,7 @@ static int parse_root(ctx *c, db_suite *s, const cJSON *root, cJSON *out) {
             }
         s->baseline = db_strdup(b->label);
     }
-    if (!s->baseline) return fail(c, "$.baseline", "out of memory");
+    if (!s->baseline) return db_sj_fail(c, "$.baseline", "out of memory");
 
     cJSON_AddStringToObject(out, "baseline", s->baseline);
     cJSON_AddNumberToObject(out, "max_new_tokens", s->max_new_tokens);
@@ -851,7 +602,7 @@ int db_suite_parse_with(const char *json_text, const char *origin, const char *b
         db_suite_load_opts_init(&dflt);
         opts = &dflt;
     }
-    ctx c = { origin, base_dir ? base_dir : ".", err, errlen, false };
+    db_suite_ctx c = { origin, base_dir ? base_dir : ".", err, errlen, false };
     if (!json_text) return db_errf(err, errlen, "%s: no text", origin);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json_text, &end, 1);
