@@ -567,6 +567,16 @@ typedef struct req_spec {
 } req_spec;
 
 /* reqs[] for the server (urls in url_store, 256 bytes each). */
+/* Runs the schedule over reqs with every result collected into c (made
+ * here for n_results) and checks that the run itself succeeded. */
+static void run_collected(const db_lg_schedule *sch, const db_lg_request *reqs, int n_reqs, coll *c, int n_results,
+                          db_lg_summary *sum) {
+    coll_init(c, n_results);
+    char err[256] = "";
+    int rc = db_loadgen_run(sch, reqs, n_reqs, collect, c, NULL, sum, err, sizeof err);
+    CHECK_MSG(rc == 0, "db_loadgen_run returned %d: %s", rc, err);
+}
+
 static void make_reqs(const srv *s, const req_spec *spec, int n, db_lg_request *reqs, char (*urls)[256]) {
     for (int i = 0; i < n; i++) {
         snprintf(urls[i], 256, "http://127.0.0.1:%d%s", s->port, spec[i].path);
@@ -612,11 +622,8 @@ static void test_live_streams(void) {
     sch.n_requests = 6;
     sch.timeout_s = 30;
     coll c;
-    coll_init(&c, 6);
     db_lg_summary sum;
-    char err[256] = "";
-    int rc = db_loadgen_run(&sch, reqs, 3, collect, &c, NULL, &sum, err, sizeof err);
-    CHECK_MSG(rc == 0, "rc %d: %s", rc, err);
+    run_collected(&sch, reqs, 3, &c, 6, &sum);
     CHECK_INT_EQ(c.calls, 6);
     CHECK_INT_EQ(c.dups, 0);
     CHECK_INT_EQ(sum.started, 6);
@@ -688,11 +695,8 @@ static void test_live_closed_concurrency(void) {
     sch.concurrency = 4;
     sch.n_requests = 16;
     coll c;
-    coll_init(&c, 16);
     db_lg_summary sum;
-    char err[256] = "";
-    int rc = db_loadgen_run(&sch, reqs, 1, collect, &c, NULL, &sum, err, sizeof err);
-    CHECK_MSG(rc == 0, "rc %d: %s", rc, err);
+    run_collected(&sch, reqs, 1, &c, 16, &sum);
     CHECK_INT_EQ(sum.succeeded, 16);
     CHECK_INT_EQ(sum.max_in_flight, 4);
     for (int i = 0; i < 16; i++) check_ok(&c.r[i], "c", 4, "length");
@@ -737,11 +741,8 @@ static void open_rate_case(double k, double lo, double hi) {
     sch.seed = 77;
     sch.n_requests = n;
     coll c;
-    coll_init(&c, n);
     db_lg_summary sum;
-    char err[256] = "";
-    int rc = db_loadgen_run(&sch, reqs, 1, collect, &c, NULL, &sum, err, sizeof err);
-    CHECK_MSG(rc == 0, "rc %d: %s", rc, err);
+    run_collected(&sch, reqs, 1, &c, n, &sum);
     CHECK_INT_EQ(sum.succeeded, n);
     /* the schedule is exactly the arrival times' running sum */
     double *gaps = malloc(n * sizeof *gaps), *sched = malloc(n * sizeof *sched), *lag = malloc(n * sizeof *lag);
@@ -797,11 +798,8 @@ static void test_live_open_cap(void) {
     sch.concurrency = 3;
     sch.n_requests = 9;
     coll c;
-    coll_init(&c, 9);
     db_lg_summary sum;
-    char err[256] = "";
-    int rc = db_loadgen_run(&sch, reqs, 1, collect, &c, NULL, &sum, err, sizeof err);
-    CHECK_MSG(rc == 0, "rc %d: %s", rc, err);
+    run_collected(&sch, reqs, 1, &c, 9, &sum);
     CHECK_INT_EQ(sum.succeeded, 9);
     CHECK_INT_EQ(sum.max_in_flight, 3);
     int waited = 0;
@@ -922,11 +920,8 @@ static void test_live_timeout(void) {
     sch.n_requests = 4;
     sch.timeout_s = 0.5;
     coll c;
-    coll_init(&c, 4);
     db_lg_summary sum;
-    char err[256] = "";
-    int rc = db_loadgen_run(&sch, reqs, 2, collect, &c, NULL, &sum, err, sizeof err);
-    CHECK_MSG(rc == 0, "rc %d: %s", rc, err);
+    run_collected(&sch, reqs, 2, &c, 4, &sum);
     CHECK_INT_EQ(sum.succeeded, 2);
     CHECK_INT_EQ(sum.failed, 2);
     for (int i = 0; i < 4; i++) {
@@ -959,10 +954,8 @@ static void test_live_refused(void) {
     sch.concurrency = 2;
     sch.n_requests = 3;
     coll c;
-    coll_init(&c, 3);
     db_lg_summary sum;
-    char err[256] = "";
-    CHECK_INT_EQ(db_loadgen_run(&sch, &req, 1, collect, &c, NULL, &sum, err, sizeof err), 0);
+    run_collected(&sch, &req, 1, &c, 3, &sum);
     CHECK_INT_EQ(sum.failed, 3);
     for (int i = 0; i < 3; i++) {
         CHECK_STR_EQ(c.r[i].error, "connection refused");
@@ -995,10 +988,8 @@ static void test_live_connect_timeout(void) {
     sch.connect_timeout_s = 0.3;
     sch.timeout_s = 10;
     coll c;
-    coll_init(&c, 1);
     db_lg_summary sum;
-    char err[256] = "";
-    CHECK_INT_EQ(db_loadgen_run(&sch, &req, 1, collect, &c, NULL, &sum, err, sizeof err), 0);
+    run_collected(&sch, &req, 1, &c, 1, &sum);
     CHECK_INT_EQ(sum.failed, 1);
     CHECK_STR_EQ(c.r[0].error, "timed out after 0.3 s while connecting");
     double took = (double)(c.r[0].t_done_ns - c.r[0].t_sent_ns) / 1e9;
@@ -1022,11 +1013,8 @@ static void test_live_server_dies(void) {
     sch.concurrency = 2;
     sch.n_requests = 4;
     coll c;
-    coll_init(&c, 4);
     db_lg_summary sum;
-    char err[256] = "";
-    int rc = db_loadgen_run(&sch, reqs, 2, collect, &c, NULL, &sum, err, sizeof err);
-    CHECK_MSG(rc == 0, "rc %d: %s", rc, err);
+    run_collected(&sch, reqs, 2, &c, 4, &sum);
     CHECK_INT_EQ(sum.failed, 4);
     CHECK_CONTAINS(c.r[0].error, "stream ended before the end event");
     CHECK_INT_EQ(c.r[0].n_chunks, 3);
@@ -1132,11 +1120,8 @@ static void test_live_duration(void) {
     sch.n_requests = 1000;
     sch.duration_s = 0.5;
     coll c;
-    coll_init(&c, 1000);
     db_lg_summary sum;
-    char err[256] = "";
-    int rc = db_loadgen_run(&sch, reqs, 1, collect, &c, NULL, &sum, err, sizeof err);
-    CHECK_MSG(rc == 0, "rc %d: %s", rc, err);
+    run_collected(&sch, reqs, 1, &c, 1000, &sum);
     /* each request takes >= 100 ms (the server sleeps): at most 6 start in 0.5 s */
     CHECK_MSG(sum.started >= 1 && sum.started <= 6, "%d started", sum.started);
     CHECK_INT_EQ(sum.succeeded, sum.started);
