@@ -171,6 +171,20 @@ typedef struct db_sample_record {
  * for SQL; `run --events rows`).  Readers read both (store_read.h). */
 void db_store_set_events_rows(db_store *st, bool rows);
 
+/* `decobench prune`: the runs that ended (or were last started) before
+ * cutoff_ms and are not pruned yet lose their raw per-sample data (step
+ * events, blobs and rows); samples, their summary columns, outputs,
+ * counters and metrics stay, so report (without per-position acceptance)
+ * and history work; each gets a run_prune row; then VACUUM.  dry_run:
+ * count only. */
+typedef struct db_prune_stats {
+    int64_t runs, samples, events;
+    int64_t bytes_before, bytes_after;   /* pages in use x page size */
+} db_prune_stats;
+int db_store_prune(db_store *st, int64_t cutoff_ms, bool dry_run, db_prune_stats *out, char *err, size_t errlen);
+/* Whether run_id's raw per-sample data was pruned. */
+int db_store_run_pruned(db_store *st, int64_t run_id, bool *pruned, char *err, size_t errlen);
+
 /* Write one case and all its samples in a single transaction (merge, tests;
  * the runner writes sample by sample: db_store_case_begin below). */
 int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,

@@ -175,3 +175,88 @@ out:
     free(ev);
     return ret;
 }
+
+/* the database's size: pages in use times the page size */
+static int64_t db_bytes(sqlite3 *db) {
+    sqlite3_stmt *s = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count,"
+                               " pragma_freelist_count, pragma_page_size", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+int db_store_run_pruned(db_store *st, int64_t run_id, bool *pruned, char *err, size_t errlen) {
+    *pruned = false;
+    if (!db_sql_has_table(st->db, "run_prune")) return 0;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM run_prune WHERE run_id = ?", -1, &s, NULL) != SQLITE_OK)
+        return db_sql_fail(st->db, "read pruned runs", err, errlen);
+    sqlite3_bind_int64(s, 1, run_id);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_sql_fail(st->db, "read pruned runs", err, errlen);
+    *pruned = rc == SQLITE_ROW;
+    return 0;
+}
+
+/* the samples of the runs to prune, as a subquery over ?1 (the cutoff) */
+#define PRUNE_RUNS                                                                                      \
+    "SELECT id FROM run WHERE status NOT IN ('running') AND coalesce(finished_at, started_at) < ?1" \
+    " AND id NOT IN (SELECT run_id FROM run_prune)"
+#define PRUNE_SAMPLES "SELECT s.id FROM sample s JOIN \"case\" c ON c.id = s.case_id WHERE c.run_id IN (" PRUNE_RUNS ")"
+
+int db_store_prune(db_store *st, int64_t cutoff_ms, bool dry_run, db_prune_stats *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    if (db_st_check_writable(st) != 0) return db_errf(err, errlen, "%s", st->err);
+    sqlite3 *db = st->db;
+    out->bytes_before = db_bytes(db);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_sql_fail(db, "prune", err, errlen);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT COUNT(*) FROM (" PRUNE_RUNS ")), (SELECT COUNT(*) FROM (" PRUNE_SAMPLES
+                           ")), (SELECT coalesce(SUM(n), 0) FROM sample_events WHERE sample_id IN (" PRUNE_SAMPLES
+                           ")), (SELECT COUNT(*) FROM step_event WHERE sample_id IN (" PRUNE_SAMPLES "))",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(s, 1, cutoff_ms);
+    if (sqlite3_step(s) != SQLITE_ROW) goto fail;
+    out->runs = sqlite3_column_int64(s, 0);
+    out->samples = sqlite3_column_int64(s, 1);
+    out->events = sqlite3_column_int64(s, 2) + sqlite3_column_int64(s, 3);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (dry_run || out->runs == 0) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        out->bytes_after = out->bytes_before;
+        return 0;
+    }
+    static const char *const steps[] = {
+        "DELETE FROM sample_events WHERE sample_id IN (" PRUNE_SAMPLES ")",
+        "DELETE FROM step_event WHERE sample_id IN (" PRUNE_SAMPLES ")",
+        "INSERT INTO run_prune(run_id, pruned_at, samples, bytes)"
+        " SELECT r.id, ?2, (SELECT COUNT(*) FROM sample s JOIN \"case\" c ON c.id = s.case_id WHERE c.run_id = r.id),"
+        " NULL FROM run r WHERE r.id IN (" PRUNE_RUNS ")",
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (sqlite3_prepare_v2(db, steps[i], -1, &s, NULL) != SQLITE_OK) goto fail;
+        sqlite3_bind_int64(s, 1, cutoff_ms);
+        if (sqlite3_bind_parameter_count(s) >= 2) sqlite3_bind_int64(s, 2, db_unix_ms());
+        if (sqlite3_step(s) != SQLITE_DONE) goto fail;
+        sqlite3_finalize(s);
+        s = NULL;
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    if (sqlite3_exec(db, "VACUUM; PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL) != SQLITE_OK)
+        return db_sql_fail(db, "vacuum", err, errlen);
+    out->bytes_after = db_bytes(db);
+    return 0;
+fail:
+    db_sql_fail(db, "prune", err, errlen);
+    sqlite3_finalize(s);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
