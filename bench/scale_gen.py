@@ -85,7 +85,7 @@ def multiply(seed, out, kr, kc, ks, perturb_runs=False):
                                "rep": f"rep + (i % {ks})*{R}",
                                "tokens_per_s": f"tokens_per_s * {noise} * {shift}",
                                "latency_ms": f"latency_ms / ({noise} * {shift})"}, n)
-    for t in ("sample_counter", "sample_metric", "step_event"):
+    for t in ("sample_counter", "sample_metric", "step_event", "sample_events"):
         copy_table(con, t, {"sample_id": f"sample_id + i*{SS}"}, n)
     con.execute("COMMIT")
     con.execute("DETACH DATABASE seed")

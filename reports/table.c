@@ -56,7 +56,8 @@ static int write_json(const table *t, FILE *out, char *err, size_t errlen) {
         bool sp = r->sum_drafted > 0;
         cJSON_AddItemToObject(o, "drafted", sp ? cJSON_CreateNumber((double)r->sum_drafted) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "accepted", sp ? cJSON_CreateNumber((double)r->sum_accepted) : cJSON_CreateNull());
-        cJSON_AddItemToObject(o, "verify_steps", sp ? cJSON_CreateNumber((double)r->n_verify) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "verify_steps", sp && r->n_verify >= 0 ? cJSON_CreateNumber((double)r->n_verify)
+                                                                             : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "acceptance_rate", db_table_jnum(r->alpha));
         cJSON_AddItemToObject(o, "mean_draft_len", db_table_jnum(r->kbar));
         cJSON_AddItemToObject(o, "draft_time_share", db_table_jnum(r->dshare));
@@ -193,7 +194,7 @@ static double col_value(const table *t, int i, const col_pick *k, double *lo, do
     case C_LAT50: return r->lat50;
     case C_DRAFTED: return sp ? (double)r->sum_drafted : NAN;
     case C_ACCEPTED: return sp ? (double)r->sum_accepted : NAN;
-    case C_VERIFY: return sp ? (double)r->n_verify : NAN;
+    case C_VERIFY: return sp && r->n_verify >= 0 ? (double)r->n_verify : NAN;   /* < 0: pruned */
     case C_COUNTER: return r->cnt_med[k->counter];
     default: return NAN;
     }

@@ -176,6 +176,16 @@ static int load_samples(db_store *st, table *t, row *r, char *err, size_t errlen
         if (d > r->n_pos) r->n_pos = d;
     }
     free(ev);
+    /* a pruned run (`decobench prune`) has no events left: no verification
+     * steps or per-position counts rather than zeros */
+    if (r->sum_drafted > 0 && n_ev == 0) {
+        bool pruned = false;
+        if (db_store_run_pruned(st, t->run_id, &pruned, err, errlen) != 0) {
+            free(ids);
+            return -1;
+        }
+        if (pruned) r->n_verify = -1;
+    }
     if (t->n_counters > 0 && r->n > 0) {
         db_counter_value *cv = NULL;
         int n_cv = 0;

@@ -40,7 +40,7 @@ JSON
 
 # ---- a full run, then report --------------------------------------------
 write_suite "$tmp/suite.json" "tiny.gguf"
-"$bin" run "$tmp/suite.json" --db "$tmp/r.db" --no-progress >"$tmp/run.out" 2>"$tmp/run.err"; rc=$?
+"$bin" run "$tmp/suite.json" --db "$tmp/r.db" --events rows --no-progress >"$tmp/run.out" 2>"$tmp/run.err"; rc=$?
 if [ $rc = 0 ] && [ "$(tail -1 "$tmp/run.err")" = "decobench run: run 1 completed: 3/3 cases, 18 samples -> $tmp/r.db" ]; then
   ok "run completes (exit 0, 'run 1 completed: 3/3 cases, 18 samples')"
 else
@@ -64,7 +64,7 @@ bad=$(sqlite3 "$tmp/r.db" 'select count(*) from sample where not (stop_reason = 
 # greedy is deterministic: both repetitions of a prompt give the same tokens
 diff=$(sqlite3 "$tmp/r.db" 'select count(*) from sample a join sample b on a.case_id = b.case_id and a.prompt_idx = b.prompt_idx and a.rep = 0 and b.rep = 1 join "case" c on c.id = a.case_id where c.label = "ar-greedy" and a.output_tokens_json <> b.output_tokens_json' 2>/dev/null)
 [ "$diff" = 0 ] && ok "greedy repetitions give identical tokens" || fail "greedy repetitions give identical tokens" "differing: $diff"
-# ar's trace, per sample: a forward event (kind 1) per target forward, a
+# ar's trace (stored as step_event rows: run --events rows), per sample: a forward event (kind 1) per target forward, a
 # commit (kind 4) of one token and a sampling event (kind 5) per token
 events=$(sqlite3 "$tmp/r.db" 'select count(*) from step_event' 2>/dev/null)
 evbad=$(sqlite3 "$tmp/r.db" 'select count(*) from sample s where

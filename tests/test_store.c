@@ -78,7 +78,7 @@ static void test_store_roundtrip(void) {
     sqlite3 *db = db_store_handle(st);
     CHECK_Q(db, "PRAGMA journal_mode", "wal");
     CHECK_Q(db, "PRAGMA foreign_keys", "1");
-    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "5");
+    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "6");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='machine_probe'", "1");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='machine_device'", "1");   /* version 5 */
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='run_shard'", "1");   /* version 4 */
@@ -189,6 +189,7 @@ static void test_store_roundtrip(void) {
     s[1].counter_values = cv1;
     s[1].n_events = 0;
     int64_t case_id = 0;
+    db_store_set_events_rows(st, true);   /* version 6: the step_event row layout on request */
     CHECK_INT_EQ(db_store_case(st, run_id, &cr, s, 2, &case_id), 0);
     CHECK(case_id > 0);
     CHECK_Q(db, "SELECT run_id||'|'||idx||'|'||engine||'|'||label||'|'||params_json||'|'||model_name||'|'||"
@@ -359,7 +360,7 @@ static void test_store_upgrade_v1(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     if (st) {
         db = db_store_handle(st);
-        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "5");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "6");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='sample_metric'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='run_shard'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='machine_device'", "1");

@@ -24,6 +24,7 @@ int cmd_list(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_json2gbnf(int argc, char **argv);
 int cmd_export_lattice(int argc, char **argv);

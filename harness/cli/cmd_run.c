@@ -171,6 +171,9 @@ static void run_usage(FILE *f) {
         "                     cached are downloaded before the run starts (docs/fetch.md)\n"
         "  --format FMT       table printed at the end: md (default), csv, latex, json, none\n"
         "  --no-progress      no progress line (default: shown when stderr is a terminal)\n"
+        "  --events FORM      how step events are stored: compact (default; one blob per\n"
+        "                     sample, about 7 bytes an event) or rows (one step_event row\n"
+        "                     per event, for SQL; about 6 times larger).  Reports read both\n"
         "  -v, --verbose      one line per finished case, and llama.cpp's own log\n"
         "  --shard I/N        run only shard I (0-based) of N: a deterministic part of the\n"
         "                     suite's (case, prompt, repetition) units, balanced by expected\n"
@@ -203,12 +206,13 @@ int cmd_run(int argc, char **argv) {
         { "shard", required_argument, NULL, 'S' },
         { "shard-group", required_argument, NULL, 'G' },
         { "offline", no_argument, NULL, 'O' },
+        { "events", required_argument, NULL, 'E' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *db_path = DB_DEFAULT_DB, *format = "md";
     int64_t resume_id = 0;
-    int limit = 0, progress = isatty(2), verbose = 0, offline = 0, c;
+    int limit = 0, progress = isatty(2), verbose = 0, offline = 0, events_rows = 0, c;
     int shard_index = 0, shard_count = 0;
     const char *shard_group_opt = NULL;
     char *shard_group = NULL;
@@ -263,6 +267,13 @@ int cmd_run(int argc, char **argv) {
                     return 2;
                 }
             shard_group_opt = optarg;
+            break;
+        case 'E':
+            if (strcmp(optarg, "compact") && strcmp(optarg, "rows")) {
+                fprintf(stderr, "decobench run: --events: expected compact or rows, got '%s'\n", optarg);
+                return 2;
+            }
+            events_rows = !strcmp(optarg, "rows");
             break;
         case 'P': progress = 0; break;
         case 'O': offline = 1; break;
@@ -330,7 +341,7 @@ int cmd_run(int argc, char **argv) {
     db_run_options o = {
         .db_path = db_path, .argv_text = argv_text.s, .progress = progress, .verbose = verbose,
         .limit_prompts = limit, .interrupted = &interrupted, .resume_run_id = resume_id,
-        .shard_index = shard_index, .shard_count = shard_count,
+        .shard_index = shard_index, .shard_count = shard_count, .events_rows = events_rows,
     };
     /* the shards of one launch share a group: given, or the Slurm array's job id */
     const char *env_group = getenv("SLURM_ARRAY_JOB_ID");

@@ -32,6 +32,7 @@ static const command commands[] = {
     { "compare", cmd_compare, "compare two runs per case and metric; exit 1 on a regression (md, csv, junit)" },
     { "history", cmd_history, "a metric's per-run series with change points marked" },
     { "merge",  cmd_merge,  "merge results databases without duplicates" },
+    { "prune",  cmd_prune,  "drop old runs' step events, keeping their summaries (report, history); VACUUM" },
     { "probe",  cmd_probe,  "measure memory bandwidth and peak FP32 rate; store them with the machine" },
     { "json2gbnf", cmd_json2gbnf, "convert a JSON Schema into a llama.cpp GBNF grammar (or say what is unsupported)" },
     { "export-lattice", cmd_export_lattice, "run the lattice search on one prompt and write Graphviz DOT" },

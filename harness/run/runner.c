@@ -798,6 +798,7 @@ int db_run_suite(const db_suite *s, const db_run_options *o, db_run_summary *sum
         rc = db_errf(err, errlen, "%s", e2);
         goto done;
     }
+    db_store_set_events_rows(r.st, o->events_rows);
 
     /* what the run measures: checked again by --resume */
     char inputs_sha[65] = "", suite_sha[65] = "";

@@ -27,6 +27,8 @@ typedef struct db_run_options {
     int shard_index, shard_count;  /* shard_count > 0: run only shard shard_index of the suite's
                                     * work (harness/run/shard.h); recorded with the run */
     const char *shard_group;   /* what the shards of one launch share (e.g. $SLURM_ARRAY_JOB_ID); NULL: "" */
+    bool events_rows;          /* step events as step_event rows (one per event) instead of one
+                                * compact sample_events blob per sample (`run --events rows`) */
 } db_run_options;
 
 typedef struct db_run_summary {

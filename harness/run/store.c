@@ -110,7 +110,10 @@ static int table_count(sqlite3 *db, int *n_tables, int *has_meta) {
  * "-- S7" blocks (identity: harness/run/identity.c; interference:
  * harness/run/interference.h; run lifecycle in migrations_rw).  Version 4:
  * shards (run_shard).  Version 5: the machine's compute devices
- * (machine_device, `decobench probe`). */
+ * (machine_device, `decobench probe`).  Version 6: compact step events
+ * (sample_events: one blob per sample, harness/run/events_codec.h; a
+ * writable upgrade converts the step_event rows into blobs, see
+ * upgrade_schema) and pruned runs (run_prune, `decobench prune`). */
 static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
     [1] = "CREATE %sTABLE sample_metric(\n"
           "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value REAL,\n"
@@ -143,6 +146,13 @@ static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
           "  name TEXT, description TEXT, type TEXT, backend TEXT, memory_bytes INTEGER, known TEXT,\n"
           "  bandwidth_gbs REAL, peak_fp32_tflops REAL, peak_fp16_tflops REAL, source TEXT,\n"
           "  PRIMARY KEY(machine_id, measured_at, idx));\n",
+    /* -- S13 storage: a sample's step events as one compact blob, and the
+     * runs whose raw per-sample data was pruned (store_events.c) */
+    [5] = "CREATE %sTABLE IF NOT EXISTS sample_events(\n"
+          "  sample_id INTEGER PRIMARY KEY REFERENCES sample(id), n INTEGER NOT NULL, data BLOB NOT NULL);\n"
+          "CREATE %sTABLE IF NOT EXISTS run_prune(\n"
+          "  run_id INTEGER PRIMARY KEY REFERENCES run(id), pruned_at INTEGER NOT NULL, samples INTEGER,\n"
+          "  bytes INTEGER);\n",
 };
 
 /* Upgrade statements that only a writable connection runs (ALTER TABLE and
@@ -248,6 +258,15 @@ static int upgrade_schema(db_store *st, int version, char *err, size_t errlen) {
         }
         if (!st->readonly && migrations_rw[v] && exec_rw_migration(st->db, migrations_rw[v], &msg) != SQLITE_OK)
             goto fail;
+        if (!st->readonly && v == 5) {
+            /* version 6: the step_event rows become one blob per sample */
+            int64_t n = 0;
+            char e[512];
+            if (db_st_events_to_blobs(st->db, &n, e, sizeof e) != 0) {
+                msg = sqlite3_mprintf("%s", e);
+                goto fail;
+            }
+        }
     }
     if (!st->readonly) {
         char ver[96];

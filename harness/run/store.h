@@ -46,6 +46,13 @@
  *                  peak_fp32_tflops, peak_fp16_tflops, source): the
  *                  devices `decobench probe` saw (harness/model/devices.h)
  *                  and their roofline numbers (known_devices.h)  (version 5)
+ *   sample_events(sample_id, n, data): all n step events of a sample as
+ *                  one compact blob (harness/run/events_codec.h), written
+ *                  instead of step_event rows unless asked for rows
+ *                  (db_store_set_events_rows); the upgrade converts the
+ *                  rows of older files;
+ *   run_prune(run_id, pruned_at, samples, bytes): runs whose raw
+ *                  per-sample data `decobench prune` removed  (version 6)
  *
  * Opening a database of an older schema version read-write upgrades it in
  * place (one transaction); read-only opens accept every version from 1, so
@@ -65,7 +72,7 @@
 extern "C" {
 #endif
 
-#define DB_STORE_SCHEMA_VERSION 5
+#define DB_STORE_SCHEMA_VERSION 6
 
 typedef struct db_store db_store;
 
@@ -158,6 +165,25 @@ typedef struct db_sample_record {
      * constraint work, quality checks, engine-reported outcomes */
     const char *const *metric_names; const double *metric_values; int n_metrics;
 } db_sample_record;
+
+/* Version 6: samples' step events are written as one sample_events blob
+ * each (the default) or, with rows true, as step_event rows (one per event,
+ * for SQL; `run --events rows`).  Readers read both (store_read.h). */
+void db_store_set_events_rows(db_store *st, bool rows);
+
+/* `decobench prune`: the runs that ended (or were last started) before
+ * cutoff_ms and are not pruned yet lose their raw per-sample data (step
+ * events, blobs and rows); samples, their summary columns, outputs,
+ * counters and metrics stay, so report (without per-position acceptance)
+ * and history work; each gets a run_prune row; then VACUUM.  dry_run:
+ * count only. */
+typedef struct db_prune_stats {
+    int64_t runs, samples, events;
+    int64_t bytes_before, bytes_after;   /* pages in use x page size */
+} db_prune_stats;
+int db_store_prune(db_store *st, int64_t cutoff_ms, bool dry_run, db_prune_stats *out, char *err, size_t errlen);
+/* Whether run_id's raw per-sample data was pruned. */
+int db_store_run_pruned(db_store *st, int64_t run_id, bool *pruned, char *err, size_t errlen);
 
 /* Write one case and all its samples in a single transaction (merge, tests;
  * the runner writes sample by sample: db_store_case_begin below). */

@@ -19,6 +19,7 @@ struct db_store {
     sqlite3 *db;
     char *path;
     bool readonly;
+    bool events_rows;   /* write step_event rows, not sample_events blobs */
     char err[512];
     /* S7 run lifecycle: the heartbeat thread (db_store_heartbeat_start) */
     bool hb_running;
@@ -70,6 +71,21 @@ int db_st_insert_sample(db_store *st, sqlite3_stmt *s, sqlite3_stmt *sc, sqlite3
 /* Binds run_id and a case record's fields up to n_prompts (the columns
  * both case writers share, in their order); returns the next index. */
 int db_st_bind_case_fields(sqlite3_stmt *s, int64_t run_id, const db_case_record *c);
+
+/* ---- store_events.c ------------------------------------------------------- */
+
+/* Calls fn(ctx, sample_id, event) for each step event of kind (0: every
+ * kind) of the samples of case case_id (case_id < 0: of sample -case_id
+ * only), in sample id then event order, from the sample_events blobs and
+ * the step_event rows alike; fn returns nonzero to stop with that value.
+ * -1 with err set on a database or blob error. */
+struct db_event_row;
+int db_st_for_events(db_store *st, int64_t case_id, int kind,
+                     int (*fn)(void *ctx, int64_t sample_id, const struct db_event_row *e), void *ctx, char *err,
+                     size_t errlen);
+/* Schema version 6 upgrade: the step_event rows become sample_events
+ * blobs (inside the caller's transaction); *n_samples converted. */
+int db_st_events_to_blobs(sqlite3 *db, int64_t *n_samples, char *err, size_t errlen);
 
 /* ---- store_lifecycle.c ---------------------------------------------------- */
 

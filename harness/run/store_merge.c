@@ -137,7 +137,7 @@ static int sel_col(const copier *c, const char *name) {
     return -1;
 }
 
-enum { C_MACHINE, C_RUN, C_RUNCNT, C_CASE, C_SAMPLE, C_SMPCNT, C_SMPMET, C_EVENT, C_NOISE, C_N };
+enum { C_MACHINE, C_RUN, C_RUNCNT, C_CASE, C_SAMPLE, C_SMPCNT, C_SMPMET, C_EVENT, C_EVBLOB, C_NOISE, C_N };
 
 typedef struct merger {
     sqlite3 *src, *dst;
@@ -157,7 +157,8 @@ static int m_fail(merger *m, sqlite3 *db, const char *what) {
     return -1;
 }
 
-/* copy the samples (and their counters and events) of source case sc_id
+/* copy the samples (and their counters, metrics, event rows and event
+ * blobs) of source case sc_id
  * to dst case dc_id */
 static int copy_samples(merger *m, int64_t sc_id, int64_t dc_id, db_merge_stats *stats) {
     copier *cs = &m->c[C_SAMPLE];
@@ -168,7 +169,7 @@ static int copy_samples(merger *m, int64_t sc_id, int64_t dc_id, db_merge_stats 
         int64_t ss_id = sqlite3_column_int64(cs->sel, 0), ds_id;
         if (copier_put(cs, m->dst, dc_id, &ds_id) != 0) return m_fail(m, m->dst, "insert sample");
         stats->samples_added++;
-        for (int k = C_SMPCNT; k <= C_EVENT; k++) {
+        for (int k = C_SMPCNT; k <= C_EVBLOB; k++) {
             copier *cc = &m->c[k];
             sqlite3_reset(cc->sel);
             sqlite3_bind_int64(cc->sel, 1, ss_id);
@@ -698,6 +699,10 @@ int db_merge(db_store *dst, db_store *src, db_merge_stats *stats, char *err, siz
                     "WHERE sample_id = ? ORDER BY rowid", 0, err, errlen) != 0 ||
         copier_init(&m.c[C_EVENT], m.src, m.dst, "step_event", "sample_id", "WHERE sample_id = ? ORDER BY seq", 0,
                     err, errlen) != 0 ||
+        /* version 6: a sample's events as one blob (a read-only source of
+         * an older version has an empty TEMP table of it) */
+        copier_init(&m.c[C_EVBLOB], m.src, m.dst, "sample_events", "sample_id", "WHERE sample_id = ?", 0, err,
+                    errlen) != 0 ||
         copier_init(&m.c[C_NOISE], m.src, m.dst, "interference", "run_id", "WHERE run_id = ? ORDER BY rowid", 0,
                     err, errlen) != 0)
         goto out;

@@ -6,6 +6,7 @@
  */
 #include "store_read.h"
 #include "store_int.h"
+#include "events_codec.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -455,27 +456,44 @@ int db_store_read_counter_names(db_store *st, int64_t run_id, char ***names, int
     return read_rows(st, s, "read counters", sizeof **names, name_row, name_free, names, n, err, errlen);
 }
 
-static int event_row(sqlite3_stmt *s, void *e) {
-    db_event_info *ev = e;
-    ev->sample_id = sqlite3_column_int64(s, 0);
-    ev->n_tokens = sqlite3_column_int(s, 1);
-    ev->n_accepted = sqlite3_column_int(s, 2);
-    ev->accepted_mask = (uint64_t)sqlite3_column_int64(s, 3);
+/* the events of one kind gathered into a grown array */
+typedef struct {
+    db_event_info *v;
+    int n, cap;
+} event_acc;
+
+static int event_add(void *ctx, int64_t sample_id, const db_event_row *e) {
+    event_acc *a = ctx;
+    if (a->n == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 256;
+        db_event_info *g = realloc(a->v, (size_t)cap * sizeof *g);
+        if (!g) return -2;
+        a->v = g;
+        a->cap = cap;
+    }
+    db_event_info *ev = &a->v[a->n++];
+    ev->sample_id = sample_id;
+    ev->n_tokens = e->n_tokens;
+    ev->n_accepted = e->n_accepted;
+    ev->accepted_mask = e->accepted_mask;
     return 0;
 }
 
 int db_store_read_events(db_store *st, int64_t case_id, int kind, db_event_info **out, int *n, char *err,
                          size_t errlen) {
-    sqlite3_stmt *s = NULL;
     *out = NULL;
     *n = 0;
-    if (prep(st, "SELECT e.sample_id, e.n_tokens, e.n_accepted, e.accepted_mask FROM step_event e"
-                 " JOIN sample s ON s.id = e.sample_id WHERE s.case_id = ? AND e.kind = ?", "read verify events", &s,
-             err, errlen) != 0)
+    /* from the sample_events blobs and the step_event rows alike */
+    event_acc a = { NULL, 0, 0 };
+    int rc = db_st_for_events(st, case_id, kind, event_add, &a, err, errlen);
+    if (rc != 0) {
+        free(a.v);
+        if (rc == -2) return db_errf(err, errlen, "out of memory");
         return -1;
-    sqlite3_bind_int64(s, 1, case_id);
-    sqlite3_bind_int(s, 2, kind);
-    return read_rows(st, s, "read verify events", sizeof **out, event_row, NULL, out, n, err, errlen);
+    }
+    *out = a.v;
+    *n = a.n;
+    return 0;
 }
 
 /* ---- named per-sample metrics ------------------------------------------------- */

@@ -4,6 +4,7 @@
  */
 #include "store_serve.h"
 #include "store_int.h"
+#include "events_codec.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -55,6 +56,39 @@ static int find(const db_serve_request_info *r, int n, int64_t id) {
     return -1;
 }
 
+/* the state of the walk over a case's ARRIVAL events */
+typedef struct {
+    db_serve_request_info *v;
+    int k;
+    int64_t prev_id;
+    double prev_t;
+    int cur, icap;
+} arrivals;
+
+static int arrival(void *ctx, int64_t id, const db_event_row *e) {
+    arrivals *a = ctx;
+    double t = (double)e->t_end_us / 1e3;
+    if (id != a->prev_id) {
+        a->cur = find(a->v, a->k, id);
+        a->icap = 0;
+        a->prev_id = id;
+        a->prev_t = t;
+        return 0;
+    }
+    if (a->cur >= 0) {
+        db_serve_request_info *r = &a->v[a->cur];
+        if (r->n_itl == a->icap) {
+            a->icap = a->icap ? 2 * a->icap : 64;
+            double *ni = realloc(r->itl_ms, sizeof *ni * (size_t)a->icap);
+            if (!ni) return -2;
+            r->itl_ms = ni;
+        }
+        r->itl_ms[r->n_itl++] = t - a->prev_t;
+    }
+    a->prev_t = t;
+    return 0;
+}
+
 int db_store_read_serve_requests(db_store *st, int64_t case_id, db_serve_request_info **out, int *n, char *err,
                                  size_t errlen) {
     *out = NULL;
@@ -93,48 +127,13 @@ int db_store_read_serve_requests(db_store *st, int64_t case_id, db_serve_request
         db_serve_requests_free(v, k);
         return db_sql_fail(st->db, "read request metrics", err, errlen);
     }
-    /* their arrivals, in order: the inter-token latencies */
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT e.sample_id, e.t_end_us FROM step_event e JOIN sample x ON x.id = e.sample_id"
-                           " WHERE x.case_id = ? AND e.kind = ? ORDER BY e.sample_id, e.seq",
-                           -1, &s, NULL) != SQLITE_OK) {
+    /* their arrivals, in order: the inter-token latencies (from the
+     * sample_events blobs and the step_event rows alike) */
+    arrivals ar = { v, k, -1, 0, -1, 0 };
+    rc = db_st_for_events(st, case_id, DB_EV_ARRIVAL, arrival, &ar, err, errlen);
+    if (rc != 0) {
         db_serve_requests_free(v, k);
-        return db_sql_fail(st->db, "read arrivals", err, errlen);
-    }
-    sqlite3_bind_int64(s, 1, case_id);
-    sqlite3_bind_int(s, 2, DB_EV_ARRIVAL);
-    int64_t prev_id = -1;
-    double prev_t = 0;
-    int cur = -1, icap = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(s, 0);
-        double t = (double)sqlite3_column_int64(s, 1) / 1e3;
-        if (id != prev_id) {
-            cur = find(v, k, id);
-            icap = 0;
-            prev_id = id;
-            prev_t = t;
-            continue;
-        }
-        if (cur >= 0) {
-            db_serve_request_info *r = &v[cur];
-            if (r->n_itl == icap) {
-                icap = icap ? 2 * icap : 64;
-                double *ni = realloc(r->itl_ms, sizeof *ni * (size_t)icap);
-                if (!ni) {
-                    rc = SQLITE_NOMEM;
-                    break;
-                }
-                r->itl_ms = ni;
-            }
-            r->itl_ms[r->n_itl++] = t - prev_t;
-        }
-        prev_t = t;
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        db_serve_requests_free(v, k);
-        return rc == SQLITE_NOMEM ? db_errf(err, errlen, "out of memory") : db_sql_fail(st->db, "read arrivals", err, errlen);
+        return rc == -2 ? db_errf(err, errlen, "out of memory") : -1;
     }
     *out = v;
     *n = k;

@@ -4,6 +4,7 @@
  * db_store_case_finish).  Non-finite doubles are stored as NULL.
  */
 #include "store_int.h"
+#include "events_codec.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -237,6 +238,18 @@ static char *accept_at_json(const db_sample_metrics *m) {
     return db_str_take(&b);
 }
 
+/* The statement db_st_insert_sample's se parameter is: one step_event row
+ * per event (`run --events rows`) or one sample_events row per sample. */
+static const char *event_insert_sql(const db_store *st) {
+    return st->events_rows ? "INSERT INTO step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,"
+                             " accepted_mask, t_start_us, t_end_us) VALUES(?,?,?,?,?,?,?,?,?,?)"
+                           : "INSERT INTO sample_events(sample_id, n, data) VALUES(?,?,?)";
+}
+
+void db_store_set_events_rows(db_store *st, bool rows) {
+    if (st) st->events_rows = rows;
+}
+
 int db_st_insert_sample(db_store *st, sqlite3_stmt *s, sqlite3_stmt *sc, sqlite3_stmt *sm, sqlite3_stmt *se,
                          int64_t case_id, const db_sample_record *r) {
     const db_sample_metrics *m = &r->m;
@@ -293,6 +306,29 @@ int db_st_insert_sample(db_store *st, sqlite3_stmt *s, sqlite3_stmt *sc, sqlite3
         db_st_bind_text(sm, 2, r->metric_names[i]);
         db_st_bind_real(sm, 3, r->metric_values[i]);
         if (db_st_step_done(st, sm, "insert sample_metric") != 0) return -1;
+    }
+    if (!st->events_rows) {
+        /* schema version 6: the sample's events as one compact blob */
+        if (r->n_events <= 0) return 0;
+        db_event_row *rows = malloc((size_t)r->n_events * sizeof *rows);
+        if (!rows) {
+            snprintf(st->err, sizeof st->err, "%s: out of memory", st->path);
+            return -1;
+        }
+        for (int i = 0; i < r->n_events; i++) rows[i] = db_event_to_row(&r->events[i]);
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        char e[256];
+        int rc = db_events_encode(rows, r->n_events, &blob, &len, e, sizeof e);
+        free(rows);
+        if (rc != 0) {
+            snprintf(st->err, sizeof st->err, "%s: %s", st->path, e);
+            return -1;
+        }
+        sqlite3_bind_int64(se, 1, sid);
+        sqlite3_bind_int(se, 2, r->n_events);
+        sqlite3_bind_blob(se, 3, blob, (int)len, free);
+        return db_st_step_done(st, se, "insert sample_events");
     }
     for (int i = 0; i < r->n_events; i++) {
         const db_event *e = &r->events[i];
@@ -353,9 +389,7 @@ int db_store_case(db_store *st, int64_t run_id, const db_case_record *c,
                       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &ss) != 0 ||
         db_st_prepare(st, "INSERT INTO sample_counter(sample_id, name, value) VALUES(?,?,?)", &sc) != 0 ||
         db_st_prepare(st, "INSERT INTO sample_metric(sample_id, name, value) VALUES(?,?,?)", &sm) != 0 ||
-        db_st_prepare(st,
-                      "INSERT INTO step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,"
-                      " accepted_mask, t_start_us, t_end_us) VALUES(?,?,?,?,?,?,?,?,?,?)", &se) != 0)
+        db_st_prepare(st, event_insert_sql(st), &se) != 0)
         goto fail;
     int k = db_st_bind_case_fields(s, run_id, c);
     db_st_bind_text(s, k++, c->status);
@@ -441,9 +475,7 @@ int db_store_sample(db_store *st, int64_t case_id, const db_sample_record *r) {
                       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &ss) != 0 ||
         db_st_prepare(st, "INSERT INTO sample_counter(sample_id, name, value) VALUES(?,?,?)", &sc) != 0 ||
         db_st_prepare(st, "INSERT INTO sample_metric(sample_id, name, value) VALUES(?,?,?)", &sm) != 0 ||
-        db_st_prepare(st,
-                      "INSERT INTO step_event(sample_id, seq, kind, role, step, n_tokens, n_accepted,"
-                      " accepted_mask, t_start_us, t_end_us) VALUES(?,?,?,?,?,?,?,?,?,?)", &se) != 0 ||
+        db_st_prepare(st, event_insert_sql(st), &se) != 0 ||
         db_st_insert_sample(st, ss, sc, sm, se, case_id, r) != 0 ||
         db_st_heartbeat_now(st, "UPDATE run SET heartbeat_at=? WHERE id=(SELECT run_id FROM \"case\" WHERE id=?)",
                             case_id) != 0)
