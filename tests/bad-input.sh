@@ -270,6 +270,12 @@ refuse "report --format unknown" "--format" -- report --db @DB@ --format yaml
 cp "$tmp/deep-suite.json" "$tmp/deep-schema.json"
 refuse "json2gbnf on JSON nested too deep" "nested deeper than 1000" -- json2gbnf "$tmp/deep-schema.json" -o @OUT@
 refuse "json2gbnf on a missing schema" "nosuch-schema.json" -- json2gbnf "$tmp/nosuch-schema.json" -o @OUT@
+refuse "prune without --keep-summaries-after" "--keep-summaries-after DAYS is required" -- prune --db @DB@
+refuse "prune --keep-summaries-after negative" "got '-1'" -- prune --db @DB@ --keep-summaries-after -1
+refuse "prune --keep-summaries-after not a number" "got 'soon'" -- prune --db @DB@ --keep-summaries-after soon
+refuse "prune with an unknown option" "--frobnicate" -- prune --db @DB@ --keep-summaries-after 30 --frobnicate
+refuse "prune of a file that is not a database" "not a SQLite database" -- prune --db "$tmp/text.db" --keep-summaries-after 30
+refuse "prune of a missing database" "nosuch-prune.db" -- prune --db "$tmp/nosuch-prune.db" --keep-summaries-after 30
 
 echo "bad-input: $tried bad inputs tried -> $refused refused with one line and exit 2, nothing written"
 [ "$tried" -ge 20 ] && [ "$refused" = "$tried" ] && ok "all $tried bad inputs refused" || fail "all bad inputs refused" "$refused of $tried"

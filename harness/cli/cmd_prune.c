@@ -2,11 +2,13 @@
  * [--dry-run]`: drop the raw per-sample step events of runs that ended more
  * than DAYS ago, keeping the samples' summaries (report without
  * per-position acceptance, history), then VACUUM (db_store_prune). */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "harness/run/store.h"
@@ -68,6 +70,11 @@ int cmd_prune(int argc, char **argv) {
     }
     char err[512];
     db_store *st = NULL;
+    struct stat sb;
+    if (stat(db_path, &sb) != 0) {   /* pruning never creates a database */
+        fprintf(stderr, "decobench prune: %s: %s\n", db_path, strerror(errno));
+        return 2;
+    }
     if (db_store_open(db_path, &st, err, sizeof err) != 0) {
         fprintf(stderr, "decobench prune: %s\n", err);
         return 2;
