@@ -8,9 +8,10 @@
 # first difference the logit gap under ar against the noise bound
 # (build/bench/identity_gap).
 #
-# Usage: bench/identity.sh [--per-file N] [--tokens N] [--threads N] [--keep DIR] [--serve]
+# Usage: bench/identity.sh [--per-file N] [--tokens N] [--threads N] [--keep DIR] [--only ENGINE] [--serve]
 #   --per-file N   prompts per held-out file (default 100: 300 prompts)
 #   --tokens N     max_new_tokens (default 96)
+#   --only ENGINE  only that engine's configurations (beside ar), e.g. token-recycling
 #   --serve        the serving engine instead: the same prompts sent to
 #                  llama-server (the pinned llama.cpp's, on 127.0.0.1, 4
 #                  slots, prompt cache off) one at a time and four at a time
@@ -18,7 +19,7 @@
 # --serve llama-server (scripts/build-llama.sh).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-per=100 tokens=96 threads=2 keep="" serve=0
+per=100 tokens=96 threads=2 keep="" serve=0 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --per-file) per="$2"; shift 2 ;;
@@ -26,7 +27,8 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --keep) keep="$2"; shift 2 ;;
     --serve) serve=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --only) only="$2"; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "identity.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -74,7 +76,13 @@ engines='{ "engine": "spec", "label": "spec k=4", "draft": "draft", "params": { 
     { "engine": "lookahead", "label": "lookahead W=7 N=4 G=7", "params": { "W": 7, "N": 4, "G": 7 } },
     { "engine": "lookahead", "label": "lookahead W=15 N=5 G=15", "params": { "W": 15, "N": 5, "G": 15 } },
     { "engine": "pld", "label": "pld", "params": { "k": 10 } },
-    { "engine": "self-spec", "label": "self-spec", "params": { "k": 4, "layers": 2 } }'
+    { "engine": "self-spec", "label": "self-spec", "params": { "k": 4, "layers": 2 } },
+    { "engine": "token-recycling", "label": "token-recycling small" },
+    { "engine": "token-recycling", "label": "token-recycling paper", "params": { "tree": "paper" } }'
+if [ -n "$only" ]; then
+  engines=$(grep -F "\"engine\": \"$only\"" <<< "$engines" | sed 's/^ *//; s/ *},\{0,1\} *$/ }/' | paste -sd, -)
+  [ -n "$engines" ] || { echo "identity.sh: --only: no configuration of engine '$only'" >&2; exit 2; }
+fi
 servers=""
 if [ "$serve" = 1 ]; then
   llama_bin="${DB_LLAMA_BINDIR:-$here/.deps/llama/bin}"

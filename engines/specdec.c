@@ -51,6 +51,11 @@ static int commit(db_spec *s, const db_token *t, int n, char *err, size_t errlen
 
 int db_spec_begin(db_spec *s, const db_gen_request *req, db_gen_output *out, int k_max,
                   char *err, size_t errlen) {
+    return db_spec_begin_rows(s, req, out, k_max, false, err, errlen);
+}
+
+int db_spec_begin_rows(db_spec *s, const db_gen_request *req, db_gen_output *out, int k_max,
+                       bool all_rows, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     s->req = req;
     s->out = out;
@@ -74,7 +79,7 @@ int db_spec_begin(db_spec *s, const db_gen_request *req, db_gen_output *out, int
     s->n_seq = req->n_prompt;
 
     /* prefill: the whole prompt in one target forward, then the first token */
-    for (int i = 0; i < req->n_prompt; i++) db_batch_add1(&s->batch, req->prompt[i], i, 0, i == req->n_prompt - 1);
+    for (int i = 0; i < req->n_prompt; i++) db_batch_add1(&s->batch, req->prompt[i], i, 0, all_rows || i == req->n_prompt - 1);
     if (db_forward(req->target, &s->batch, req->events, DB_ROLE_TARGET, 0) != 0) {
         db_errf(err, errlen, "target prefill: %s", db_model_last_error(req->target));
         db_spec_end(s);

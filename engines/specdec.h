@@ -42,6 +42,11 @@ typedef struct db_spec {
  * first token).  k_max bounds drafts.  Returns 0 or -1 + err. */
 int  db_spec_begin(db_spec *s, const db_gen_request *req, db_gen_output *out, int k_max,
                    char *err, size_t errlen);
+/* The same, with all_rows: the prefill asks a logits row for every prompt
+ * position (db_model_logits(target, i) for i < n_prompt stays valid until
+ * the next forward), for drafters that learn from them (token-recycling). */
+int  db_spec_begin_rows(db_spec *s, const db_gen_request *req, db_gen_output *out, int k_max,
+                        bool all_rows, char *err, size_t errlen);
 void db_spec_end(db_spec *s);
 
 /* Tokens committed after the prompt so far, and how many more are allowed. */

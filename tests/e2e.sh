@@ -157,26 +157,27 @@ cat > "$tmp/spec.json" <<JSON
     { "engine": "spec-tree", "label": "tree", "draft": "draft", "params": { "branches": 3, "p_split": 0.001 } },
     { "engine": "pld", "label": "pld" },
     { "engine": "lookahead", "label": "lookahead", "params": { "W": 4, "N": 3, "G": 4 } },
-    { "engine": "self-spec", "label": "self-spec", "params": { "layers": 1 } }
+    { "engine": "self-spec", "label": "self-spec", "params": { "layers": 1 } },
+    { "engine": "token-recycling", "label": "recycle" }
   ],
   "baseline": "ar", "max_new_tokens": 24, "repetitions": 1, "warmup": 0, "threads": 1
 }
 JSON
 "$bin" run "$tmp/spec.json" --db "$tmp/spec.db" --no-progress >"$tmp/spec.out" 2>"$tmp/spec.err"; rc=$?
 labels=$(sqlite3 "$tmp/spec.db" 'select group_concat(label || ":" || status || ":" || n, ",") from (select c.label, c.status, count(s.id) n from "case" c left join sample s on s.case_id = c.id group by c.id order by c.idx)' 2>/dev/null)
-[ $rc = 0 ] && [ "$labels" = "ar:completed:3,spec k=2:completed:3,spec k=5:completed:3,tree:completed:3,pld:completed:3,lookahead:completed:3,self-spec:completed:3" ] \
-  && ok "speculative suite runs (spec, spec-tree, pld, lookahead, self-spec): 7 cases of 3 samples" \
+[ $rc = 0 ] && [ "$labels" = "ar:completed:3,spec k=2:completed:3,spec k=5:completed:3,tree:completed:3,pld:completed:3,lookahead:completed:3,self-spec:completed:3,recycle:completed:3" ] \
+  && ok "speculative suite runs (spec, spec-tree, pld, lookahead, self-spec, token-recycling): 8 cases of 3 samples" \
   || fail "speculative suite runs" "rc=$rc cases: $labels" "$(tail -3 "$tmp/spec.err")"
 # greedy: every engine's tokens equal ar's on every prompt
 differ=$(sqlite3 "$tmp/spec.db" 'select count(*) from sample s join "case" c on c.id = s.case_id join sample b on b.prompt_idx = s.prompt_idx join "case" bc on bc.id = b.case_id and bc.label = "ar" where c.label <> "ar" and s.output_tokens_json <> b.output_tokens_json' 2>/dev/null)
 total=$(sqlite3 "$tmp/spec.db" 'select count(*) from sample s join "case" c on c.id = s.case_id where c.label <> "ar"' 2>/dev/null)
-[ "$differ" = 0 ] && [ "${total:-0}" = 18 ] && ok "greedy outputs of 6 speculative configurations identical to ar (18 samples)" \
+[ "$differ" = 0 ] && [ "${total:-0}" = 21 ] && ok "greedy outputs of 7 speculative configurations identical to ar (21 samples)" \
   || fail "greedy outputs identical to ar" "differing=$differ of $total"
 # S7 identity: the run compared each lossless case with ar itself; report shows it
 ident=$(sqlite3 "$tmp/spec.db" 'select count(*) || ":" || sum(n_identical) || "/" || sum(n_compared) from identity' 2>/dev/null)
 "$bin" report --db "$tmp/spec.db" --columns label,identical >"$tmp/ident.md" 2>&1
-[ "$ident" = "6:18/18" ] && grep -qE '^[|] tree( †)? [|] 3/3 [|]' "$tmp/ident.md" \
-  && ok "run stores greedy identity with ar for 6 lossless cases; report column identical" \
+[ "$ident" = "7:21/21" ] && grep -qE '^[|] tree( †)? [|] 3/3 [|]' "$tmp/ident.md" \
+  && ok "run stores greedy identity with ar for 7 lossless cases; report column identical" \
   || fail "identity table / report column" "$ident" "$(cat "$tmp/ident.md")"
 # a draft identical to the target: every drafted token accepted, so each
 # commit after the first token brings k + 1 tokens (the last one fewer):
@@ -405,10 +406,10 @@ fi
 listed=$(awk '/^  [a-z]/ { printf "%s ", $1 }' "$tmp/list")
 registered=$(sed -n 's/^ *&db_engine_\([a-z_]*\),$/\1/p' "$src/engines/registry.c" | tr '_\n' '- ')
 arparams=$(awk '/^  ar / { on = 1; next } /^  [a-z]/ { on = 0 } on { printf "%s ", $1 }' "$tmp/list")
-[ $rc = 0 ] && [ "$listed" = "$registered" ] && [ "$(wc -w <<< "$registered")" = 18 ] \
+[ $rc = 0 ] && [ "$listed" = "$registered" ] && [ "$(wc -w <<< "$registered")" = 19 ] \
   && [ "$arparams" = "mode temp top_k top_p no_repeat_ngram " ] \
-  && ok "list shows all 18 registered engines in order, with parameters" \
-  || fail "list shows all 18 registered engines in order, with parameters" "listed: $listed" "registered: $registered; ar: $arparams"
+  && ok "list shows all 19 registered engines in order, with parameters" \
+  || fail "list shows all 19 registered engines in order, with parameters" "listed: $listed" "registered: $registered; ar: $arparams"
 # --help: exit 0, nothing on stderr, the usage line, and every long option
 # of the command's option table (harness/cli/cmd_*.c) named in the text
 for cmd in run report list probe json2gbnf export-lattice compare history merge; do

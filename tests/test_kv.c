@@ -4,7 +4,7 @@
  * cells the engine put in the cache and which token it decoded into each.
  * After each lossless engine decodes greedily, every sequence it used must
  * hold exactly one cell per position of prompt + output (minus the last
- * token, not yet evaluated, and for spec-tree and lookahead minus the last
+ * token, not yet evaluated, and for spec-tree, lookahead and token-recycling minus the last
  * step's accepted tokens when they were placed out of order: those are
  * evaluated again at the next forward), each with the right token, and
  * nothing past it; the backend's own largest position must agree.  Unlike the logits check
@@ -15,7 +15,8 @@
  *
  *   ledger_follows_kv_operations     the ledger itself, by hand, on the exact backend
  *   engines_leave_exact_history      exact backend: spec, spec-tree, pld,
- *                                    lookahead, ar over 8 seeds
+ *                                    lookahead, token-recycling (small and
+ *                                    paper trees), ar over 8 seeds
  *   bundled_engines_leave_exact_history  llama.cpp, bundled target + draft,
  *                                    prose / scripture / code prompts,
  *                                    plus the planted-bug controls
@@ -142,9 +143,11 @@ static void engines_leave_exact_history(void) {
     const char *tree_kv[] = { "k", "3", "branches", "3", "p_split", "0.2" };
     const char *pld_kv[] = { "k", "4" };
     const char *la_kv[] = { "W", "5", "N", "3", "G", "5" };
+    const char *rc_kv[] = { "tree", "paper" };
     struct { const char *name; const char *const *kv; int n_kv, n_seq, draft; } E[] = {
         { "ar", NULL, 0, 1, 0 },          { "spec", spec_kv, 2, 1, 1 }, { "spec-tree", tree_kv, 6, 3, 1 },
         { "pld", pld_kv, 2, 1, 0 },       { "lookahead", la_kv, 6, 9, 0 },
+        { "token-recycling", NULL, 0, 22, 0 }, { "token-recycling", rc_kv, 2, 40, 0 },
     };
     int checked = 0;
     for (int seed = 1; seed <= 8; seed++) {
@@ -170,7 +173,7 @@ static void engines_leave_exact_history(void) {
         db_model_close(t);
         db_model_close(d);
     }
-    CHECK_INT_EQ(checked, 40);
+    CHECK_INT_EQ(checked, 56);
 }
 
 /* Plant one bug `back` positions before the end of sequence 0's history and
@@ -228,6 +231,7 @@ static void bundled_engines_leave_exact_history(void) {
     struct { const char *name; const char *const *kv; int n_kv, n_seq, draft; } E[] = {
         { "ar", NULL, 0, 1, 0 },        { "spec", spec_kv, 2, 1, 1 }, { "spec-tree", tree_kv, 6, 3, 1 },
         { "lookahead", la_kv, 6, 31, 0 }, { "pld", pld_kv, 2, 1, 0 },
+        { "token-recycling", NULL, 0, 22, 0 },
     };
     int checked = 0, planted = 0, caught = 0, tail_max = 0;
     for (int i = 0; i < 3; i++) {
@@ -264,7 +268,7 @@ static void bundled_engines_leave_exact_history(void) {
            tail_max);
     printf("    %d generations checked cell by cell; planted bugs caught: %d of %d (2, 10, 30, 60 back; removed, "
            "wrong token, stale duplicate)\n", checked, caught, planted);
-    CHECK_INT_EQ(checked, 15);
+    CHECK_INT_EQ(checked, 18);
     CHECK(planted >= 24);
     CHECK_INT_EQ(caught, planted);
     db_model_close(t);

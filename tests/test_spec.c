@@ -87,7 +87,7 @@ static void greedy_identical_to_ar_exact(void) {
     const int nkv[] = { 2, 2, 2, 2, 2, 4, 4 };
     db_rng r = db_rng_make(3, 0);
     int mismatches = 0, cases = 0;
-    long tree_acc = 0, tree_commits = 0, la_acc = 0;
+    long tree_acc = 0, tree_commits = 0, la_acc = 0, rc_acc = 0, rc_drafted = 0;
     gen_stats total = { 0 };
     for (int prompt_i = 0; prompt_i < 25; prompt_i++) {
         db_token prompt[12] = { DB_EXACT_BOS };
@@ -128,6 +128,19 @@ static void greedy_identical_to_ar_exact(void) {
             cases++;
             db_output_free(&o);
         }
+        const char *rc_cfg[][6] = { { "tree", "small" }, { "tree", "paper" }, { "tree", "chain" },
+                                    { "k", "3", "depth", "3" }, { "prompt_rows", "false", "k", "2" } };
+        const int rc_n[] = { 2, 2, 2, 4, 4 };
+        for (int c = 0; c < 5; c++) {
+            db_gen_output o;
+            gen_stats st;
+            run_engine("token-recycling", t, NULL, rc_cfg[c], rc_n[c], prompt, n, 48, 1, &o, &st);
+            mismatches += !same_tokens(&o, &ref);
+            rc_acc += st.accepted;
+            rc_drafted += st.drafted;
+            cases++;
+            db_output_free(&o);
+        }
         const char *pld_cfg[][6] = { { "k", "1" }, { "k", "4", "ngram_max", "2" }, { "k", "10", "ngram_min", "2", "ngram_max", "4" },
                                      { "k", "4", "lookup", "cache", "ngram_max", "4" }, { "k", "8", "lookup", "cache", "ngram_min", "2" } };
         const int pld_n[] = { 2, 4, 6, 6, 6 };
@@ -149,6 +162,8 @@ static void greedy_identical_to_ar_exact(void) {
     CHECK(tree_commits > 0 && (double)tree_acc / tree_commits > 1.2);
     CHECK_MSG(la_acc > 0, "lookahead never accepted an n-gram token");
     printf("    lookahead: %ld n-gram tokens accepted\n", la_acc);
+    CHECK_MSG(rc_acc > 0 && rc_acc < rc_drafted, "token-recycling accepted %ld of %ld tree depths", rc_acc, rc_drafted);
+    printf("    token-recycling: %ld of %ld tree depths accepted\n", rc_acc, rc_drafted);
     db_model_close(t);
     db_model_close(d);
 }
@@ -382,6 +397,48 @@ static void stochastic_spec_samples_target(void) {
     free(joint);
     db_model_close(t);
     db_model_close(d);
+}
+
+/* token-recycling under sampling: the prompt holds every word, so its
+ * prefill rows fill the adjacency matrix and trees are drafted from the
+ * first step; the model's order is 1, so the law of the 4 tokens after a
+ * prompt ending in 4 is joint4's. */
+static void stochastic_recycle_samples_target(void) {
+    db_model *t = open_model("exact", S_TARGET);
+    if (!t) return;
+    const int cells = SV * SV * SV * SV;
+    uint64_t *counts = calloc((size_t)cells, sizeof *counts);
+    double *joint = malloc(sizeof(double) * (size_t)cells);
+    struct { const char *kv[8]; int n_kv; double temp; int top_k; int n; } cfg[] = {
+        { { "mode", "sample", "tree", "small" }, 4, 1.0, 0, 30000 },
+        { { "mode", "sample", "tree", "paper", "temp", "0.8", "top_k", "4" }, 8, 0.8, 4, 25000 },
+        { { "mode", "sample", "tree", "chain", "k", "2" }, 6, 1.0, 0, 25000 },
+    };
+    db_token prompt[8] = { DB_EXACT_BOS, 3, 5, 6, 7, 8, 1, 4 };
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        memset(counts, 0, sizeof *counts * (size_t)cells);
+        long drafted = 0, accepted = 0;
+        for (int s = 0; s < cfg[c].n; s++) {
+            db_gen_output o;
+            gen_stats st;
+            if (run_engine("token-recycling", t, NULL, cfg[c].kv, cfg[c].n_kv, prompt, 8, 4, 7000 + (uint64_t)s, &o, &st) != 0) break;
+            if (o.n_tokens == 4) counts[((o.tokens[0] * SV + o.tokens[1]) * SV + o.tokens[2]) * SV + o.tokens[3]]++;
+            else db_test_fail(__FILE__, __LINE__, "sample %d: %d tokens", s, o.n_tokens);
+            drafted += st.drafted;
+            accepted += st.accepted;
+            db_output_free(&o);
+        }
+        joint4(cfg[c].temp, cfg[c].top_k, joint);
+        int df;
+        double p = chi_p(counts, joint, &df);
+        printf("    token-recycling %s: %d samples, accepted %ld of %ld depths, chi2 df %d, p = %.4f\n", cfg[c].kv[3],
+               cfg[c].n, accepted, drafted, df, p);
+        CHECK_MSG(p > 1e-4, "token-recycling config %zu: p = %g", c, p);
+        CHECK_MSG(drafted > 0 && accepted > 0 && accepted < drafted, "token-recycling: drafted %ld accepted %ld", drafted, accepted);
+    }
+    free(counts);
+    free(joint);
+    db_model_close(t);
 }
 
 /* A broken verifier that accepts (almost) every draft token: drafts are
@@ -753,6 +810,9 @@ static void bundled_models_identity_and_kv(void) {
     const char *la_small[] = { "W", "7", "N", "4", "G", "7" };
     const char *tree_kv[] = { "k", "4", "branches", "3", "p_split", "0.1" };
     const char *spec_kv[] = { "k", "4" };
+    const char *rc_kv[][2] = { { "tree", "small" }, { "tree", "chain" } };
+    const char *rc_paper[] = { "tree", "paper" };
+    long rc_acc = 0;
     int strict_diff = 0, real = 0, ties = 0;
     double max_gap = 0;
     long la_acc = 0, tree_acc = 0, tree_rej = 0;
@@ -784,7 +844,20 @@ static void bundled_models_identity_and_kv(void) {
         strict_diff += !same_tokens(&o, &ref);
         kv_matches_fresh(t, fresh, prompt, n, &o, 1, tol_kv, "spec");
         db_output_free(&o);
+        for (int c = 0; c < 2; c++) {
+            run_engine("token-recycling", t, NULL, rc_kv[c], 2, prompt, n, 96, 1, &o, &gs);
+            CHECK_MSG(same_tokens(&o, &ref), "token-recycling tree=%s differs from ar on prompt %d", rc_kv[c][1], i);
+            strict_diff += !same_tokens(&o, &ref);
+            rc_acc += gs.accepted;
+            kv_matches_fresh(t, fresh, prompt, n, &o, c == 0 ? 22 : 1, tol_kv, "token-recycling");
+            db_output_free(&o);
+        }
         /* batches of >= 64 rows: identical up to near-ties */
+        real += identical_modulo_ties(t, NULL, fresh, "token-recycling", rc_paper, 2, prompt, n, &ref, 2 * eps, &ties,
+                                      &max_gap);
+        run_engine("token-recycling", t, NULL, rc_paper, 2, prompt, n, 96, 1, &o, &gs);
+        kv_matches_fresh(t, fresh, prompt, n, &o, 40, tol_kv, "token-recycling tree=paper");
+        db_output_free(&o);
         real += identical_modulo_ties(t, NULL, fresh, "lookahead", la_big, 6, prompt, n, &ref, 2 * eps, &ties,
                                       &max_gap);
         run_engine("lookahead", t, NULL, la_big, 6, prompt, n, 96, 1, &o, &gs);
@@ -797,6 +870,8 @@ static void bundled_models_identity_and_kv(void) {
     CHECK_INT_EQ(strict_diff, 0);
     CHECK_INT_EQ(real, 0);
     CHECK_MSG(la_acc > 10, "lookahead accepted only %ld n-gram tokens", la_acc);
+    CHECK_MSG(rc_acc > 10, "token-recycling accepted only %ld tree tokens", rc_acc);
+    printf("    bundled: token-recycling small and chain identical to ar on 3 of 3, %ld tree tokens accepted\n", rc_acc);
     CHECK_MSG(tree_acc > 10 && tree_rej > 10, "spec-tree accepted %ld, rejected %ld draft tokens", tree_acc, tree_rej);
     printf("    bundled: spec, spec-tree, lookahead W=7 identical to ar on 3 of 3; lookahead W=15: %d near-ties "
            "(largest gap %.4f); lookahead accepted %ld n-gram tokens, spec-tree %ld draft tokens\n", ties, max_gap,
@@ -1016,6 +1091,7 @@ void suite_spec(void) {
     RUN(tree_alpha_by_depth_engine);
     RUN(wrong_cell_is_detected);
     RUN(stochastic_spec_samples_target);
+    RUN(stochastic_recycle_samples_target);
     RUN(broken_verifier_is_detected);
     RUN(llama_greedy_identity_and_kv);
     RUN(bundled_models_identity_and_kv);
