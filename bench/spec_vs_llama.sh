@@ -11,19 +11,21 @@
 #   decobench ar         vs llama-bench (plain decoding: tg N at a KV depth
 #                        of the prompt's token count, the same forwards)
 #
-# Prints, per pair, median decode tokens/s of each side and their ratio, the
+# Prints, per pair, median decode tokens/s of each side and their ratio, each
+# side's speedup over its own plain decoding (decobench ar; llama-bench), the
 # mean accepted tokens per target forward (#MAT) of each side, and the share
 # of decobench's wall time spent outside model forwards.  Greedy decoding
-# throughout, so both sides produce the same tokens.
+# throughout, so both sides produce the same tokens.  bench/spec_wide.sh runs
+# it on the wide (memory-bandwidth-bound) target.
 #
 # Usage: bench/spec_vs_llama.sh [--rounds 3] [--prompts 8] [--n 128] [--k 4]
 #          [--threads 2] [--target data/models/target.gguf] [--draft data/models/draft.gguf]
-#          [--prompt-file data/prompts/prose.jsonl]
+#          [--prompt-file data/prompts/prose.jsonl] [--bench-reps 5]
 # Run it on an otherwise idle machine: concurrent load distorts both sides.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
-rounds=3 n_prompts=8 n_new=128 k=4 threads=2
+rounds=3 n_prompts=8 n_new=128 k=4 threads=2 bench_reps=5
 target=data/models/target.gguf draft=data/models/draft.gguf prompt_file=data/prompts/prose.jsonl
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,11 +37,13 @@ while [ $# -gt 0 ]; do
     --target) target="$2"; shift 2 ;;
     --draft) draft="$2"; shift 2 ;;
     --prompt-file) prompt_file="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --bench-reps) bench_reps="$2"; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "spec_vs_llama.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-bin="$root/decobench"; [ -x "$bin" ] || bin="$root/build/decobench"
+# the decobench binary: $DB_BUILDDIR/decobench if set (e.g. an optimised build), else ./decobench, else build/
+bin="${DB_BUILDDIR:+$DB_BUILDDIR/decobench}"; [ -x "${bin:-}" ] || bin="$root/decobench"; [ -x "$bin" ] || bin="$root/build/decobench"
 lb="$root/.deps/llama/bin"
 for f in "$bin" "$lb/llama-bench" "$lb/llama-speculative-simple" "$lb/llama-speculative" "$lb/llama-lookahead" "$lb/llama-lookup" "$target" "$draft" "$prompt_file"; do
   [ -e "$f" ] || { echo "spec_vs_llama.sh: $f: not found (run scripts/setup.sh; make models)" >&2; exit 1; }
@@ -85,8 +89,8 @@ for r in $(seq 1 "$rounds"); do
     # plain decoding: llama-bench's tg over a KV cache as deep as this prompt
     depth="$(sqlite3 "$tmp/bench.db" "select s.n_prompt_tokens from sample s join \"case\" c on c.id = s.case_id
                                       where c.label = 'ar' and s.prompt_idx = $i limit 1")"
-    # (5 repetitions, their median: a fresh process's first ones run slower)
-    "$lb/llama-bench" -m "$target" -p 0 -n "$n_new" -d "${depth:-0}" -t "$threads" -r 5 -o jsonl 2>/dev/null |
+    # (5 repetitions by default, their median: a fresh process's first ones run slower)
+    "$lb/llama-bench" -m "$target" -p 0 -n "$n_new" -d "${depth:-0}" -t "$threads" -r "$bench_reps" -o jsonl 2>/dev/null |
       python3 -c 'import json, statistics, sys
 print("bench", sys.argv[1], sys.argv[2], statistics.median(json.loads(sys.stdin.readline())["samples_ts"]), "", "", sep="\t")' "$r" "$i" \
       >> "$tmp/llama.tsv" || true
@@ -130,16 +134,21 @@ for line in open(sys.argv[2]):
     if npred and nacc:
         l["pred"] += int(npred); l["acc"] += int(nacc); l["steps"] += int(npred) - int(nacc)
 print(f"prompts {sys.argv[3]} x rounds {sys.argv[4]}, k = {sys.argv[5]}, threads {sys.argv[6]}, {sys.argv[7]} new tokens, greedy\n")
-print("| decobench | llama.cpp | decobench tok/s | llama.cpp tok/s | ratio | decobench #MAT | llama.cpp #MAT | decobench time outside forwards |")
-print("|---|---|--:|--:|--:|--:|--:|--:|")
+a, lb = deco.get("ar"), llama.get("bench")
+ar_m = st.median(a["tps"]) if a else None
+lb_m = st.median(lb["tps"]) if lb and lb["tps"] else None
+print("| decobench | llama.cpp | decobench tok/s | llama.cpp tok/s | ratio | decobench speedup over ar | llama.cpp speedup over llama-bench | decobench #MAT | llama.cpp #MAT | decobench time outside forwards |")
+print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
 for ours, theirs, tool in (("spec", "llama-speculative-simple", "spec"), ("spec-tree", "llama-speculative -np 3", "tree"), ("lookahead", "llama-lookahead", "lookahead"), ("pld", "llama-lookup", "lookup"), ("pld-cache", "llama-lookup", "lookup")):
     d, l = deco.get(ours), llama.get(tool)
     if not d or not l or not l["tps"]:
-        print(f"| {ours} | {theirs} | - | - | - | - | - | - |"); continue
+        print(f"| {ours} | {theirs} | - | - | - | - | - | - | - | - |"); continue
     dm, lm = st.median(d["tps"]), st.median(l["tps"])
     mat_d = d["new"] / d["commits"]
     mat_l = f'{l["pred"] / l["steps"]:.2f}' if l["steps"] > 0 else "-"
-    print(f"| {ours} | {theirs} | {dm:.1f} | {lm:.1f} | {dm / lm:.2f}x | {mat_d:.2f} | {mat_l} | {100 * (1 - d['fwd'] / d['lat']):.1f}% |")
+    su_d = f"{dm / ar_m:.2f}x" if ar_m else "-"
+    su_l = f"{lm / lb_m:.2f}x" if lb_m else "-"
+    print(f"| {ours} | {theirs} | {dm:.1f} | {lm:.1f} | {dm / lm:.2f}x | {su_d} | {su_l} | {mat_d:.2f} | {mat_l} | {100 * (1 - d['fwd'] / d['lat']):.1f}% |")
 a, l = deco.get("ar"), llama.get("bench")
 if a and l and l["tps"]:
     am, lm = st.median(a["tps"]), st.median(l["tps"])
