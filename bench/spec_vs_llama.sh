@@ -13,7 +13,8 @@
 #
 # Prints, per pair, median decode tokens/s of each side and their ratio, each
 # side's speedup over its own plain decoding (decobench ar; llama-bench), the
-# mean accepted tokens per target forward (#MAT) of each side, and the share
+# mean accepted tokens per target forward (#MAT) and drafted tokens per
+# target forward of each side (the size of each verification batch), and the share
 # of decobench's wall time spent outside model forwards.  Greedy decoding
 # throughout, so both sides produce the same tokens.  bench/spec_wide.sh runs
 # it on the wide (memory-bandwidth-bound) target.
@@ -92,7 +93,7 @@ for r in $(seq 1 "$rounds"); do
     # (5 repetitions by default, their median: a fresh process's first ones run slower)
     "$lb/llama-bench" -m "$target" -p 0 -n "$n_new" -d "${depth:-0}" -t "$threads" -r "$bench_reps" -o jsonl 2>/dev/null |
       python3 -c 'import json, statistics, sys
-print("bench", sys.argv[1], sys.argv[2], statistics.median(json.loads(sys.stdin.readline())["samples_ts"]), "", "", sep="\t")' "$r" "$i" \
+print("bench", sys.argv[1], sys.argv[2], statistics.median(json.loads(sys.stdin.readline())["samples_ts"]), "", "", "", sep="\t")' "$r" "$i" \
       >> "$tmp/llama.tsv" || true
     for tool in spec tree lookahead lookup; do
       case $tool in
@@ -106,8 +107,8 @@ print("bench", sys.argv[1], sys.argv[2], statistics.median(json.loads(sys.stdin.
       # decoded N tokens in T seconds, speed: S t/s ; n_accept ; n_predict
       awk -v tool="$tool" -v r="$r" -v i="$i" '
         /decoded .* tokens in .* seconds, speed:/ { for (f = 1; f <= NF; f++) if ($f == "speed:") tps = $(f + 1) }
-        /n_predict *=/ { np = $NF } /n_accept *=/ { na = $NF }
-        END { if (tps != "") printf "%s\t%s\t%s\t%s\t%s\t%s\n", tool, r, i, tps, np, na }' "$tmp/out" >> "$tmp/llama.tsv"
+        /n_predict *=/ { np = $NF } /n_accept *=/ { na = $NF } /n_drafted *=/ { nd = $NF }
+        END { if (tps != "") printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", tool, r, i, tps, np, na, nd }' "$tmp/out" >> "$tmp/llama.tsv"
     done
   done
 done
@@ -116,39 +117,43 @@ done
 # the same span llama.cpp's "decoded ... speed" measures
 sqlite3 -separator $'\t' "$tmp/bench.db" "
   select c.label, (s.new_tokens - 1) * 1000.0 / (s.latency_ms - s.ttft_ms), s.new_tokens, s.n_commits,
-         s.forward_time_ms, s.latency_ms
+         s.forward_time_ms, s.latency_ms, coalesce(s.drafted, 0)
   from sample s join \"case\" c on c.id = s.case_id" > "$tmp/deco.tsv"
 
 python3 - "$tmp/deco.tsv" "$tmp/llama.tsv" "$n_prompts" "$rounds" "$k" "$threads" "$n_new" <<'PY'
 import statistics as st, sys
 deco, llama = {}, {}
 for line in open(sys.argv[1]):
-    label, tps, new, commits, fwd, lat = line.rstrip("\n").split("\t")
-    d = deco.setdefault(label, {"tps": [], "new": 0, "commits": 0, "fwd": 0.0, "lat": 0.0})
-    d["tps"].append(float(tps)); d["new"] += int(new); d["commits"] += int(commits)
+    label, tps, new, commits, fwd, lat, drafted = line.rstrip("\n").split("\t")
+    d = deco.setdefault(label, {"tps": [], "new": 0, "commits": 0, "fwd": 0.0, "lat": 0.0, "drafted": 0})
+    d["tps"].append(float(tps)); d["new"] += int(new); d["commits"] += int(commits); d["drafted"] += int(drafted)
     d["fwd"] += float(fwd); d["lat"] += float(lat)
 for line in open(sys.argv[2]):
-    tool, r, i, tps, npred, nacc = line.rstrip("\n").split("\t")
-    l = llama.setdefault(tool, {"tps": [], "pred": 0, "acc": 0, "steps": 0})
+    tool, r, i, tps, npred, nacc, ndr = line.rstrip("\n").split("\t")
+    l = llama.setdefault(tool, {"tps": [], "pred": 0, "acc": 0, "steps": 0, "drafted": 0, "dsteps": 0})
     l["tps"].append(float(tps))
     if npred and nacc:
         l["pred"] += int(npred); l["acc"] += int(nacc); l["steps"] += int(npred) - int(nacc)
+        if ndr:
+            l["drafted"] += int(ndr); l["dsteps"] += int(npred) - int(nacc)
 print(f"prompts {sys.argv[3]} x rounds {sys.argv[4]}, k = {sys.argv[5]}, threads {sys.argv[6]}, {sys.argv[7]} new tokens, greedy\n")
 a, lb = deco.get("ar"), llama.get("bench")
 ar_m = st.median(a["tps"]) if a else None
 lb_m = st.median(lb["tps"]) if lb and lb["tps"] else None
-print("| decobench | llama.cpp | decobench tok/s | llama.cpp tok/s | ratio | decobench speedup over ar | llama.cpp speedup over llama-bench | decobench #MAT | llama.cpp #MAT | decobench time outside forwards |")
-print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+print("| decobench | llama.cpp | decobench tok/s | llama.cpp tok/s | ratio | decobench speedup over ar | llama.cpp speedup over llama-bench | decobench #MAT | llama.cpp #MAT | drafted per forward (decobench / llama.cpp) | decobench time outside forwards |")
+print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 for ours, theirs, tool in (("spec", "llama-speculative-simple", "spec"), ("spec-tree", "llama-speculative -np 3", "tree"), ("lookahead", "llama-lookahead", "lookahead"), ("pld", "llama-lookup", "lookup"), ("pld-cache", "llama-lookup", "lookup")):
     d, l = deco.get(ours), llama.get(tool)
     if not d or not l or not l["tps"]:
-        print(f"| {ours} | {theirs} | - | - | - | - | - | - | - | - |"); continue
+        print(f"| {ours} | {theirs} | - | - | - | - | - | - | - | - | - |"); continue
     dm, lm = st.median(d["tps"]), st.median(l["tps"])
     mat_d = d["new"] / d["commits"]
     mat_l = f'{l["pred"] / l["steps"]:.2f}' if l["steps"] > 0 else "-"
     su_d = f"{dm / ar_m:.2f}x" if ar_m else "-"
     su_l = f"{lm / lb_m:.2f}x" if lb_m else "-"
-    print(f"| {ours} | {theirs} | {dm:.1f} | {lm:.1f} | {dm / lm:.2f}x | {su_d} | {su_l} | {mat_d:.2f} | {mat_l} | {100 * (1 - d['fwd'] / d['lat']):.1f}% |")
+    dr_d = d["drafted"] / d["commits"]
+    dr_l = f'{l["drafted"] / l["dsteps"]:.2f}' if l["dsteps"] > 0 else "-"
+    print(f"| {ours} | {theirs} | {dm:.1f} | {lm:.1f} | {dm / lm:.2f}x | {su_d} | {su_l} | {mat_d:.2f} | {mat_l} | {dr_d:.2f} / {dr_l} | {100 * (1 - d['fwd'] / d['lat']):.1f}% |")
 a, l = deco.get("ar"), llama.get("bench")
 if a and l and l["tps"]:
     am, lm = st.median(a["tps"]), st.median(l["tps"])
