@@ -10,8 +10,8 @@
  * appends N transformer blocks whose output projections (attn_output,
  * ffn_down) are exactly zero: each adds 0 to the residual stream, so the
  * model computes the same function (same logits, same greedy tokens) with
- * the memory traffic of a much larger model (its other weights random, F16
- * or F32, so nothing can be skipped).
+ * the memory traffic of a much larger model (its other weights random, F16,
+ * F32 or Q8_0, so nothing can be skipped).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -61,7 +61,8 @@ static void usage(FILE *f) {
         "                     whose attn_output and ffn_down are exactly zero (the same\n"
         "                     function, the memory traffic of a larger model); the other\n"
         "                     weights are random (--seed, --init-std), norms 1\n"
-        "  --pad-type f16|f32 storage type of the padding blocks' 2-D weights (default f16)\n"
+        "  --pad-type T       storage type of the padding blocks' 2-D weights: f16 (default),\n"
+        "                     f32 or q8_0 (zero stays exactly zero in each)\n"
         "  --pad-out-std X    (tests only) draw the padding blocks' attn_output and ffn_down\n"
         "                     from N(0, X^2) instead of zero: a planted fault\n"
         "  -h, --help         this help\n");
@@ -270,7 +271,7 @@ static void log_drop(enum ggml_log_level level, const char *text, void *user) {
 /* --pad-blocks: what to append and how */
 typedef struct pad_opts {
     int n;            /* blocks to append; 0: a plain copy */
-    bool f16;         /* 2-D weights as F16 (else F32) */
+    enum ggml_type type; /* 2-D weights: GGML_TYPE_F16, F32 or Q8_0 */
     uint64_t seed;
     double std;       /* the random weights' standard deviation */
     double out_std;   /* attn_output / ffn_down: 0 (the point), else a planted fault */
@@ -288,7 +289,7 @@ static size_t gguf_elem_size(enum gguf_type t) {
 
 /* Append p->n blocks after the source's n_layer ones: for every tensor
  * "blk.0.<x>" a tensor "blk.<L+j>.<x>" of the same shape (2-D ones in the
- * padding type, vectors F32), norms 1, "attn_output"/"ffn_down" tensors 0,
+ * padding type, vectors F32; a zero row quantizes to scale 0, quants 0), norms 1, "attn_output"/"ffn_down" tensors 0,
  * everything else N(0, std^2), one RNG stream per tensor.  Updates
  * <arch>.block_count and extends per-layer arrays of the architecture's keys
  * (length n_layer; rope.dimension_sections, always 4 long, excepted) with
@@ -321,7 +322,12 @@ static int add_padding(struct gguf_context *src, struct gguf_context *dst, struc
             return 2;
         }
         n_tmpl++;
-        enum ggml_type ty = ggml_n_dims(t) == 2 ? (p->f16 ? GGML_TYPE_F16 : GGML_TYPE_F32) : GGML_TYPE_F32;
+        if (ggml_n_dims(t) == 2 && t->ne[0] % ggml_blck_size(p->type) != 0) {
+            fprintf(stderr, PROG ": --pad-blocks: %s rows (%lld) are not a multiple of %s blocks\n", tn,
+                    (long long)t->ne[0], ggml_type_name(p->type));
+            return 2;
+        }
+        enum ggml_type ty = ggml_n_dims(t) == 2 ? p->type : GGML_TYPE_F32;
         bytes += ggml_row_size(ty, t->ne[0]) * (size_t)t->ne[1] + GGML_MEM_ALIGN;
     }
     if (n_tmpl == 0) {
@@ -338,7 +344,7 @@ static int add_padding(struct gguf_context *src, struct gguf_context *dst, struc
         return 1;
     }
     *pctx = pc;
-    float *row = NULL;
+    float *row = NULL;   /* a whole tensor in F32 */
     size_t row_cap = 0;
     int index = 0;
     for (int j = 0; j < p->n; j++) {
@@ -348,7 +354,7 @@ static int add_padding(struct gguf_context *src, struct gguf_context *dst, struc
             struct ggml_tensor *t = ggml_get_tensor(tctx, tn);
             bool mat = ggml_n_dims(t) == 2;
             struct ggml_tensor *nt = mat
-                ? ggml_new_tensor_2d(pc, p->f16 ? GGML_TYPE_F16 : GGML_TYPE_F32, t->ne[0], t->ne[1])
+                ? ggml_new_tensor_2d(pc, p->type, t->ne[0], t->ne[1])
                 : ggml_new_tensor_1d(pc, GGML_TYPE_F32, t->ne[0]);
             char nm[GGML_MAX_NAME];
             snprintf(nm, sizeof nm, "blk.%d.%s", (int)L + j, tn + 6);
@@ -356,20 +362,19 @@ static int add_padding(struct gguf_context *src, struct gguf_context *dst, struc
             bool norm = strstr(tn, "_norm") != NULL;
             bool out = strstr(tn, "attn_output") || strstr(tn, "ffn_down");
             double sd = out ? p->out_std : p->std;
-            if ((size_t)nt->ne[0] > row_cap) {
+            size_t nel = (size_t)ggml_nelements(nt);
+            if (nel > row_cap) {
                 free(row);
-                row_cap = (size_t)nt->ne[0];
+                row_cap = nel;
                 row = malloc(sizeof *row * row_cap);
                 if (!row) { fprintf(stderr, PROG ": out of memory\n"); return 1; }
             }
             db_rng r = db_rng_make(p->seed, (uint64_t)index++ + 1);
-            for (int64_t i1 = 0; i1 < nt->ne[1]; i1++) {
-                for (int64_t i0 = 0; i0 < nt->ne[0]; i0++)
-                    row[i0] = norm ? 1.0f : sd == 0 ? 0.0f : (float)(sd * db_rng_normal(&r));
-                char *d = (char *)nt->data + (size_t)i1 * nt->nb[1];
-                if (nt->type == GGML_TYPE_F16) ggml_fp32_to_fp16_row(row, (ggml_fp16_t *)d, nt->ne[0]);
-                else memcpy(d, row, sizeof *row * (size_t)nt->ne[0]);
-            }
+            for (size_t e = 0; e < nel; e++)
+                row[e] = norm ? 1.0f : sd == 0 ? 0.0f : (float)(sd * db_rng_normal(&r));
+            if (nt->type == GGML_TYPE_F16) ggml_fp32_to_fp16_row(row, (ggml_fp16_t *)nt->data, (int64_t)nel);
+            else if (nt->type == GGML_TYPE_F32) memcpy(nt->data, row, sizeof *row * nel);
+            else ggml_quantize_chunk(nt->type, row, nt->data, 0, nt->ne[1], nt->ne[0], NULL);
             gguf_add_tensor(dst, nt);
         }
     }
@@ -443,7 +448,7 @@ static int copy_model(const char *from, const char *out, const char *chat_templa
     if (pad->n > 0) {
         struct stat sb;
         printf("padding: %d blocks appended to its %d (block_count %d), %s, zero attn_output and ffn_down%s\n",
-               pad->n, n_layer, n_layer + pad->n, pad->f16 ? "f16" : "f32",
+               pad->n, n_layer, n_layer + pad->n, ggml_type_name(pad->type),
                pad->out_std != 0 ? " NOT: --pad-out-std planted a fault" : "");
         if (stat(out, &sb) == 0) printf("file size: %lld bytes\n", (long long)sb.st_size);
     }
@@ -493,7 +498,7 @@ int main(int argc, char **argv) {
     unsigned long long seed = 42;
     double init_std = 0.02;
     bool f16 = false, causal = true, mask = false, pad_set = false;
-    pad_opts pad = { .n = 0, .f16 = true, .out_std = 0 };
+    pad_opts pad = { .n = 0, .type = GGML_TYPE_F16, .out_std = 0 };
     bool seed_std_set = false;
 
     ggml_log_set(log_drop, NULL);
@@ -543,9 +548,10 @@ int main(int argc, char **argv) {
         case O_PAD: rc = parse_int("--pad-blocks", optarg, 1, 4096, &pad.n); pad_set = true; break;
         case O_PADTYPE:
             pad_set = true;
-            if (strcmp(optarg, "f32") == 0) pad.f16 = false;
-            else if (strcmp(optarg, "f16") == 0) pad.f16 = true;
-            else { fprintf(stderr, PROG ": --pad-type: expected f16 or f32, got '%s'\n", optarg); rc = -1; }
+            if (strcmp(optarg, "f32") == 0) pad.type = GGML_TYPE_F32;
+            else if (strcmp(optarg, "f16") == 0) pad.type = GGML_TYPE_F16;
+            else if (strcmp(optarg, "q8_0") == 0) pad.type = GGML_TYPE_Q8_0;
+            else { fprintf(stderr, PROG ": --pad-type: expected f16, f32 or q8_0, got '%s'\n", optarg); rc = -1; }
             break;
         case O_PADOUT: {
             char *end;
