@@ -21,12 +21,14 @@
 #
 # Usage: bench/spec_vs_llama.sh [--rounds 3] [--prompts 8] [--n 128] [--k 4]
 #          [--threads 2] [--target data/models/target.gguf] [--draft data/models/draft.gguf]
-#          [--prompt-file data/prompts/prose.jsonl] [--bench-reps 5]
+#          [--prompt-file data/prompts/prose.jsonl] [--bench-reps 5] [--skip lookahead]
+# --skip lookahead leaves out the lookahead pair (its W = 15, N = 5 verifies
+# about 80 tokens per forward: minutes per prompt on a large target).
 # Run it on an otherwise idle machine: concurrent load distorts both sides.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
-rounds=3 n_prompts=8 n_new=128 k=4 threads=2 bench_reps=5
+rounds=3 n_prompts=8 n_new=128 k=4 threads=2 bench_reps=5 skip_la=0
 target=data/models/target.gguf draft=data/models/draft.gguf prompt_file=data/prompts/prose.jsonl
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,7 +41,8 @@ while [ $# -gt 0 ]; do
     --draft) draft="$2"; shift 2 ;;
     --prompt-file) prompt_file="$2"; shift 2 ;;
     --bench-reps) bench_reps="$2"; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --skip) [ "$2" = lookahead ] || { echo "spec_vs_llama.sh: --skip: only 'lookahead'" >&2; exit 2; }; skip_la=1; shift 2 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "spec_vs_llama.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -69,7 +72,7 @@ cat > "$tmp/suite.json" <<JSON
     { "engine": "ar", "label": "ar" },
     { "engine": "spec", "label": "spec", "draft": "draft", "params": { "k": $k } },
     { "engine": "spec-tree", "label": "spec-tree", "draft": "draft", "params": { "k": $k, "branches": 3, "p_split": 0.1 } },
-    { "engine": "lookahead", "label": "lookahead", "params": { "W": 15, "N": 5, "G": 15 } },
+$([ "$skip_la" = 1 ] || echo '    { "engine": "lookahead", "label": "lookahead", "params": { "W": 15, "N": 5, "G": 15 } },')
     { "engine": "pld", "label": "pld", "params": { "k": $k, "ngram_min": 1, "ngram_max": 4 } },
     { "engine": "pld", "label": "pld-cache", "params": { "k": $k, "ngram_min": 1, "ngram_max": 4, "lookup": "cache" } }
   ],
@@ -95,7 +98,8 @@ for r in $(seq 1 "$rounds"); do
       python3 -c 'import json, statistics, sys
 print("bench", sys.argv[1], sys.argv[2], statistics.median(json.loads(sys.stdin.readline())["samples_ts"]), "", "", "", sep="\t")' "$r" "$i" \
       >> "$tmp/llama.tsv" || true
-    for tool in spec tree lookahead lookup; do
+    tools="spec tree lookahead lookup"; [ "$skip_la" = 1 ] && tools="spec tree lookup"
+    for tool in $tools; do
       case $tool in
         spec) "$lb/llama-speculative-simple" "${common[@]}" -md "$draft" --spec-type draft-simple \
                 --spec-draft-n-max "$k" --spec-draft-n-min 0 --spec-draft-p-min 0 -td "$threads" -p "$p" >"$tmp/out" 2>&1 || true ;;

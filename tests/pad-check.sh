@@ -35,6 +35,8 @@ target="$models/target.gguf"
   || { fail "mkmodel --pad-out-std (planted fault)"; finish; }
 "$mk" --from "$target" --pad-blocks 1 --pad-type f32 --out "$tmp/pad32.gguf" > /dev/null 2>&1 \
   || { fail "mkmodel --pad-type f32"; finish; }
+"$mk" --from "$target" --pad-blocks 1 --pad-type q8_0 --out "$tmp/padq8.gguf" > /dev/null 2>&1 \
+  || { fail "mkmodel --pad-type q8_0"; finish; }
 
 # header: block count, per-layer arrays, the padding tensors (read by
 # tests/gguf-header.py, not by ggml)
@@ -47,14 +49,15 @@ if grep -qx 'llama.block_count 6' <<< "$h" && grep -qx 'llama.swiglu_clamp_exp \
 else
   fail "padded header" "$(grep -E 'block_count|swiglu_clamp_exp|dimension_sections' <<< "$h")" "blk.4/5 tensors: $nt"
 fi
-# sizes: a padding block is 4·384² + 3·384·1024 weights (F16: 2 bytes, F32: 4)
-# plus two 384-float norms, each tensor aligned to 32 bytes
+# sizes: a padding block is 4·384² + 3·384·1024 weights (F16: 2 bytes, F32: 4,
+# Q8_0: 34 bytes per 32) plus two 384-float norms, each tensor aligned to 32 bytes
 base=$(stat -c %s "$target"); s16=$(stat -c %s "$tmp/pad.gguf"); s32=$(stat -c %s "$tmp/pad32.gguf")
+s8=$(stat -c %s "$tmp/padq8.gguf")
 w=$((4 * 384 * 384 + 3 * 384 * 1024)); n=$((2 * 384 * 4))
-d16=$((s16 - base - 2 * (2 * w + n))); d32=$((s32 - base - (4 * w + n)))
-[ "$d16" -ge 0 ] && [ "$d16" -le 4096 ] && [ "$d32" -ge 0 ] && [ "$d32" -le 4096 ] &&
-  ok "padded sizes: +2 F16 blocks = $((s16 - base)) bytes, +1 F32 block = $((s32 - base)) bytes (weights + metadata/alignment <= 4 KiB)" ||
-  fail "padded sizes" "f16: $s16 - $base, excess $d16; f32: $s32 - $base, excess $d32"
+d16=$((s16 - base - 2 * (2 * w + n))); d32=$((s32 - base - (4 * w + n))); d8=$((s8 - base - (w / 32 * 34 + n)))
+[ "$d16" -ge 0 ] && [ "$d16" -le 4096 ] && [ "$d32" -ge 0 ] && [ "$d32" -le 4096 ] && [ "$d8" -ge 0 ] && [ "$d8" -le 4096 ] &&
+  ok "padded sizes: +2 F16 blocks = $((s16 - base)) bytes, +1 F32 block = $((s32 - base)), +1 Q8_0 block = $((s8 - base)) (weights + metadata/alignment <= 4 KiB)" ||
+  fail "padded sizes" "f16: $s16 - $base, excess $d16; f32: $s32 - $base, excess $d32; q8_0: $s8 - $base, excess $d8"
 
 # greedy tokens: 30 held-out prompts (10 per category) x 64 tokens, ar on all three
 cat > "$tmp/suite.json" <<JSON
@@ -107,7 +110,7 @@ fi
 
 # bad options: one error line, exit 2, nothing written
 for args in "--pad-blocks 2" "--from $target --pad-blocks 0" "--from $target --pad-type q8" \
-            "--from $target --pad-type f32" "--from $target --seed 3" "--from $target --pad-blocks 2 --n-layer 3"; do
+            "--from $target --pad-type f32" "--from $target --seed 3" "--from $target --pad-blocks 1 --pad-type q4_0" "--from $target --pad-blocks 2 --n-layer 3"; do
   # shellcheck disable=SC2086
   "$mk" $args --out "$tmp/x.gguf" > /dev/null 2> "$tmp/bad.err"; rc=$?
   [ "$rc" -eq 2 ] && [ "$(wc -l < "$tmp/bad.err")" -eq 1 ] && [ ! -e "$tmp/x.gguf" ] &&
