@@ -69,7 +69,7 @@ cat > "$tmp/suite.json" <<JSON
                 "code": { "path": "$src/data/prompts/code.jsonl", "limit": 10 } },
   "engines": [ { "engine": "ar", "label": "target" }, { "engine": "ar", "label": "pad", "target": "pad" },
                { "engine": "ar", "label": "bad", "target": "bad" } ],
-  "max_new_tokens": 64, "repetitions": 1, "warmup": 0, "threads": 2, "stop_at_eog": false }
+  "max_new_tokens": 64, "repetitions": 1, "warmup": 0, "threads": 1, "stop_at_eog": false }
 JSON
 if "$bin" run "$tmp/suite.json" --db "$tmp/p.db" --no-progress --format none > /dev/null 2> "$tmp/run.err"; then
   same() {  # same LABEL: prompts whose 64 tokens equal the target's; total
@@ -91,9 +91,9 @@ fi
 ppl="$llama_bin/llama-perplexity"
 if [ -x "$ppl" ]; then
   for c in prose scripture code; do jq -r .prompt "$src/data/prompts/$c.jsonl" | head -n 20; done > "$tmp/text.txt"
-  "$ppl" -m "$target" -f "$tmp/text.txt" -c 128 -t 2 --kl-divergence-base "$tmp/base.kld" > "$tmp/kb.out" 2>&1
+  "$ppl" -m "$target" -f "$tmp/text.txt" -c 128 -t 1 --kl-divergence-base "$tmp/base.kld" > "$tmp/kb.out" 2>&1
   kld() {  # kld MODEL: "maximum-KLD same-top-percent"
-    "$ppl" -m "$1" -f "$tmp/text.txt" -c 128 -t 2 --kl-divergence-base "$tmp/base.kld" --kl-divergence 2>&1 |
+    "$ppl" -m "$1" -f "$tmp/text.txt" -c 128 -t 1 --kl-divergence-base "$tmp/base.kld" --kl-divergence 2>&1 |
       awk '/^Maximum KLD:/ { m = $3 } /^Same top p:/ { s = $4 } END { print m, s }'
   }
   read -r mp tp <<< "$(kld "$tmp/pad.gguf")"
