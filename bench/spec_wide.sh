@@ -8,9 +8,13 @@
 # spec (bundled draft), spec-tree, lookahead, pld, pld-cache beside
 # llama-bench, llama-speculative-simple, llama-speculative, llama-lookahead
 # and llama-lookup on the same prompts, medians of the rounds, ratios and
-# speedups over plain decoding.  Decoding runs at tens of tokens/s here, so
+# speedups over plain decoding.  Decoding runs at about 10 tokens/s here, so
 # the defaults are short: 4 prose prompts x 64 tokens, 3 rounds, llama-bench
-# 3 repetitions per prompt (about 15 minutes on 2 cores).
+# 3 repetitions per prompt.  The lookahead pair verifies about 80 tokens per
+# forward (W = 15, N = 5): about 100 s per 64-token prompt on this target on
+# one core, so `--skip lookahead` leaves it out.  Measured 2026-12-07 (2-core
+# VM under load): `bench/spec_wide.sh --threads 1 --prompts 3 --skip
+# lookahead`, 15 minutes.
 #
 # Usage: bench/spec_wide.sh [--blocks 72] [any bench/spec_vs_llama.sh option]
 set -euo pipefail
