@@ -11,7 +11,8 @@
 # llama-server and a stand-in server with faults (tests/serve-check.sh), the fuzz targets for fixed run counts
 # (tests/fuzz-check.sh), a run on a busy machine flagged as measured under
 # interference (tests/noise-check.sh), the tokenizer and model trainers
-# (tests/train-check.sh)
+# (tests/train-check.sh), mkmodel's zero-output padding blocks
+# (tests/pad-check.sh)
 # and the HTML report in a headless browser
 # (tests/html-check.sh; skipped without chromium), and ends with one line
 # "N passed, N failed[, N skipped]" summing them.
@@ -82,6 +83,7 @@ checks=(
   "fuzz-check.sh|fuzz targets (clang/libFuzzer, fixed run counts)"
   "noise-check.sh|interference: a run on a busy machine is flagged"
   "train-check.sh|model-building tools"
+  "pad-check.sh|the wide target's padding: zero-output blocks decode like the target"
   "html-check.sh|HTML report in a browser"
 )
 for entry in "${checks[@]}"; do

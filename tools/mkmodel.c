@@ -6,7 +6,12 @@
  * tokenizer is a built-in SentencePiece-style vocabulary (or one read from a
  * TSV file).  The GGUF writing itself lives in tools/gguf_writer.c.
  * With --from it copies an existing GGUF instead (e.g. a bundled model given
- * a chat template, so that chat suites can run on it).
+ * a chat template, so that chat suites can run on it); --pad-blocks N also
+ * appends N transformer blocks whose output projections (attn_output,
+ * ffn_down) are exactly zero: each adds 0 to the residual stream, so the
+ * model computes the same function (same logits, same greedy tokens) with
+ * the memory traffic of a much larger model (its other weights random, F16,
+ * F32 or Q8_0, so nothing can be skipped).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -50,8 +55,17 @@ static void usage(FILE *f) {
         "                     knows, e.g. chatml)\n"
         "  --name NAME        general.name (default \"decobench-random\")\n"
         "  --from FILE        copy the GGUF model FILE (weights and metadata) instead of\n"
-        "                     writing random weights; only --chat-template and --name apply\n"
+        "                     writing random weights; only --chat-template, --name and\n"
+        "                     --pad-* (with --seed, --init-std) apply\n"
         "                     (e.g. a bundled model given a chat template, for chat suites)\n"
+        "  --pad-blocks N     with --from: append N transformer blocks shaped like block 0\n"
+        "                     whose attn_output and ffn_down are exactly zero (the same\n"
+        "                     function, the memory traffic of a larger model); the other\n"
+        "                     weights are random (--seed, --init-std), norms 1\n"
+        "  --pad-type T       storage type of the padding blocks' 2-D weights: f16 (default),\n"
+        "                     f32 or q8_0 (zero stays exactly zero in each)\n"
+        "  --pad-out-std X    (tests only) draw the padding blocks' attn_output and ffn_down\n"
+        "                     from N(0, X^2) instead of zero: a planted fault\n"
         "  -h, --help         this help\n");
 }
 
@@ -255,10 +269,143 @@ static void log_drop(enum ggml_log_level level, const char *text, void *user) {
     (void)user;
 }
 
-/* --from: copy a GGUF model, optionally with a new chat template and name,
- * through a temporary file in the destination's directory (mkstemp) renamed
- * over it. */
-static int copy_model(const char *from, const char *out, const char *chat_template, const char *name) {
+/* --pad-blocks: what to append and how */
+typedef struct pad_opts {
+    int n;            /* blocks to append; 0: a plain copy */
+    enum ggml_type type; /* 2-D weights: GGML_TYPE_F16, F32 or Q8_0 */
+    uint64_t seed;
+    double std;       /* the random weights' standard deviation */
+    double out_std;   /* attn_output / ffn_down: 0 (the point), else a planted fault */
+} pad_opts;
+
+static size_t gguf_elem_size(enum gguf_type t) {
+    switch (t) {
+    case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
+    case GGUF_TYPE_UINT16: case GGUF_TYPE_INT16: return 2;
+    case GGUF_TYPE_UINT32: case GGUF_TYPE_INT32: case GGUF_TYPE_FLOAT32: return 4;
+    case GGUF_TYPE_UINT64: case GGUF_TYPE_INT64: case GGUF_TYPE_FLOAT64: return 8;
+    default: return 0;
+    }
+}
+
+/* Append p->n blocks after the source's n_layer ones: for every tensor
+ * "blk.0.<x>" a tensor "blk.<L+j>.<x>" of the same shape (2-D ones in the
+ * padding type, vectors F32; a zero row quantizes to scale 0, quants 0), norms 1, "attn_output"/"ffn_down" tensors 0,
+ * everything else N(0, std^2), one RNG stream per tensor.  Updates
+ * <arch>.block_count and extends per-layer arrays of the architecture's keys
+ * (length n_layer; rope.dimension_sections, always 4 long, excepted) with
+ * their last value.  The tensors live in *pctx (the caller frees it). */
+static int add_padding(struct gguf_context *src, struct gguf_context *dst, struct ggml_context *tctx,
+                       const pad_opts *p, struct ggml_context **pctx, int *n_layer_out) {
+    int64_t ak = gguf_find_key(src, "general.architecture");
+    if (ak < 0 || gguf_get_kv_type(src, ak) != GGUF_TYPE_STRING) {
+        fprintf(stderr, PROG ": --pad-blocks: the model has no general.architecture\n");
+        return 2;
+    }
+    const char *arch = gguf_get_val_str(src, ak);
+    char key[256];
+    snprintf(key, sizeof key, "%s.block_count", arch);
+    int64_t bk = gguf_find_key(src, key);
+    if (bk < 0 || gguf_get_kv_type(src, bk) != GGUF_TYPE_UINT32) {
+        fprintf(stderr, PROG ": --pad-blocks: the model has no %s (uint32)\n", key);
+        return 2;
+    }
+    uint32_t L = gguf_get_val_u32(src, bk);
+    /* the template: block 0's tensors */
+    int n_tmpl = 0;
+    size_t bytes = 0;
+    for (int64_t i = 0; i < gguf_get_n_tensors(src); i++) {
+        const char *tn = gguf_get_tensor_name(src, i);
+        if (strncmp(tn, "blk.0.", 6) != 0) continue;
+        struct ggml_tensor *t = ggml_get_tensor(tctx, tn);
+        if (ggml_n_dims(t) > 2) {
+            fprintf(stderr, PROG ": --pad-blocks: %s has more than 2 dimensions\n", tn);
+            return 2;
+        }
+        n_tmpl++;
+        if (ggml_n_dims(t) == 2 && t->ne[0] % ggml_blck_size(p->type) != 0) {
+            fprintf(stderr, PROG ": --pad-blocks: %s rows (%lld) are not a multiple of %s blocks\n", tn,
+                    (long long)t->ne[0], ggml_type_name(p->type));
+            return 2;
+        }
+        enum ggml_type ty = ggml_n_dims(t) == 2 ? p->type : GGML_TYPE_F32;
+        bytes += ggml_row_size(ty, t->ne[0]) * (size_t)t->ne[1] + GGML_MEM_ALIGN;
+    }
+    if (n_tmpl == 0) {
+        fprintf(stderr, PROG ": --pad-blocks: the model has no blk.0.* tensors\n");
+        return 2;
+    }
+    struct ggml_init_params ip = {
+        .mem_size = bytes * (size_t)p->n + ggml_tensor_overhead() * (size_t)(n_tmpl * p->n) + 1024,
+        .mem_buffer = NULL, .no_alloc = false,
+    };
+    struct ggml_context *pc = ggml_init(ip);
+    if (!pc) {
+        fprintf(stderr, PROG ": --pad-blocks: out of memory (%zu bytes)\n", ip.mem_size);
+        return 1;
+    }
+    *pctx = pc;
+    float *row = NULL;   /* a whole tensor in F32 */
+    size_t row_cap = 0;
+    int index = 0;
+    for (int j = 0; j < p->n; j++) {
+        for (int64_t i = 0; i < gguf_get_n_tensors(src); i++) {
+            const char *tn = gguf_get_tensor_name(src, i);
+            if (strncmp(tn, "blk.0.", 6) != 0) continue;
+            struct ggml_tensor *t = ggml_get_tensor(tctx, tn);
+            bool mat = ggml_n_dims(t) == 2;
+            struct ggml_tensor *nt = mat
+                ? ggml_new_tensor_2d(pc, p->type, t->ne[0], t->ne[1])
+                : ggml_new_tensor_1d(pc, GGML_TYPE_F32, t->ne[0]);
+            char nm[GGML_MAX_NAME];
+            snprintf(nm, sizeof nm, "blk.%d.%s", (int)L + j, tn + 6);
+            ggml_set_name(nt, nm);
+            bool norm = strstr(tn, "_norm") != NULL;
+            bool out = strstr(tn, "attn_output") || strstr(tn, "ffn_down");
+            double sd = out ? p->out_std : p->std;
+            size_t nel = (size_t)ggml_nelements(nt);
+            if (nel > row_cap) {
+                free(row);
+                row_cap = nel;
+                row = malloc(sizeof *row * row_cap);
+                if (!row) { fprintf(stderr, PROG ": out of memory\n"); return 1; }
+            }
+            db_rng r = db_rng_make(p->seed, (uint64_t)index++ + 1);
+            for (size_t e = 0; e < nel; e++)
+                row[e] = norm ? 1.0f : sd == 0 ? 0.0f : (float)(sd * db_rng_normal(&r));
+            if (nt->type == GGML_TYPE_F16) ggml_fp32_to_fp16_row(row, (ggml_fp16_t *)nt->data, (int64_t)nel);
+            else if (nt->type == GGML_TYPE_F32) memcpy(nt->data, row, sizeof *row * nel);
+            else ggml_quantize_chunk(nt->type, row, nt->data, 0, nt->ne[1], nt->ne[0], NULL);
+            gguf_add_tensor(dst, nt);
+        }
+    }
+    free(row);
+    gguf_set_val_u32(dst, key, L + (uint32_t)p->n);
+    /* per-layer arrays of the architecture's keys */
+    size_t al = strlen(arch);
+    for (int64_t k = 0; k < gguf_get_n_kv(src); k++) {
+        const char *kn = gguf_get_key(src, k);
+        if (strncmp(kn, arch, al) != 0 || kn[al] != '.' || gguf_get_kv_type(src, k) != GGUF_TYPE_ARRAY) continue;
+        if (strstr(kn, ".rope.dimension_sections")) continue;
+        enum gguf_type et = gguf_get_arr_type(src, k);
+        size_t es = gguf_elem_size(et), n = gguf_get_arr_n(src, k);
+        if (n != L || es == 0 || L == 0) continue;
+        char *a = malloc(es * (L + (size_t)p->n));
+        if (!a) { fprintf(stderr, PROG ": out of memory\n"); return 1; }
+        memcpy(a, gguf_get_arr_data(src, k), es * L);
+        for (int j = 0; j < p->n; j++) memcpy(a + es * (L + (size_t)j), a + es * (L - 1), es);
+        gguf_set_arr_data(dst, kn, et, a, L + (size_t)p->n);
+        free(a);
+    }
+    *n_layer_out = (int)L;
+    return 0;
+}
+
+/* --from: copy a GGUF model, optionally with a new chat template and name and
+ * padding blocks, through a temporary file in the destination's directory
+ * (mkstemp) renamed over it. */
+static int copy_model(const char *from, const char *out, const char *chat_template, const char *name,
+                      const pad_opts *pad) {
     struct ggml_context *tctx = NULL;
     struct gguf_init_params full = { false, &tctx };
     struct gguf_context *src = gguf_init_from_file(from, full);
@@ -267,7 +414,8 @@ static int copy_model(const char *from, const char *out, const char *chat_templa
         return 2;
     }
     struct gguf_context *dst = gguf_init_empty();
-    int rc = 1;
+    struct ggml_context *pctx = NULL;
+    int rc = 1, n_layer = 0;
     size_t ol = strlen(out);
     char *tmp = malloc(ol + 16);
     if (!dst || !tmp) {
@@ -279,6 +427,8 @@ static int copy_model(const char *from, const char *out, const char *chat_templa
     if (name) gguf_set_val_str(dst, "general.name", name);
     for (int64_t i = 0; i < gguf_get_n_tensors(src); i++)
         gguf_add_tensor(dst, ggml_get_tensor(tctx, gguf_get_tensor_name(src, i)));
+    if (pad->n > 0 && (rc = add_padding(src, dst, tctx, pad, &pctx, &n_layer)) != 0) goto done;
+    rc = 1;
     snprintf(tmp, ol + 16, "%s.tmpXXXXXX", out);
     int fd = mkstemp(tmp);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
@@ -296,9 +446,17 @@ static int copy_model(const char *from, const char *out, const char *chat_templa
     }
     printf("%s: copy of %s (%lld tensors)%s\n", out, from, (long long)gguf_get_n_tensors(src),
            chat_template ? ", with a chat template" : "");
+    if (pad->n > 0) {
+        struct stat sb;
+        printf("padding: %d blocks appended to its %d (block_count %d), %s, zero attn_output and ffn_down%s\n",
+               pad->n, n_layer, n_layer + pad->n, ggml_type_name(pad->type),
+               pad->out_std != 0 ? " NOT: --pad-out-std planted a fault" : "");
+        if (stat(out, &sb) == 0) printf("file size: %lld bytes\n", (long long)sb.st_size);
+    }
     rc = 0;
 done:
     free(tmp);
+    if (pctx) ggml_free(pctx);
     if (dst) gguf_free(dst);
     gguf_free(src);
     ggml_free(tctx);
@@ -320,7 +478,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 
 int main(int argc, char **argv) {
     enum { O_OUT = 256, O_EMBD, O_LAYER, O_HEAD, O_HEADKV, O_FF, O_CTX, O_SEED, O_STD, O_TYPE,
-           O_VOCAB, O_NOCAUSAL, O_MASK, O_NAME, O_CHAT, O_FROM };
+           O_VOCAB, O_NOCAUSAL, O_MASK, O_NAME, O_CHAT, O_FROM, O_PAD, O_PADTYPE, O_PADOUT };
     static const struct option longopts[] = {
         { "out", required_argument, 0, O_OUT }, { "n-embd", required_argument, 0, O_EMBD },
         { "n-layer", required_argument, 0, O_LAYER }, { "n-head", required_argument, 0, O_HEAD },
@@ -331,6 +489,8 @@ int main(int argc, char **argv) {
         { "mask-token", no_argument, 0, O_MASK }, { "name", required_argument, 0, O_NAME },
         { "chat-template", required_argument, 0, O_CHAT },
         { "from", required_argument, 0, O_FROM },
+        { "pad-blocks", required_argument, 0, O_PAD }, { "pad-type", required_argument, 0, O_PADTYPE },
+        { "pad-out-std", required_argument, 0, O_PADOUT },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *out = NULL, *vocab_path = NULL, *name = "decobench-random", *chat_template = NULL, *from = NULL;
@@ -338,7 +498,9 @@ int main(int argc, char **argv) {
     int n_embd = 64, n_layer = 2, n_head = 4, n_head_kv = 0, n_ff = 0, n_ctx = 512;
     unsigned long long seed = 42;
     double init_std = 0.02;
-    bool f16 = false, causal = true, mask = false;
+    bool f16 = false, causal = true, mask = false, pad_set = false;
+    pad_opts pad = { .n = 0, .type = GGML_TYPE_F16, .out_std = 0 };
+    bool seed_std_set = false;
 
     ggml_log_set(log_drop, NULL);
     opterr = 0;
@@ -384,6 +546,25 @@ int main(int argc, char **argv) {
         case O_NAME: name = optarg; name_set = true; break;
         case O_CHAT: chat_template = optarg; break;
         case O_FROM: from = optarg; break;
+        case O_PAD: rc = parse_int("--pad-blocks", optarg, 1, 4096, &pad.n); pad_set = true; break;
+        case O_PADTYPE:
+            pad_set = true;
+            if (strcmp(optarg, "f32") == 0) pad.type = GGML_TYPE_F32;
+            else if (strcmp(optarg, "f16") == 0) pad.type = GGML_TYPE_F16;
+            else if (strcmp(optarg, "q8_0") == 0) pad.type = GGML_TYPE_Q8_0;
+            else { fprintf(stderr, PROG ": --pad-type: expected f16, f32 or q8_0, got '%s'\n", optarg); rc = -1; }
+            break;
+        case O_PADOUT: {
+            char *end;
+            errno = 0;
+            pad.out_std = strtod(optarg, &end);
+            pad_set = true;
+            if (end == optarg || *end || errno || !(pad.out_std >= 0) || pad.out_std > 100) {
+                fprintf(stderr, PROG ": --pad-out-std: expected a number in [0, 100], got '%s'\n", optarg);
+                rc = -1;
+            }
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default:
             if (optopt && optopt < 256) fprintf(stderr, PROG ": unknown option '-%c' (see --help)\n", optopt);
@@ -391,7 +572,9 @@ int main(int argc, char **argv) {
             else fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[optind - 1]);
             return 2;
         }
-        if (c != O_OUT && c != O_NAME && c != O_CHAT && c != O_FROM) shape_set = true;
+        if (c == O_SEED || c == O_STD) seed_std_set = true;
+        else if (c != O_OUT && c != O_NAME && c != O_CHAT && c != O_FROM && c != O_PAD && c != O_PADTYPE &&
+                 c != O_PADOUT) shape_set = true;
         if (rc) return 2;
     }
     if (optind < argc) {
@@ -403,11 +586,22 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (from) {
-        if (shape_set) {
-            fprintf(stderr, PROG ": --from copies a model: only --out, --chat-template and --name apply\n");
+        if (shape_set || (seed_std_set && pad.n == 0)) {
+            fprintf(stderr, PROG ": --from copies a model: only --out, --chat-template, --name and --pad-* "
+                            "(with --seed, --init-std) apply\n");
             return 2;
         }
-        return copy_model(from, out, chat_template, name_set ? name : NULL);
+        if (pad_set && pad.n == 0) {
+            fprintf(stderr, PROG ": --pad-type and --pad-out-std need --pad-blocks N\n");
+            return 2;
+        }
+        pad.seed = seed;
+        pad.std = init_std;
+        return copy_model(from, out, chat_template, name_set ? name : NULL, &pad);
+    }
+    if (pad_set) {
+        fprintf(stderr, PROG ": --pad-blocks and --pad-* need --from FILE\n");
+        return 2;
     }
     if (n_head_kv == 0) n_head_kv = n_head;
     if (n_ff == 0) n_ff = (4 * n_embd + 31) / 32 * 32;
