@@ -7,7 +7,8 @@
  * the sampled law equal to the target's (chi-square over the joint of 4
  * tokens, with the draft's law as a control the same test rejects); and
  * every KV sequence of target and draft holding exactly the committed
- * history afterwards (the model layer's KV ledger).
+ * history afterwards (the model layer's KV ledger); the error and
+ * cancellation paths.
  */
 #include "test.h"
 #include "fixtures.h"
@@ -486,6 +487,59 @@ static void bundled_identity_and_kv(void) {
 #endif
 }
 
+
+/* ---- error and cancellation paths ---- */
+static void errors_and_cancel(void) {
+    db_model *t = open_model("exact", TARGET), *d = open_model("exact", TARGET ",noise=0.2");
+    db_model *other = open_model("exact", "vocab=24,order=1,seed=3");
+    if (!t || !d || !other) return;
+    const db_engine *e = db_engine_find("opt-tree");
+    db_params p;
+    db_params_defaults(&p, e->params, e->n_params);
+    char err[256];
+    CHECK(db_params_set(&p, "nodes", "65", err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "nodes");
+    CHECK(db_params_set(&p, "max_depth", "0", err, sizeof err) != 0);
+    db_params_set(&p, "mode", "sample", NULL, 0);
+    db_params_set(&p, "temp", "0", NULL, 0);
+    CHECK(e->validate(&p, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "temp");
+    db_params_defaults(&p, e->params, e->n_params);
+    const db_token prompt[3] = { DB_EXACT_BOS, 5, 7 };
+    db_event_log log;
+    db_event_log_init(&log);
+    db_event_log_start(&log);
+    db_gen_request req = { .target = t, .draft = NULL, .prompt = prompt, .n_prompt = 3, .max_new_tokens = 16,
+                           .stop_at_eog = false, .seed = 1, .params = &p, .events = &log };
+    db_gen_output o;
+    memset(&o, 0, sizeof o);
+    CHECK_INT_EQ(e->generate(&req, &o, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "needs a draft model");
+    db_output_free(&o);
+    db_model_reset(t);
+    db_model_reset(other);
+    req.draft = other;
+    memset(&o, 0, sizeof o);
+    CHECK_INT_EQ(e->generate(&req, &o, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "draft vocabulary (24) differs from the target's (40)");
+    db_output_free(&o);
+    /* cancelled before the first step: the prefill's token, then "cancel" */
+    volatile int cancel = 1;
+    db_model_reset(t);
+    db_model_reset(d);
+    req.draft = d;
+    req.cancel = &cancel;
+    memset(&o, 0, sizeof o);
+    CHECK_INT_EQ(e->generate(&req, &o, err, sizeof err), 1);
+    CHECK_STR_EQ(o.stop_reason, "cancel");
+    CHECK(o.n_tokens <= 1);
+    db_output_free(&o);
+    db_event_log_free(&log);
+    db_model_close(t);
+    db_model_close(d);
+    db_model_close(other);
+}
+
 void suite_opt_tree(void) {
     RUN(selection_maximises_expected_length);
     RUN(selection_ties_keep_parents);
@@ -493,4 +547,5 @@ void suite_opt_tree(void) {
     RUN(stochastic_samples_target);
     RUN(kv_holds_exact_history);
     RUN(bundled_identity_and_kv);
+    RUN(errors_and_cancel);
 }
