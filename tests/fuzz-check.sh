@@ -47,7 +47,7 @@ for tr in $runs; do
   crash="$out/fuzz-crashers/$t"
   mkdir -p "$crash" "$tmp/corpus-$t"
   # 1. the kept crashers
-  if ! "$bin" -runs=1 "$src"/tests/fuzz/regressions/"$t"/* > "$tmp/$t.replay.log" 2>&1 < /dev/null; then
+  if ! "$bin" -runs=1 -timeout=60 "$src"/tests/fuzz/regressions/"$t"/* > "$tmp/$t.replay.log" 2>&1 < /dev/null; then
     echo "FAIL fuzz $t: a regression file crashes again:"
     grep -E 'Running:|ERROR|SUMMARY|invariant' "$tmp/$t.replay.log" | tail -n 6
     failed=$((failed + 1))
