@@ -200,12 +200,14 @@ static void rsd_greedy_identical_to_ar_exact(void) {
     db_model *t = open_model("exact", TARGET), *d = open_model("exact", DRAFT);
     db_model *self = open_model("exact", TARGET), *other = open_model("exact", UNRELATED);
     if (!t || !d || !self || !other) return;
-    const char *cfg[][4] = { { "depth", "4", "k", "2" }, { "depth", "3", "k", "3" }, { "depth", "1", "k", "4" },
-                             { "depth", "6", "k", "2" }, { "depth", "2", "k", "8" }, { "depth", "5", "k", "1" } };
+    const char *cfg[][6] = { { "depth", "4", "k", "2" }, { "depth", "3", "k", "3" }, { "depth", "1", "k", "4" },
+                             { "depth", "6", "k", "2" }, { "depth", "2", "k", "8" }, { "depth", "5", "k", "1" },
+                             { "depth", "4", "tree", "beam", "width", "4" }, { "depth", "6", "tree", "beam", "width", "2" },
+                             { "depth", "3", "tree", "beam", "width", "8" } };
     const int n_cfg = (int)(sizeof cfg / sizeof cfg[0]);
     db_model *drafts[3] = { d, self, other };
     const char *dname[3] = { "noisy", "self", "unrelated" };
-    long acc[3] = { 0 }, drafted[3] = { 0 }, toks[3] = { 0 }, commits[3] = { 0 };
+    long acc[3] = { 0 }, drafted[3] = { 0 }, toks[3] = { 0 }, commits[3] = { 0 }, beam_acc[3] = { 0 }, beam_drafted[3] = { 0 };
     int mism = 0, cases = 0;
     db_rng r = db_rng_make(3, 0);
     for (int prompt_i = 0; prompt_i < 25; prompt_i++) {
@@ -218,10 +220,17 @@ static void rsd_greedy_identical_to_ar_exact(void) {
             for (int w = 0; w < 3; w++) {
                 db_gen_output o;
                 gen_stats st;
-                run_engine("rsd", t, drafts[w], cfg[c], 4, prompt, n, 48, 1, true, &o, &st);
+                run_engine("rsd", t, drafts[w], cfg[c], cfg[c][4] ? 6 : 4, prompt, n, 48, 1, true, &o, &st);
                 if (!same_tokens(&o, &ref)) {
                     mism++;
-                    printf("    prompt %d depth %s k %s %s draft differs from ar\n", prompt_i, cfg[c][1], cfg[c][3], dname[w]);
+                    printf("    prompt %d depth %s %s %s %s draft differs from ar\n", prompt_i, cfg[c][1], cfg[c][2], cfg[c][3], dname[w]);
+                }
+                if (cfg[c][4]) {               /* beam search may prune the greedy path */
+                    beam_acc[w] += st.accepted;
+                    beam_drafted[w] += st.drafted;
+                    db_output_free(&o);
+                    cases++;
+                    continue;
                 }
                 acc[w] += st.accepted;
                 drafted[w] += st.drafted;
@@ -236,6 +245,9 @@ static void rsd_greedy_identical_to_ar_exact(void) {
     for (int w = 0; w < 3; w++)
         printf("    greedy %s draft: accepted %ld of %ld depths, MAT %.2f\n", dname[w], acc[w], drafted[w],
                commits[w] ? (double)toks[w] / commits[w] : 0);
+    for (int w = 0; w < 3; w++)
+        printf("    greedy %s draft, tree=beam: accepted %ld of %ld depths\n", dname[w], beam_acc[w], beam_drafted[w]);
+    CHECK_MSG(beam_acc[1] > beam_drafted[1] / 2 && beam_acc[0] > 0, "beam: self draft accepted %ld of %ld", beam_acc[1], beam_drafted[1]);
     CHECK_MSG(acc[1] == drafted[1] && drafted[1] > 0, "self draft accepted %ld of %ld", acc[1], drafted[1]);
     CHECK_MSG(acc[0] > drafted[0] / 5 && acc[0] < drafted[0], "noisy draft accepted %ld of %ld", acc[0], drafted[0]);
     CHECK_MSG(acc[2] < drafted[2] / 2, "unrelated draft accepted %ld of %ld", acc[2], drafted[2]);
@@ -307,6 +319,8 @@ static void rsd_sampled_law_exact(void) {
         { { "mode", "sample", "depth", "2", "k", "3", "temp", "0.7", "top_k", "4" }, 10, 0.7, 4, 25000, 0 },
         { { "mode", "sample", "depth", "3", "k", "4" }, 6, 1.0, 0, 20000, 1 },
         { { "mode", "sample", "depth", "1", "k", "1" }, 6, 1.0, 0, 20000, 0 },
+        { { "mode", "sample", "depth", "3", "tree", "beam", "width", "4" }, 8, 1.0, 0, 30000, 0 },
+        { { "mode", "sample", "depth", "2", "tree", "beam", "width", "3", "top_k", "4" }, 10, 1.0, 4, 25000, 1 },
     };
     db_token prompt[2] = { DB_EXACT_BOS, 4 };
     for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
@@ -394,6 +408,8 @@ static void rsd_kv_ledger_exact(void) {
         { { "depth", "2", "k", "4" }, 4, 16 },
         { { "depth", "4", "k", "2", "mode", "sample" }, 6, 16 },
         { { "depth", "2", "k", "3", "mode", "sample", "temp", "1.5" }, 8, 9 },
+        { { "depth", "4", "tree", "beam", "width", "4" }, 6, 16 },
+        { { "depth", "3", "tree", "beam", "width", "5", "mode", "sample" }, 8, 15 },
     };
     int checked = 0, bad = 0;
     for (int seed = 1; seed <= 8; seed++) {
@@ -415,7 +431,7 @@ static void rsd_kv_ledger_exact(void) {
         db_model_close(t);
         db_model_close(d);
     }
-    CHECK_INT_EQ(checked, 32);
+    CHECK_INT_EQ(checked, 48);
     CHECK_INT_EQ(bad, 0);
 }
 
@@ -435,6 +451,15 @@ static void rsd_params_and_events(void) {
     db_params_set(&p, "depth", "3", err, sizeof err);
     CHECK_INT_EQ(e->validate(&p, err, sizeof err), 0);
     CHECK_INT_EQ(e->n_seq_max(&p), 27);
+    db_params_set(&p, "tree", "beam", err, sizeof err);
+    CHECK_INT_EQ(e->validate(&p, err, sizeof err), 0);
+    CHECK_INT_EQ(e->n_seq_max(&p), 12);                          /* width 4 x depth 3 tips */
+    db_params_set(&p, "width", "16", err, sizeof err);
+    db_params_set(&p, "depth", "5", err, sizeof err);
+    CHECK_INT_EQ(e->validate(&p, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "parameter 'width'");
+    db_params_set(&p, "depth", "4", err, sizeof err);
+    CHECK_INT_EQ(e->validate(&p, err, sizeof err), 0);
     db_params_set(&p, "mode", "sample", err, sizeof err);
     db_params_set(&p, "temp", "0", err, sizeof err);
     CHECK_INT_EQ(e->validate(&p, err, sizeof err), -1);
@@ -482,7 +507,8 @@ static void rsd_bundled_identity_and_kv(void) {
     CHECK_INT_EQ(db_model_kv_ledger_enable(t, 512, 64), 0);
     const char *texts[] = { "The committee said that the city would", "And the LORD spake unto Moses, saying,",
                             "def read_config(path):\n    with open(path) as f:\n" };
-    const char *cfg[][4] = { { "depth", "4", "k", "2" }, { "depth", "3", "k", "3" } };
+    const char *cfg[][6] = { { "depth", "4", "k", "2" }, { "depth", "3", "k", "3" }, { "depth", "4", "tree", "beam", "width", "4" } };
+    const int cfg_seq[] = { 16, 27, 16 };
     int diff = 0, bad = 0;
     long acc = 0, rej = 0, self_acc = 0, self_drafted = 0;
     for (int i = 0; i < 3; i++) {
@@ -491,11 +517,11 @@ static void rsd_bundled_identity_and_kv(void) {
         db_gen_output ref, o;
         gen_stats st;
         run_engine("ar", t, NULL, NULL, 0, prompt, n, 64, 1, false, &ref, NULL);
-        for (int c = 0; c < 2; c++) {
-            run_engine("rsd", t, d, cfg[c], 4, prompt, n, 64, 1, false, &o, &st);
-            CHECK_MSG(same_tokens(&o, &ref), "rsd depth %s k %s differs from ar on prompt %d", cfg[c][1], cfg[c][3], i);
+        for (int c = 0; c < 3; c++) {
+            run_engine("rsd", t, d, cfg[c], cfg[c][4] ? 6 : 4, prompt, n, 64, 1, false, &o, &st);
+            CHECK_MSG(same_tokens(&o, &ref), "rsd depth %s %s %s differs from ar on prompt %d", cfg[c][1], cfg[c][2], cfg[c][3], i);
             diff += !same_tokens(&o, &ref);
-            bad += ledger_ok(t, c == 0 ? 16 : 27, prompt, n, &o, 8, "rsd bundled");
+            bad += ledger_ok(t, cfg_seq[c], prompt, n, &o, 8, "rsd bundled");
             acc += st.accepted;
             rej += st.drafted - st.accepted;
             db_output_free(&o);
@@ -512,7 +538,7 @@ static void rsd_bundled_identity_and_kv(void) {
     CHECK_INT_EQ(bad, 0);
     CHECK_MSG(acc > 10 && rej > 10, "rsd accepted %ld, rejected %ld draft depths", acc, rej);
     CHECK_MSG(self_acc == self_drafted, "self draft accepted %ld of %ld", self_acc, self_drafted);
-    printf("    bundled: rsd identical to ar on 3 of 3 prompts x 3 runs; distilled draft accepted %ld, rejected %ld "
+    printf("    bundled: rsd identical to ar on 3 of 3 prompts x 4 runs; distilled draft accepted %ld, rejected %ld "
            "depths; self draft %ld of %ld\n", acc, rej, self_acc, self_drafted);
     db_model_close(t);
     db_model_close(d);
