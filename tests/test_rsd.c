@@ -6,10 +6,12 @@
  *       into the same verifier — must be rejected by the same test
  *   rsd_greedy_identical_to_ar_exact exact backend: greedy output equals ar's
  *       token for token, 25 prompts x configurations x drafts (noisy, self,
- *       unrelated); self draft accepts every depth
- *   rsd_sampled_law_exact            exact backend: the first token's law, the
- *       2-token joint and the 4-token joint of sampled outputs against the
- *       target's analytic law (chi-square)
+ *       unrelated), RSD-C and RSD-S; the RSD-C self draft accepts every
+ *       depth
+ *   rsd_sampled_law_exact            exact backend: the law of the first
+ *       drafted token (token 1; token 0 is the prefill's), the joint of
+ *       tokens 1-2 and the 4-token joint of sampled outputs against the
+ *       target's analytic law (chi-square), RSD-C and RSD-S
  *   rsd_kv_ledger_exact              every leaf sequence holds exactly prompt
  *       + output (minus the last step's out-of-order tokens) after greedy and
  *       sampled decoding
@@ -335,8 +337,8 @@ static void rsd_sampled_law_exact(void) {
                            true, &o, &st) != 0) break;
             if (o.n_tokens == 4) {
                 c4[((o.tokens[0] * SV + o.tokens[1]) * SV + o.tokens[2]) * SV + o.tokens[3]]++;
-                c2[o.tokens[0] * SV + o.tokens[1]]++;
-                c1[o.tokens[0]]++;
+                c2[o.tokens[1] * SV + o.tokens[2]]++;
+                c1[o.tokens[1]]++;
             } else db_test_fail(__FILE__, __LINE__, "sample %d: %d tokens", s, o.n_tokens);
             drafted += st.drafted;
             accepted += st.accepted;
@@ -347,14 +349,16 @@ static void rsd_sampled_law_exact(void) {
         joint4(cfg[c].temp, cfg[c].top_k, j4);
         memset(j1, 0, sizeof j1);
         memset(j2, 0, sizeof j2);
-        for (int x = 0; x < cells; x++) { j2[x / (SV * SV)] += j4[x]; j1[x / (SV * SV * SV)] += j4[x]; }
+        /* token 0 comes from the prefill: the first drafted token is
+         * token 1, the first step's 2-token joint tokens 1 and 2 */
+        for (int x = 0; x < cells; x++) { j2[(x / SV) % (SV * SV)] += j4[x]; j1[(x / (SV * SV)) % SV] += j4[x]; }
         int df1, df2, df4;
         double p1, p2, p4;
         db_chi_square(c1, j1, SV, 5.0, &df1, &p1);
         db_chi_square(c2, j2, SV * SV, 5.0, &df2, &p2);
         db_chi_square(c4, j4, (size_t)cells, 5.0, &df4, &p4);
-        printf("    rsd %s=%s %s=%s%s: %d samples, acceptance %.3f, MAT %.2f; chi2 p: first %.4f (df %d), "
-               "2-joint %.4f (df %d), 4-joint %.4f (df %d)\n", cfg[c].kv[2], cfg[c].kv[3], cfg[c].kv[4], cfg[c].kv[5],
+        printf("    rsd %s=%s %s=%s%s: %d samples, acceptance %.3f, MAT %.2f; chi2 p: token 1 %.4f (df %d), "
+               "tokens 1-2 %.4f (df %d), 4-joint %.4f (df %d)\n", cfg[c].kv[2], cfg[c].kv[3], cfg[c].kv[4], cfg[c].kv[5],
                cfg[c].other ? " unrelated draft" : "", cfg[c].n, drafted ? (double)accepted / drafted : 0,
                commits ? (double)toks / commits : 0, p1, df1, p2, df2, p4, df4);
         CHECK_MSG(p1 > 1e-4 && p2 > 1e-4 && p4 > 1e-4, "config %zu: p = %g %g %g", c, p1, p2, p4);
