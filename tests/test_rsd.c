@@ -482,6 +482,22 @@ static void rsd_params_and_events(void) {
     CHECK_INT_EQ(st.tokens, 40);
     CHECK(st.drafted >= 3 * (st.verifies - 1));
     db_output_free(&o);
+    /* cancelled: returns 1 with stop reason "cancel", both trees */
+    for (int b = 0; b < 2; b++) {
+        db_params pc;
+        db_params_defaults(&pc, e->params, e->n_params);
+        if (b) db_params_set(&pc, "tree", "beam", err, sizeof err);
+        volatile int cancel = 1;
+        db_model_reset(t);
+        db_model_reset(d);
+        db_gen_request rq = { .target = t, .draft = d, .prompt = prompt, .n_prompt = 3, .max_new_tokens = 20,
+                              .params = &pc, .cancel = &cancel };
+        memset(&o, 0, sizeof o);
+        CHECK_INT_EQ(e->generate(&rq, &o, err, sizeof err), 1);
+        CHECK_STR_EQ(o.stop_reason, "cancel");
+        CHECK(o.n_tokens <= 1);
+        db_output_free(&o);
+    }
     /* no draft model: an error, not a crash */
     db_params_defaults(&p, e->params, e->n_params);
     db_gen_request req = { .target = t, .prompt = prompt, .n_prompt = 3, .max_new_tokens = 4, .params = &p };
