@@ -316,21 +316,11 @@ static int rc_generate(const db_gen_request *req, db_gen_output *out, char *err,
                 if (next < 0) extra = best;
             } else {
                 db_sampling_probs(&s.sampling, logits, &s.buf);
-                memcpy(resid, s.buf.prob, sizeof(float) * (size_t)V);
-                double mass = 1.0;
-                for (int c = first_kid; c >= 0; c = nodes[c].next_sib) {
-                    const db_token tk = nodes[c].tok;
-                    if (db_rng_uniform(&s.rng) * mass < resid[tk]) { next = c; break; }
-                    mass -= resid[tk];
-                    resid[tk] = 0.0f;
-                }
-                if (next < 0) {
-                    double tot = 0.0;
-                    for (int v = 0; v < V; v++) tot += resid[v];
-                    if (tot <= 0.0) { memcpy(resid, s.buf.prob, sizeof(float) * (size_t)V); tot = 1.0; }
-                    for (int v = 0; v < V; v++) resid[v] = (float)(resid[v] / tot);
-                    extra = db_draw(resid, V, db_rng_uniform(&s.rng));
-                }
+                db_token cand[RC_MAX_NODES];
+                int kid[RC_MAX_NODES], n_kids = 0;
+                for (int c = first_kid; c >= 0; c = nodes[c].next_sib) kid[n_kids] = c, cand[n_kids++] = nodes[c].tok;
+                const int won = db_spec_eliminate(s.buf.prob, V, cand, n_kids, &s.rng, resid, &extra);
+                if (won >= 0) next = kid[won];
             }
             if (next < 0) break;
             path[a] = next;

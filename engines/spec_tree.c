@@ -230,21 +230,10 @@ static int tree_generate(const db_gen_request *req, db_gen_output *out, char *er
                 if (next < 0) extra = best;
             } else {
                 db_sampling_probs(&s.sampling, logits, &s.buf);
-                memcpy(resid, s.buf.prob, sizeof(float) * (size_t)V);
-                double mass = 1.0;
-                for (int c = 0; c < n_kids && next < 0; c++) {
-                    db_token t = nodes[kids[c]].tok;
-                    if (db_rng_uniform(&s.rng) * mass < resid[t]) { next = kids[c]; break; }
-                    mass -= resid[t];
-                    resid[t] = 0.0f;
-                }
-                if (next < 0) {
-                    double tot = 0.0;
-                    for (int v = 0; v < V; v++) tot += resid[v];
-                    if (tot <= 0.0) { memcpy(resid, s.buf.prob, sizeof(float) * (size_t)V); tot = 1.0; }
-                    for (int v = 0; v < V; v++) resid[v] = (float)(resid[v] / tot);
-                    extra = db_draw(resid, V, db_rng_uniform(&s.rng));
-                }
+                db_token cand[MAX_BRANCHES];
+                for (int c = 0; c < n_kids; c++) cand[c] = nodes[kids[c]].tok;
+                const int won = db_spec_eliminate(s.buf.prob, V, cand, n_kids, &s.rng, resid, &extra);
+                if (won >= 0) next = kids[won];
             }
             if (next < 0) break;
             accepted[a++] = nodes[next].tok;

@@ -181,6 +181,27 @@ int db_spec_verify(db_spec *s, const db_token *draft, int k, const float *q_rows
     return db_spec_accept(s, draft, a, extra, k, err, errlen);
 }
 
+int db_spec_eliminate(const float *prob, int V, const db_token *cand, int n, db_rng *rng, float *resid,
+                      db_token *extra) {
+    memcpy(resid, prob, sizeof(float) * (size_t)V);
+    double mass = 1.0;
+    for (int c = 0; c < n; c++) {
+        const db_token t = cand[c];
+        if (db_rng_uniform(rng) * mass < resid[t]) return c;
+        mass -= resid[t];
+        resid[t] = 0.0f;
+    }
+    double tot = 0.0;
+    for (int v = 0; v < V; v++) tot += resid[v];
+    if (tot <= 0.0) {
+        memcpy(resid, prob, sizeof(float) * (size_t)V);
+        tot = 1.0;
+    }
+    for (int v = 0; v < V; v++) resid[v] = (float)(resid[v] / tot);
+    *extra = db_draw(resid, V, db_rng_uniform(rng));
+    return -1;
+}
+
 int db_spec_accept(db_spec *s, const db_token *accepted, int a, db_token extra, int drafted,
                    char *err, size_t errlen) {
     if (drafted > 0)

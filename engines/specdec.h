@@ -62,6 +62,19 @@ db_token db_spec_last(const db_spec *s);
 int  db_spec_verify(db_spec *s, const db_token *draft, int k, const float *q_rows,
                     int *n_accepted, char *err, size_t errlen);
 
+/* Multi-branch verification of one tree node's children that keeps the
+ * target's law (sequential elimination, SpecInfer's rule for a drafter whose
+ * tree is a deterministic function of what it has seen: spec-tree,
+ * token-recycling): prob is the target's sampling distribution over V
+ * tokens at the node, cand[0..n) the children's tokens in the order they
+ * are tried.  Each is accepted with probability (its residual mass) / (the
+ * mass left), else its mass is removed from the residual.  Returns the index
+ * of the accepted child, or -1 with *extra drawn from the residual
+ * renormalised (from prob itself when no mass is left).  resid: scratch of V
+ * floats; draws come from rng. */
+int  db_spec_eliminate(const float *prob, int V, const db_token *cand, int n, db_rng *rng, float *resid,
+                       db_token *extra);
+
 /* Commit a verified step: the a accepted draft tokens and the correction or
  * bonus token `extra`; emits VERIFY (when drafted > 0) and COMMIT.  The
  * caller has already trimmed the target's KV (seq 0) to n_seq + a positions.

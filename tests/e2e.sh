@@ -192,6 +192,29 @@ dd=$(sqlite3 "$tmp/spec.db" 'select draft_name from "case" where label = "self-s
   && ! ls "$tmp"/tiny.gguf.self-* >/dev/null 2>&1 && ok "self-spec derived its draft in the cache directory, not next to the model" \
   || fail "self-spec derived draft" "draft_name=$dd"
 
+# opt-tree (S11) through the runner: its own small suite, so the speculative
+# suite above keeps its case list; greedy outputs identical to ar's, the
+# run's identity table agrees, and every sample records its tree size
+cat > "$tmp/opt.json" <<JSON
+{
+  "name": "opt-tree-e2e",
+  "models": { "target": { "path": "tiny.gguf" }, "draft": { "path": "tiny.gguf" } },
+  "datasets": { "mixed": { "path": "prompts.jsonl" } },
+  "engines": [
+    { "engine": "ar", "label": "ar" },
+    { "engine": "opt-tree", "label": "opt-tree", "draft": "draft", "params": { "nodes": 12, "max_depth": 6 } }
+  ],
+  "baseline": "ar", "max_new_tokens": 24, "repetitions": 1, "warmup": 0, "threads": 1
+}
+JSON
+"$bin" run "$tmp/opt.json" --db "$tmp/opt.db" --no-progress >/dev/null 2>"$tmp/opt.err"; rc=$?
+odiff=$(sqlite3 "$tmp/opt.db" 'select count(*) from sample s join "case" c on c.id = s.case_id join sample b on b.prompt_idx = s.prompt_idx join "case" bc on bc.id = b.case_id and bc.label = "ar" where c.label = "opt-tree" and s.output_tokens_json = b.output_tokens_json' 2>/dev/null)
+oid=$(sqlite3 "$tmp/opt.db" 'select sum(n_identical) || "/" || sum(n_compared) from identity' 2>/dev/null)
+onodes=$(sqlite3 "$tmp/opt.db" 'select count(*) from sample_metric where name = "tree_nodes_mean" and value >= 1 and value <= 12' 2>/dev/null)
+[ $rc = 0 ] && [ "$odiff" = 3 ] && [ "$oid" = "3/3" ] && [ "$onodes" = 3 ] \
+  && ok "opt-tree greedy outputs identical to ar (3 samples, identity 3/3), tree_nodes_mean recorded" \
+  || fail "opt-tree through the runner" "rc=$rc identical=$odiff identity=$oid tree_nodes_mean=$onodes" "$(tail -3 "$tmp/opt.err")"
+
 # ---- chat datasets: every turn, in the model's chat template ------------------
 "$mkmodel" --out "$tmp/chat.gguf" --n-embd 64 --n-layer 2 --seed 9 --chat-template chatml >/dev/null 2>&1
 cat > "$tmp/turns.jsonl" <<'JSONL'
@@ -411,10 +434,10 @@ fi
 listed=$(awk '/^  [a-z]/ { printf "%s ", $1 }' "$tmp/list")
 registered=$(sed -n 's/^ *&db_engine_\([a-z_]*\),$/\1/p' "$src/engines/registry.c" | tr '_\n' '- ')
 arparams=$(awk '/^  ar / { on = 1; next } /^  [a-z]/ { on = 0 } on { printf "%s ", $1 }' "$tmp/list")
-[ $rc = 0 ] && [ "$listed" = "$registered" ] && [ "$(wc -w <<< "$registered")" = 19 ] \
+[ $rc = 0 ] && [ "$listed" = "$registered" ] && [ "$(wc -w <<< "$registered")" = 20 ] \
   && [ "$arparams" = "mode temp top_k top_p no_repeat_ngram " ] \
-  && ok "list shows all 19 registered engines in order, with parameters" \
-  || fail "list shows all 19 registered engines in order, with parameters" "listed: $listed" "registered: $registered; ar: $arparams"
+  && ok "list shows all 20 registered engines in order, with parameters" \
+  || fail "list shows all 20 registered engines in order, with parameters" "listed: $listed" "registered: $registered; ar: $arparams"
 # --help: exit 0, nothing on stderr, the usage line, and every long option
 # of the command's option table (harness/cli/cmd_*.c) named in the text
 for cmd in run report list probe json2gbnf export-lattice compare history merge; do

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define SUITES(X) \
+    X(opt_tree) \
     X(rng) X(sample) X(stats) X(params) X(exact) X(engine_ar) X(metrics) \
     X(suite) X(store) X(counters) X(report) X(llama) X(spec) X(kv) X(models) X(jsonschema) X(compare) \
     X(rsd) \
