@@ -71,6 +71,7 @@ extern const db_engine db_engine_self_spec;
 extern const db_engine db_engine_lookahead;
 extern const db_engine db_engine_token_recycling;
 extern const db_engine db_engine_opt_tree;
+extern const db_engine db_engine_rsd;
 extern const db_engine db_engine_lexical;
 extern const db_engine db_engine_astar;
 extern const db_engine db_engine_diffusion;
@@ -93,6 +94,7 @@ const db_engine *const db_engine_registry[] = {
     &db_engine_lookahead,
     &db_engine_token_recycling,
     &db_engine_opt_tree,
+    &db_engine_rsd,
     &db_engine_lexical,
     &db_engine_astar,
     &db_engine_diffusion,

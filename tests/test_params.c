@@ -85,6 +85,7 @@ static void descriptors_declare_constraints_and_losslessness(void) {
         { "lookahead", 0, false, false, true, false },
         { "token-recycling", 0, false, false, true, false },
         { "opt-tree", 0, false, false, true, false },
+        { "rsd", 0, false, false, true, false },
         { "lexical", DB_CONSTRAINT_KEYWORDS, false, true, false, false },
         { "astar", DB_CONSTRAINT_KEYWORDS, false, true, false, false },
         { "diffusion", DB_CONSTRAINT_REGEX, false, true, false, false },
@@ -156,7 +157,7 @@ static void sampling_rows_are_shared(void) {
         }
         CHECK_MSG(db_sampling_param_name("temp") && !db_sampling_param_name("k"), "names");
     }
-    CHECK_INT_EQ(n_sampling, 14);
+    CHECK_INT_EQ(n_sampling, 15);
     static const struct { const char *engine, *set, *value, *msg; } bad[] = {
         { "ar", "temp", "0", "parameter 'temp': must be > 0 when mode=sample (use mode=greedy for argmax)" },
         { "diffusion", "temp", "0", "parameter 'temp': must be > 0 when mode=sample (use mode=greedy for argmax)" },

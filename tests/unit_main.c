@@ -17,6 +17,7 @@
     X(opt_tree) \
     X(rng) X(sample) X(stats) X(params) X(exact) X(engine_ar) X(metrics) \
     X(suite) X(store) X(counters) X(report) X(llama) X(spec) X(kv) X(models) X(jsonschema) X(compare) \
+    X(rsd) \
     X(quality) X(golden) X(probe) X(lexical) X(diffusion) X(grammar) X(json_gbnf) X(regex) X(search) \
     X(train) X(lifecycle) X(preflight) X(inject) X(outfile) X(identity) X(fuzz) \
     X(interference) X(fetch) X(server_proc) X(loadgen) X(serve) X(suite_fetch) X(devices) X(events)
