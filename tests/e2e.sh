@@ -434,10 +434,10 @@ fi
 listed=$(awk '/^  [a-z]/ { printf "%s ", $1 }' "$tmp/list")
 registered=$(sed -n 's/^ *&db_engine_\([a-z_]*\),$/\1/p' "$src/engines/registry.c" | tr '_\n' '- ')
 arparams=$(awk '/^  ar / { on = 1; next } /^  [a-z]/ { on = 0 } on { printf "%s ", $1 }' "$tmp/list")
-[ $rc = 0 ] && [ "$listed" = "$registered" ] && [ "$(wc -w <<< "$registered")" = 20 ] \
+[ $rc = 0 ] && [ "$listed" = "$registered" ] && [ "$(wc -w <<< "$registered")" = 21 ] \
   && [ "$arparams" = "mode temp top_k top_p no_repeat_ngram " ] \
-  && ok "list shows all 20 registered engines in order, with parameters" \
-  || fail "list shows all 20 registered engines in order, with parameters" "listed: $listed" "registered: $registered; ar: $arparams"
+  && ok "list shows all 21 registered engines in order, with parameters" \
+  || fail "list shows all 21 registered engines in order, with parameters" "listed: $listed" "registered: $registered; ar: $arparams"
 # --help: exit 0, nothing on stderr, the usage line, and every long option
 # of the command's option table (harness/cli/cmd_*.c) named in the text
 for cmd in run report list probe json2gbnf export-lattice compare history merge; do
