@@ -47,8 +47,10 @@ int db_fuzz_suite(const uint8_t *data, size_t size) {
             DB_FUZZ_CHECK(cases[i].label && cases[i].params_json, "case %d without label or params", i);
             DB_FUZZ_CHECK(cases[i].dataset >= 0 && cases[i].dataset < s->n_datasets, "case %d: dataset %d", i,
                           cases[i].dataset);
-            DB_FUZZ_CHECK(cases[i].target_model >= 0 && cases[i].target_model < s->n_models, "case %d: model %d", i,
-                          cases[i].target_model);
+            /* -1 only for a serving case whose server names no model (suite.h) */
+            DB_FUZZ_CHECK((cases[i].target_model >= 0 && cases[i].target_model < s->n_models) ||
+                              (cases[i].target_model == -1 && cases[i].se->server_idx >= 0),
+                          "case %d: model %d", i, cases[i].target_model);
         }
         if (erc == 0) db_cases_free(cases, n);
         db_suite_free(s);
