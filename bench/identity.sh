@@ -78,7 +78,9 @@ engines='{ "engine": "spec", "label": "spec k=4", "draft": "draft", "params": { 
     { "engine": "pld", "label": "pld", "params": { "k": 10 } },
     { "engine": "self-spec", "label": "self-spec", "params": { "k": 4, "layers": 2 } },
     { "engine": "token-recycling", "label": "token-recycling small" },
-    { "engine": "token-recycling", "label": "token-recycling paper", "params": { "tree": "paper" } }'
+    { "engine": "token-recycling", "label": "token-recycling paper", "params": { "tree": "paper" } },
+    { "engine": "opt-tree", "label": "opt-tree N=16", "draft": "draft-distilled", "params": { "nodes": 16 } },
+    { "engine": "rsd", "label": "rsd depth=4 k=2", "draft": "draft-distilled", "params": { "depth": 4, "k": 2 } }'
 if [ -n "$only" ]; then
   engines=$(grep -F "\"engine\": \"$only\"" <<< "$engines" | sed 's/^ *//; s/ *},\{0,1\} *$/ }/' | paste -sd, -)
   [ -n "$engines" ] || { echo "identity.sh: --only: no configuration of engine '$only'" >&2; exit 2; }
