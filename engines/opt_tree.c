@@ -343,19 +343,8 @@ static int ot_generate(const db_gen_request *req, db_gen_output *out, char *err,
          * every sequence; drop the rest of this step ---- */
         int kept = 0;
         while (kept < a && path[kept] == kept) kept++;
-        if (kept == 0) {
-            if (n > 0 && db_model_seq_rm(tm, -1, base, -1) != 0)
-                rc = db_errf(err, errlen, "target KV rollback: %s", db_model_last_error(tm));
-        } else {
-            const int w = tree[path[kept - 1]].leaf_lo;
-            for (int q = 0; q < N && rc == 0; q++) {
-                if (q == w) continue;
-                if (db_model_seq_rm(tm, q, base, -1) != 0 || db_model_seq_cp(tm, w, q, base, base + kept) != 0)
-                    rc = db_errf(err, errlen, "target KV keep path: %s", db_model_last_error(tm));
-            }
-            if (rc == 0 && db_model_seq_rm(tm, w, base + kept, -1) != 0)
-                rc = db_errf(err, errlen, "target KV rollback: %s", db_model_last_error(tm));
-        }
+        if (db_tree_keep_chain(tm, N, base, kept, kept ? tree[path[kept - 1]].leaf_lo : -1, n > 0, err, errlen) != 0)
+            rc = -1;
         /* ---- draft KV: the accepted path's evaluated nodes (a prefix of
          * it) join every sequence, the rest of this step goes ---- */
         if (rc == 0 && n > 0) {

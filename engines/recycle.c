@@ -342,19 +342,9 @@ static int rc_generate(const db_gen_request *req, db_gen_output *out, char *err,
          * prefix), in every sequence; drop the rest of this step ---- */
         int kept = 0;
         while (kept < a && path[kept] == kept) kept++;
-        if (kept == 0) {
-            if (n_nodes > 0 && db_model_seq_rm(m, -1, base, -1) != 0)
-                rc = db_errf(err, errlen, "target KV rollback: %s", db_model_last_error(m));
-        } else {
-            const int w = nodes[path[kept - 1]].leaf_lo;
-            for (int q = 0; q < n_seq_all && rc == 0; q++) {
-                if (q == w) continue;
-                if (db_model_seq_rm(m, q, base, -1) != 0 || db_model_seq_cp(m, w, q, base, base + kept) != 0)
-                    rc = db_errf(err, errlen, "target KV keep path: %s", db_model_last_error(m));
-            }
-            if (rc == 0 && db_model_seq_rm(m, w, base + kept, -1) != 0)
-                rc = db_errf(err, errlen, "target KV rollback: %s", db_model_last_error(m));
-        }
+        if (db_tree_keep_chain(m, n_seq_all, base, kept, kept ? nodes[path[kept - 1]].leaf_lo : -1, n_nodes > 0, err,
+                               errlen) != 0)
+            rc = -1;
         if (rc) break;
         int v = db_spec_accept(&s, accepted, a, extra, n_nodes > 0 ? depth : 0, err, errlen);
         s.target_past = base + kept;          /* the other accepted tokens: evaluated again */

@@ -202,6 +202,23 @@ int db_spec_eliminate(const float *prob, int V, const db_token *cand, int n, db_
     return -1;
 }
 
+int db_tree_keep_chain(db_model *m, int n_seq, int base, int kept, int winner_seq, bool had_nodes, char *err,
+                       size_t errlen) {
+    if (kept == 0) {
+        if (had_nodes && db_model_seq_rm(m, -1, base, -1) != 0)
+            return db_errf(err, errlen, "target KV rollback: %s", db_model_last_error(m));
+        return 0;
+    }
+    for (int q = 0; q < n_seq; q++) {
+        if (q == winner_seq) continue;
+        if (db_model_seq_rm(m, q, base, -1) != 0 || db_model_seq_cp(m, winner_seq, q, base, base + kept) != 0)
+            return db_errf(err, errlen, "target KV keep path: %s", db_model_last_error(m));
+    }
+    if (db_model_seq_rm(m, winner_seq, base + kept, -1) != 0)
+        return db_errf(err, errlen, "target KV rollback: %s", db_model_last_error(m));
+    return 0;
+}
+
 int db_spec_accept(db_spec *s, const db_token *accepted, int a, db_token extra, int drafted,
                    char *err, size_t errlen) {
     if (drafted > 0)

@@ -75,6 +75,16 @@ int  db_spec_verify(db_spec *s, const db_token *draft, int k, const float *q_row
 int  db_spec_eliminate(const float *prob, int V, const db_token *cand, int n, db_rng *rng, float *resid,
                        db_token *extra);
 
+/* After a tree verification on one target whose tree nodes were decoded in
+ * pre-order after `base` committed cells, one sequence id per leaf (0..n_seq-1):
+ * keep the first `kept` accepted cells (they directly follow the committed
+ * ones, so the cache stays in single-sequence order — see spec_tree.c) in
+ * every sequence, copied from winner_seq (a sequence holding them; ignored
+ * when kept is 0), and remove the rest of the step (nothing to remove when
+ * had_nodes is false).  Returns 0, -1 with err. */
+int  db_tree_keep_chain(db_model *m, int n_seq, int base, int kept, int winner_seq, bool had_nodes, char *err,
+                        size_t errlen);
+
 /* Commit a verified step: the a accepted draft tokens and the correction or
  * bonus token `extra`; emits VERIFY (when drafted > 0) and COMMIT.  The
  * caller has already trimmed the target's KV (seq 0) to n_seq + a positions.
