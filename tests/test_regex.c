@@ -371,7 +371,41 @@ static void error_wording(void) {
     CHECK_INT_EQ(db_regex_search("^[\xc3\xa9]$", "\xc3\xa9", err, sizeof err), 1);
 }
 
+/* Long subjects (fuzz: tests/fuzz/regressions/jsonschema/stack-overflow-*):
+ * a property name of 12,000 characters under `^.*$id$` took a stack frame
+ * pair per character and overflowed the stack under ASan.  A repetition of
+ * one character now takes none (same answers, checked against the DFA),
+ * and a repetition of a group stops at a stack bound with the budget error
+ * instead of crashing. */
+static void long_subjects(void) {
+    enum { N = 200000 };
+    char *s = malloc(N + 8);
+    if (!s) return;
+    memset(s, 'a', N);
+    memcpy(s + N, "id", 3);
+    char err[256];
+    static const struct { const char *re; int want; } cases[] = {
+        { "^.*id$", 1 }, { "^.*$id$", 0 }, { "^[a-z]*?id$", 1 }, { "^a{5,}id$", 1 }, { "^a+b", 0 },
+        { "^(?:.*)id$", 1 }, { "^.*x$", 0 }, { "^a*?$", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_MSG(db_regex_search(cases[i].re, s, err, sizeof err) == cases[i].want, "/%s/ on %d a's + \"id\"",
+                  cases[i].re, N);
+        db_regex_dfa *d = NULL;
+        if (db_regex_dfa_compile(cases[i].re, &d, err, sizeof err) == 0) {
+            CHECK_INT_EQ(db_regex_dfa_match(d, s, strlen(s)), cases[i].want);
+            db_regex_dfa_free(d);
+        }
+    }
+    /* a group under a repetition recurses per iteration: a clean error, not a crash */
+    int r = db_regex_search("^(?:a|b)*$", s, err, sizeof err);
+    CHECK_INT_EQ(r, -1);
+    CHECK_CONTAINS(err, "step budget exceeded");
+    free(s);
+}
+
 void suite_regex(void) {
+    RUN(long_subjects);
     RUN(error_wording);
     RUN(dfa_ascii_classes);
     RUN(consumers_agree);

@@ -6,6 +6,7 @@
 #include "regex.h"
 
 #include <locale.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,10 +90,22 @@ typedef struct rmatch {
     long steps;
     int depth;
     int err;   /* 1: step budget / depth exceeded */
+    uintptr_t stack_base;   /* the address of a local of search_cp */
 } rmatch;
 
 #define RE_MAX_STEPS 2000000L
 #define RE_MAX_DEPTH 20000
+/* Recursion is also bounded by the stack it uses, whatever a frame costs
+ * (sanitizer builds have much larger ones): a long subject under a nested
+ * repetition overflowed the stack with fewer than RE_MAX_DEPTH frames
+ * (fuzz: tests/fuzz/regressions/jsonschema/stack-overflow-*). */
+#define RE_MAX_STACK_BYTES (1024L * 1024L)
+
+static int stack_exhausted(const rmatch *M) {
+    volatile char here = 0;
+    uintptr_t at = (uintptr_t)&here;
+    return M->stack_base > at && M->stack_base - at > (uintptr_t)RE_MAX_STACK_BYTES;
+}
 
 static int is_space(uint32_t c) {
     return c == ' ' || (c >= 9 && c <= 13) || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
@@ -130,6 +143,48 @@ static int class_match(rmatch *M, const db_rx_node *c, uint32_t ch) {
 
 static int rm(rmatch *M, const db_rx_node *n, int i, const rcont *k);
 
+/* a node that always consumes exactly one code point */
+static int is_single_char(const db_rx_node *c) {
+    return c && !c->next && (c->type == DB_RX_CHAR || c->type == DB_RX_ANY || c->type == DB_RX_CLASS);
+}
+
+static int single_char_at(rmatch *M, const db_rx_node *c, int i) {
+    if (i >= M->n) return 0;
+    uint32_t ch = M->s[i];
+    switch (c->type) {
+    case DB_RX_CHAR: return ch == c->ch;
+    case DB_RX_ANY: return ch != '\n' && ch != '\r' && ch != 0x2028 && ch != 0x2029;
+    default: return class_match(M, c, ch);
+    }
+}
+
+/* A repetition of one code point (`.*`, `[a-z]{2,}`, `x+?`) without a
+ * frame per iteration: the same order of attempts as rep_step (greedy:
+ * most iterations first; lazy: fewest), so the same match. */
+static int rep_single(rmatch *M, const db_rx_node *r, int i, const rcont *k) {
+    long lim = r->max < 0 ? (long)(M->n - i) : r->max;
+    long cnt = 0;
+    if (!r->lazy) {
+        while (cnt < lim && single_char_at(M, r->child, i + (int)cnt)) {
+            cnt++;
+            if (++M->steps > RE_MAX_STEPS) { M->err = 1; return 0; }
+        }
+        for (long c = cnt; c >= r->min; c--) {
+            if (rm(M, r->next, i + (int)c, k)) return 1;
+            if (M->err) return 0;
+        }
+        return 0;
+    }
+    for (;; cnt++) {
+        if (cnt >= r->min) {
+            if (rm(M, r->next, i + (int)cnt, k)) return 1;
+            if (M->err) return 0;
+        }
+        if (cnt >= lim || !single_char_at(M, r->child, i + (int)cnt)) return 0;
+        if (++M->steps > RE_MAX_STEPS) { M->err = 1; return 0; }
+    }
+}
+
 static int rep_step(rmatch *M, const db_rx_node *r, int count, int start, int i, const rcont *k) {
     if (count > r->min && i == start) return 0;   /* an optional iteration matched empty */
     int more = r->max < 0 || count < r->max;
@@ -146,7 +201,7 @@ static int rep_step(rmatch *M, const db_rx_node *r, int count, int start, int i,
 }
 
 static int rm(rmatch *M, const db_rx_node *n, int i, const rcont *k) {
-    if (++M->steps > RE_MAX_STEPS || M->depth > RE_MAX_DEPTH) { M->err = 1; return 0; }
+    if (++M->steps > RE_MAX_STEPS || M->depth > RE_MAX_DEPTH || stack_exhausted(M)) { M->err = 1; return 0; }
     M->depth++;
     int r = 0;
     for (;;) {
@@ -188,7 +243,7 @@ static int rm(rmatch *M, const db_rx_node *n, int i, const rcont *k) {
             break;
         }
         case DB_RX_REPEAT:
-            r = rep_step(M, n, 0, i, i, k);
+            r = is_single_char(n->child) ? rep_single(M, n, i, k) : rep_step(M, n, 0, i, i, k);
             goto out;
         }
         break;   /* no match */
@@ -200,7 +255,8 @@ out:
 
 /* 1 match, 0 no match, -1 budget exceeded. */
 static int search_cp(const db_regex *re, const uint32_t *s, int n) {
-    rmatch M = { re, s, n, 0, 0, 0 };
+    volatile char base = 0;
+    rmatch M = { re, s, n, 0, 0, 0, (uintptr_t)&base };
     for (int start = 0; start <= n; start++) {
         if (rm(&M, re->ast->root, start, NULL)) return 1;
         if (M.err) return -1;
