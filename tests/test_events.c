@@ -318,12 +318,39 @@ static void test_rows_and_blobs_agree(void) {
     free(other);
 }
 
+/* the outputs db_store_read_samples gives for every case of a (one-run)
+ * database, in case order, as one string */
+static char *outputs_of(const char *path) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    char err[512] = "";
+    db_store *st = NULL;
+    if (db_store_open_readonly(path, &st, err, sizeof err) != 0) fprintf(f, "open: %s\n", err);
+    sqlite3_stmt *q = NULL;
+    if (st && sqlite3_prepare_v2(db_store_handle(st), "SELECT id FROM \"case\" ORDER BY idx", -1, &q, NULL) == SQLITE_OK) {
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            db_sample_info *x = NULL;
+            int n = 0;
+            if (db_store_read_samples(st, sqlite3_column_int64(q, 0), 0, true, &x, &n, err, sizeof err) != 0)
+                fprintf(f, "read: %s\n", err);
+            for (int i = 0; i < n; i++) fprintf(f, "%d %s %s\n", x[i].prompt_idx, x[i].output_tokens_json, x[i].output_text);
+            db_sample_infos_free(x, n);
+        }
+    }
+    sqlite3_finalize(q);
+    db_store_close(st);
+    fclose(f);
+    return buf;
+}
+
 /* make path a version-5 database as the old writer left it: step_event
- * rows, no version-6 tables */
+ * rows, no version-6 or version-7 tables or columns */
 static int to_v5(const char *path) {
     sqlite3 *db = NULL;
     int rc = sqlite3_open(path, &db) == SQLITE_OK &&
-             sqlite3_exec(db, "DROP TABLE sample_events; DROP TABLE run_prune;"
+             sqlite3_exec(db, "DROP TABLE sample_events; DROP TABLE run_prune; DROP TABLE output;"
+                              " ALTER TABLE sample DROP COLUMN output_id;"
                               " UPDATE meta SET value = '5' WHERE key = 'schema_version'", NULL, NULL, NULL) == SQLITE_OK
                  ? 0 : -1;
     sqlite3_close(db);
@@ -342,11 +369,17 @@ static void test_upgrade_v5(void) {
     CHECK_STR_EQ(before, want);
     CHECK_Q(old, "SELECT value FROM meta WHERE key = 'schema_version'", "5");
     CHECK_Q(old, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sample_events'", "0");
+    /* read-only, the old file has no output_id: outputs from the sample's columns */
+    char *o5 = outputs_of(old), *oref = outputs_of(ref);
+    CHECK_CONTAINS(oref, "[0,1,2,3] text");
+    CHECK_STR_EQ(o5, oref);
+    free(o5);
+    free(oref);
     char err[512] = "";
     db_store *st = NULL;
     CHECK_INT_EQ(db_store_open(old, &st, err, sizeof err), 0);
     db_store_close(st);
-    CHECK_Q(old, "SELECT value FROM meta WHERE key = 'schema_version'", "6");
+    CHECK_Q(old, "SELECT value FROM meta WHERE key = 'schema_version'", "7");
     CHECK_Q(old, "SELECT COUNT(*) FROM step_event", "0");
     CHECK_Q(old, "SELECT COUNT(*) || ' ' || SUM(n) FROM sample_events", "15 210");
     /* the same bytes as the new writer's */
@@ -427,7 +460,8 @@ static char *report_of(const char *path, const char *fmt) {
 }
 
 /* prune: the events go, history stays the same, the report has no
- * verification steps (null, not 0) but every summary */
+ * verification steps (null, not 0) but every summary; the outputs move to
+ * the table of distinct outputs and read the same (also after a merge) */
 static void test_prune(void) {
     char *path = db_test_fresh_db_path("ev-prune.db"), *ref = db_test_fresh_db_path("ev-prune-ref.db");
     CHECK_INT_EQ(build(path, 0, 1.0), 0);
@@ -445,9 +479,13 @@ static void test_prune(void) {
     CHECK_INT_EQ(ps.samples, 15);
     CHECK_INT_EQ(ps.events, 210);
     CHECK_INT_EQ(ps.bytes_after, ps.bytes_before);
+    CHECK_INT_EQ(ps.outputs_moved, 15);
     CHECK_INT_EQ(db_store_prune(st, db_unix_ms() + 1000, false, &ps, err, sizeof err), 0);
     CHECK_INT_EQ(ps.runs, 1);
     CHECK_INT_EQ(ps.events, 210);
+    /* 15 outputs: "text" with tokens 0..3, and once (spec-k4, prompt 2) 1..4 */
+    CHECK_INT_EQ(ps.outputs_moved, 15);
+    CHECK_INT_EQ(ps.outputs_distinct, 2);
     CHECK(ps.bytes_after > 0 && ps.bytes_after <= ps.bytes_before);   /* one page a table at this size */
     /* a second prune finds nothing new */
     CHECK_INT_EQ(db_store_prune(st, db_unix_ms() + 1000, false, &ps, err, sizeof err), 0);
@@ -456,6 +494,28 @@ static void test_prune(void) {
     CHECK_Q(path, "SELECT COUNT(*) FROM sample_events", "0");
     CHECK_Q(path, "SELECT COUNT(*) || ' ' || samples FROM run_prune", "1 15");
     CHECK_Q(path, "SELECT COUNT(*) FROM sample", "15");
+    CHECK_Q(path, "SELECT COUNT(*) FROM output", "2");
+    CHECK_Q(path, "SELECT COUNT(*) FROM sample WHERE output_id IS NOT NULL AND output_text IS NULL"
+                  " AND output_tokens_json IS NULL", "15");
+    char *oa = outputs_of(path), *ob = outputs_of(ref);
+    CHECK_CONTAINS(ob, "2 [1,2,3,4] text");
+    CHECK_STR_EQ(oa, ob);
+    free(oa);
+    /* merged into another database, a pruned run's outputs come along */
+    char *merged = db_test_fresh_db_path("ev-prune-merged.db");
+    db_store *src = NULL, *dst = NULL;
+    CHECK_INT_EQ(db_store_open_readonly(path, &src, err, sizeof err), 0);
+    CHECK_INT_EQ(db_store_open(merged, &dst, err, sizeof err), 0);
+    if (src && dst) CHECK_INT_EQ(db_merge(dst, src, NULL, err, sizeof err), 0);
+    db_store_close(src);
+    db_store_close(dst);
+    oa = outputs_of(merged);
+    CHECK_STR_EQ(oa, ob);
+    CHECK_Q(merged, "SELECT COUNT(*) FROM sample WHERE output_id IS NULL AND output_text = 'text'", "15");
+    free(oa);
+    free(ob);
+    db_store_remove_files(merged);
+    free(merged);
     static const char *const metrics[] = { "tokens_per_s", "mat", "latency_ms" };
     for (int i = 0; i < 3; i++) {
         char *a = history_of(path, metrics[i]), *b = history_of(ref, metrics[i]);

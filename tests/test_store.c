@@ -78,7 +78,7 @@ static void test_store_roundtrip(void) {
     sqlite3 *db = db_store_handle(st);
     CHECK_Q(db, "PRAGMA journal_mode", "wal");
     CHECK_Q(db, "PRAGMA foreign_keys", "1");
-    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "6");
+    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "7");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='machine_probe'", "1");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='machine_device'", "1");   /* version 5 */
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='run_shard'", "1");   /* version 4 */
@@ -360,7 +360,7 @@ static void test_store_upgrade_v1(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     if (st) {
         db = db_store_handle(st);
-        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "6");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "7");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='sample_metric'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='run_shard'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='machine_device'", "1");

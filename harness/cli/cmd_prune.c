@@ -1,7 +1,8 @@
 /* cmd_prune.c — `decobench prune --keep-summaries-after DAYS [--db FILE]
  * [--dry-run]`: drop the raw per-sample step events of runs that ended more
  * than DAYS ago, keeping the samples' summaries (report without
- * per-position acceptance, history), then VACUUM (db_store_prune). */
+ * per-position acceptance, history) and their outputs, each distinct
+ * output once, then VACUUM (db_store_prune). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -20,8 +21,10 @@ static void usage(FILE *f) {
           "For every run that ended more than DAYS days ago (and is not pruned yet), delete its\n"
           "raw per-sample data: the step events (per-position acceptance, draft share and\n"
           "timelines are computed from them).  Samples keep their summary columns (tokens/s,\n"
-          "latency, TTFT, #MAT, acceptance, ...), outputs, counters and metrics, so `report`\n"
-          "(without per-position acceptance) and `history` still work.  Then VACUUM.\n"
+          "latency, TTFT, #MAT, acceptance, ...), counters and metrics, so `report` (without\n"
+          "per-position acceptance) and `history` still work; their outputs move to the table\n"
+          "of distinct outputs (`output`), where an output that repeats across engines, runs\n"
+          "and nights is kept once, and read the same as before.  Then VACUUM.\n"
           "\n"
           "  --keep-summaries-after DAYS  age in days (a non-negative number; 0: every ended run)\n"
           "  --db FILE          results database (default " DB_DEFAULT_DB ")\n"
@@ -87,9 +90,12 @@ int cmd_prune(int argc, char **argv) {
         fprintf(stderr, "decobench prune: %s: %s\n", db_path, err);
         return 1;
     }
-    printf("%s %" PRId64 " runs, %" PRId64 " samples, %" PRId64 " step events%s; %" PRId64 " -> %" PRId64
-           " bytes in use\n",
-           dry ? "would prune" : "pruned", ps.runs, ps.samples, ps.events, dry ? "" : " removed", ps.bytes_before,
-           ps.bytes_after);
+    printf("%s %" PRId64 " runs, %" PRId64 " samples, %" PRId64 " step events%s", dry ? "would prune" : "pruned",
+           ps.runs, ps.samples, ps.events, dry ? "" : " removed");
+    if (dry)
+        printf(", %" PRId64 " outputs to keep once each", ps.outputs_moved);
+    else
+        printf(", %" PRId64 " outputs kept as %" PRId64 " new distinct ones", ps.outputs_moved, ps.outputs_distinct);
+    printf("; %" PRId64 " -> %" PRId64 " bytes in use\n", ps.bytes_before, ps.bytes_after);
     return 0;
 }

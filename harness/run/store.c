@@ -113,7 +113,9 @@ static int table_count(sqlite3 *db, int *n_tables, int *has_meta) {
  * (machine_device, `decobench probe`).  Version 6: compact step events
  * (sample_events: one blob per sample, harness/run/events_codec.h; a
  * writable upgrade converts the step_event rows into blobs, see
- * upgrade_schema) and pruned runs (run_prune, `decobench prune`). */
+ * upgrade_schema) and pruned runs (run_prune, `decobench prune`).
+ * Version 7: distinct outputs (output, sample.output_id; `prune` moves a
+ * pruned run's outputs there). */
 static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
     [1] = "CREATE %sTABLE sample_metric(\n"
           "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value REAL,\n"
@@ -153,6 +155,9 @@ static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
           "CREATE %sTABLE IF NOT EXISTS run_prune(\n"
           "  run_id INTEGER PRIMARY KEY REFERENCES run(id), pruned_at INTEGER NOT NULL, samples INTEGER,\n"
           "  bytes INTEGER);\n",
+    /* -- S13 storage: distinct outputs (store_events.c: db_store_prune) */
+    [6] = "CREATE %sTABLE IF NOT EXISTS output(\n"
+          "  id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, tokens_json TEXT, text TEXT);\n",
 };
 
 /* Upgrade statements that only a writable connection runs (ALTER TABLE and
@@ -176,6 +181,8 @@ static const char *const migrations_rw[DB_STORE_SCHEMA_VERSION] = {
           "ALTER TABLE run ADD COLUMN shard_index INTEGER;\n"
           "ALTER TABLE run ADD COLUMN shard_count INTEGER;\n"
           "ALTER TABLE run ADD COLUMN shard_group TEXT;\n",
+    [6] = /* -- S13 storage: a sample's row of the table of distinct outputs */
+          "ALTER TABLE sample ADD COLUMN output_id INTEGER REFERENCES output(id);\n",
 };
 
 /* Run one migrations_rw[] step statement by statement; a column that is

@@ -53,6 +53,13 @@
  *                  rows of older files;
  *   run_prune(run_id, pruned_at, samples, bytes): runs whose raw
  *                  per-sample data `decobench prune` removed  (version 6)
+ *   output(id, sha256, tokens_json, text): one row per distinct output
+ *                  (sha256 of both); sample gains output_id.  `prune`
+ *                  moves a pruned run's outputs here (output_tokens_json
+ *                  and output_text become NULL): greedy outputs repeat
+ *                  across engines and nights and are kept once.  Readers
+ *                  take the sample's columns, else its output row
+ *                  (store_read.h: DB_SAMPLE_OUTPUT_SQL)       (version 7)
  *
  * Opening a database of an older schema version read-write upgrades it in
  * place (one transaction); read-only opens accept every version from 1, so
@@ -72,7 +79,7 @@
 extern "C" {
 #endif
 
-#define DB_STORE_SCHEMA_VERSION 6
+#define DB_STORE_SCHEMA_VERSION 7
 
 typedef struct db_store db_store;
 
@@ -173,12 +180,14 @@ void db_store_set_events_rows(db_store *st, bool rows);
 
 /* `decobench prune`: the runs that ended (or were last started) before
  * cutoff_ms and are not pruned yet lose their raw per-sample data (step
- * events, blobs and rows); samples, their summary columns, outputs,
- * counters and metrics stay, so report (without per-position acceptance)
- * and history work; each gets a run_prune row; then VACUUM.  dry_run:
- * count only. */
+ * events, blobs and rows); samples, their summary columns, counters and
+ * metrics stay, so report (without per-position acceptance) and history
+ * work; outputs move to the output table, one row per distinct output
+ * (same text and tokens for every reader); each run gets a run_prune row;
+ * then VACUUM.  dry_run: count only (outputs: those to move). */
 typedef struct db_prune_stats {
     int64_t runs, samples, events;
+    int64_t outputs_moved, outputs_distinct;  /* outputs moved; distinct among them (new output rows) */
     int64_t bytes_before, bytes_after;   /* pages in use x page size */
 } db_prune_stats;
 int db_store_prune(db_store *st, int64_t cutoff_ms, bool dry_run, db_prune_stats *out, char *err, size_t errlen);

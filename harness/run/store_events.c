@@ -1,7 +1,8 @@
 /* store_events.c — step events in the results database (schema version 6):
  * reading them from the compact per-sample blobs (sample_events) and from
  * step_event rows alike, converting the rows of older databases into blobs,
- * and pruning old runs' raw per-sample data (`decobench prune`). */
+ * and pruning old runs' raw per-sample data (`decobench prune`), which also
+ * moves their outputs into the table of distinct outputs (version 7). */
 #include "store_int.h"
 #include "events_codec.h"
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/util/sha256.h"
 #include "harness/util/util.h"
 
 /* whether table `name` (main or temp) has at least one row */
@@ -208,6 +210,72 @@ int db_store_run_pruned(db_store *st, int64_t run_id, bool *pruned, char *err, s
     " AND id NOT IN (SELECT run_id FROM run_prune)"
 #define PRUNE_SAMPLES "SELECT s.id FROM sample s JOIN \"case\" c ON c.id = s.case_id WHERE c.run_id IN (" PRUNE_RUNS ")"
 
+/* Move the outputs of the samples being pruned (?1: the cutoff) into `output`,
+ * one row per distinct (tokens, text): the key is the sha256 of both with
+ * their lengths (NULL and "" differ).  Counts what moved and how many new
+ * output rows that took.  Inside the caller's transaction. */
+static int move_outputs(sqlite3 *db, int64_t cutoff_ms, db_prune_stats *out) {
+    sqlite3_stmt *sel = NULL, *ins = NULL, *upd = NULL;
+    db_str key;
+    db_str_init(&key);
+    int rc = -1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, output_tokens_json, output_text FROM sample WHERE id IN (" PRUNE_SAMPLES
+                           ") AND (output_tokens_json IS NOT NULL OR output_text IS NOT NULL) ORDER BY id",
+                           -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO output(sha256, tokens_json, text) VALUES(?,?,?)", -1, &ins,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "UPDATE sample SET output_id = (SELECT id FROM output WHERE sha256 = ?2),"
+                           " output_tokens_json = NULL, output_text = NULL WHERE id = ?1",
+                           -1, &upd, NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_int64(sel, 1, cutoff_ms);
+    int step;
+    while ((step = sqlite3_step(sel)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(sel, 0);
+        key.len = 0;
+        if (key.s) key.s[0] = 0;
+        int e = 0;
+        for (int c = 1; c <= 2; c++) {
+            const unsigned char *v = sqlite3_column_text(sel, c);
+            int n = sqlite3_column_bytes(sel, c);
+            if (!v) {
+                e |= db_str_append(&key, "-;");
+            } else {
+                e |= db_str_printf(&key, "%d:", n);
+                e |= db_str_appendn(&key, (const char *)v, (size_t)n);
+                e |= db_str_append(&key, ";");
+            }
+        }
+        char hex[65];
+        if (e || db_sha256_buf(key.s, key.len, hex) != 0) goto done;
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, hex, -1, SQLITE_TRANSIENT);
+        for (int c = 1; c <= 2; c++) {
+            if (sqlite3_column_type(sel, c) == SQLITE_NULL)
+                sqlite3_bind_null(ins, c + 1);
+            else
+                sqlite3_bind_text(ins, c + 1, (const char *)sqlite3_column_text(sel, c), sqlite3_column_bytes(sel, c),
+                                  SQLITE_TRANSIENT);
+        }
+        if (sqlite3_step(ins) != SQLITE_DONE) goto done;
+        out->outputs_distinct += sqlite3_changes(db);
+        sqlite3_reset(upd);
+        sqlite3_bind_int64(upd, 1, id);
+        sqlite3_bind_text(upd, 2, hex, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(upd) != SQLITE_DONE) goto done;
+        out->outputs_moved++;
+    }
+    rc = step == SQLITE_DONE ? 0 : -1;
+done:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    db_str_free(&key);
+    return rc;
+}
+
 int db_store_prune(db_store *st, int64_t cutoff_ms, bool dry_run, db_prune_stats *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     if (db_st_check_writable(st) != 0) return db_errf(err, errlen, "%s", st->err);
@@ -219,7 +287,9 @@ int db_store_prune(db_store *st, int64_t cutoff_ms, bool dry_run, db_prune_stats
     if (sqlite3_prepare_v2(db,
                            "SELECT (SELECT COUNT(*) FROM (" PRUNE_RUNS ")), (SELECT COUNT(*) FROM (" PRUNE_SAMPLES
                            ")), (SELECT coalesce(SUM(n), 0) FROM sample_events WHERE sample_id IN (" PRUNE_SAMPLES
-                           ")), (SELECT COUNT(*) FROM step_event WHERE sample_id IN (" PRUNE_SAMPLES "))",
+                           ")), (SELECT COUNT(*) FROM step_event WHERE sample_id IN (" PRUNE_SAMPLES
+                           ")), (SELECT COUNT(*) FROM sample WHERE id IN (" PRUNE_SAMPLES
+                           ") AND (output_tokens_json IS NOT NULL OR output_text IS NOT NULL))",
                            -1, &s, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_bind_int64(s, 1, cutoff_ms);
@@ -227,6 +297,7 @@ int db_store_prune(db_store *st, int64_t cutoff_ms, bool dry_run, db_prune_stats
     out->runs = sqlite3_column_int64(s, 0);
     out->samples = sqlite3_column_int64(s, 1);
     out->events = sqlite3_column_int64(s, 2) + sqlite3_column_int64(s, 3);
+    out->outputs_moved = sqlite3_column_int64(s, 4);
     sqlite3_finalize(s);
     s = NULL;
     if (dry_run || out->runs == 0) {
@@ -241,6 +312,8 @@ int db_store_prune(db_store *st, int64_t cutoff_ms, bool dry_run, db_prune_stats
         " SELECT r.id, ?2, (SELECT COUNT(*) FROM sample s JOIN \"case\" c ON c.id = s.case_id WHERE c.run_id = r.id),"
         " NULL FROM run r WHERE r.id IN (" PRUNE_RUNS ")",
     };
+    out->outputs_moved = 0;
+    if (move_outputs(db, cutoff_ms, out) != 0) goto fail;
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         if (sqlite3_prepare_v2(db, steps[i], -1, &s, NULL) != SQLITE_OK) goto fail;
         sqlite3_bind_int64(s, 1, cutoff_ms);

@@ -157,7 +157,8 @@ int db_store_sample_keys(db_store *st, int64_t case_id, db_sample_key **keys, in
     *keys = NULL;
     *n = 0;
     sqlite3_stmt *s = NULL;
-    if (db_st_prepare(st, "SELECT prompt_idx, rep, turn, output_text FROM sample WHERE case_id=? ORDER BY id", &s) != 0)
+    if (db_st_prepare(st, "SELECT prompt_idx, rep, turn, COALESCE(output_text, (SELECT o.text FROM output o"
+                              " WHERE o.id = sample.output_id)) FROM sample WHERE case_id=? ORDER BY id", &s) != 0)
         return -1;
     sqlite3_bind_int64(s, 1, case_id);
     int rc, cap = 0;

@@ -73,8 +73,14 @@ static int copier_init(copier *c, sqlite3 *src, sqlite3 *dst, const char *table,
         db_errf(err, errlen, "read the columns of %s: %s", table, sqlite3_errmsg(src));
         goto out;
     }
-    for (int i = 0; i < ns; i++)
+    /* a pruned run's samples name their output by output_id (schema version 7),
+     * a row of the source's own output table: the copy takes the output itself
+     * into the sample's columns (the destination's next prune moves it again) */
+    int outputs_by_id = 0;
+    for (int i = 0; i < ns; i++) {
         if (strcmp(sc[i], "id") == 0) c->has_id = 1;
+        if (strcmp(table, "sample") == 0 && strcmp(sc[i], "output_id") == 0) outputs_by_id = 1;
+    }
     int e = db_str_append(&sel, c->has_id ? "SELECT id" : "SELECT 0");
     e |= db_str_printf(&ins, "INSERT %sINTO \"%s\"(", ignore ? "OR IGNORE " : "", table);
     for (int i = 0; i < ns; i++) {
@@ -83,7 +89,12 @@ static int copier_init(copier *c, sqlite3 *src, sqlite3 *dst, const char *table,
         for (int j = 0; j < nd; j++) in_dst |= strcmp(sc[i], dc[j]) == 0;
         if (!in_dst) continue;
         if (parent && strcmp(sc[i], parent) == 0) c->parent_col = c->ncols;
-        e |= db_str_printf(&sel, ", \"%s\"", sc[i]);
+        if (outputs_by_id && strcmp(sc[i], "output_id") == 0) continue;
+        if (outputs_by_id && (strcmp(sc[i], "output_tokens_json") == 0 || strcmp(sc[i], "output_text") == 0))
+            e |= db_str_printf(&sel, ", COALESCE(\"%s\", (SELECT o.%s FROM output o WHERE o.id = sample.output_id))",
+                               sc[i], strcmp(sc[i], "output_text") == 0 ? "text" : "tokens_json");
+        else
+            e |= db_str_printf(&sel, ", \"%s\"", sc[i]);
         e |= db_str_printf(&ins, "%s\"%s\"", c->ncols ? ", " : "", sc[i]);
         e |= db_str_append(&vals, c->ncols ? ", ?" : "?");
         c->ncols++;

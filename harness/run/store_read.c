@@ -373,13 +373,18 @@ int db_store_read_samples(db_store *st, int64_t case_id, int limit, bool outputs
     *out = NULL;
     *n = 0;
     sqlite3_stmt *s = NULL;
-    const char *outs = outputs ? "output_tokens_json, output_text" : "'', ''";
-    char sql[2][1024];
+    /* a pruned run's outputs are in the output table (version 7) */
+    const char *outs = outputs ? DB_SAMPLE_OUTPUT_SQL("sample") : "'', ''";
+    const char *outs_v6 = outputs ? "output_tokens_json, output_text" : "'', ''";
+    char sql[3][1536];
     snprintf(sql[0], sizeof sql[0], SAMPLE_COLS, "turn", outs);
+    /* read-only opens of version 6 and older files have no output_id */
+    snprintf(sql[1], sizeof sql[1], SAMPLE_COLS, "turn", outs_v6);
     /* databases written before the turn column read as turn 0 */
-    snprintf(sql[1], sizeof sql[1], SAMPLE_COLS, "0", outs);
+    snprintf(sql[2], sizeof sql[2], SAMPLE_COLS, "0", outs_v6);
     if (sqlite3_prepare_v2(st->db, sql[0], -1, &s, NULL) != SQLITE_OK &&
-        prep(st, sql[1], "read samples", &s, err, errlen) != 0)
+        sqlite3_prepare_v2(st->db, sql[1], -1, &s, NULL) != SQLITE_OK &&
+        prep(st, sql[2], "read samples", &s, err, errlen) != 0)
         return -1;
     sqlite3_bind_int64(s, 1, case_id);
     sqlite3_bind_int(s, 2, limit > 0 ? limit : -1);
@@ -601,27 +606,34 @@ void db_search_error_rows_free(db_search_error_row *r, int n) {
 
 int db_store_read_search_errors(db_store *st, int64_t run_id, double tol, db_search_error_row **out, int *n,
                                 char *err, size_t errlen) {
+    /* SAME: the two samples have the same output (in their columns, or the same output row once pruned) */
+#define SEARCH_ERRORS_SQL(SAME)                                                                               \
+        "SELECT c.label, ec.label, c.dataset, c.model_name, COUNT(*),"                                        \
+        " SUM(CASE WHEN " SAME " AND b.stop_reason IS e.stop_reason THEN 0"                                   \
+        "          WHEN bs.value < es.value - ?2 THEN 1 ELSE 0 END),"                                         \
+        " SUM(CASE WHEN " SAME " AND b.stop_reason IS e.stop_reason THEN 0"                                   \
+        "          WHEN bs.value > es.value + ?2 THEN 1 ELSE 0 END),"                                         \
+        " AVG(CASE WHEN " SAME " AND b.stop_reason IS e.stop_reason THEN 0"                                   \
+        "          ELSE es.value - bs.value END)"                                                             \
+        " FROM \"case\" c JOIN sample b ON b.case_id = c.id"                                                  \
+        " JOIN sample_metric bs ON bs.sample_id = b.id AND bs.name = 'search_score'"                          \
+        " JOIN \"case\" ec ON ec.run_id = c.run_id AND ec.engine = 'exact' AND ec.id <> c.id"                 \
+        "   AND ec.dataset IS c.dataset AND ec.model_name IS c.model_name"                                    \
+        " JOIN sample e ON e.case_id = ec.id AND e.prompt_idx = b.prompt_idx AND e.rep = b.rep AND e.turn = b.turn"\
+        " JOIN sample_metric es ON es.sample_id = e.id AND es.name = 'search_score'"                          \
+        " JOIN sample_metric eo ON eo.sample_id = e.id AND eo.name = 'search_optimal' AND eo.value = 1"       \
+        " WHERE c.run_id = ?1 AND c.engine <> 'exact'"                                                        \
+        " GROUP BY c.id, ec.id ORDER BY c.idx, ec.idx"
     static const char *sql =
-        "SELECT c.label, ec.label, c.dataset, c.model_name, COUNT(*),"
-        " SUM(CASE WHEN b.output_tokens_json IS e.output_tokens_json AND b.stop_reason IS e.stop_reason THEN 0"
-        "          WHEN bs.value < es.value - ?2 THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN b.output_tokens_json IS e.output_tokens_json AND b.stop_reason IS e.stop_reason THEN 0"
-        "          WHEN bs.value > es.value + ?2 THEN 1 ELSE 0 END),"
-        " AVG(CASE WHEN b.output_tokens_json IS e.output_tokens_json AND b.stop_reason IS e.stop_reason THEN 0"
-        "          ELSE es.value - bs.value END)"
-        " FROM \"case\" c JOIN sample b ON b.case_id = c.id"
-        " JOIN sample_metric bs ON bs.sample_id = b.id AND bs.name = 'search_score'"
-        " JOIN \"case\" ec ON ec.run_id = c.run_id AND ec.engine = 'exact' AND ec.id <> c.id"
-        "   AND ec.dataset IS c.dataset AND ec.model_name IS c.model_name"
-        " JOIN sample e ON e.case_id = ec.id AND e.prompt_idx = b.prompt_idx AND e.rep = b.rep AND e.turn = b.turn"
-        " JOIN sample_metric es ON es.sample_id = e.id AND es.name = 'search_score'"
-        " JOIN sample_metric eo ON eo.sample_id = e.id AND eo.name = 'search_optimal' AND eo.value = 1"
-        " WHERE c.run_id = ?1 AND c.engine <> 'exact'"
-        " GROUP BY c.id, ec.id ORDER BY c.idx, ec.idx";
+        SEARCH_ERRORS_SQL("b.output_tokens_json IS e.output_tokens_json AND b.output_id IS e.output_id");
+    static const char *sql_v6 = SEARCH_ERRORS_SQL("b.output_tokens_json IS e.output_tokens_json");
+#undef SEARCH_ERRORS_SQL
     sqlite3_stmt *s = NULL;
     *out = NULL;
     *n = 0;
-    if (prep(st, sql, "search errors", &s, err, errlen) != 0) return -1;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK &&
+        prep(st, sql_v6, "search errors", &s, err, errlen) != 0)
+        return -1;
     sqlite3_bind_int64(s, 1, run_id);
     sqlite3_bind_double(s, 2, tol);
     return read_rows(st, s, "search errors", sizeof **out, search_error_row, search_error_free, out, n, err, errlen);

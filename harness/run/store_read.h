@@ -104,6 +104,14 @@ typedef struct db_sample_info {
  * sample table. */
 #define DB_SAMPLE_OK_SQL "(stop_reason IS NULL OR stop_reason NOT LIKE 'error:%')"
 
+/* A sample's output tokens (JSON) and text as two SQL result columns, from
+ * the sample table aliased T: its own columns, else (a pruned run, schema
+ * version 7) its row of the table of distinct outputs. */
+#define DB_SAMPLE_OUTPUT_SQL(T)                                                                \
+    "COALESCE(" T ".output_tokens_json, (SELECT o.tokens_json FROM output o WHERE o.id = " T   \
+    ".output_id)), COALESCE(" T ".output_text, (SELECT o.text FROM output o WHERE o.id = " T  \
+    ".output_id))"
+
 /* Samples of case case_id in id order, the first limit of them (0: all),
  * failed serving requests left out (DB_SAMPLE_OK_SQL); without outputs
  * their output_tokens_json and output_text read as "". */
