@@ -159,6 +159,9 @@ static int build(const char *path, int rows, double tps_scale) {
         db_sample_record s[NS];
         db_event ev[NS][4 * NSTEP + 2];
         int32_t toks[NS][4];
+        /* counters in a stored order that is not sorted, with negative and 64-bit values */
+        static const char *const cnames[3] = { "perf::TASK-CLOCK", "rusage::MINOR-FAULTS", "PAPI_TOT_INS" };
+        int64_t cvals[NS][3];
         memset(s, 0, sizeof s);
         for (int i = 0; i < NS; i++) {
             db_sample_record *r = &s[i];
@@ -209,6 +212,12 @@ static int build(const char *path, int rows, double tps_scale) {
             r->m.mat = c == 1 ? (double)(acc + NSTEP) / NSTEP : 1.0;
             r->events = ev[i];
             r->n_events = n;
+            cvals[i][0] = 1000 + 7 * i + c;
+            cvals[i][1] = -5 * i;
+            cvals[i][2] = INT64_MAX - i;
+            r->counter_names = cnames;
+            r->counter_values = cvals[i];
+            r->n_counters = c == 2 ? 2 : 3;
         }
         int64_t cid;
         if (db_store_case(st, run, &cr, s, NS, &cid) != 0) goto fail;
@@ -339,6 +348,51 @@ static char *outputs_of(const char *path) {
         }
     }
     sqlite3_finalize(q);
+    db_store_close(st);
+    fclose(f);
+    return buf;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* every case's counters (db_store_read_sample_counters: "name=value", sorted)
+ * and the run's counter names in their order, as one string */
+static char *counters_of(const char *path) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    char err[512] = "";
+    db_store *st = NULL;
+    if (db_store_open_readonly(path, &st, err, sizeof err) != 0) fprintf(f, "open: %s\n", err);
+    sqlite3_stmt *q = NULL;
+    if (st && sqlite3_prepare_v2(db_store_handle(st), "SELECT id FROM \"case\" ORDER BY idx", -1, &q, NULL) == SQLITE_OK) {
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            db_counter_value *v = NULL;
+            int n = 0;
+            if (db_store_read_sample_counters(st, sqlite3_column_int64(q, 0), &v, &n, err, sizeof err) != 0)
+                fprintf(f, "read: %s\n", err);
+            char **line = calloc((size_t)n + 1, sizeof *line);
+            for (int i = 0; line && i < n; i++) {
+                char tmp[160];
+                snprintf(tmp, sizeof tmp, "%s=%.17g", v[i].name, v[i].value);
+                line[i] = db_strdup(tmp);
+            }
+            if (line) qsort(line, (size_t)n, sizeof *line, cmp_str);
+            fprintf(f, "case: %d counters\n", n);
+            for (int i = 0; line && i < n; i++) {
+                fprintf(f, "%s\n", line[i]);
+                free(line[i]);
+            }
+            free(line);
+            db_counter_values_free(v, n);
+        }
+    }
+    sqlite3_finalize(q);
+    char **names = NULL;
+    int nn = 0;
+    if (st && db_store_read_counter_names(st, 1, &names, &nn, err, sizeof err) != 0) fprintf(f, "names: %s\n", err);
+    for (int i = 0; i < nn; i++) fprintf(f, "name %s\n", names[i]);
+    db_names_free(names, nn);
     db_store_close(st);
     fclose(f);
     return buf;
@@ -486,6 +540,7 @@ static void test_prune(void) {
     /* 15 outputs: "text" with tokens 0..3, and once (spec-k4, prompt 2) 1..4 */
     CHECK_INT_EQ(ps.outputs_moved, 15);
     CHECK_INT_EQ(ps.outputs_distinct, 2);
+    CHECK_INT_EQ(ps.counters_packed, 15);
     CHECK(ps.bytes_after > 0 && ps.bytes_after <= ps.bytes_before);   /* one page a table at this size */
     /* a second prune finds nothing new */
     CHECK_INT_EQ(db_store_prune(st, db_unix_ms() + 1000, false, &ps, err, sizeof err), 0);
@@ -495,6 +550,17 @@ static void test_prune(void) {
     CHECK_Q(path, "SELECT COUNT(*) || ' ' || samples FROM run_prune", "1 15");
     CHECK_Q(path, "SELECT COUNT(*) FROM sample", "15");
     CHECK_Q(path, "SELECT COUNT(*) FROM output", "2");
+    /* counters: packed, one blob a sample, read back the same and in the same order */
+    CHECK_Q(path, "SELECT COUNT(*) FROM sample_counter", "0");
+    CHECK_Q(path, "SELECT COUNT(*) FROM sample_counter_pack", "15");
+    CHECK_Q(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM counter_name ORDER BY id)",
+            "perf::TASK-CLOCK,rusage::MINOR-FAULTS,PAPI_TOT_INS");
+    char *ca = counters_of(path), *cb = counters_of(ref);
+    CHECK_CONTAINS(cb, "case: 15 counters\nPAPI_TOT_INS=9.2233720368547758e+18\n");
+    CHECK_CONTAINS(cb, "rusage::MINOR-FAULTS=-20\n");
+    CHECK_CONTAINS(cb, "name perf::TASK-CLOCK\nname rusage::MINOR-FAULTS\nname PAPI_TOT_INS\n");
+    CHECK_STR_EQ(ca, cb);
+    free(ca);
     CHECK_Q(path, "SELECT COUNT(*) FROM sample WHERE output_id IS NOT NULL AND output_text IS NULL"
                   " AND output_tokens_json IS NULL", "15");
     char *oa = outputs_of(path), *ob = outputs_of(ref);
@@ -511,6 +577,11 @@ static void test_prune(void) {
     db_store_close(dst);
     oa = outputs_of(merged);
     CHECK_STR_EQ(oa, ob);
+    ca = counters_of(merged);
+    CHECK_STR_EQ(ca, cb);
+    free(ca);
+    free(cb);
+    CHECK_Q(merged, "SELECT COUNT(*) FROM sample_counter", "40");
     CHECK_Q(merged, "SELECT COUNT(*) FROM sample WHERE output_id IS NULL AND output_text = 'text'", "15");
     free(oa);
     free(ob);

@@ -1,5 +1,6 @@
-/* events_codec.c — encode and decode a sample's step events as one compact
- * blob (the layout is described in events_codec.h). */
+/* events_codec.c — encode and decode a sample's step events, and a pruned
+ * sample's counters, as compact blobs (the layouts are described in
+ * events_codec.h). */
 #include "events_codec.h"
 
 #include <stdlib.h>
@@ -145,4 +146,65 @@ bad_free:
     free(v);
 bad:
     return db_errf(err, errlen, "step event blob: truncated or malformed (%zu bytes)", len);
+}
+
+/* ---- packed per-sample counters ---------------------------------------------- */
+
+int db_counters_encode(const int64_t *name_ids, const int64_t *values, const unsigned char *is_null, int n,
+                       uint8_t **out, size_t *len) {
+    *out = NULL;
+    *len = 0;
+    if (n < 0) return -1;
+    uint8_t *b = malloc(1 + (size_t)n * 21);
+    if (!b) return -1;
+    size_t k = 0;
+    b[k++] = DB_COUNTERS_FORMAT;
+    for (int i = 0; i < n; i++) {
+        k += put(b + k, (uint64_t)name_ids[i]);
+        k += put(b + k, is_null[i] ? 0 : 1);
+        if (!is_null[i]) k += put(b + k, zz(values[i]));
+    }
+    *out = b;
+    *len = k;
+    return 0;
+}
+
+int db_counters_decode(const uint8_t *blob, size_t len, int64_t **name_ids, int64_t **values,
+                       unsigned char **is_null, int *n) {
+    *name_ids = NULL;
+    *values = NULL;
+    *is_null = NULL;
+    *n = 0;
+    if (!blob || len < 1 || blob[0] != DB_COUNTERS_FORMAT) return -1;
+    const uint8_t *p = blob + 1, *end = blob + len;
+    int cap = 0;
+    while (p < end) {
+        uint64_t id, tag, v = 0;
+        if (get(&p, end, &id) != 0 || get(&p, end, &tag) != 0 || tag > 1 || id > INT64_MAX) goto bad;
+        if (tag == 1 && get(&p, end, &v) != 0) goto bad;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            int64_t *a = realloc(*name_ids, (size_t)cap * sizeof *a);
+            if (a) *name_ids = a;
+            int64_t *b = realloc(*values, (size_t)cap * sizeof *b);
+            if (b) *values = b;
+            unsigned char *c = realloc(*is_null, (size_t)cap);
+            if (c) *is_null = c;
+            if (!a || !b || !c) goto bad;
+        }
+        (*name_ids)[*n] = (int64_t)id;
+        (*values)[*n] = tag ? unzz(v) : 0;
+        (*is_null)[*n] = tag == 0;
+        (*n)++;
+    }
+    return 0;
+bad:
+    free(*name_ids);
+    free(*values);
+    free(*is_null);
+    *name_ids = NULL;
+    *values = NULL;
+    *is_null = NULL;
+    *n = 0;
+    return -1;
 }

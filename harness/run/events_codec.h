@@ -52,4 +52,20 @@ int db_events_encode(const db_event_row *ev, int n, uint8_t **out, size_t *len, 
 int db_events_decode(const uint8_t *blob, size_t len, int expect, db_event_row **out, int *n, char *err,
                      size_t errlen);
 
+/* ---- packed per-sample counters (schema version 7) ---------------------------
+ * A pruned sample's counter values as one blob (sample_counter_pack): one
+ * format byte (1), then per counter, in the order stored,
+ *   varint name_id          (a row of counter_name)
+ *   varint tag              (0: NULL value; 1: a value follows)
+ *   [zigzag varint value]
+ * Counter values are whole numbers (PAPI counts, rusage): a sample with any
+ * other value is not packed. */
+#define DB_COUNTERS_FORMAT 1
+int db_counters_encode(const int64_t *name_ids, const int64_t *values, const unsigned char *is_null, int n,
+                       uint8_t **out, size_t *len);
+/* Decodes into three malloc'd arrays of *n entries (free each); -1 on a
+ * malformed blob or out of memory. */
+int db_counters_decode(const uint8_t *blob, size_t len, int64_t **name_ids, int64_t **values,
+                       unsigned char **is_null, int *n);
+
 #endif

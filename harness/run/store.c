@@ -115,7 +115,9 @@ static int table_count(sqlite3 *db, int *n_tables, int *has_meta) {
  * writable upgrade converts the step_event rows into blobs, see
  * upgrade_schema) and pruned runs (run_prune, `decobench prune`).
  * Version 7: distinct outputs (output, sample.output_id; `prune` moves a
- * pruned run's outputs there). */
+ * pruned run's outputs there) and packed counters (counter_name,
+ * sample_counter_pack: `prune` packs a pruned sample's counter rows into
+ * one blob, events_codec.h). */
 static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
     [1] = "CREATE %sTABLE sample_metric(\n"
           "  sample_id INTEGER NOT NULL REFERENCES sample(id), name TEXT NOT NULL, value REAL,\n"
@@ -157,7 +159,10 @@ static const char *const migrations[DB_STORE_SCHEMA_VERSION] = {
           "  bytes INTEGER);\n",
     /* -- S13 storage: distinct outputs (store_events.c: db_store_prune) */
     [6] = "CREATE %sTABLE IF NOT EXISTS output(\n"
-          "  id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, tokens_json TEXT, text TEXT);\n",
+          "  id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, tokens_json TEXT, text TEXT);\n"
+          "CREATE %sTABLE IF NOT EXISTS counter_name(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n"
+          "CREATE %sTABLE IF NOT EXISTS sample_counter_pack(\n"
+          "  sample_id INTEGER PRIMARY KEY REFERENCES sample(id), data BLOB NOT NULL);\n",
 };
 
 /* Upgrade statements that only a writable connection runs (ALTER TABLE and

@@ -59,7 +59,11 @@
  *                  and output_text become NULL): greedy outputs repeat
  *                  across engines and nights and are kept once.  Readers
  *                  take the sample's columns, else its output row
- *                  (store_read.h: DB_SAMPLE_OUTPUT_SQL)       (version 7)
+ *                  (store_read.h: DB_SAMPLE_OUTPUT_SQL);
+ *   counter_name(id, name), sample_counter_pack(sample_id, data): a pruned
+ *                  sample's counters as one blob of (name id, value) pairs
+ *                  (events_codec.h) instead of sample_counter rows; the
+ *                  readers read both                          (version 7)
  *
  * Opening a database of an older schema version read-write upgrades it in
  * place (one transaction); read-only opens accept every version from 1, so
@@ -183,11 +187,14 @@ void db_store_set_events_rows(db_store *st, bool rows);
  * events, blobs and rows); samples, their summary columns, counters and
  * metrics stay, so report (without per-position acceptance) and history
  * work; outputs move to the output table, one row per distinct output
- * (same text and tokens for every reader); each run gets a run_prune row;
- * then VACUUM.  dry_run: count only (outputs: those to move). */
+ * (same text and tokens for every reader), and counters are packed into one
+ * blob per sample (same values for every reader); each run gets a
+ * run_prune row; then VACUUM.  dry_run: count only (outputs: those to
+ * move). */
 typedef struct db_prune_stats {
     int64_t runs, samples, events;
     int64_t outputs_moved, outputs_distinct;  /* outputs moved; distinct among them (new output rows) */
+    int64_t counters_packed;                  /* samples whose counters were packed */
     int64_t bytes_before, bytes_after;   /* pages in use x page size */
 } db_prune_stats;
 int db_store_prune(db_store *st, int64_t cutoff_ms, bool dry_run, db_prune_stats *out, char *err, size_t errlen);

@@ -2,7 +2,9 @@
  * reading them from the compact per-sample blobs (sample_events) and from
  * step_event rows alike, converting the rows of older databases into blobs,
  * and pruning old runs' raw per-sample data (`decobench prune`), which also
- * moves their outputs into the table of distinct outputs (version 7). */
+ * moves their outputs into the table of distinct outputs and packs their
+ * counters into one blob per sample (version 7; read back through
+ * db_st_for_packed_counters). */
 #include "store_int.h"
 #include "events_codec.h"
 
@@ -276,6 +278,148 @@ done:
     return rc;
 }
 
+/* Pack the counter rows of each sample being pruned (?1: the cutoff) into
+ * one sample_counter_pack blob of (counter_name id, value), in rowid
+ * order, and delete the rows.  A sample with a value that is not a whole
+ * number (or NULL) keeps its rows.  Inside the caller's transaction. */
+static int pack_counters(sqlite3 *db, int64_t cutoff_ms, db_prune_stats *out) {
+    sqlite3_stmt *sel = NULL, *name_ins = NULL, *name_get = NULL, *ins = NULL, *del = NULL;
+    int64_t *ids = NULL, *vals = NULL;
+    unsigned char *nulls = NULL;
+    int n = 0, cap = 0, bad = 0, rc = -1;
+    int64_t cur = -1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT sample_id, name, value, typeof(value) FROM sample_counter WHERE sample_id IN ("
+                           PRUNE_SAMPLES ") ORDER BY sample_id, rowid",
+                           -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO counter_name(name) VALUES(?)", -1, &name_ins, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT id FROM counter_name WHERE name = ?", -1, &name_get, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO sample_counter_pack(sample_id, data) VALUES(?, ?)", -1, &ins, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM sample_counter WHERE sample_id = ?", -1, &del, NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_int64(sel, 1, cutoff_ms);
+    for (;;) {
+        int step = sqlite3_step(sel);
+        if (step != SQLITE_ROW && step != SQLITE_DONE) goto done;
+        int64_t sid = step == SQLITE_ROW ? sqlite3_column_int64(sel, 0) : -1;
+        if (sid != cur && cur >= 0 && !bad) {   /* the previous sample is complete: pack it */
+            uint8_t *blob = NULL;
+            size_t len = 0;
+            if (db_counters_encode(ids, vals, nulls, n, &blob, &len) != 0) goto done;
+            sqlite3_reset(ins);
+            sqlite3_bind_int64(ins, 1, cur);
+            sqlite3_bind_blob(ins, 2, blob, (int)len, free);
+            sqlite3_reset(del);
+            sqlite3_bind_int64(del, 1, cur);
+            if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_step(del) != SQLITE_DONE) goto done;
+            out->counters_packed++;
+        }
+        if (step == SQLITE_DONE) break;
+        if (sid != cur) {
+            cur = sid;
+            n = 0;
+            bad = 0;
+        }
+        const char *type = (const char *)sqlite3_column_text(sel, 3);
+        int is_null = type && strcmp(type, "null") == 0;
+        if (!is_null && !(type && strcmp(type, "integer") == 0)) bad = 1;
+        if (bad) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            int64_t *a = realloc(ids, (size_t)cap * sizeof *a);
+            if (a) ids = a;
+            int64_t *b = realloc(vals, (size_t)cap * sizeof *b);
+            if (b) vals = b;
+            unsigned char *c = realloc(nulls, (size_t)cap);
+            if (c) nulls = c;
+            if (!a || !b || !c) goto done;
+        }
+        sqlite3_reset(name_ins);
+        sqlite3_bind_value(name_ins, 1, sqlite3_column_value(sel, 1));
+        sqlite3_reset(name_get);
+        sqlite3_bind_value(name_get, 1, sqlite3_column_value(sel, 1));
+        if (sqlite3_step(name_ins) != SQLITE_DONE || sqlite3_step(name_get) != SQLITE_ROW) goto done;
+        ids[n] = sqlite3_column_int64(name_get, 0);
+        vals[n] = sqlite3_column_int64(sel, 2);
+        nulls[n] = (unsigned char)is_null;
+        n++;
+    }
+    rc = 0;
+done:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(name_ins);
+    sqlite3_finalize(name_get);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(del);
+    free(ids);
+    free(vals);
+    free(nulls);
+    return rc;
+}
+
+int db_st_for_packed_counters(sqlite3 *db, int scope, int64_t id,
+                              int (*fn)(void *ctx, int64_t sample_id, const char *name, bool is_null, int64_t value),
+                              void *ctx) {
+    if (!db_sql_has_table(db, "sample_counter_pack") || !db_sql_has_table(db, "counter_name")) return 0;
+    sqlite3_stmt *q = NULL, *names = NULL;
+    char **name_of = NULL;
+    int64_t n_names = 0;
+    int rc = -1;
+    /* the names by id (ids are small: one per distinct counter name) */
+    if (sqlite3_prepare_v2(db, "SELECT id, name FROM counter_name ORDER BY id", -1, &names, NULL) != SQLITE_OK)
+        goto done;
+    int step;
+    while ((step = sqlite3_step(names)) == SQLITE_ROW) {
+        int64_t nid = sqlite3_column_int64(names, 0);
+        if (nid < 0 || nid > 1000000) goto done;
+        if (nid >= n_names) {
+            char **a = realloc(name_of, (size_t)(nid + 1) * sizeof *a);
+            if (!a) goto done;
+            for (int64_t k = n_names; k <= nid; k++) a[k] = NULL;
+            name_of = a;
+            n_names = nid + 1;
+        }
+        free(name_of[nid]);
+        if (!(name_of[nid] = db_sql_text(names, 1))) goto done;
+    }
+    if (step != SQLITE_DONE) goto done;
+    const char *sql =
+        scope == DB_PACKED_RUN    ? "SELECT p.sample_id, p.data FROM sample_counter_pack p JOIN sample s"
+                                    " ON s.id = p.sample_id JOIN \"case\" c ON c.id = s.case_id WHERE c.run_id = ?"
+                                    " ORDER BY p.sample_id"
+        : scope == DB_PACKED_CASE ? "SELECT p.sample_id, p.data FROM sample_counter_pack p JOIN sample s"
+                                    " ON s.id = p.sample_id WHERE s.case_id = ? ORDER BY p.sample_id"
+                                  : "SELECT sample_id, data FROM sample_counter_pack WHERE sample_id = ?";
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) goto done;
+    sqlite3_bind_int64(q, 1, id);
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t *ids = NULL, *vals = NULL;
+        unsigned char *nulls = NULL;
+        int n = 0;
+        if (db_counters_decode(sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1), &ids, &vals, &nulls,
+                               &n) != 0)
+            goto done;
+        int stop = 0;
+        for (int i = 0; i < n && !stop; i++) {
+            if (ids[i] < 0 || ids[i] >= n_names || !name_of[ids[i]]) { stop = -1; break; }
+            stop = fn(ctx, sqlite3_column_int64(q, 0), name_of[ids[i]], nulls[i], vals[i]);
+        }
+        free(ids);
+        free(vals);
+        free(nulls);
+        if (stop) { rc = stop; goto done; }
+    }
+    rc = step == SQLITE_DONE ? 0 : -1;
+done:
+    sqlite3_finalize(names);
+    sqlite3_finalize(q);
+    for (int64_t k = 0; k < n_names; k++) free(name_of[k]);
+    free(name_of);
+    return rc;
+}
+
 int db_store_prune(db_store *st, int64_t cutoff_ms, bool dry_run, db_prune_stats *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     if (db_st_check_writable(st) != 0) return db_errf(err, errlen, "%s", st->err);
@@ -313,7 +457,7 @@ int db_store_prune(db_store *st, int64_t cutoff_ms, bool dry_run, db_prune_stats
         " NULL FROM run r WHERE r.id IN (" PRUNE_RUNS ")",
     };
     out->outputs_moved = 0;
-    if (move_outputs(db, cutoff_ms, out) != 0) goto fail;
+    if (move_outputs(db, cutoff_ms, out) != 0 || pack_counters(db, cutoff_ms, out) != 0) goto fail;
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         if (sqlite3_prepare_v2(db, steps[i], -1, &s, NULL) != SQLITE_OK) goto fail;
         sqlite3_bind_int64(s, 1, cutoff_ms);

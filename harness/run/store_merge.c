@@ -154,6 +154,7 @@ typedef struct merger {
     sqlite3 *src, *dst;
     copier c[C_N];
     sqlite3_stmt *find_run, *find_case, *fix_run, *find_machine;
+    sqlite3_stmt *put_counter;   /* a sample_counter row into dst (packed source counters) */
     int64_t *mach_src, *mach_dst;
     int n_mach;
     int64_t *added_idx;   /* idx of the cases copy_cases added to a run already present */
@@ -166,6 +167,26 @@ typedef struct merger {
 static int m_fail(merger *m, sqlite3 *db, const char *what) {
     snprintf(m->err, sizeof m->err, "%s: %s", what, sqlite3_errmsg(db));
     return -1;
+}
+
+/* a pruned source sample's packed counters go into the destination as rows
+ * (the destination's next prune packs them again with its own names) */
+typedef struct {
+    sqlite3_stmt *ins;
+    int64_t ds_id;
+} unpack_ctx;
+
+static int unpack_counter(void *ctx, int64_t sample_id, const char *name, bool is_null, int64_t value) {
+    (void)sample_id;
+    unpack_ctx *u = ctx;
+    sqlite3_reset(u->ins);
+    sqlite3_bind_int64(u->ins, 1, u->ds_id);
+    sqlite3_bind_text(u->ins, 2, name, -1, SQLITE_TRANSIENT);
+    if (is_null)
+        sqlite3_bind_null(u->ins, 3);
+    else
+        sqlite3_bind_int64(u->ins, 3, value);
+    return sqlite3_step(u->ins) == SQLITE_DONE ? 0 : -1;
 }
 
 /* copy the samples (and their counters, metrics, event rows and event
@@ -189,6 +210,10 @@ static int copy_samples(merger *m, int64_t sc_id, int64_t dc_id, db_merge_stats 
                 if (copier_put(cc, m->dst, ds_id, NULL) != 0) return m_fail(m, m->dst, cc->table);
             if (r2 != SQLITE_DONE) return m_fail(m, m->src, cc->table);
         }
+        unpack_ctx u = { m->put_counter, ds_id };
+        int pr = db_st_for_packed_counters(m->src, DB_PACKED_SAMPLE, ss_id, unpack_counter, &u);
+        if (pr != 0) return m_fail(m, pr < 0 && sqlite3_errcode(m->dst) != SQLITE_OK ? m->dst : m->src,
+                                   "packed sample counters");
     }
     return rc == SQLITE_DONE ? 0 : m_fail(m, m->src, "read samples");
 }
@@ -728,7 +753,9 @@ int db_merge(db_store *dst, db_store *src, db_merge_stats *stats, char *err, siz
                            " AND model_sha256 IS ? AND started_at IS ? LIMIT 1",
                            -1, &m.find_case, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(m.dst, "UPDATE run SET finished_at = ?, status = ? WHERE id = ?", -1, &m.fix_run,
-                           NULL) != SQLITE_OK) {
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(m.dst, "INSERT INTO sample_counter(sample_id, name, value) VALUES(?,?,?)", -1,
+                           &m.put_counter, NULL) != SQLITE_OK) {
         db_errf(err, errlen, "prepare: %s", sqlite3_errmsg(m.dst));
         goto out;
     }
@@ -746,6 +773,7 @@ out:
     sqlite3_finalize(m.find_run);
     sqlite3_finalize(m.find_case);
     sqlite3_finalize(m.fix_run);
+    sqlite3_finalize(m.put_counter);
     free(m.mach_src);
     free(m.mach_dst);
     free(m.added_idx);

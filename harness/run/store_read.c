@@ -425,6 +425,29 @@ static void counter_value_free(void *e) {
 
 void db_counter_values_free(db_counter_value *v, int n) { free_array(v, n, sizeof *v, counter_value_free); }
 
+/* packed counters (a pruned run, schema version 7) appended to a grown array */
+typedef struct {
+    db_counter_value *v;
+    int n, cap;
+} counter_acc;
+
+static int counter_add(void *ctx, int64_t sample_id, const char *name, bool is_null, int64_t value) {
+    counter_acc *a = ctx;
+    if (a->n == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 64;
+        db_counter_value *v = realloc(a->v, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        a->v = v;
+        a->cap = cap;
+    }
+    db_counter_value *x = &a->v[a->n];
+    if (!(x->name = db_strdup(name))) return -1;
+    x->sample_id = sample_id;
+    x->value = is_null ? NAN : (double)value;
+    a->n++;
+    return 0;
+}
+
 int db_store_read_sample_counters(db_store *st, int64_t case_id, db_counter_value **out, int *n, char *err,
                                   size_t errlen) {
     sqlite3_stmt *s = NULL;
@@ -435,8 +458,19 @@ int db_store_read_sample_counters(db_store *st, int64_t case_id, db_counter_valu
              errlen) != 0)
         return -1;
     sqlite3_bind_int64(s, 1, case_id);
-    return read_rows(st, s, "read sample counters", sizeof **out, counter_value_row, counter_value_free, out, n,
-                     err, errlen);
+    if (read_rows(st, s, "read sample counters", sizeof **out, counter_value_row, counter_value_free, out, n, err,
+                  errlen) != 0)
+        return -1;
+    counter_acc a = { *out, *n, *n };
+    if (db_st_for_packed_counters(st->db, DB_PACKED_CASE, case_id, counter_add, &a) != 0) {
+        db_counter_values_free(a.v, a.n);
+        *out = NULL;
+        *n = 0;
+        return db_errf(err, errlen, "%s: read packed sample counters: %s", st->path, sqlite3_errmsg(st->db));
+    }
+    *out = a.v;
+    *n = a.n;
+    return 0;
 }
 
 static int name_row(sqlite3_stmt *s, void *e) {
@@ -449,6 +483,31 @@ static void name_free(void *e) {
 
 void db_names_free(char **names, int n) { free_array(names, n, sizeof *names, name_free); }
 
+typedef struct {
+    char **v;
+    int n, cap;
+} name_acc;
+
+/* adds name unless present (a run has a handful of counter names) */
+static int name_add(void *ctx, int64_t sample_id, const char *name, bool is_null, int64_t value) {
+    (void)sample_id;
+    (void)is_null;
+    (void)value;
+    name_acc *a = ctx;
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], name) == 0) return 0;
+    if (a->n == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 16;
+        char **v = realloc(a->v, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        a->v = v;
+        a->cap = cap;
+    }
+    if (!(a->v[a->n] = db_strdup(name))) return -1;
+    a->n++;
+    return 0;
+}
+
 int db_store_read_counter_names(db_store *st, int64_t run_id, char ***names, int *n, char *err, size_t errlen) {
     sqlite3_stmt *s = NULL;
     *names = NULL;
@@ -458,7 +517,19 @@ int db_store_read_counter_names(db_store *st, int64_t run_id, char ***names, int
                  " GROUP BY sc.name ORDER BY MIN(sc.rowid)", "read counters", &s, err, errlen) != 0)
         return -1;
     sqlite3_bind_int64(s, 1, run_id);
-    return read_rows(st, s, "read counters", sizeof **names, name_row, name_free, names, n, err, errlen);
+    if (read_rows(st, s, "read counters", sizeof **names, name_row, name_free, names, n, err, errlen) != 0)
+        return -1;
+    /* a pruned run's counters are packed: their names in the order first stored */
+    name_acc a = { *names, *n, *n };
+    if (db_st_for_packed_counters(st->db, DB_PACKED_RUN, run_id, name_add, &a) != 0) {
+        db_names_free(a.v, a.n);
+        *names = NULL;
+        *n = 0;
+        return db_errf(err, errlen, "%s: read packed counters: %s", st->path, sqlite3_errmsg(st->db));
+    }
+    *names = a.v;
+    *n = a.n;
+    return 0;
 }
 
 /* the events of one kind gathered into a grown array */
