@@ -637,7 +637,10 @@ static void outputs_are_sentences(void) {
  * derives "" only through other rules, its initial stacks recursed until memory ran out (found
  * by tests/fuzz/fuzz_gbnf.c; the inputs are in tests/fuzz/regressions/gbnf).  Refused now, with
  * the direct case llama.cpp already caught as a control; grammars with a nullable prefix that is
- * not left recursive must still parse and match. */
+ * not left recursive must still parse and match, and so must left recursion that only comes back
+ * to the same stack (a nullable item under a repetition: `( [x]* )*`, which llama.cpp's own
+ * tests/test-grammar-integration.cpp expects to work).  A rule that cannot match any text
+ * (`r ::= r`) is refused too: it left llama.cpp's matcher with no stack, which aborts. */
 static void left_recursion_through_empty_rules(void) {
     static const char *const refused[] = {
         "root ::= cap word \".\"\ncap ::= [a-z]{0,11}\nword ::= cap word word \".\"\n",
@@ -652,12 +655,30 @@ static void left_recursion_through_empty_rules(void) {
         CHECK_INT_EQ(db_gbnf_match(refused[i], "q", 1, err, sizeof err), -1);
         CHECK_CONTAINS(err, "left recursion");
     }
+    static const char *const unproductive[] = {
+        "root ::= \"a\" | r\nr ::= r\n",
+        "root ::= \"q\" | a\na ::= \"x\" b\nb ::= a \"y\"\n",
+    };
+    for (size_t i = 0; i < sizeof unproductive / sizeof *unproductive; i++) {
+        err[0] = 0;
+        CHECK_INT_EQ(db_gbnf_match(unproductive[i], "q", 1, err, sizeof err), -1);
+        CHECK_CONTAINS(err, "cannot match any text");
+    }
     static const struct { const char *gbnf, *text; int want; } accepted[] = {
         { "root ::= x root | \"b\"\nx ::= [a]{0,2} \"c\"\n", "acaacb", DB_GBNF_COMPLETE },
         { "root ::= e\ne ::= [a]{0,2} f\nf ::= \"(\" e \")\" | \"n\"\n", "a(aan)", DB_GBNF_COMPLETE },
         { "root ::= e\ne ::= [a]{0,2} f\nf ::= \"(\" e \")\" | \"n\"\n", "a(aa", DB_GBNF_PREFIX },
         { "root ::= cap word \".\"\ncap ::= [A-Z] [a-z]{0,11}\nword ::= cap (\" \" word)?\n", "AbC Def.",
           DB_GBNF_COMPLETE },
+        { "root ::= ( [x]* )*\n", "xxx", DB_GBNF_COMPLETE },
+        { "root ::= ( [x]* )*\n", "xy", DB_GBNF_NO },
+        { "root ::= ([a]* [b]?)* \".\"\n", "aabab.", DB_GBNF_COMPLETE },
+        { "root ::= ([a]* [b]?)* \".\"\n", "aab", DB_GBNF_PREFIX },
+        { "root ::= r\nr ::= q | \"a\"\nq ::= r\n", "a", DB_GBNF_COMPLETE },
+        /* the ambiguous grammar the fuzzer found (tests/fuzz/regressions/gbnf/
+         * slow-nullable-item-under-repetition): 133 stacks at every byte */
+        { "root ::= cap {3,12} \".\"\ncap ::= [A-Z] [a-~]*{0,11}\n", "Thtonnnnnnnnnnnnnnjcap", DB_GBNF_PREFIX },
+        { "root ::= cap {3,12} \".\"\ncap ::= [A-Z] [a-~]*{0,11}\n", "AbcDefGhi.", DB_GBNF_COMPLETE },
     };
     for (size_t i = 0; i < sizeof accepted / sizeof *accepted; i++) {
         err[0] = 0;
