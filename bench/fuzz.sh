@@ -13,22 +13,31 @@
 # bench/results/fuzz-ledger.tsv, kept in git): date, commit, machine, target,
 # CPU seconds the fuzzer really got (user + system, measured, not the wall
 # time), wall seconds, executions, new crash files.  --summary prints the
-# ledger's totals per target — the figure the README quotes.  The goal is one
+# ledger's totals per target — the figure the README quotes — and clean_min,
+# the CPU minutes since the last campaign that found a crash in the target.  The goal is one
 # CPU-hour per target with no crash (README "Fuzzing").
 #
-#   bench/fuzz.sh [--time SECONDS] [--jobs J] [--nice N] [--builddir DIR]
-#                 [--ledger FILE] [TARGET...]
+# --cpu SECONDS ends a target once its fuzzer has had that much CPU time
+# (checked every --chunk wall seconds, default 300): on a shared machine a
+# campaign can ask for CPU minutes rather than wall time.  SIGTERM, SIGINT
+# and SIGHUP end the campaign early: each running target stops its fuzzer
+# and still writes its ledger row for the time it had.
+#
+#   bench/fuzz.sh [--time SECONDS] [--cpu SECONDS] [--chunk SECONDS]
+#                 [--jobs J] [--nice N] [--builddir DIR] [--ledger FILE] [TARGET...]
 #   bench/fuzz.sh --summary [--ledger FILE]
 #   (default: 600 s per target, 1 job, nice 19, build-fuzz, all nine targets;
 #   on a machine busy with other work nice 19 gets little CPU, which the CPU
 #   column shows)
 set -eu
 src="$(cd "$(dirname "$0")/.." && pwd)"
-secs=600 niceness=19 out="$src/build-fuzz" targets="" jobs=1 summary=0
+secs=600 niceness=19 out="$src/build-fuzz" targets="" jobs=1 summary=0 cpu_budget=0 chunk=300
 ledger="$src/bench/results/fuzz-ledger.tsv"
 while [ $# -gt 0 ]; do
   case "$1" in
     --time) secs="$2"; shift 2 ;;
+    --cpu) cpu_budget="$2"; shift 2 ;;
+    --chunk) chunk="$2"; shift 2 ;;
     --builddir) out="$2"; shift 2 ;;
     --nice) niceness="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
@@ -39,18 +48,22 @@ while [ $# -gt 0 ]; do
     *) targets="$targets $1"; shift ;;
   esac
 done
-for v in "$secs" "$jobs"; do
+for v in "$secs" "$jobs" "$cpu_budget" "$chunk"; do
   case "$v" in ''|*[!0-9]*) echo "fuzz.sh: '$v': expected a whole number" >&2; exit 2 ;; esac
 done
 [ "$jobs" -ge 1 ] || { echo "fuzz.sh: --jobs must be at least 1" >&2; exit 2; }
+[ "$chunk" -ge 10 ] || { echo "fuzz.sh: --chunk must be at least 10 seconds" >&2; exit 2; }
 
 summarise() {
   [ -s "$ledger" ] || { echo "fuzz.sh: no ledger at $ledger" >&2; return 2; }
+  # clean_min: CPU minutes of the rows after the target's last row that found a crash (all of
+  # them if none did) -- how long the code as fixed has run clean
   awk -F'\t' 'NR > 1 { cpu[$4] += $5; wall[$4] += $6; ex[$4] += $7; cr[$4] += $8; n[$4]++
+                       if ($8 > 0) clean[$4] = 0; else clean[$4] += $5
                        if (!($4 in first)) { first[$4] = $1; order[++k] = $4 } last[$4] = $1 }
-    END { printf "%-13s %9s %10s %12s %8s %9s  %s\n", "target", "cpu_min", "wall_min", "executions", "crashes", "sessions", "dates"
+    END { printf "%-13s %9s %9s %10s %12s %8s %9s  %s\n", "target", "cpu_min", "clean_min", "wall_min", "executions", "crashes", "sessions", "dates"
           for (i = 1; i <= k; i++) { t = order[i]
-            printf "%-13s %9.1f %10.1f %12d %8d %9d  %s..%s\n", t, cpu[t] / 60, wall[t] / 60, ex[t], cr[t], n[t], first[t], last[t] } }' "$ledger"
+            printf "%-13s %9.1f %9.1f %10.1f %12d %8d %9d  %s..%s\n", t, cpu[t] / 60, clean[t] / 60, wall[t] / 60, ex[t], cr[t], n[t], first[t], last[t] } }' "$ledger"
 }
 if [ "$summary" = 1 ]; then summarise; exit $?; fi
 
@@ -71,14 +84,22 @@ fuzz_one() {
   local t="$1" bin="$out/tests/fuzz/fuzz-$1"
   local corpus="$out/fuzz-corpus/$t" crash="$out/fuzz-crashers/$t" log="$out/fuzz-$t.log"
   mkdir -p "$corpus" "$crash"
-  local before start execs=0 cpu=0 left n tf
+  local before start execs=0 cpu=0 left n tf stop=0 run_for
   before=$(ls "$crash" | grep -cE "^(crash|leak|timeout|oom)-" || true)
   start=$(date +%s)
   : > "$log"
   tf="$(mktemp "$out/fuzz-$t.time.XXXXXX")"
-  while left=$(( secs - ($(date +%s) - start) )); [ "$left" -gt 0 ]; do
+  # a signal reaches the fuzzer too (same process group); the row is still written
+  trap 'stop=1' TERM INT HUP
+  while [ "$stop" = 0 ] && left=$(( secs - ($(date +%s) - start) )); [ "$left" -gt 0 ]; do
+    if [ "$cpu_budget" -gt 0 ]; then
+      awk -v c="$cpu" -v b="$cpu_budget" 'BEGIN { exit !(c >= b) }' && break
+      run_for=$(( left < chunk ? left : chunk ))
+    else
+      run_for=$left
+    fi
     # the time keyword measures the child's user + system CPU seconds
-    { TIMEFORMAT='%3U %3S'; time nice -n "$niceness" "$bin" -max_total_time="$left" -timeout=60 \
+    { TIMEFORMAT='%3U %3S'; time nice -n "$niceness" "$bin" -max_total_time="$run_for" -timeout=60 \
         -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 -artifact_prefix="$crash/" \
         "$corpus" "$out/fuzz-seeds/$t" > "$log.1" 2>&1 < /dev/null || true; } 2> "$tf"
     cpu=$(awk -v c="$cpu" '{ printf "%.3f", c + $1 + $2 }' "$tf")
@@ -97,11 +118,17 @@ fuzz_one() {
   printf 'fuzz.sh: %-13s cpu %7.0f s  wall %6d s  executions %10d  crashes %d\n' "$t" "$cpu" "$took" "$execs" "$crashes"
 }
 
+# a signal: no new target starts; the running ones stop and write their rows
+main_stop=0
+trap 'main_stop=1' TERM INT HUP
 running=0
 for t in $targets; do
-  if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$((running - 1)); fi
+  while [ "$running" -ge "$jobs" ] && [ "$main_stop" = 0 ]; do
+    wait -n && running=$((running - 1)) || { [ "$main_stop" = 1 ] || running=$((running - 1)); }
+  done
+  [ "$main_stop" = 1 ] && break
   fuzz_one "$t" &
   running=$((running + 1))
 done
-wait
+while [ -n "$(jobs -pr)" ]; do wait || true; done
 summarise
