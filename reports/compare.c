@@ -265,38 +265,47 @@ static double pooled_mat(const ccase *c, const int *idx, int n) {
  * stops early (db_boot_stop, stats.h); above, the normal interval of the
  * linearised ratio (delta method: var(Σy/Σw) ≈ Σ (y − R·w)² / (Σw)²), which
  * the bootstrap distribution approaches at that size, in O(n) rather than
- * O(B·n). */
-#define DB_CMP_MAT_RESAMPLE 2000
-typedef struct mat_side { double *y, *w; int n; double R, var; } mat_side;
+ * O(B·n).  400: a Spec-Bench-sized case (480 prompts) is above it, and the
+ * delta interval's coverage is tested by simulation at 201 + 201 samples
+ * (tests/test_compare.c); at 2,000 the bootstrap was 75% of `compare`'s
+ * time on 138 cases of 736 samples (bench/scale.sh). */
+#define DB_CMP_MAT_RESAMPLE 400
+typedef struct mat_side { const double *y, *w; int n; double R, var; } mat_side;
 
-static int mat_side_of(const ccase *c, mat_side *s) {
-    const int m = (int)(db_cmp_metric_by_name("mat") - METRICS);
-    s->n = 0;
-    s->y = malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *s->y);
-    s->w = malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *s->w);
-    if (!s->y || !s->w) return -1;
-    bool commits = false;
-    for (int k = 0; k < c->n; k++)
-        if (isfinite(c->s[k].v[m]) && c->s[k].commits > 0) commits = true;
+static void mat_side_stats(mat_side *s) {
     double sy = 0, sw = 0;
-    for (int k = 0; k < c->n; k++) {
-        const smp *x = &c->s[k];
-        if (!isfinite(x->v[m])) continue;
-        if (commits && !(x->commits > 0)) {
-            /* no commits: counts for neither sum (as pooled_mat) */
-            s->y[s->n] = 0;
-            s->w[s->n++] = 0;
-            continue;
-        }
-        s->y[s->n] = commits ? x->v[m] * x->commits : x->v[m];
-        s->w[s->n] = commits ? x->commits : 1;
-        sy += s->y[s->n];
-        sw += s->w[s->n++];
+    for (int k = 0; k < s->n; k++) {
+        sy += s->y[k];
+        sw += s->w[k];
     }
     s->R = sw > 0 ? sy / sw : NAN;
     double q = 0;
     for (int k = 0; k < s->n; k++) q += (s->y[k] - s->R * s->w[k]) * (s->y[k] - s->R * s->w[k]);
     s->var = sw > 0 && s->n > 1 ? q / (sw * sw) * s->n / (s->n - 1) : NAN;
+}
+
+/* y and w of a case's samples (malloc'd, *n of them) */
+static int mat_arrays_of(const ccase *c, double **y, double **w, int *n) {
+    const int m = (int)(db_cmp_metric_by_name("mat") - METRICS);
+    *n = 0;
+    *y = malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof **y);
+    *w = malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof **w);
+    if (!*y || !*w) return -1;
+    bool commits = false;
+    for (int k = 0; k < c->n; k++)
+        if (isfinite(c->s[k].v[m]) && c->s[k].commits > 0) commits = true;
+    for (int k = 0; k < c->n; k++) {
+        const smp *x = &c->s[k];
+        if (!isfinite(x->v[m])) continue;
+        if (commits && !(x->commits > 0)) {
+            /* no commits: counts for neither sum (as pooled_mat) */
+            (*y)[*n] = 0;
+            (*w)[(*n)++] = 0;
+            continue;
+        }
+        (*y)[*n] = commits ? x->v[m] * x->commits : x->v[m];
+        (*w)[(*n)++] = commits ? x->commits : 1;
+    }
     return 0;
 }
 
@@ -311,14 +320,15 @@ static double mat_resample(const mat_side *s, db_rng *g) {
     return sw > 0 ? sy / sw : NAN;
 }
 
-static void boot_mat(const ccase *b, const ccase *n, int B, double alpha, uint64_t seed, uint64_t stream,
-                     double *lo, double *hi) {
+void db_cmp_mat_ratio_ci(const double *yb, const double *wb, int nb, const double *yn, const double *wn, int nn,
+                         int B, double alpha, uint64_t seed, uint64_t stream, double *lo, double *hi) {
     *lo = *hi = NAN;
-    mat_side sb = { 0 }, sn = { 0 };
-    double *r = NULL;
-    if (mat_side_of(b, &sb) != 0 || mat_side_of(n, &sn) != 0 || sb.n == 0 || sn.n == 0) goto done;
-    if (!(sb.R != 0) || !isfinite(sb.R) || !isfinite(sn.R)) goto done;
-    if (sb.n + sn.n > DB_CMP_MAT_RESAMPLE) {
+    mat_side sb = { yb, wb, nb, NAN, NAN }, sn = { yn, wn, nn, NAN, NAN };
+    if (nb <= 0 || nn <= 0) return;
+    mat_side_stats(&sb);
+    mat_side_stats(&sn);
+    if (!(sb.R != 0) || !isfinite(sb.R) || !isfinite(sn.R)) return;
+    if (nb + nn > DB_CMP_MAT_RESAMPLE) {
         /* delta method on the log ratio: Var ≈ var_b/R_b² + var_n/R_n² */
         double z = 0, lz = 0, hz = 10;   /* z: the 1 − alpha/2 normal quantile by bisection */
         for (int it = 0; it < 100; it++) {
@@ -331,10 +341,10 @@ static void boot_mat(const ccase *b, const ccase *n, int B, double alpha, uint64
             *lo = exp(c - z * sd) - 1;
             *hi = exp(c + z * sd) - 1;
         }
-        goto done;
+        return;
     }
-    r = malloc((size_t)B * sizeof *r);
-    if (!r) goto done;
+    double *r = malloc((size_t)(B > 0 ? B : 1) * sizeof *r);
+    if (!r) return;
     db_rng g = db_rng_make(seed, stream);
     size_t k = 0;
     double plo = NAN, phi = NAN;
@@ -352,10 +362,19 @@ static void boot_mat(const ccase *b, const ccase *n, int B, double alpha, uint64
     }
 done:
     free(r);
-    free(sb.y);
-    free(sb.w);
-    free(sn.y);
-    free(sn.w);
+}
+
+static void boot_mat(const ccase *b, const ccase *n, int B, double alpha, uint64_t seed, uint64_t stream,
+                     double *lo, double *hi) {
+    *lo = *hi = NAN;
+    double *yb = NULL, *wb = NULL, *yn = NULL, *wn = NULL;
+    int nb = 0, nn = 0;
+    if (mat_arrays_of(b, &yb, &wb, &nb) == 0 && mat_arrays_of(n, &yn, &wn, &nn) == 0)
+        db_cmp_mat_ratio_ci(yb, wb, nb, yn, wn, nn, B, alpha, seed, stream, lo, hi);
+    free(yb);
+    free(wb);
+    free(yn);
+    free(wn);
 }
 
 static void compare_metric(const ccase *b, const ccase *n, const metric_def *md, const db_compare_opts *o,

@@ -31,4 +31,13 @@ void db_cmp_fmt_val(char *buf, size_t len, double v, const metric_def *md);
 /* A relative change as a signed percentage ("-" when not finite). */
 void db_cmp_fmt_pct(char *buf, size_t len, double v);
 
+/* The 1 − alpha interval of pooled #MAT(new)/#MAT(base) − 1, where a side's
+ * pooled value is Σ y / Σ w over its samples (compare.c: y = #MAT·commits,
+ * w = commits): a percentile bootstrap of B resamples (seeded by seed and
+ * stream, stopping early once stable) for at most 400 samples in the two
+ * sides together, the delta-method interval of the log ratio above.  NaN
+ * when a side is empty or its pooled value is 0 or not finite. */
+void db_cmp_mat_ratio_ci(const double *yb, const double *wb, int nb, const double *yn, const double *wn, int nn,
+                         int B, double alpha, uint64_t seed, uint64_t stream, double *lo, double *hi);
+
 #endif

@@ -25,6 +25,7 @@
 #include "test.h"
 #include "fixtures.h"
 
+#include <math.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@
 #include "harness/run/store.h"
 #include "harness/util/util.h"
 #include "reports/compare.h"
+#include "reports/compare_int.h"
 
 #define NPROMPT 10
 #define NREP 2
@@ -860,7 +862,65 @@ done:
     free(all2);
 }
 
+/* The #MAT change interval (db_cmp_mat_ratio_ci): coverage of the true
+ * change by simulation, for the delta-method interval above 400 samples
+ * and the bootstrap below.  Samples are Spec-Bench-like: commits per
+ * sample 5..60, tokens per commit around 1 + 1.6 with per-prompt spread,
+ * the same law on both sides (true change 0).  95% intervals must cover it
+ * 93.5-96.5% of the time (binomial sd 0.5% at 2,000 trials): too narrow
+ * and too wide both fail. */
+static double mat_coverage(int nb, int nn, int trials, int B) {
+    db_rng g = db_rng_make(20261207, (uint64_t)(nb * 7919 + nn));
+    double *y = malloc((size_t)(nb + nn) * sizeof *y), *w = malloc((size_t)(nb + nn) * sizeof *w);
+    int cover = 0, valid = 0;
+    for (int t = 0; t < trials && y && w; t++) {
+        for (int i = 0; i < nb + nn; i++) {
+            int commits = 5 + (int)(db_rng_uniform(&g) * 56);
+            double per = 1 + 1.6 * exp(0.35 * db_rng_normal(&g) - 0.06);   /* E = 2.6 */
+            w[i] = commits;
+            y[i] = 0;
+            for (int c = 0; c < commits; c++) y[i] += per + (db_rng_uniform(&g) - 0.5);
+        }
+        double lo, hi;
+        db_cmp_mat_ratio_ci(y, w, nb, y + nb, w + nb, nn, B, 0.05, 1234, (uint64_t)t, &lo, &hi);
+        if (!isfinite(lo) || !isfinite(hi)) continue;
+        valid++;
+        cover += lo <= 0 && 0 <= hi;
+    }
+    free(y);
+    free(w);
+    return valid == trials ? (double)cover / trials : -1;
+}
+
+static void test_mat_interval_coverage(void) {
+    double c = mat_coverage(201, 201, 2000, 0);   /* the delta method: above 400 in all */
+    printf("    #MAT change: delta-method coverage at 201 + 201 samples %.4f\n", c);
+    CHECK(c >= 0.935 && c <= 0.965);
+    c = mat_coverage(1000, 1000, 1000, 0);
+    printf("    #MAT change: delta-method coverage at 1000 + 1000 samples %.4f\n", c);
+    CHECK(c >= 0.93 && c <= 0.97);
+    /* the bootstrap below the threshold (B 400, fewer trials: O(B·n) each) */
+    c = mat_coverage(100, 100, 400, 400);
+    printf("    #MAT change: bootstrap coverage at 100 + 100 samples %.4f\n", c);
+    CHECK(c >= 0.91 && c <= 0.98);
+    /* a change of +8% in the new side's tokens per commit is found (power) */
+    db_rng g = db_rng_make(7, 7);
+    double y[600], w[600];
+    int found = 0;
+    for (int t = 0; t < 50; t++) {
+        for (int i = 0; i < 600; i++) {
+            w[i] = 5 + (int)(db_rng_uniform(&g) * 56);
+            y[i] = w[i] * (2.6 + 0.5 * db_rng_normal(&g)) * (i >= 300 ? 1.08 : 1.0);
+        }
+        double lo, hi;
+        db_cmp_mat_ratio_ci(y, w, 300, y + 300, w + 300, 300, 0, 0.05, 1, (uint64_t)t, &lo, &hi);
+        found += lo > 0;
+    }
+    CHECK_MSG(found >= 45, "+8%% found in %d of 50", found);
+}
+
 void suite_compare(void) {
+    RUN(test_mat_interval_coverage);
     RUN(test_compare_slowdown);
     RUN(test_compare_noise_only);
     RUN(test_compare_identity);
