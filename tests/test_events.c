@@ -586,6 +586,7 @@ static void test_prune(void) {
     free(oa);
     free(ob);
     db_store_remove_files(merged);
+    db_store_remove_files(merged);
     free(merged);
     static const char *const metrics[] = { "tokens_per_s", "mat", "latency_ms" };
     for (int i = 0; i < 3; i++) {
@@ -605,6 +606,29 @@ static void test_prune(void) {
     a = report_of(path, "json");
     CHECK_CONTAINS(a, "\"drafted\":\t140,\n\t\t\t\"verify_steps\":\tnull");
     free(a);
+    char *merged2 = db_test_fresh_db_path("ev-prune-merged2.db");
+    /* a damaged blob: one clear error from the readers and from merge, nothing half-merged */
+    sqlite3 *raw = NULL;
+    CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
+    CHECK(sqlite3_exec(raw, "UPDATE sample_counter_pack SET data = x'01ff' WHERE sample_id = (SELECT MIN(sample_id)"
+                            " FROM sample_counter_pack)", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(raw);
+    CHECK_INT_EQ(db_store_open_readonly(path, &src, err, sizeof err), 0);
+    db_counter_value *cv = NULL;
+    int ncv = 0;
+    if (src) {
+        CHECK_INT_EQ(db_store_read_sample_counters(src, 1, &cv, &ncv, err, sizeof err), -1);
+        CHECK_CONTAINS(err, "read packed sample counters: a malformed sample_counter_pack blob");
+        CHECK_INT_EQ(db_store_open(merged2, &dst, err, sizeof err), 0);
+        err[0] = 0;
+        if (dst) CHECK_INT_EQ(db_merge(dst, src, NULL, err, sizeof err), -1);
+        CHECK_CONTAINS(err, "a malformed sample_counter_pack blob");
+        db_store_close(dst);
+        CHECK_Q(merged2, "SELECT COUNT(*) FROM sample", "0");
+    }
+    db_store_close(src);
+    db_store_remove_files(merged2);
+    free(merged2);
     db_store_remove_files(path);
     db_store_remove_files(ref);
     free(path);

@@ -399,11 +399,13 @@ int db_st_for_packed_counters(sqlite3 *db, int scope, int64_t id,
         unsigned char *nulls = NULL;
         int n = 0;
         if (db_counters_decode(sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1), &ids, &vals, &nulls,
-                               &n) != 0)
+                               &n) != 0) {
+            rc = -2;
             goto done;
+        }
         int stop = 0;
         for (int i = 0; i < n && !stop; i++) {
-            if (ids[i] < 0 || ids[i] >= n_names || !name_of[ids[i]]) { stop = -1; break; }
+            if (ids[i] < 0 || ids[i] >= n_names || !name_of[ids[i]]) { stop = -2; break; }
             stop = fn(ctx, sqlite3_column_int64(q, 0), name_of[ids[i]], nulls[i], vals[i]);
         }
         free(ids);

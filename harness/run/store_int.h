@@ -89,8 +89,8 @@ int db_st_events_to_blobs(sqlite3 *db, int64_t *n_samples, char *err, size_t err
 /* Schema version 7: the packed counters (sample_counter_pack) of the
  * samples of one case, run or sample (scope, id), in sample id order and
  * each sample's stored order; fn returns nonzero to stop with that value.
- * 0, or -1 on a database error or a malformed blob.  A database without
- * the tables has none. */
+ * 0, -1 on a database error, -2 on a malformed blob (or a name id
+ * counter_name lacks).  A database without the tables has none. */
 enum { DB_PACKED_CASE, DB_PACKED_RUN, DB_PACKED_SAMPLE };
 int db_st_for_packed_counters(sqlite3 *db, int scope, int64_t id,
                               int (*fn)(void *ctx, int64_t sample_id, const char *name, bool is_null, int64_t value),

@@ -212,8 +212,14 @@ static int copy_samples(merger *m, int64_t sc_id, int64_t dc_id, db_merge_stats 
         }
         unpack_ctx u = { m->put_counter, ds_id };
         int pr = db_st_for_packed_counters(m->src, DB_PACKED_SAMPLE, ss_id, unpack_counter, &u);
-        if (pr != 0) return m_fail(m, pr < 0 && sqlite3_errcode(m->dst) != SQLITE_OK ? m->dst : m->src,
-                                   "packed sample counters");
+        if (pr == -2) {
+            snprintf(m->err, sizeof m->err, "sample %lld: a malformed sample_counter_pack blob", (long long)ss_id);
+            return -1;
+        }
+        if (pr != 0)   /* the source's read, or unpack_counter's insert into dst */
+            return m_fail(m, sqlite3_errcode(m->dst) != SQLITE_OK && sqlite3_errcode(m->dst) != SQLITE_DONE &&
+                                     sqlite3_errcode(m->dst) != SQLITE_ROW ? m->dst : m->src,
+                          "packed sample counters");
     }
     return rc == SQLITE_DONE ? 0 : m_fail(m, m->src, "read samples");
 }

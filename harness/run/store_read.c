@@ -462,11 +462,13 @@ int db_store_read_sample_counters(db_store *st, int64_t case_id, db_counter_valu
                   errlen) != 0)
         return -1;
     counter_acc a = { *out, *n, *n };
-    if (db_st_for_packed_counters(st->db, DB_PACKED_CASE, case_id, counter_add, &a) != 0) {
+    int pr = db_st_for_packed_counters(st->db, DB_PACKED_CASE, case_id, counter_add, &a);
+    if (pr != 0) {
         db_counter_values_free(a.v, a.n);
         *out = NULL;
         *n = 0;
-        return db_errf(err, errlen, "%s: read packed sample counters: %s", st->path, sqlite3_errmsg(st->db));
+        return db_errf(err, errlen, "%s: read packed sample counters: %s", st->path,
+                       pr == -2 ? "a malformed sample_counter_pack blob" : sqlite3_errmsg(st->db));
     }
     *out = a.v;
     *n = a.n;
@@ -521,11 +523,13 @@ int db_store_read_counter_names(db_store *st, int64_t run_id, char ***names, int
         return -1;
     /* a pruned run's counters are packed: their names in the order first stored */
     name_acc a = { *names, *n, *n };
-    if (db_st_for_packed_counters(st->db, DB_PACKED_RUN, run_id, name_add, &a) != 0) {
+    int pr = db_st_for_packed_counters(st->db, DB_PACKED_RUN, run_id, name_add, &a);
+    if (pr != 0) {
         db_names_free(a.v, a.n);
         *names = NULL;
         *n = 0;
-        return db_errf(err, errlen, "%s: read packed counters: %s", st->path, sqlite3_errmsg(st->db));
+        return db_errf(err, errlen, "%s: read packed counters: %s", st->path,
+                       pr == -2 ? "a malformed sample_counter_pack blob" : sqlite3_errmsg(st->db));
     }
     *names = a.v;
     *n = a.n;
