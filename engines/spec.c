@@ -6,8 +6,9 @@
  *
  * Draft length: fixed k; optionally cut short when the draft's top
  * probability falls below p_min (llama.cpp's speculative default is 0.75);
- * or chosen per step by a UCB1 bandit over k ∈ {1..k} (as in BanditSpec,
- * Hou et al. 2025) whose reward is committed tokens per second of step time.
+ * or chosen per step by a bandit over k ∈ {1..k} — UCB1 or EXP3, the two
+ * controllers of BanditSpec (Hou et al. 2025; engines/bandit.h) — whose
+ * reward is committed tokens per second of step time.
  * DRAFT events record the k used at every step.
  */
 #include "engine.h"
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bandit.h"
 #include "specdec.h"
 #include "harness/model/model_derive.h"
 #include "harness/util/util.h"
@@ -25,10 +27,11 @@
     DB_SAMPLING_PARAMS(DB_HELP_MODE_VERIFY, DB_HELP_TOP_K_DIST, DB_HELP_TOP_P_DIST)
 
 #define SPEC_DRAFT_PARAMS \
-    { "k",        DB_PARAM_INT,   "4", 1, 16, NULL, "draft tokens per step (the largest arm with adaptive=ucb)" }, \
+    { "k",        DB_PARAM_INT,   "4", 1, 16, NULL, "draft tokens per step (the largest arm with adaptive=ucb|exp3)" }, \
     { "p_min",    DB_PARAM_FLOAT, "0", 0.0, 1.0, NULL, "stop drafting when the draft's top probability is below this; 0 = never" }, \
-    { "adaptive", DB_PARAM_ENUM,  "off", 0, 0, "off|ucb", "choose k per step with a UCB1 bandit over 1..k" }, \
-    { "ucb_c",    DB_PARAM_FLOAT, "0.5", 0.0, 10.0, NULL, "UCB exploration constant" }
+    { "adaptive", DB_PARAM_ENUM,  "off", 0, 0, "off|ucb|exp3", "choose k per step with a bandit over 1..k: UCB1 or EXP3 (BanditSpec)" }, \
+    { "ucb_c",    DB_PARAM_FLOAT, "0.5", 0.0, 10.0, NULL, "UCB exploration constant" }, \
+    { "exp3_gamma", DB_PARAM_FLOAT, "0.1", 0.001, 1.0, NULL, "EXP3 exploration rate (the uniform share of the arm distribution)" }
 
 static const db_param_def spec_params[] = {
     SPEC_COMMON_PARAMS,
@@ -37,34 +40,6 @@ static const db_param_def spec_params[] = {
 
 int db_spec_validate(const db_params *p, char *err, size_t errlen) {
     return db_sampling_params_check(p, " when mode=sample", err, errlen);
-}
-
-typedef struct bandit {
-    int n_arms;
-    int pulls[17];
-    double mean[17];
-    double best_rate;   /* running max of tokens/s, to scale rewards into [0, 1] */
-    int t;
-} bandit;
-
-static int bandit_choose(bandit *b, double c) {
-    for (int a = 1; a <= b->n_arms; a++)
-        if (b->pulls[a] == 0) return a;
-    int best = 1;
-    double best_v = -1e300;
-    for (int a = 1; a <= b->n_arms; a++) {
-        double v = b->mean[a] + c * sqrt(2.0 * log((double)b->t) / b->pulls[a]);
-        if (v > best_v) { best_v = v; best = a; }
-    }
-    return best;
-}
-
-static void bandit_update(bandit *b, int arm, double tokens_per_s) {
-    if (tokens_per_s > b->best_rate) b->best_rate = tokens_per_s;
-    double r = b->best_rate > 0 ? tokens_per_s / b->best_rate : 0;
-    b->pulls[arm]++;
-    b->t++;
-    b->mean[arm] += (r - b->mean[arm]) / b->pulls[arm];
 }
 
 /* softmax probability of token t (temperature 1): the draft's confidence */
@@ -79,8 +54,7 @@ int db_spec_generate(const db_gen_request *req, db_gen_output *out, char *err, s
     const db_params *P = req->params;
     const int k_max = db_params_int(P, "k");
     const double p_min = db_params_num(P, "p_min");
-    const bool ucb = db_params_int(P, "adaptive") == 1;
-    const double ucb_c = db_params_num(P, "ucb_c");
+    const int adaptive = db_params_int(P, "adaptive");   /* 0 off, 1 ucb, 2 exp3 */
     if (db_model_n_vocab(req->draft) != db_model_n_vocab(req->target))
         return db_errf(err, errlen, "draft vocabulary (%d) differs from the target's (%d)",
                        db_model_n_vocab(req->draft), db_model_n_vocab(req->target));
@@ -92,9 +66,10 @@ int db_spec_generate(const db_gen_request *req, db_gen_output *out, char *err, s
     float *q_rows = malloc(sizeof(float) * (size_t)k_max * (size_t)V);
     db_token draft[16];
     db_rng rng_draft = db_rng_make(req->seed, 1);
-    bandit bd;
-    memset(&bd, 0, sizeof bd);
-    bd.n_arms = k_max;
+    db_bandit bd;
+    db_bandit_init(&bd, adaptive == 2 ? DB_BANDIT_EXP3 : DB_BANDIT_UCB, k_max, db_params_num(P, "ucb_c"),
+                   db_params_num(P, "exp3_gamma"));
+    db_rng rng_arm = db_rng_make(req->seed, 11);   /* EXP3's draws: a stream of their own */
     int rc = 0;
     if (!q_rows || db_kv_mirror_init(&dk, req->draft, req->n_prompt + req->max_new_tokens + k_max + 8, 1, DB_ROLE_DRAFT) != 0) {
         free(q_rows);
@@ -104,7 +79,7 @@ int db_spec_generate(const db_gen_request *req, db_gen_output *out, char *err, s
     const bool greedy = s.sampling.greedy || s.sampling.temperature <= 0.0f;
 
     while (!s.done) {
-        int k = ucb ? bandit_choose(&bd, ucb_c) : k_max;
+        int k = adaptive ? db_bandit_choose(&bd, db_rng_uniform(&rng_arm)) : k_max;
         int arm = k;
         if (k > db_spec_remaining(&s) - 1) k = db_spec_remaining(&s) - 1;
         int64_t t_step = db_now_ns();
@@ -139,9 +114,9 @@ int db_spec_generate(const db_gen_request *req, db_gen_output *out, char *err, s
         int before = out->n_tokens;
         int v = db_spec_verify(&s, draft, n_draft, greedy ? NULL : q_rows, &acc, err, errlen);
         if (v < 0) { rc = -1; break; }
-        if (ucb && k > 0) {
+        if (adaptive && k > 0) {
             double dt = (double)(db_now_ns() - t_step) / 1e9;
-            bandit_update(&bd, arm, dt > 0 ? (out->n_tokens - before) / dt : 0);
+            db_bandit_update(&bd, arm, db_bandit_reward(&bd, dt > 0 ? (out->n_tokens - before) / dt : 0));
         }
         if (v == 1) break;
     }
