@@ -737,7 +737,76 @@ static void test_cmd_report(void) {
     free(path);
 }
 
+/* `report --regret` (reports/regret.h) on a run built by hand: fixed k = 1,
+ * 2, 4 and an adaptive case with arms 1..4; per prompt the rounds (commits)
+ * are known, so the best fixed k and the regret are too.  Not arms: k = 8
+ * (above the adaptive case's 4), a sampling case, another draft.  A label
+ * with Markdown and CSV metacharacters is escaped. */
+static void test_regret_report(void) {
+    char *path = db_test_fresh_db_path("regret.db");
+    int64_t mid = 0;
+    db_store *st = db_test_open_store(path, "fpR", &mid);
+    if (!st) return;
+    db_run_record rr = { mid, "rg", "suites/rg.json", "{}", "decobench run", "v1", "abc", "cc", "-O2", "", 1, NULL, 0 };
+    int64_t run = 0;
+    CHECK_INT_EQ(db_store_run_begin(st, &rr, &run), 0);
+#define P(MODE, K, AD) "{\"mode\":\"" MODE "\",\"k\":" #K ",\"p_min\":0,\"adaptive\":\"" AD "\",\"ucb_c\":0.5}"
+    static const struct { const char *label, *params, *draft; int rounds[3]; double lat[3]; } cs[] = {
+        { "k=1", P("greedy", 1, "off"), "draft", { 10, 10, 10 }, { 100, 100, 100 } },
+        { "k=2", P("greedy", 2, "off"), "draft", { 6, 7, 5 }, { 80, 90, 70 } },          /* 18 rounds: best */
+        { "k=4", P("greedy", 4, "off"), "draft", { 5, 9, 6 }, { 60, 100, 60 } },         /* 20 rounds, 220 ms: best latency */
+        { "k=8", P("greedy", 8, "off"), "draft", { 1, 1, 1 }, { 1, 1, 1 } },             /* not an arm: k > 4 */
+        { "sample", P("sample", 2, "off"), "draft", { 1, 1, 1 }, { 1, 1, 1 } },          /* not an arm: mode */
+        { "other draft", P("greedy", 2, "off"), "d2", { 1, 1, 1 }, { 1, 1, 1 } },        /* not an arm: draft */
+        { "ucb |*<b>,=x", P("greedy", 4, "ucb"), "draft", { 6, 6, 6 }, { 110, 110, 110 } }, /* 18 rounds, 330 ms */
+        { "exp3 alone", P("sample", 4, "exp3"), "d3", { 4, 4, 4 }, { 9, 9, 9 } },         /* no arm at all */
+    };
+#undef P
+    for (int c = 0; c < (int)(sizeof cs / sizeof cs[0]); c++) {
+        db_case_record cr = { c, "spec", cs[c].label, cs[c].params, "target", "/m/t.gguf", "ab", "tiny", 1000, 1000,
+                              cs[c].draft, NULL, NULL, "prose", 3, "completed", 1700000000000LL, 1700000001000LL };
+        db_sample_record smp[3];
+        memset(smp, 0, sizeof smp);
+        for (int i = 0; i < 3; i++) {
+            smp[i].prompt_idx = i;
+            smp[i].prompt_id = "p";
+            smp[i].category = "prose";
+            smp[i].stop_reason = "length";
+            smp[i].m.n_commits = cs[c].rounds[i];
+            smp[i].m.latency_ms = cs[c].lat[i];
+            smp[i].m.new_tokens = 16;
+        }
+        int64_t cid;
+        CHECK_INT_EQ(db_store_case(st, run, &cr, smp, 3, &cid), 0);
+    }
+    CHECK_INT_EQ(db_store_run_finish(st, run, "completed"), 0);
+    db_store_close(st);
+    char *out = db_test_fresh_db_path("regret.md"), *csv = db_test_fresh_db_path("regret.csv");
+    const char *a1[] = { "report", "--db", path, "--regret", "-o", out };
+    CHECK_INT_EQ(run_cmd(6, a1), 0);
+    char rerr[256];
+    char *md = db_read_file(out, NULL, rerr, sizeof rerr);
+    CHECK_CONTAINS(md, "| ucb \\|*&lt;b&gt;,=x | prose | target | 3 | 3 | 18 | k=2 | 18 | +0 | +0.0% | k=4 | +50.0% |\n");
+    CHECK_CONTAINS(md, "| exp3 alone | prose | target | 0 | 0 | – | – | – | – | – | – | – |\n");
+    const char *a2[] = { "report", "--db", path, "--regret", "--format", "csv", "-o", csv };
+    CHECK_INT_EQ(run_cmd(8, a2), 0);
+    char *c = db_read_file(csv, NULL, rerr, sizeof rerr);
+    CHECK_CONTAINS(c, "regret,\"ucb |*<b>,=x\",prose,target,3,3,18,k=2,18,0,0,k=4,0.5\n");
+    CHECK_CONTAINS(c, "regret,exp3 alone,prose,target,0,0,,,,,,,\n");
+    const char *a3[] = { "report", "--db", path, "--regret", "--format", "latex" };
+    CHECK_INT_EQ(run_cmd(6, a3), 2);
+    free(md);
+    free(c);
+    unlink(out);
+    unlink(csv);
+    free(out);
+    free(csv);
+    db_store_remove_files(path);
+    free(path);
+}
+
 void suite_report(void) {
+    RUN(test_regret_report);
     RUN(test_report_golden);
     RUN(test_report_escaping_and_latest);
     RUN(test_cmd_report);

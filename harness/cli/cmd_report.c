@@ -18,13 +18,14 @@
 #include "harness/util/outfile.h"
 #include "harness/util/util.h"
 #include "reports/report.h"
+#include "reports/regret.h"
 #include "reports/search.h"
 #include "reports/serving.h"
 
 static void usage(FILE *f) {
     fputs("usage: decobench report [--db FILE] [--run ID] [--format md|csv|latex|json|html]\n"
           "                        [--columns NAMES | --by GROUPING [--cell METRIC] | --search |\n"
-          "                         --serving]\n"
+          "                         --serving | --regret]\n"
           "                        [--seed N] [--metrics NAMES] [-o FILE] [--help]\n"
           "\n"
           "Print the results table of one run: per case tokens/s (median, 95% bootstrap CI),\n"
@@ -67,6 +68,9 @@ static void usage(FILE *f) {
           "                  case against exact search on the same prompts, and the\n"
           "                  quality-vs-budget table (NFE, tokens evaluated, score, reference\n"
           "                  metrics) with Pareto fronts\n"
+          "  --regret        regret report instead (md or csv): each adaptive draft-length\n"
+          "                  case (adaptive=ucb|exp3) against the best fixed setting of the\n"
+          "                  same method in hindsight, in target rounds and latency\n"
           "  --seed N        bootstrap seed (default 1)\n"
           "  --metrics NAMES also a table of per-sample metrics (comma-separated, e.g.\n"
           "                  keywords_all,keyword_coverage,constraint_success): per case\n"
@@ -87,6 +91,7 @@ int cmd_report(int argc, char **argv) {
         { "metrics", required_argument, NULL, 'm' },
         { "search", no_argument, NULL, 'S' },
         { "serving", no_argument, NULL, 'V' },
+        { "regret", no_argument, NULL, 'R' },
         { "columns", required_argument, NULL, 'C' },
         { "cell", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
@@ -95,7 +100,7 @@ int cmd_report(int argc, char **argv) {
     const char *db_path = DB_DEFAULT_DB, *out_path = NULL, *metrics = NULL;
     db_report_opts o = { 0, "md", DB_REPORT_DEFAULT_SEED, NULL, NULL, NULL };
     uint64_t v;
-    int c, search = 0, serving = 0;
+    int c, search = 0, serving = 0, regret = 0;
     optind = 0;   /* glibc: full re-initialisation */
     opterr = 0;   /* one error line of our own */
     while ((c = getopt_long(argc, argv, "+:o:h", opts, NULL)) != -1) {
@@ -135,6 +140,7 @@ int cmd_report(int argc, char **argv) {
         case 'm': metrics = optarg; break;
         case 'S': search = 1; break;
         case 'V': serving = 1; break;
+        case 'R': regret = 1; break;
         case 'C': o.columns = optarg; break;
         case 'c': o.cell = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -167,6 +173,15 @@ int cmd_report(int argc, char **argv) {
     }
     if (serving && strcmp(o.format, "md") != 0 && strcmp(o.format, "csv") != 0 && strcmp(o.format, "json") != 0) {
         fprintf(stderr, "decobench report: --serving: format must be md, csv or json, got '%s'\n", o.format);
+        return 2;
+    }
+    if (regret && (search || serving || o.by || o.columns || o.cell || metrics)) {
+        fprintf(stderr, "decobench report: --regret is a report of its own: it takes no --search, --serving, --by,"
+                        " --columns, --cell or --metrics\n");
+        return 2;
+    }
+    if (regret && strcmp(o.format, "md") != 0 && strcmp(o.format, "csv") != 0) {
+        fprintf(stderr, "decobench report: --regret: format must be md or csv, got '%s'\n", o.format);
         return 2;
     }
     if (search && o.by) {
@@ -202,6 +217,7 @@ int cmd_report(int argc, char **argv) {
     }
     int rc = serving  ? db_report_serving(st, &o, mem, err, sizeof err)
              : search ? db_report_search(st, &o, mem, err, sizeof err)
+             : regret ? db_report_regret(st, &o, mem, err, sizeof err)
                       : db_report_table(st, &o, mem, err, sizeof err);
     if (rc == 0 && metrics) rc = db_report_sample_metrics(st, o.run_id, metrics, o.format, mem, err, sizeof err);
     fclose(mem);

@@ -271,8 +271,8 @@ int db_store_read_run_counters(db_store *st, int64_t run_id, db_run_counter_info
 
 #define CASE_COLS                                                                                       \
     "SELECT c.id, c.run_id, c.idx, c.engine, c.label, c.dataset, c.model_name, c.model_sha256,"        \
-    " c.params_json, c.status, c.model_bytes, (SELECT COUNT(*) FROM sample x WHERE x.case_id = c.id)" \
-    " FROM \"case\" c"
+    " c.params_json, c.status, c.model_bytes, (SELECT COUNT(*) FROM sample x WHERE x.case_id = c.id),"  \
+    " c.draft_name FROM \"case\" c"
 
 static int case_row(sqlite3_stmt *s, void *e) {
     db_case_info *c = e;
@@ -285,12 +285,15 @@ static int case_row(sqlite3_stmt *s, void *e) {
     for (int i = 0; i < 7; i++) bad |= !(*f[i] = db_sql_text(s, 3 + i));
     c->model_bytes = sqlite3_column_int64(s, 10);
     c->n_samples = sqlite3_column_int(s, 11);
+    c->draft_name = sqlite3_column_type(s, 12) == SQLITE_NULL ? NULL : db_sql_text(s, 12);
+    if (sqlite3_column_type(s, 12) != SQLITE_NULL && !c->draft_name) bad = 1;
     return bad ? -1 : 0;
 }
 
 static void case_free(void *e) {
     db_case_info *c = e;
-    char *f[] = { c->engine, c->label, c->dataset, c->model_name, c->model_sha256, c->params_json, c->status };
+    char *f[] = { c->engine, c->label, c->dataset, c->model_name, c->model_sha256, c->params_json, c->status,
+                  c->draft_name };
     free_strs(f, sizeof f / sizeof f[0]);
     memset(c, 0, sizeof *c);
 }

@@ -71,6 +71,7 @@ typedef struct db_case_info {
     int64_t id, run_id;
     int idx;
     char *engine, *label, *dataset, *model_name, *model_sha256, *params_json, *status;
+    char *draft_name;   /* NULL: no draft model */
     int64_t model_bytes;
     int n_samples;
 } db_case_info;
