@@ -1,8 +1,10 @@
-/* bandit.c — UCB1 and EXP3 over draft lengths (bandit.h). */
+/* bandit.c — UCB1, EXP3 and Thompson sampling over draft lengths (bandit.h). */
 #include "bandit.h"
 
 #include <math.h>
 #include <string.h>
+
+#include "harness/util/stats.h"
 
 void db_bandit_init(db_bandit *b, int kind, int n_arms, double c, double gamma) {
     memset(b, 0, sizeof *b);
@@ -10,6 +12,7 @@ void db_bandit_init(db_bandit *b, int kind, int n_arms, double c, double gamma) 
     b->n_arms = n_arms < 1 ? 1 : n_arms > DB_BANDIT_MAX_ARMS ? DB_BANDIT_MAX_ARMS : n_arms;
     b->c = c;
     b->gamma = gamma > 0 && gamma <= 1 ? gamma : 0.1;
+    for (int a = 1; a <= b->n_arms; a++) b->alpha[a] = b->beta[a] = 1;
     db_bandit_exp3_probs(b);
 }
 
@@ -20,16 +23,32 @@ void db_bandit_exp3_probs(db_bandit *b) {
     for (int a = 1; a <= K; a++) b->prob[a] = (1 - b->gamma) * exp(b->log_w[a]) / z + b->gamma / K;
 }
 
-int db_bandit_choose(db_bandit *b, double u) {
+int db_bandit_exp3_arm(const db_bandit *b, double u) {
+    double acc = 0;
+    for (int a = 1; a < b->n_arms; a++) {
+        acc += b->prob[a];
+        if (u < acc) return a;
+    }
+    return b->n_arms;
+}
+
+int db_bandit_choose(db_bandit *b, db_rng *r) {
     const int K = b->n_arms;
     if (b->kind == DB_BANDIT_EXP3) {
         db_bandit_exp3_probs(b);
-        double acc = 0;
-        for (int a = 1; a < K; a++) {
-            acc += b->prob[a];
-            if (u < acc) return a;
+        return db_bandit_exp3_arm(b, db_rng_uniform(r));
+    }
+    if (b->kind == DB_BANDIT_THOMPSON) {
+        int best = 1;
+        double best_v = -1;
+        for (int a = 1; a <= K; a++) {
+            double v = db_rng_beta(r, b->alpha[a], b->beta[a]);
+            if (v > best_v) {
+                best_v = v;
+                best = a;
+            }
         }
-        return K;
+        return best;
     }
     for (int a = 1; a <= K; a++)
         if (b->pulls[a] == 0) return a;
@@ -52,6 +71,8 @@ void db_bandit_update(db_bandit *b, int arm, double r) {
     b->pulls[arm]++;
     b->t++;
     b->mean[arm] += (r - b->mean[arm]) / b->pulls[arm];
+    b->alpha[arm] += r;
+    b->beta[arm] += 1 - r;
     if (b->kind == DB_BANDIT_EXP3) {
         /* importance-weighted reward of the pulled arm, with the probability it was drawn with */
         double p = b->prob[arm] > 0 ? b->prob[arm] : 1.0 / b->n_arms;

@@ -7,8 +7,9 @@
  * Draft length: fixed k; optionally cut short when the draft's top
  * probability falls below p_min (llama.cpp's speculative default is 0.75);
  * or chosen per step by a bandit over k ∈ {1..k} — UCB1 or EXP3, the two
- * controllers of BanditSpec (Hou et al. 2025; engines/bandit.h) — whose
- * reward is committed tokens per second of step time.
+ * controllers of BanditSpec (Hou et al. 2025), or Thompson sampling
+ * (engines/bandit.h) — whose reward is committed tokens per second of step
+ * time.
  * DRAFT events record the k used at every step.
  */
 #include "engine.h"
@@ -27,9 +28,9 @@
     DB_SAMPLING_PARAMS(DB_HELP_MODE_VERIFY, DB_HELP_TOP_K_DIST, DB_HELP_TOP_P_DIST)
 
 #define SPEC_DRAFT_PARAMS \
-    { "k",        DB_PARAM_INT,   "4", 1, 16, NULL, "draft tokens per step (the largest arm with adaptive=ucb|exp3)" }, \
+    { "k",        DB_PARAM_INT,   "4", 1, 16, NULL, "draft tokens per step (the largest arm with adaptive)" }, \
     { "p_min",    DB_PARAM_FLOAT, "0", 0.0, 1.0, NULL, "stop drafting when the draft's top probability is below this; 0 = never" }, \
-    { "adaptive", DB_PARAM_ENUM,  "off", 0, 0, "off|ucb|exp3", "choose k per step with a bandit over 1..k: UCB1 or EXP3 (BanditSpec)" }, \
+    { "adaptive", DB_PARAM_ENUM,  "off", 0, 0, "off|ucb|exp3|thompson", "choose k per step with a bandit over 1..k: UCB1, EXP3 (BanditSpec) or Thompson sampling" }, \
     { "ucb_c",    DB_PARAM_FLOAT, "0.5", 0.0, 10.0, NULL, "UCB exploration constant" }, \
     { "exp3_gamma", DB_PARAM_FLOAT, "0.1", 0.001, 1.0, NULL, "EXP3 exploration rate (the uniform share of the arm distribution)" }
 
@@ -54,7 +55,7 @@ int db_spec_generate(const db_gen_request *req, db_gen_output *out, char *err, s
     const db_params *P = req->params;
     const int k_max = db_params_int(P, "k");
     const double p_min = db_params_num(P, "p_min");
-    const int adaptive = db_params_int(P, "adaptive");   /* 0 off, 1 ucb, 2 exp3 */
+    const int adaptive = db_params_int(P, "adaptive");   /* 0 off, 1 ucb, 2 exp3, 3 thompson */
     if (db_model_n_vocab(req->draft) != db_model_n_vocab(req->target))
         return db_errf(err, errlen, "draft vocabulary (%d) differs from the target's (%d)",
                        db_model_n_vocab(req->draft), db_model_n_vocab(req->target));
@@ -67,9 +68,9 @@ int db_spec_generate(const db_gen_request *req, db_gen_output *out, char *err, s
     db_token draft[16];
     db_rng rng_draft = db_rng_make(req->seed, 1);
     db_bandit bd;
-    db_bandit_init(&bd, adaptive == 2 ? DB_BANDIT_EXP3 : DB_BANDIT_UCB, k_max, db_params_num(P, "ucb_c"),
-                   db_params_num(P, "exp3_gamma"));
-    db_rng rng_arm = db_rng_make(req->seed, 11);   /* EXP3's draws: a stream of their own */
+    db_bandit_init(&bd, adaptive == 2 ? DB_BANDIT_EXP3 : adaptive == 3 ? DB_BANDIT_THOMPSON : DB_BANDIT_UCB, k_max,
+                   db_params_num(P, "ucb_c"), db_params_num(P, "exp3_gamma"));
+    db_rng rng_arm = db_rng_make(req->seed, 11);   /* the controller's draws: a stream of their own */
     int rc = 0;
     if (!q_rows || db_kv_mirror_init(&dk, req->draft, req->n_prompt + req->max_new_tokens + k_max + 8, 1, DB_ROLE_DRAFT) != 0) {
         free(q_rows);
@@ -79,7 +80,7 @@ int db_spec_generate(const db_gen_request *req, db_gen_output *out, char *err, s
     const bool greedy = s.sampling.greedy || s.sampling.temperature <= 0.0f;
 
     while (!s.done) {
-        int k = adaptive ? db_bandit_choose(&bd, db_rng_uniform(&rng_arm)) : k_max;
+        int k = adaptive ? db_bandit_choose(&bd, &rng_arm) : k_max;
         int arm = k;
         if (k > db_spec_remaining(&s) - 1) k = db_spec_remaining(&s) - 1;
         int64_t t_step = db_now_ns();

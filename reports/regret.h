@@ -1,6 +1,6 @@
 /* regret.h — `decobench report --regret`: the regret of every adaptive
  * draft-length controller (a case whose params have "adaptive" other than
- * "off": UCB1 or EXP3, engines/bandit.h) against the best fixed setting of
+ * "off": UCB1, EXP3 or Thompson sampling, engines/bandit.h) against the best fixed setting of
  * the same method chosen in hindsight, as BanditSpec (Hou et al. 2025)
  * measures it.
  *

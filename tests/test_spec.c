@@ -85,8 +85,9 @@ static void greedy_identical_to_ar_exact(void) {
     const char *configs[][8] = {
         { "k", "1" }, { "k", "2" }, { "k", "4" }, { "k", "8" }, { "k", "16" },
         { "k", "5", "p_min", "0.4" }, { "k", "6", "adaptive", "ucb" }, { "k", "6", "adaptive", "exp3" },
+        { "k", "6", "adaptive", "thompson" },
     };
-    const int nkv[] = { 2, 2, 2, 2, 2, 4, 4, 4 };
+    const int nkv[] = { 2, 2, 2, 2, 2, 4, 4, 4, 4 };
     db_rng r = db_rng_make(3, 0);
     int mismatches = 0, cases = 0;
     long tree_acc = 0, tree_commits = 0, la_acc = 0, rc_acc = 0, rc_drafted = 0;
@@ -368,6 +369,7 @@ static void stochastic_spec_samples_target(void) {
         { "spec", { "mode", "sample", "k", "2", "temp", "0.8", "top_k", "4" }, 8, 0.8, 4, 30000 },
         { "spec", { "mode", "sample", "k", "4", "adaptive", "ucb" }, 6, 1.0, 0, 25000 },
         { "spec", { "mode", "sample", "k", "4", "adaptive", "exp3", "exp3_gamma", "0.3" }, 8, 1.0, 0, 25000 },
+        { "spec", { "mode", "sample", "k", "3", "adaptive", "thompson" }, 6, 1.0, 0, 20000 },
         { "pld",  { "mode", "sample", "k", "3", "ngram_min", "1" }, 6, 1.0, 0, 25000 },
         { "pld",  { "mode", "sample", "k", "4", "lookup", "cache" }, 6, 1.0, 0, 25000 },
         { "spec-tree", { "mode", "sample", "k", "3", "branches", "4", "p_split", "0.05" }, 8, 1.0, 0, 30000 },
@@ -1088,17 +1090,17 @@ static void self_spec_bundled_identity(void) {
 }
 
 /* The draft-length bandits (engines/bandit.h) against hand-computed values:
- * EXP3's distribution and weight update, UCB1's order of pulls; and EXP3
- * learning the best arm of a stationary problem (arm a pays 1 with
- * probability a/10, K = 4): after 3,000 pulls the best arm has most of the
- * mass. */
+ * EXP3's distribution and weight update, UCB1's order of pulls, Thompson's
+ * posterior update; and EXP3 and Thompson learning the best arm of a
+ * stationary problem (arm a pays 1 with probability a/10, K = 4): after
+ * 3,000 pulls the best arm is pulled most. */
 static void bandits_by_hand(void) {
     db_bandit b;
     db_bandit_init(&b, DB_BANDIT_EXP3, 4, 0.5, 0.2);
     for (int a = 1; a <= 4; a++) CHECK_NEAR(b.prob[a], 0.25, 1e-12);
-    CHECK_INT_EQ(db_bandit_choose(&b, 0.0), 1);
-    CHECK_INT_EQ(db_bandit_choose(&b, 0.26), 2);
-    CHECK_INT_EQ(db_bandit_choose(&b, 0.999), 4);
+    CHECK_INT_EQ(db_bandit_exp3_arm(&b, 0.0), 1);
+    CHECK_INT_EQ(db_bandit_exp3_arm(&b, 0.26), 2);
+    CHECK_INT_EQ(db_bandit_exp3_arm(&b, 0.999), 4);
     /* reward 1 on arm 2 drawn with p = 1/4: log w2 += 0.2 * (1 / 0.25) / 4 = 0.2 */
     db_bandit_update(&b, 2, 1.0);
     double e = exp(0.2), z = 3 + e;
@@ -1111,25 +1113,34 @@ static void bandits_by_hand(void) {
     db_bandit_update(&b, 9, 1.0);
     CHECK_INT_EQ(b.t, 1);
     /* UCB1: each arm once in order, then the best upper bound */
+    db_rng r = db_rng_make(99, 0);
     db_bandit u;
     db_bandit_init(&u, DB_BANDIT_UCB, 3, 0.5, 0.1);
     for (int a = 1; a <= 3; a++) {
-        CHECK_INT_EQ(db_bandit_choose(&u, 0.5), a);
+        CHECK_INT_EQ(db_bandit_choose(&u, &r), a);
         db_bandit_update(&u, a, a == 3 ? 0.9 : 0.1);
     }
-    CHECK_INT_EQ(db_bandit_choose(&u, 0.5), 3);
-    /* learning: Bernoulli rewards a/10 */
-    db_rng r = db_rng_make(99, 0);
-    db_bandit_init(&b, DB_BANDIT_EXP3, 4, 0.5, 0.1);
-    int late_best = 0;
-    for (int t = 0; t < 3000; t++) {
-        int a = db_bandit_choose(&b, db_rng_uniform(&r));
-        if (t >= 2000) late_best += a == 4;
-        db_bandit_update(&b, a, db_rng_uniform(&r) < a / 10.0 ? 1.0 : 0.0);
+    CHECK_INT_EQ(db_bandit_choose(&u, &r), 3);
+    /* Thompson: Beta(1, 1) priors, fractional updates */
+    db_bandit th;
+    db_bandit_init(&th, DB_BANDIT_THOMPSON, 3, 0.5, 0.1);
+    db_bandit_update(&th, 2, 0.75);
+    CHECK_NEAR(th.alpha[2], 1.75, 1e-12);
+    CHECK_NEAR(th.beta[2], 1.25, 1e-12);
+    CHECK_NEAR(th.alpha[1], 1.0, 1e-12);
+    /* learning: Bernoulli rewards a/10, for EXP3 and Thompson */
+    for (int kind = 0; kind < 2; kind++) {
+        db_bandit_init(&b, kind ? DB_BANDIT_THOMPSON : DB_BANDIT_EXP3, 4, 0.5, 0.1);
+        int late_best = 0;
+        for (int t = 0; t < 3000; t++) {
+            int a = db_bandit_choose(&b, &r);
+            if (t >= 2000) late_best += a == 4;
+            db_bandit_update(&b, a, db_rng_uniform(&r) < a / 10.0 ? 1.0 : 0.0);
+        }
+        printf("    %s (K=4): arm 4 pulled %d of the last 1000\n", kind ? "Thompson" : "EXP3 (gamma 0.1)", late_best);
+        CHECK(late_best > 600);
+        if (!kind) CHECK(b.prob[4] > 0.6);
     }
-    printf("    EXP3 (K=4, gamma 0.1): arm 4 pulled %d of the last 1000; p4 = %.3f\n", late_best, b.prob[4]);
-    CHECK(late_best > 600);
-    CHECK(b.prob[4] > 0.6);
 }
 
 void suite_spec(void) {

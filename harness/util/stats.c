@@ -284,6 +284,8 @@ static double beta_draw(db_rng *r, double a, double b) {
     return x / (x + y);
 }
 
+double db_rng_beta(struct db_rng *r, double a, double b) { return beta_draw(r, a, b); }
+
 /* s[ceil(n·u) − 1], clamped */
 static double at_uniform(const double *s, size_t n, double u) {
     double p = ceil((double)n * u);

@@ -85,6 +85,8 @@ double db_chi_square(const uint64_t *observed, const double *expected_prob, size
                      double min_expected, int *df, double *p_value);
 /* Upper tail of the chi-square distribution: P(X > x), df degrees of freedom. */
 double db_chi_square_sf(double x, double df);
+/* A draw from Beta(a, b) for a, b >= 1 (Marsaglia–Tsang gamma draws). */
+double db_rng_beta(struct db_rng *r, double a, double b);
 /* Regularized upper incomplete gamma Q(a, x). */
 double db_gamma_q(double a, double x);
 
