@@ -327,9 +327,10 @@ static void test_rows_and_blobs_agree(void) {
     free(other);
 }
 
-/* the outputs db_store_read_samples gives for every case of a (one-run)
- * database, in case order, as one string */
-static char *outputs_of(const char *path) {
+/* what fn writes for every case of a (one-run) database, in case order, then
+ * what tail writes (NULL: nothing), as one string */
+typedef void (*case_dump_fn)(db_store *st, int64_t case_id, FILE *f);
+static char *dump_cases(const char *path, case_dump_fn fn, void (*tail)(db_store *st, FILE *f)) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -337,66 +338,62 @@ static char *outputs_of(const char *path) {
     db_store *st = NULL;
     if (db_store_open_readonly(path, &st, err, sizeof err) != 0) fprintf(f, "open: %s\n", err);
     sqlite3_stmt *q = NULL;
-    if (st && sqlite3_prepare_v2(db_store_handle(st), "SELECT id FROM \"case\" ORDER BY idx", -1, &q, NULL) == SQLITE_OK) {
-        while (sqlite3_step(q) == SQLITE_ROW) {
-            db_sample_info *x = NULL;
-            int n = 0;
-            if (db_store_read_samples(st, sqlite3_column_int64(q, 0), 0, true, &x, &n, err, sizeof err) != 0)
-                fprintf(f, "read: %s\n", err);
-            for (int i = 0; i < n; i++) fprintf(f, "%d %s %s\n", x[i].prompt_idx, x[i].output_tokens_json, x[i].output_text);
-            db_sample_infos_free(x, n);
-        }
-    }
+    if (st && sqlite3_prepare_v2(db_store_handle(st), "SELECT id FROM \"case\" ORDER BY idx", -1, &q, NULL) == SQLITE_OK)
+        while (sqlite3_step(q) == SQLITE_ROW) fn(st, sqlite3_column_int64(q, 0), f);
     sqlite3_finalize(q);
+    if (st && tail) tail(st, f);
     db_store_close(st);
     fclose(f);
     return buf;
 }
+
+/* a case's outputs as db_store_read_samples gives them */
+static void outputs_of_case(db_store *st, int64_t case_id, FILE *f) {
+    char err[512] = "";
+    db_sample_info *x = NULL;
+    int n = 0;
+    if (db_store_read_samples(st, case_id, 0, true, &x, &n, err, sizeof err) != 0) fprintf(f, "read: %s\n", err);
+    for (int i = 0; i < n; i++) fprintf(f, "%d %s %s\n", x[i].prompt_idx, x[i].output_tokens_json, x[i].output_text);
+    db_sample_infos_free(x, n);
+}
+
+static char *outputs_of(const char *path) { return dump_cases(path, outputs_of_case, NULL); }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* every case's counters (db_store_read_sample_counters: "name=value", sorted)
- * and the run's counter names in their order, as one string */
-static char *counters_of(const char *path) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+/* a case's counters (db_store_read_sample_counters) as sorted "name=value" lines */
+static void counters_of_case(db_store *st, int64_t case_id, FILE *f) {
     char err[512] = "";
-    db_store *st = NULL;
-    if (db_store_open_readonly(path, &st, err, sizeof err) != 0) fprintf(f, "open: %s\n", err);
-    sqlite3_stmt *q = NULL;
-    if (st && sqlite3_prepare_v2(db_store_handle(st), "SELECT id FROM \"case\" ORDER BY idx", -1, &q, NULL) == SQLITE_OK) {
-        while (sqlite3_step(q) == SQLITE_ROW) {
-            db_counter_value *v = NULL;
-            int n = 0;
-            if (db_store_read_sample_counters(st, sqlite3_column_int64(q, 0), &v, &n, err, sizeof err) != 0)
-                fprintf(f, "read: %s\n", err);
-            char **line = calloc((size_t)n + 1, sizeof *line);
-            for (int i = 0; line && i < n; i++) {
-                char tmp[160];
-                snprintf(tmp, sizeof tmp, "%s=%.17g", v[i].name, v[i].value);
-                line[i] = db_strdup(tmp);
-            }
-            if (line) qsort(line, (size_t)n, sizeof *line, cmp_str);
-            fprintf(f, "case: %d counters\n", n);
-            for (int i = 0; line && i < n; i++) {
-                fprintf(f, "%s\n", line[i]);
-                free(line[i]);
-            }
-            free(line);
-            db_counter_values_free(v, n);
-        }
+    db_counter_value *v = NULL;
+    int n = 0;
+    if (db_store_read_sample_counters(st, case_id, &v, &n, err, sizeof err) != 0) fprintf(f, "read: %s\n", err);
+    char **line = calloc((size_t)n + 1, sizeof *line);
+    for (int i = 0; line && i < n; i++) {
+        char tmp[160];
+        snprintf(tmp, sizeof tmp, "%s=%.17g", v[i].name, v[i].value);
+        line[i] = db_strdup(tmp);
     }
-    sqlite3_finalize(q);
+    if (line) qsort(line, (size_t)n, sizeof *line, cmp_str);
+    fprintf(f, "case: %d counters\n", n);
+    for (int i = 0; line && i < n; i++) {
+        fprintf(f, "%s\n", line[i]);
+        free(line[i]);
+    }
+    free(line);
+    db_counter_values_free(v, n);
+}
+
+/* the run's counter names in their order */
+static void counter_names_of(db_store *st, FILE *f) {
+    char err[512] = "";
     char **names = NULL;
     int nn = 0;
-    if (st && db_store_read_counter_names(st, 1, &names, &nn, err, sizeof err) != 0) fprintf(f, "names: %s\n", err);
+    if (db_store_read_counter_names(st, 1, &names, &nn, err, sizeof err) != 0) fprintf(f, "names: %s\n", err);
     for (int i = 0; i < nn; i++) fprintf(f, "name %s\n", names[i]);
     db_names_free(names, nn);
-    db_store_close(st);
-    fclose(f);
-    return buf;
 }
+
+static char *counters_of(const char *path) { return dump_cases(path, counters_of_case, counter_names_of); }
 
 /* make path a version-5 database as the old writer left it: step_event
  * rows, no version-6 or version-7 tables or columns */
