@@ -72,6 +72,9 @@ EOF
 n=$(wc -l < "$tmp/heldout.jsonl")
 m="$here/data/models"
 engines='{ "engine": "spec", "label": "spec k=4", "draft": "draft", "params": { "k": 4 } },
+    { "engine": "spec", "label": "spec ucb k=8", "draft": "draft", "params": { "k": 8, "adaptive": "ucb" } },
+    { "engine": "spec", "label": "spec exp3 k=8", "draft": "draft", "params": { "k": 8, "adaptive": "exp3" } },
+    { "engine": "spec", "label": "spec thompson k=8", "draft": "draft", "params": { "k": 8, "adaptive": "thompson" } },
     { "engine": "spec-tree", "label": "spec-tree k=4 b=3 p=0.1", "draft": "draft-distilled", "params": { "k": 4, "branches": 3, "p_split": 0.1 } },
     { "engine": "lookahead", "label": "lookahead W=7 N=4 G=7", "params": { "W": 7, "N": 4, "G": 7 } },
     { "engine": "lookahead", "label": "lookahead W=15 N=5 G=15", "params": { "W": 15, "N": 5, "G": 15 } },
