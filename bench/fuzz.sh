@@ -84,14 +84,21 @@ fuzz_one() {
   local t="$1" bin="$out/tests/fuzz/fuzz-$1"
   local corpus="$out/fuzz-corpus/$t" crash="$out/fuzz-crashers/$t" log="$out/fuzz-$t.log"
   mkdir -p "$corpus" "$crash"
-  local before start execs=0 cpu=0 left n tf stop=0 run_for
+  local before start execs=0 cpu=0 left n tf run_log stop=0 run_for
   before=$(ls "$crash" | grep -cE "^(crash|leak|timeout|oom)-" || true)
   start=$(date +%s)
   : > "$log"
+  # temporary files of this campaign's own (two campaigns on one target must
+  # not share them: a missing file stopped a target before its ledger row)
   tf="$(mktemp "$out/fuzz-$t.time.XXXXXX")"
+  run_log="$(mktemp "$out/fuzz-$t.run.XXXXXX")"
   # a signal reaches the fuzzer too (same process group); the row is still written
   trap 'stop=1' TERM INT HUP
-  while [ "$stop" = 0 ] && left=$(( secs - ($(date +%s) - start) )); [ "$left" -gt 0 ]; do
+  # (one condition a line: a `while A && B; C` list loops on C's status alone,
+  # which kept a signalled target running)
+  while [ "$stop" = 0 ]; do
+    left=$(( secs - ($(date +%s) - start) ))
+    [ "$left" -gt 0 ] || break
     if [ "$cpu_budget" -gt 0 ]; then
       awk -v c="$cpu" -v b="$cpu_budget" 'BEGIN { exit !(c >= b) }' && break
       run_for=$(( left < chunk ? left : chunk ))
@@ -101,14 +108,13 @@ fuzz_one() {
     # the time keyword measures the child's user + system CPU seconds
     { TIMEFORMAT='%3U %3S'; time nice -n "$niceness" "$bin" -max_total_time="$run_for" -timeout=60 \
         -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 -artifact_prefix="$crash/" \
-        "$corpus" "$out/fuzz-seeds/$t" > "$log.1" 2>&1 < /dev/null || true; } 2> "$tf"
-    cpu=$(awk -v c="$cpu" '{ printf "%.3f", c + $1 + $2 }' "$tf")
-    n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log.1" | tail -n1)
+        "$corpus" "$out/fuzz-seeds/$t" > "$run_log" 2>&1 < /dev/null || true; } 2> "$tf"
+    cpu=$(awk -v c="$cpu" '{ printf "%.3f", c + $1 + $2 }' "$tf" || echo "$cpu")
+    n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$run_log" | tail -n1)
     execs=$(( execs + ${n:-0} ))
-    cat "$log.1" >> "$log"
-    rm -f "$log.1"
+    cat "$run_log" >> "$log" || true
   done
-  rm -f "$tf"
+  rm -f "$tf" "$run_log"
   local took crashes
   took=$(( $(date +%s) - start ))
   crashes=$(( $(ls "$crash" | grep -cE "^(crash|leak|timeout|oom)-" || true) - before ))
