@@ -127,17 +127,18 @@ int db_report_regret(db_store *st, const db_report_opts *o, FILE *out, char *err
         /* totals over the keys every comparator has */
         double rounds_a = 0, lat_a = 0, *rounds_f = calloc((size_t)(ncmp > 0 ? ncmp : 1), sizeof *rounds_f),
                *lat_f = calloc((size_t)(ncmp > 0 ? ncmp : 1), sizeof *lat_f);
-        if (!rounds_f || !lat_f) {
+        const db_sample_info **m = calloc((size_t)(ncmp > 0 ? ncmp : 1), sizeof *m);
+        if (!rounds_f || !lat_f || !m) {
             free(rounds_f);
             free(lat_f);
+            free(m);
             db_errf(err, errlen, "out of memory");
             goto done;
         }
         int prompts = 0;
         for (int i = 0; i < ks[a].n && ncmp > 0; i++) {
             const db_sample_info *x = &ks[a].s[i];
-            const db_sample_info *m[64];
-            bool all = ncmp <= 64;
+            bool all = true;
             for (int j = 0; j < ncmp && all; j++) all = (m[j] = find_key(&ks[cmp[j]], x)) != NULL;
             if (!all) continue;
             prompts++;
@@ -176,6 +177,7 @@ int db_report_regret(db_store *st, const db_report_opts *o, FILE *out, char *err
         rows++;
         free(rounds_f);
         free(lat_f);
+        free(m);
     }
     if (md && rows == 0) fputs("| (no case with an adaptive draft length) | | | | | | | | | | | |\n", out);
     if (md) fputc('\n', out);
