@@ -86,6 +86,20 @@ void db_csv_num(FILE *out, double v) {
     csv_raw(out, buf, 0);
 }
 
+void db_md_csv_num(FILE *out, bool md, double v, const char *fmt) {
+    if (!md) {
+        db_csv_num(out, v);
+        return;
+    }
+    if (!isfinite(v)) {
+        fputs(" – |", out);
+        return;
+    }
+    fputc(' ', out);
+    fprintf(out, fmt, v);
+    fputs(" |", out);
+}
+
 void db_md_text(FILE *out, const char *s) {
     for (; *s; s++) {
         switch (*s) {

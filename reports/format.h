@@ -19,6 +19,9 @@ void db_fmt_full(char *buf, size_t len, double v);
 void db_csv_field(FILE *out, const char *s, int first);
 /* A number as a CSV field (never first), full precision, empty for NaN; never guarded. */
 void db_csv_num(FILE *out, double v);
+/* A number as a Markdown table cell (" " printf fmt " |", "–" when not
+ * finite) when md, else as db_csv_num: the rows of the md/csv reports. */
+void db_md_csv_num(FILE *out, bool md, double v, const char *fmt);
 
 /* Write a JSON document (indented, then a newline) and free it: the tail of
  * every JSON report writer.  Returns 0, or -1 with err set. */

@@ -70,12 +70,6 @@ static const db_sample_info *find_key(const ksamples *k, const db_sample_info *x
     return k->n > 0 ? bsearch(x, k->s, (size_t)k->n, sizeof *k->s, cmp_key) : NULL;
 }
 
-static void put_num(FILE *out, bool md, double v, const char *fmt) {
-    if (!md) { db_csv_num(out, v); return; }
-    if (!isfinite(v)) fputs(" – |", out);
-    else { fputc(' ', out); fprintf(out, fmt, v); fputs(" |", out); }
-}
-
 static void put_text(FILE *out, bool md, const char *s, int first) {
     if (md) db_md_cell(out, s ? s : "–");
     else db_csv_field(out, s ? s : "", first);
@@ -162,17 +156,17 @@ int db_report_regret(db_store *st, const db_report_opts *o, FILE *out, char *err
         put_text(out, md, cs[a].label, 0);
         put_text(out, md, cs[a].dataset, 0);
         put_text(out, md, cs[a].model_name, 0);
-        put_num(out, md, ncmp, "%.0f");
-        put_num(out, md, prompts, "%.0f");
-        put_num(out, md, prompts ? rounds_a : NAN, "%.0f");
+        db_md_csv_num(out, md, ncmp, "%.0f");
+        db_md_csv_num(out, md, prompts, "%.0f");
+        db_md_csv_num(out, md, prompts ? rounds_a : NAN, "%.0f");
         put_text(out, md, best_r >= 0 ? cs[cmp[best_r]].label : NULL, 0);
-        put_num(out, md, best_r >= 0 ? rounds_f[best_r] : NAN, "%.0f");
-        put_num(out, md, reg, "%+.0f");
-        if (md) put_num(out, md, 100 * reg_rel, "%+.1f%%");
-        else put_num(out, md, reg_rel, "%g");
+        db_md_csv_num(out, md, best_r >= 0 ? rounds_f[best_r] : NAN, "%.0f");
+        db_md_csv_num(out, md, reg, "%+.0f");
+        if (md) db_md_csv_num(out, md, 100 * reg_rel, "%+.1f%%");
+        else db_md_csv_num(out, md, reg_rel, "%g");
         put_text(out, md, best_l >= 0 ? cs[cmp[best_l]].label : NULL, 0);
-        if (md) put_num(out, md, 100 * lat_rel, "%+.1f%%");
-        else put_num(out, md, lat_rel, "%g");
+        if (md) db_md_csv_num(out, md, 100 * lat_rel, "%+.1f%%");
+        else db_md_csv_num(out, md, lat_rel, "%g");
         fputc('\n', out);
         rows++;
         free(rounds_f);

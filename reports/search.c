@@ -35,12 +35,6 @@ typedef struct prow {
     int qi;                  /* quality metric of its dataset and model, -1 none */
 } prow;
 
-static void put_num(FILE *out, bool md, double v, const char *fmt) {
-    if (!md) { db_csv_num(out, v); return; }
-    if (isnan(v)) fputs(" – |", out);
-    else { fputc(' ', out); fprintf(out, fmt, v); fputs(" |", out); }
-}
-
 static int search_errors(db_store *st, int64_t run, bool md, FILE *out, char *err, size_t errlen) {
     db_search_error_row *rows = NULL;
     int n = 0;
@@ -59,11 +53,11 @@ static int search_errors(db_store *st, int64_t run, bool md, FILE *out, char *er
             if (md) db_md_cell(out, cells[i]);
             else db_csv_field(out, cells[i], 0);
         }
-        put_num(out, md, pairs, "%.0f");
-        put_num(out, md, errs, "%.0f");
-        put_num(out, md, pairs ? (double)errs / pairs : NAN, "%.3f");
-        put_num(out, md, gap, "%.4f");
-        put_num(out, md, above, "%.0f");
+        db_md_csv_num(out, md, pairs, "%.0f");
+        db_md_csv_num(out, md, errs, "%.0f");
+        db_md_csv_num(out, md, pairs ? (double)errs / pairs : NAN, "%.3f");
+        db_md_csv_num(out, md, gap, "%.4f");
+        db_md_csv_num(out, md, above, "%.0f");
         fputc('\n', out);
     }
     db_search_error_rows_free(rows, n);
@@ -181,22 +175,22 @@ static int pareto(db_store *st, int64_t run, bool md, FILE *out, char *err, size
                 db_csv_field(out, r->dataset, 0);
                 db_csv_field(out, r->model, 0);
             }
-            put_num(out, md, r->n, "%.0f");
-            put_num(out, md, r->nfe, "%.1f");
-            put_num(out, md, r->tokens, "%.1f");
-            put_num(out, md, r->score, "%.3f");
+            db_md_csv_num(out, md, r->n, "%.0f");
+            db_md_csv_num(out, md, r->nfe, "%.1f");
+            db_md_csv_num(out, md, r->tokens, "%.1f");
+            db_md_csv_num(out, md, r->score, "%.3f");
             if (md) fprintf(out, " %s |", r->front_score ? "*" : "");
             else db_csv_field(out, r->front_score ? "1" : "0", 0);
-            for (int k = 0; k < N_QUALITY; k++) put_num(out, md, r->q[k], "%.3f");
+            for (int k = 0; k < N_QUALITY; k++) db_md_csv_num(out, md, r->q[k], "%.3f");
             if (md) fprintf(out, " %s%s |", r->front_quality ? "* " : "", r->qi >= 0 ? quality_names[r->qi] : "");
             else {
                 db_csv_field(out, r->front_quality ? "1" : "0", 0);
                 db_csv_field(out, r->qi >= 0 ? quality_names[r->qi] : "", 0);
             }
-            put_num(out, md, r->paths, "%.0f");
-            put_num(out, md, r->oracle, "%.3f");
-            put_num(out, md, r->agreement, "%.3f");
-            put_num(out, md, r->exact_match, "%.3f");
+            db_md_csv_num(out, md, r->paths, "%.0f");
+            db_md_csv_num(out, md, r->oracle, "%.3f");
+            db_md_csv_num(out, md, r->agreement, "%.3f");
+            db_md_csv_num(out, md, r->exact_match, "%.3f");
             if (md) {
                 db_md_cell(out, r->reference ? r->reference : "");
                 fprintf(out, " %s |", r->front_agreement ? "*" : "");
