@@ -428,6 +428,12 @@ static void counter_value_free(void *e) {
 
 void db_counter_values_free(db_counter_value *v, int n) { free_array(v, n, sizeof *v, counter_value_free); }
 
+/* the error line of a failed db_st_for_packed_counters (pr: its result) */
+static int packed_error(db_store *st, int pr, const char *what, char *err, size_t errlen) {
+    return db_errf(err, errlen, "%s: %s: %s", st->path, what,
+                   pr == -2 ? "a malformed sample_counter_pack blob" : sqlite3_errmsg(st->db));
+}
+
 /* packed counters (a pruned run, schema version 7) appended to a grown array */
 typedef struct {
     db_counter_value *v;
@@ -470,8 +476,7 @@ int db_store_read_sample_counters(db_store *st, int64_t case_id, db_counter_valu
         db_counter_values_free(a.v, a.n);
         *out = NULL;
         *n = 0;
-        return db_errf(err, errlen, "%s: read packed sample counters: %s", st->path,
-                       pr == -2 ? "a malformed sample_counter_pack blob" : sqlite3_errmsg(st->db));
+        return packed_error(st, pr, "read packed sample counters", err, errlen);
     }
     *out = a.v;
     *n = a.n;
@@ -531,8 +536,7 @@ int db_store_read_counter_names(db_store *st, int64_t run_id, char ***names, int
         db_names_free(a.v, a.n);
         *names = NULL;
         *n = 0;
-        return db_errf(err, errlen, "%s: read packed counters: %s", st->path,
-                       pr == -2 ? "a malformed sample_counter_pack blob" : sqlite3_errmsg(st->db));
+        return packed_error(st, pr, "read packed counters", err, errlen);
     }
     *names = a.v;
     *n = a.n;
