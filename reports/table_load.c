@@ -103,11 +103,86 @@ static int sample_at(const int64_t *ids, int n, int64_t sid) {
     return -1;
 }
 
-static int load_samples(db_store *st, table *t, row *r, char *err, size_t errlen) {
+/* The counter names of a run as its cases are read (interned: a run has a
+ * handful), each with the smallest storage order seen (store_read.h), and
+ * the values of the case being read. */
+typedef struct {
+    char **names;
+    int64_t *order;
+    int n, cap;
+    /* the current case */
+    const int64_t *ids;          /* its sample ids, ascending */
+    int n_ids;
+    struct cval {
+        int at, ci;
+        double value;
+    } *v;
+    size_t n_v, cap_v;
+} counter_load;
+
+static void counter_load_free(counter_load *cl) {
+    for (int i = 0; i < cl->n; i++) free(cl->names[i]);
+    free(cl->names);
+    free(cl->order);
+    free(cl->v);
+}
+
+static int counter_seen(void *ctx, int64_t sample_id, const char *name, double value, int64_t order) {
+    counter_load *cl = ctx;
+    int ci = 0;
+    while (ci < cl->n && strcmp(cl->names[ci], name) != 0) ci++;
+    if (ci == cl->n) {
+        if (cl->n == cl->cap) {
+            int cap = cl->cap ? 2 * cl->cap : 16;
+            char **nm = realloc(cl->names, (size_t)cap * sizeof *nm);
+            if (!nm) return -1;
+            cl->names = nm;
+            int64_t *o = realloc(cl->order, (size_t)cap * sizeof *o);
+            if (!o) return -1;
+            cl->order = o;
+            cl->cap = cap;
+        }
+        if (!(cl->names[ci] = db_strdup(name))) return -1;
+        cl->order[ci] = order;
+        cl->n++;
+    } else if (order < cl->order[ci]) {
+        cl->order[ci] = order;
+    }
+    int at = sample_at(cl->ids, cl->n_ids, sample_id);
+    if (at < 0) return 0;
+    if (cl->n_v == cl->cap_v) {
+        size_t cap = cl->cap_v ? 2 * cl->cap_v : 256;
+        struct cval *v = realloc(cl->v, cap * sizeof *v);
+        if (!v) return -1;
+        cl->v = v;
+        cl->cap_v = cap;
+    }
+    cl->v[cl->n_v++] = (struct cval){ at, ci, value };
+    return 0;
+}
+
+/* the row's counter matrix (r->n × the names known after its case was
+ * read: *stride) from the case's values */
+static int load_counters(db_store *st, row *r, counter_load *cl, const int64_t *ids, int *stride, char *err,
+                         size_t errlen) {
+    cl->ids = ids;
+    cl->n_ids = r->n;
+    cl->n_v = 0;
+    if (db_store_for_case_counters(st, r->case_id, counter_seen, cl, err, errlen) != 0) return -1;
+    size_t nc = cl->n > 0 ? (size_t)cl->n : 1, n = r->n > 0 ? (size_t)r->n : 1;
+    if (!(r->cnt = malloc(n * nc * sizeof *r->cnt))) return db_errf(err, errlen, "out of memory");
+    for (size_t i = 0; i < n * nc; i++) r->cnt[i] = NAN;
+    for (size_t k = 0; k < cl->n_v; k++) r->cnt[(size_t)cl->v[k].at * nc + (size_t)cl->v[k].ci] = cl->v[k].value;
+    *stride = (int)nc;
+    return 0;
+}
+
+static int load_samples(db_store *st, int64_t run_id, row *r, counter_load *cl, int *stride, char *err,
+                        size_t errlen) {
     db_sample_info *smp = NULL;
     int n = 0;
     if (db_store_read_samples(st, r->case_id, 0, false, &smp, &n, err, errlen) != 0) return -1;
-    size_t cap = n > 0 ? (size_t)n : 1, nc = t->n_counters > 0 ? (size_t)t->n_counters : 1;
+    size_t cap = n > 0 ? (size_t)n : 1;
     r->prompt_idx = calloc(cap, sizeof *r->prompt_idx);
     r->rep = calloc(cap, sizeof *r->rep);
     r->turn = calloc(cap, sizeof *r->turn);
@@ -117,16 +192,13 @@ static int load_samples(db_store *st, table *t, row *r, char *err, size_t errlen
     r->newt = calloc(cap, sizeof *r->newt);
     r->commits = calloc(cap, sizeof *r->commits);
     r->cat = calloc(cap, sizeof *r->cat);
-    r->cnt = calloc(cap * nc, sizeof *r->cnt);
-    r->cnt_med = calloc(nc, sizeof *r->cnt_med);
     int64_t *ids = calloc(cap, sizeof *ids);
     if (!r->prompt_idx || !r->rep || !r->turn || !r->tps || !r->ttft || !r->lat || !r->newt || !r->commits ||
-        !r->cat || !r->cnt || !r->cnt_med || !ids) {
+        !r->cat || !ids) {
         free(ids);
         db_sample_infos_free(smp, n);
         return db_errf(err, errlen, "out of memory");
     }
-    for (size_t i = 0; i < cap * nc; i++) r->cnt[i] = NAN;
     for (int k = 0; k < n; k++) {
         const db_sample_info *x = &smp[k];
         int i = r->n++;
@@ -180,27 +252,59 @@ static int load_samples(db_store *st, table *t, row *r, char *err, size_t errlen
      * steps or per-position counts rather than zeros */
     if (r->sum_drafted > 0 && n_ev == 0) {
         bool pruned = false;
-        if (db_store_run_pruned(st, t->run_id, &pruned, err, errlen) != 0) {
+        if (db_store_run_pruned(st, run_id, &pruned, err, errlen) != 0) {
             free(ids);
             return -1;
         }
         if (pruned) r->n_verify = -1;
     }
-    if (t->n_counters > 0 && r->n > 0) {
-        db_counter_value *cv = NULL;
-        int n_cv = 0;
-        if (db_store_read_sample_counters(st, r->case_id, &cv, &n_cv, err, errlen) != 0) {
-            free(ids);
-            return -1;
-        }
-        for (int k = 0; k < n_cv; k++) {
-            int ci = db_table_counter_index(t, cv[k].name);
-            int at = sample_at(ids, r->n, cv[k].sample_id);
-            if (ci >= 0 && at >= 0) r->cnt[(size_t)at * nc + (size_t)ci] = cv[k].value;
-        }
-        db_counter_values_free(cv, n_cv);
-    }
+    int rc = load_counters(st, r, cl, ids, stride, err, errlen);
     free(ids);
+    return rc;
+}
+
+/* the run's counter names in the order first stored (t->counters) and each
+ * row's matrix laid out by them */
+static int order_counters(table *t, counter_load *cl, const int *stride, char *err, size_t errlen) {
+    int nc = cl->n;
+    int *perm = malloc((size_t)(nc > 0 ? nc : 1) * sizeof *perm);   /* perm[new] = old */
+    if (!perm) return db_errf(err, errlen, "out of memory");
+    for (int i = 0; i < nc; i++) {   /* insertion sort by order: a handful of names */
+        int j = i;
+        for (; j > 0 && cl->order[perm[j - 1]] > cl->order[i]; j--) perm[j] = perm[j - 1];
+        perm[j] = i;
+    }
+    bool same = true;
+    for (int i = 0; i < nc; i++) same = same && perm[i] == i;
+    size_t w = nc > 0 ? (size_t)nc : 1;
+    for (int i = 0; i < t->n_rows; i++) {
+        row *r = &t->rows[i];
+        if (!(r->cnt_med = calloc(w, sizeof *r->cnt_med))) break;
+        if (same && (size_t)stride[i] == w) continue;
+        size_t n = r->n > 0 ? (size_t)r->n : 1;
+        double *m = malloc(n * w * sizeof *m);
+        if (!m) break;
+        for (size_t k = 0; k < n; k++)
+            for (size_t c = 0; c < w; c++) {
+                int old = nc > 0 ? perm[c] : 0;
+                m[k * w + c] = old < stride[i] ? r->cnt[k * (size_t)stride[i] + (size_t)old] : NAN;
+            }
+        free(r->cnt);
+        r->cnt = m;
+    }
+    bool oom = false;
+    for (int i = 0; i < t->n_rows; i++) oom = oom || !t->rows[i].cnt_med;
+    if (!oom && nc > 0 && !(t->counters = malloc((size_t)nc * sizeof *t->counters))) oom = true;
+    if (oom) {
+        free(perm);
+        return db_errf(err, errlen, "out of memory");
+    }
+    for (int i = 0; i < nc; i++) {
+        t->counters[i] = cl->names[perm[i]];
+        cl->names[perm[i]] = NULL;
+    }
+    t->n_counters = nc;
+    free(perm);
     return 0;
 }
 
@@ -225,8 +329,16 @@ static int load_cases(db_store *st, table *t, char *err, size_t errlen) {
         r->baseline = -1;
     }
     db_case_infos_free(cs, n);
-    for (int i = 0; i < t->n_rows; i++)
-        if (load_samples(st, t, &t->rows[i], err, errlen) != 0) return -1;
+    counter_load cl = { 0 };
+    int *stride = calloc((size_t)(t->n_rows > 0 ? t->n_rows : 1), sizeof *stride);
+    if (!stride) return db_errf(err, errlen, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < t->n_rows && rc == 0; i++)
+        rc = load_samples(st, t->run_id, &t->rows[i], &cl, &stride[i], err, errlen);
+    if (rc == 0) rc = order_counters(t, &cl, stride, err, errlen);
+    counter_load_free(&cl);
+    free(stride);
+    if (rc != 0) return -1;
     /* S7 identity: the stored greedy-identity result of each case */
     for (int i = 0; i < t->n_rows; i++) {
         int nc = 0, ni = 0, f = db_store_read_identity(st, t->rows[i].case_id, &nc, &ni, err, errlen);
@@ -411,7 +523,6 @@ static int compute(table *t, uint64_t seed, char *err, size_t errlen) {
 int db_table_load(db_store *st, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     if (load_run(st, run_id, t, err, errlen) != 0 ||
-        db_store_read_counter_names(st, t->run_id, &t->counters, &t->n_counters, err, errlen) != 0 ||
         load_cases(st, t, err, errlen) != 0 || db_table_load_noise(st, t, err, errlen) != 0)
         return -1;
     pick_baselines(t);

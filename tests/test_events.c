@@ -8,6 +8,7 @@
 #include "test.h"
 #include "fixtures.h"
 
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "harness/util/util.h"
 #include "reports/compare.h"
 #include "reports/report.h"
+#include "reports/table_data.h"
 
 static int rows_equal(const db_event_row *a, const db_event_row *b, int n) {
     for (int i = 0; i < n; i++)
@@ -632,6 +634,110 @@ static void test_prune(void) {
     free(ref);
 }
 
+/* "" when the report table of path's run 1 (db_table_load, which reads each
+ * case's counters once and orders the names itself) holds the counter names
+ * of db_store_read_counter_names in their order and, for every sample, the
+ * values db_store_read_sample_counters gives; else what differs */
+static char *table_counters_differ(const char *path) {
+    char err[512] = "", *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    db_store *st = NULL;
+    db_table t;
+    memset(&t, 0, sizeof t);
+    char **names = NULL;
+    int nn = 0;
+    if (db_store_open_readonly(path, &st, err, sizeof err) != 0 || db_table_load(st, 1, 1, &t, err, sizeof err) != 0 ||
+        db_store_read_counter_names(st, 1, &names, &nn, err, sizeof err) != 0) {
+        fprintf(f, "load: %s\n", err);
+        goto out;
+    }
+    if (t.n_counters != nn) fprintf(f, "%d names, want %d\n", t.n_counters, nn);
+    for (int i = 0; i < nn && i < t.n_counters; i++)
+        if (strcmp(t.counters[i], names[i])) fprintf(f, "name %d: %s, want %s\n", i, t.counters[i], names[i]);
+    size_t nc = t.n_counters > 0 ? (size_t)t.n_counters : 1;
+    for (int r = 0; r < t.n_rows; r++) {
+        const db_table_row *row = &t.rows[r];
+        db_sample_info *smp = NULL;
+        db_counter_value *cv = NULL;
+        int ns = 0, ncv = 0;
+        if (db_store_read_samples(st, row->case_id, 0, false, &smp, &ns, err, sizeof err) != 0 ||
+            db_store_read_sample_counters(st, row->case_id, &cv, &ncv, err, sizeof err) != 0) {
+            fprintf(f, "read: %s\n", err);
+            ns = ncv = 0;
+        }
+        if (ns != row->n) fprintf(f, "case %lld: %d samples, want %d\n", (long long)row->case_id, row->n, ns);
+        for (int k = 0; k < ns && k < row->n; k++)
+            for (int c = 0; c < t.n_counters; c++) {
+                double want = NAN;
+                for (int x = 0; x < ncv; x++)
+                    if (cv[x].sample_id == smp[k].id && !strcmp(cv[x].name, t.counters[c])) want = cv[x].value;
+                double got = row->cnt[(size_t)k * nc + (size_t)c];
+                if (!(got == want || (isnan(got) && isnan(want))))
+                    fprintf(f, "case %lld sample %d %s: %.17g, want %.17g\n", (long long)row->case_id, k,
+                            t.counters[c], got, want);
+            }
+        db_sample_infos_free(smp, ns);
+        db_counter_values_free(cv, ncv);
+    }
+out:
+    db_names_free(names, nn);
+    db_table_free(&t);
+    db_store_close(st);
+    fclose(f);
+    return buf;
+}
+
+static int exec_sql(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db) == SQLITE_OK && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    sqlite3_close(db);
+    return rc;
+}
+
+/* the report's counter columns (read once per case, names ordered as first
+ * stored) against the store's two reference readers: as written, with the
+ * rows stored in reverse case order and a counter only the last case has,
+ * and pruned (packed counters) */
+static void test_table_counters(void) {
+    char *path = db_test_fresh_db_path("ev-tcnt.db");
+    CHECK_INT_EQ(build(path, 0, 1.0), 0);
+    char *d = table_counters_differ(path);
+    CHECK_STR_EQ(d, "");
+    free(d);
+    /* the last case's counters stored first, with a name of its own: the
+     * loader meets names in case order but must give the stored order */
+    CHECK_INT_EQ(exec_sql(path, "CREATE TEMP TABLE x AS SELECT sc.sample_id, sc.name, sc.value FROM sample_counter sc"
+                                " JOIN sample s ON s.id = sc.sample_id ORDER BY s.case_id DESC, sc.rowid;"
+                                " DELETE FROM sample_counter;"
+                                " INSERT INTO sample_counter(sample_id, name, value) SELECT s.id, 'late', s.id * 3"
+                                "  FROM sample s WHERE s.case_id = (SELECT MAX(case_id) FROM sample) AND s.id % 2 = 0;"
+                                " INSERT INTO sample_counter(sample_id, name, value) SELECT * FROM x;"),
+                 0);
+    char *names = q1(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM sample_counter GROUP BY name"
+                           " ORDER BY MIN(rowid))");
+    CHECK_STR_EQ(names, "late,perf::TASK-CLOCK,rusage::MINOR-FAULTS,PAPI_TOT_INS");
+    free(names);
+    d = table_counters_differ(path);
+    CHECK_STR_EQ(d, "");
+    free(d);
+    /* pruned: the same through the packed blobs */
+    char err[512] = "";
+    db_store *st = NULL;
+    db_prune_stats ps;
+    CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
+    if (st) {
+        CHECK_INT_EQ(db_store_prune(st, db_unix_ms() + 1000, false, &ps, err, sizeof err), 0);
+        CHECK_INT_EQ(ps.runs, 1);
+        db_store_close(st);
+    }
+    CHECK_Q(path, "SELECT COUNT(*) FROM sample_counter", "0");
+    d = table_counters_differ(path);
+    CHECK_STR_EQ(d, "");
+    free(d);
+    free(path);
+}
+
 void suite_events(void) {
     RUN(test_codec_roundtrip);
     RUN(test_codec_malformed);
@@ -639,4 +745,5 @@ void suite_events(void) {
     RUN(test_upgrade_v5);
     RUN(test_merge_both);
     RUN(test_prune);
+    RUN(test_table_counters);
 }

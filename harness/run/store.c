@@ -333,7 +333,10 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
         return db_errf(err, errlen, "%s: out of memory", path);
     }
     st->readonly = readonly;
-    int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    /* a reader's connection is used by one thread only (the heartbeat
+     * thread of a writer opens its own): no per-call mutex (S13: 6% of a
+     * large report) */
+    int flags = readonly ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
     if (rc != SQLITE_OK) {
         db_errf(err, errlen, "%s: cannot open results database: %s", path,
@@ -354,7 +357,9 @@ static int open_common(const char *path, bool readonly, db_store **out, char *er
             db_store_close(st);
             return -1;
         }
-        sqlite3_exec(st->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+        /* reads through a memory map rather than a pread and copy per page
+         * (S13: 6% of a large report); SQLite falls back to reads where mmap fails */
+        sqlite3_exec(st->db, "PRAGMA foreign_keys=ON; PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
         if (version >= 3) reap_runs_aside(path);
         if (upgrade_schema(st, version, err, errlen) != 0) {
             db_store_close(st);

@@ -414,14 +414,6 @@ double db_sample_value(const db_sample_info *s, const char *column) {
     return NAN;
 }
 
-static int counter_value_row(sqlite3_stmt *s, void *e) {
-    db_counter_value *v = e;
-    v->sample_id = sqlite3_column_int64(s, 0);
-    v->name = db_sql_text(s, 1);
-    v->value = db_sql_real(s, 2);
-    return v->name ? 0 : -1;
-}
-
 static void counter_value_free(void *e) {
     free(((db_counter_value *)e)->name);
 }
@@ -434,13 +426,67 @@ static int packed_error(db_store *st, int pr, const char *what, char *err, size_
                    pr == -2 ? "a malformed sample_counter_pack blob" : sqlite3_errmsg(st->db));
 }
 
-/* packed counters (a pruned run, schema version 7) appended to a grown array */
+/* the order key of a packed counter: after every row counter, by sample
+ * and then by place in the sample's blob */
+#define PACKED_ORDER0 ((int64_t)1 << 62)
+
+typedef struct {
+    db_counter_fn fn;
+    void *ctx;
+    int64_t last_sample;
+    int64_t pos;
+} packed_ctx;
+
+static int packed_to_fn(void *ctx, int64_t sample_id, const char *name, bool is_null, int64_t value) {
+    packed_ctx *p = ctx;
+    p->pos = sample_id == p->last_sample ? p->pos + 1 : 0;
+    p->last_sample = sample_id;
+    int64_t pos = p->pos < 1023 ? p->pos : 1023;
+    int64_t order = PACKED_ORDER0 + (sample_id & (((int64_t)1 << 51) - 1)) * 1024 + pos;
+    return p->fn(p->ctx, sample_id, name, is_null ? NAN : (double)value, order) ? -3 : 0;
+}
+
+int db_store_for_case_counters(db_store *st, int64_t case_id, db_counter_fn fn, void *ctx, char *err,
+                               size_t errlen) {
+    sqlite3_stmt *s = NULL;
+    if (prep(st, "SELECT sc.sample_id, sc.name, sc.value, sc.rowid FROM sample_counter sc"
+                 " JOIN sample s ON s.id = sc.sample_id WHERE s.case_id = ?", "read sample counters", &s, err,
+             errlen) != 0)
+        return -1;
+    sqlite3_bind_int64(s, 1, case_id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 1);
+        if (!name) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        if (fn(ctx, sqlite3_column_int64(s, 0), name, db_sql_real(s, 2), sqlite3_column_int64(s, 3)) != 0) {
+            sqlite3_finalize(s);
+            return db_errf(err, errlen, "out of memory");
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        db_sql_fail(st->db, "read sample counters", err, errlen);
+        sqlite3_finalize(s);
+        return -1;
+    }
+    sqlite3_finalize(s);
+    packed_ctx p = { fn, ctx, -1, 0 };
+    int pr = db_st_for_packed_counters(st->db, DB_PACKED_CASE, case_id, packed_to_fn, &p);
+    if (pr == -3) return db_errf(err, errlen, "out of memory");
+    if (pr != 0) return packed_error(st, pr, "read packed sample counters", err, errlen);
+    return 0;
+}
+
+/* counter values gathered into a grown array */
 typedef struct {
     db_counter_value *v;
     int n, cap;
 } counter_acc;
 
-static int counter_add(void *ctx, int64_t sample_id, const char *name, bool is_null, int64_t value) {
+static int counter_add(void *ctx, int64_t sample_id, const char *name, double value, int64_t order) {
+    (void)order;
     counter_acc *a = ctx;
     if (a->n == a->cap) {
         int cap = a->cap ? 2 * a->cap : 64;
@@ -452,31 +498,19 @@ static int counter_add(void *ctx, int64_t sample_id, const char *name, bool is_n
     db_counter_value *x = &a->v[a->n];
     if (!(x->name = db_strdup(name))) return -1;
     x->sample_id = sample_id;
-    x->value = is_null ? NAN : (double)value;
+    x->value = value;
     a->n++;
     return 0;
 }
 
 int db_store_read_sample_counters(db_store *st, int64_t case_id, db_counter_value **out, int *n, char *err,
                                   size_t errlen) {
-    sqlite3_stmt *s = NULL;
+    counter_acc a = { NULL, 0, 0 };
     *out = NULL;
     *n = 0;
-    if (prep(st, "SELECT sc.sample_id, sc.name, sc.value FROM sample_counter sc"
-                 " JOIN sample s ON s.id = sc.sample_id WHERE s.case_id = ?", "read sample counters", &s, err,
-             errlen) != 0)
-        return -1;
-    sqlite3_bind_int64(s, 1, case_id);
-    if (read_rows(st, s, "read sample counters", sizeof **out, counter_value_row, counter_value_free, out, n, err,
-                  errlen) != 0)
-        return -1;
-    counter_acc a = { *out, *n, *n };
-    int pr = db_st_for_packed_counters(st->db, DB_PACKED_CASE, case_id, counter_add, &a);
-    if (pr != 0) {
+    if (db_store_for_case_counters(st, case_id, counter_add, &a, err, errlen) != 0) {
         db_counter_values_free(a.v, a.n);
-        *out = NULL;
-        *n = 0;
-        return packed_error(st, pr, "read packed sample counters", err, errlen);
+        return -1;
     }
     *out = a.v;
     *n = a.n;

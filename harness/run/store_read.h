@@ -132,6 +132,16 @@ typedef struct db_counter_value {
 } db_counter_value;
 int  db_store_read_sample_counters(db_store *st, int64_t case_id, db_counter_value **out, int *n, char *err,
                                    size_t errlen);
+/* The same values without copies: fn(ctx, sample_id, name, value, order)
+ * once per counter value of the case's samples (value NaN where NULL; name
+ * valid during the call only).  order increases with where the value was
+ * stored in the run — row counters by rowid, then a pruned run's packed
+ * counters by sample and place — so the names of a run sorted by their
+ * smallest order are db_store_read_counter_names' order.  fn returns 0 to go
+ * on, non-zero to fail with "out of memory".  0, or -1 with err set. */
+typedef int (*db_counter_fn)(void *ctx, int64_t sample_id, const char *name, double value, int64_t order);
+int  db_store_for_case_counters(db_store *st, int64_t case_id, db_counter_fn fn, void *ctx, char *err,
+                                size_t errlen);
 void db_counter_values_free(db_counter_value *v, int n);
 /* The counter names the samples of a run have, in the order first stored. */
 int  db_store_read_counter_names(db_store *st, int64_t run_id, char ***names, int *n, char *err, size_t errlen);
