@@ -612,6 +612,33 @@ static void test_changepoints(void) {
     CHECK_INT_EQ(db_changepoints(x, 20, 3, 999, 0.01, 1, idx, p, 8), 0);
 }
 
+/* the permutation test's error rates on simulated series: flat noise gives
+ * a change point in about alpha of the series (binary segmentation stops at
+ * the first test), and a 6% step in 2% noise is found in nearly all (the
+ * early stop of a segment's permutations must not change either) */
+static void test_changepoint_rates(void) {
+    double x[40];
+    int idx[8];
+    double p[8];
+    int false_pos = 0, found = 0, at_step = 0;
+    const int trials = 400;
+    for (int s = 0; s < trials; s++) {
+        series(x, 30, 30, 0, 1000 + (uint64_t)s);
+        if (db_changepoints(x, 30, 3, 999, 0.01, (uint64_t)s, idx, p, 8) > 0) false_pos++;
+        series(x, 30, 15, 0.06, 5000 + (uint64_t)s);
+        int n = db_changepoints(x, 30, 3, 999, 0.01, (uint64_t)s, idx, p, 8);
+        if (n > 0) found++;
+        for (int k = 0; k < n && k < 8; k++)
+            if (idx[k] >= 14 && idx[k] <= 16) at_step++;
+    }
+    printf("    change points: %d/%d flat series, step found in %d/%d (%d within one run)\n", false_pos, trials,
+           found, trials, at_step);
+    /* Binomial(400, 0.01): mean 4, P(X >= 13) < 0.001 */
+    CHECK_MSG(false_pos <= 12, "%d of %d flat series have a change point (alpha 0.01)", false_pos, trials);
+    CHECK_MSG(found >= trials * 95 / 100, "a 6%% step found in %d of %d series", found, trials);
+    CHECK_MSG(at_step >= trials * 85 / 100, "the step placed within one run in %d of %d series", at_step, trials);
+}
+
 /* 20 runs of one case, 4 samples each; tokens/s drops 10% from run 11 on */
 static void test_history(void) {
     char *path = db_test_fresh_db_path("history.db");
@@ -927,6 +954,7 @@ void suite_compare(void) {
     RUN(test_compare_improved_and_noisy);
     RUN(test_compare_junit_and_cli);
     RUN(test_changepoints);
+    RUN(test_changepoint_rates);
     RUN(test_history);
     RUN(test_merge);
 }
