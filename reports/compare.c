@@ -146,6 +146,9 @@ static int resolve_run(db_store *st, int64_t want, side *sd, char *err, size_t e
 static int load_samples(db_store *st, int64_t case_id, ccase *c, char *err, size_t errlen) {
     static const char *const cols[] = { "tokens_per_s", "latency_ms", "ttft_ms", "mat", "tpot_ms",
                                         "acceptance_rate", "peak_rss_kib" };
+    enum { N_COLS = sizeof cols / sizeof cols[0] };
+    int metric_of[N_COLS];   /* each column's metric, looked up once rather than per sample */
+    for (int j = 0; j < N_COLS; j++) metric_of[j] = (int)(db_cmp_metric_by_name(cols[j]) - METRICS);
     db_sample_info *s = NULL;
     int n = 0;
     if (db_store_read_samples(st, case_id, 0, true, &s, &n, err, errlen) != 0) return -1;
@@ -163,10 +166,9 @@ static int load_samples(db_store *st, int64_t case_id, ccase *c, char *err, size
         x->toks = s[k].output_tokens_json;
         s[k].output_tokens_json = NULL;
         for (int m = 0; m < N_METRICS; m++) x->v[m] = NAN;
-        for (size_t j = 0; j < sizeof cols / sizeof cols[0]; j++) {
-            const metric_def *d = db_cmp_metric_by_name(cols[j]);
-            x->v[d - METRICS] = db_sample_value(&s[k], cols[j]);
-        }
+        const double val[N_COLS] = { s[k].tokens_per_s, s[k].latency_ms, s[k].ttft_ms, s[k].mat, s[k].tpot_ms,
+                                     s[k].acceptance_rate, s[k].peak_rss_kib };
+        for (int j = 0; j < N_COLS; j++) x->v[metric_of[j]] = val[j];
     }
     db_sample_infos_free(s, n);
     return 0;
@@ -377,8 +379,32 @@ static void boot_mat(const ccase *b, const ccase *n, int B, double alpha, uint64
     free(wn);
 }
 
+/* The bootstrap ranks of one case, shared by its metrics of the same
+ * sample counts (tokens/s, latency and TTFT are measured on the same
+ * samples): drawn once per (na, nb) from the case's stream rather than once
+ * per metric (S13: two thirds of compare's bootstrap).  Each metric's
+ * interval is still a percentile bootstrap of its own ratio of medians. */
+typedef struct {
+    uint64_t seed, stream;
+    size_t na, nb;
+    int B;
+    size_t *ranks;   /* 4·B, NULL until drawn */
+} case_ranks;
+
+static const size_t *ranks_for(case_ranks *cr, size_t na, size_t nb, int B) {
+    if (cr->ranks && cr->na == na && cr->nb == nb && cr->B == B) return cr->ranks;
+    free(cr->ranks);
+    cr->ranks = malloc(4 * (size_t)B * sizeof *cr->ranks);
+    if (!cr->ranks) return NULL;
+    cr->na = na;
+    cr->nb = nb;
+    cr->B = B;
+    db_bootstrap_median_ratio_ranks(na, nb, B, cr->seed, cr->stream, cr->ranks);
+    return cr->ranks;
+}
+
 static void compare_metric(const ccase *b, const ccase *n, const metric_def *md, const db_compare_opts *o,
-                           uint64_t stream, db_compare_row *row) {
+                           uint64_t stream, case_ranks *cr, db_compare_row *row) {
     const int m = (int)(md - METRICS);
     const int B = o->bootstrap > 0 ? o->bootstrap : DB_COMPARE_BOOTSTRAP;
     row->metric = md->name;
@@ -466,7 +492,9 @@ static void compare_metric(const ccase *b, const ccase *n, const metric_def *md,
         db_sort_doubles(xn, nn);
         row->base = db_quantile_sorted(xb, nb, 0.5);
         row->new_ = db_quantile_sorted(xn, nn, 0.5);
-        db_bootstrap_median_ratio_ci(xb, nb, xn, nn, 1 - o->alpha, B, o->seed, stream, &row->lo, &row->hi);
+        const size_t *ranks = ranks_for(cr, nb, nn, B);
+        if (ranks) db_bootstrap_median_ratio_ci_ranks(xb, nb, xn, nn, 1 - o->alpha, B, ranks, &row->lo, &row->hi);
+        else row->note = "out of memory";
     }
     free(xb);
     free(xn);
@@ -572,6 +600,7 @@ int db_compare_runs(db_store *base, int64_t base_run, db_store *nw, int64_t new_
         if (!nr) goto oom;
         res->rows = nr;
         uint64_t h = db_cmp_hash_str(db_cmp_hash_str(db_cmp_hash_str(0x5eed, cb->label), cb->dataset), cb->model_name);
+        case_ranks cr = { o->seed, db_mix64(h + 0x4d454449414eULL), 0, 0, 0, NULL };
         for (int k = 0; k < nd; k++) {
             /* S7 identity: only cases that some run compared with its ar */
             if (defs[k]->kind == K_AR_IDENTITY && cb->id_found != 1 && cn->id_found != 1) continue;
@@ -581,10 +610,14 @@ int db_compare_runs(db_store *base, int64_t base_run, db_store *nw, int64_t new_
             r->dataset = db_strdup(cb->dataset);
             r->model = db_strdup(cb->model_name);
             res->n_rows++;
-            if (!r->label || !r->dataset || !r->model) goto oom;
-            compare_metric(cb, cn, defs[k], o, db_mix64(h + (uint64_t)(defs[k] - METRICS)), r);
+            if (!r->label || !r->dataset || !r->model) {
+                free(cr.ranks);
+                goto oom;
+            }
+            compare_metric(cb, cn, defs[k], o, db_mix64(h + (uint64_t)(defs[k] - METRICS)), &cr, r);
             res->n_verdict[r->verdict]++;
         }
+        free(cr.ranks);
     }
     for (int j = 0; j < sn.n; j++)
         if (!sn.c[j].matched && push_name(&res->only_new, &res->n_only_new, &sn.c[j]) != 0) goto oom;

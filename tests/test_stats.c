@@ -317,6 +317,50 @@ static void test_bootstrap_median_draws(void) {
     CHECK_INT_EQ(db_bootstrap_median_ratio_ci(xa, 200, xb, 200, 0.95, 2000, 3, 4, &lo2, &hi2), 0);
     CHECK(lo1 == lo2 && hi1 == hi2 && lo1 < hi1);
     CHECK_INT_EQ(db_bootstrap_median_ratio_ci(xa, 0, xb, 200, 0.95, 2000, 3, 4, &lo1, &hi1), -1);
+    /* from drawn ranks (compare shares one draw among a case's metrics): the
+     * same interval as drawing inline, for even, odd and single samples */
+    static const size_t SIZES[][2] = { { 200, 200 }, { 199, 200 }, { 1, 57 }, { 2, 3 } };
+    size_t *ranks = malloc(4 * 2000 * sizeof *ranks);
+    for (size_t k = 0; ranks && k < sizeof SIZES / sizeof SIZES[0]; k++) {
+        size_t na = SIZES[k][0], nb = SIZES[k][1];
+        db_bootstrap_median_ratio_ranks(na, nb, 2000, 3, 4, ranks);
+        CHECK_INT_EQ(db_bootstrap_median_ratio_ci(xa, na, xb, nb, 0.95, 2000, 3, 4, &lo1, &hi1), 0);
+        CHECK_INT_EQ(db_bootstrap_median_ratio_ci_ranks(xa, na, xb, nb, 0.95, 2000, ranks, &lo2, &hi2), 0);
+        CHECK_MSG(lo1 == lo2 && hi1 == hi2, "%zu + %zu: [%.17g, %.17g] inline, [%.17g, %.17g] from ranks", na, nb,
+                  lo1, hi1, lo2, hi2);
+    }
+    /* two metrics of the same samples (the second a noisy function of the
+     * first), both intervals from one set of ranks per simulation: each
+     * still covers its own true ratio at the nominal rate */
+    double ya[100], yb[100];
+    int cover_x = 0, cover_y = 0;
+    db_rng r = db_rng_make(78, 1);
+    for (int sim = 0; ranks && sim < SIMS; sim++) {
+        for (int i = 0; i < 100; i++) {
+            double za = db_rng_normal(&r), zb = db_rng_normal(&r);
+            xa[i] = exp(0.3 * za);
+            xb[i] = 1.1 * exp(0.3 * zb);
+            ya[i] = 1 / xa[i] * exp(0.1 * db_rng_normal(&r));
+            yb[i] = 1 / xb[i] * exp(0.1 * db_rng_normal(&r));
+        }
+        db_sort_doubles(xa, 100);
+        db_sort_doubles(xb, 100);
+        db_sort_doubles(ya, 100);
+        db_sort_doubles(yb, 100);
+        db_bootstrap_median_ratio_ranks(100, 100, 1000, 9, (uint64_t)sim, ranks);
+        double lo, hi;
+        CHECK_INT_EQ(db_bootstrap_median_ratio_ci_ranks(xa, 100, xb, 100, 0.95, 1000, ranks, &lo, &hi), 0);
+        cover_x += lo <= 0.1 + 1e-12 && 0.1 - 1e-12 <= hi;
+        CHECK_INT_EQ(db_bootstrap_median_ratio_ci_ranks(ya, 100, yb, 100, 0.95, 1000, ranks, &lo, &hi), 0);
+        cover_y += lo <= 1 / 1.1 - 1 + 1e-12 && 1 / 1.1 - 1 - 1e-12 <= hi;
+    }
+    CHECK_MSG(fabs((double)cover_x / SIMS - 0.95) <= 0.015, "shared ranks, first metric: coverage %.4f",
+              (double)cover_x / SIMS);
+    CHECK_MSG(fabs((double)cover_y / SIMS - 0.95) <= 0.015, "shared ranks, second metric: coverage %.4f",
+              (double)cover_y / SIMS);
+    printf("    shared bootstrap ranks: coverage %.4f and %.4f at 100 + 100\n", (double)cover_x / SIMS,
+           (double)cover_y / SIMS);
+    free(ranks);
 }
 
 void suite_stats(void) {

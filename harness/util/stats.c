@@ -10,6 +10,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,24 +287,68 @@ static double beta_draw(db_rng *r, double a, double b) {
 
 double db_rng_beta(struct db_rng *r, double a, double b) { return beta_draw(r, a, b); }
 
-/* s[ceil(n·u) − 1], clamped */
-static double at_uniform(const double *s, size_t n, double u) {
+/* ceil(n·u) − 1, clamped */
+static size_t rank_at_uniform(size_t n, double u) {
     double p = ceil((double)n * u);
     size_t i = p >= 1 ? (size_t)p - 1 : 0;
-    return s[i < n ? i : n - 1];
+    return i < n ? i : n - 1;
+}
+
+void db_bootstrap_median_ranks(size_t n, db_rng *r, size_t *i1, size_t *i2) {
+    *i1 = *i2 = 0;
+    if (n <= 1) return;
+    size_t m = (n + 1) / 2;   /* the lower middle rank, 1-based */
+    double u1 = beta_draw(r, (double)m, (double)(n - m + 1));
+    *i1 = *i2 = rank_at_uniform(n, u1);
+    if (n % 2) return;
+    /* U(m+1) given U(m): the least of n − m uniforms on (U(m), 1) */
+    double w = db_rng_uniform(r);
+    double u2 = u1 + (1 - u1) * (1 - pow(1 - w, 1.0 / (double)(n - m)));
+    *i2 = rank_at_uniform(n, u2);
+}
+
+/* the replicate at ranks i1, i2 (odd n: i1 == i2 and the value itself) */
+static double median_at_ranks(const double *s, size_t n, size_t i1, size_t i2, bool even) {
+    (void)n;
+    return even ? 0.5 * (s[i1] + s[i2]) : s[i1];
 }
 
 double db_bootstrap_median_draw(const double *s, size_t n, db_rng *r) {
     if (n == 0) return NAN;
-    if (n == 1) return s[0];
-    size_t m = (n + 1) / 2;   /* the lower middle rank, 1-based */
-    double u1 = beta_draw(r, (double)m, (double)(n - m + 1));
-    double v1 = at_uniform(s, n, u1);
-    if (n % 2) return v1;
-    /* U(m+1) given U(m): the least of n − m uniforms on (U(m), 1) */
-    double w = db_rng_uniform(r);
-    double u2 = u1 + (1 - u1) * (1 - pow(1 - w, 1.0 / (double)(n - m)));
-    return 0.5 * (v1 + at_uniform(s, n, u2));
+    size_t i1, i2;
+    db_bootstrap_median_ranks(n, r, &i1, &i2);
+    return median_at_ranks(s, n, i1, i2, n > 1 && n % 2 == 0);
+}
+
+void db_bootstrap_median_ratio_ranks(size_t na, size_t nb, int B, uint64_t seed, uint64_t stream, size_t *ranks) {
+    db_rng g = db_rng_make(seed, stream);
+    for (int b = 0; b < B; b++) {
+        db_bootstrap_median_ranks(na, &g, &ranks[4 * (size_t)b], &ranks[4 * (size_t)b + 1]);
+        db_bootstrap_median_ranks(nb, &g, &ranks[4 * (size_t)b + 2], &ranks[4 * (size_t)b + 3]);
+    }
+}
+
+int db_bootstrap_median_ratio_ci_ranks(const double *sa, size_t na, const double *sb, size_t nb, double level, int B,
+                                       const size_t *ranks, double *lo, double *hi) {
+    if (lo) *lo = NAN;
+    if (hi) *hi = NAN;
+    if (na == 0 || nb == 0 || B < 1 || !(level > 0 && level < 1)) return -1;
+    double *r = malloc((size_t)B * sizeof *r);
+    if (!r) return -1;
+    const bool ea = na > 1 && na % 2 == 0, eb = nb > 1 && nb % 2 == 0;
+    size_t k = 0;
+    for (int b = 0; b < B; b++) {
+        const size_t *x = &ranks[4 * (size_t)b];
+        double ma = median_at_ranks(sa, na, x[0], x[1], ea), mb = median_at_ranks(sb, nb, x[2], x[3], eb);
+        if (ma != 0 && isfinite(ma) && isfinite(mb)) r[k++] = mb / ma - 1;
+    }
+    if (k > 0) {
+        double a = (1.0 - level) / 2.0;
+        if (lo) *lo = quantile_select(r, k, a);
+        if (hi) *hi = quantile_select(r, k, 1 - a);
+    }
+    free(r);
+    return k > 0 ? 0 : -1;
 }
 
 int db_bootstrap_median_ratio_ci(const double *sa, size_t na, const double *sb, size_t nb, double level, int B,
@@ -311,22 +356,12 @@ int db_bootstrap_median_ratio_ci(const double *sa, size_t na, const double *sb, 
     if (lo) *lo = NAN;
     if (hi) *hi = NAN;
     if (na == 0 || nb == 0 || B < 1 || !(level > 0 && level < 1)) return -1;
-    double *r = malloc((size_t)B * sizeof *r);
-    if (!r) return -1;
-    db_rng g = db_rng_make(seed, stream);
-    size_t k = 0;
-    for (int b = 0; b < B; b++) {
-        double ma = db_bootstrap_median_draw(sa, na, &g), mb = db_bootstrap_median_draw(sb, nb, &g);
-        if (ma != 0 && isfinite(ma) && isfinite(mb)) r[k++] = mb / ma - 1;
-    }
-    if (k > 0) {
-        qsort(r, k, sizeof *r, cmp_double);
-        double a = (1.0 - level) / 2.0;
-        if (lo) *lo = quantile_sorted(r, k, a);
-        if (hi) *hi = quantile_sorted(r, k, 1 - a);
-    }
-    free(r);
-    return k > 0 ? 0 : -1;
+    size_t *ranks = malloc(4 * (size_t)B * sizeof *ranks);
+    if (!ranks) return -1;
+    db_bootstrap_median_ratio_ranks(na, nb, B, seed, stream, ranks);
+    int rc = db_bootstrap_median_ratio_ci_ranks(sa, na, sb, nb, level, B, ranks, lo, hi);
+    free(ranks);
+    return rc;
 }
 
 int db_boot_stop(double *stats, size_t m, double level, double *plo, double *phi, int *stable, double *lo,

@@ -63,6 +63,21 @@ double db_bootstrap_median_draw(const double *s, size_t n, struct db_rng *r);
 int db_bootstrap_median_ratio_ci(const double *sa, size_t na, const double *sb, size_t nb, double level, int B,
                                  uint64_t seed, uint64_t stream, double *lo, double *hi);
 
+/* The same replicates with the draws apart from the data: the ranks a
+ * replicate of the median of n sorted values takes (db_bootstrap_median_draw
+ * is 0.5·(s[*i1] + s[*i2]), or s[*i1] when they are equal), consuming r as
+ * db_bootstrap_median_draw does.  Metrics measured on the same samples can
+ * share one set of ranks (compare draws them once per case). */
+void db_bootstrap_median_ranks(size_t n, struct db_rng *r, size_t *i1, size_t *i2);
+/* B replicate pairs for db_bootstrap_median_ratio_ci_ranks: ranks[4b..4b+3]
+ * = (i1, i2) for a sample of na, then for one of nb, drawn in the order
+ * db_bootstrap_median_ratio_ci draws them.  ranks holds 4·B entries. */
+void db_bootstrap_median_ratio_ranks(size_t na, size_t nb, int B, uint64_t seed, uint64_t stream, size_t *ranks);
+/* db_bootstrap_median_ratio_ci from drawn ranks (sa, sb of na, nb values as
+ * when the ranks were drawn): the same interval for the same seed. */
+int db_bootstrap_median_ratio_ci_ranks(const double *sa, size_t na, const double *sb, size_t nb, double level, int B,
+                                       const size_t *ranks, double *lo, double *hi);
+
 /* Early stopping of a resampling bootstrap (db_boot_stop): after min_b
  * replicates and then every step more, the percentile interval of the
  * replicates so far is computed; the bootstrap stops when both endpoints
