@@ -28,16 +28,18 @@ def has_table(con, table, schema="main"):
     return con.execute(f"SELECT 1 FROM {schema}.sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()
 
 
-def copy_table(con, table, repl, n_copies, where=""):
+def copy_table(con, table, repl, n_copies, where="", order=""):
     """INSERT INTO table SELECT ... FROM seed.table × copies i in [1, n_copies);
-    repl maps a column to an SQL expression over the seed row and i."""
+    repl maps a column to an SQL expression over the seed row and i; order,
+    an ORDER BY expression list, the order the rows are stored in."""
     if not has_table(con, table, "seed") or n_copies <= 1:
         return
     cs = cols(con, table, "seed")
     exprs = [repl.get(c, f'"{c}"') for c in cs]
     collist = ", ".join(f'"{c}"' for c in cs)
     sql = (f"WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {n_copies - 1}) "
-           f'INSERT INTO main."{table}"({collist}) SELECT {", ".join(exprs)} FROM seed."{table}", k {where}')
+           f'INSERT INTO main."{table}"({collist}) SELECT {", ".join(exprs)} FROM seed."{table}", k {where}'
+           + (f" ORDER BY {order}" if order else ""))
     con.execute(sql)
 
 
@@ -85,8 +87,12 @@ def multiply(seed, out, kr, kc, ks, perturb_runs=False):
                                "rep": f"rep + (i % {ks})*{R}",
                                "tokens_per_s": f"tokens_per_s * {noise} * {shift}",
                                "latency_ms": f"latency_ms / ({noise} * {shift})"}, n)
+    # stored as decobench stores them: a case's rows together (db_store_case
+    # writes a case's samples and their counters in one transaction), so a
+    # case's counter rows fill one stretch of rowids
+    case_order = f"(SELECT case_id FROM seed.sample WHERE id = sample_id) + (i / {ks})*{CS}, sample_id + i*{SS}"
     for t in ("sample_counter", "sample_metric", "step_event", "sample_events"):
-        copy_table(con, t, {"sample_id": f"sample_id + i*{SS}"}, n)
+        copy_table(con, t, {"sample_id": f"sample_id + i*{SS}"}, n, order=case_order)
     con.execute("COMMIT")
     con.execute("DETACH DATABASE seed")
     con.close()

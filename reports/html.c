@@ -119,18 +119,9 @@ static int load_extra(db_store *st, report *r, char *err, size_t errlen) {
         if (db_store_case_means(st, row->case_id, &cm, err, errlen) != 0) return -1;
         x->mean_tfwd = cm.target_forwards;
         x->mean_teval = cm.target_tokens_evaluated;
-        db_event_info *ev = NULL;
-        int n_ev = 0;
-        if (row->sum_drafted > 0 && db_store_read_events(st, row->case_id, DB_EV_VERIFY, &ev, &n_ev, err, errlen) != 0)
-            return -1;   /* no VERIFY events where nothing was drafted: scan skipped */
-        for (int e = 0; e < n_ev; e++) {
-            int a = ev[e].n_accepted;
-            if (a < 0) continue;
-            if (a > DB_TABLE_MAX_POS) a = DB_TABLE_MAX_POS;
-            x->hist[a]++;
-            x->n_hist++;
-        }
-        free(ev);
+        /* the accepted-length histogram from the VERIFY events the table read */
+        memcpy(x->hist, row->accepted_hist, sizeof x->hist);
+        x->n_hist = row->n_accepted_hist;
         x->quality = malloc((size_t)(r->n_quality > 0 ? r->n_quality : 1) * sizeof *x->quality);
         if (!x->params_json || !x->k_group || !x->quality) return db_errf(err, errlen, "out of memory");
         for (int q = 0; q < r->n_quality; q++)

@@ -30,6 +30,8 @@ typedef struct db_table_row {
     double sum_dtime, sum_ftime, sum_lat;
     int n_pos;                   /* 1 + last draft position verified */
     int64_t drafted_at[DB_TABLE_MAX_POS], accepted_at[DB_TABLE_MAX_POS];
+    int64_t accepted_hist[DB_TABLE_MAX_POS + 1];   /* VERIFY events by accepted draft tokens (capped) */
+    int64_t n_accepted_hist;                       /* VERIFY events with an accepted count */
     /* results */
     int baseline;                /* row index of its baseline, -1 none */
     int *pair;                   /* per sample: the baseline's sample with the same prompt, repetition

@@ -240,6 +240,11 @@ static int load_samples(db_store *st, int64_t run_id, row *r, counter_load *cl, 
         int d = ev[e].n_tokens;
         uint64_t mask = ev[e].accepted_mask;
         r->n_verify++;
+        int a = ev[e].n_accepted;
+        if (a >= 0) {
+            r->accepted_hist[a > MAX_POS ? MAX_POS : a]++;
+            r->n_accepted_hist++;
+        }
         if (d > MAX_POS) d = MAX_POS;
         for (int k = 0; k < d; k++) {
             r->drafted_at[k]++;

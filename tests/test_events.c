@@ -637,8 +637,10 @@ static void test_prune(void) {
 /* "" when the report table of path's run 1 (db_table_load, which reads each
  * case's counters once and orders the names itself) holds the counter names
  * of db_store_read_counter_names in their order and, for every sample, the
- * values db_store_read_sample_counters gives; else what differs */
-static char *table_counters_differ(const char *path) {
+ * values db_store_read_sample_counters gives, and each case's histogram of
+ * accepted draft tokens per VERIFY event (the html chart) matches the
+ * events; else what differs */
+static char *table_differs_from_store(const char *path) {
     char err[512] = "", *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -679,6 +681,27 @@ static char *table_counters_differ(const char *path) {
             }
         db_sample_infos_free(smp, ns);
         db_counter_values_free(cv, ncv);
+        /* the accepted-length histogram (html) from the case's VERIFY events */
+        db_event_info *ev = NULL;
+        int nev = 0;
+        int64_t hist[DB_TABLE_MAX_POS + 1] = { 0 }, nh = 0;
+        if (db_store_read_events(st, row->case_id, DB_EV_VERIFY, &ev, &nev, err, sizeof err) != 0)
+            fprintf(f, "events: %s\n", err);
+        for (int e = 0; e < nev; e++)
+            if (ev[e].n_accepted >= 0) {
+                hist[ev[e].n_accepted > DB_TABLE_MAX_POS ? DB_TABLE_MAX_POS : ev[e].n_accepted]++;
+                nh++;
+            }
+        free(ev);
+        if (nh != row->n_accepted_hist)
+            fprintf(f, "case %lld: %lld accepted counts, want %lld\n", (long long)row->case_id,
+                    (long long)row->n_accepted_hist, (long long)nh);
+        for (int a = 0; a <= DB_TABLE_MAX_POS; a++)
+            if (hist[a] != row->accepted_hist[a])
+                fprintf(f, "case %lld: %lld steps accepted %d, want %lld\n", (long long)row->case_id,
+                        (long long)row->accepted_hist[a], a, (long long)hist[a]);
+        if (row->sum_drafted > 0 && nh == 0 && row->n_verify >= 0)
+            fprintf(f, "case %lld drafted but has no VERIFY events\n", (long long)row->case_id);
     }
 out:
     db_names_free(names, nn);
@@ -702,7 +725,7 @@ static int exec_sql(const char *path, const char *sql) {
 static void test_table_counters(void) {
     char *path = db_test_fresh_db_path("ev-tcnt.db");
     CHECK_INT_EQ(build(path, 0, 1.0), 0);
-    char *d = table_counters_differ(path);
+    char *d = table_differs_from_store(path);
     CHECK_STR_EQ(d, "");
     free(d);
     /* the last case's counters stored first, with a name of its own: the
@@ -718,7 +741,7 @@ static void test_table_counters(void) {
                            " ORDER BY MIN(rowid))");
     CHECK_STR_EQ(names, "late,perf::TASK-CLOCK,rusage::MINOR-FAULTS,PAPI_TOT_INS");
     free(names);
-    d = table_counters_differ(path);
+    d = table_differs_from_store(path);
     CHECK_STR_EQ(d, "");
     free(d);
     /* pruned: the same through the packed blobs */
@@ -732,7 +755,7 @@ static void test_table_counters(void) {
         db_store_close(st);
     }
     CHECK_Q(path, "SELECT COUNT(*) FROM sample_counter", "0");
-    d = table_counters_differ(path);
+    d = table_differs_from_store(path);
     CHECK_STR_EQ(d, "");
     free(d);
     free(path);
