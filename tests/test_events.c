@@ -582,6 +582,12 @@ static void test_prune(void) {
     free(cb);
     CHECK_Q(merged, "SELECT COUNT(*) FROM sample_counter", "40");
     CHECK_Q(merged, "SELECT COUNT(*) FROM sample WHERE output_id IS NULL AND output_text = 'text'", "15");
+    /* and stays pruned: verify steps missing, not 0 (the report as before the merge) */
+    CHECK_Q(merged, "SELECT COUNT(*) || ' ' || samples FROM run_prune", "1 15");
+    char *ra = report_of(merged, "csv"), *rb = report_of(path, "csv");
+    CHECK_STR_EQ(ra, rb);
+    free(ra);
+    free(rb);
     free(oa);
     free(ob);
     db_store_remove_files(merged);

@@ -393,6 +393,35 @@ static int merge_noise(merger *m, int64_t sr, int64_t dr, int exists) {
     return r5 == SQLITE_DONE ? 0 : m_fail(m, m->src, "read interference");
 }
 
+/* A pruned source run (`decobench prune`: no step events left) stays pruned
+ * in dst, so its verify-step counts read as missing rather than 0.  dst's
+ * run may hold unpruned cases too: the mark only matters for cases that
+ * drafted and have no events. */
+static int merge_prune(merger *m, int64_t sr, int64_t dr) {
+    if (!db_sql_has_table(m->src, "run_prune") || !db_sql_has_table(m->dst, "run_prune")) return 0;
+    sqlite3_stmt *q = NULL, *ins = NULL;
+    if (sqlite3_prepare_v2(m->src, "SELECT pruned_at, samples, bytes FROM run_prune WHERE run_id = ?", -1, &q,
+                           NULL) != SQLITE_OK)
+        return m_fail(m, m->src, "read run_prune");
+    sqlite3_bind_int64(q, 1, sr);
+    int r = sqlite3_step(q), rc = 0;
+    if (r == SQLITE_ROW) {
+        if (sqlite3_prepare_v2(m->dst, "INSERT OR IGNORE INTO run_prune(run_id, pruned_at, samples, bytes)"
+                                       " VALUES(?,?,?,?)", -1, &ins, NULL) != SQLITE_OK)
+            rc = m_fail(m, m->dst, "insert run_prune");
+        else {
+            sqlite3_bind_int64(ins, 1, dr);
+            for (int i = 0; i < 3; i++) sqlite3_bind_value(ins, i + 2, sqlite3_column_value(q, i));
+            if (sqlite3_step(ins) != SQLITE_DONE) rc = m_fail(m, m->dst, "insert run_prune");
+        }
+    } else if (r != SQLITE_DONE) {
+        rc = m_fail(m, m->src, "read run_prune");
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(ins);
+    return rc;
+}
+
 /* ---- S10 shards ---------------------------------------------------------------
  * A source run that is shard I of N (run --shard, harness/run/shard.h) goes
  * into the logical run of its launch in dst — the run with shard_index NULL
@@ -600,7 +629,7 @@ static int merge_shard(merger *m, int64_t sr, int64_t mach, db_merge_stats *stat
     sqlite3_finalize(find);
     sqlite3_finalize(upd);
     if (rc != 0) return rc;
-    if (merge_shard_noise(m, sr, dr) != 0) return -1;
+    if (merge_shard_noise(m, sr, dr) != 0 || merge_prune(m, sr, dr) != 0) return -1;
     /* the logical run's start, end and status follow its shards */
     if (sql1(m->dst,
              "UPDATE run SET started_at = (SELECT MIN(started_at) FROM run_shard WHERE run_id = ?1),"
@@ -706,7 +735,7 @@ static int merge_runs(merger *m, db_merge_stats *stats) {
         }
         m->n_added = 0;
         if (copy_cases(m, sr, dr, exists, stats) != 0) goto fail;
-        if (merge_noise(m, sr, dr, exists) != 0) goto fail;
+        if (merge_noise(m, sr, dr, exists) != 0 || merge_prune(m, sr, dr) != 0) goto fail;
         if (sqlite3_exec(m->dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             m_fail(m, m->dst, "commit");
             goto fail;
