@@ -35,6 +35,7 @@
 
 #include "harness/cli/cli.h"
 #include "harness/util/rng.h"
+#include "harness/run/identity.h"
 #include "harness/run/store.h"
 #include "harness/util/util.h"
 #include "reports/compare.h"
@@ -793,9 +794,28 @@ static char *build_shard(const char *name, bool second) {
         rc |= add_run(st, ma, "{\"shard\":\"B1\"}", "r1", &v, NULL, NULL);
         rc |= add_run(st, mb, "{\"shard\":\"B2\"}", "r1", &v, NULL, NULL);
     }
+    /* the identity verdicts of each run, as a run stores them */
+    for (int64_t run = 1; run <= 2 && rc == 0; run++) {
+        char err[256];
+        rc |= db_identity_check_run(db_store_handle(st), run, NULL, NULL, err, sizeof err);
+    }
     db_store_close(st);
     CHECK_INT_EQ(rc, 0);
     return path;
+}
+
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static char *query_text(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    char *v = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = db_strdup(sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v ? v : db_strdup("?");
 }
 
 static void test_merge(void) {
@@ -838,6 +858,36 @@ static void test_merge(void) {
     CHECK_INT_EQ(query_int(all, "SELECT COUNT(*) FROM step_event e LEFT JOIN sample s ON s.id = e.sample_id"
                                 " WHERE s.id IS NULL"), 0);
     CHECK_INT_EQ(query_int(all, "SELECT COUNT(DISTINCT config_json) FROM run"), 4);
+    /* identity verdicts come along, under the merged case ids */
+    {
+        static const char *IDQ = "SELECT group_concat(v, '|') FROM (SELECT r.config_json || ':' || c.label || ':' ||"
+                                 " i.n_identical || '/' || i.n_compared || ':' || b.label AS v FROM identity i"
+                                 " JOIN \"case\" c ON c.id = i.case_id JOIN \"case\" b ON b.id = i.baseline_case_id"
+                                 " JOIN run r ON r.id = i.run_id ORDER BY v)";
+        char *ia = query_text(a, IDQ), *ib = query_text(b, IDQ), *im = query_text(all, IDQ);
+        CHECK_CONTAINS(ia, "spec k=4:");
+        db_str both;
+        db_str_init(&both);
+        db_str_printf(&both, "%s|%s", ia, ib);
+        char *want = db_str_take(&both);
+        if (want) {
+            /* the merged list is the two sources' lists, sorted together */
+            char *w = want, *tok[16];
+            int nt = 0;
+            for (char *t = strtok(w, "|"); t && nt < 16; t = strtok(NULL, "|")) tok[nt++] = t;
+            qsort(tok, (size_t)nt, sizeof *tok, cmp_cstr);
+            db_str j;
+            db_str_init(&j);
+            for (int i = 0; i < nt; i++) db_str_printf(&j, "%s%s", i ? "|" : "", tok[i]);
+            char *joined = db_str_take(&j);
+            CHECK_STR_EQ(im, joined ? joined : "?");
+            free(joined);
+        }
+        free(want);
+        free(ia);
+        free(ib);
+        free(im);
+    }
     /* the merged copy compares equal to its source: nothing changed */
     {
         char err[512];
@@ -847,7 +897,7 @@ static void test_merge(void) {
         if (db_store_open_readonly(a, &sa, err, sizeof err) == 0 &&
             db_store_open_readonly(all, &sm, err, sizeof err) == 0 &&
             db_compare_runs(sa, 1, sm, 1, &o, &r, err, sizeof err) == 0) {
-            CHECK_INT_EQ(r.n_rows, 15);
+            CHECK_INT_EQ(r.n_rows, 16);   /* 5 metrics × 3 cases, and identical-to-ar of spec */
             CHECK_INT_EQ(r.n_verdict[DB_VERDICT_REGRESSED] + r.n_verdict[DB_VERDICT_IMPROVED], 0);
             for (int i = 0; i < r.n_rows; i++) CHECK(r.rows[i].change == 0);
             CHECK_NEAR(find_row(&r, "ar", "tokens_per_s")->p, 1.0, 1e-12);

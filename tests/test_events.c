@@ -16,6 +16,7 @@
 
 #include "engines/engine.h"
 #include "harness/run/events_codec.h"
+#include "harness/run/identity.h"
 #include "harness/run/store.h"
 #include "harness/run/store_merge.h"
 #include "harness/run/store_read.h"
@@ -566,6 +567,28 @@ static void test_prune(void) {
     CHECK_CONTAINS(ob, "2 [1,2,3,4] text");
     CHECK_STR_EQ(oa, ob);
     free(oa);
+    /* the identity check reads a pruned run's outputs from the output table:
+     * the same verdicts as on the unpruned copy */
+    {
+        db_store *w = NULL, *wr = NULL;
+        int nc = 0, nd = 0, rc_ = 0, rd = 0;
+        CHECK_INT_EQ(db_store_open(path, &w, err, sizeof err), 0);
+        CHECK_INT_EQ(db_store_open(ref, &wr, err, sizeof err), 0);
+        if (w) CHECK_INT_EQ(db_identity_check_run(db_store_handle(w), 1, &nc, &nd, err, sizeof err), 0);
+        if (wr) CHECK_INT_EQ(db_identity_check_run(db_store_handle(wr), 1, &rc_, &rd, err, sizeof err), 0);
+        db_store_close(w);
+        db_store_close(wr);
+        CHECK(nc > 0);
+        CHECK_INT_EQ(nc, rc_);
+        CHECK_INT_EQ(nd, rd);
+        static const char *IDQ = "SELECT group_concat(case_id || ':' || n_identical || '/' || n_compared || ':' ||"
+                                 " COALESCE(first_diff_json, ''), ' ') FROM identity";
+        char *ia = q1(path, IDQ), *ib = q1(ref, IDQ);
+        CHECK_STR_EQ(ia, ib);
+        CHECK(strstr(ib, "/") != NULL);
+        free(ia);
+        free(ib);
+    }
     /* merged into another database, a pruned run's outputs come along */
     char *merged = db_test_fresh_db_path("ev-prune-merged.db");
     db_store *src = NULL, *dst = NULL;

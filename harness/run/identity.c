@@ -117,7 +117,9 @@ static int load_samples(sqlite3 *db, int64_t case_id, id_sample **out, int *n_ou
     *n_out = 0;
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT prompt_idx, turn, rep, prompt_id, output_tokens_json FROM sample"
+                           /* a pruned run's outputs are in the output table (schema 7) */
+                           "SELECT prompt_idx, turn, rep, prompt_id, COALESCE(output_tokens_json,"
+                           " (SELECT o.tokens_json FROM output o WHERE o.id = sample.output_id)) FROM sample"
                            " WHERE case_id = ? AND (stop_reason IS NULL OR stop_reason NOT LIKE 'error:%')"
                            " ORDER BY prompt_idx, turn, rep", -1, &s, NULL) != SQLITE_OK)
         return DB_ID_SQL_FAIL("read samples");
@@ -266,8 +268,10 @@ int db_identity_check_run(sqlite3 *db, int64_t run_id, int *n_cases, int *n_diff
     int ret = 0;
     if (rc != SQLITE_DONE) ret = rc == SQLITE_NOMEM ? db_errf(err, errlen, "identity check: out of memory")
                                                     : DB_ID_SQL_FAIL("read cases");
+    /* its own transaction, unless the caller's (merge) is open: then the
+     * caller commits or rolls back */
     bool in_tx = false;
-    if (ret == 0) {
+    if (ret == 0 && sqlite3_get_autocommit(db)) {
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) ret = DB_ID_SQL_FAIL("begin");
         else in_tx = true;
     }

@@ -24,7 +24,8 @@ extern "C" {
 #define DB_IDENTITY_MAX_DIFFS 20
 
 /* Compare and store (replacing earlier rows of this run, so a resumed run
- * can call it again).  *n_cases (may be NULL) gets the number of cases
+ * or a merge can call it again), in a transaction of its own unless one is
+ * open on db (then the caller commits or rolls back).  *n_cases (may be NULL) gets the number of cases
  * compared, *n_differ those with at least one differing sample.  Returns 0,
  * or -1 with one line in err. */
 int db_identity_check_run(sqlite3 *db, int64_t run_id, int *n_cases, int *n_differ, char *err, size_t errlen);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/run/identity.h"
 #include "harness/util/util.h"
 
 /* one table's copier: the columns common to source and destination (but
@@ -169,18 +170,28 @@ static int m_fail(merger *m, sqlite3 *db, const char *what) {
     return -1;
 }
 
-/* a pruned source sample's packed counters go into the destination as rows
- * (the destination's next prune packs them again with its own names) */
+/* a pruned source case's packed counters go into the destination as rows
+ * (the destination's next prune packs them again with its own names), each
+ * under its sample's new id: one pass over the case's blobs, not one
+ * (with the name table read again) per sample */
 typedef struct {
     sqlite3_stmt *ins;
-    int64_t ds_id;
+    const int64_t *src_ids, *dst_ids;   /* the case's samples, src ids ascending */
+    int n;
 } unpack_ctx;
 
 static int unpack_counter(void *ctx, int64_t sample_id, const char *name, bool is_null, int64_t value) {
-    (void)sample_id;
     unpack_ctx *u = ctx;
+    int lo = 0, hi = u->n - 1, at = -1;
+    while (lo <= hi && at < 0) {
+        int mid = lo + (hi - lo) / 2;
+        if (u->src_ids[mid] == sample_id) at = mid;
+        else if (u->src_ids[mid] < sample_id) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    if (at < 0) return 0;   /* not a sample the case's copy took */
     sqlite3_reset(u->ins);
-    sqlite3_bind_int64(u->ins, 1, u->ds_id);
+    sqlite3_bind_int64(u->ins, 1, u->dst_ids[at]);
     sqlite3_bind_text(u->ins, 2, name, -1, SQLITE_TRANSIENT);
     if (is_null)
         sqlite3_bind_null(u->ins, 3);
@@ -196,32 +207,65 @@ static int copy_samples(merger *m, int64_t sc_id, int64_t dc_id, db_merge_stats 
     copier *cs = &m->c[C_SAMPLE];
     sqlite3_reset(cs->sel);
     sqlite3_bind_int64(cs->sel, 1, sc_id);
-    int rc;
+    int64_t *src_ids = NULL, *dst_ids = NULL;
+    int n = 0, cap = 0, rc;
     while ((rc = sqlite3_step(cs->sel)) == SQLITE_ROW) {
         int64_t ss_id = sqlite3_column_int64(cs->sel, 0), ds_id;
-        if (copier_put(cs, m->dst, dc_id, &ds_id) != 0) return m_fail(m, m->dst, "insert sample");
+        if (copier_put(cs, m->dst, dc_id, &ds_id) != 0) {
+            rc = m_fail(m, m->dst, "insert sample");
+            goto out;
+        }
         stats->samples_added++;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            int64_t *a = realloc(src_ids, (size_t)cap * sizeof *a);
+            if (a) src_ids = a;
+            int64_t *b = realloc(dst_ids, (size_t)cap * sizeof *b);
+            if (b) dst_ids = b;
+            if (!a || !b) {
+                snprintf(m->err, sizeof m->err, "out of memory");
+                rc = -1;
+                goto out;
+            }
+        }
+        src_ids[n] = ss_id;   /* ascending: the copier reads ORDER BY id */
+        dst_ids[n++] = ds_id;
         for (int k = C_SMPCNT; k <= C_EVBLOB; k++) {
             copier *cc = &m->c[k];
             sqlite3_reset(cc->sel);
             sqlite3_bind_int64(cc->sel, 1, ss_id);
             int r2;
             while ((r2 = sqlite3_step(cc->sel)) == SQLITE_ROW)
-                if (copier_put(cc, m->dst, ds_id, NULL) != 0) return m_fail(m, m->dst, cc->table);
-            if (r2 != SQLITE_DONE) return m_fail(m, m->src, cc->table);
+                if (copier_put(cc, m->dst, ds_id, NULL) != 0) {
+                    rc = m_fail(m, m->dst, cc->table);
+                    goto out;
+                }
+            if (r2 != SQLITE_DONE) {
+                rc = m_fail(m, m->src, cc->table);
+                goto out;
+            }
         }
-        unpack_ctx u = { m->put_counter, ds_id };
-        int pr = db_st_for_packed_counters(m->src, DB_PACKED_SAMPLE, ss_id, unpack_counter, &u);
-        if (pr == -2) {
-            snprintf(m->err, sizeof m->err, "sample %lld: a malformed sample_counter_pack blob", (long long)ss_id);
-            return -1;
-        }
-        if (pr != 0)   /* the source's read, or unpack_counter's insert into dst */
-            return m_fail(m, sqlite3_errcode(m->dst) != SQLITE_OK && sqlite3_errcode(m->dst) != SQLITE_DONE &&
-                                     sqlite3_errcode(m->dst) != SQLITE_ROW ? m->dst : m->src,
-                          "packed sample counters");
     }
-    return rc == SQLITE_DONE ? 0 : m_fail(m, m->src, "read samples");
+    if (rc != SQLITE_DONE) {
+        rc = m_fail(m, m->src, "read samples");
+        goto out;
+    }
+    unpack_ctx u = { m->put_counter, src_ids, dst_ids, n };
+    int pr = n > 0 ? db_st_for_packed_counters(m->src, DB_PACKED_CASE, sc_id, unpack_counter, &u) : 0;
+    if (pr == -2) {
+        snprintf(m->err, sizeof m->err, "case %lld: a malformed sample_counter_pack blob", (long long)sc_id);
+        rc = -1;
+    } else if (pr != 0) {   /* the source's read, or unpack_counter's insert into dst */
+        rc = m_fail(m, sqlite3_errcode(m->dst) != SQLITE_OK && sqlite3_errcode(m->dst) != SQLITE_DONE &&
+                               sqlite3_errcode(m->dst) != SQLITE_ROW ? m->dst : m->src,
+                    "packed sample counters");
+    } else {
+        rc = 0;
+    }
+out:
+    free(src_ids);
+    free(dst_ids);
+    return rc;
 }
 
 /* copy the cases of source run sr to dst run dr (only those dst lacks when exists) */
@@ -391,6 +435,19 @@ static int merge_noise(merger *m, int64_t sr, int64_t dr, int exists) {
         if (copier_put(nc, m->dst, dr, NULL) != 0) return m_fail(m, m->dst, "insert interference");
     }
     return r5 == SQLITE_DONE ? 0 : m_fail(m, m->src, "read interference");
+}
+
+/* 1 when run_id of db has identity verdicts, 0 when not (or no such
+ * table: an older file), -1 on an SQL error */
+static int has_identity(sqlite3 *db, int64_t run_id) {
+    if (!db_sql_has_table(db, "identity")) return 0;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM identity WHERE run_id = ? LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(q, 1, run_id);
+    int r = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : -1;
 }
 
 /* A pruned source run (`decobench prune`: no step events left) stays pruned
@@ -736,6 +793,20 @@ static int merge_runs(merger *m, db_merge_stats *stats) {
         m->n_added = 0;
         if (copy_cases(m, sr, dr, exists, stats) != 0) goto fail;
         if (merge_noise(m, sr, dr, exists) != 0 || merge_prune(m, sr, dr) != 0) goto fail;
+        /* the identity verdicts (they name case ids, which the copy renumbered)
+         * computed again over the merged run's outputs, where the source or
+         * the run already in dst had them */
+        char ierr[400];
+        int had = has_identity(m->src, sr);
+        if (had == 0 && exists) had = has_identity(m->dst, dr);
+        if (had < 0) {
+            m_fail(m, m->src, "read identity");
+            goto fail;
+        }
+        if (had && db_identity_check_run(m->dst, dr, NULL, NULL, ierr, sizeof ierr) != 0) {
+            snprintf(m->err, sizeof m->err, "identity of run %lld: %s", (long long)dr, ierr);
+            goto fail;
+        }
         if (sqlite3_exec(m->dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             m_fail(m, m->dst, "commit");
             goto fail;
