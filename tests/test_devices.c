@@ -241,7 +241,7 @@ static void test_devices_schema_v4_upgrade(void) {
     CHECK_MSG(db_store_open(p, &st, err, sizeof err) == 0, "%s", err);
     if (st) {
         sqlite3 *db = db_store_handle(st);
-        CHECK_Q(db, "SELECT value FROM meta WHERE key = 'schema_version'", "7");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key = 'schema_version'", "8");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name = 'machine_device'", "1");
         CHECK_Q(db, "SELECT bandwidth_gbs FROM machine_probe", "12.5");
         /* two probes: the reader returns the latest set, in idx order */

@@ -252,6 +252,14 @@ static char *q1(const char *path, const char *sql) {
 }
 #define CHECK_Q(path, sql, expect) do { char *_v = q1(path, sql); CHECK_STR_EQ(_v, expect); free(_v); } while (0)
 
+static int exec_sql(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db) == SQLITE_OK && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    sqlite3_close(db);
+    return rc;
+}
+
+
 /* everything the reports print of path (read-only): the table in four
  * formats, the html report, the serving report, the verify events and
  * inter-token latencies of each case, compare against other, history */
@@ -433,7 +441,7 @@ static void test_upgrade_v5(void) {
     db_store *st = NULL;
     CHECK_INT_EQ(db_store_open(old, &st, err, sizeof err), 0);
     db_store_close(st);
-    CHECK_Q(old, "SELECT value FROM meta WHERE key = 'schema_version'", "7");
+    CHECK_Q(old, "SELECT value FROM meta WHERE key = 'schema_version'", "8");
     CHECK_Q(old, "SELECT COUNT(*) FROM step_event", "0");
     CHECK_Q(old, "SELECT COUNT(*) || ' ' || SUM(n) FROM sample_events", "15 210");
     /* the same bytes as the new writer's */
@@ -450,6 +458,34 @@ static void test_upgrade_v5(void) {
     db_store_remove_files(ref);
     free(old);
     free(ref);
+}
+
+/* version 7 -> 8 (the covering index of counter values): a read-only open
+ * reads the file as it is and leaves it so; a read-write open adds the
+ * index; the reports are the same throughout */
+static void test_upgrade_v7(void) {
+    char *path = db_test_fresh_db_path("ev-v7.db");
+    CHECK_INT_EQ(build(path, 0, 1.0), 0);
+    char *want = everything(path, NULL);
+    CHECK_INT_EQ(exec_sql(path, "DROP INDEX sample_counter_value;"
+                                " UPDATE meta SET value = '7' WHERE key = 'schema_version'"), 0);
+    char *before = everything(path, NULL);
+    CHECK_STR_EQ(before, want);
+    CHECK_Q(path, "SELECT value FROM meta WHERE key = 'schema_version'", "7");
+    CHECK_Q(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sample_counter_value'", "0");
+    char err[512] = "";
+    db_store *st = NULL;
+    CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
+    db_store_close(st);
+    CHECK_Q(path, "SELECT value FROM meta WHERE key = 'schema_version'", "8");
+    CHECK_Q(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sample_counter_value'", "1");
+    char *after = everything(path, NULL);
+    CHECK_STR_EQ(after, want);
+    free(want);
+    free(before);
+    free(after);
+    db_store_remove_files(path);
+    free(path);
 }
 
 /* merge copies blobs and rows (a read-only version-5 source included) */
@@ -740,13 +776,6 @@ out:
     return buf;
 }
 
-static int exec_sql(const char *path, const char *sql) {
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open(path, &db) == SQLITE_OK && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-    sqlite3_close(db);
-    return rc;
-}
-
 /* the report's counter columns (read once per case, names ordered as first
  * stored) against the store's two reference readers: as written, with the
  * rows stored in reverse case order and a counter only the last case has,
@@ -795,6 +824,7 @@ void suite_events(void) {
     RUN(test_codec_malformed);
     RUN(test_rows_and_blobs_agree);
     RUN(test_upgrade_v5);
+    RUN(test_upgrade_v7);
     RUN(test_merge_both);
     RUN(test_prune);
     RUN(test_table_counters);

@@ -334,7 +334,7 @@ static void test_lifecycle_upgrade_v2(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     if (st) {
         db = db_store_handle(st);
-        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "7");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "8");
         CHECK_Q(db, "SELECT resumed || '|' || (pid IS NULL) FROM run", "0|1");
         CHECK_Q(db, "SELECT COUNT(*) FROM pragma_table_info('run') WHERE name = 'shard_count'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='sample_key'", "1");

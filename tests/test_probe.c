@@ -209,7 +209,7 @@ static void test_schema_v1_upgrade(void) {
     CHECK_MSG(db_store_open(p, &st, err, sizeof err) == 0, "%s", err);
     if (st) {
         sqlite3 *db = db_store_handle(st);
-        CHECK_Q(db, "SELECT value FROM meta WHERE key = 'schema_version'", "7");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key = 'schema_version'", "8");
         CHECK_Q(db, "SELECT COUNT(*) FROM machine_probe", "0");
         CHECK_Q(db, "SELECT COUNT(*) FROM sample", "1");
         db_probe_record pr = { 1700000000000, 12.5, 100, 50, 2, "test" };

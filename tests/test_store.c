@@ -78,13 +78,28 @@ static void test_store_roundtrip(void) {
     sqlite3 *db = db_store_handle(st);
     CHECK_Q(db, "PRAGMA journal_mode", "wal");
     CHECK_Q(db, "PRAGMA foreign_keys", "1");
-    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "7");
+    CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "8");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='machine_probe'", "1");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='machine_device'", "1");   /* version 5 */
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='run_shard'", "1");   /* version 4 */
     CHECK_Q(db, "SELECT COUNT(*) FROM pragma_table_info('run') WHERE name IN ('shard_index', 'shard_count', 'shard_group')",
             "3");
     CHECK_Q(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN ('case_run_id','sample_case_id')", "2");
+    /* version 8: a case's counter values come from an index alone (the
+     * query of db_store_for_case_counters) */
+    {
+        sqlite3_stmt *s = NULL;
+        char plan[1024] = "";
+        if (sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT sc.sample_id, sc.name, sc.value, sc.rowid"
+                                   " FROM sample_counter sc JOIN sample s ON s.id = sc.sample_id WHERE s.case_id = ?",
+                               -1, &s, NULL) == SQLITE_OK)
+            while (sqlite3_step(s) == SQLITE_ROW) {
+                size_t l = strlen(plan);
+                snprintf(plan + l, sizeof plan - l, "%s; ", (const char *)sqlite3_column_text(s, 3));
+            }
+        sqlite3_finalize(s);
+        CHECK_CONTAINS(plan, "USING COVERING INDEX sample_counter_value");
+    }
 
     db_machine m;
     fill_machine(&m, "abc123");
@@ -360,7 +375,7 @@ static void test_store_upgrade_v1(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     if (st) {
         db = db_store_handle(st);
-        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "7");
+        CHECK_Q(db, "SELECT value FROM meta WHERE key='schema_version'", "8");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='sample_metric'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='run_shard'", "1");
         CHECK_Q(db, "SELECT COUNT(*) FROM main.sqlite_master WHERE name='machine_device'", "1");

@@ -83,7 +83,7 @@
 extern "C" {
 #endif
 
-#define DB_STORE_SCHEMA_VERSION 7
+#define DB_STORE_SCHEMA_VERSION 8
 
 typedef struct db_store db_store;
 
