@@ -101,8 +101,9 @@ typedef struct smp {
 } smp;
 
 typedef struct ccase {
+    int64_t id;
     char *label, *dataset, *model_name, *model_sha, *params;
-    smp *s;
+    smp *s;                          /* loaded only while the case is compared (one case pair in memory) */
     int n;
     int matched;
     int id_found, id_cmp, id_same;   /* S7 identity row of the case (harness/run/identity.c) */
@@ -115,11 +116,17 @@ typedef struct side {
     int n;
 } side;
 
+static void case_samples_free(ccase *c) {
+    for (int k = 0; k < c->n; k++) free(c->s[k].toks);
+    free(c->s);
+    c->s = NULL;
+    c->n = 0;
+}
+
 static void side_free(side *sd) {
     for (int i = 0; i < sd->n; i++) {
         ccase *c = &sd->c[i];
-        for (int k = 0; k < c->n; k++) free(c->s[k].toks);
-        free(c->s);
+        case_samples_free(c);
         free(c->label);
         free(c->dataset);
         free(c->model_name);
@@ -186,6 +193,7 @@ static int load_side(db_store *st, int64_t want, side *sd, char *err, size_t err
     }
     for (int i = 0; i < n; i++) {
         ccase *c = &sd->c[sd->n++];
+        c->id = cs[i].id;
         c->label = cs[i].label;
         c->dataset = cs[i].dataset;
         c->model_name = cs[i].model_name;
@@ -194,7 +202,6 @@ static int load_side(db_store *st, int64_t want, side *sd, char *err, size_t err
         cs[i].label = cs[i].dataset = cs[i].model_name = cs[i].model_sha256 = cs[i].params_json = NULL;
     }
     int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) rc = load_samples(st, cs[i].id, &sd->c[i], err, errlen);
     for (int i = 0; i < n && rc == 0; i++) {
         ccase *c = &sd->c[i];
         c->id_found = db_store_read_identity(st, cs[i].id, &c->id_cmp, &c->id_same, err, errlen);
@@ -596,6 +603,10 @@ int db_compare_runs(db_store *base, int64_t base_run, db_store *nw, int64_t new_
             continue;
         }
         cb->matched = cn->matched = 1;
+        /* the two cases' samples, for their rows only: memory is one case
+         * pair, not two runs */
+        if (load_samples(base, cb->id, cb, err, errlen) != 0 || load_samples(nw, cn->id, cn, err, errlen) != 0)
+            goto out;
         db_compare_row *nr = realloc(res->rows, (size_t)(res->n_rows + nd) * sizeof *nr);
         if (!nr) goto oom;
         res->rows = nr;
@@ -618,6 +629,8 @@ int db_compare_runs(db_store *base, int64_t base_run, db_store *nw, int64_t new_
             res->n_verdict[r->verdict]++;
         }
         free(cr.ranks);
+        case_samples_free(cb);
+        case_samples_free(cn);
     }
     for (int j = 0; j < sn.n; j++)
         if (!sn.c[j].matched && push_name(&res->only_new, &res->n_only_new, &sn.c[j]) != 0) goto oom;
