@@ -467,7 +467,7 @@ static void test_upgrade_v7(void) {
     char *path = db_test_fresh_db_path("ev-v7.db");
     CHECK_INT_EQ(build(path, 0, 1.0), 0);
     char *want = everything(path, NULL);
-    CHECK_INT_EQ(exec_sql(path, "DROP INDEX sample_counter_value;"
+    CHECK_INT_EQ(exec_sql(path, "DROP INDEX sample_counter_value; DROP INDEX interference_run_case;"
                                 " UPDATE meta SET value = '7' WHERE key = 'schema_version'"), 0);
     char *before = everything(path, NULL);
     CHECK_STR_EQ(before, want);
@@ -478,7 +478,8 @@ static void test_upgrade_v7(void) {
     CHECK_INT_EQ(db_store_open(path, &st, err, sizeof err), 0);
     db_store_close(st);
     CHECK_Q(path, "SELECT value FROM meta WHERE key = 'schema_version'", "8");
-    CHECK_Q(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sample_counter_value'", "1");
+    CHECK_Q(path, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('sample_counter_value', 'interference_run_case')",
+            "2");
     char *after = everything(path, NULL);
     CHECK_STR_EQ(after, want);
     free(want);

@@ -99,6 +99,16 @@ static void test_store_roundtrip(void) {
             }
         sqlite3_finalize(s);
         CHECK_CONTAINS(plan, "USING COVERING INDEX sample_counter_value");
+        plan[0] = 0;
+        if (sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT i.name, i.value, i.text FROM interference i"
+                                   " JOIN \"case\" c ON c.run_id = i.run_id AND c.idx = i.case_idx WHERE c.id = ?"
+                                   " ORDER BY i.rowid", -1, &s, NULL) == SQLITE_OK)
+            while (sqlite3_step(s) == SQLITE_ROW) {
+                size_t l = strlen(plan);
+                snprintf(plan + l, sizeof plan - l, "%s; ", (const char *)sqlite3_column_text(s, 3));
+            }
+        sqlite3_finalize(s);
+        CHECK_CONTAINS(plan, "USING INDEX interference_run_case");
     }
 
     db_machine m;
