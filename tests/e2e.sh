@@ -214,6 +214,13 @@ onodes=$(sqlite3 "$tmp/opt.db" 'select count(*) from sample_metric where name = 
 [ $rc = 0 ] && [ "$odiff" = 3 ] && [ "$oid" = "3/3" ] && [ "$onodes" = 3 ] \
   && ok "opt-tree greedy outputs identical to ar (3 samples, identity 3/3), tree_nodes_mean recorded" \
   || fail "opt-tree through the runner" "rc=$rc identical=$odiff identity=$oid tree_nodes_mean=$onodes" "$(tail -3 "$tmp/opt.err")"
+# S11 equal-compute axis: target tokens per generated token — exactly 1 for
+# ar; for opt-tree a step's target batch (per token × #MAT) is the tree and
+# its root, 2..13 tokens
+tpt_ar=$(sqlite3 "$tmp/opt.db" 'select count(*) from sample_metric m join sample s on s.id = m.sample_id join "case" c on c.id = s.case_id where c.label = "ar" and m.name = "target_tokens_per_token" and m.value = 1' 2>/dev/null)
+tpt_ot=$(sqlite3 "$tmp/opt.db" 'select count(*) from sample_metric m join sample s on s.id = m.sample_id join "case" c on c.id = s.case_id where c.label = "opt-tree" and m.name = "target_tokens_per_token" and m.value * s.mat >= 2 - 1e-9 and m.value * s.mat <= 13 + 1e-9' 2>/dev/null)
+[ "$tpt_ar" = 3 ] && [ "$tpt_ot" = 3 ] && ok "target tokens per token: 1 for ar, a tree's batch per step for opt-tree (3 + 3 samples)" \
+  || fail "target_tokens_per_token" "ar exactly 1: $tpt_ar/3, opt-tree batch in [2, 13]: $tpt_ot/3"
 
 # ---- chat datasets: every turn, in the model's chat template ------------------
 "$mkmodel" --out "$tmp/chat.gguf" --n-embd 64 --n-layer 2 --seed 9 --chat-template chatml >/dev/null 2>&1

@@ -53,6 +53,12 @@ static void speculative_log(void) {
     CHECK_NEAR(m.tpot_ms, (50.0 - 11.0) / 6, 1e-9);
     CHECK_NEAR(m.draft_time_ms, 6.0, 1e-9);
     CHECK_NEAR(m.forward_time_ms, 36.0, 1e-9);
+    /* target compute per token: the decoding steps' 5 + 3 target tokens for
+     * their 3 + 3 committed tokens (the prefill's 5 left out); drafts 6 / 6 */
+    CHECK_INT_EQ(m.target_decode_tokens, 8);
+    CHECK_INT_EQ(m.draft_tokens_evaluated, 6);
+    CHECK_NEAR(m.target_tokens_per_token, 8.0 / 6.0, 1e-12);
+    CHECK_NEAR(m.draft_tokens_per_token, 1.0, 1e-12);
     db_event_log_free(&log);
 }
 
@@ -68,6 +74,8 @@ static void autoregressive_log_has_mat_one(void) {
     db_sample_metrics m;
     db_metrics_from_events(&log, 7, 20 * 1000000LL, &m);
     CHECK_NEAR(m.mat, 1.0, 0);
+    CHECK_NEAR(m.target_tokens_per_token, 1.0, 0);   /* one target token per token */
+    CHECK_NEAR(m.draft_tokens_per_token, 0.0, 0);
     CHECK_INT_EQ(m.new_tokens, 10);
     CHECK_INT_EQ(m.target_forwards, 10);
     CHECK(isnan(m.acceptance_rate));

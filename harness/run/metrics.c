@@ -23,10 +23,12 @@ void db_metrics_from_events(const db_event_log *log, int n_prompt_tokens, int64_
             fwd_ns += e->t_end_ns - e->t_start_ns;
             if (e->role == DB_ROLE_DRAFT) {
                 m->draft_forwards++;
+                m->draft_tokens_evaluated += e->n_tokens;
                 draft_ns += e->t_end_ns - e->t_start_ns;
             } else {
                 m->target_forwards++;
                 m->target_tokens_evaluated += e->n_tokens;
+                if (e->step > 0) m->target_decode_tokens += e->n_tokens;
             }
             break;
         case DB_EV_VERIFY:
@@ -65,6 +67,8 @@ void db_metrics_from_events(const db_event_log *log, int n_prompt_tokens, int64_
     m->tpot_ms = m->new_tokens > 1 && !isnan(m->ttft_ms)
                      ? (m->latency_ms - m->ttft_ms) / (m->new_tokens - 1) : NAN;
     m->mat = m->n_commits > 0 ? (double)decode_tokens / m->n_commits : NAN;
+    m->target_tokens_per_token = decode_tokens > 0 ? (double)m->target_decode_tokens / decode_tokens : NAN;
+    m->draft_tokens_per_token = decode_tokens > 0 ? (double)m->draft_tokens_evaluated / decode_tokens : NAN;
     m->acceptance_rate = m->drafted > 0 ? (double)m->accepted / m->drafted : NAN;
     m->draft_time_ms = (double)draft_ns / 1e6;
     m->forward_time_ms = (double)fwd_ns / 1e6;

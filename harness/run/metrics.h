@@ -42,6 +42,13 @@ typedef struct db_sample_metrics {
     int target_forwards;
     int draft_forwards;
     int target_tokens_evaluated;  /* Σ batch sizes of target forwards */
+    int target_decode_tokens;     /* the same over decoding steps only (step > 0: the prefill left out) */
+    int draft_tokens_evaluated;   /* Σ batch sizes of draft forwards */
+    /* target compute per token: target_decode_tokens / tokens committed by
+     * decoding steps (1 for `ar`, (k+1)/#MAT for a k-token chain), the
+     * axis of comparisons at equal target compute; NaN without decoding steps */
+    double target_tokens_per_token;
+    double draft_tokens_per_token;  /* draft_tokens_evaluated / the same tokens; NaN likewise */
     int n_commits;                /* decoding steps (after the prefill) that committed tokens */
     double mat;
     int drafted;

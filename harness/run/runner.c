@@ -196,6 +196,9 @@ static int sample_metrics(db_sample_record *rec, const db_gen_output *out, const
         PUT("mask_p99_us", m->mask_p99_us);
     }
     if (!isnan(m->compile_ms)) PUT("compile_ms", m->compile_ms);
+    /* S11: compute per token, for comparisons at equal target compute */
+    if (!isnan(m->target_tokens_per_token)) PUT("target_tokens_per_token", m->target_tokens_per_token);
+    if (!isnan(m->draft_tokens_per_token)) PUT("draft_tokens_per_token", m->draft_tokens_per_token);
     for (int i = 0; i < out->n_stats; i++) PUT(out->stat_name[i], out->stat_value[i]);
     for (int i = 0; i < q.n; i++) PUT(q.name[i], q.value[i]);
     /* compliance: every check of the output passed.  output_compliant over all

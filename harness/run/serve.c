@@ -368,6 +368,7 @@ static int on_result(void *vctx, db_lg_result *res) {
     m->mat = NAN;
     m->ttft_ms = m->latency_ms = m->tokens_per_s = m->tpot_ms = NAN;
     m->mask_p50_us = m->mask_p99_us = m->compile_ms = m->constraint_evals_per_token = NAN;
+    m->target_tokens_per_token = m->draft_tokens_per_token = NAN;   /* a server's forwards are not seen */
     if (ok) {
         m->latency_ms = (double)(res->t_done_ns - res->t_sent_ns) * ms;
         if (res->t_first_ns >= 0) m->ttft_ms = (double)(res->t_first_ns - res->t_sent_ns) * ms;
