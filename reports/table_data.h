@@ -68,6 +68,12 @@ typedef struct db_table {
  * with seed).  Returns 0, or -1 with one line in err; free with
  * db_table_free either way. */
 int  db_table_load(db_store *st, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen);
+/* The same; with keep_samples false each row's per-sample arrays (prompt_idx
+ * ... cnt, pair) are freed (NULL, n kept) once its statistics are computed,
+ * so memory is the baselines' samples plus one case's: for writers of the
+ * per-case table, which read the computed fields only. */
+int  db_table_load_ex(db_store *st, int64_t run_id, uint64_t seed, bool keep_samples, db_table *t, char *err,
+                      size_t errlen);
 void db_table_free(db_table *t);
 
 /* The cell texts of the Markdown table ("-" where not applicable). */

@@ -268,8 +268,9 @@ static int load_samples(db_store *st, int64_t run_id, row *r, counter_load *cl, 
     return rc;
 }
 
-/* the run's counter names in the order first stored (t->counters) and each
- * row's matrix laid out by them */
+/* the run's counter names in the order first stored (t->counters), and each
+ * row's medians (cnt_med, computed at the row's stride) and, where kept, its
+ * matrix laid out by them */
 static int order_counters(table *t, counter_load *cl, const int *stride, char *err, size_t errlen) {
     int nc = cl->n;
     int *perm = malloc((size_t)(nc > 0 ? nc : 1) * sizeof *perm);   /* perm[new] = old */
@@ -282,13 +283,28 @@ static int order_counters(table *t, counter_load *cl, const int *stride, char *e
     bool same = true;
     for (int i = 0; i < nc; i++) same = same && perm[i] == i;
     size_t w = nc > 0 ? (size_t)nc : 1;
-    for (int i = 0; i < t->n_rows; i++) {
+    bool oom = false;
+    for (int i = 0; i < t->n_rows && !oom; i++) {
         row *r = &t->rows[i];
-        if (!(r->cnt_med = calloc(w, sizeof *r->cnt_med))) break;
         if (same && (size_t)stride[i] == w) continue;
+        double *med = malloc(w * sizeof *med);
+        if (!med) {
+            oom = true;
+            break;
+        }
+        for (size_t c = 0; c < w; c++) {
+            int old = nc > 0 ? perm[c] : 0;
+            med[c] = old < stride[i] && r->cnt_med ? r->cnt_med[old] : NAN;
+        }
+        free(r->cnt_med);
+        r->cnt_med = med;
+        if (!r->cnt) continue;   /* not kept (db_table_load_opts.keep_samples) */
         size_t n = r->n > 0 ? (size_t)r->n : 1;
         double *m = malloc(n * w * sizeof *m);
-        if (!m) break;
+        if (!m) {
+            oom = true;
+            break;
+        }
         for (size_t k = 0; k < n; k++)
             for (size_t c = 0; c < w; c++) {
                 int old = nc > 0 ? perm[c] : 0;
@@ -297,8 +313,6 @@ static int order_counters(table *t, counter_load *cl, const int *stride, char *e
         free(r->cnt);
         r->cnt = m;
     }
-    bool oom = false;
-    for (int i = 0; i < t->n_rows; i++) oom = oom || !t->rows[i].cnt_med;
     if (!oom && nc > 0 && !(t->counters = malloc((size_t)nc * sizeof *t->counters))) oom = true;
     if (oom) {
         free(perm);
@@ -313,7 +327,55 @@ static int order_counters(table *t, counter_load *cl, const int *stride, char *e
     return 0;
 }
 
-static int load_cases(db_store *st, table *t, char *err, size_t errlen) {
+/* a row's per-sample values, once its statistics are computed and no other
+ * row pairs with it (r->n stays: the row's sample count) */
+static void row_samples_free(row *r) {
+    free(r->prompt_idx);
+    free(r->rep);
+    free(r->turn);
+    free(r->tps);
+    free(r->ttft);
+    free(r->lat);
+    free(r->newt);
+    free(r->commits);
+    free(r->pair);
+    if (r->cat)
+        for (int k = 0; k < r->n; k++) free(r->cat[k]);
+    free(r->cat);
+    free(r->cnt);
+    r->prompt_idx = r->rep = r->turn = r->pair = NULL;
+    r->tps = r->ttft = r->lat = r->cnt = NULL;
+    r->newt = r->commits = NULL;
+    r->cat = NULL;
+}
+
+/* what a baseline keeps for the rows that pair with it: prompt, repetition,
+ * turn and tokens/s of each sample */
+static void row_samples_trim_to_pairing(row *r) {
+    free(r->ttft);
+    free(r->lat);
+    free(r->newt);
+    free(r->commits);
+    free(r->pair);
+    if (r->cat)
+        for (int k = 0; k < r->n; k++) free(r->cat[k]);
+    free(r->cat);
+    free(r->cnt);
+    r->ttft = r->lat = r->cnt = NULL;
+    r->newt = r->commits = NULL;
+    r->pair = NULL;
+    r->cat = NULL;
+}
+
+static void pick_baselines(table *t);
+static int compute_row(table *t, int i, int stride, char *err, size_t errlen);
+
+/* The cases of the run: each row loaded and computed in turn, the rows some
+ * row takes as its baseline first (their samples pair with the others'),
+ * and unless keep_samples a row's per-sample values freed once no row needs
+ * them: memory is the baselines' pairing keys (16 bytes a sample) and one
+ * case's samples, not the run's. */
+static int load_cases(db_store *st, table *t, bool keep_samples, char *err, size_t errlen) {
     db_case_info *cs = NULL;
     int n = 0;
     if (db_store_read_cases(st, t->run_id, NULL, &cs, &n, err, errlen) != 0) return -1;
@@ -334,15 +396,41 @@ static int load_cases(db_store *st, table *t, char *err, size_t errlen) {
         r->baseline = -1;
     }
     db_case_infos_free(cs, n);
+    pick_baselines(t);
     counter_load cl = { 0 };
-    int *stride = calloc((size_t)(t->n_rows > 0 ? t->n_rows : 1), sizeof *stride);
-    if (!stride) return db_errf(err, errlen, "out of memory");
+    size_t nr = (size_t)(t->n_rows > 0 ? t->n_rows : 1);
+    int *stride = calloc(nr, sizeof *stride), *order = malloc(nr * sizeof *order);
+    bool *is_base = calloc(nr, sizeof *is_base);
+    if (!stride || !order || !is_base) {
+        free(stride);
+        free(order);
+        free(is_base);
+        return db_errf(err, errlen, "out of memory");
+    }
+    for (int i = 0; i < t->n_rows; i++)
+        if (t->rows[i].baseline >= 0) is_base[t->rows[i].baseline] = true;
+    int no = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < t->n_rows; i++)
+            if (is_base[i] == (pass == 0)) order[no++] = i;
     int rc = 0;
-    for (int i = 0; i < t->n_rows && rc == 0; i++)
+    for (int k = 0; k < no && rc == 0; k++) {
+        int i = order[k];
         rc = load_samples(st, t->run_id, &t->rows[i], &cl, &stride[i], err, errlen);
+        if (rc == 0) rc = compute_row(t, i, stride[i], err, errlen);
+        if (rc == 0 && !keep_samples) {
+            if (is_base[i]) row_samples_trim_to_pairing(&t->rows[i]);
+            else row_samples_free(&t->rows[i]);
+        }
+    }
+    if (!keep_samples)
+        for (int i = 0; i < t->n_rows; i++)
+            if (is_base[i]) row_samples_free(&t->rows[i]);
     if (rc == 0) rc = order_counters(t, &cl, stride, err, errlen);
     counter_load_free(&cl);
     free(stride);
+    free(order);
+    free(is_base);
     if (rc != 0) return -1;
     /* S7 identity: the stored greedy-identity result of each case */
     for (int i = 0; i < t->n_rows; i++) {
@@ -460,54 +548,63 @@ static int pair_samples(row *r, const row *b) {
     return 0;
 }
 
-static int compute(table *t, uint64_t seed, char *err, size_t errlen) {
-    size_t nc = t->n_counters > 0 ? (size_t)t->n_counters : 1;
-    (void)seed;   /* the intervals are order statistics now: no resampling */
-    for (int i = 0; i < t->n_rows; i++) {
-        row *r = &t->rows[i];
-        if (r->baseline >= 0 && r->baseline != i && pair_samples(r, &t->rows[r->baseline]) != 0)
-            return db_errf(err, errlen, "out of memory");
-        double *v = malloc(((size_t)r->n + 1) * sizeof *v);
-        if (!v) return db_errf(err, errlen, "out of memory");
-        /* medians and their distribution-free 95% CIs (order statistics) */
-        size_t m = finite_of(r->tps, r->n, 1, v);
-        db_sort_doubles(v, m);
-        r->tps_med = db_quantile_sorted(v, m, 0.5);
-        r->tps_lo = r->tps_hi = NAN;
-        db_median_ci_sorted(v, m, 0.95, &r->tps_lo, &r->tps_hi);
-        m = finite_of(r->ttft, r->n, 1, v);
-        db_sort_doubles(v, m);
-        r->ttft50 = db_quantile_sorted(v, m, 0.5);
-        r->ttft90 = db_quantile_sorted(v, m, 0.9);
-        m = finite_of(r->lat, r->n, 1, v);
-        r->lat50 = db_quantile(v, m, 0.5);
-        r->mat = r->sum_commits > 0 ? (double)r->sum_new / (double)r->sum_commits : NAN;
-        for (int c = 0; c < t->n_counters; c++) {
-            m = finite_of(r->cnt + c, r->n, nc, v);
-            r->cnt_med[c] = db_median(v, m);
-        }
-        /* paired speedup */
-        r->sp_med = r->sp_lo = r->sp_hi = NAN;
-        if (r->baseline == i) {
-            r->sp_med = r->sp_lo = r->sp_hi = 1.0;
-        } else if (r->baseline >= 0) {
-            const row *b = &t->rows[r->baseline];
-            m = 0;
-            for (int k = 0; k < r->n; k++) {
-                int j = r->pair[k];
-                if (!isfinite(r->tps[k]) || j < 0) continue;
-                if (isfinite(b->tps[j]) && b->tps[j] > 0) v[m++] = r->tps[k] / b->tps[j];
-            }
-            db_sort_doubles(v, m);
-            r->sp_med = db_quantile_sorted(v, m, 0.5);
-            db_median_ci_sorted(v, m, 0.95, &r->sp_lo, &r->sp_hi);
-        }
+/* Row i's statistics from its samples (and its baseline's, computed before
+ * it); its counters are laid out at stride (the names known once its case
+ * was read), and so are the medians until order_counters. */
+static int compute_row(table *t, int i, int stride, char *err, size_t errlen) {
+    row *r = &t->rows[i];
+    size_t nc = stride > 0 ? (size_t)stride : 1;
+    if (r->baseline >= 0 && r->baseline != i && pair_samples(r, &t->rows[r->baseline]) != 0)
+        return db_errf(err, errlen, "out of memory");
+    double *v = malloc(((size_t)r->n + 1) * sizeof *v);
+    r->cnt_med = malloc(nc * sizeof *r->cnt_med);
+    if (!v || !r->cnt_med) {
         free(v);
-        spec_metrics(r);
-        if (r->sum_drafted > 0) t->spec = true;
-        if (r->n_pos > t->max_pos) t->max_pos = r->n_pos;
+        return db_errf(err, errlen, "out of memory");
     }
-    /* best tokens/s within each dataset+model */
+    /* medians and their distribution-free 95% CIs (order statistics) */
+    size_t m = finite_of(r->tps, r->n, 1, v);
+    db_sort_doubles(v, m);
+    r->tps_med = db_quantile_sorted(v, m, 0.5);
+    r->tps_lo = r->tps_hi = NAN;
+    db_median_ci_sorted(v, m, 0.95, &r->tps_lo, &r->tps_hi);
+    m = finite_of(r->ttft, r->n, 1, v);
+    db_sort_doubles(v, m);
+    r->ttft50 = db_quantile_sorted(v, m, 0.5);
+    r->ttft90 = db_quantile_sorted(v, m, 0.9);
+    m = finite_of(r->lat, r->n, 1, v);
+    r->lat50 = db_quantile(v, m, 0.5);
+    r->mat = r->sum_commits > 0 ? (double)r->sum_new / (double)r->sum_commits : NAN;
+    for (int c = 0; c < stride; c++) {
+        m = finite_of(r->cnt + c, r->n, nc, v);
+        r->cnt_med[c] = db_median(v, m);
+    }
+    if (stride == 0) r->cnt_med[0] = NAN;
+    /* paired speedup */
+    r->sp_med = r->sp_lo = r->sp_hi = NAN;
+    if (r->baseline == i) {
+        r->sp_med = r->sp_lo = r->sp_hi = 1.0;
+    } else if (r->baseline >= 0) {
+        const row *b = &t->rows[r->baseline];
+        m = 0;
+        for (int k = 0; k < r->n; k++) {
+            int j = r->pair[k];
+            if (!isfinite(r->tps[k]) || j < 0) continue;
+            if (isfinite(b->tps[j]) && b->tps[j] > 0) v[m++] = r->tps[k] / b->tps[j];
+        }
+        db_sort_doubles(v, m);
+        r->sp_med = db_quantile_sorted(v, m, 0.5);
+        db_median_ci_sorted(v, m, 0.95, &r->sp_lo, &r->sp_hi);
+    }
+    free(v);
+    spec_metrics(r);
+    if (r->sum_drafted > 0) t->spec = true;
+    if (r->n_pos > t->max_pos) t->max_pos = r->n_pos;
+    return 0;
+}
+
+/* best tokens/s within each dataset+model */
+static void mark_best(table *t) {
     for (int i = 0; i < t->n_rows; i++) {
         row *r = &t->rows[i];
         if (!isfinite(r->tps_med)) continue;
@@ -520,18 +617,23 @@ static int compute(table *t, uint64_t seed, char *err, size_t errlen) {
         }
         r->best = best;
     }
-    return 0;
 }
 
 /* ---- for the other writers (table_data.h) ----------------------------------- */
 
-int db_table_load(db_store *st, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen) {
+int db_table_load_ex(db_store *st, int64_t run_id, uint64_t seed, bool keep_samples, db_table *t, char *err,
+                     size_t errlen) {
     memset(t, 0, sizeof *t);
-    if (load_run(st, run_id, t, err, errlen) != 0 ||
-        load_cases(st, t, err, errlen) != 0 || db_table_load_noise(st, t, err, errlen) != 0)
+    (void)seed;   /* the intervals are order statistics now: no resampling */
+    if (load_run(st, run_id, t, err, errlen) != 0 || load_cases(st, t, keep_samples, err, errlen) != 0 ||
+        db_table_load_noise(st, t, err, errlen) != 0)
         return -1;
-    pick_baselines(t);
-    return compute(t, seed, err, errlen);
+    mark_best(t);
+    return 0;
+}
+
+int db_table_load(db_store *st, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen) {
+    return db_table_load_ex(st, run_id, seed, true, t, err, errlen);
 }
 
 void db_table_free(db_table *t) {
