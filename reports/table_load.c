@@ -27,6 +27,8 @@
 typedef db_table_row row;
 typedef db_table table;
 
+static void row_samples_free(row *r);
+
 static void table_free(table *t) {
     free(t->suite);
     free(t->config_json);
@@ -44,19 +46,7 @@ static void table_free(table *t) {
         free(r->dataset);
         free(r->model);
         free(r->params);
-        free(r->prompt_idx);
-        free(r->rep);
-        free(r->turn);
-        free(r->tps);
-        free(r->ttft);
-        free(r->lat);
-        free(r->newt);
-        free(r->commits);
-        free(r->pair);
-        if (r->cat)
-            for (int k = 0; k < r->n; k++) free(r->cat[k]);
-        free(r->cat);
-        free(r->cnt);
+        row_samples_free(r);
         free(r->cnt_med);
         free(r->noise);
     }
@@ -327,28 +317,6 @@ static int order_counters(table *t, counter_load *cl, const int *stride, char *e
     return 0;
 }
 
-/* a row's per-sample values, once its statistics are computed and no other
- * row pairs with it (r->n stays: the row's sample count) */
-static void row_samples_free(row *r) {
-    free(r->prompt_idx);
-    free(r->rep);
-    free(r->turn);
-    free(r->tps);
-    free(r->ttft);
-    free(r->lat);
-    free(r->newt);
-    free(r->commits);
-    free(r->pair);
-    if (r->cat)
-        for (int k = 0; k < r->n; k++) free(r->cat[k]);
-    free(r->cat);
-    free(r->cnt);
-    r->prompt_idx = r->rep = r->turn = r->pair = NULL;
-    r->tps = r->ttft = r->lat = r->cnt = NULL;
-    r->newt = r->commits = NULL;
-    r->cat = NULL;
-}
-
 /* what a baseline keeps for the rows that pair with it: prompt, repetition,
  * turn and tokens/s of each sample */
 static void row_samples_trim_to_pairing(row *r) {
@@ -365,6 +333,18 @@ static void row_samples_trim_to_pairing(row *r) {
     r->newt = r->commits = NULL;
     r->pair = NULL;
     r->cat = NULL;
+}
+
+/* a row's per-sample values, once its statistics are computed and no other
+ * row pairs with it (r->n stays: the row's sample count) */
+static void row_samples_free(row *r) {
+    row_samples_trim_to_pairing(r);
+    free(r->prompt_idx);
+    free(r->rep);
+    free(r->turn);
+    free(r->tps);
+    r->prompt_idx = r->rep = r->turn = NULL;
+    r->tps = NULL;
 }
 
 static void pick_baselines(table *t);
