@@ -797,8 +797,8 @@ static int merge_runs(merger *m, db_merge_stats *stats) {
          * computed again over the merged run's outputs, where the source or
          * the run already in dst had them */
         char ierr[400];
-        int had = has_identity(m->src, sr);
-        if (had == 0 && exists) had = has_identity(m->dst, dr);
+        int had = exists && m->n_added == 0 ? 0 : has_identity(m->src, sr);   /* nothing new: as it was */
+        if (had == 0 && exists && m->n_added > 0) had = has_identity(m->dst, dr);
         if (had < 0) {
             m_fail(m, m->src, "read identity");
             goto fail;
