@@ -726,7 +726,8 @@ int db_report_html(db_store *st, int64_t run_id, uint64_t seed, FILE *out, char 
     report r;
     memset(&r, 0, sizeof r);
     int rc = -1;
-    if (db_table_load(st, run_id, seed, &r.t, err, errlen) != 0) goto done;
+    /* of the samples, only their latencies (the CDF chart) are kept */
+    if (db_table_load_ex(st, run_id, seed, DB_TABLE_KEEP_LATENCY, &r.t, err, errlen) != 0) goto done;
     if (load_extra(st, &r, err, errlen) != 0) goto done;
 
     const db_table *t = &r.t;

@@ -47,7 +47,8 @@ int db_report_table(db_store *st, const db_report_opts *o, FILE *out, char *err,
     int rc = -1;
     /* the per-case table reads computed fields only: samples are freed as
      * the rows are computed; the pivots (--by) read them */
-    if (db_table_load_ex(st, run_id, seed, by != NULL, &t, err, errlen) != 0) goto done;
+    if (db_table_load_ex(st, run_id, seed, by ? DB_TABLE_KEEP_ALL : DB_TABLE_KEEP_NONE, &t, err, errlen) != 0)
+        goto done;
     if (db_table_write(&t, fmt, by, columns, cellm, seed, out, err, errlen) != 0) goto done;
     if (ferror(out)) {
         db_errf(err, errlen, "write error");

@@ -68,11 +68,16 @@ typedef struct db_table {
  * with seed).  Returns 0, or -1 with one line in err; free with
  * db_table_free either way. */
 int  db_table_load(db_store *st, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen);
-/* The same; with keep_samples false each row's per-sample arrays (prompt_idx
- * ... cnt, pair) are freed (NULL, n kept) once its statistics are computed,
- * so memory is the baselines' samples plus one case's: for writers of the
- * per-case table, which read the computed fields only. */
-int  db_table_load_ex(db_store *st, int64_t run_id, uint64_t seed, bool keep_samples, db_table *t, char *err,
+/* Which per-sample arrays db_table_load_ex keeps once a row's statistics
+ * are computed; the others are freed (NULL; n, the row's sample count,
+ * stays), so memory is the baselines' pairing keys plus one case's samples
+ * plus what is kept. */
+typedef enum {
+    DB_TABLE_KEEP_NONE,      /* the per-case table: computed fields only */
+    DB_TABLE_KEEP_LATENCY,   /* lat (the HTML report's latency CDFs) */
+    DB_TABLE_KEEP_ALL,       /* everything (pivots, the hardware report): db_table_load */
+} db_table_keep;
+int  db_table_load_ex(db_store *st, int64_t run_id, uint64_t seed, db_table_keep keep, db_table *t, char *err,
                       size_t errlen);
 void db_table_free(db_table *t);
 

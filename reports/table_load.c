@@ -288,7 +288,7 @@ static int order_counters(table *t, counter_load *cl, const int *stride, char *e
         }
         free(r->cnt_med);
         r->cnt_med = med;
-        if (!r->cnt) continue;   /* not kept (db_table_load_opts.keep_samples) */
+        if (!r->cnt) continue;   /* not kept (db_table_keep) */
         size_t n = r->n > 0 ? (size_t)r->n : 1;
         double *m = malloc(n * w * sizeof *m);
         if (!m) {
@@ -318,10 +318,13 @@ static int order_counters(table *t, counter_load *cl, const int *stride, char *e
 }
 
 /* what a baseline keeps for the rows that pair with it: prompt, repetition,
- * turn and tokens/s of each sample */
-static void row_samples_trim_to_pairing(row *r) {
+ * turn and tokens/s of each sample (and lat when keep_lat) */
+static void row_samples_trim(row *r, bool keep_lat) {
     free(r->ttft);
-    free(r->lat);
+    if (!keep_lat) {
+        free(r->lat);
+        r->lat = NULL;
+    }
     free(r->newt);
     free(r->commits);
     free(r->pair);
@@ -329,16 +332,25 @@ static void row_samples_trim_to_pairing(row *r) {
         for (int k = 0; k < r->n; k++) free(r->cat[k]);
     free(r->cat);
     free(r->cnt);
-    r->ttft = r->lat = r->cnt = NULL;
+    r->ttft = r->cnt = NULL;
     r->newt = r->commits = NULL;
     r->pair = NULL;
     r->cat = NULL;
 }
 
-/* a row's per-sample values, once its statistics are computed and no other
- * row pairs with it (r->n stays: the row's sample count) */
+/* a row's pairing keys, once no other row pairs with it */
+static void row_keys_free(row *r) {
+    free(r->prompt_idx);
+    free(r->rep);
+    free(r->turn);
+    free(r->tps);
+    r->prompt_idx = r->rep = r->turn = NULL;
+    r->tps = NULL;
+}
+
+/* all of a row's per-sample values (r->n stays: the row's sample count) */
 static void row_samples_free(row *r) {
-    row_samples_trim_to_pairing(r);
+    row_samples_trim(r, false);
     free(r->prompt_idx);
     free(r->rep);
     free(r->turn);
@@ -352,10 +364,10 @@ static int compute_row(table *t, int i, int stride, char *err, size_t errlen);
 
 /* The cases of the run: each row loaded and computed in turn, the rows some
  * row takes as its baseline first (their samples pair with the others'),
- * and unless keep_samples a row's per-sample values freed once no row needs
- * them: memory is the baselines' pairing keys (16 bytes a sample) and one
- * case's samples, not the run's. */
-static int load_cases(db_store *st, table *t, bool keep_samples, char *err, size_t errlen) {
+ * and a row's per-sample values freed (but what keep asks for) once no row
+ * needs them: memory is the baselines' pairing keys (16 bytes a sample) and
+ * one case's samples, not the run's. */
+static int load_cases(db_store *st, table *t, db_table_keep keep, char *err, size_t errlen) {
     db_case_info *cs = NULL;
     int n = 0;
     if (db_store_read_cases(st, t->run_id, NULL, &cs, &n, err, errlen) != 0) return -1;
@@ -398,14 +410,14 @@ static int load_cases(db_store *st, table *t, bool keep_samples, char *err, size
         int i = order[k];
         rc = load_samples(st, t->run_id, &t->rows[i], &cl, &stride[i], err, errlen);
         if (rc == 0) rc = compute_row(t, i, stride[i], err, errlen);
-        if (rc == 0 && !keep_samples) {
-            if (is_base[i]) row_samples_trim_to_pairing(&t->rows[i]);
-            else row_samples_free(&t->rows[i]);
+        if (rc == 0 && keep != DB_TABLE_KEEP_ALL) {
+            row_samples_trim(&t->rows[i], keep == DB_TABLE_KEEP_LATENCY);
+            if (!is_base[i]) row_keys_free(&t->rows[i]);
         }
     }
-    if (!keep_samples)
+    if (keep != DB_TABLE_KEEP_ALL)
         for (int i = 0; i < t->n_rows; i++)
-            if (is_base[i]) row_samples_free(&t->rows[i]);
+            if (is_base[i]) row_keys_free(&t->rows[i]);
     if (rc == 0) rc = order_counters(t, &cl, stride, err, errlen);
     counter_load_free(&cl);
     free(stride);
@@ -601,11 +613,11 @@ static void mark_best(table *t) {
 
 /* ---- for the other writers (table_data.h) ----------------------------------- */
 
-int db_table_load_ex(db_store *st, int64_t run_id, uint64_t seed, bool keep_samples, db_table *t, char *err,
+int db_table_load_ex(db_store *st, int64_t run_id, uint64_t seed, db_table_keep keep, db_table *t, char *err,
                      size_t errlen) {
     memset(t, 0, sizeof *t);
     (void)seed;   /* the intervals are order statistics now: no resampling */
-    if (load_run(st, run_id, t, err, errlen) != 0 || load_cases(st, t, keep_samples, err, errlen) != 0 ||
+    if (load_run(st, run_id, t, err, errlen) != 0 || load_cases(st, t, keep, err, errlen) != 0 ||
         db_table_load_noise(st, t, err, errlen) != 0)
         return -1;
     mark_best(t);
@@ -613,7 +625,7 @@ int db_table_load_ex(db_store *st, int64_t run_id, uint64_t seed, bool keep_samp
 }
 
 int db_table_load(db_store *st, int64_t run_id, uint64_t seed, db_table *t, char *err, size_t errlen) {
-    return db_table_load_ex(st, run_id, seed, true, t, err, errlen);
+    return db_table_load_ex(st, run_id, seed, DB_TABLE_KEEP_ALL, t, err, errlen);
 }
 
 void db_table_free(db_table *t) {

@@ -789,7 +789,7 @@ static char *streamed_differs(const char *path) {
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
     if (db_store_open_readonly(path, &st, err, sizeof err) != 0 || db_table_load(st, 1, 1, &a, err, sizeof err) != 0 ||
-        db_table_load_ex(st, 1, 1, false, &b, err, sizeof err) != 0) {
+        db_table_load_ex(st, 1, 1, DB_TABLE_KEEP_NONE, &b, err, sizeof err) != 0) {
         fprintf(f, "load: %s\n", err);
         goto out;
     }
