@@ -74,6 +74,13 @@ static int la_generate(const db_gen_request *req, db_gen_output *out, char *err,
     bool *ng_active = malloc(sizeof(bool) * (size_t)(G > 0 ? G : 1));
     int32_t *all = malloc(sizeof(int32_t) * (size_t)n_seq_total);
     int32_t *look = malloc(sizeof(int32_t) * (size_t)W);
+    /* drafter memory: the n-gram pool (two counters a token, G n-grams of
+     * N-1 tokens a token) and the window's levels (the W + G lookahead
+     * sequences' cells in the target's KV cache are not counted) */
+    db_output_stat(out, "drafter_bytes",
+                   (double)(2 * sizeof(int) * (size_t)V +
+                            (G > 0 ? sizeof(db_token) * (size_t)V * (size_t)G * (size_t)(N - 1) : 0) +
+                            sizeof(db_token) * (size_t)N * (size_t)W));
     db_batch b;
     int rc = 0;
     memset(&b, 0, sizeof b);

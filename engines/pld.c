@@ -120,6 +120,13 @@ db_ngram_cache *db_ngram_cache_new(int ngram_min, int ngram_max) {
     return c;
 }
 
+size_t db_ngram_cache_bytes(const db_ngram_cache *c) {
+    if (!c) return 0;
+    size_t b = sizeof *c + c->cap * sizeof *c->slot;
+    for (size_t i = 0; i < c->cap; i++) b += (size_t)c->slot[i].cap_next * sizeof *c->slot[i].next;
+    return b;
+}
+
 void db_ngram_cache_free(db_ngram_cache *c) {
     if (!c) return;
     for (size_t i = 0; i < c->cap; i++) free(c->slot[i].next);
@@ -223,6 +230,9 @@ static int pld_generate(const db_gen_request *req, db_gen_output *out, char *err
         if (v == 1) break;
     }
     if (rc == 0 && strcmp(out->stop_reason, "cancel") == 0) rc = 1;
+    /* drafter memory: the n-gram table at its largest (the context search
+     * keeps none: 0, recorded by db_spec_begin) */
+    if (cache) db_output_stat(out, "drafter_bytes", (double)db_ngram_cache_bytes(cache));
     db_ngram_cache_free(cache);
     db_spec_end(&s);
     return rc;

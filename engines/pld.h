@@ -14,6 +14,8 @@ int db_pld_lookup(const db_token *seq, int n_seq, int ngram_min, int ngram_max, 
 typedef struct db_ngram_cache db_ngram_cache;
 db_ngram_cache *db_ngram_cache_new(int ngram_min, int ngram_max);   /* NULL: bad sizes or no memory */
 void db_ngram_cache_free(db_ngram_cache *c);
+/* Bytes the table holds (slots and next-token lists, allocated capacity). */
+size_t db_ngram_cache_bytes(const db_ngram_cache *c);
 /* Count the n-grams ending at tokens of seq not counted yet (seq only grows). */
 int  db_ngram_cache_update(db_ngram_cache *c, const db_token *seq, int n_seq);
 /* Draft up to k tokens continuing seq; returns the count (0: no confident draft). */

@@ -77,6 +77,15 @@ int db_spec_begin_rows(db_spec *s, const db_gen_request *req, db_gen_output *out
     }
     memcpy(s->seq, req->prompt, sizeof *s->seq * (size_t)req->n_prompt);
     s->n_seq = req->n_prompt;
+    /* S11 drafter memory: a draft model's weights (its KV cache is not
+     * counted); model-free drafters record their own tables */
+    if (req->draft) {
+        db_model_info di;
+        db_model_get_info(req->draft, &di);
+        db_output_stat(out, "drafter_bytes", (double)di.size_bytes);
+    } else {
+        db_output_stat(out, "drafter_bytes", 0.0);
+    }
 
     /* prefill: the whole prompt in one target forward, then the first token */
     for (int i = 0; i < req->n_prompt; i++) db_batch_add1(&s->batch, req->prompt[i], i, 0, all_rows || i == req->n_prompt - 1);

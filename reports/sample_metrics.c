@@ -37,7 +37,7 @@ static int split_names(char *copy, char **names, char *err, size_t errlen) {
 static const char *const known_metrics[] = {
     "agreement", "agreement_exact",
     "compile_ms", "constraint_evals", "constraint_evals_per_token", "constraint_time_ms", "mask_p50_us", "mask_p99_us",
-    "target_tokens_per_token", "draft_tokens_per_token",
+    "target_tokens_per_token", "draft_tokens_per_token", "drafter_bytes",
     "json_parses", "schema_valid", "regex_match", "grammar_valid", "keyword_coverage", "keywords_all",
     "output_compliant", "compliance", "scorer_nll", "scorer_ppl", "ref_rouge2", "ref_bleu", "answer_correct",
     "astar_expansions", "astar_prm_calls", "astar_reward", "astar_tokens", "beam_finished", "constraint_success",

@@ -488,6 +488,62 @@ static void bundled_identity_and_kv(void) {
 }
 
 
+/* S11 drafter memory (drafter_bytes) on the bundled pair: the draft
+ * model's weights for the draft-model engines, each model-free drafter's
+ * own tables by their sizes, 0 for the context search */
+static void drafter_bytes_by_engine(void) {
+#ifndef HAVE_LLAMA
+    db_test_skip("built without llama.cpp");
+#else
+    char tp[4096], dp[4096];
+    snprintf(tp, sizeof tp, "%s/data/models/target.gguf", db_test_srcdir());
+    snprintf(dp, sizeof dp, "%s/data/models/draft.gguf", db_test_srcdir());
+    struct stat st;
+    if (stat(tp, &st) != 0 || stat(dp, &st) != 0) { db_test_fail(__FILE__, __LINE__, "bundled models missing"); return; }
+    db_llama_set_quiet(true);
+    db_model *t = open_model("llama", tp), *d = open_model("llama", dp);
+    if (!t || !d) return;
+    db_model_info di;
+    db_model_get_info(d, &di);
+    CHECK(di.size_bytes > 100000);
+    const double V = db_model_n_vocab(t);
+    const char *text = "The committee said that the city would";
+    db_token prompt[128];
+    int n = db_model_tokenize(t, text, strlen(text), true, true, prompt, 128);
+    static const struct {
+        const char *engine;
+        bool draft;
+        const char *kv[6];
+        int n_kv;
+    } C[] = {
+        { "spec", true, { "k", "4" }, 2 },
+        { "spec-tree", true, { "k", "3" }, 2 },
+        { "opt-tree", true, { "nodes", "8" }, 2 },
+        { "rsd", true, { NULL }, 0 },
+        { "pld", false, { NULL }, 0 },
+        { "pld", false, { "lookup", "cache" }, 2 },
+        { "lookahead", false, { "W", "5", "N", "4", "G", "5" }, 6 },
+        { "token-recycling", false, { "k", "8" }, 2 },
+    };
+    for (size_t c = 0; c < sizeof C / sizeof C[0]; c++) {
+        db_gen_output o;
+        if (run_ot(C[c].engine, t, C[c].draft ? d : NULL, C[c].kv, C[c].n_kv, prompt, n, 32, 1, &o, NULL) != 0) continue;
+        double got = stat_of(&o, "drafter_bytes"), want;
+        if (C[c].draft) want = (double)di.size_bytes;
+        else if (!strcmp(C[c].engine, "lookahead")) want = 8 * V + 4 * V * 5 * 3 + 4.0 * 4 * 5;
+        else if (!strcmp(C[c].engine, "token-recycling")) want = 4 * V * 8;
+        else if (C[c].n_kv == 0) want = 0;   /* pld's context search */
+        else want = -2;                      /* pld lookup: a table of some size */
+        if (want == -2) CHECK_MSG(got > 1000, "pld lookup=cache: drafter_bytes %g", got);
+        else CHECK_MSG(got == want, "%s %s: drafter_bytes %.0f, want %.0f", C[c].engine, C[c].n_kv ? C[c].kv[0] : "",
+                       got, want);
+        db_output_free(&o);
+    }
+    db_model_close(t);
+    db_model_close(d);
+#endif
+}
+
 /* ---- error and cancellation paths ---- */
 static void errors_and_cancel(void) {
     db_model *t = open_model("exact", TARGET), *d = open_model("exact", TARGET ",noise=0.2");
@@ -547,5 +603,6 @@ void suite_opt_tree(void) {
     RUN(stochastic_samples_target);
     RUN(kv_holds_exact_history);
     RUN(bundled_identity_and_kv);
+    RUN(drafter_bytes_by_engine);
     RUN(errors_and_cancel);
 }
