@@ -351,12 +351,7 @@ static void row_keys_free(row *r) {
 /* all of a row's per-sample values (r->n stays: the row's sample count) */
 static void row_samples_free(row *r) {
     row_samples_trim(r, false);
-    free(r->prompt_idx);
-    free(r->rep);
-    free(r->turn);
-    free(r->tps);
-    r->prompt_idx = r->rep = r->turn = NULL;
-    r->tps = NULL;
+    row_keys_free(r);
 }
 
 static void pick_baselines(table *t);
